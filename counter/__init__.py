@@ -1,0 +1,5 @@
+"""The counter room."""
+
+from .views import bp
+
+__all__ = ["bp"]

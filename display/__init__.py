@@ -1,0 +1,5 @@
+"""The display room."""
+
+from .views import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,5 @@
+"""The kiosk room."""
+
+from .views import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,5 @@
+"""The manager room."""
+
+from .views import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,78 @@
+"""Shared fixtures: a fresh SQLite file per test, the app, clients and tokens."""
+
+from __future__ import annotations
+
+import pytest
+
+from xephang import accounts, create_app
+from xephang.db import connect
+from xephang.demo import seed_demo
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return str(tmp_path / "xephang.db")
+
+
+@pytest.fixture
+def app(db_path, tmp_path):
+    app = create_app({
+        "DB": db_path,
+        "TESTING": True,
+        "SECRET_KEY": "test",
+        "PUBLIC_URL": "http://xephang.test",
+        "PRINTER": "virtual",
+        "PRINT_DIR": str(tmp_path / "printed"),
+    })
+    yield app
+
+
+@pytest.fixture
+def db(app):
+    database = connect(app.config["DB"])
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def demo(db):
+    """The demo office: services A–F, counters 1–6, users, a kiosk and a display token."""
+    return seed_demo(db)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def tokens(db, demo):
+    """Bearer headers for each demo role and device."""
+
+    def bearer(token):
+        return {"Authorization": f"Bearer {token}"}
+
+    return {
+        "officer": bearer(accounts.add_user_token(db, "canbo1")),
+        "manager": bearer(accounts.add_user_token(db, "quanly")),
+        "admin": bearer(accounts.add_user_token(db, "admin")),
+        "kiosk": bearer(demo["kiosk_token"]),
+        "display": bearer(demo["display_token"]),
+    }
+
+
+def login(client, username, password="xephang-demo"):
+    """Log a test client in through the real form (CSRF included); return the CSRF token."""
+    client.get("/login")
+    with client.session_transaction() as sess:
+        csrf = sess["csrf"]
+    response = client.post("/login", data={"username": username, "password": password,
+                                           "csrf_token": csrf})
+    assert response.status_code == 302, response.data
+    with client.session_transaction() as sess:
+        return sess["csrf"]

@@ -1,0 +1,153 @@
+"""Users, API tokens and paired devices (kiosks, displays, printers)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+import sqlite_utils
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .db import one, write
+from .engine.core import get_office, iso, utcnow
+from .errors import BadInputError, ConflictError, NotFoundError
+
+ROLES = ("officer", "manager", "admin")
+DEVICE_KINDS = ("kiosk", "display", "printer")
+USERNAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{2,64}$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is making a request: a user (by role) or a paired device (by kind)."""
+
+    kind: str  # "user" or "device"
+    role: str  # officer / manager / admin, or kiosk / display / printer
+    office_id: int | None
+    user_id: int | None = None
+    device_id: int | None = None
+    name: str = ""
+
+    def may_access_office(self, office_id: int) -> bool:
+        """Admins without an office see every office; everyone else only their own."""
+        if self.kind == "user" and self.role == "admin" and self.office_id is None:
+            return True
+        return self.office_id == office_id
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def add_user(db: sqlite_utils.Database, username: str, role: str, office_id: int | None,
+             password: str | None = None, display_name: str = "") -> int:
+    """Create a user; officers and managers belong to an office."""
+    if not USERNAME_RE.match(username or ""):
+        raise BadInputError("Tên đăng nhập 2–64 ký tự: chữ, số, . _ -", "Invalid username")
+    if role not in ROLES:
+        raise BadInputError(f"Vai trò phải là một trong {', '.join(ROLES)}", "Invalid role")
+    if role != "admin" and office_id is None:
+        raise BadInputError("Cán bộ và quản lý phải thuộc một văn phòng", "Office required")
+    if password is not None and len(password) < 8:
+        raise BadInputError("Mật khẩu tối thiểu 8 ký tự", "Password must be 8+ characters")
+    with write(db):
+        if office_id is not None:
+            get_office(db, office_id)
+        if one(db, "SELECT id FROM users WHERE username = ?", [username]):
+            raise ConflictError(f"Tên đăng nhập '{username}' đã có", "Username taken")
+        return db.execute(
+            "INSERT INTO users (username, display_name, password_hash, role, office_id,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [username, display_name or username,
+             generate_password_hash(password) if password else None, role, office_id,
+             iso(utcnow())],
+        ).lastrowid
+
+
+def set_password(db, user_id: int, password: str) -> None:
+    if len(password or "") < 8:
+        raise BadInputError("Mật khẩu tối thiểu 8 ký tự", "Password must be 8+ characters")
+    with write(db):
+        db.execute("UPDATE users SET password_hash = ? WHERE id = ?",
+                   [generate_password_hash(password), user_id])
+
+
+def authenticate(db, username: str, password: str) -> dict | None:
+    """The active user with these credentials, or None."""
+    user = one(db, "SELECT * FROM users WHERE username = ? AND active", [username or ""])
+    if user and user["password_hash"] and check_password_hash(user["password_hash"],
+                                                              password or ""):
+        return user
+    return None
+
+
+def user_principal(user: dict) -> Principal:
+    return Principal("user", user["role"], user["office_id"], user_id=user["id"],
+                     name=user["display_name"] or user["username"])
+
+
+def add_user_token(db, username: str, name: str = "") -> str:
+    """A new bearer token for a user; only its hash is stored."""
+    user = one(db, "SELECT * FROM users WHERE username = ?", [username])
+    if user is None:
+        raise NotFoundError(f"Không có người dùng '{username}'", f"No user '{username}'")
+    token = "xu_" + secrets.token_urlsafe(32)
+    with write(db):
+        db.execute("INSERT INTO api_tokens (user_id, name, token_hash, created_at)"
+                   " VALUES (?, ?, ?, ?)", [user["id"], name, hash_token(token), iso(utcnow())])
+    return token
+
+
+def add_device(db, office_id: int, kind: str, name: str = "") -> tuple[int, str]:
+    """Pair a device to an office; returns its id and its token (shown once)."""
+    if kind not in DEVICE_KINDS:
+        raise BadInputError(f"Loại thiết bị phải là {', '.join(DEVICE_KINDS)}", "Invalid kind")
+    token = "xd_" + secrets.token_urlsafe(32)
+    with write(db):
+        get_office(db, office_id)
+        device_id = db.execute(
+            "INSERT INTO devices (office_id, kind, name, token_hash, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [office_id, kind, name or kind, hash_token(token), iso(utcnow())],
+        ).lastrowid
+    return device_id, token
+
+
+def revoke_device(db, device_id: int) -> None:
+    with write(db):
+        db.execute("UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                   [iso(utcnow()), device_id])
+
+
+def principal_for_token(db, token: str) -> Principal | None:
+    """Resolve a bearer token (user or device) to a principal; None if unknown or revoked."""
+    digest = hash_token(token or "")
+    if token.startswith("xd_"):
+        device = one(db, "SELECT * FROM devices WHERE token_hash = ? AND revoked_at IS NULL",
+                     [digest])
+        if device:
+            return Principal("device", device["kind"], device["office_id"],
+                             device_id=device["id"], name=device["name"])
+        return None
+    row = one(
+        db,
+        "SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?"
+        " AND t.revoked_at IS NULL AND u.active",
+        [digest],
+    )
+    return user_principal(row) if row else None
+
+
+def touch_device(db, device_id: int, status: dict | None = None) -> None:
+    """Record that a device was seen (and optionally its status)."""
+    import json
+
+    with write(db):
+        if status is None:
+            db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?",
+                       [iso(utcnow()), device_id])
+        else:
+            db.execute("UPDATE devices SET last_seen_at = ?, status = ? WHERE id = ?",
+                       [iso(utcnow()), json.dumps(status, ensure_ascii=False), device_id])

@@ -1,0 +1,112 @@
+"""Application settings: one table of (name, default, help).
+
+Values come, in order of precedence, from the ``config`` mapping given to
+``create_app``, ``XEPHANG_<NAME>`` environment variables, the instance file
+``instance/xephang.toml`` and the defaults below. ``docs/configuration.md``
+documents every entry; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DB", "instance/xephang.db", "Path of the SQLite database file."),
+    Setting(
+        "SECRET_KEY",
+        "",
+        "Key that signs session cookies. Empty: a random key is generated and "
+        "kept in instance/secret_key.",
+    ),
+    Setting(
+        "PUBLIC_URL",
+        "http://127.0.0.1:5000",
+        "Base URL citizens' phones reach the server on; the ticket QR code "
+        "points to PUBLIC_URL/t/<token>.",
+    ),
+    Setting("TIMEZONE", "Asia/Ho_Chi_Minh", "Time zone of new offices (IANA name)."),
+    Setting(
+        "DEFAULT_SERVICE_TIME_S",
+        300,
+        "Service time assumed for wait estimates until a service has finished tickets today.",
+    ),
+    Setting(
+        "ESTIMATE_WINDOW",
+        20,
+        "How many recently finished tickets of a service the wait estimate averages.",
+    ),
+    Setting("BUSY_TIMEOUT_MS", 10000, "How long a writer waits for the SQLite lock."),
+    Setting(
+        "PRINTER",
+        "virtual",
+        "Receipt printer backend: virtual, file:PATH, network:HOST[:PORT], "
+        "usb:VID:PID[:IN_EP:OUT_EP], serial:DEVICE[:BAUD], cups:QUEUE, or none.",
+    ),
+    Setting("PAPER_WIDTH_MM", 80, "Receipt paper width: 80 (576 dots) or 58 (384 dots)."),
+    Setting(
+        "MESSAGE_QUEUE",
+        "",
+        "Socket.IO message queue URL (redis://...) when more than one server "
+        "process serves the same database.",
+    ),
+    Setting(
+        "KIOSK_RATE_LIMIT",
+        "20/60",
+        "Tickets one kiosk may issue per window, as COUNT/SECONDS.",
+    ),
+    Setting(
+        "ASYNC_MODE",
+        "",
+        "Socket.IO async mode. Empty: threading for the development server and tests; "
+        "`xephang serve` and `xephang demo` set gevent.",
+    ),
+    Setting("SESSION_COOKIE_SECURE", False, "Send the session cookie over HTTPS only."),
+    Setting("SERVER_WORKER_CONNECTIONS", 10000, "Concurrent connections one server process accepts."),
+    Setting(
+        "LOG_LEVEL",
+        "INFO",
+        "Python logging level of the server (DEBUG, INFO, WARNING, ERROR).",
+    ),
+)
+
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _coerce(value: str, default: Any) -> Any:
+    """Turn an environment string into the type of the setting's default."""
+    if isinstance(default, bool):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(value)
+    if isinstance(default, float):
+        return float(value)
+    return value
+
+
+def load_settings(instance_path: str | os.PathLike, overrides: dict | None = None) -> dict:
+    """Resolve every setting from defaults, instance file, environment and overrides."""
+    values = {s.name: s.default for s in SETTINGS}
+    toml_path = Path(instance_path) / "xephang.toml"
+    if toml_path.exists():
+        with toml_path.open("rb") as fh:
+            for key, value in tomllib.load(fh).items():
+                values[key.upper()] = value
+    for s in SETTINGS:
+        env = os.environ.get(f"XEPHANG_{s.name}")
+        if env is not None:
+            values[s.name] = _coerce(env, s.default)
+    for key, value in (overrides or {}).items():
+        values[key] = value
+    return values

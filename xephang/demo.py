@@ -1,0 +1,67 @@
+"""A demo office: Vietnamese services, six counters, demo users and devices."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from . import accounts, engine
+from .db import one
+
+DEMO_PASSWORD = "xephang-demo"
+
+SERVICES = (
+    ("A", "Hộ tịch", "Civil status", "Tư pháp - Hộ tịch"),
+    ("B", "Chứng thực", "Certification", "Tư pháp - Chứng thực"),
+    ("C", "Đất đai", "Land", "Tài nguyên - Môi trường"),
+    ("D", "Đăng ký kinh doanh", "Business registration", "Kinh tế"),
+    ("E", "Xây dựng", "Construction permits", "Xây dựng"),
+    ("F", "Lao động - Thương binh và Xã hội", "Labour and social affairs", "Lao động - Xã hội"),
+)
+# counter number -> services served, in order of preference
+COUNTERS = {1: "AB", 2: "BA", 3: "C", 4: "DE", 5: "ED", 6: "FA"}
+PRIORITY = (
+    ("elderly", "Người cao tuổi", "Elderly", 0),
+    ("disability", "Người khuyết tật", "People with disabilities", 0),
+    ("pregnant", "Phụ nữ mang thai", "Pregnant women", 0),
+    ("merit", "Người có công với cách mạng", "Persons with meritorious service", 0),
+    ("child", "Người đi cùng trẻ dưới 6 tuổi", "With a child under 6", 1),
+)
+
+
+def seed_demo(db: sqlite_utils.Database) -> dict:
+    """Create the demo office once; return its ids, users and fresh device tokens."""
+    existing = one(db, "SELECT id FROM offices WHERE name = ?", ["Trung tâm Phục vụ hành chính"
+                                                                 " công (Demo)"])
+    if existing:
+        office_id = existing["id"]
+    else:
+        office_id = engine.create_office(
+            db, "Trung tâm Phục vụ hành chính công (Demo)",
+            address="Số 1 Đường Trần Hưng Đạo, Phường Demo",
+            ticket_footer="Cảm ơn quý khách! Quét mã QR để theo dõi số thứ tự.",
+        )
+        ids = {}
+        for order, (prefix, vi, en, field) in enumerate(SERVICES):
+            ids[prefix] = engine.add_service(db, office_id, prefix, vi, en, field,
+                                             sort_order=order)
+        for number, prefixes in COUNTERS.items():
+            engine.add_counter(db, office_id, number, [ids[p] for p in prefixes])
+        for key, vi, en, rank in PRIORITY:
+            engine.add_priority_category(db, office_id, key, vi, en, rank)
+        accounts.add_user(db, "admin", "admin", None, DEMO_PASSWORD, "Quản trị hệ thống")
+        accounts.add_user(db, "quanly", "manager", office_id, DEMO_PASSWORD, "Trưởng bộ phận")
+        for n in range(1, 7):
+            accounts.add_user(db, f"canbo{n}", "officer", office_id, DEMO_PASSWORD,
+                              f"Cán bộ quầy {n}")
+    _, kiosk_token = accounts.add_device(db, office_id, "kiosk", "Kiosk sảnh chính")
+    _, display_token = accounts.add_device(db, office_id, "display", "TV phòng chờ")
+    board_id = one(db, "SELECT board_id FROM offices WHERE id = ?", [office_id])["board_id"]
+    return {
+        "office_id": office_id,
+        "kiosk_token": kiosk_token,
+        "display_token": display_token,
+        "board_id": board_id,
+        "users": {"admin": "admin", "quanly": "manager",
+                  **{f"canbo{n}": "officer" for n in range(1, 7)}},
+        "password": DEMO_PASSWORD,
+    }

@@ -1,0 +1,85 @@
+"""Ticket and event views handed to the API, the hub and the pages."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from ..db import one
+from .core import STATUS_VI, parse_iso
+
+
+def local_iso(text: str | None, timezone: str) -> str | None:
+    """A stored UTC time shown in the office's time zone, with its offset."""
+    moment = parse_iso(text)
+    if moment is None:
+        return None
+    return moment.astimezone(ZoneInfo(timezone)).isoformat(timespec="seconds")
+
+
+def ticket_view(db: sqlite_utils.Database, ticket: dict, private: bool = False) -> dict:
+    """The public shape of a ticket; ``private`` adds the tracker token."""
+    row = one(
+        db,
+        "SELECT s.prefix, s.name_vi, s.name_en, s.field, o.timezone, c.number AS counter_number,"
+        " v.token FROM tickets t JOIN services s ON s.id = t.service_id"
+        " JOIN offices o ON o.id = t.office_id JOIN visits v ON v.id = t.visit_id"
+        " LEFT JOIN counters c ON c.id = t.counter_id WHERE t.id = ?",
+        [ticket["id"]],
+    )
+    tz = row["timezone"]
+    view = {
+        "id": ticket["id"],
+        "office_id": ticket["office_id"],
+        "code": ticket["code"],
+        "number": ticket["number"],
+        "day": ticket["day"],
+        "service": {
+            "id": ticket["service_id"],
+            "prefix": row["prefix"],
+            "name_vi": row["name_vi"],
+            "name_en": row["name_en"],
+            "field": row["field"],
+        },
+        "priority": ticket["priority"],
+        "status": ticket["status"],
+        "status_vi": STATUS_VI[ticket["status"]],
+        "visit_id": ticket["visit_id"],
+        "from_ticket_id": ticket["from_ticket_id"],
+        "counter": (
+            {"id": ticket["counter_id"], "number": row["counter_number"]}
+            if ticket["counter_id"]
+            else None
+        ),
+        "target_counter_id": ticket["target_counter_id"],
+        "issued_at": local_iso(ticket["issued_at"], tz),
+        "called_at": local_iso(ticket["called_at"], tz),
+        "last_called_at": local_iso(ticket["last_called_at"], tz),
+        "started_at": local_iso(ticket["started_at"], tz),
+        "finished_at": local_iso(ticket["finished_at"], tz),
+        "recalls": ticket["recalls"],
+    }
+    if private:
+        view["tracker_token"] = row["token"]
+        view["dossier_code"] = ticket["dossier_code"]
+        view["outcome"] = ticket["outcome"]
+    return view
+
+
+def event_view(event: dict, ticket: dict | None, timezone: str) -> dict:
+    """An engine event as the hub publishes it (no tracker token, no personal data)."""
+    return {
+        "office_id": event["office_id"],
+        "seq": event["seq"],
+        "type": event["type"],
+        "at": datetime.fromisoformat(event["at"])
+        .astimezone(ZoneInfo(timezone))
+        .isoformat(timespec="seconds"),
+        "ticket_id": event["ticket_id"],
+        "counter_id": event["counter_id"],
+        "details": json.loads(event["details"]),
+        "ticket": ticket,
+    }

@@ -1,0 +1,189 @@
+"""The database schema, as numbered migration steps.
+
+An applied step is never edited: a change to the schema is a new step at
+the end of this file.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+migrations = Migrations("xephang")
+
+
+def _run(db: sqlite_utils.Database, script: str) -> None:
+    """Run ';'-separated statements one by one (executescript would commit)."""
+    for statement in script.split(";\n"):
+        if statement.strip():
+            db.execute(statement)
+
+
+@migrations(name="0001_core")
+def core_tables(db: sqlite_utils.Database) -> None:
+    _run(
+        db,
+        """
+CREATE TABLE offices (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    address TEXT NOT NULL DEFAULT '',
+    timezone TEXT NOT NULL DEFAULT 'Asia/Ho_Chi_Minh',
+    hours TEXT,
+    ticket_footer TEXT NOT NULL DEFAULT '',
+    board_id TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE services (
+    id INTEGER PRIMARY KEY,
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    prefix TEXT NOT NULL,
+    name_vi TEXT NOT NULL,
+    name_en TEXT NOT NULL DEFAULT '',
+    field TEXT NOT NULL DEFAULT '',
+    daily_cap INTEGER,
+    active INTEGER NOT NULL DEFAULT 1,
+    sort_order INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (office_id, prefix)
+);
+CREATE TABLE counters (
+    id INTEGER PRIMARY KEY,
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    number INTEGER NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    active INTEGER NOT NULL DEFAULT 1,
+    state TEXT NOT NULL DEFAULT 'closed' CHECK (state IN ('closed', 'open', 'paused')),
+    pause_reason TEXT,
+    officer_id INTEGER REFERENCES users(id),
+    current_ticket_id INTEGER REFERENCES tickets(id),
+    priority_streak INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (office_id, number)
+);
+CREATE TABLE counter_services (
+    counter_id INTEGER NOT NULL REFERENCES counters(id),
+    service_id INTEGER NOT NULL REFERENCES services(id),
+    position INTEGER NOT NULL,
+    PRIMARY KEY (counter_id, service_id)
+);
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL DEFAULT '',
+    password_hash TEXT,
+    role TEXT NOT NULL CHECK (role IN ('officer', 'manager', 'admin')),
+    office_id INTEGER REFERENCES offices(id),
+    active INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE api_tokens (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    name TEXT NOT NULL DEFAULT '',
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT,
+    last_used_at TEXT
+);
+CREATE TABLE devices (
+    id INTEGER PRIMARY KEY,
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    kind TEXT NOT NULL CHECK (kind IN ('kiosk', 'display', 'printer')),
+    name TEXT NOT NULL DEFAULT '',
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT,
+    last_seen_at TEXT,
+    status TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE priority_categories (
+    id INTEGER PRIMARY KEY,
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    key TEXT NOT NULL,
+    name_vi TEXT NOT NULL,
+    name_en TEXT NOT NULL DEFAULT '',
+    rank INTEGER NOT NULL DEFAULT 0,
+    active INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (office_id, key)
+);
+CREATE TABLE visits (
+    id INTEGER PRIMARY KEY,
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    token TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE tickets (
+    id INTEGER PRIMARY KEY,
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    service_id INTEGER NOT NULL REFERENCES services(id),
+    visit_id INTEGER NOT NULL REFERENCES visits(id),
+    from_ticket_id INTEGER REFERENCES tickets(id),
+    day TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    code TEXT NOT NULL,
+    priority TEXT,
+    status TEXT NOT NULL CHECK (status IN ('waiting', 'called', 'serving', 'done',
+        'no_show', 'transferred', 'cancelled', 'expired')),
+    target_counter_id INTEGER REFERENCES counters(id),
+    counter_id INTEGER REFERENCES counters(id),
+    officer_id INTEGER REFERENCES users(id),
+    device_id INTEGER REFERENCES devices(id),
+    issued_at TEXT NOT NULL,
+    queue_at TEXT NOT NULL,
+    called_at TEXT,
+    last_called_at TEXT,
+    started_at TEXT,
+    finished_at TEXT,
+    recalls INTEGER NOT NULL DEFAULT 0,
+    dossier_code TEXT,
+    outcome TEXT,
+    UNIQUE (office_id, service_id, day, number)
+);
+CREATE INDEX tickets_waiting ON tickets (office_id, status, service_id, queue_at);
+CREATE INDEX tickets_day ON tickets (office_id, day);
+CREATE INDEX tickets_visit ON tickets (visit_id);
+CREATE INDEX tickets_dossier ON tickets (dossier_code);
+CREATE TABLE ticket_events (
+    id INTEGER PRIMARY KEY,
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    seq INTEGER NOT NULL,
+    ticket_id INTEGER REFERENCES tickets(id),
+    counter_id INTEGER REFERENCES counters(id),
+    user_id INTEGER REFERENCES users(id),
+    type TEXT NOT NULL,
+    at TEXT NOT NULL,
+    details TEXT NOT NULL DEFAULT '{}',
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    UNIQUE (office_id, seq)
+);
+CREATE INDEX ticket_events_ticket ON ticket_events (ticket_id);
+CREATE TABLE ratings (
+    id INTEGER PRIMARY KEY,
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    ticket_id INTEGER NOT NULL UNIQUE REFERENCES tickets(id),
+    level INTEGER NOT NULL,
+    comment TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL
+);
+CREATE TABLE targets (
+    id INTEGER PRIMARY KEY,
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    service_id INTEGER REFERENCES services(id),
+    metric TEXT NOT NULL CHECK (metric IN ('avg_wait_s', 'satisfied_share')),
+    value REAL NOT NULL,
+    effective_from TEXT NOT NULL
+);
+CREATE INDEX targets_office ON targets (office_id, metric, effective_from);
+CREATE TABLE settings (
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (office_id, name)
+)
+""",
+    )
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Apply every pending migration step."""
+    migrations.apply(db)
