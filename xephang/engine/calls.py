@@ -80,18 +80,17 @@ def pick_next(db: sqlite_utils.Database, counter: dict) -> dict | None:
 
     Priority tickets come first, ordered by category rank then arrival, but
     at most ``priority_streak_max`` in a row; otherwise arrival order. A
-    counter only takes the services it serves, preferring them in order.
+    counter only takes the services it serves, preferring them in order;
+    tickets transferred to this very counter come first, whatever their service.
     """
-    services = _counter_services(db, counter["id"])
-    if not services:
-        return None
+    services = _counter_services(db, counter["id"]) or [0]
     order = " ".join(f"WHEN {sid} THEN {pos}" for pos, sid in enumerate(services))
     marks = ",".join("?" * len(services))
     base = (
         f"SELECT t.* FROM tickets t LEFT JOIN priority_categories p ON p.office_id = t.office_id"
         f" AND p.key = t.priority WHERE t.office_id = ? AND t.status = 'waiting'"
-        f" AND t.service_id IN ({marks})"
-        f" AND (t.target_counter_id IS NULL OR t.target_counter_id = ?)"
+        f" AND (t.service_id IN ({marks}) AND t.target_counter_id IS NULL"
+        f" OR t.target_counter_id = ?)"
     )
     params = [counter["office_id"], *services, counter["id"]]
     streak_max = office_setting(db, counter["office_id"], "priority_streak_max")
