@@ -94,14 +94,15 @@ def pick_next(db: sqlite_utils.Database, counter: dict) -> dict | None:
     )
     params = [counter["office_id"], *services, counter["id"]]
     streak_max = office_setting(db, counter["office_id"], "priority_streak_max")
+    # Targeted tickets first (explicitly: CASE gives NULL for an unserved service,
+    # which would otherwise sort first only by accident), then service preference.
+    arrival = f"t.target_counter_id IS NULL, CASE t.service_id {order} END, t.queue_at, t.id"
+    if streak_max <= 0:  # priority gets no precedence: one queue in arrival order
+        return one(db, f"{base} ORDER BY {arrival} LIMIT 1", params)
     priority_sql = (
-        base + f" AND t.priority IS NOT NULL ORDER BY coalesce(p.rank, 0),"
-        f" CASE t.service_id {order} END, t.queue_at, t.id LIMIT 1"
+        f"{base} AND t.priority IS NOT NULL ORDER BY coalesce(p.rank, 0), {arrival} LIMIT 1"
     )
-    normal_sql = (
-        base + f" AND t.priority IS NULL ORDER BY CASE t.service_id {order} END,"
-        f" t.queue_at, t.id LIMIT 1"
-    )
+    normal_sql = f"{base} AND t.priority IS NULL ORDER BY {arrival} LIMIT 1"
     if counter["priority_streak"] < streak_max:
         first, second = priority_sql, normal_sql
     else:

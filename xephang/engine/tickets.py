@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import secrets
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -57,10 +57,10 @@ def office_is_open(office: dict, now: datetime) -> bool:
     hours = json.loads(office["hours"])
     local = now.astimezone(ZoneInfo(office["timezone"]))
     day_key = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[local.weekday()]
-    for start, end in hours.get(day_key, []):
-        if time.fromisoformat(start) <= local.time() < time.fromisoformat(end):
-            return True
-    return False
+    # Zero-padded "HH:MM" strings compare like times, and "24:00" (allowed as an
+    # end) works, which datetime.time cannot parse.
+    clock = local.strftime("%H:%M")
+    return any(start <= clock < end for start, end in hours.get(day_key, []))
 
 
 def next_number(db: sqlite_utils.Database, office_id: int, service_id: int, day: str) -> int:
