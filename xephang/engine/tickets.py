@@ -25,24 +25,22 @@ from .core import (
     resolve_now,
 )
 from .settings import office_setting
-from .views import event_view, ticket_view
+from .views import event_view, ticket_views
 
 
 def outcome_for(db: sqlite_utils.Database, office: dict, raw_events: list[dict],
                 ticket_id: int | None) -> Outcome:
     """Build the Outcome of an operation after its writes (still inside the transaction)."""
-    ticket = get_ticket(db, ticket_id) if ticket_id else None
-    public = ticket_view(db, ticket) if ticket else None
+    private = None
+    public_views: dict[int, dict] = {}
+    if ticket_id:
+        _, public_views[ticket_id], private = ticket_views(db, ticket_id)
     events = []
     for raw in raw_events:
-        if raw["ticket_id"] == ticket_id:
-            events.append(event_view(raw, public, office["timezone"]))
-        elif raw["ticket_id"]:
-            other = ticket_view(db, get_ticket(db, raw["ticket_id"]))
-            events.append(event_view(raw, other, office["timezone"]))
-        else:
-            events.append(event_view(raw, None, office["timezone"]))
-    private = ticket_view(db, ticket, private=True) if ticket else None
+        other = raw["ticket_id"]
+        if other and other not in public_views:
+            public_views[other] = ticket_views(db, other)[1]
+        events.append(event_view(raw, public_views.get(other), office["timezone"]))
     return Outcome(ticket=private, events=events)
 
 
@@ -131,7 +129,9 @@ def issue_ticket(
             details={"priority": priority, "device_id": device_id},
         )
         result = outcome_for(db, office, [raw], ticket_id)
-        ahead, wait_s = estimate_wait(db, get_ticket(db, ticket_id), default_service_s)
+        issued = {"id": ticket_id, "office_id": office_id, "service_id": svc["id"],
+                  "priority": priority, "status": WAITING, "queue_at": iso(at), "day": day}
+        ahead, wait_s = estimate_wait(db, issued, default_service_s)
     result.ticket["people_ahead"] = ahead
     result.ticket["estimated_wait_s"] = wait_s
     return result

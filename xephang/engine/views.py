@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from ..db import one
+from ..errors import NotFoundError
 from .core import STATUS_VI, parse_iso
 
 
@@ -20,17 +21,34 @@ def local_iso(text: str | None, timezone: str) -> str | None:
     return moment.astimezone(ZoneInfo(timezone)).isoformat(timespec="seconds")
 
 
+# One query for a ticket and everything its view shows (service, zone, counter, visit).
+VIEW_SQL = (
+    "SELECT t.*, s.prefix AS v_prefix, s.name_vi AS v_name_vi, s.name_en AS v_name_en,"
+    " s.field AS v_field, o.timezone AS v_timezone, c.number AS v_counter_number,"
+    " v.token AS v_token FROM tickets t JOIN services s ON s.id = t.service_id"
+    " JOIN offices o ON o.id = t.office_id JOIN visits v ON v.id = t.visit_id"
+    " LEFT JOIN counters c ON c.id = t.counter_id WHERE t.id = ?"
+)
+PRIVATE_KEYS = ("tracker_token", "dossier_code", "outcome")
+
+
 def ticket_view(db: sqlite_utils.Database, ticket: dict, private: bool = False) -> dict:
     """The public shape of a ticket; ``private`` adds the tracker token."""
-    row = one(
-        db,
-        "SELECT s.prefix, s.name_vi, s.name_en, s.field, o.timezone, c.number AS counter_number,"
-        " v.token FROM tickets t JOIN services s ON s.id = t.service_id"
-        " JOIN offices o ON o.id = t.office_id JOIN visits v ON v.id = t.visit_id"
-        " LEFT JOIN counters c ON c.id = t.counter_id WHERE t.id = ?",
-        [ticket["id"]],
-    )
-    tz = row["timezone"]
+    return _build_view(ticket, one(db, VIEW_SQL, [ticket["id"]]), private)
+
+
+def ticket_views(db: sqlite_utils.Database, ticket_id: int) -> tuple[dict, dict, dict]:
+    """(row, public view, private view) of a ticket, from one query."""
+    row = one(db, VIEW_SQL, [ticket_id])
+    if row is None:
+        raise NotFoundError(f"Không có vé {ticket_id}", f"No ticket {ticket_id}")
+    private = _build_view(row, row, private=True)
+    public = {k: v for k, v in private.items() if k not in PRIVATE_KEYS}
+    return row, public, private
+
+
+def _build_view(ticket: dict, row: dict, private: bool) -> dict:
+    tz = row["v_timezone"]
     view = {
         "id": ticket["id"],
         "office_id": ticket["office_id"],
@@ -39,10 +57,10 @@ def ticket_view(db: sqlite_utils.Database, ticket: dict, private: bool = False) 
         "day": ticket["day"],
         "service": {
             "id": ticket["service_id"],
-            "prefix": row["prefix"],
-            "name_vi": row["name_vi"],
-            "name_en": row["name_en"],
-            "field": row["field"],
+            "prefix": row["v_prefix"],
+            "name_vi": row["v_name_vi"],
+            "name_en": row["v_name_en"],
+            "field": row["v_field"],
         },
         "priority": ticket["priority"],
         "status": ticket["status"],
@@ -50,7 +68,7 @@ def ticket_view(db: sqlite_utils.Database, ticket: dict, private: bool = False) 
         "visit_id": ticket["visit_id"],
         "from_ticket_id": ticket["from_ticket_id"],
         "counter": (
-            {"id": ticket["counter_id"], "number": row["counter_number"]}
+            {"id": ticket["counter_id"], "number": row["v_counter_number"]}
             if ticket["counter_id"]
             else None
         ),
@@ -63,7 +81,7 @@ def ticket_view(db: sqlite_utils.Database, ticket: dict, private: bool = False) 
         "recalls": ticket["recalls"],
     }
     if private:
-        view["tracker_token"] = row["token"]
+        view["tracker_token"] = row["v_token"]
         view["dossier_code"] = ticket["dossier_code"]
         view["outcome"] = ticket["outcome"]
     return view
