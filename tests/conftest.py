@@ -76,3 +76,41 @@ def login(client, username, password="xephang-demo"):
     assert response.status_code == 302, response.data
     with client.session_transaction() as sess:
         return sess["csrf"]
+
+
+# --- engine-level fixtures (no app): a bare migrated file and a small office ---
+
+MONDAY_9AM = "2026-03-02T02:00:00+00:00"  # Monday 09:00 in Asia/Ho_Chi_Minh
+
+
+def make_office(db, services="ABC", counters=None, name="Văn phòng thử", hours=None):
+    """An office with services by prefix and counters {number: prefixes}; returns ids."""
+    from types import SimpleNamespace
+
+    from xephang import engine
+
+    office = engine.create_office(db, name, hours=hours)
+    svc = {p: engine.add_service(db, office, p, f"Dịch vụ {p}") for p in services}
+    counters = counters or {1: "AB", 2: "BA", 3: "C"}
+    ctr = {n: engine.add_counter(db, office, n, [svc[p] for p in ps])
+           for n, ps in counters.items()}
+    engine.add_priority_category(db, office, "elderly", "Người cao tuổi", "Elderly", 0)
+    engine.add_priority_category(db, office, "child", "Trẻ dưới 6 tuổi", "Child", 1)
+    return SimpleNamespace(db=db, office=office, services=svc, counters=ctr)
+
+
+@pytest.fixture
+def bare_db(tmp_path):
+    """A migrated database file without an app."""
+    from xephang.schema import migrate
+
+    database = connect(str(tmp_path / "engine.db"))
+    migrate(database)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def queue(bare_db):
+    """A small office: services A, B, C; counter 1 serves A then B, 2 B then A, 3 C."""
+    return make_office(bare_db)
