@@ -184,6 +184,94 @@ CREATE TABLE settings (
     )
 
 
+@migrations(name="0004_manager")
+def manager_tables(db: sqlite_utils.Database) -> None:
+    """Stored report tallies of closed days, log anchors left by purges, setup audit."""
+    _run(
+        db,
+        """
+CREATE TABLE report_days (
+    office_id INTEGER NOT NULL,
+    day TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    built_at TEXT NOT NULL,
+    PRIMARY KEY (office_id, day)
+);
+CREATE TABLE report_rollup (
+    office_id INTEGER NOT NULL,
+    day TEXT NOT NULL,
+    dim TEXT NOT NULL,
+    key INTEGER NOT NULL,
+    counts TEXT NOT NULL,
+    waits BLOB NOT NULL,
+    PRIMARY KEY (office_id, dim, day, key)
+);
+CREATE INDEX report_rollup_day ON report_rollup (office_id, day);
+CREATE TABLE report_state (
+    office_id INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL
+);
+CREATE TABLE log_anchors (
+    office_id INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    before_day TEXT NOT NULL,
+    purged_at TEXT NOT NULL
+);
+CREATE TABLE setup_audit (
+    id INTEGER PRIMARY KEY,
+    office_id INTEGER,
+    user_id INTEGER,
+    action TEXT NOT NULL,
+    details TEXT NOT NULL DEFAULT '{}',
+    at TEXT NOT NULL
+);
+CREATE INDEX setup_audit_office ON setup_audit (office_id, at);
+CREATE INDEX tickets_code ON tickets (office_id, code)
+""",
+    )
+
+
+@migrations(name="0002_printing")
+def printing_tables(db: sqlite_utils.Database) -> None:
+    """The print spooler's jobs, each printer's last known status, kiosk rate-limit index."""
+    _run(
+        db,
+        """
+CREATE TABLE print_jobs (
+    id INTEGER PRIMARY KEY,
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    ticket_id INTEGER REFERENCES tickets(id),
+    copy INTEGER NOT NULL DEFAULT 1,
+    device_id INTEGER REFERENCES devices(id),
+    printer TEXT NOT NULL,
+    paper_mm INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'claimed', 'sending', 'done', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    claimed_at TEXT,
+    finished_at TEXT,
+    last_error TEXT,
+    UNIQUE (ticket_id, copy)
+);
+CREATE INDEX print_jobs_due ON print_jobs (printer, state, next_attempt_at);
+CREATE INDEX print_jobs_office ON print_jobs (office_id, created_at);
+CREATE TABLE printer_status (
+    printer TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('ok', 'warning', 'error')),
+    problem TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '',
+    checked_at TEXT NOT NULL,
+    last_ok_at TEXT,
+    last_error_at TEXT
+);
+CREATE INDEX tickets_device ON tickets (device_id, issued_at)
+""",
+    )
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply every pending migration step."""
     migrations.apply(db)

@@ -1,0 +1,126 @@
+"""Stored tallies of closed days, so a year's report does not re-read a million tickets.
+
+A closed day (before the office's today) is tallied once and stored in
+``report_rollup`` (one row per group of each dimension, with the sorted
+visit waits as a blob). A stored day is dropped and rebuilt when:
+
+- any event touching one of its tickets is appended after it was built
+  (a late rating, a ticket finished after midnight, a close of day), found
+  through the office's event sequence watermark in ``report_state``; or
+- the targets or the rating scale in force that day change (its
+  ``fingerprint`` no longer matches).
+
+Today is always tallied live from the tickets table.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from datetime import date, timedelta
+
+import sqlite_utils
+
+from ..db import write
+from ..engine.core import iso, utcnow
+from .facts import DIMS, Targets, day_tallies
+from .stats import Tally
+
+
+def _service_ids(db, office_id: int) -> list[int]:
+    return [r[0] for r in db.execute("SELECT id FROM services WHERE office_id = ?",
+                                     [office_id]).fetchall()]
+
+
+def lowest_rating_level(db, office_id: int):
+    """The level of the office's scale that counts as not satisfied (the last one)."""
+    from ..engine.settings import office_setting
+
+    scale = office_setting(db, office_id, "rating_scale")
+    return scale[-1]["level"] if scale else None
+
+
+def invalidate_touched_days(db: sqlite_utils.Database, office_id: int) -> int:
+    """Drop stored days touched by events since the watermark; return the number dropped."""
+    with write(db):
+        current = db.execute("SELECT coalesce(max(seq), 0) FROM ticket_events WHERE"
+                             " office_id = ?", [office_id]).fetchone()[0]
+        row = db.execute("SELECT seq FROM report_state WHERE office_id = ?",
+                         [office_id]).fetchone()
+        mark = row[0] if row else 0
+        if current == mark:
+            return 0
+        days = [r[0] for r in db.execute(
+            "SELECT DISTINCT t.day FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id"
+            " WHERE e.office_id = ? AND e.seq > ?", [office_id, mark]).fetchall()]
+        for day in days:
+            _drop_day(db, office_id, day)
+        db.execute("INSERT INTO report_state (office_id, seq) VALUES (?, ?) ON CONFLICT"
+                   " (office_id) DO UPDATE SET seq = excluded.seq", [office_id, current])
+        return len(days)
+
+
+def _drop_day(db, office_id: int, day: str) -> None:
+    db.execute("DELETE FROM report_rollup WHERE office_id = ? AND day = ?", [office_id, day])
+    db.execute("DELETE FROM report_days WHERE office_id = ? AND day = ?", [office_id, day])
+
+
+def build_day(db: sqlite_utils.Database, office: dict, day: str, targets: Targets,
+              lowest_level, fingerprint: str) -> None:
+    """Tally one closed day and store it (one short write transaction)."""
+    with write(db):
+        tallies = day_tallies(db, office["id"], day, office["timezone"], targets, lowest_level)
+        _drop_day(db, office["id"], day)
+        db.conn.executemany(
+            "INSERT INTO report_rollup (office_id, day, dim, key, counts, waits)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(office["id"], day, dim, key,
+              json.dumps({k: v for k, v in t.counts.items() if v}), t.waits.tobytes())
+             for (dim, key), t in tallies.items()],
+        )
+        db.execute("INSERT INTO report_days (office_id, day, fingerprint, built_at)"
+                   " VALUES (?, ?, ?, ?)", [office["id"], day, fingerprint, iso(utcnow())])
+
+
+def days_between(first: str, last: str) -> list[str]:
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+
+
+def ensure_days(db: sqlite_utils.Database, office: dict, first: str, last: str, today: str,
+                targets: Targets, lowest_level) -> int:
+    """Make sure every closed day in [first, last] is stored and current; return days built."""
+    invalidate_touched_days(db, office["id"])
+    services = _service_ids(db, office["id"])
+    stored = dict(db.execute(
+        "SELECT day, fingerprint FROM report_days WHERE office_id = ? AND day BETWEEN ? AND ?",
+        [office["id"], first, last]).fetchall())
+    built = 0
+    for day in days_between(first, min(last, _day_before(today))):
+        fingerprint = targets.fingerprint(day, services, lowest_level)
+        if stored.get(day) != fingerprint:
+            build_day(db, office, day, targets, lowest_level, fingerprint)
+            built += 1
+    return built
+
+
+def _day_before(day: str) -> str:
+    return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+
+
+def stored_tallies(db: sqlite_utils.Database, office_id: int, dim: str, first: str, last: str,
+                   with_waits: bool = True):
+    """Yield (day, key, Tally) of stored days in [first, last] for one dimension."""
+    assert dim in DIMS
+    columns = "day, key, counts" + (", waits" if with_waits else "")
+    for row in db.execute(
+        f"SELECT {columns} FROM report_rollup WHERE office_id = ? AND dim = ?"
+        " AND day BETWEEN ? AND ?", [office_id, dim, first, last]
+    ).fetchall():
+        tally = Tally()
+        tally.add_counts(json.loads(row[2]))
+        if with_waits:
+            tally.waits = array("q")
+            tally.waits.frombytes(row[3])
+        tally.days.add(row[0])
+        yield row[0], row[1], tally
