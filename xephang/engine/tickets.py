@@ -205,10 +205,17 @@ def record_print(
     ok: bool,
     details: dict | None = None,
     now: datetime | None = None,
+    within=None,
 ) -> Outcome:
-    """Log that a ticket's receipt printed, or failed to print."""
+    """Log that a ticket's receipt printed, or failed to print.
+
+    ``within(db)``, if given, runs first in the same transaction: the print
+    spooler marks its job final there, so the job and the log never disagree.
+    """
     at = resolve_now(now)
     with write(db):
+        if within is not None:
+            within(db)
         ticket = get_ticket(db, ticket_id)
         office = get_office(db, ticket["office_id"])
         raw = append_event(
