@@ -76,6 +76,9 @@ def create_app(config: dict | None = None) -> Flask:
     from . import realtime
 
     realtime.init_realtime(app)
+    import printers
+
+    printers.init_app(app)  # the print spooler; its workers start unless TESTING
 
     @app.route("/")
     def home():

@@ -56,6 +56,60 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("PAPER_WIDTH_MM", 80, "Receipt paper width: 80 (576 dots) or 58 (384 dots)."),
     Setting(
+        "PRINTER_MAP",
+        "",
+        "Per-kiosk printers overriding PRINTER, as KIOSK_DEVICE_ID=SPEC pairs separated by "
+        "';' (e.g. '3=network:10.0.0.21;4=network:10.0.0.22').",
+    ),
+    Setting(
+        "PRINT_DIR",
+        "",
+        "Folder where the virtual printer saves each ticket as a PNG. Empty: `printed/` "
+        "next to the database file.",
+    ),
+    Setting(
+        "PRINT_WORKER",
+        True,
+        "Run the print spooler's worker in this server process (tests start it explicitly).",
+    ),
+    Setting("PRINT_MAX_ATTEMPTS", 5, "Tries before a print job is marked failed."),
+    Setting(
+        "PRINT_RETRY_BASE_S",
+        2.0,
+        "Wait before the first retry of a print job; doubles after each failed try.",
+    ),
+    Setting("PRINT_RETRY_MAX_S", 30.0, "Longest wait between two tries of a print job."),
+    Setting(
+        "PRINT_JOB_TIMEOUT_S",
+        15.0,
+        "Longest one print attempt may take (connect, status checks, sending) before it is "
+        "abandoned.",
+    ),
+    Setting(
+        "PRINT_IO_TIMEOUT_S",
+        3.0,
+        "Longest a single printer operation (connect, write, status answer) may block.",
+    ),
+    Setting(
+        "PRINT_MAX_AGE_S",
+        120,
+        "A ticket not printed within this many seconds of issue is not printed any more (the "
+        "citizen has left the kiosk; a late ticket would go to the next person).",
+    ),
+    Setting(
+        "PRINT_STATUS_CHECK",
+        True,
+        "Ask the printer its status (DLE EOT) before and after each job; turn off for "
+        "printers or print servers that never answer.",
+    ),
+    Setting(
+        "KIOSK_PRINT_WAIT_S",
+        1.5,
+        "How long the kiosk screen waits for the receipt to print before telling the citizen "
+        "to photograph the QR code instead.",
+    ),
+    Setting("KIOSK_RESET_S", 10, "Seconds the issued ticket stays on the kiosk screen."),
+    Setting(
         "MESSAGE_QUEUE",
         "",
         "Socket.IO message queue URL (redis://...) when more than one server "

@@ -1,0 +1,107 @@
+"""Receipt printers: ticket layout → 1-bit image → ESC/POS raster, transports, the spooler.
+
+The kiosk flow calls ``enqueue_ticket`` after a ticket is issued; the
+spooler's workers print it. ``status(db, office_id)`` is what the manager
+dashboard reads. This package never imports a room.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask
+
+from .backends import check_spec, list_printed, make_backend
+from .jobs import get_job, job_view, status
+from .layout import Receipt, render_receipt
+from .spooler import SpoolConfig, Spooler, print_dir
+
+NO_PRINTER = "none"
+
+__all__ = [
+    "NO_PRINTER", "Receipt", "SpoolConfig", "Spooler", "enqueue_ticket", "get_job",
+    "init_app", "job_view", "list_printed", "make_backend", "print_dir", "printer_for",
+    "receipt_for", "render_receipt", "get_spooler", "status",
+]
+
+
+def printer_map(config) -> dict[int, str]:
+    """PRINTER_MAP parsed: kiosk device id → printer setting."""
+    mapping = {}
+    for pair in (config.get("PRINTER_MAP") or "").split(";"):
+        if not pair.strip():
+            continue
+        device, sep, spec = pair.partition("=")
+        if not sep or not device.strip().isdigit():
+            raise ValueError(f"PRINTER_MAP entry {pair!r} is not KIOSK_DEVICE_ID=SPEC")
+        mapping[int(device)] = spec.strip()
+    return mapping
+
+
+def printer_for(config, device_id: int | None) -> str:
+    """The printer a kiosk prints on: its PRINTER_MAP entry, else PRINTER."""
+    spec = printer_map(config).get(device_id) if device_id is not None else None
+    return (spec or config.get("PRINTER") or NO_PRINTER).strip()
+
+
+def configured_printers(config) -> list[str]:
+    """Every distinct printer the settings name (a worker each), validated."""
+    specs = {printer_for(config, None), *printer_map(config).values()}
+    for spec in specs:
+        check_spec(spec)
+    return sorted(s for s in specs if s.lower() != NO_PRINTER)
+
+
+def init_app(app: Flask) -> Spooler:
+    """Create the spooler; start its workers unless testing or PRINT_WORKER is off."""
+
+    def publish(events: list[dict]) -> None:
+        with app.app_context():
+            app.extensions["xephang.hub"].publish(events)
+
+    config = SpoolConfig.from_config(app.config)
+    spool = Spooler(config, configured_printers(app.config), publish)
+    app.extensions["xephang.spooler"] = spool
+    if app.config.get("PRINT_WORKER") and not app.testing:
+        spool.start()
+    return spool
+
+
+def get_spooler(app: Flask) -> Spooler:
+    return app.extensions["xephang.spooler"]
+
+
+def _printed_time(issued_at: str) -> str:
+    return datetime.fromisoformat(issued_at).strftime("%d/%m/%Y %H:%M")
+
+
+def receipt_for(ticket: dict, office: dict, tracker_url: str, priority_vi: str = "") -> Receipt:
+    """The receipt of a just-issued ticket (a private ticket view with its wait estimate)."""
+    wait_s = ticket.get("estimated_wait_s")
+    return Receipt(
+        office_name=office["name"],
+        service_vi=ticket["service"]["name_vi"],
+        service_en=ticket["service"]["name_en"] or "",
+        code=ticket["code"],
+        issued_at=_printed_time(ticket["issued_at"]),
+        people_ahead=int(ticket.get("people_ahead") or 0),
+        wait_minutes=None if wait_s is None else max(1, round(wait_s / 60)),
+        tracker_url=tracker_url,
+        footer=office.get("ticket_footer") or "",
+        priority_vi=priority_vi,
+    )
+
+
+def enqueue_ticket(app: Flask, db, ticket: dict, office: dict, tracker_url: str,
+                   device_id: int | None, priority_vi: str = "") -> int | None:
+    """Queue the ticket's receipt on the kiosk's printer and wake its worker; None: no printer."""
+    from .jobs import enqueue
+
+    printer = printer_for(app.config, device_id)
+    if printer.lower() == NO_PRINTER:
+        return None
+    receipt = receipt_for(ticket, office, tracker_url, priority_vi)
+    job_id = enqueue(db, office["id"], receipt, printer, int(app.config["PAPER_WIDTH_MM"]),
+                     ticket_id=ticket["id"], device_id=device_id)
+    get_spooler(app).wake(printer)
+    return job_id
