@@ -103,8 +103,11 @@ def simulate_day(db, office_id: int, day: date, rng: random.Random, counters: di
         except QueueError:
             holding[cid] = None
     for current in holding.values():  # finish what counters hold at closing
-        if current and engine.get_ticket(db, current)["status"] == "serving":
+        status = engine.get_ticket(db, current)["status"] if current else None
+        if status == "serving":
             engine.finish(db, current, user_id=None, now=tick(10, 60))
+        elif status == "called":
+            engine.no_show(db, current, now=tick(10, 60))
     # A few tickets are left waiting and expire at the close of day.
     if rng.random() < 0.5:
         engine.issue_ticket(db, office_id, "E", now=tick(), check_hours=False)

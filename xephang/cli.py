@@ -206,6 +206,63 @@ def settings_cmd():
         click.echo(f"XEPHANG_{s.name} = {json.dumps(s.default)}\n    {s.help}")
 
 
+@cli.command("report")
+@db_option
+@click.option("--office", "office_id", type=int, required=True)
+@click.option("--from", "first", required=True, help="First day, YYYY-MM-DD.")
+@click.option("--to", "last", required=True, help="Last day, YYYY-MM-DD.")
+@click.option("--group", default="service", show_default=True,
+              type=click.Choice(["office", "service", "counter", "officer", "day", "hour",
+                                 "weekday"]))
+@click.option("--format", "fmt", default="json", show_default=True,
+              type=click.Choice(["json", "csv", "xlsx"]))
+@click.option("--output", "output", default=None, help="File to write (default: stdout).")
+def report_cmd(db_path, office_id, first, last, group, fmt, output):
+    """Wait-time report of an office over a period (the same figures as the manager page)."""
+    from . import exports, reports
+    from .errors import QueueError
+
+    try:
+        data = reports.wait_report(_open_db(db_path), office_id, first, last, group)
+    except QueueError as err:
+        _fail(err)
+    if fmt == "json":
+        payload = json.dumps({"rows": data["rows"], "total": data["total"],
+                              "office": data["office"], "from": data["from"],
+                              "to": data["to"], "group": group}, ensure_ascii=False,
+                             indent=2).encode()
+    elif fmt == "csv":
+        payload = exports.report_csv(data).encode()
+    else:
+        payload = exports.report_xlsx(data)
+        if output is None:
+            raise click.ClickException("XLSX cần --output FILE / XLSX needs --output FILE")
+    if output:
+        with open(output, "wb") as fh:
+            fh.write(payload)
+        click.echo(f"{output}: {len(data['rows'])} dòng / rows", err=True)
+    else:
+        sys.stdout.buffer.write(payload + b"\n")
+
+
+@cli.command("purge")
+@db_option
+@click.option("--office", "office_id", type=int, default=None, help="All offices if omitted.")
+@click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
+def purge_cmd(db_path, office_id, dry_run):
+    """Remove ticket logs and blank rating comments older than each office's retention."""
+    from .retention import purge
+
+    db = _open_db(db_path)
+    ids = [office_id] if office_id else [r[0] for r in db.execute("SELECT id FROM offices")]
+    for oid in ids:
+        done = purge(db, oid, dry_run=dry_run)
+        verb = "sẽ xóa / would remove" if dry_run else "đã xóa / removed"
+        click.echo(f"office {oid}: {verb} {done['tickets']} vé / tickets, {done['events']} sự"
+                   f" kiện / events trước / before {done['before_day']};"
+                   f" {done['comments_blanked']} góp ý / comments blanked")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point; patches for gevent first when the command serves."""
     args = sys.argv[1:] if argv is None else argv

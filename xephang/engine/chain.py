@@ -33,7 +33,7 @@ def verify_log(db: sqlite_utils.Database, office_id: int | None = None) -> list[
         r[0] for r in db.execute("SELECT DISTINCT office_id FROM ticket_events").fetchall()
     ]
     for oid in offices:
-        prev_hash, expected_seq = GENESIS_HASH, 1
+        prev_hash, expected_seq = log_anchor(db, oid) or (GENESIS_HASH, 1)
         for event in db.query(
             "SELECT * FROM ticket_events WHERE office_id = ? ORDER BY seq", [oid]
         ):
@@ -46,6 +46,15 @@ def verify_log(db: sqlite_utils.Database, office_id: int | None = None) -> list[
                 problems.append(f"{where}: hash does not match its content (altered)")
             prev_hash, expected_seq = event["hash"], event["seq"] + 1
     return problems
+
+
+def log_anchor(db: sqlite_utils.Database, office_id: int) -> tuple[str, int] | None:
+    """Where the chain resumes after `xephang purge` removed its start: (hash, next seq)."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'log_anchors'").fetchone():
+        return None
+    row = db.execute("SELECT hash, seq FROM log_anchors WHERE office_id = ?",
+                     [office_id]).fetchone()
+    return (row[0], row[1] + 1) if row else None
 
 
 def replay_states(db: sqlite_utils.Database, office_id: int) -> dict[int, str]:

@@ -95,8 +95,11 @@ def ensure_days(db: sqlite_utils.Database, office: dict, first: str, last: str, 
     stored = dict(db.execute(
         "SELECT day, fingerprint FROM report_days WHERE office_id = ? AND day BETWEEN ? AND ?",
         [office["id"], first, last]).fetchall())
+    from ..retention import purged_before
+
+    frozen = purged_before(db, office["id"]) or ""
     built = 0
-    for day in days_between(first, min(last, _day_before(today))):
+    for day in days_between(max(first, frozen), min(last, _day_before(today))):
         fingerprint = targets.fingerprint(day, services, lowest_level)
         if stored.get(day) != fingerprint:
             build_day(db, office, day, targets, lowest_level, fingerprint)

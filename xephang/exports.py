@@ -1,0 +1,267 @@
+"""Reports and the wait-time log as CSV and formatted XLSX files.
+
+CSV files carry the machine names of the JSON report (seconds, shares as
+fractions) so scripts can read them; a UTF-8 byte order mark makes Excel
+open the Vietnamese text correctly. XLSX files are for people: Vietnamese
+headers, minutes, percentages, pass/fail colours, a summary sheet.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+BOM = "\ufeff"
+HEADER_FILL = PatternFill("solid", fgColor="0B5CAD")
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+PASS_FILL = PatternFill("solid", fgColor="D7F0DD")
+FAIL_FILL = PatternFill("solid", fgColor="F8D7DA")
+TITLE_FONT = Font(bold=True, size=14)
+
+# (key, Vietnamese header, kind): kind says how the XLSX shows the value.
+REPORT_COLUMNS = (
+    ("group", "Nhóm", "text"),
+    ("issued", "Số vé cấp", "int"),
+    ("served", "Đã phục vụ", "int"),
+    ("no_show", "Vắng mặt", "int"),
+    ("cancelled", "Đã hủy", "int"),
+    ("expired", "Hết hạn", "int"),
+    ("transferred", "Đã chuyển", "int"),
+    ("visits", "Lượt", "int"),
+    ("avg_wait_s", "Chờ TB (phút)", "minutes"),
+    ("median_wait_s", "Chờ trung vị (phút)", "minutes"),
+    ("p90_wait_s", "Chờ P90 (phút)", "minutes"),
+    ("max_wait_s", "Chờ tối đa (phút)", "minutes"),
+    ("target_wait_s", "Chỉ tiêu chờ (phút)", "minutes"),
+    ("wait_pass", "Đạt chỉ tiêu chờ", "pass"),
+    ("within_target_share", "Tỷ lệ lượt đạt", "share"),
+    ("avg_service_s", "Phục vụ TB (phút)", "minutes"),
+    ("ratings", "Lượt đánh giá", "int"),
+    ("satisfied_share", "Tỷ lệ hài lòng", "share"),
+    ("target_satisfied_share", "Chỉ tiêu hài lòng", "share"),
+    ("satisfaction_pass", "Đạt chỉ tiêu hài lòng", "pass"),
+)
+REPORT_CSV_KEYS = (
+    "group", "issued", "served", "no_show", "cancelled", "expired", "transferred",
+    "in_progress", "visits", "visits_waited", "avg_wait_s", "median_wait_s", "p90_wait_s",
+    "max_wait_s", "within_target", "within_target_share", "avg_service_s", "ratings",
+    "satisfied", "satisfied_share", "target_wait_s", "target_satisfied_share", "wait_pass",
+    "satisfaction_pass",
+)
+LOG_COLUMNS = (
+    ("day", "Ngày", "text", 11),
+    ("code", "Số", "text", 7),
+    ("service", "Dịch vụ", "text", 24),
+    ("priority", "Ưu tiên", "text", 10),
+    ("status_vi", "Trạng thái", "text", 13),
+    ("issued_at", "Lấy số lúc", "datetime", 19),
+    ("called_at", "Gọi lúc", "datetime", 19),
+    ("started_at", "Bắt đầu", "datetime", 19),
+    ("finished_at", "Kết thúc", "datetime", 19),
+    ("wait_s", "Chờ (phút)", "minutes", 10),
+    ("visit_wait_s", "Chờ cả lượt (phút)", "minutes", 12),
+    ("target_wait_s", "Chỉ tiêu (phút)", "minutes", 10),
+    ("over_target", "Vượt chỉ tiêu", "bool", 10),
+    ("service_s", "Phục vụ (phút)", "minutes", 10),
+    ("counter", "Quầy", "int", 6),
+    ("officer", "Cán bộ", "text", 20),
+    ("recalls", "Gọi lại", "int", 7),
+    ("from_code", "Chuyển từ số", "text", 10),
+    ("dossier_code", "Mã hồ sơ", "text", 18),
+    ("rating", "Đánh giá", "int", 8),
+)
+LOG_CSV_KEYS = (
+    "id", "day", "code", "visit_id", "prefix", "service", "priority", "status", "issued_at",
+    "called_at", "started_at", "finished_at", "wait_s", "visit_wait_s", "target_wait_s",
+    "over_target", "service_s", "counter", "officer", "recalls", "from_code", "dossier_code",
+    "rating",
+)
+DEFINITIONS = (
+    "Thời gian chờ của một số = lúc gọi lần đầu − lúc lấy số (gọi lại không tính lại).",
+    "Thời gian chờ của một lượt = tổng thời gian chờ của các số trong lượt (kể cả khi chuyển"
+    " quầy/dịch vụ). Lượt chưa được gọi không có thời gian chờ.",
+    "Thời gian phục vụ = lúc kết thúc − lúc bắt đầu phục vụ (không tính số vắng mặt).",
+    "Đạt chỉ tiêu = thời gian chờ của lượt ≤ chỉ tiêu có hiệu lực ngày đó.",
+    "Hài lòng = các đánh giá khác mức thấp nhất ÷ tổng số đánh giá.",
+    "Số vé, thời gian phục vụ và đánh giá tính theo dịch vụ/quầy/cán bộ/giờ của chính số đó;"
+    " lượt và thời gian chờ của lượt tính theo số đầu tiên của lượt.",
+)
+
+
+def _csv(rows, keys) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(keys)
+    for row in rows:
+        writer.writerow(["" if row.get(k) is None else _csv_value(row.get(k)) for k in keys])
+    return BOM + out.getvalue()
+
+
+def _csv_value(value):
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return value
+
+
+def report_csv(report: dict) -> str:
+    """A report's rows and total as CSV (JSON names, seconds, fractions)."""
+    return _csv([*report["rows"], report["total"]], REPORT_CSV_KEYS)
+
+
+def log_csv(rows: list[dict]) -> str:
+    """The raw wait-time log as CSV, one ticket a line."""
+    return _csv(rows, LOG_CSV_KEYS)
+
+
+def _xlsx_value(value, kind):
+    if value is None:
+        return None
+    if kind == "minutes":
+        return round(value / 60, 2)
+    if kind == "pass":
+        return "Đạt" if value else "Không đạt"
+    if kind == "bool":
+        return "Có" if value else ""
+    return value
+
+
+NUMBER_FORMATS = {"minutes": "0.0", "share": "0.0%", "int": "0",
+                  "datetime": "yyyy-mm-dd hh:mm:ss"}
+
+
+def _header(ws, row: int, titles, widths=None) -> None:
+    for col, title in enumerate(titles, start=1):
+        cell = ws.cell(row=row, column=col, value=title)
+        cell.fill, cell.font = HEADER_FILL, HEADER_FONT
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+        if widths:
+            ws.column_dimensions[get_column_letter(col)].width = widths[col - 1]
+
+
+def _summary_sheet(ws, title: str, office: str, period: str, lines: list[tuple]) -> None:
+    ws.title = "Tóm tắt"
+    ws["A1"] = title
+    ws["A1"].font = TITLE_FONT
+    ws["A2"] = office
+    ws["A3"] = period
+    ws["A4"] = f"Lập lúc {datetime.now():%Y-%m-%d %H:%M}"
+    row = 6
+    for label, value, fmt in lines:
+        ws.cell(row=row, column=1, value=label).font = Font(bold=True)
+        cell = ws.cell(row=row, column=2, value=value)
+        if fmt:
+            cell.number_format = fmt
+        row += 1
+    row += 1
+    ws.cell(row=row, column=1, value="Định nghĩa").font = Font(bold=True)
+    for text in DEFINITIONS:
+        row += 1
+        ws.cell(row=row, column=1, value=text)
+    ws.column_dimensions["A"].width = 34
+    ws.column_dimensions["B"].width = 22
+
+
+def _minutes(seconds):
+    return None if seconds is None else round(seconds / 60, 2)
+
+
+def report_xlsx(report: dict) -> bytes:
+    """A report as a workbook: a summary sheet, then the table with pass/fail colours."""
+    wb = Workbook()
+    total = report["total"]
+    period = f"Từ {report['from']} đến {report['to']} — nhóm theo: {report['group_vi']}"
+    lines = [
+        ("Số vé cấp", total["issued"], "0"),
+        ("Đã phục vụ", total["served"], "0"),
+        ("Vắng mặt", total["no_show"], "0"),
+        ("Lượt", total["visits"], "0"),
+        ("Chờ trung bình mỗi lượt (phút)", _minutes(total["avg_wait_s"]), "0.0"),
+        ("Chờ P90 (phút)", _minutes(total["p90_wait_s"]), "0.0"),
+        ("Chỉ tiêu chờ (phút)", _minutes(total["target_wait_s"]), "0.0"),
+        ("Kết quả chỉ tiêu chờ", _xlsx_value(total["wait_pass"], "pass"), None),
+        ("Tỷ lệ lượt đạt chỉ tiêu", total["within_target_share"], "0.0%"),
+        ("Tỷ lệ hài lòng", total["satisfied_share"], "0.0%"),
+        ("Chỉ tiêu hài lòng", total["target_satisfied_share"], "0.0%"),
+        ("Kết quả chỉ tiêu hài lòng", _xlsx_value(total["satisfaction_pass"], "pass"), None),
+    ]
+    for change in report.get("target_changes", []):
+        lines.append((f"Chỉ tiêu từ {change['from']} (phút)",
+                      _minutes(change["target_wait_s"]), "0.0"))
+    _summary_sheet(wb.active, "Báo cáo thời gian chờ và phục vụ", report["office"]["name"],
+                   period, lines)
+    ws = wb.create_sheet("Báo cáo")
+    widths = [30] + [13] * (len(REPORT_COLUMNS) - 1)
+    _header(ws, 1, [title for _k, title, _kind in REPORT_COLUMNS], widths)
+    ws.row_dimensions[1].height = 32
+    for r, row in enumerate([*report["rows"], total], start=2):
+        for c, (key, _title, kind) in enumerate(REPORT_COLUMNS, start=1):
+            cell = ws.cell(row=r, column=c, value=_xlsx_value(row.get(key), kind))
+            if kind in NUMBER_FORMATS:
+                cell.number_format = NUMBER_FORMATS[kind]
+            if kind == "pass" and row.get(key) is not None:
+                cell.fill = PASS_FILL if row[key] else FAIL_FILL
+        if row is total:
+            for c in range(1, len(REPORT_COLUMNS) + 1):
+                ws.cell(row=r, column=c).font = Font(bold=True)
+    ws.freeze_panes = "B2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(REPORT_COLUMNS))}{len(report['rows']) + 1}"
+    return _save(wb)
+
+
+def log_xlsx(rows: list[dict], office_name: str, first: str, last: str) -> bytes:
+    """The raw wait-time log as a workbook (streamed, for a month of a large centre)."""
+    wb = Workbook(write_only=True)
+    summary = wb.create_sheet("Tóm tắt")
+    waited = [r["visit_wait_s"] for r in rows if r["from_code"] == "" and r["visit_wait_s"]
+              is not None]
+    statuses: dict[str, int] = {}
+    for r in rows:
+        statuses[r["status_vi"]] = statuses.get(r["status_vi"], 0) + 1
+    summary.column_dimensions["A"].width = 34
+    summary.column_dimensions["B"].width = 22
+    summary.append(["Nhật ký thời gian chờ"])
+    summary.append([office_name])
+    summary.append([f"Từ {first} đến {last}"])
+    summary.append([f"Lập lúc {datetime.now():%Y-%m-%d %H:%M}"])
+    summary.append([])
+    summary.append(["Số vé", len(rows)])
+    for status, count in sorted(statuses.items()):
+        summary.append([status, count])
+    summary.append(["Lượt có thời gian chờ", len(waited)])
+    summary.append(["Chờ trung bình mỗi lượt (phút)",
+                    round(sum(waited) / len(waited) / 60, 2) if waited else None])
+    summary.append(["Số vé thuộc lượt vượt chỉ tiêu", sum(1 for r in rows if r["over_target"])])
+    summary.append([])
+    summary.append(["Định nghĩa"])
+    for text in DEFINITIONS:
+        summary.append([text])
+    ws = wb.create_sheet("Nhật ký")
+    for i, (_k, _t, _kind, width) in enumerate(LOG_COLUMNS, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "C2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(LOG_COLUMNS))}{len(rows) + 1}"
+    from openpyxl.cell import WriteOnlyCell
+
+    header = []
+    for _k, title, _kind, _w in LOG_COLUMNS:
+        cell = WriteOnlyCell(ws, value=title)
+        cell.fill, cell.font = HEADER_FILL, HEADER_FONT
+        header.append(cell)
+    ws.append(header)
+    columns = [(key, kind) for key, _t, kind, _w in LOG_COLUMNS]
+    for row in rows:
+        ws.append([_xlsx_value(row[key], kind) for key, kind in columns])
+    return _save(wb)
+
+
+def _save(wb: Workbook) -> bytes:
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()

@@ -1,0 +1,181 @@
+"""The live dashboard of an office: queues now, counters, today's figures, devices, alerts."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import sqlite_utils
+
+from ..engine.core import get_office, local_day, resolve_now
+from .facts import NONE_KEY, Targets, day_tallies
+from .rollup import lowest_rating_level
+
+DEVICE_OFFLINE_S = 120  # a device not seen for this long shows as offline
+KIND_VI = {"kiosk": "Kiosk", "display": "Màn hình", "printer": "Máy in"}
+STATE_VI = {"open": "Đang mở", "paused": "Tạm dừng", "closed": "Đóng"}
+
+
+def _table_exists(db, name: str) -> bool:
+    return bool(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                           [name]).fetchone())
+
+
+def _age_s(text: str | None, now: datetime) -> float | None:
+    return (now - datetime.fromisoformat(text)).total_seconds() if text else None
+
+
+def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
+    """Everything the manager's live dashboard shows, as of ``now``."""
+    now = resolve_now(now)
+    office = get_office(db, office_id)
+    today = local_day(now, office["timezone"]).isoformat()
+    targets = Targets(db, office_id)
+    target_wait = targets.on("avg_wait_s", today)
+    services = [dict(r) for r in db.query(
+        "SELECT id, prefix, name_vi, name_en, sort_order FROM services WHERE office_id = ?"
+        " AND active ORDER BY sort_order, prefix", [office_id])]
+    waiting = waiting_now(db, office_id, now, targets, today)
+    alerts = []
+    for s in services:
+        mine = [w for w in waiting if w["service_id"] == s["id"]]
+        s["target_wait_s"] = targets.on("avg_wait_s", today, s["id"])
+        s["waiting"] = len(mine)
+        s["longest_wait_s"] = max((w["wait_s"] for w in mine), default=None)
+        s["longest_code"] = max(mine, key=lambda w: w["wait_s"])["code"] if mine else None
+        s["over_target"] = sum(w["over_target"] for w in mine)
+    for w in sorted(waiting, key=lambda w: -w["wait_s"]):
+        if w["over_target"] and len(alerts) < 10:
+            alerts.append({"level": "danger", "kind": "wait", "code": w["code"],
+                           "text": f"Số {w['code']} đã chờ {round(w['wait_s'] / 60)} phút,"
+                                   f" vượt chỉ tiêu {round(w['target_wait_s'] / 60)} phút"})
+    tally = day_tallies(db, office_id, today, office["timezone"], targets,
+                        lowest_rating_level(db, office_id), dims=("office",))
+    figures = tally.get(("office", NONE_KEY))
+    from .stats import Tally
+
+    today_figures = (figures or Tally()).figures(target_wait,
+                                                 targets.on("satisfied_share", today))
+    if today_figures["wait_pass"] is False:
+        alerts.append({"level": "danger", "kind": "average",
+                       "text": f"Thời gian chờ trung bình hôm nay"
+                               f" {round(today_figures['avg_wait_s'] / 60, 1)} phút vượt chỉ"
+                               f" tiêu {round(target_wait / 60)} phút"})
+    counters = counters_now(db, office_id, now)
+    for c in counters:
+        if c["state"] == "paused":
+            alerts.append({"level": "warning", "kind": "paused",
+                           "text": f"Quầy {c['number']} tạm dừng: {c['pause_reason'] or ''}"})
+    devices = devices_now(db, office_id, now, today)
+    for d in devices["devices"]:
+        if d["problem"]:
+            alerts.append({"level": "warning", "kind": "device",
+                           "text": f"{KIND_VI.get(d['kind'], d['kind'])} {d['name']}:"
+                                   f" {d['problem']}"})
+    for p in devices["printers"]:
+        if p["state"] != "ok":
+            alerts.append({"level": "warning", "kind": "printer",
+                           "text": f"Máy in {p['printer']}: {p['problem'] or p['state']}"})
+    return {
+        "office": {"id": office["id"], "name": office["name"]},
+        "day": today,
+        "now": now.isoformat(timespec="seconds"),
+        "target_wait_s": target_wait,
+        "target_satisfied_share": targets.on("satisfied_share", today),
+        "services": services,
+        "waiting_total": len(waiting),
+        "longest": max(waiting, key=lambda w: w["wait_s"]) if waiting else None,
+        "counters": counters,
+        "today": today_figures,
+        "devices": devices["devices"],
+        "printers": devices["printers"],
+        "print_jobs": devices["jobs"],
+        "alerts": alerts,
+        "seq": db.execute("SELECT coalesce(max(seq), 0) FROM ticket_events WHERE office_id = ?",
+                          [office_id]).fetchone()[0],
+    }
+
+
+def waiting_now(db, office_id: int, now: datetime, targets: Targets, today: str) -> list[dict]:
+    """Waiting tickets with their visit's wait so far (earlier tickets' waits included)."""
+    rows = db.execute(
+        "SELECT id, code, service_id, visit_id, from_ticket_id, issued_at, day, priority FROM"
+        " tickets WHERE office_id = ? AND status = 'waiting'", [office_id]).fetchall()
+    earlier: dict[int, float] = {}
+    transferred = [r[3] for r in rows if r[4] is not None]
+    if transferred:
+        marks = ",".join("?" * len(transferred))
+        for visit_id, called, issued in db.execute(
+            f"SELECT visit_id, called_at, issued_at FROM tickets WHERE visit_id IN ({marks})"
+            " AND called_at IS NOT NULL", transferred
+        ).fetchall():
+            earlier[visit_id] = earlier.get(visit_id, 0) + (
+                datetime.fromisoformat(called) - datetime.fromisoformat(issued)).total_seconds()
+    out = []
+    for tid, code, service_id, visit_id, _from, issued, day, priority in rows:
+        wait = (now - datetime.fromisoformat(issued)).total_seconds() + earlier.get(visit_id, 0)
+        target = targets.on("avg_wait_s", day, service_id)
+        out.append({"id": tid, "code": code, "service_id": service_id, "priority": priority,
+                    "wait_s": round(wait), "target_wait_s": target,
+                    "over_target": target is not None and wait > target})
+    return out
+
+
+def counters_now(db, office_id: int, now: datetime) -> list[dict]:
+    """Each active counter: open / paused (why) / closed, who is there, what it serves."""
+    counters = []
+    for r in db.query(
+        "SELECT c.id, c.number, c.name, c.state, c.pause_reason,"
+        " coalesce(u.display_name, u.username) AS officer, t.code, t.status,"
+        " coalesce(t.started_at, t.last_called_at) AS since"
+        " FROM counters c LEFT JOIN users u ON u.id = c.officer_id"
+        " LEFT JOIN tickets t ON t.id = c.current_ticket_id"
+        " WHERE c.office_id = ? AND c.active ORDER BY c.number", [office_id]
+    ):
+        serving = r["code"] if r["status"] in ("called", "serving") else None
+        counters.append({
+            "id": r["id"], "number": r["number"], "name": r["name"], "state": r["state"],
+            "state_vi": STATE_VI.get(r["state"], r["state"]), "pause_reason": r["pause_reason"],
+            "officer": r["officer"] if r["state"] != "closed" else None,
+            "ticket": serving, "ticket_status": r["status"] if serving else None,
+            "since_s": round(_age_s(r["since"], now)) if serving and r["since"] else None,
+        })
+    return counters
+
+
+def devices_now(db, office_id: int, now: datetime, today: str) -> dict:
+    """Paired devices (last seen, status), printer states and today's print jobs."""
+    devices = []
+    for r in db.query("SELECT id, kind, name, last_seen_at, status FROM devices"
+                      " WHERE office_id = ? AND revoked_at IS NULL ORDER BY kind, name",
+                      [office_id]):
+        status = json.loads(r["status"] or "{}")
+        age = _age_s(r["last_seen_at"], now)
+        problem = ""
+        if age is None:
+            problem = "chưa từng kết nối"
+        elif age > DEVICE_OFFLINE_S:
+            problem = f"mất kết nối {round(age / 60)} phút"
+        if status.get("paper") in ("out", "empty") or status.get("paper_out"):
+            problem = (problem + "; " if problem else "") + "hết giấy"
+        if status.get("error"):
+            problem = (problem + "; " if problem else "") + str(status["error"])
+        devices.append({"id": r["id"], "kind": r["kind"], "name": r["name"],
+                        "last_seen_at": r["last_seen_at"], "age_s": round(age) if age else age,
+                        "online": age is not None and age <= DEVICE_OFFLINE_S,
+                        "status": status, "problem": problem})
+    printers, jobs = [], {}
+    if _table_exists(db, "print_jobs"):
+        from ..engine.tickets import day_bounds
+
+        office = get_office(db, office_id)
+        start, end = day_bounds(today, office["timezone"])
+        jobs = dict(db.execute(
+            "SELECT state, count(*) FROM print_jobs WHERE office_id = ? AND created_at >= ?"
+            " AND created_at < ? GROUP BY state", [office_id, start, end]).fetchall())
+        if _table_exists(db, "printer_status"):
+            printers = [dict(r) for r in db.query(
+                "SELECT printer, state, problem, detail, checked_at, last_ok_at FROM"
+                " printer_status WHERE printer IN (SELECT DISTINCT printer FROM print_jobs"
+                " WHERE office_id = ? AND created_at >= ?)", [office_id, start])]
+    return {"devices": devices, "printers": printers, "jobs": jobs}

@@ -1,0 +1,179 @@
+"""The wait-time log: every ticket of a period with its waits, filters and event timeline."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from ..engine.core import STATUS_VI, get_office
+from ..errors import BadInputError
+from .facts import Targets
+from .report import check_range
+
+EVENT_VI = {
+    "issued": "Lấy số", "printed": "In phiếu", "print_failed": "In phiếu lỗi",
+    "called": "Gọi số", "recalled": "Gọi lại", "started": "Bắt đầu phục vụ",
+    "finished": "Hoàn thành", "no_show": "Vắng mặt", "transferred": "Chuyển tiếp",
+    "returned": "Trả về hàng chờ", "cancelled": "Hủy số", "expired": "Hết hạn",
+    "rated": "Đánh giá",
+}
+LOG_SQL = (
+    "SELECT t.id, t.visit_id, t.from_ticket_id, t.day, t.code, t.service_id, t.priority,"
+    " t.status, t.counter_id, t.officer_id, t.issued_at, t.called_at, t.started_at,"
+    " t.finished_at, t.recalls, t.dossier_code, r.level AS rating"
+    " FROM tickets t LEFT JOIN ratings r ON r.ticket_id = t.id"
+    " WHERE t.office_id = ? AND t.day BETWEEN ? AND ?"
+)
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(),
+                 1)
+
+
+class Names:
+    """Display names of an office's services, counters and officers."""
+
+    def __init__(self, db: sqlite_utils.Database, office_id: int) -> None:
+        self.services = {r["id"]: r for r in db.query(
+            "SELECT id, prefix, name_vi, name_en, sort_order FROM services WHERE office_id = ?",
+            [office_id])}
+        self.counters = {r["id"]: r for r in db.query(
+            "SELECT id, number, name FROM counters WHERE office_id = ?", [office_id])}
+        self.users = {r["id"]: r["display_name"] or r["username"] for r in db.query(
+            "SELECT id, username, display_name FROM users")}
+
+
+def log_rows(db: sqlite_utils.Database, office_id: int, first: str, last: str,
+             names: Names | None = None) -> list[dict]:
+    """Every ticket of [first, last] with its own wait, its visit's wait and the target."""
+    office = get_office(db, office_id)
+    first, last = check_range(first, last)
+    tz = ZoneInfo(office["timezone"])
+    names = names or Names(db, office_id)
+    targets = Targets(db, office_id)
+    raw = list(db.query(LOG_SQL, [office_id, first, last]))
+    codes = {r["id"]: r["code"] for r in raw}
+    visits: dict[int, dict] = {}
+    for r in raw:
+        r["wait_s"] = _seconds(r["issued_at"], r["called_at"])
+        visit = visits.setdefault(r["visit_id"], {"wait": None, "root": None})
+        if r["wait_s"] is not None:
+            visit["wait"] = round((visit["wait"] or 0) + r["wait_s"], 1)
+        if r["from_ticket_id"] is None:
+            visit["root"] = r
+    rows = []
+    for r in raw:
+        visit = visits[r["visit_id"]]
+        root = visit["root"] or r
+        target = targets.on("avg_wait_s", root["day"], root["service_id"])
+        service = names.services.get(r["service_id"], {})
+        counter = names.counters.get(r["counter_id"]) if r["counter_id"] else None
+        rows.append({
+            "id": r["id"], "day": r["day"], "code": r["code"], "visit_id": r["visit_id"],
+            "service_id": r["service_id"], "service": service.get("name_vi", ""),
+            "prefix": service.get("prefix", ""), "priority": r["priority"],
+            "status": r["status"], "status_vi": STATUS_VI[r["status"]],
+            "counter_id": r["counter_id"],
+            "counter": counter["number"] if counter else None,
+            "officer_id": r["officer_id"], "officer": names.users.get(r["officer_id"], ""),
+            "issued_at": _local(r["issued_at"], tz), "called_at": _local(r["called_at"], tz),
+            "started_at": _local(r["started_at"], tz),
+            "finished_at": _local(r["finished_at"], tz),
+            "wait_s": r["wait_s"],
+            "service_s": _seconds(r["started_at"], r["finished_at"]) if r["status"] == "done"
+            else None,
+            "visit_wait_s": visit["wait"], "target_wait_s": target,
+            "over_target": visit["wait"] is not None and target is not None
+            and visit["wait"] > target,
+            "recalls": r["recalls"], "dossier_code": r["dossier_code"] or "",
+            "from_code": codes.get(r["from_ticket_id"], "") if r["from_ticket_id"] else "",
+            "rating": r["rating"],
+        })
+    rows.sort(key=lambda row: (row["day"], row["issued_at"] or "", row["id"]))
+    return rows
+
+
+def _local(text: str | None, tz: ZoneInfo) -> datetime | None:
+    return datetime.fromisoformat(text).astimezone(tz).replace(tzinfo=None) if text else None
+
+
+def _int_or_none(value, label_vi: str):
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise BadInputError(f"{label_vi} không hợp lệ", f"Invalid {label_vi}") from None
+
+
+def wait_log(db: sqlite_utils.Database, office_id: int, first: str, last: str, *,
+             service=None, counter=None, officer=None, status=None, over_target=False,
+             q: str = "", limit: int | None = 100, offset: int = 0) -> dict:
+    """The filtered log: matching rows (a page of them) and how many match in all."""
+    service = _int_or_none(service, "dịch vụ")
+    counter = _int_or_none(counter, "quầy")
+    officer = _int_or_none(officer, "cán bộ")
+    if status and status not in STATUS_VI:
+        raise BadInputError("Trạng thái không hợp lệ", "Invalid status")
+    q = (q or "").strip()
+    rows = log_rows(db, office_id, first, last)
+    matched = [
+        r for r in rows
+        if (service is None or r["service_id"] == service)
+        and (counter is None or r["counter_id"] == counter)
+        and (officer is None or r["officer_id"] == officer)
+        and (not status or r["status"] == status)
+        and (not over_target or r["over_target"])
+        and (not q or r["code"].upper() == q.upper() or q.lower() in r["dossier_code"].lower())
+    ]
+    page = matched[offset:offset + limit] if limit else matched[offset:]
+    return {"total": len(matched), "rows": page, "offset": offset, "limit": limit}
+
+
+def timelines(db: sqlite_utils.Database, office_id: int, ticket_ids: list[int]
+              ) -> dict[int, list[dict]]:
+    """The events of some tickets in order: what, when (office time), which counter, who."""
+    if not ticket_ids:
+        return {}
+    office = get_office(db, office_id)
+    tz = ZoneInfo(office["timezone"])
+    marks = ",".join("?" * len(ticket_ids))
+    out: dict[int, list[dict]] = {tid: [] for tid in ticket_ids}
+    for e in db.query(
+        "SELECT e.ticket_id, e.seq, e.type, e.at, e.details, c.number AS counter,"
+        " coalesce(u.display_name, u.username) AS who FROM ticket_events e"
+        " LEFT JOIN counters c ON c.id = e.counter_id LEFT JOIN users u ON u.id = e.user_id"
+        f" WHERE e.office_id = ? AND e.ticket_id IN ({marks}) ORDER BY e.seq",
+        [office_id, *ticket_ids],
+    ):
+        details = json.loads(e["details"] or "{}")
+        out[e["ticket_id"]].append({
+            "seq": e["seq"], "type": e["type"], "type_vi": EVENT_VI.get(e["type"], e["type"]),
+            "at": _local(e["at"], tz), "counter": e["counter"], "who": e["who"] or "",
+            "note": _note(e["type"], details),
+        })
+    return out
+
+
+def _note(kind: str, details: dict) -> str:
+    """A short Vietnamese note of what an event's details say."""
+    parts = []
+    if details.get("reason"):
+        parts.append(f"lý do: {details['reason']}")
+    if details.get("out_of_order"):
+        parts.append("gọi không theo thứ tự")
+    if kind == "finished" and details.get("dossier_code"):
+        parts.append(f"mã hồ sơ {details['dossier_code']}")
+    if kind == "rated" and "level" in details:
+        parts.append(f"mức {details['level']}")
+    if kind == "issued" and details.get("priority"):
+        parts.append(f"ưu tiên: {details['priority']}")
+    if details.get("recall"):
+        parts.append(f"lần {details['recall']}")
+    return "; ".join(parts)

@@ -1,0 +1,115 @@
+"""Data retention: remove ticket logs and blank rating comments past the office's limits.
+
+``retention_days``: tickets, their events, ratings, visits and print jobs
+of days older than this are deleted. The event hash chain stays verifiable:
+the last deleted event's hash is kept as the office's anchor in
+``log_anchors`` and ``verify_log`` resumes from it. Daily report tallies
+(aggregates without personal data) of the purged days are built first and
+kept, so statistics outlive the logs.
+
+``comment_retention_days``: free-text rating comments older than this are
+blanked (the rating level stays).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import sqlite_utils
+
+from .db import write
+from .engine.core import get_office, iso, local_day, resolve_now
+from .engine.settings import office_setting
+from .engine.tickets import day_bounds
+
+
+def _table_exists(db, name: str) -> bool:
+    return bool(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                           [name]).fetchone())
+
+
+def purge(db: sqlite_utils.Database, office_id: int, now: datetime | None = None,
+          dry_run: bool = False) -> dict:
+    """Apply the office's retention settings; return what was (or would be) removed."""
+    at = resolve_now(now)
+    office = get_office(db, office_id)
+    today = local_day(at, office["timezone"])
+    keep_days = int(office_setting(db, office_id, "retention_days"))
+    comment_days = int(office_setting(db, office_id, "comment_retention_days"))
+    cutoff_day = (today - timedelta(days=keep_days)).isoformat()
+    cutoff_at = day_bounds(cutoff_day, office["timezone"])[0]
+    comment_cutoff = iso(at - timedelta(days=comment_days))
+    if not dry_run:
+        _keep_statistics(db, office, cutoff_day, today.isoformat())
+    with write(db):
+        comments = db.execute(
+            "SELECT count(*) FROM ratings WHERE office_id = ? AND comment != '' AND"
+            " created_at < ?", [office_id, comment_cutoff]).fetchone()[0]
+        keep_from = db.execute(
+            "SELECT min(e.seq) FROM ticket_events e LEFT JOIN tickets t ON t.id = e.ticket_id"
+            " WHERE e.office_id = ? AND (t.day >= ? OR (e.ticket_id IS NULL AND e.at >= ?))",
+            [office_id, cutoff_day, cutoff_at]).fetchone()[0]
+        if keep_from is None:
+            keep_from = db.execute("SELECT coalesce(max(seq), 0) + 1 FROM ticket_events WHERE"
+                                   " office_id = ?", [office_id]).fetchone()[0]
+        events = db.execute("SELECT count(*) FROM ticket_events WHERE office_id = ? AND seq < ?",
+                            [office_id, keep_from]).fetchone()[0]
+        doomed_sql = ("SELECT id FROM tickets t WHERE t.office_id = ? AND t.day < ? AND NOT"
+                      " EXISTS (SELECT 1 FROM ticket_events e WHERE e.ticket_id = t.id AND"
+                      " e.seq >= ?)")
+        params = [office_id, cutoff_day, keep_from]
+        tickets = db.execute(f"SELECT count(*) FROM ({doomed_sql})", params).fetchone()[0]
+        result = {"office_id": office_id, "before_day": cutoff_day, "tickets": tickets,
+                  "events": events, "comments_blanked": comments, "dry_run": dry_run}
+        if dry_run:
+            return result
+        db.execute("UPDATE ratings SET comment = '' WHERE office_id = ? AND comment != '' AND"
+                   " created_at < ?", [office_id, comment_cutoff])
+        if events:
+            last = db.execute("SELECT seq, hash FROM ticket_events WHERE office_id = ? AND"
+                              " seq = ?", [office_id, keep_from - 1]).fetchone()
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY)")
+            db.execute("DELETE FROM temp.doomed")
+            db.execute(f"INSERT INTO temp.doomed {doomed_sql}", params)
+            db.execute("DELETE FROM ticket_events WHERE office_id = ? AND seq < ?",
+                       [office_id, keep_from])
+            db.execute("DELETE FROM ratings WHERE ticket_id IN (SELECT id FROM temp.doomed)")
+            if _table_exists(db, "print_jobs"):
+                db.execute("DELETE FROM print_jobs WHERE ticket_id IN"
+                           " (SELECT id FROM temp.doomed)")
+            db.execute("UPDATE counters SET current_ticket_id = NULL WHERE current_ticket_id IN"
+                       " (SELECT id FROM temp.doomed)")
+            db.execute("DELETE FROM tickets WHERE id IN (SELECT id FROM temp.doomed)")
+            db.execute("DELETE FROM visits WHERE office_id = ? AND NOT EXISTS (SELECT 1 FROM"
+                       " tickets t WHERE t.visit_id = visits.id)", [office_id])
+            db.execute("DELETE FROM temp.doomed")
+            db.execute(
+                "INSERT INTO log_anchors (office_id, seq, hash, before_day, purged_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (office_id) DO UPDATE SET seq ="
+                " excluded.seq, hash = excluded.hash, before_day = excluded.before_day,"
+                " purged_at = excluded.purged_at",
+                [office_id, last[0], last[1], cutoff_day, iso(at)])
+    return result
+
+
+def _keep_statistics(db, office: dict, cutoff_day: str, today: str) -> None:
+    """Build the daily report tallies of the days about to be purged."""
+    from .reports.facts import Targets
+    from .reports.rollup import ensure_days, lowest_rating_level
+
+    first = db.execute("SELECT min(day) FROM tickets WHERE office_id = ?",
+                       [office["id"]]).fetchone()[0]
+    if not first or first >= cutoff_day:
+        return
+    last = (date.fromisoformat(cutoff_day) - timedelta(days=1)).isoformat()
+    ensure_days(db, office, first, last, today, Targets(db, office["id"]),
+                lowest_rating_level(db, office["id"]))
+
+
+def purged_before(db: sqlite_utils.Database, office_id: int) -> str | None:
+    """The first day whose logs are still kept, if a purge ran (earlier days are frozen)."""
+    if not _table_exists(db, "log_anchors"):
+        return None
+    row = db.execute("SELECT before_day FROM log_anchors WHERE office_id = ?",
+                     [office_id]).fetchone()
+    return row[0] if row else None
