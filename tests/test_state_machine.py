@@ -1,0 +1,235 @@
+"""Random operation sequences against the engine: its invariants hold after every step.
+
+Each rule predicts from the current state whether the operation is legal; a
+legal one must succeed, an illegal one must raise a QueueError and change
+nothing (the tables are compared before and after). After every step:
+no ticket is held by two counters, counters and tickets agree, the event log
+replays to the ticket table, the hash chain verifies and numbers have no gaps.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from tests.conftest import MONDAY_9AM, make_office
+from xephang import engine
+from xephang.db import connect
+from xephang.errors import QueueError
+from xephang.schema import migrate
+
+COUNTERS = {1: "AB", 2: "BA", 3: "C", 4: "CA"}
+PRIORITIES = st.sampled_from([None, None, None, "elderly", "child"])
+PICK = st.integers(min_value=0, max_value=10**6)
+
+
+def dump(db) -> dict:
+    return {table: db.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+            for table in ("tickets", "ticket_events", "counters", "visits")}
+
+
+class QueueMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.tmp = Path(tempfile.mkdtemp(prefix="xephang-sm-"))
+        self.db = connect(self.tmp / "sm.db")
+        migrate(self.db)
+        self.q = make_office(self.db, counters=COUNTERS)
+        self.counter_ids = list(self.q.counters.values())
+        self.now = datetime.fromisoformat(MONDAY_9AM)
+
+    def teardown(self):
+        self.db.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # --- helpers ---
+
+    def ticket_ids(self) -> list[int]:
+        return [r[0] for r in self.db.execute("SELECT id FROM tickets ORDER BY id")]
+
+    def pick_ticket(self, n: int, live: bool = True) -> dict:
+        """A ticket by index; ``live`` prefers those not yet in a final state."""
+        ids = self.ticket_ids()
+        if live:
+            ids = [r[0] for r in self.db.execute(
+                "SELECT id FROM tickets WHERE status IN ('waiting', 'called', 'serving')"
+                " ORDER BY id")] or ids
+        return engine.get_ticket(self.db, ids[n % len(ids)])
+
+    def pick_counter(self, n: int) -> dict:
+        return engine.get_counter(self.db, self.counter_ids[n % len(self.counter_ids)])
+
+    def attempt(self, legal: bool, operation):
+        """Run an operation; legal ones must succeed, others fail and change nothing."""
+        before = dump(self.db)
+        try:
+            result = operation()
+        except QueueError as err:
+            assert not legal, f"legal operation refused: {err.message}"
+            assert dump(self.db) == before, "a refused operation changed the database"
+            return None
+        assert legal, "illegal operation was accepted"
+        return result
+
+    def holds_called(self, counter: dict) -> bool:
+        if not counter["current_ticket_id"]:
+            return False
+        return engine.get_ticket(self.db, counter["current_ticket_id"])["status"] == "called"
+
+    def holds_any(self, counter: dict) -> bool:
+        return bool(counter["current_ticket_id"])
+
+    # --- rules ---
+
+    @rule(minutes=st.integers(min_value=0, max_value=240))
+    def advance_clock(self, minutes):
+        self.now += timedelta(minutes=minutes, seconds=7)
+
+    @rule(service=st.sampled_from("ABC"), priority=PRIORITIES)
+    def issue(self, service, priority):
+        outcome = self.attempt(True, lambda: engine.issue_ticket(
+            self.db, self.q.office, service, priority=priority, now=self.now))
+        assert outcome.ticket["status"] == "waiting" and outcome.ticket["people_ahead"] >= 0
+
+    @rule(n=PICK)
+    def call_next(self, n):
+        counter = self.pick_counter(n)
+        legal = counter["state"] != "paused" and not self.holds_called(counter)
+        outcome = self.attempt(legal, lambda: engine.call_next(self.db, counter["id"],
+                                                               now=self.now))
+        if outcome and outcome.ticket:
+            assert outcome.ticket["status"] == "called"
+            assert outcome.ticket["counter"]["id"] == counter["id"]
+
+    @precondition(lambda self: self.ticket_ids())
+    @rule(n=PICK, t=PICK, live=st.booleans())
+    def call_specific(self, n, t, live):
+        counter, ticket = self.pick_counter(n), self.pick_ticket(t, live)
+        legal = (counter["state"] != "paused" and not self.holds_any(counter)
+                 and ticket["status"] == "waiting")
+        self.attempt(legal, lambda: engine.call_ticket(self.db, counter["id"], ticket["id"],
+                                                       "Gọi theo yêu cầu", now=self.now))
+
+    @precondition(lambda self: self.ticket_ids())
+    @rule(t=PICK, live=st.booleans(), op=st.sampled_from(
+        ["recall", "start", "finish", "no_show", "return", "cancel"]))
+    def ticket_operation(self, t, live, op):
+        ticket = self.pick_ticket(t, live)
+        allowed = {"recall": ("called",), "start": ("called",), "finish": ("serving",),
+                   "no_show": ("called",), "return": ("called", "serving"),
+                   "cancel": ("waiting", "called")}[op]
+        call = {
+            "recall": lambda: engine.recall(self.db, ticket["id"], now=self.now),
+            "start": lambda: engine.start(self.db, ticket["id"], now=self.now),
+            "finish": lambda: engine.finish(self.db, ticket["id"], dossier_code="HS-1",
+                                            now=self.now),
+            "no_show": lambda: engine.no_show(self.db, ticket["id"], now=self.now),
+            "return": lambda: engine.return_to_queue(self.db, ticket["id"], now=self.now),
+            "cancel": lambda: engine.cancel(self.db, ticket["id"], now=self.now),
+        }[op]
+        outcome = self.attempt(ticket["status"] in allowed, call)
+        if outcome:
+            expected = {"recall": "called", "start": "serving", "finish": "done",
+                        "no_show": "no_show", "return": "waiting", "cancel": "cancelled"}[op]
+            assert outcome.ticket["status"] == expected
+
+    @precondition(lambda self: self.ticket_ids())
+    @rule(t=PICK, service=st.sampled_from([None, "A", "B", "C"]),
+          counter=st.one_of(st.none(), PICK), live=st.booleans())
+    def transfer(self, t, service, counter, live):
+        ticket = self.pick_ticket(t, live)
+        target = self.pick_counter(counter) if counter is not None else None
+        if service is None and target is None:
+            service = "C"
+        if service is not None:
+            service_id = self.q.services[service]
+        else:
+            service_id = self.db.execute(
+                "SELECT service_id FROM counter_services WHERE counter_id = ? ORDER BY position",
+                [target["id"]]).fetchone()[0]
+        same_place = (target is not None and target["id"] == ticket["counter_id"]
+                      and service_id == ticket["service_id"])
+        legal = ticket["status"] in ("called", "serving") and not same_place
+        outcome = self.attempt(legal, lambda: engine.transfer(
+            self.db, ticket["id"], service=service, counter_id=target and target["id"],
+            now=self.now))
+        if outcome:
+            assert outcome.ticket["visit_id"] == ticket["visit_id"]
+            assert outcome.ticket["service"]["id"] == service_id
+            assert outcome.extra["from_ticket"]["status"] == "transferred"
+
+    @rule(n=PICK, reason=st.sampled_from(["Nghỉ trưa", "Họp", ""]))
+    def pause(self, n, reason):
+        counter = self.pick_counter(n)
+        legal = counter["state"] != "paused" and reason != ""
+        self.attempt(legal, lambda: engine.pause(self.db, counter["id"], reason, now=self.now))
+
+    @rule(n=PICK)
+    def resume(self, n):
+        counter = self.pick_counter(n)
+        self.attempt(counter["state"] == "paused",
+                     lambda: engine.resume(self.db, counter["id"], now=self.now))
+
+    @rule(chance=st.integers(min_value=0, max_value=7))
+    def close_day(self, chance):
+        if chance:  # closing is rare in a day: most draws of this rule do nothing
+            return
+        waiting = self.db.execute("SELECT count(*) FROM tickets WHERE status = 'waiting'"
+                                  ).fetchone()[0]
+        outcome = self.attempt(True, lambda: engine.close_day(self.db, self.q.office,
+                                                              now=self.now))
+        assert outcome.extra["expired"] == waiting
+
+    # --- invariants ---
+
+    @invariant()
+    def counters_and_tickets_agree(self):
+        held = [r for r in self.db.execute(
+            "SELECT id, current_ticket_id FROM counters WHERE current_ticket_id IS NOT NULL")]
+        held_ids = [ticket_id for _, ticket_id in held]
+        assert len(held_ids) == len(set(held_ids)), "a ticket is held by two counters"
+        for counter_id, ticket_id in held:
+            ticket = engine.get_ticket(self.db, ticket_id)
+            assert ticket["status"] in ("called", "serving"), (counter_id, ticket)
+            assert ticket["counter_id"] == counter_id
+        active = {r[0]: r[1] for r in self.db.execute(
+            "SELECT id, counter_id FROM tickets WHERE status IN ('called', 'serving')")}
+        assert set(active) == set(held_ids), "an active ticket is not at its counter"
+
+    @invariant()
+    def events_replay_to_the_ticket_table(self):
+        table = dict(self.db.execute("SELECT id, status FROM tickets").fetchall())
+        assert engine.replay_states(self.db, self.q.office) == table
+
+    @invariant()
+    def hash_chain_verifies(self):
+        assert engine.verify_log(self.db) == []
+
+    @invariant()
+    def numbers_have_no_gaps(self):
+        for service_id, day, count, top in self.db.execute(
+            "SELECT service_id, day, count(*), max(number) FROM tickets"
+            " GROUP BY service_id, day"
+        ):
+            assert count == top, (service_id, day)
+
+    @invariant()
+    def snapshot_matches(self):
+        snap = engine.snapshot(self.db, self.q.office, now=self.now)
+        waiting = self.db.execute("SELECT count(*) FROM tickets WHERE status = 'waiting'"
+                                  ).fetchone()[0]
+        assert snap["waiting_total"] == waiting
+        assert snap["seq"] == engine.current_seq(self.db, self.q.office)
+
+
+QueueMachine.TestCase.settings = settings(
+    max_examples=100, stateful_step_count=50, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_queue_state_machine = QueueMachine.TestCase
