@@ -1,15 +1,47 @@
-"""Display pages: the waiting-room board."""
+"""Display pages: the waiting-room board (paired TV or public read-only link)."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template, request, url_for
 
-from xephang.auth import public
+from xephang import engine, livestate
+from xephang.auth import current_principal, pair_device_session, public
+from xephang.errors import ForbiddenError, NotFoundError
+from xephang.web import get_db
 
 bp = Blueprint("display", __name__, url_prefix="/display", template_folder="templates",
                static_folder="static", static_url_path="/static")
 
 
+def _board(office_id: int, mode: str, board_id: str = ""):
+    office = engine.get_office(get_db(), office_id)
+    return render_template("display/board.html", office=office, mode=mode, board_id=board_id)
+
+
 @bp.get("/")
 @public
 def index():
-    """The board of the paired office."""
-    return render_template("display/index.html")
+    """The board of the office this browser is paired to (or the signed-in staff's office)."""
+    principal = current_principal()
+    if principal is None or principal.office_id is None or principal.role in ("kiosk", "printer"):
+        return render_template("display/unpaired.html"), 401
+    return _board(principal.office_id, "session")
+
+
+@bp.get("/pair")
+@public
+def pair():
+    """Pair this browser as the office's display with a device token, then show the board."""
+    principal = pair_device_session(request.args.get("token", ""))
+    if principal is None or principal.role != "display":
+        raise ForbiddenError("Mã ghép màn hình không hợp lệ hoặc đã bị thu hồi",
+                             "Invalid or revoked display token")
+    return redirect(url_for("display.index"))
+
+
+@bp.get("/board/<board_id>")
+@public
+def board(board_id: str):
+    """The public read-only board of an office, opened by its unguessable id."""
+    office_id = livestate.office_for_board(get_db(), board_id)
+    if office_id is None:
+        raise NotFoundError("Không có bảng hiển thị này", "No such board")
+    return _board(office_id, "board", board_id)

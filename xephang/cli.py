@@ -48,6 +48,13 @@ def init(db_path):
     click.echo(f"Cơ sở dữ liệu sẵn sàng / database ready: {db_path}")
 
 
+message_queue_option = click.option(
+    "--message-queue", "message_queue", envvar="XEPHANG_MESSAGE_QUEUE", default="",
+    help="Socket.IO message queue (redis://HOST:PORT/N) shared by several server processes"
+         " (env XEPHANG_MESSAGE_QUEUE).",
+)
+
+
 def _run_server(db_path: str, host: str, port: int, extra: dict | None = None) -> None:
     from . import create_app
     from .extensions import socketio
@@ -65,18 +72,20 @@ def _run_server(db_path: str, host: str, port: int, extra: dict | None = None) -
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def serve(db_path, host, port):
+@message_queue_option
+def serve(db_path, host, port, message_queue):
     """Run the server (gevent, WebSockets) on HOST:PORT."""
     _open_db(db_path).close()
     click.echo(f"xephang serving http://{host}:{port}/  (database {db_path})")
-    _run_server(db_path, host, port)
+    _run_server(db_path, host, port, {"MESSAGE_QUEUE": message_queue} if message_queue else None)
 
 
 @cli.command()
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def demo(db_path, host, port):
+@message_queue_option
+def demo(db_path, host, port, message_queue):
     """Create a demo office (if needed) and serve it with the virtual printer."""
     from .demo import seed_demo
 
@@ -95,7 +104,8 @@ xephang demo — {base}/
     admin (admin), quanly (manager), canbo1 … canbo6 (officers)
   Máy in ảo / virtual printer: PNG tickets in {os.path.dirname(os.path.abspath(db_path))}/printed/
 """)
-    _run_server(db_path, host, port, {"PRINTER": "virtual"})
+    _run_server(db_path, host, port, {"PRINTER": "virtual",
+                                      **({"MESSAGE_QUEUE": message_queue} if message_queue else {})})
 
 
 @cli.group()
