@@ -37,10 +37,12 @@ CHUNK = 4096
 class PrintError(Exception):
     """A print attempt failed; ``sent`` counts job bytes that already left for the printer."""
 
-    def __init__(self, message: str, sent: int = 0, status: PrinterStatus | None = None):
+    def __init__(self, message: str, sent: int = 0, status: PrinterStatus | None = None,
+                 lost_connection: bool = False):
         super().__init__(message)
         self.sent = sent
         self.status = status
+        self.lost_connection = lost_connection  # the printer closed or reset the link
 
 
 class Backend:
@@ -83,7 +85,8 @@ class Backend:
             except PrintError:
                 raise
             except Exception as err:
-                raise PrintError(f"no status answer: {err}", sent=self.sent) from err
+                raise PrintError(f"no status answer: {err}", sent=self.sent,
+                                 lost_connection=isinstance(err, ConnectionError)) from err
         try:
             return parse_status(*answers)
         except ValueError as err:
@@ -159,7 +162,8 @@ class NetworkBackend(Backend):
         except TimeoutError as err:
             raise PrintError("printer did not answer the status query", sent=self.sent) from err
         if not answer:
-            raise PrintError("printer closed the connection", sent=self.sent)
+            raise PrintError("printer closed the connection", sent=self.sent,
+                             lost_connection=True)
         return answer[0]
 
     def _close(self) -> None:

@@ -188,6 +188,9 @@ class PrintWorker:
                 try:
                     after = io(backend.status)
                 except PrintError as err:
+                    if err.lost_connection:  # the bytes may not all have arrived
+                        err.sent = len(data)
+                        raise
                     warning = f"no status after printing: {err}"
         except PrintError as err:
             self.attempt_failed(job, backend, err)

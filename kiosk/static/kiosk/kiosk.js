@@ -1,0 +1,224 @@
+// The kiosk screen: choose a service (optionally a priority group), show the ticket,
+// follow its printing, go back to the start by itself. No library, no network but the app.
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("kiosk-config").textContent);
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var body = document.body;
+  var $ = function (id) { return document.getElementById(id); };
+  var screens = ["start", "priority", "ticket", "closed"];
+  var state = { priority: null, open: $("closed").hidden, resetTimer: null, countdown: null,
+                printTimer: null, busy: false };
+
+  var MESSAGES = {
+    daily_cap: ["Đã hết số hôm nay cho dịch vụ này", "No more tickets today for this service"],
+    office_closed: ["Ngoài giờ làm việc, chưa thể lấy số", "The office is closed now"],
+    rate_limited: ["Kiosk đang quá tải, vui lòng đợi một lát rồi thử lại",
+                   "Too many tickets from this kiosk, please wait a moment"],
+    forbidden: ["Kiosk chưa được kết nối, vui lòng liên hệ cán bộ",
+                "This kiosk is not paired, please ask staff"],
+    not_authenticated: ["Kiosk chưa được kết nối, vui lòng liên hệ cán bộ",
+                        "This kiosk is not paired, please ask staff"],
+    network: ["Mất kết nối tới máy chủ, vui lòng thử lại hoặc liên hệ cán bộ",
+              "Cannot reach the server, please try again or ask staff"],
+    other: ["Có lỗi xảy ra, vui lòng thử lại", "Something went wrong, please try again"]
+  };
+  var PRINT = {
+    queued: ["Đang in vé…", "Printing your ticket…"],
+    done: ["Mời nhận vé in bên dưới", "Please take your printed ticket below"],
+    failed: ["Máy in lỗi — vui lòng chụp mã QR", "Printer error — please take a photo of the QR code"],
+    none: ["Vui lòng chụp mã QR hoặc ghi nhớ số thứ tự", "Please photograph the QR code or note your number"]
+  };
+
+  function show(name) {
+    screens.forEach(function (s) { $(s).hidden = s !== name; });
+    $("message").hidden = true;
+  }
+
+  function bilingual(el, pair) {
+    el.innerHTML = "";
+    [["vi", pair[0]], ["en", pair[1]]].forEach(function (p) {
+      var span = document.createElement("span");
+      span.className = p[0];
+      span.textContent = p[1];
+      el.appendChild(span);
+    });
+  }
+
+  function message(pair) {
+    $("message-vi").textContent = pair[0];
+    $("message-en").textContent = pair[1];
+    $("message").hidden = false;
+    scheduleReset(config.resetS);
+  }
+
+  function setLang(lang) {
+    body.classList.toggle("lang-en", lang === "en");
+    body.classList.toggle("lang-vi", lang !== "en");
+    document.documentElement.lang = lang;
+  }
+
+  function clearTimers() {
+    clearTimeout(state.resetTimer);
+    clearInterval(state.countdown);
+    clearTimeout(state.printTimer);
+    state.printTimer = null;
+  }
+
+  function reset() {
+    clearTimers();
+    state.priority = null;
+    $("priority-banner").hidden = true;
+    $("t-countdown").textContent = "";
+    setLang("vi");
+    show(state.open ? "start" : "closed");
+    window.scrollTo(0, 0);
+  }
+
+  function scheduleReset(seconds) {
+    clearTimeout(state.resetTimer);
+    clearInterval(state.countdown);
+    var left = seconds;
+    $("t-countdown").textContent = "(" + left + ")";
+    state.countdown = setInterval(function () {
+      left -= 1;
+      $("t-countdown").textContent = left > 0 ? "(" + left + ")" : "";
+    }, 1000);
+    state.resetTimer = setTimeout(reset, seconds * 1000);
+  }
+
+  function minutes(seconds) {
+    if (seconds === null || seconds === undefined) { return "—"; }
+    var m = Math.max(1, Math.round(seconds / 60));
+    return body.classList.contains("lang-en") ? "~" + m + " min" : "~" + m + " phút";
+  }
+
+  function showTicket(data) {
+    var t = data.ticket;
+    $("t-code").textContent = t.code;
+    bilingual($("t-service"), [t.service.name_vi, t.service.name_en || t.service.name_vi]);
+    $("t-priority").hidden = !t.priority_vi;
+    $("t-priority").textContent = t.priority_vi ? "Ưu tiên: " + t.priority_vi : "";
+    $("t-ahead").textContent = t.people_ahead === null ? "—" : t.people_ahead;
+    $("t-wait").textContent = minutes(t.estimated_wait_s);
+    $("t-qr").src = t.qr_url;
+    show("ticket");
+    printState(data.print.state);
+    scheduleReset(config.resetS);
+    if (data.print.id) { followPrint(data.print.id, Date.now()); }
+  }
+
+  function printState(s) {
+    var key = s === "done" || s === "failed" || s === "none" ? s : "queued";
+    $("t-print").dataset.state = key;
+    bilingual($("t-print"), PRINT[key]);
+    if (key === "failed" || key === "none") {
+      scheduleReset(config.resetS * 2);  // more time to photograph the QR code
+    }
+  }
+
+  // Poll the job until it is printed; past the bound, tell the citizen to use the QR code
+  // (and keep polling quietly in case it prints after all).
+  function followPrint(jobId, started) {
+    var tick = function () {
+      fetch(config.printUrl + jobId, { headers: { Accept: "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (data) {
+          if ($("ticket").hidden) { return; }
+          var s = data.job ? data.job.state : "failed";
+          var late = Date.now() - started > config.printWaitMs;
+          if (s === "done" || s === "failed") {
+            printState(s);
+            return;
+          }
+          if (late && $("t-print").dataset.state === "queued") { printState("failed"); }
+          state.printTimer = setTimeout(tick, late ? 1000 : 150);
+        })
+        .catch(function () {
+          if (!$("ticket").hidden) { printState("failed"); }
+        });
+    };
+    state.printTimer = setTimeout(tick, 100);
+  }
+
+  function issue(serviceId) {
+    if (state.busy) { return; }
+    state.busy = true;
+    $("busy").hidden = false;
+    var payload = { service: serviceId };
+    if (state.priority) { payload.priority = state.priority; }
+    fetch(config.issueUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json",
+                 "X-CSRF-Token": csrf },
+      body: JSON.stringify(payload)
+    }).then(function (r) {
+      return r.json().catch(function () { return { ok: false, code: "other" }; });
+    }).then(function (data) {
+      if (data.ok) {
+        showTicket(data);
+      } else {
+        if (data.code === "office_closed") { state.open = false; }
+        message(MESSAGES[data.code] || [data.error || MESSAGES.other[0], MESSAGES.other[1]]);
+        if (data.code === "daily_cap") { refreshState(); }
+      }
+    }).catch(function () {
+      message(MESSAGES.network);
+    }).then(function () {
+      state.busy = false;
+      $("busy").hidden = true;
+    });
+  }
+
+  function refreshState() {
+    fetch(config.stateUrl, { headers: { Accept: "application/json" } })
+      .then(function (r) {
+        if (r.status === 401 || r.status === 403) { window.location.reload(); }
+        return r.json();
+      })
+      .then(function (data) {
+        if (!data.ok) { return; }
+        var idle = !$("start").hidden || !$("closed").hidden;
+        if (data.menu_version !== config.menuVersion && idle) { window.location.reload(); return; }
+        state.open = data.open;
+        document.querySelectorAll(".k-service[data-service]").forEach(function (b) {
+          var full = data.full.indexOf(Number(b.dataset.service)) !== -1;
+          b.disabled = full;
+          b.querySelector(".k-full").hidden = !full;
+        });
+        if (idle) { show(state.open ? "start" : "closed"); }
+      })
+      .catch(function () { /* server unreachable: keep the screen, try again later */ });
+  }
+
+  function tickClock() {
+    var d = new Date();
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    $("clock").textContent = pad(d.getHours()) + ":" + pad(d.getMinutes()) + " · " +
+      pad(d.getDate()) + "/" + pad(d.getMonth() + 1) + "/" + d.getFullYear();
+  }
+
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest("button");
+    if (!button) { return; }
+    if (button.dataset.service) { issue(Number(button.dataset.service)); return; }
+    if (button.dataset.priority) {
+      state.priority = button.dataset.priority;
+      $("priority-name").textContent = body.classList.contains("lang-en")
+        ? button.dataset.nameEn : button.dataset.nameVi;
+      $("priority-banner").hidden = false;
+      show("start");
+      scheduleReset(config.resetS * 3);  // an abandoned priority choice must not linger
+      return;
+    }
+    if (button.id === "priority-open") { show("priority"); scheduleReset(config.resetS * 3); return; }
+    if (button.id === "priority-clear") { state.priority = null; $("priority-banner").hidden = true; return; }
+    if (button.id === "lang") { setLang(body.classList.contains("lang-en") ? "vi" : "en"); return; }
+    if (button.id === "t-done" || button.dataset.back !== undefined) { reset(); }
+  });
+  document.addEventListener("contextmenu", function (e) { e.preventDefault(); });
+
+  tickClock();
+  setInterval(tickClock, 15000);
+  setInterval(refreshState, 30000);
+})();

@@ -1,0 +1,129 @@
+"""The ticket tracker a ticket's QR code opens: live status, place in queue, rating.
+
+The visit token in the URL is the only key: it is unguessable and names no
+one, so the page, its JSON and the rating need no login. The rating POST is
+protected by that token (a forged cross-site request would have to know it).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import qrcode
+import qrcode.image.svg
+from flask import Response, current_app, jsonify, render_template, request, url_for
+
+from xephang import engine, kiosk_data
+from xephang.auth import public
+from xephang.engine.tickets import estimate_wait
+from xephang.errors import BadInputError, NotFoundError
+from xephang.web import get_db, publish, tracker_url
+
+from .blueprint import bp
+
+SOCKET_CLIENT = "xephang/vendor/socket.io.min.js"
+
+
+def status_text(ticket: dict) -> tuple[str, str]:
+    """The tracker's headline for a ticket state, Vietnamese and English."""
+    counter = (ticket.get("counter") or {}).get("number")
+    status = ticket["status"]
+    if status == "waiting":
+        return "Đang chờ", "Waiting"
+    if status == "called":
+        return f"Mời đến quầy {counter}", f"Please go to counter {counter}"
+    if status == "serving":
+        return f"Đang được phục vụ tại quầy {counter}", f"Being served at counter {counter}"
+    if status == "done":
+        return "Đã phục vụ xong", "Service finished"
+    if status == "no_show":
+        return "Đã gọi nhưng vắng mặt — vui lòng liên hệ quầy", "Missed call — ask at a counter"
+    if status == "cancelled":
+        return "Số đã bị hủy", "Ticket cancelled"
+    if status == "expired":
+        return "Số đã hết hạn (hết ngày làm việc)", "Ticket expired (office closed)"
+    return engine.STATUS_VI.get(status, status), status
+
+
+def tracker_state(token: str) -> dict:
+    """The visit's latest ticket with its status, queue place and rating state."""
+    db = get_db()
+    rows = kiosk_data.visit_tickets(db, token)
+    if not rows:
+        raise NotFoundError("Không tìm thấy số thứ tự này", "No such ticket")
+    current = rows[-1]
+    view = engine.ticket_view(db, current)
+    ahead = wait_s = None
+    if current["status"] == "waiting":
+        ahead, wait_s = estimate_wait(db, current, current_app.config["DEFAULT_SERVICE_TIME_S"])
+    message_vi, message_en = status_text(view)
+    rating = kiosk_data.rating_of(db, current["id"])
+    office = engine.get_office(db, current["office_id"])
+    return {
+        "ok": True,
+        "office": {"id": office["id"], "name": office["name"]},
+        "ticket": view,
+        "people_ahead": ahead,
+        "estimated_wait_s": wait_s,
+        "message_vi": message_vi,
+        "message_en": message_en,
+        "visit": [{"code": r["code"], "status": r["status"]} for r in rows],
+        "seq": engine.current_seq(db, current["office_id"]),
+        "rating": {
+            "allowed": current["status"] == "done" and rating is None,
+            "level": rating["level"] if rating else None,
+            "scale": engine.office_setting(db, current["office_id"], "rating_scale"),
+        },
+    }
+
+
+@bp.get("/t/<token>")
+@public
+def tracker(token: str):
+    """The citizen's tracker page (opened from the ticket's QR code)."""
+    state = tracker_state(token)
+    socket_js = None
+    if (Path(current_app.static_folder) / SOCKET_CLIENT).exists():
+        socket_js = url_for("static", filename=SOCKET_CLIENT)
+    return render_template("kiosk/tracker.html", state=state, token=token, socket_js=socket_js)
+
+
+@bp.get("/t/<token>.json")
+@public
+def tracker_json(token: str):
+    """The tracker's state as JSON (polled every few seconds, and after each live event)."""
+    return jsonify(tracker_state(token))
+
+
+@bp.get("/t/<token>/qr.svg")
+@public
+def tracker_qr(token: str):
+    """The QR code of the tracker URL, as SVG (shown on the kiosk screen)."""
+    if not kiosk_data.visit_tickets(get_db(), token):
+        raise NotFoundError("Không tìm thấy số thứ tự này", "No such ticket")
+    image = qrcode.make(tracker_url(token), image_factory=qrcode.image.svg.SvgPathImage,
+                        border=2, box_size=10)
+    out = io.BytesIO()
+    image.save(out)
+    return Response(out.getvalue(), mimetype="image/svg+xml",
+                    headers={"Cache-Control": "private, max-age=86400"})
+
+
+@bp.post("/t/<token>/rating")
+@public
+def rate(token: str):
+    """Record the citizen's one satisfaction rating of the visit's finished ticket."""
+    rows = kiosk_data.visit_tickets(get_db(), token)
+    if not rows:
+        raise NotFoundError("Không tìm thấy số thứ tự này", "No such ticket")
+    data = request.get_json(silent=True) or request.form.to_dict()
+    try:
+        level = int(data.get("level"))
+    except (TypeError, ValueError):
+        raise BadInputError("Hãy chọn một mức đánh giá", "Choose a rating level") from None
+    comment = data.get("comment") or ""
+    if not isinstance(comment, str):
+        raise BadInputError("Góp ý không hợp lệ", "Invalid comment")
+    publish(engine.rate_ticket(get_db(), rows[-1]["id"], level, comment))
+    return jsonify(tracker_state(token)), 201
