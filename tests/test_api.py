@@ -1,0 +1,447 @@
+"""Every /api/v1 endpoint: happy path, bad input, wrong role, no login.
+
+The table ``API_CASES`` drives four tests per case. ``test_every_endpoint_is_covered``
+lists the app's /api/v1 routes and fails for a route (or an action of an
+``<action>`` route) without a case, so a new endpoint cannot ship untested.
+Another test module may cover its own endpoints by defining a module-level
+``API_CASES`` list of ``Case`` (imported from here); they are collected too.
+
+Bad input, wrong role and no login must answer with the one error shape
+``{"ok": false, "error": ..., "status": N}`` and leave tickets, events and
+counters exactly as they were.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from xephang import accounts, create_app, engine
+from xephang.db import connect
+from xephang.demo import seed_demo
+from xephang.schema import migrate
+
+
+@dataclass
+class Bad:
+    """A request that must be refused with ``status`` and change nothing."""
+
+    status: int
+    json: object = None
+    url: str | None = None  # defaults to the case's url
+    state: str | None = None  # ticket state to set up instead of the case's
+    role: str | None = None  # caller instead of the case's
+    raw: str | None = None  # a raw JSON body instead of ``json``
+
+
+@dataclass
+class Case:
+    method: str
+    rule: str  # as in app.url_map
+    url: str  # {office}, {counter}, {ticket} are filled in
+    role: str  # a caller that may do it ("public" for open endpoints)
+    json: object = None
+    state: str | None = None  # the {ticket} is set up in this state
+    status: int = 200
+    check: object = None  # f(body, ctx) -> bool, for the happy path
+    bad: list[Bad] = field(default_factory=list)
+    denied: str | None = None  # a caller that must get 403
+    counter_state: str | None = None  # "paused" to pause counter 1 first
+
+    @property
+    def action(self) -> str | None:
+        return self.url.rsplit("/", 1)[-1] if "<action>" in self.rule else None
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url}"
+
+
+T_ACTION = "/api/v1/tickets/<int:ticket_id>/<action>"
+C_ACTION = "/api/v1/counters/<int:counter_id>/<action>"
+NO_INPUT = {"/api/v1/health", "/api/v1/openapi.json", "/api/v1/offices"}
+
+API_CASES = [
+    Case("GET", "/api/v1/health", "/api/v1/health", "public"),
+    Case("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", "public",
+         check=lambda b, c: b["openapi"].startswith("3.")),
+    Case("GET", "/api/v1/offices", "/api/v1/offices", "display", denied="printer",
+         check=lambda b, c: [o["id"] for o in b["offices"]] == [c.office]),
+    Case("GET", "/api/v1/offices/<int:office_id>/snapshot", "/api/v1/offices/{office}/snapshot",
+         "display", denied="printer", state="called",
+         check=lambda b, c: b["snapshot"]["counters"][0]["current_ticket"]["id"] == c.ticket
+         and b["snapshot"]["seq"] > 0 and len(b["snapshot"]["services"]) == 6,
+         bad=[Bad(404, url="/api/v1/offices/9999/snapshot", role="admin"),
+              Bad(403, url="/api/v1/offices/{other_office}/snapshot")]),
+    Case("GET", "/api/v1/offices/<int:office_id>/waiting", "/api/v1/offices/{office}/waiting",
+         "officer", denied="kiosk", state="waiting",
+         check=lambda b, c: [t["id"] for t in b["tickets"]] == [c.ticket],
+         bad=[Bad(400, url="/api/v1/offices/{office}/waiting?service=abc"),
+              Bad(400, url="/api/v1/offices/{office}/waiting?limit=many"),
+              Bad(403, url="/api/v1/offices/{other_office}/waiting")]),
+    Case("POST", "/api/v1/offices/<int:office_id>/close-day",
+         "/api/v1/offices/{office}/close-day", "manager", denied="officer", state="waiting",
+         check=lambda b, c: b["expired"] == 1,
+         bad=[Bad(404, url="/api/v1/offices/9999/close-day", role="admin"),
+              Bad(403, url="/api/v1/offices/{other_office}/close-day")]),
+    Case("POST", "/api/v1/tickets", "/api/v1/tickets", "kiosk", json={"service": "A"},
+         status=201, denied="display",
+         check=lambda b, c: b["ticket"]["code"] == "A001" and {
+             "id", "code", "number", "service", "status", "issued_at", "people_ahead",
+             "estimated_wait_s", "tracker_url"} <= set(b["ticket"])
+         and b["ticket"]["issued_at"].endswith("+07:00"),
+         bad=[Bad(400, json={}), Bad(400, json={"service": True}),
+              Bad(404, json={"service": "Z"}), Bad(400, json={"service": "A", "priority": "vip"}),
+              Bad(400, json={"service": "A", "priority": 7}),
+              Bad(400, json={"service": "A", "office": "x"}),
+              Bad(403, json={"service": "A", "office": "{other_office}"}),
+              Bad(400, raw="[1, 2]"), Bad(400, raw="{not json"),
+              Bad(400, json={}, role="admin")]),  # an admin must say which office
+    Case("GET", "/api/v1/tickets/<int:ticket_id>", "/api/v1/tickets/{ticket}", "officer",
+         state="done", denied="kiosk",
+         check=lambda b, c: [e["type"] for e in b["ticket"]["events"]]
+         == ["issued", "called", "started", "finished"] and b["ticket"]["status"] == "done",
+         bad=[Bad(404, url="/api/v1/tickets/999999"),
+              Bad(403, url="/api/v1/tickets/{other_ticket}")]),
+    Case("POST", T_ACTION, "/api/v1/tickets/{ticket}/recall", "officer", state="called",
+         denied="kiosk", check=lambda b, c: b["ticket"]["recalls"] == 1,
+         bad=[Bad(409, state="waiting"), Bad(404, url="/api/v1/tickets/999999/recall"),
+              Bad(403, url="/api/v1/tickets/{other_ticket}/recall")]),
+    Case("POST", T_ACTION, "/api/v1/tickets/{ticket}/start", "officer", state="called",
+         denied="display", check=lambda b, c: b["ticket"]["status"] == "serving",
+         bad=[Bad(409, state="waiting"), Bad(409, state="done")]),
+    Case("POST", T_ACTION, "/api/v1/tickets/{ticket}/finish", "officer", state="serving",
+         json={"dossier_code": "000.00.12.H40-260302-0001", "outcome": "received"},
+         denied="kiosk",
+         check=lambda b, c: b["ticket"]["status"] == "done"
+         and b["ticket"]["dossier_code"] == "000.00.12.H40-260302-0001",
+         bad=[Bad(409, state="called"), Bad(400, json={"dossier_code": "x" * 600}),
+              Bad(400, json={"dossier_code": {"a": 1}}), Bad(400, raw="[]")]),
+    Case("POST", T_ACTION, "/api/v1/tickets/{ticket}/no-show", "officer", state="called",
+         denied="kiosk", check=lambda b, c: b["ticket"]["status"] == "no_show",
+         bad=[Bad(409, state="serving"), Bad(409, state="waiting")]),
+    Case("POST", T_ACTION, "/api/v1/tickets/{ticket}/transfer", "officer", state="serving",
+         json={"service": "C", "reason": "Cần thẩm định"}, denied="kiosk",
+         check=lambda b, c: b["ticket"]["code"] == "C001"
+         and b["from_ticket"]["status"] == "transferred"
+         and b["ticket"]["visit_id"] == b["from_ticket"]["visit_id"],
+         bad=[Bad(400, json={}), Bad(404, json={"service": "Z"}),
+              Bad(400, json={"counter": "abc"}), Bad(404, json={"counter": 9999}),
+              Bad(409, state="waiting", json={"service": "C"})]),
+    Case("POST", T_ACTION, "/api/v1/tickets/{ticket}/return", "officer", state="called",
+         json={"reason": "Đi photo"}, denied="kiosk",
+         check=lambda b, c: b["ticket"]["status"] == "waiting",
+         bad=[Bad(409, state="waiting"), Bad(400, json={"reason": ["x"]})]),
+    Case("POST", T_ACTION, "/api/v1/tickets/{ticket}/cancel", "officer", state="waiting",
+         json={"reason": "Lấy nhầm"}, denied="display",
+         check=lambda b, c: b["ticket"]["status"] == "cancelled",
+         bad=[Bad(409, state="done"), Bad(400, json={"reason": "x" * 600}),
+              Bad(404, url="/api/v1/tickets/{ticket}/explode")]),
+    Case("POST", "/api/v1/counters/<int:counter_id>/call-next",
+         "/api/v1/counters/{counter}/call-next", "officer", state="waiting", denied="kiosk",
+         check=lambda b, c: b["ticket"]["id"] == c.ticket and b["ticket"]["status"] == "called",
+         bad=[Bad(404, url="/api/v1/counters/9999/call-next"),
+              Bad(409, state="called"),  # counter 1 still holds a called ticket
+              Bad(403, url="/api/v1/counters/{other_counter}/call-next")]),
+    Case("POST", "/api/v1/counters/<int:counter_id>/call-next",
+         "/api/v1/counters/{counter}/call-next", "officer",
+         check=lambda b, c: b["ticket"] is None),  # nobody waits: ticket null
+    Case("POST", "/api/v1/counters/<int:counter_id>/call", "/api/v1/counters/{counter}/call",
+         "officer", state="waiting", json={"ticket": "{ticket}", "reason": "Người già"},
+         denied="display", check=lambda b, c: b["ticket"]["id"] == c.ticket,
+         bad=[Bad(400, json={"ticket": "{ticket}"}),
+              Bad(400, json={"reason": "x"}),
+              Bad(404, json={"ticket": "Z999", "reason": "x"}),
+              Bad(404, json={"ticket": 999999, "reason": "x"}),
+              Bad(409, state="done", json={"ticket": "{ticket}", "reason": "x"}),
+              Bad(403, json={"ticket": "{other_ticket}", "reason": "x"})]),
+    Case("POST", "/api/v1/counters/<int:counter_id>/call", "/api/v1/counters/{counter}/call",
+         "officer", state="waiting", json={"ticket": "{code}", "reason": "Gọi theo mã"},
+         check=lambda b, c: b["ticket"]["id"] == c.ticket),
+    Case("POST", C_ACTION, "/api/v1/counters/{counter}/pause", "officer",
+         json={"reason": "Nghỉ trưa"}, denied="kiosk",
+         check=lambda b, c: b["counter"]["state"] == "paused"
+         and b["counter"]["pause_reason"] == "Nghỉ trưa",
+         bad=[Bad(400, json={}), Bad(400, json={"reason": 5}),
+              Bad(404, url="/api/v1/counters/{counter}/explode"),
+              Bad(404, url="/api/v1/counters/9999/pause", json={"reason": "x"})]),
+    Case("POST", C_ACTION, "/api/v1/counters/{counter}/resume", "officer",
+         counter_state="paused", denied="display",
+         check=lambda b, c: b["counter"]["state"] == "open",
+         bad=[Bad(409, url="/api/v1/counters/{counter2}/resume")]),
+    Case("POST", C_ACTION, "/api/v1/counters/{counter}/open", "officer", denied="kiosk",
+         check=lambda b, c: b["counter"]["state"] == "open",
+         bad=[Bad(403, url="/api/v1/counters/{other_counter}/open")]),
+    Case("POST", C_ACTION, "/api/v1/counters/{counter}/close", "officer", denied="kiosk",
+         check=lambda b, c: b["counter"]["state"] == "closed",
+         bad=[Bad(409, state="called")]),
+]
+
+
+def all_cases() -> list[Case]:
+    """This module's cases plus API_CASES defined by any other test module."""
+    cases = list(API_CASES)
+    tests_dir = Path(__file__).parent
+    for info in pkgutil.walk_packages([str(tests_dir)], prefix="tests."):
+        if info.name == __name__ or not info.name.rsplit(".", 1)[-1].startswith("test_"):
+            continue
+        source = Path(tests_dir, *info.name.split(".")[1:]).with_suffix(".py")
+        if source.exists() and "API_CASES" in source.read_text(encoding="utf-8"):
+            cases += getattr(importlib.import_module(info.name), "API_CASES", [])
+    return cases
+
+
+# --- fixtures: one seeded template file, copied for each test -------------------------
+
+
+@pytest.fixture(scope="session")
+def api_template(tmp_path_factory):
+    """The demo office and a second office, with a token for every kind of caller."""
+    path = tmp_path_factory.mktemp("api-template") / "template.db"
+    db = connect(path)
+    migrate(db)
+    info = seed_demo(db)
+    tokens = {
+        "officer": accounts.add_user_token(db, "canbo1"),
+        "manager": accounts.add_user_token(db, "quanly"),
+        "admin": accounts.add_user_token(db, "admin"),
+        "kiosk": info["kiosk_token"],
+        "display": info["display_token"],
+        "printer": accounts.add_device(db, info["office_id"], "printer")[1],
+    }
+    other = engine.create_office(db, "Văn phòng khác")
+    service = engine.add_service(db, other, "A", "Hộ tịch")
+    other_counter = engine.add_counter(db, other, 1, [service])
+    other_ticket = engine.issue_ticket(db, other, "A").ticket["id"]
+    db.close()
+    return SimpleNamespace(path=path, info=info, tokens=tokens, other_office=other,
+                           other_counter=other_counter, other_ticket=other_ticket)
+
+
+class Ctx:
+    """One test's app, client and database, and helpers to put tickets in a state."""
+
+    def __init__(self, template, tmp_path):
+        self.path = tmp_path / "xephang.db"
+        shutil.copy(template.path, self.path)
+        self.app = create_app({"DB": str(self.path), "TESTING": True, "SECRET_KEY": "test",
+                               "PUBLIC_URL": "http://xephang.test", "PRINTER": "none",
+                               "PRINT_DIR": str(tmp_path / "printed")})
+        self.client = self.app.test_client()
+        self.db = connect(self.path)
+        self.tokens = template.tokens
+        self.office = template.info["office_id"]
+        self.counters = {n: r[0] for n, r in enumerate(self.db.execute(
+            "SELECT id FROM counters WHERE office_id = ? ORDER BY number", [self.office]), 1)}
+        self.values = {"office": self.office, "counter": self.counters[1],
+                       "counter2": self.counters[2], "other_office": template.other_office,
+                       "other_counter": template.other_counter,
+                       "other_ticket": template.other_ticket}
+        self.ticket = None
+
+    def make_ticket(self, state: str) -> int:
+        """A new service-A ticket in ``state``, called (if at all) at counter 1."""
+        ticket_id = engine.issue_ticket(self.db, self.office, "A").ticket["id"]
+        if state in ("called", "serving", "done"):
+            held = engine.get_counter(self.db, self.counters[1])["current_ticket_id"]
+            if held:  # a previous setup's ticket: free the counter for this one
+                if engine.get_ticket(self.db, held)["status"] == "serving":
+                    engine.finish(self.db, held)
+                else:
+                    engine.no_show(self.db, held)
+            engine.call_ticket(self.db, self.counters[1], ticket_id, "test")
+        if state in ("serving", "done"):
+            engine.start(self.db, ticket_id)
+        if state == "done":
+            engine.finish(self.db, ticket_id)
+        assert engine.get_ticket(self.db, ticket_id)["status"] == state
+        return ticket_id
+
+    def prepare(self, state: str | None, counter_state: str | None = None) -> None:
+        if counter_state == "paused":
+            engine.pause(self.db, self.counters[1], "test")
+        if state:
+            self.ticket = self.make_ticket(state)
+            code = engine.get_ticket(self.db, self.ticket)["code"]
+            self.values.update(ticket=self.ticket, code=code)
+
+    def fill(self, value):
+        """Put the context's ids into a URL or JSON body."""
+        if isinstance(value, str):
+            whole = re.fullmatch(r"\{(\w+)\}", value)
+            if whole and isinstance(self.values.get(whole[1]), int):
+                return self.values[whole[1]]
+            return value.format(**self.values) if "{" in value else value
+        if isinstance(value, dict):
+            return {k: self.fill(v) for k, v in value.items()}
+        return value
+
+    def request(self, method, url, role, json=None, raw=None, headers=None):
+        headers = dict(headers or {})
+        if role not in (None, "public"):
+            headers["Authorization"] = f"Bearer {self.tokens[role]}"
+        kwargs = {}
+        if raw is not None:
+            kwargs = {"data": raw, "content_type": "application/json"}
+        elif json is not None:
+            kwargs = {"json": self.fill(json)}
+        return self.client.open(self.fill(url), method=method, headers=headers, **kwargs)
+
+    def dump(self) -> dict:
+        return {t: self.db.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall()
+                for t in ("tickets", "ticket_events", "counters", "visits", "ratings")}
+
+    def close(self):
+        self.db.close()
+
+
+@pytest.fixture
+def ctx(api_template, tmp_path):
+    context = Ctx(api_template, tmp_path)
+    yield context
+    context.close()
+
+
+def assert_error(response, status):
+    assert response.status_code == status, (response.status_code, response.get_data(True))
+    body = response.get_json()
+    assert body["ok"] is False and body["status"] == status
+    assert isinstance(body["error"], str) and body["error"]
+
+
+CASES = all_cases()
+IDS = [f"{c.method} {c.url}" + (f" [{i}]" if [str(d) for d in CASES].count(str(c)) > 1 else "")
+       for i, c in enumerate(CASES)]
+
+
+# --- the four tests per case ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_happy_path(ctx, case):
+    ctx.prepare(case.state, case.counter_state)
+    response = ctx.request(case.method, case.url, case.role, case.json)
+    assert response.status_code == case.status, response.get_data(True)
+    body = response.get_json()
+    if case.rule != "/api/v1/openapi.json":
+        assert body["ok"] is True
+    if case.check:
+        assert case.check(body, ctx), body
+    assert engine.verify_log(ctx.db) == []
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.bad], ids=[
+    i for c, i in zip(CASES, IDS, strict=True) if c.bad])
+def test_bad_input_is_refused_and_changes_nothing(ctx, case):
+    for bad in case.bad:
+        ctx.prepare(bad.state or case.state, case.counter_state)
+        before = ctx.dump()
+        response = ctx.request(case.method, bad.url or case.url, bad.role or case.role,
+                               bad.json if bad.json is not None else case.json, raw=bad.raw)
+        assert_error(response, bad.status)
+        assert ctx.dump() == before, f"{bad} changed the database"
+
+
+def test_endpoints_with_inputs_have_bad_input_cases():
+    lacking = {c.rule for c in CASES if c.rule not in NO_INPUT} - {
+        c.rule for c in CASES if c.bad}
+    assert lacking == set()
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.role != "public"], ids=[
+    i for c, i in zip(CASES, IDS, strict=True) if c.role != "public"])
+def test_wrong_role_is_forbidden(ctx, case):
+    ctx.prepare(case.state, case.counter_state)
+    denied = case.denied or "printer"
+    before = ctx.dump()
+    assert_error(ctx.request(case.method, case.url, denied, case.json), 403)
+    assert ctx.dump() == before
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.role != "public"], ids=[
+    i for c, i in zip(CASES, IDS, strict=True) if c.role != "public"])
+def test_no_login_is_unauthenticated(ctx, case):
+    ctx.prepare(case.state, case.counter_state)
+    before = ctx.dump()
+    assert_error(ctx.request(case.method, case.url, None, case.json), 401)
+    for header in ("Bearer xu_not-a-token", "Bearer xd_not-a-token", "Bearer ", "Basic abc"):
+        response = ctx.request(case.method, case.url, None, case.json,
+                               headers={"Authorization": header})
+        assert_error(response, 401)
+    assert ctx.dump() == before
+
+
+def test_public_endpoints_need_no_login(ctx):
+    for case in CASES:
+        if case.role == "public":
+            assert ctx.request(case.method, case.url, None).status_code == 200
+
+
+# --- coverage of the url map -----------------------------------------------------------
+
+
+def test_every_endpoint_is_covered(ctx):
+    from xephang.api import TICKET_ACTIONS
+    from xephang.openapi import ENUMS
+
+    routes = {(rule.rule, method) for rule in ctx.app.url_map.iter_rules()
+              if rule.rule.startswith("/api/v1")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    covered = {(c.rule, c.method) for c in CASES}
+    missing = routes - covered
+    assert missing == set(), (
+        "API routes without a case: add a Case to API_CASES (tests/test_api.py, or an "
+        "API_CASES list in your own test module)")
+    assert covered - routes == set(), "cases for routes that do not exist"
+    actions = {
+        T_ACTION: set(TICKET_ACTIONS),
+        C_ACTION: set(ENUMS["/api/v1/counters/{counter_id}/{action}"]),
+    }
+    for rule, expected in actions.items():
+        assert {c.action for c in CASES if c.rule == rule} >= expected, rule
+
+
+def test_revoked_device_token_is_unauthenticated(ctx, api_template):
+    device_id = ctx.db.execute("SELECT id FROM devices WHERE kind = 'kiosk'").fetchone()[0]
+    accounts.revoke_device(ctx.db, device_id)
+    response = ctx.request("POST", "/api/v1/tickets", "kiosk", {"service": "A"})
+    assert_error(response, 401)
+
+
+def test_inactive_user_token_is_unauthenticated(ctx):
+    ctx.db.execute("UPDATE users SET active = 0 WHERE username = 'canbo1'")
+    assert_error(ctx.request("POST", "/api/v1/counters/{counter}/call-next", "officer"), 401)
+
+
+def test_unknown_api_path_and_method_use_the_error_shape(ctx):
+    assert_error(ctx.request("GET", "/api/v1/nothing-here", "officer"), 404)
+    assert_error(ctx.request("DELETE", "/api/v1/tickets", "officer"), 405)
+
+
+def test_issue_then_call_then_snapshot_over_http(ctx):
+    issued = ctx.request("POST", "/api/v1/tickets", "kiosk", {"service": "b",
+                                                              "priority": "elderly"})
+    assert issued.status_code == 201
+    ticket = issued.get_json()["ticket"]
+    assert ticket["priority"] == "elderly" and ticket["tracker_url"].startswith(
+        "http://xephang.test/t/")
+    assert "tracker_token" not in ticket
+    called = ctx.request("POST", "/api/v1/counters/{counter}/call-next", "officer").get_json()
+    assert called["ticket"]["code"] == "B001"
+    snap = ctx.request("GET", "/api/v1/offices/{office}/snapshot", "kiosk").get_json()
+    counter = next(c for c in snap["snapshot"]["counters"] if c["number"] == 1)
+    assert counter["current_ticket"]["code"] == "B001"
+    assert counter["services"] == [s["id"] for s in snap["snapshot"]["services"][:2]]
+    assert snap["snapshot"]["seq"] == engine.current_seq(ctx.db, ctx.office)
+
+
+def test_admin_without_office_issues_for_any_office(ctx, api_template):
+    response = ctx.request("POST", "/api/v1/tickets", "admin",
+                           {"service": "A", "office": api_template.other_office})
+    assert response.status_code == 201 and response.get_json()["ticket"]["code"] == "A002"
