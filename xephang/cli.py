@@ -273,6 +273,16 @@ def purge_cmd(db_path, office_id, dry_run):
                    f" {done['comments_blanked']} góp ý / comments blanked")
 
 
+def _add_room_commands() -> None:
+    """Command groups that live with their room (``xephang printer ...``)."""
+    from printers.cli import printer
+
+    cli.add_command(printer)
+
+
+_add_room_commands()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point; patches for gevent first when the command serves."""
     args = sys.argv[1:] if argv is None else argv
