@@ -1,0 +1,168 @@
+"""The ``xephang`` command: init, users, tokens, devices, verify-log, close-day."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from xephang import accounts, engine
+from xephang.cli import cli
+from xephang.db import connect
+
+
+@pytest.fixture
+def cli_db(tmp_path):
+    return str(tmp_path / "cli" / "xephang.db")
+
+
+def run(*args, env=None, input=None):
+    result = CliRunner().invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
+    return result
+
+
+def office_in(path) -> int:
+    db = connect(path)
+    try:
+        return engine.create_office(db, "Văn phòng CLI")
+    finally:
+        db.close()
+
+
+def test_init_creates_the_database_with_db_option(cli_db):
+    result = run("init", "--db", cli_db)
+    assert result.exit_code == 0 and cli_db in result.output
+    db = connect(cli_db)
+    assert {"tickets", "ticket_events", "offices", "users"} <= set(db.table_names())
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+    assert run("init", "--db", cli_db).exit_code == 0  # idempotent
+
+
+def test_init_reads_xephang_db_from_the_environment(cli_db):
+    result = run("init", env={"XEPHANG_DB": cli_db})
+    assert result.exit_code == 0 and os.path.exists(cli_db)
+
+
+def test_user_add_token_add_and_login(cli_db):
+    run("init", "--db", cli_db)
+    office = office_in(cli_db)
+    result = run("user", "add", "canbo9", "--role", "officer", "--office", str(office),
+                 "--password", "mat-khau-9", "--db", cli_db)
+    assert result.exit_code == 0 and "canbo9" in result.output
+    token = run("token", "add", "canbo9", env={"XEPHANG_DB": cli_db}).output.strip()
+    assert token.startswith("xu_")
+    db = connect(cli_db)
+    principal = accounts.principal_for_token(db, token)
+    assert (principal.role, principal.office_id) == ("officer", office)
+    assert accounts.authenticate(db, "canbo9", "mat-khau-9")["role"] == "officer"
+    db.close()
+
+
+def test_user_add_prompts_for_the_password(cli_db):
+    run("init", "--db", cli_db)
+    result = run("user", "add", "root", "--role", "admin", "--db", cli_db,
+                 input="mat-khau-admin\nmat-khau-admin\n")
+    assert result.exit_code == 0
+    db = connect(cli_db)
+    assert accounts.authenticate(db, "root", "mat-khau-admin")
+    db.close()
+
+
+@pytest.mark.parametrize("args", [
+    ("user", "add", "x", "--role", "officer", "--office", "1", "--password", "long-enough"),
+    ("user", "add", "someone", "--role", "officer", "--password", "long-enough"),
+    ("user", "add", "someone", "--role", "officer", "--office", "999", "--password",
+     "long-enough"),
+    ("user", "add", "someone", "--role", "officer", "--office", "1", "--password", "short"),
+    ("token", "add", "nobody"),
+    ("device", "add", "--office", "999", "--kind", "kiosk"),
+])
+def test_bad_arguments_fail_with_a_message(cli_db, args):
+    run("init", "--db", cli_db)
+    office_in(cli_db)
+    result = CliRunner().invoke(cli, [*args, "--db", cli_db])
+    assert result.exit_code != 0 and result.exception is not None
+    assert "Traceback" not in result.output
+
+
+def test_role_must_be_known(cli_db):
+    result = CliRunner().invoke(cli, ["user", "add", "bob", "--role", "boss", "--db", cli_db])
+    assert result.exit_code == 2
+
+
+def test_device_add_prints_a_device_token(cli_db):
+    run("init", "--db", cli_db)
+    office = office_in(cli_db)
+    for kind in ("kiosk", "display"):
+        token = run("device", "add", "--office", str(office), "--kind", kind, "--db", cli_db
+                    ).output.strip()
+        assert token.startswith("xd_")
+        db = connect(cli_db)
+        principal = accounts.principal_for_token(db, token)
+        assert (principal.kind, principal.role, principal.office_id) == ("device", kind, office)
+        db.close()
+
+
+def _office_with_events(path) -> int:
+    db = connect(path)
+    office = engine.create_office(db, "Văn phòng CLI")
+    engine.add_service(db, office, "A", "Hộ tịch")
+    counter = engine.add_counter(db, office, 1, [db.execute("SELECT id FROM services"
+                                                            ).fetchone()[0]])
+    for _ in range(3):
+        engine.issue_ticket(db, office, "A", check_hours=False)
+    engine.call_next(db, counter)
+    db.close()
+    return office
+
+
+def test_verify_log_and_close_day(cli_db):
+    run("init", "--db", cli_db)
+    office = _office_with_events(cli_db)
+    result = run("verify-log", "--db", cli_db)
+    assert result.exit_code == 0 and "OK: 4" in result.output
+    result = run("close-day", "--db", cli_db)
+    assert result.exit_code == 0 and f"office {office}: 2" in result.output
+    db = connect(cli_db)
+    statuses = sorted(r[0] for r in db.execute("SELECT status FROM tickets"))
+    assert statuses == ["called", "expired", "expired"]
+    db.close()
+    assert run("close-day", "--office", str(office), env={"XEPHANG_DB": cli_db}).exit_code == 0
+    assert run("verify-log", "--office", str(office), "--db", cli_db).exit_code == 0
+
+
+def test_tampered_event_makes_verify_log_exit_non_zero(cli_db):
+    """A real process, as an auditor would run it."""
+    run("init", "--db", cli_db)
+    _office_with_events(cli_db)
+    command = [sys.executable, "-c", "from xephang.cli import main; main()", "verify-log"]
+    env = {**os.environ, "XEPHANG_DB": cli_db}
+    ok = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    db = connect(cli_db)
+    db.execute("UPDATE ticket_events SET details = '{\"counter_number\": 9}' WHERE seq = 4")
+    db.close()
+    tampered = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert tampered.returncode != 0
+    assert "seq 4" in tampered.stderr and "altered" in tampered.stderr
+
+
+def test_settings_lists_every_setting():
+    from xephang.config import SETTINGS
+
+    output = run("settings").output
+    for setting in SETTINGS:
+        assert f"XEPHANG_{setting.name} =" in output
+
+
+def test_console_script_help():
+    result = subprocess.run([sys.executable, "-c", "from xephang.cli import main; main()",
+                             "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for command in ("init", "serve", "demo", "user", "token", "device", "verify-log",
+                    "close-day"):
+        assert command in result.stdout
