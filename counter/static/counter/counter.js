@@ -172,6 +172,9 @@
     var first = d.querySelector("input, select");
     if (first) first.focus();
   }
+  document.querySelectorAll("dialog [data-close]").forEach(function (b) {
+    b.addEventListener("click", function () { b.closest("dialog").close(); });
+  });
   document.querySelectorAll("dialog form[data-submit]").forEach(function (f) {
     f.addEventListener("submit", function (e) {
       if (e.submitter && e.submitter.value === "cancel") return;
