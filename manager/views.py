@@ -1,15 +1,251 @@
-"""Manager pages: dashboard, reports, setup."""
+"""Manager pages: the live dashboard, reports against targets, the wait-time log, exports."""
 
-from flask import Blueprint, render_template
+from __future__ import annotations
 
-from xephang.auth import allow
+from datetime import date
+
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
+
+from xephang import engine, exports, reports
+from xephang.auth import allow, current_principal, require_office
+from xephang.errors import BadInputError
+from xephang.reports import live
+from xephang.reports.log import Names, log_rows, timelines, wait_log
+from xephang.web import get_db
 
 bp = Blueprint("manager", __name__, url_prefix="/manager", template_folder="templates",
                static_folder="static", static_url_path="/static")
+
+LOG_PAGE = 100
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def office_id() -> int:
+    """The office this request is about: the manager's own, or ``?office=`` for admins."""
+    principal = current_principal()
+    wanted = request.values.get("office")
+    if wanted not in (None, ""):
+        try:
+            chosen = int(wanted)
+        except ValueError:
+            raise BadInputError("Văn phòng không hợp lệ", "Invalid office") from None
+    elif principal.office_id is not None:
+        chosen = principal.office_id
+    else:
+        first = get_db().execute("SELECT min(id) FROM offices").fetchone()[0]
+        if first is None:
+            raise BadInputError("Chưa có văn phòng nào; hãy tạo văn phòng trước",
+                                "No office yet")
+        chosen = first
+    require_office(principal, chosen)
+    engine.get_office(get_db(), chosen)
+    return chosen
+
+
+def page_context(oid: int) -> dict:
+    """What every manager page shows in its header: the office and the offices to switch to."""
+    db = get_db()
+    principal = current_principal()
+    if principal.office_id is None:
+        offices = list(db.query("SELECT id, name FROM offices ORDER BY name"))
+    else:
+        offices = []
+    return {"office": engine.get_office(db, oid), "offices": offices, "principal": principal,
+            "is_admin": principal.role == "admin"}
+
+
+def _today(oid: int) -> str:
+    office = engine.get_office(get_db(), oid)
+    return engine.core.local_day(engine.core.utcnow(), office["timezone"]).isoformat()
 
 
 @bp.get("/")
 @allow("manager", login_page=True)
 def dashboard():
-    """The live dashboard."""
-    return render_template("manager/dashboard.html")
+    """The live dashboard: queues, counters, today's waits against the target, devices."""
+    oid = office_id()
+    return render_template("manager/dashboard.html", data=live.dashboard(get_db(), oid),
+                           **page_context(oid))
+
+
+@bp.get("/dashboard.json")
+@allow("manager")
+def dashboard_json():
+    """The live dashboard's data (polled when the socket is down)."""
+    return jsonify({"ok": True, **live.dashboard(get_db(), office_id())})
+
+
+def report_params(oid: int) -> dict:
+    """Period and grouping of a report request, validated (Vietnamese errors)."""
+    args = request.args
+    period = args.get("period") or "month"
+    if period not in reports.PERIODS:
+        raise BadInputError("Kỳ báo cáo không hợp lệ", "Invalid period")
+    group = args.get("group") or "service"
+    if group not in reports.GROUPINGS:
+        raise BadInputError("Cách nhóm không hợp lệ", "Invalid grouping")
+    if period == "custom":
+        first, last = reports.check_range(args.get("from", ""), args.get("to", ""))
+        ref = first
+    else:
+        ref = args.get("ref") or _today(oid)
+        first, last = reports.period_bounds(period, ref)
+    return {"period": period, "ref": ref, "from": first, "to": last, "group": group,
+            "office": oid}
+
+
+@bp.get("/reports")
+@allow("manager", login_page=True)
+def report_page():
+    """A report for any period and grouping, with pass/fail and charts."""
+    oid = office_id()
+    params = report_params(oid)
+    db = get_db()
+    report = reports.wait_report(db, oid, params["from"], params["to"], params["group"])
+    daily = (report if params["group"] == "day" else
+             reports.wait_report(db, oid, params["from"], params["to"], "day"))
+    by_service = (report if params["group"] == "service" else
+                  reports.wait_report(db, oid, params["from"], params["to"], "service"))
+    grid = reports.heatmap(db, oid, params["from"], params["to"])
+    charts = {
+        "daily": [{"day": r["key"], "avg_wait_s": r["avg_wait_s"],
+                   "target_wait_s": r["target_wait_s"], "issued": r["issued"]}
+                  for r in daily["rows"]],
+        "services": [{"service": r["group"], "share": r["within_target_share"],
+                      "satisfied": r["satisfied_share"]} for r in by_service["rows"]],
+    }
+    return render_template("manager/report.html", report=report, params=params, grid=grid,
+                           charts=charts, nav=_period_nav(params), **page_context(oid))
+
+
+def _period_nav(params: dict) -> dict:
+    """Previous/next period links for fixed periods."""
+    if params["period"] == "custom":
+        return {}
+    first = date.fromisoformat(params["from"])
+    last = date.fromisoformat(params["to"])
+    before = first.fromordinal(first.toordinal() - 1).isoformat()
+    after = last.fromordinal(last.toordinal() + 1).isoformat()
+    base = {k: params[k] for k in ("period", "group", "office")}
+    return {"prev": url_for("manager.report_page", ref=before, **base),
+            "next": url_for("manager.report_page", ref=after, **base)}
+
+
+@bp.get("/reports.json")
+@allow("manager")
+def report_json():
+    """A report as JSON: ``{"rows": [...], "total": {...}, ...}``."""
+    oid = office_id()
+    params = report_params(oid)
+    return jsonify(reports.wait_report(get_db(), oid, params["from"], params["to"],
+                                       params["group"]))
+
+
+@bp.get("/reports/export.<fmt>")
+@allow("manager")
+def report_export(fmt: str):
+    """A report as a CSV or XLSX download."""
+    oid = office_id()
+    params = report_params(oid)
+    report = reports.wait_report(get_db(), oid, params["from"], params["to"], params["group"])
+    name = f"bao-cao-{params['group']}-{params['from']}_{params['to']}"
+    return _download(fmt, name, lambda: exports.report_csv(report),
+                     lambda: exports.report_xlsx(report))
+
+
+def _download(fmt: str, name: str, make_csv, make_xlsx) -> Response:
+    if fmt == "csv":
+        body, mime = make_csv().encode("utf-8"), "text/csv; charset=utf-8"
+    elif fmt == "xlsx":
+        body, mime = make_xlsx(), XLSX
+    else:
+        raise BadInputError("Định dạng phải là csv hoặc xlsx", "Format must be csv or xlsx")
+    return Response(body, mimetype=mime, headers={
+        "Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+
+
+@bp.get("/reports/print")
+@allow("manager", login_page=True)
+def report_print():
+    """A printable report: office name, period, targets, the table and the definitions."""
+    oid = office_id()
+    params = report_params(oid)
+    report = reports.wait_report(get_db(), oid, params["from"], params["to"], params["group"])
+    return render_template("manager/report_print.html", report=report, params=params,
+                           definitions=exports.DEFINITIONS, generated=_today(oid),
+                           **page_context(oid))
+
+
+def log_params(oid: int) -> dict:
+    """Filters of the wait-time log (default: today)."""
+    args = request.args
+    today = _today(oid)
+    first, last = reports.check_range(args.get("from") or today, args.get("to") or
+                                      args.get("from") or today)
+    try:
+        page = max(1, int(args.get("page") or 1))
+    except ValueError:
+        page = 1
+    return {"from": first, "to": last, "service": args.get("service") or "",
+            "counter": args.get("counter") or "", "officer": args.get("officer") or "",
+            "status": args.get("status") or "", "over": args.get("over") == "1",
+            "q": (args.get("q") or "").strip(), "page": page, "office": oid}
+
+
+def _log(oid: int, params: dict, limit: int | None, offset: int = 0) -> dict:
+    return wait_log(get_db(), oid, params["from"], params["to"], service=params["service"],
+                    counter=params["counter"], officer=params["officer"],
+                    status=params["status"], over_target=params["over"], q=params["q"],
+                    limit=limit, offset=offset)
+
+
+@bp.get("/log")
+@allow("manager", login_page=True)
+def log_page():
+    """The wait-time log: every ticket with its timeline; filters and search."""
+    oid = office_id()
+    params = log_params(oid)
+    result = _log(oid, params, LOG_PAGE, (params["page"] - 1) * LOG_PAGE)
+    events = timelines(get_db(), oid, [r["id"] for r in result["rows"]])
+    names = Names(get_db(), oid)
+    officers = sorted({(r["officer_id"], r["officer"]) for r in result["rows"]
+                       if r["officer_id"]} | _office_officers(oid), key=lambda o: o[1])
+    pages = max(1, -(-result["total"] // LOG_PAGE))
+    return render_template("manager/log.html", result=result, params=params, events=events,
+                           names=names, officers=officers, pages=pages,
+                           statuses=engine.STATUS_VI, **page_context(oid))
+
+
+def _office_officers(oid: int) -> set:
+    return {(r["id"], r["display_name"] or r["username"]) for r in get_db().query(
+        "SELECT id, username, display_name FROM users WHERE office_id = ? AND role ="
+        " 'officer'", [oid])}
+
+
+@bp.get("/log.json")
+@allow("manager")
+def log_json():
+    """The filtered wait-time log as JSON (one page of 100; ``page=``)."""
+    oid = office_id()
+    params = log_params(oid)
+    result = _log(oid, params, LOG_PAGE, (params["page"] - 1) * LOG_PAGE)
+    events = timelines(get_db(), oid, [r["id"] for r in result["rows"]])
+    for row in result["rows"]:
+        row["timeline"] = events.get(row["id"], [])
+    return jsonify(result)
+
+
+@bp.get("/log/export.<fmt>")
+@allow("manager")
+def log_export(fmt: str):
+    """The raw log of the filtered period as a CSV or XLSX download (every matching ticket)."""
+    oid = office_id()
+    params = log_params(oid)
+    filtered = any(params[k] for k in ("service", "counter", "officer", "status", "over", "q"))
+    rows = (_log(oid, params, None)["rows"] if filtered
+            else log_rows(get_db(), oid, params["from"], params["to"]))
+    office = engine.get_office(get_db(), oid)
+    name = f"nhat-ky-{params['from']}_{params['to']}"
+    return _download(fmt, name, lambda: exports.log_csv(rows),
+                     lambda: exports.log_xlsx(rows, office["name"], params["from"],
+                                              params["to"]))

@@ -151,3 +151,31 @@ def touch_device(db, device_id: int, status: dict | None = None) -> None:
         else:
             db.execute("UPDATE devices SET last_seen_at = ?, status = ? WHERE id = ?",
                        [iso(utcnow()), json.dumps(status, ensure_ascii=False), device_id])
+
+
+def update_user(db, user_id: int, role: str, office_id: int | None, display_name: str = "",
+                active: bool = True) -> None:
+    """Change a user's role, office, display name, or (de)activate the account."""
+    if role not in ROLES:
+        raise BadInputError(f"Vai trò phải là một trong {', '.join(ROLES)}", "Invalid role")
+    if role != "admin" and office_id is None:
+        raise BadInputError("Cán bộ và quản lý phải thuộc một văn phòng", "Office required")
+    with write(db):
+        if not one(db, "SELECT id FROM users WHERE id = ?", [user_id]):
+            raise NotFoundError("Không có người dùng này", "No such user")
+        if office_id is not None:
+            get_office(db, office_id)
+        db.execute("UPDATE users SET role = ?, office_id = ?, display_name = ?, active = ?"
+                   " WHERE id = ?",
+                   [role, office_id, (display_name or "").strip(), int(bool(active)), user_id])
+
+
+def rename_device(db, device_id: int, name: str) -> None:
+    """Give a paired device a new name (shown on the dashboard)."""
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        raise BadInputError("Tên thiết bị 1–80 ký tự", "Device name must be 1-80 characters")
+    with write(db):
+        if not one(db, "SELECT id FROM devices WHERE id = ?", [device_id]):
+            raise NotFoundError("Không có thiết bị này", "No such device")
+        db.execute("UPDATE devices SET name = ? WHERE id = ?", [name, device_id])

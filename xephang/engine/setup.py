@@ -162,3 +162,105 @@ def target_on(db, office_id: int, metric: str, day: str, service_id: int | None 
         " effective_from DESC, id DESC LIMIT 1", [office_id, metric, day, service_id],
     ).fetchone()
     return row[0] if row else None
+
+
+def _check_timezone(timezone: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo((timezone or "").strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadInputError(f"Múi giờ '{timezone}' không tồn tại (ví dụ Asia/Ho_Chi_Minh)",
+                            "Unknown time zone") from None
+    return timezone.strip()
+
+
+def update_office(db, office_id: int, name: str, address: str = "",
+                  timezone: str = "Asia/Ho_Chi_Minh", hours=None, ticket_footer: str = ""
+                  ) -> None:
+    """Change an office's name, address, time zone, opening hours and ticket footer."""
+    if not name or not name.strip():
+        raise BadInputError("Thiếu tên văn phòng", "Missing office name")
+    if len(ticket_footer or "") > 300:
+        raise BadInputError("Chân phiếu tối đa 300 ký tự", "Ticket footer too long")
+    timezone = _check_timezone(timezone)
+    stored_hours = validate_hours(hours)
+    with write(db):
+        get_office(db, office_id)
+        db.execute("UPDATE offices SET name = ?, address = ?, timezone = ?, hours = ?,"
+                   " ticket_footer = ? WHERE id = ?",
+                   [name.strip(), (address or "").strip(), timezone, stored_hours,
+                    (ticket_footer or "").strip(), office_id])
+
+
+def update_service(db, service_id: int, name_vi: str, name_en: str = "", field: str = "",
+                   daily_cap: int | None = None, active: bool = True, sort_order: int = 0
+                   ) -> None:
+    """Change a service's names, lĩnh vực, daily cap, order, or (de)activate it."""
+    if not name_vi or not name_vi.strip():
+        raise BadInputError("Thiếu tên dịch vụ", "Missing service name")
+    if daily_cap is not None and (not isinstance(daily_cap, int) or daily_cap < 1):
+        raise BadInputError("Giới hạn số mỗi ngày phải là số nguyên dương", "Invalid daily cap")
+    with write(db):
+        if not one(db, "SELECT id FROM services WHERE id = ?", [service_id]):
+            raise NotFoundError(f"Không có dịch vụ {service_id}", f"No service {service_id}")
+        db.execute("UPDATE services SET name_vi = ?, name_en = ?, field = ?, daily_cap = ?,"
+                   " active = ?, sort_order = ? WHERE id = ?",
+                   [name_vi.strip(), (name_en or "").strip(), (field or "").strip(), daily_cap,
+                    int(bool(active)), sort_order, service_id])
+
+
+def update_counter(db, counter_id: int, name: str, active: bool, service_ids: list[int]
+                   ) -> None:
+    """Rename a counter, (de)activate it and set its services in order of preference."""
+    with write(db):
+        counter = one(db, "SELECT * FROM counters WHERE id = ?", [counter_id])
+        if counter is None:
+            raise NotFoundError(f"Không có quầy {counter_id}", f"No counter {counter_id}")
+        if not active and counter["current_ticket_id"]:
+            raise ConflictError("Quầy đang giữ một số, không thể ngừng sử dụng",
+                                "Counter holds a ticket")
+        db.execute("UPDATE counters SET name = ?, active = ? WHERE id = ?",
+                   [(name or "").strip() or f"Quầy {counter['number']}", int(bool(active)),
+                    counter_id])
+        set_counter_services(db, counter_id, service_ids)
+
+
+def update_priority_category(db, category_id: int, name_vi: str, name_en: str = "",
+                             rank: int = 0, active: bool = True) -> None:
+    """Rename a priority category, change its rank, or (de)activate it."""
+    if not name_vi or not name_vi.strip():
+        raise BadInputError("Thiếu tên nhóm ưu tiên", "Missing category name")
+    with write(db):
+        if not one(db, "SELECT id FROM priority_categories WHERE id = ?", [category_id]):
+            raise NotFoundError("Không có nhóm ưu tiên này", "No such category")
+        db.execute("UPDATE priority_categories SET name_vi = ?, name_en = ?, rank = ?,"
+                   " active = ? WHERE id = ?",
+                   [name_vi.strip(), (name_en or "").strip(), rank, int(bool(active)),
+                    category_id])
+
+
+def delete_target(db, target_id: int) -> None:
+    """Remove a target entered by mistake (the office keeps at least one wait target)."""
+    with write(db):
+        target = one(db, "SELECT * FROM targets WHERE id = ?", [target_id])
+        if target is None:
+            raise NotFoundError("Không có chỉ tiêu này", "No such target")
+        left = db.execute("SELECT count(*) FROM targets WHERE office_id = ? AND metric = ? AND"
+                          " service_id IS NULL AND id != ?",
+                          [target["office_id"], target["metric"], target_id]).fetchone()[0]
+        if target["service_id"] is None and left == 0:
+            raise ConflictError("Phải còn ít nhất một chỉ tiêu chung của văn phòng",
+                                "The office needs one office-wide target")
+        db.execute("DELETE FROM targets WHERE id = ?", [target_id])
+
+
+def record_setup_change(db, office_id: int | None, user_id: int | None, action: str,
+                        details: dict | None = None, now=None) -> None:
+    """Append a line to the setup audit (who changed which setting, when)."""
+    with write(db):
+        db.execute("INSERT INTO setup_audit (office_id, user_id, action, details, at)"
+                   " VALUES (?, ?, ?, ?, ?)",
+                   [office_id, user_id, action,
+                    json.dumps(details or {}, ensure_ascii=False, default=str),
+                    iso(resolve_now(now))])

@@ -1,0 +1,189 @@
+/* The manager's live dashboard: render the dashboard data, keep it live over Socket.IO
+ * (dashboard_sync acknowledgements, refreshed on every queue event), fall back to polling
+ * the JSON when the socket is down, and tick the wait clocks every second. */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  var officeId = Number(script.dataset.office);
+  var jsonUrl = script.dataset.json;
+  var logUrl = script.dataset.log;
+  var data = JSON.parse(document.getElementById("dash-data").textContent);
+  var receivedAt = Date.now();
+  var alerted = {};
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "class") node.className = attrs[k]; else node.setAttribute(k, attrs[k]);
+    });
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+  function mmss(seconds) {
+    if (seconds === null || seconds === undefined) return "—";
+    seconds = Math.max(0, Math.round(seconds));
+    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
+    return (h ? h + ":" + two(m) : m) + ":" + two(s);
+  }
+  function minutes(seconds) {
+    return seconds === null || seconds === undefined ? "—" : (seconds / 60).toFixed(1) + " phút";
+  }
+  function pct(share) { return share === null || share === undefined ? "—" : (share * 100).toFixed(1) + "%"; }
+  function elapsed() { return (Date.now() - receivedAt) / 1000; }
+
+  function kpi(label, value, note, state) {
+    var box = el("div", {"class": "kpi" + (state ? " " + state : "")});
+    box.appendChild(el("div", {"class": "kpi-label"}, label));
+    box.appendChild(el("div", {"class": "kpi-value"}, value));
+    if (note) box.appendChild(el("div", {"class": "kpi-note"}, note));
+    return box;
+  }
+
+  function renderKpis() {
+    var t = data.today, box = document.getElementById("kpis");
+    box.textContent = "";
+    var target = data.target_wait_s;
+    var waitState = t.wait_pass === null ? "" : (t.wait_pass ? "pass" : "fail");
+    box.appendChild(kpi("Đang chờ", String(data.waiting_total), "Waiting now"));
+    box.appendChild(kpi("Đã cấp hôm nay", String(t.issued), "Issued today"));
+    box.appendChild(kpi("Đã phục vụ", String(t.served), "Served"));
+    box.appendChild(kpi("Vắng mặt", String(t.no_show), "No-show"));
+    box.appendChild(kpi("Chờ trung bình", minutes(t.avg_wait_s),
+                        "Chỉ tiêu " + minutes(target) + (t.wait_pass === null ? "" :
+                        (t.wait_pass ? " · ĐẠT" : " · KHÔNG ĐẠT")), waitState));
+    box.appendChild(kpi("Chờ P90", minutes(t.p90_wait_s), "90% lượt chờ không quá",
+                        t.p90_wait_s !== null && t.p90_wait_s > target ? "warn" : ""));
+    box.appendChild(kpi("Lượt đạt chỉ tiêu", pct(t.within_target_share), "Within target"));
+    box.appendChild(kpi("Hài lòng", pct(t.satisfied_share),
+                        t.ratings + " đánh giá · chỉ tiêu " + pct(data.target_satisfied_share),
+                        t.satisfaction_pass === null ? "" : (t.satisfaction_pass ? "pass" : "fail")));
+  }
+
+  function renderServices() {
+    var body = document.querySelector("#services tbody");
+    body.textContent = "";
+    data.services.forEach(function (s) {
+      var wait = s.longest_wait_s === null ? null : s.longest_wait_s + elapsed();
+      var over = wait !== null && wait > s.target_wait_s;
+      var tr = el("tr", {"class": over ? "over" : ""});
+      tr.appendChild(el("td", {}, s.prefix + " — " + s.name_vi));
+      tr.appendChild(el("td", {"class": "num big"}, String(s.waiting)));
+      tr.appendChild(el("td", {"class": "clock", "data-base": s.longest_wait_s === null ? "" : s.longest_wait_s},
+                        s.longest_code ? s.longest_code + " · " + mmss(wait) : "—"));
+      tr.appendChild(el("td", {"class": "num"}, String(s.over_target || 0)));
+      tr.appendChild(el("td", {"class": "num"}, minutes(s.target_wait_s)));
+      body.appendChild(tr);
+    });
+  }
+
+  function renderCounters() {
+    var body = document.querySelector("#counters tbody");
+    body.textContent = "";
+    data.counters.forEach(function (c) {
+      var tr = el("tr", {"class": "state-" + c.state});
+      tr.appendChild(el("td", {}, "Quầy " + c.number));
+      var state = c.state_vi + (c.state === "paused" && c.pause_reason ? " — " + c.pause_reason : "");
+      tr.appendChild(el("td", {}, state));
+      tr.appendChild(el("td", {}, c.officer || "—"));
+      tr.appendChild(el("td", {}, c.ticket ? c.ticket + (c.ticket_status === "called" ? " (đã gọi)" : "") : "—"));
+      tr.appendChild(el("td", {"class": "num"}, c.since_s === null ? "—" : mmss(c.since_s + elapsed())));
+      body.appendChild(tr);
+    });
+  }
+
+  function renderDevices() {
+    var body = document.querySelector("#devices tbody");
+    body.textContent = "";
+    var kinds = {kiosk: "Kiosk", display: "Màn hình", printer: "Máy in"};
+    data.devices.forEach(function (d) {
+      var tr = el("tr", {"class": d.problem ? "warn" : ""});
+      tr.appendChild(el("td", {}, kinds[d.kind] || d.kind));
+      tr.appendChild(el("td", {}, d.name));
+      tr.appendChild(el("td", {}, d.problem || "Hoạt động"));
+      tr.appendChild(el("td", {}, d.last_seen_at ? new Date(d.last_seen_at).toLocaleString("vi-VN") : "—"));
+      body.appendChild(tr);
+    });
+    (data.printers || []).forEach(function (p) {
+      var tr = el("tr", {"class": p.state === "ok" ? "" : "warn"});
+      tr.appendChild(el("td", {}, "Máy in"));
+      tr.appendChild(el("td", {}, p.printer));
+      tr.appendChild(el("td", {}, p.state === "ok" ? "Hoạt động" : (p.problem || p.state) + (p.detail ? " — " + p.detail : "")));
+      tr.appendChild(el("td", {}, p.checked_at ? new Date(p.checked_at).toLocaleString("vi-VN") : "—"));
+      body.appendChild(tr);
+    });
+    if (!body.children.length) {
+      var tr = el("tr"); tr.appendChild(el("td", {colspan: 4, "class": "muted"}, "Chưa có thiết bị nào được ghép nối."));
+      body.appendChild(tr);
+    }
+    var jobs = data.print_jobs || {};
+    var parts = [];
+    if (jobs.done) parts.push(jobs.done + " phiếu đã in");
+    if (jobs.queued || jobs.claimed || jobs.sending) parts.push(((jobs.queued || 0) + (jobs.claimed || 0) + (jobs.sending || 0)) + " đang chờ in");
+    if (jobs.failed) parts.push(jobs.failed + " in lỗi");
+    document.getElementById("printjobs").textContent = parts.length ? "Hôm nay: " + parts.join(" · ") : "";
+  }
+
+  function renderAlerts() {
+    var box = document.getElementById("alerts");
+    box.textContent = "";
+    var fresh = false;
+    data.alerts.forEach(function (a) {
+      var link = el("a", {"class": "alert " + a.level, href: a.code ? logUrl + "&q=" + encodeURIComponent(a.code) : "#"}, a.text);
+      box.appendChild(link);
+      if (a.level === "danger" && !alerted[a.text]) { alerted[a.text] = true; fresh = true; }
+    });
+    if (fresh) beep();
+  }
+
+  function beep() {
+    try {
+      var ctx = new (window.AudioContext || window.webkitAudioContext)();
+      var osc = ctx.createOscillator(); osc.frequency.value = 880;
+      osc.connect(ctx.destination); osc.start(); osc.stop(ctx.currentTime + 0.15);
+    } catch (e) { /* no audio: the red banner is the alert */ }
+  }
+
+  function render(next) {
+    if (next) { data = next; receivedAt = Date.now(); }
+    renderKpis(); renderServices(); renderCounters(); renderDevices(); renderAlerts();
+  }
+
+  function setStatus(status) {
+    var node = document.getElementById("conn");
+    node.dataset.status = status;
+    node.textContent = {online: "Trực tuyến", offline: "Mất kết nối — đang thử lại",
+                        connecting: "Đang kết nối…", refused: "Bị từ chối"}[status] || status;
+  }
+
+  function poll() {
+    fetch(jsonUrl, {credentials: "same-origin", headers: {Accept: "application/json"}})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (next) { if (next && next.ok) render(next); })
+      .catch(function () {});
+  }
+
+  render();
+  // Wait clocks tick locally between updates; a new ticket over target turns red here.
+  setInterval(function () { renderServices(); renderCounters(); }, 1000);
+
+  var live = null, pending = null;
+  if (window.io && window.XephangLive) {
+    live = window.XephangLive.connect({
+      auth: {office: officeId},
+      syncEvent: "dashboard_sync",
+      syncArgs: {office: officeId},
+      onState: function (ack) { render(ack.dashboard); },
+      onEvent: function () {
+        if (pending) return;
+        pending = setTimeout(function () { pending = null; live.resync(); }, 400);
+      },
+      onStatus: setStatus,
+      pollMs: 15000
+    });
+  }
+  // Safety net while the socket is down (and without Socket.IO at all).
+  setInterval(function () {
+    if (!live || !live.socket || !live.socket.connected) poll();
+  }, 10000);
+})();
