@@ -123,9 +123,15 @@ class PrintWorker:
     def wake(self) -> None:
         self.wakeup.set()
 
+    def connection(self):
+        """This worker's own database connection (opened on first use)."""
+        if self.db is None:
+            self.db = connect(self.config.db_path)
+        return self.db
+
     def run(self) -> None:
         """The worker loop: recover stale jobs, print what is due, sleep until woken."""
-        self.db = connect(self.config.db_path)
+        self.connection()
         last_recovery = 0.0
         try:
             while not self.stopping.is_set():
@@ -142,6 +148,7 @@ class PrintWorker:
                     self.stopping.wait(1.0)
         finally:
             self.db.close()
+            self.db = None
 
     def sleep_time(self) -> float:
         due = jobs.next_due(self.db, self.printer)
@@ -153,9 +160,7 @@ class PrintWorker:
     # -- one job -----------------------------------------------------------------
     def run_once(self) -> bool:
         """Claim and print the next due job; False when none is due."""
-        if self.db is None:
-            self.db = connect(self.config.db_path)
-        job = jobs.claim_next(self.db, self.printer)
+        job = jobs.claim_next(self.connection(), self.printer)
         if job is None:
             return False
         self.process(job)
@@ -252,10 +257,10 @@ class PrintWorker:
             log.log(logging.ERROR if state == "error" else logging.INFO,
                     "printer %s is now %s %s", self.printer, state, problem)
 
-    def recover(self) -> None:
+    def recover(self, lease_s: float | None = None) -> None:
         """Take back jobs a dead worker held: unsent ones are requeued, sending ones failed."""
-        lease = self.config.job_timeout_s * 2
-        for job in jobs.stale_jobs(self.db, self.printer, lease):
+        lease = self.config.job_timeout_s * 2 if lease_s is None else lease_s
+        for job in jobs.stale_jobs(self.connection(), self.printer, lease):
             if job["state"] == jobs.CLAIMED:
                 jobs.requeue(self.db, job["id"], "worker stopped before printing", 0)
             else:

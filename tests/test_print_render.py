@@ -1,0 +1,154 @@
+"""Receipt rendering and ESC/POS encoding, checked by decoding the bytes back into an image."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+import zxingcpp
+from PIL import Image, ImageChops
+
+from printers.escpos_bytes import encode_receipt, parse_status
+from printers.layout import Receipt, font, nfc, render_receipt, wrap
+
+URL = "http://192.168.1.10:5000/t/Zm9vYmFyYmF6cXV4MTIzNA"
+
+RECEIPT = Receipt(
+    office_name="Trung tâm Phục vụ hành chính công tỉnh Ninh Bình",
+    service_vi="Lao động - Thương binh và Xã hội",
+    service_en="Labour and social affairs",
+    code="F023",
+    issued_at="26/11/2026 14:05",
+    people_ahead=7,
+    wait_minutes=18,
+    tracker_url=URL,
+    footer="Cảm ơn quý khách! Quét mã QR để theo dõi số thứ tự.",
+    priority_vi="Người cao tuổi",
+)
+
+# A lookup table: one raster byte -> eight grey pixels (bit set = printed = black).
+BITS = [bytes(0 if byte & (0x80 >> i) else 255 for i in range(8)) for byte in range(256)]
+
+
+def walk_commands(data: bytes) -> list[tuple[str, bytes]]:
+    """Split an ESC/POS stream into the commands a receipt may use; fail on anything else.
+
+    In particular no byte is printable text: Vietnamese goes out only as raster.
+    """
+    commands, i = [], 0
+    while i < len(data):
+        if data[i:i + 2] == b"\x1b@":
+            commands.append(("init", b""))
+            i += 2
+        elif data[i:i + 3] == b"\x1dv0":
+            width_bytes = data[i + 4] | data[i + 5] << 8
+            height = data[i + 6] | data[i + 7] << 8
+            end = i + 8 + width_bytes * height
+            assert end <= len(data), "truncated raster"
+            commands.append(("raster", data[i:end]))
+            i = end
+        elif data[i:i + 2] == b"\x1bd":
+            commands.append(("feed", data[i:i + 3]))
+            i += 3
+        elif data[i:i + 2] == b"\x1dV":
+            commands.append(("cut", data[i:i + 3]))
+            i += 3
+        else:
+            raise AssertionError(f"unexpected byte {data[i]:#04x} at {i}: not a raster command")
+    return commands
+
+
+def decode_gs_v0(data: bytes) -> Image.Image:
+    """Our own GS v 0 decoder: stack every raster block into one greyscale image."""
+    blocks = []
+    for kind, command in walk_commands(data):
+        if kind != "raster":
+            continue
+        assert command[3] == 0, "normal density expected"
+        width_bytes = command[4] | command[5] << 8
+        height = command[6] | command[7] << 8
+        pixels = b"".join(BITS[b] for b in command[8:])
+        blocks.append(Image.frombytes("L", (width_bytes * 8, height), pixels))
+    assert blocks, "no raster in the job"
+    image = Image.new("L", (blocks[0].width, sum(b.height for b in blocks)), 255)
+    y = 0
+    for block in blocks:
+        assert block.width == blocks[0].width
+        image.paste(block, (0, y))
+        y += block.height
+    return image
+
+
+@pytest.mark.parametrize("paper_mm, width", [(80, 576), (58, 384)])
+def test_bytes_decode_to_an_image_of_the_paper_width_whose_qr_reads_the_tracker_url(
+        paper_mm, width):
+    data = encode_receipt(render_receipt(RECEIPT, paper_mm))
+    kinds = [kind for kind, _ in walk_commands(data)]
+    assert kinds[0] == "init" and kinds[-1] == "cut" and "raster" in kinds
+    image = decode_gs_v0(data)
+    assert image.width == width
+    results = zxingcpp.read_barcodes(image)
+    assert [r.text for r in results if r.format == zxingcpp.BarcodeFormat.QRCode] == [URL]
+
+
+def test_tall_receipts_are_sent_as_several_raster_blocks_that_stack_back():
+    long_footer = " ".join(["Vui lòng giữ vé cẩn thận và chờ gọi số."] * 40)
+    image = render_receipt(Receipt(**{**RECEIPT.to_dict(), "footer": long_footer}), 80)
+    assert image.height > 960
+    data = encode_receipt(image)
+    assert sum(kind == "raster" for kind, _ in walk_commands(data)) >= 2
+    decoded = decode_gs_v0(data)
+    assert decoded.size == image.size
+    assert ImageChops.difference(decoded, image.convert("L")).getbbox() is None
+
+
+def test_the_image_is_one_bit_and_has_ink_where_the_code_is():
+    image = render_receipt(RECEIPT, 80)
+    assert image.mode == "1" and image.width == 576
+    black = image.histogram()[0]
+    assert 0.05 < black / (image.width * image.height) < 0.5
+
+
+def test_text_is_normalised_to_nfc_and_decomposed_input_renders_the_same():
+    decomposed = unicodedata.normalize("NFD", RECEIPT.service_vi)
+    assert decomposed != RECEIPT.service_vi and nfc(decomposed) == RECEIPT.service_vi
+    same = Receipt(**{**RECEIPT.to_dict(), "service_vi": decomposed})
+    assert render_receipt(same).tobytes() == render_receipt(RECEIPT).tobytes()
+
+
+def test_the_bundled_font_has_every_vietnamese_letter():
+    letters = ("aăâbcdđeêghiklmnoôơpqrstuưvxy"
+               "àảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵ")
+    face = font(40)
+    notdef = face.getmask("\uffff").getbbox()
+    for letter in letters + letters.upper():
+        mask = face.getmask(letter)
+        assert mask.getbbox() is not None and mask.getbbox() != notdef, letter
+
+
+def test_wrap_keeps_lines_within_the_width():
+    face = font(32, True)
+    lines = wrap("Trung tâm Phục vụ hành chính công tỉnh Ninh Bình " * 3, face, 300)
+    assert len(lines) > 3 and all(face.getlength(line) <= 300 for line in lines)
+
+
+def test_other_paper_widths_are_refused():
+    with pytest.raises(ValueError):
+        render_receipt(RECEIPT, 76)
+
+
+@pytest.mark.parametrize("answers, ok, problem", [
+    ((0x12, 0x12, 0x12), True, ""),
+    ((0x12, 0x12, 0x1E), True, "paper_low"),
+    ((0x1A, 0x32, 0x72), False, "paper_out"),
+    ((0x1A, 0x16, 0x12), False, "cover_open"),
+    ((0x1A, 0x12, 0x12), False, "offline"),
+])
+def test_dle_eot_answers_are_decoded(answers, ok, problem):
+    status = parse_status(*answers)
+    assert status.ok is ok and status.problem == problem
+
+
+def test_a_byte_that_is_not_a_status_answer_is_rejected():
+    with pytest.raises(ValueError):
+        parse_status(0x41, 0x12, 0x12)

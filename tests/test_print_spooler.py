@@ -1,0 +1,276 @@
+"""The print spooler against a fake network printer on 127.0.0.1 that misbehaves on demand.
+
+Tickets are issued through the kiosk endpoint; the spooler's worker runs in
+the test thread (``run_once``) where the order of attempts matters, and as
+real threads where concurrency does. Every printed job is decoded and its
+QR code read, to prove which ticket it was and that none printed twice.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+
+import pytest
+import zxingcpp
+
+import printers
+from printers import jobs
+from printers.spooler import PrintWorker
+from printers.testing import FakeNetworkPrinter
+from tests.test_kiosk import pair_kiosk
+from tests.test_print_render import decode_gs_v0
+from xephang import create_app, engine
+from xephang.db import connect
+from xephang.demo import seed_demo
+
+
+@pytest.fixture
+def fake_printer():
+    printer = FakeNetworkPrinter()
+    yield printer
+    printer.stop()
+
+
+def spool_app(tmp_path, spec, **settings):
+    return create_app({
+        "DB": str(tmp_path / "xephang.db"), "TESTING": True, "SECRET_KEY": "test",
+        "PUBLIC_URL": "http://xephang.test", "PRINTER": spec,
+        "PRINT_DIR": str(tmp_path / "printed"), "PRINT_RETRY_BASE_S": 0.0,
+        "PRINT_RETRY_MAX_S": 0.0, "PRINT_IO_TIMEOUT_S": 0.3, "PRINT_JOB_TIMEOUT_S": 3.0,
+        "PRINT_MAX_ATTEMPTS": 5, **settings,
+    })
+
+
+class Office:
+    """The demo office behind an app, with a paired kiosk client and its events."""
+
+    def __init__(self, app):
+        self.app = app
+        self.db = connect(app.config["DB"])
+        self.demo = seed_demo(self.db)
+        self.client = app.test_client()
+        self.csrf = pair_kiosk(self.client, self.demo["kiosk_token"])
+        self.events: list[dict] = []
+        self.changed = threading.Condition()
+        app.extensions["xephang.hub"].subscribe(self._record)
+        self.spooler = printers.get_spooler(app)
+
+    def _record(self, events):
+        with self.changed:
+            self.events.extend(events)
+            self.changed.notify_all()
+
+    def issue(self, service="A") -> dict:
+        r = self.client.post("/kiosk/api/tickets", json={"service": service},
+                             headers={"X-CSRF-Token": self.csrf, "Accept": "application/json"})
+        assert r.status_code == 201, r.json
+        return r.json
+
+    def worker(self) -> PrintWorker:
+        (worker,) = self.spooler.workers.values()
+        return worker
+
+    def job(self, job_id: int) -> dict:
+        return self.client.get(f"/kiosk/api/print/{job_id}").json["job"]
+
+    def print_events(self, ticket_id: int) -> list[str]:
+        return [e["type"] for e in self.db.query(
+            "SELECT type FROM ticket_events WHERE ticket_id = ? AND type LIKE 'print%'"
+            " ORDER BY seq", [ticket_id])]
+
+    def wait_for_events(self, kind: str, count: int, timeout: float = 10.0) -> None:
+        with self.changed:
+            assert self.changed.wait_for(
+                lambda: sum(e["type"] == kind for e in self.events) >= count, timeout)
+
+
+@pytest.fixture
+def office(tmp_path, fake_printer):
+    office = Office(spool_app(tmp_path, fake_printer.spec))
+    yield office
+    office.spooler.stop()
+    office.db.close()
+
+
+def printed_urls(fake_printer) -> list[str]:
+    """The tracker URL read from the QR code of every complete job the printer received."""
+    urls = []
+    for job in fake_printer.complete_jobs():
+        results = zxingcpp.read_barcodes(decode_gs_v0(bytes(job.data)))
+        urls += [r.text for r in results]
+    return urls
+
+
+def drain(worker: PrintWorker, limit: int = 50) -> int:
+    done = 0
+    while done < limit and worker.run_once():
+        done += 1
+    return done
+
+
+def test_a_ticket_prints_once_with_its_tracker_url(office, fake_printer):
+    issued = office.issue()
+    assert issued["print"]["state"] == "queued"
+    assert drain(office.worker()) == 1
+    assert printed_urls(fake_printer) == [issued["ticket"]["tracker_url"]]
+    assert office.job(issued["print"]["id"])["state"] == "done"
+    assert office.print_events(issued["ticket"]["id"]) == ["printed"]
+    (job,) = fake_printer.complete_jobs()
+    assert job.status_queries == 6  # DLE EOT 1, 2, 4 before and after
+
+
+def test_refused_connections_are_retried_and_each_ticket_prints_once_when_back(
+        office, fake_printer):
+    fake_printer.set_mode("refuse")
+    tickets = [office.issue(s) for s in "ABA"]
+    assert [t["ticket"]["code"] for t in tickets] == ["A001", "B001", "A002"]
+    worker = office.worker()
+    for _ in range(2 * len(tickets)):  # two failed tries each; nothing left the spooler
+        assert worker.run_once()
+    assert fake_printer.jobs == [] and fake_printer.connections == 0
+    assert {office.job(t["print"]["id"])["state"] for t in tickets} == {"queued"}
+    status = printers.status(office.db, office.demo["office_id"])
+    assert status["alert"] and status["printers"][0]["problem"] == "unreachable"
+    fake_printer.set_mode("ok")
+    assert drain(worker) == 3
+    urls = printed_urls(fake_printer)
+    assert Counter(urls) == Counter(t["ticket"]["tracker_url"] for t in tickets)
+    for t in tickets:
+        assert office.job(t["print"]["id"])["attempts"] == 3
+        assert office.print_events(t["ticket"]["id"]) == ["printed"]
+    assert not printers.status(office.db, office.demo["office_id"])["alert"]
+
+
+def test_a_hanging_printer_times_out_before_sending_and_prints_once_later(office, fake_printer):
+    fake_printer.set_mode("hang")
+    issued = office.issue()
+    assert office.worker().run_once()
+    assert office.job(issued["print"]["id"])["state"] == "queued"
+    assert fake_printer.complete_jobs() == []
+    fake_printer.set_mode("ok")
+    assert drain(office.worker()) == 1
+    assert printed_urls(fake_printer) == [issued["ticket"]["tracker_url"]]
+
+
+@pytest.mark.parametrize("mode, problem", [("paper_out", "paper_out"),
+                                           ("cover_open", "cover_open")])
+def test_a_printer_reporting_a_problem_gets_nothing_until_it_is_fixed(
+        office, fake_printer, mode, problem):
+    fake_printer.set_mode(mode)
+    issued = office.issue()
+    assert office.worker().run_once()
+    assert fake_printer.jobs == []  # only status queries went out
+    status = printers.status(office.db, office.demo["office_id"])
+    assert status["alert"] and status["printers"][0]["problem"] == problem
+    assert status["message_vi"]
+    fake_printer.set_mode("ok")
+    assert drain(office.worker()) == 1
+    assert printed_urls(fake_printer) == [issued["ticket"]["tracker_url"]]
+    assert printers.status(office.db, office.demo["office_id"])["printers"][0]["state"] == "ok"
+
+
+def test_after_n_tries_the_job_fails_the_kiosk_knows_and_the_manager_is_alerted(
+        tmp_path, fake_printer):
+    office = Office(spool_app(tmp_path, fake_printer.spec, PRINT_MAX_ATTEMPTS=3))
+    try:
+        fake_printer.set_mode("refuse")
+        issued = office.issue()
+        assert drain(office.worker()) == 3
+        job = office.job(issued["print"]["id"])
+        assert job["state"] == "failed" and job["attempts"] == 3 and job["error"]
+        assert office.print_events(issued["ticket"]["id"]) == ["print_failed"]
+        assert [e["type"] for e in office.events if e["type"].startswith("print")] == [
+            "print_failed"]
+        status = printers.status(office.db, office.demo["office_id"])
+        assert status["alert"]
+        assert status["failures_last_hour"][0]["code"] == issued["ticket"]["code"]
+        device = office.db.execute("SELECT status FROM devices WHERE kind = 'kiosk'").fetchone()
+        assert json.loads(device[0])["printer_state"] == "error"
+        fake_printer.set_mode("ok")  # the failed ticket is not printed late
+        assert drain(office.worker()) == 0
+        assert fake_printer.jobs == []
+    finally:
+        office.spooler.stop()
+        office.db.close()
+
+
+@pytest.mark.parametrize("mode", ["drop", "paper_out_after"])
+def test_a_failure_after_bytes_left_is_final_so_nothing_prints_twice(office, fake_printer, mode):
+    fake_printer.drop_after = 2000
+    fake_printer.set_mode(mode)
+    issued = office.issue()
+    assert office.worker().run_once()
+    job = office.job(issued["print"]["id"])
+    assert job["state"] == "failed" and job["attempts"] == 1
+    assert office.print_events(issued["ticket"]["id"]) == ["print_failed"]
+    fake_printer.set_mode("ok")
+    assert drain(office.worker()) == 0
+    assert len(fake_printer.jobs) == 1  # the one (partial or stopped) print, never a second
+
+
+def test_a_ticket_too_old_to_hand_over_is_not_printed(tmp_path, fake_printer):
+    office = Office(spool_app(tmp_path, fake_printer.spec, PRINT_MAX_AGE_S=-1))
+    try:
+        issued = office.issue()
+        assert office.worker().run_once()
+        assert office.job(issued["print"]["id"])["state"] == "failed"
+        assert fake_printer.connections == 0
+    finally:
+        office.spooler.stop()
+        office.db.close()
+
+
+def test_jobs_of_a_dead_worker_are_recovered_unsent_ones_printed_sending_ones_not(
+        tmp_path, fake_printer):
+    office = Office(spool_app(tmp_path, fake_printer.spec))
+    try:
+        unsent, sending = office.issue(), office.issue()
+        db = office.db
+        first = jobs.claim_next(db, fake_printer.spec)  # a worker claimed this one, then died
+        second = jobs.claim_next(db, fake_printer.spec)  # this one died mid-send
+        assert jobs.mark_sending(db, second["id"])
+        worker = office.worker()
+        worker.recover(lease_s=-1)
+        assert office.job(first["id"])["state"] == "queued"
+        assert office.job(second["id"])["state"] == "failed"
+        assert drain(worker) == 1
+        assert printed_urls(fake_printer) == [unsent["ticket"]["tracker_url"]]
+        assert office.print_events(sending["ticket"]["id"]) == ["print_failed"]
+    finally:
+        office.spooler.stop()
+        office.db.close()
+
+
+def test_enqueue_is_idempotent_per_ticket(office):
+    issued = office.issue()
+    ticket = engine.get_ticket(office.db, issued["ticket"]["id"])
+    receipt = printers.Receipt.from_dict(json.loads(office.db.execute(
+        "SELECT payload FROM print_jobs").fetchone()[0]))
+    again = jobs.enqueue(office.db, ticket["office_id"], receipt, "x", 80, ticket_id=ticket["id"])
+    assert again == issued["print"]["id"]
+
+
+def test_worker_threads_print_every_ticket_exactly_once_while_the_printer_flaps(
+        office, fake_printer):
+    """Two worker threads on one printer (as two server processes would run) and an outage."""
+    extra = PrintWorker(fake_printer.spec, office.spooler.config,
+                        office.app.extensions["xephang.spooler"].workers[fake_printer.spec].publish)
+    office.spooler.start()
+    extra.start()
+    try:
+        fake_printer.set_mode("refuse")
+        tickets = [office.issue(s) for s in "ABCDEABCDE"]
+        for t in tickets:  # shown to the citizen whatever the printer does
+            assert t["ticket"]["code"] and t["ticket"]["qr_url"]
+        fake_printer.set_mode("ok")
+        office.spooler.wake(fake_printer.spec)
+        more = [office.issue(s) for s in "AB"]
+        office.wait_for_events("printed", len(tickets) + len(more))
+        urls = printed_urls(fake_printer)
+        expected = [t["ticket"]["tracker_url"] for t in tickets + more]
+        assert sorted(urls) == sorted(expected) and len(set(urls)) == len(urls)
+        assert {office.job(t["print"]["id"])["state"] for t in tickets + more} == {"done"}
+    finally:
+        extra.stop()
