@@ -1,0 +1,57 @@
+"""Restarting the server: open display and counter pages reconnect by themselves and show
+the state as it is now, without a page reload."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.test_flow_e2e import issue_ticket, open_counter, open_display
+from xephang import engine
+from xephang.db import connect
+
+pytestmark = pytest.mark.e2e
+
+
+def test_pages_reconnect_after_restart_and_show_current_state(browser, live_server):
+    server = live_server
+    display = open_display(browser, server)
+    counter = open_counter(browser, server)
+    first = issue_ticket(server)
+    counter.wait_for_function(
+        f"document.getElementById('next').textContent.includes('{first['code']}')")
+    counter.keyboard.press("n")
+    display.wait_for_function(
+        f"document.getElementById('latest-code').textContent === '{first['code']}'")
+    # mark both documents: a reload would lose the marks
+    for page in (display, counter):
+        page.evaluate("window.__notReloaded = true")
+
+    server.stop()
+    display.wait_for_function("document.getElementById('conn').dataset.status !== 'online'")
+    counter.wait_for_function("document.getElementById('conn').dataset.status !== 'online'")
+    # while the server is down the queue moves on (e.g. another process or a CLI did it)
+    db = connect(server.db_path)
+    second = engine.issue_ticket(db, server.demo["office_id"], "A", check_hours=False).ticket
+    engine.no_show(db, first["id"])
+    engine.call_next(db, 1)
+    db.close()
+    server.start()
+
+    display.wait_for_function(
+        f"document.getElementById('latest-code').textContent === '{second['code']}'")
+    counter.wait_for_function(
+        f"document.getElementById('current-code').textContent === '{second['code']}'")
+    for page in (display, counter):
+        page.wait_for_function("document.getElementById('conn').dataset.status === 'online'")
+        assert page.evaluate("window.__notReloaded") is True
+    display.screenshot(path=str(ARTIFACTS / "reconnect-display.png"))
+    counter.screenshot(path=str(ARTIFACTS / "reconnect-counter.png"))
+
+    # and live events flow again over the new connection
+    third = issue_ticket(server)
+    counter.keyboard.press("v")  # no-show for the second ticket
+    counter.wait_for_function("document.getElementById('current-code').textContent === '—'")
+    counter.keyboard.press("n")
+    display.wait_for_function(
+        f"document.getElementById('latest-code').textContent === '{third['code']}'")

@@ -1,0 +1,81 @@
+"""The display pages: pairing, the public board link, the board's assets and today's wait."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tests.conftest import login
+from xephang import engine, livestate
+from xephang.db import write
+from xephang.extensions import socketio
+
+
+def test_pair_then_board_of_the_paired_office(client, demo):
+    r = client.get(f"/display/pair?token={demo['display_token']}")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/display/")
+    r = client.get("/display/")
+    assert r.status_code == 200
+    page = r.get_data(as_text=True)
+    assert "Trung tâm Phục vụ hành chính công (Demo)" in page
+    assert 'data-mode="session"' in page
+    for asset in ("xephang/vendor/socket.io.min.js", "xephang/live.js", "display/voice.js",
+                  "display/board.js"):
+        assert asset in page
+
+
+def test_paired_session_authorises_the_board_socket(app, client, demo):
+    client.get(f"/display/pair?token={demo['display_token']}")
+    sio = socketio.test_client(app, flask_test_client=client)
+    assert sio.is_connected()
+    snap = sio.emit("sync", callback=True)["snapshot"]
+    assert snap["office"]["id"] == demo["office_id"]
+    assert set(snap["board"]) == set(livestate.BOARD_SETTINGS)
+
+
+def test_pair_refuses_bad_and_non_display_tokens(client, demo):
+    assert client.get("/display/pair?token=xd_wrong").status_code == 403
+    assert client.get("/display/pair").status_code == 403
+    assert client.get(f"/display/pair?token={demo['kiosk_token']}").status_code == 403
+
+
+def test_unpaired_browser_is_told_how_to_pair(client, demo):
+    r = client.get("/display/")
+    assert r.status_code == 401
+    assert "/display/pair?token=" in r.get_data(as_text=True)
+
+
+def test_staff_may_open_their_office_board(client, demo):
+    login(client, "canbo1")
+    assert client.get("/display/").status_code == 200
+
+
+def test_public_board_link(client, demo):
+    r = client.get(f"/display/board/{demo['board_id']}")
+    assert r.status_code == 200
+    assert f'data-board="{demo["board_id"]}"' in r.get_data(as_text=True)
+    assert client.get("/display/board/not-the-id").status_code == 404
+
+
+def test_assets_are_served_from_the_app(client):
+    r = client.get("/static/xephang/vendor/socket.io.min.js")
+    assert r.status_code == 200 and b"Socket.IO v4" in r.data[:200]
+    r = client.get("/display/static/display/voice/chime.ogg")
+    assert r.status_code == 200 and r.data[:4] == b"OggS"
+    assert client.get("/static/xephang/live.js").status_code == 200
+
+
+def test_today_wait_against_target(db, demo):
+    office = demo["office_id"]
+    now = datetime.now(UTC)
+    with write(db):
+        db.execute("DELETE FROM targets WHERE office_id = ?", [office])
+    engine.set_target(db, office, "avg_wait_s", 900, "2023-01-01")
+    assert livestate.today_wait(db, office)["avg_s"] is None
+    for minutes in (4, 10):
+        t = engine.issue_ticket(db, office, "A", now=now - timedelta(minutes=minutes),
+                                check_hours=False).ticket
+        engine.call_next(db, 1 if minutes == 4 else 2, now=now)
+        if minutes == 4:
+            engine.no_show(db, t["id"], now=now)
+    wait = livestate.today_wait(db, office, now=now)
+    assert wait["called"] == 2 and wait["avg_s"] == 420 and wait["target_s"] == 900

@@ -1,0 +1,109 @@
+"""Two server processes on one database share events through Redis (Socket.IO message queue)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+import socketio
+
+from tests.e2e.conftest import LiveServer, free_port, seeded_db
+from xephang import accounts
+from xephang.db import connect
+
+REDIS = shutil.which("redis-server")
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    if REDIS is None:
+        pytest.skip("redis-server is not installed (.ci/run installs it)")
+    port = free_port()
+    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def two_servers(tmp_path, redis_url):
+    path, info = seeded_db(tmp_path)
+    db = connect(path)
+    info["officer_token"] = accounts.add_user_token(db, "canbo1")
+    db.close()
+    servers = [LiveServer(path, args=["--message-queue", redis_url]) for _ in range(2)]
+    try:
+        for server in servers:
+            server.start()
+        yield servers, info
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def listen(url: str, auth: dict) -> tuple[socketio.Client, list, threading.Event]:
+    received, called = [], threading.Event()
+    client = socketio.Client(reconnection=False)
+
+    @client.on("queue_event")
+    def on_event(event):
+        received.append(event)
+        if event["type"] == "called":
+            called.set()
+
+    client.connect(url, auth=auth, transports=["websocket"], wait_timeout=10)
+    return client, received, called
+
+
+def test_call_through_one_process_reaches_display_on_the_other(two_servers):
+    (first, second), info = two_servers
+    display, received, called = listen(second.url, {"token": info["display_token"]})
+    try:
+        kiosk = {"Authorization": f"Bearer {info['kiosk_token']}"}
+        officer = {"Authorization": f"Bearer {info['officer_token']}"}
+        r = requests.post(f"{first.url}/api/v1/tickets", json={"service": "A"}, headers=kiosk)
+        assert r.status_code == 201
+        r = requests.post(f"{first.url}/api/v1/counters/1/call-next", headers=officer)
+        assert r.status_code == 200 and r.json()["ticket"]["code"] == "A001"
+        assert called.wait(10), received
+        call = [e for e in received if e["type"] == "called"][0]
+        assert call["ticket"]["code"] == "A001" and call["details"]["counter_number"] == 1
+        assert [e["type"] for e in received] == ["issued", "called"]
+        assert received[1]["seq"] == received[0]["seq"] + 1
+    finally:
+        display.disconnect()
+
+
+def test_each_event_reaches_each_client_once_across_processes(two_servers):
+    (first, second), info = two_servers
+    clients = [listen(server.url, {"board": info["board_id"]}) for server in (first, second)]
+    try:
+        officer = {"Authorization": f"Bearer {info['officer_token']}"}
+        kiosk = {"Authorization": f"Bearer {info['kiosk_token']}"}
+        requests.post(f"{second.url}/api/v1/tickets", json={"service": "B"}, headers=kiosk)
+        requests.post(f"{first.url}/api/v1/counters/2/call-next", headers=officer)
+        for _client, received, called in clients:
+            assert called.wait(10)
+            assert [e["type"] for e in received] == ["issued", "called"]
+    finally:
+        for client, _, _ in clients:
+            client.disconnect()
