@@ -93,6 +93,9 @@ class FakeNetworkPrinter:
         self._listen()
         self._accepter = threading.Thread(target=self._accept_loop, daemon=True)
         self._accepter.start()
+        if mode == "refuse":  # the port stays reserved for this printer's spec
+            self.mode = "ok"
+            self.set_mode("refuse")
 
     @property
     def spec(self) -> str:
@@ -111,6 +114,10 @@ class FakeNetworkPrinter:
         """Change behaviour; 'refuse' closes the port, any other mode reopens it."""
         with self.changed:
             if mode == "refuse" and self._listener is not None:
+                try:  # stop listening now, even while the accept thread polls it
+                    self._listener.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
                 self._listener.close()
                 self._listener = None
             elif mode != "refuse" and self._listener is None:
