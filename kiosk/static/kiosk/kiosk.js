@@ -89,8 +89,10 @@
 
   function minutes(seconds) {
     if (seconds === null || seconds === undefined) { return "—"; }
-    var m = Math.max(1, Math.round(seconds / 60));
-    return body.classList.contains("lang-en") ? "~" + m + " min" : "~" + m + " phút";
+    var en = body.classList.contains("lang-en");
+    if (seconds < 60) { return en ? "< 1 min" : "< 1 phút"; }
+    var m = Math.round(seconds / 60);
+    return en ? "~" + m + " min" : "~" + m + " phút";
   }
 
   function showTicket(data) {

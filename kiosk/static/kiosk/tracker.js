@@ -22,7 +22,8 @@
     $("queue").hidden = !waiting;
     if (waiting) {
       $("ahead").textContent = s.people_ahead;
-      $("wait").textContent = "~" + Math.max(1, Math.round(s.estimated_wait_s / 60)) + " phút";
+      $("wait").textContent = s.estimated_wait_s < 60 ? "< 1 phút"
+        : "~" + Math.round(s.estimated_wait_s / 60) + " phút";
     }
     $("visit").hidden = s.visit.length < 2;
     $("visit-codes").textContent = s.visit.map(function (v) { return v.code; }).join(" → ");

@@ -1,0 +1,140 @@
+"""The kiosk and the tracker in a real Chromium against a real ``xephang serve`` process."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import zxingcpp
+from PIL import Image
+
+from printers.backends import list_printed
+from printers.testing import FakeNetworkPrinter
+from tests.e2e.conftest import ARTIFACTS, LiveServer, seeded_db
+from xephang import accounts
+from xephang.db import connect
+
+pytestmark = pytest.mark.e2e
+
+KIOSK_VIEWPORT = {"width": 1280, "height": 1024}
+PHONE_VIEWPORT = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A demo server whose kiosk screen resets after 3 s; ``officer`` is a bearer header."""
+    path, info = seeded_db(tmp_path)
+    db = connect(path)
+    officer = {"Authorization": "Bearer " + accounts.add_user_token(db, "canbo1")}
+    db.close()
+    live = LiveServer(path, env={"XEPHANG_KIOSK_RESET_S": "3"}).start()
+    live.demo, live.officer, live.printed = info, officer, tmp_path / "printed"
+    yield live
+    live.stop()
+
+
+def open_kiosk(browser, server):
+    page = browser.new_page(viewport=KIOSK_VIEWPORT)
+    page.goto(f"{server.url}/kiosk/pair?token={server.demo['kiosk_token']}")
+    page.wait_for_selector(".k-service")
+    return page
+
+
+def test_press_a_service_and_see_the_ticket_with_its_qr_code(browser, server):
+    page = open_kiosk(browser, server)
+    page.screenshot(path=str(ARTIFACTS / "kiosk_start.png"))
+    page.get_by_role("button", name="Hộ tịch").click()
+    page.wait_for_selector("#ticket:not([hidden])")
+    assert page.inner_text("#t-code") == "A001"
+    assert "Hộ tịch" in page.inner_text("#t-service")
+    assert page.inner_text("#t-ahead") == "0"
+    page.wait_for_function("document.getElementById('t-qr').naturalWidth > 0")
+    page.wait_for_selector('#t-print[data-state="done"]')
+    assert "Mời nhận vé in" in page.inner_text("#t-print")
+    shot = ARTIFACTS / "kiosk_ticket.png"
+    page.screenshot(path=str(shot))
+    tracker = [r.text for r in zxingcpp.read_barcodes(Image.open(shot))]
+    assert len(tracker) == 1 and tracker[0].startswith(f"{server.url}/t/")
+    (printed,) = list_printed(server.printed)  # the virtual printer's ticket carries the same QR
+    assert [r.text for r in zxingcpp.read_barcodes(Image.open(printed))] == tracker
+    page.wait_for_selector("#start:not([hidden])", timeout=10000)  # back to the start by itself
+    page.close()
+
+
+def test_english_switch_and_the_priority_path(browser, server):
+    page = open_kiosk(browser, server)
+    page.click("#lang")
+    assert page.is_visible("text=Please choose a service")
+    page.click("#lang")
+    page.click("#priority-open")
+    page.get_by_role("button", name="Người cao tuổi").click()
+    assert "Người cao tuổi" in page.inner_text("#priority-banner")
+    page.get_by_role("button", name="Chứng thực").click()
+    page.wait_for_selector("#ticket:not([hidden])")
+    assert page.inner_text("#t-code") == "B001"
+    assert "Ưu tiên: Người cao tuổi" in page.inner_text("#t-priority")
+    page.screenshot(path=str(ARTIFACTS / "kiosk_priority_ticket.png"))
+    page.close()
+
+
+def test_a_broken_printer_still_shows_the_ticket_and_says_to_photograph_the_qr(
+        browser, tmp_path):
+    path, info = seeded_db(tmp_path)
+    with FakeNetworkPrinter("refuse") as fake:
+        live = LiveServer(path, env={"XEPHANG_PRINTER": fake.spec,
+                                     "XEPHANG_KIOSK_PRINT_WAIT_S": "1"}).start()
+        try:
+            live.demo = info
+            page = open_kiosk(browser, live)
+            page.get_by_role("button", name="Đất đai").click()
+            page.wait_for_selector("#ticket:not([hidden])")
+            assert page.inner_text("#t-code") == "C001"
+            page.wait_for_selector('#t-print[data-state="failed"]', timeout=5000)
+            assert "Máy in lỗi — vui lòng chụp mã QR" in page.inner_text("#t-print")
+            page.wait_for_function("document.getElementById('t-qr').naturalWidth > 0")
+            page.screenshot(path=str(ARTIFACTS / "kiosk_printer_error.png"))
+            page.close()
+        finally:
+            live.stop()
+
+
+def test_an_unpaired_browser_sees_the_explanation(browser, server):
+    page = browser.new_page(viewport=KIOSK_VIEWPORT)
+    response = page.goto(f"{server.url}/kiosk/")
+    assert response.status == 403
+    assert page.is_visible("text=Kiosk chưa được kết nối với văn phòng")
+    page.close()
+
+
+def test_the_tracker_follows_the_call_and_takes_one_rating(browser, server):
+    kiosk = open_kiosk(browser, server)
+    kiosk.get_by_role("button", name="Hộ tịch").click()
+    kiosk.wait_for_selector("#ticket:not([hidden])")
+    kiosk.wait_for_function("document.getElementById('t-qr').naturalWidth > 0")
+    shot = ARTIFACTS / "kiosk_for_tracker.png"
+    kiosk.screenshot(path=str(shot))
+    url = zxingcpp.read_barcodes(Image.open(shot))[0].text  # as a phone would scan it
+    kiosk.close()
+
+    phone = browser.new_page(viewport=PHONE_VIEWPORT)
+    phone.goto(url)
+    assert phone.inner_text("#status-vi") == "Đang chờ"
+    api = server.url + "/api/v1"
+    requests.post(f"{api}/counters/1/open", headers=server.officer, timeout=5)
+    called = requests.post(f"{api}/counters/1/call-next", headers=server.officer,
+                           timeout=5).json()["ticket"]
+    phone.wait_for_function(
+        "document.getElementById('status-vi').textContent === 'Mời đến quầy 1'", timeout=10000)
+    phone.screenshot(path=str(ARTIFACTS / "tracker_called.png"))
+    assert phone.is_hidden("#rating")
+    for action in ("start", "finish"):
+        requests.post(f"{api}/tickets/{called['id']}/{action}", headers=server.officer, timeout=5)
+    phone.wait_for_selector("#rating:not([hidden])", timeout=10000)
+    phone.get_by_role("button", name="Rất hài lòng").click()
+    phone.wait_for_selector("#rated:not([hidden])")
+    assert phone.is_hidden("#rating")
+    phone.screenshot(path=str(ARTIFACTS / "tracker_rated.png"))
+    token = url.rsplit("/t/", 1)[1]
+    again = requests.post(f"{server.url}/t/{token}/rating", json={"level": 1},
+                          headers={"Accept": "application/json"}, timeout=5)
+    assert again.status_code == 409
+    phone.close()
