@@ -26,9 +26,15 @@ from .setup import (
     add_priority_category,
     add_service,
     create_office,
+    delete_target,
+    record_setup_change,
     set_counter_services,
     set_target,
     target_on,
+    update_counter,
+    update_office,
+    update_priority_category,
+    update_service,
 )
 from .tickets import estimate_wait, issue_ticket, office_is_open, rate_ticket, record_print
 from .views import ticket_view
@@ -41,5 +47,6 @@ __all__ = [
     "office_settings", "open_counter", "pause", "pick_next", "rate_ticket", "recall",
     "record_print", "replay_states", "resume", "return_to_queue", "set_counter_services",
     "set_office_setting", "set_target", "snapshot", "start", "target_on", "ticket_view",
-    "transfer", "verify_log", "waiting_list",
+    "transfer", "verify_log", "waiting_list", "delete_target", "record_setup_change",
+    "update_counter", "update_office", "update_priority_category", "update_service",
 ]

@@ -50,6 +50,7 @@ def create_office(db: sqlite_utils.Database, name: str, address: str = "",
     """A new office with the default targets (30 min from 2022, 15 min from 2023, 95%)."""
     if not name or not name.strip():
         raise BadInputError("Thiếu tên văn phòng", "Missing office name")
+    timezone = _check_timezone(timezone)
     at = resolve_now(now)
     with write(db):
         office_id = db.execute(
