@@ -31,12 +31,32 @@ def receipt_profile(width_dots: int) -> BaseProfile:
     return type(f"Receipt{width_dots}Profile", (base,), {"profile_data": data})()
 
 
+INVERT = bytes(255 - b for b in range(256))
+
+
+def raster(printer: Dummy, image: Image.Image) -> None:
+    """Send a 1-bit image as GS v 0 blocks: the bytes ``printer.image(impl="bitImageRaster")``
+    sends, without its RGBA/greyscale round trip (14 ms of the 20 ms budget on 80 mm)."""
+    if image.mode != "1":
+        raise ValueError("the receipt image must be 1-bit")
+    width_bytes = (image.width + 7) // 8
+    if image.width % 8:  # pad with white to whole bytes
+        padded = Image.new("1", (width_bytes * 8, image.height), 1)
+        padded.paste(image, (0, 0))
+        image = padded
+    for top in range(0, image.height, FRAGMENT_HEIGHT):
+        block = image.crop((0, top, image.width, min(top + FRAGMENT_HEIGHT, image.height)))
+        data = block.tobytes().translate(INVERT)  # PIL packs white as 1; ESC/POS inks 1
+        printer._raw(b"\x1dv0\x00" + printer._int_low_high(width_bytes, 2)
+                     + printer._int_low_high(block.height, 2) + data)
+
+
 def encode_receipt(image: Image.Image, cut: bool = True) -> bytes:
     """Initialise, print the image as a raster, feed and cut: the whole print job."""
     printer = Dummy()
     printer.profile = receipt_profile(image.width)
     printer.hw("INIT")
-    printer.image(image, impl="bitImageRaster", fragment_height=FRAGMENT_HEIGHT)
+    raster(printer, image)
     if cut:
         printer.cut()
     else:

@@ -152,3 +152,16 @@ def test_dle_eot_answers_are_decoded(answers, ok, problem):
 def test_a_byte_that_is_not_a_status_answer_is_rejected():
     with pytest.raises(ValueError):
         parse_status(0x41, 0x12, 0x12)
+
+
+@pytest.mark.parametrize("width, height", [(576, 1500), (384, 700), (37, 20)])
+def test_the_raster_is_byte_for_byte_what_python_escpos_image_sends(width, height):
+    from escpos.printer import Dummy
+
+    from printers.escpos_bytes import FRAGMENT_HEIGHT, raster
+
+    image = Image.effect_noise((width, height), 80).convert("1")
+    ours, theirs = Dummy(), Dummy()
+    raster(ours, image)
+    theirs.image(image, impl="bitImageRaster", fragment_height=FRAGMENT_HEIGHT)
+    assert ours.output == theirs.output
