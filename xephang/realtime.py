@@ -152,7 +152,11 @@ def broadcast_with(db, events: list[dict]) -> None:
             if event.get("ticket_id"):
                 rooms.append(ticket_room(event["ticket_id"]))
             socketio.emit("queue_event", public_event(event, waiting, settings), to=rooms)
-        for move in queue_moves(db, office_events, waiting):
+        moves = queue_moves(db, office_events, waiting)
+        if moves:
+            # let boards and counters be sent to before the (possibly large) tracker fan-out
+            socketio.sleep(0)
+        for move in moves:
             socketio.emit("queue_moved", move, to=service_room(move["service_id"]))
 
 

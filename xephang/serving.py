@@ -3,18 +3,22 @@
 Chosen on evidence (docs/realtime.md, BENCHMARKS.md): threading mode needs
 several OS threads per Socket.IO client and fell over at 1,000 sockets;
 gevent's pywsgi with gevent-websocket holds thousands of sockets in one
-process at tens of KB each. ``socketio.run`` starts exactly that server; we
-only raise the limits a busy office hits first: open files (one per socket)
-and the number of concurrent connections (``SERVER_WORKER_CONNECTIONS``, the
-equivalent of gunicorn's ``worker_connections``, whose default of 1,000 is a
-hard cap). More processes or hosts share events through the Redis message
-queue (``--message-queue redis://...`` / ``XEPHANG_MESSAGE_QUEUE``).
+process at tens of KB each. We start the same server ``socketio.run``
+would (gevent's WSGIServer with gevent-websocket's handler) with what a busy
+office needs: TCP_NODELAY on every connection (without it a keep-alive
+client waits ~40 ms per response on Nagle's algorithm and delayed ACKs),
+more open files (one per socket), and a bounded number of concurrent
+connections (``SERVER_WORKER_CONNECTIONS``, the equivalent of gunicorn's
+``worker_connections``, whose default of 1,000 is a hard cap). More
+processes or hosts share events through the Redis message queue
+(``--message-queue redis://...`` / ``XEPHANG_MESSAGE_QUEUE``).
 """
 
 from __future__ import annotations
 
 import logging
 import resource
+import socket
 
 from flask import Flask
 from flask_socketio import SocketIO
@@ -41,11 +45,38 @@ def server_options(app: Flask) -> dict:
     return {"spawn": connections, "backlog": 2048}
 
 
+def handler_class():
+    """gevent-websocket's handler, setting TCP_NODELAY on each accepted connection."""
+    from geventwebsocket.handler import WebSocketHandler
+
+    class NoDelayHandler(WebSocketHandler):
+        def __init__(self, sock, address, server, rfile=None):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except (OSError, AttributeError):  # a UNIX socket has no Nagle to turn off
+                pass
+            super().__init__(sock, address, server, rfile)
+
+    return NoDelayHandler
+
+
+def make_server(app: Flask, host: str, port: int):
+    """The gevent WSGI server for the app (HTTP, long-polling and WebSocket)."""
+    from gevent import pywsgi
+
+    return pywsgi.WSGIServer((host, port), app, handler_class=handler_class(), log=None,
+                             **server_options(app))
+
+
 def run_production(app: Flask, socketio: SocketIO, host: str, port: int) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted (``socketio`` is bound to ``app``; its middleware is in place)."""
+    if socketio.server is None or socketio.server.eio.async_mode != "gevent":
+        # not under gevent (e.g. ASYNC_MODE=threading): let Flask-SocketIO pick the server
+        socketio.run(app, host=host, port=port, log_output=False, use_reloader=False)
+        return
     files = raise_open_files_limit(int(app.config.get("SERVER_WORKER_CONNECTIONS") or 10000)
                                    + 1024)
-    options = server_options(app)
+    server = make_server(app, host, port)
     log.info("gevent server on %s:%s, up to %s connections, %s open files",
-             host, port, options["spawn"], files)
-    socketio.run(app, host=host, port=port, log_output=False, use_reloader=False, **options)
+             host, port, server_options(app)["spawn"], files)
+    server.serve_forever()
