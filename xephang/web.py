@@ -4,21 +4,29 @@ from __future__ import annotations
 
 from flask import current_app, g
 
-from .db import connect
+from .db import ConnectionPool
 from .engine import Outcome
 
 
+def _pool() -> ConnectionPool:
+    pool = current_app.extensions.get("xephang.db_pool")
+    if pool is None:
+        pool = current_app.extensions.setdefault("xephang.db_pool", ConnectionPool(
+            current_app.config["DB"], current_app.config["BUSY_TIMEOUT_MS"]))
+    return pool
+
+
 def get_db():
-    """This request's database connection (opened on first use, closed at teardown)."""
+    """This request's database connection (from the app's pool, returned at teardown)."""
     if "db" not in g:
-        g.db = connect(current_app.config["DB"], current_app.config["BUSY_TIMEOUT_MS"])
+        g.db = _pool().acquire()
     return g.db
 
 
 def close_db(_exc=None) -> None:
     db = g.pop("db", None)
     if db is not None:
-        db.close()
+        _pool().release(db)
 
 
 def publish(outcome: Outcome) -> Outcome:

@@ -1,0 +1,151 @@
+"""Tickets issued per second over HTTP by concurrent kiosk clients, with latency.
+
+Starts a real `xephang serve` process on 127.0.0.1 (the production server
+configuration, whatever `xephang serve` runs), seeds the demo office, then
+CLIENTS threads each hold one keep-alive connection and POST /api/v1/tickets
+with the kiosk's bearer token until REQUESTS are done or SECONDS have passed.
+The clients run on the same machine and take CPU from the server.
+
+    python bench/bench_http.py [--clients 8] [--requests 5000] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+from xephang.db import connect
+from xephang.demo import seed_demo
+from xephang.schema import migrate
+
+# XEPHANG_BENCH_PROFILE=FILE runs the server under cProfile (written when it stops).
+PROFILE = (["-m", "cProfile", "-o", os.environ["XEPHANG_BENCH_PROFILE"]]
+           if os.environ.get("XEPHANG_BENCH_PROFILE") else [])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(db_path: str, port: int) -> subprocess.Popen:
+    command = [sys.executable, *PROFILE, "-m", "xephang.cli", "serve",
+               "--db", db_path, "--host", "127.0.0.1", "--port", str(port)]
+    env = {**os.environ, "XEPHANG_PRINTER": "none", "XEPHANG_PRINT_WORKER": "false",
+           "XEPHANG_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+def run_clients(port: int, token: str, clients: int, total: int, seconds: float):
+    """(latencies in seconds of acknowledged issues, failures, wall time)."""
+    latencies: list[float] = []
+    failures = [0]
+    lock = threading.Lock()
+    counter = iter(range(total))
+    start = threading.Barrier(clients + 1)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def client(index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        mine = []
+        start.wait()
+        while time.perf_counter() < stop_at:
+            with lock:
+                n = next(counter, None)
+            if n is None:
+                break
+            body = json.dumps({"service": "ABCDEF"[n % 6]})
+            began = time.perf_counter()
+            conn.request("POST", "/api/v1/tickets", body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            elapsed = time.perf_counter() - began
+            if response.status == 201:
+                mine.append(elapsed)
+            else:
+                with lock:
+                    failures[0] += 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    stop_at = time.perf_counter() + seconds + 3600  # set properly once all are ready
+    start.wait()
+    began = time.perf_counter()
+    stop_at = began + seconds
+    for t in threads:
+        t.join()
+    return latencies, failures[0], time.perf_counter() - began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--warmup", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = os.path.join(tmp, "bench.db")
+        db = connect(db_path)
+        migrate(db)
+        token = seed_demo(db)["kiosk_token"]
+        db.close()
+        port = free_port()
+        server = start_server(db_path, port)
+        try:
+            run_clients(port, token, args.clients, args.warmup, args.seconds)
+            latencies, failures, wall = run_clients(port, token, args.clients, args.requests,
+                                                    args.seconds)
+        finally:
+            server.send_signal(signal.SIGINT)  # a clean stop (writes a profile if asked)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        db = connect(db_path)
+        stored = db.execute("SELECT count(*) FROM tickets").fetchone()[0]
+        db.close()
+    latencies.sort()
+    ms = [x * 1000 for x in latencies]
+    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    rate = len(ms) / wall
+    print(f"server: xephang serve (gevent WSGI, 1 process); {args.clients} clients,"
+          f" keep-alive, kiosk bearer token")
+    print(f"tickets issued:   {len(ms)} in {wall:.2f} s ({failures} failed;"
+          f" {stored} in the database incl. {args.warmup} warm-up)")
+    print(f"tickets/s:        {rate:8.0f}   (goal >= 1000: {'met' if rate >= 1000 else 'NOT met'})")
+    print(f"latency p50:      {statistics.median(ms):8.2f} ms")
+    print(f"latency p99:      {p99:8.2f} ms   (goal < 20 ms: {'met' if p99 < 20 else 'NOT met'})")
+    print(f"latency max:      {ms[-1]:8.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
