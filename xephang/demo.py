@@ -8,6 +8,8 @@ from . import accounts, engine
 from .db import one
 
 DEMO_PASSWORD = "xephang-demo"
+KIOSK_NAME = "Kiosk sảnh chính"
+DISPLAY_NAME = "TV phòng chờ"
 
 SERVICES = (
     ("A", "Hộ tịch", "Civil status", "Tư pháp - Hộ tịch"),
@@ -53,8 +55,14 @@ def seed_demo(db: sqlite_utils.Database) -> dict:
         for n in range(1, 7):
             accounts.add_user(db, f"canbo{n}", "officer", office_id, DEMO_PASSWORD,
                               f"Cán bộ quầy {n}")
-    _, kiosk_token = accounts.add_device(db, office_id, "kiosk", "Kiosk sảnh chính")
-    _, display_token = accounts.add_device(db, office_id, "display", "TV phòng chờ")
+    # Tokens are stored hashed and cannot be shown again: each run pairs fresh
+    # demo devices and revokes the ones an earlier run printed.
+    for kind, name in (("kiosk", KIOSK_NAME), ("display", DISPLAY_NAME)):
+        for row in db.query("SELECT id FROM devices WHERE office_id = ? AND kind = ? AND name = ?"
+                            " AND revoked_at IS NULL", [office_id, kind, name]):
+            accounts.revoke_device(db, row["id"])
+    _, kiosk_token = accounts.add_device(db, office_id, "kiosk", KIOSK_NAME)
+    _, display_token = accounts.add_device(db, office_id, "display", DISPLAY_NAME)
     board_id = one(db, "SELECT board_id FROM offices WHERE id = ?", [office_id])["board_id"]
     return {
         "office_id": office_id,
