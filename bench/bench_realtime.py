@@ -212,6 +212,9 @@ def prepare(tmp: Path, trackers: int) -> dict:
 def start_server(tmp: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "XEPHANG_LOG_LEVEL": "WARNING", "XEPHANG_SECRET_KEY": "bench"}
     proc = subprocess.Popen(
+        # BENCH_SERVER_SCRIPT: run another server script (DB PORT arguments), e.g. a profiler
+        [sys.executable, os.environ["BENCH_SERVER_SCRIPT"], str(tmp / "bench.db"), str(port)]
+        if os.environ.get("BENCH_SERVER_SCRIPT") else
         [sys.executable, "-c", "from xephang.cli import main; main()", "serve", "--db",
          str(tmp / "bench.db"), "--port", str(port)], cwd=tmp, env=env,
         stdout=open(tmp / "server.log", "wb"), stderr=subprocess.STDOUT)

@@ -295,3 +295,13 @@ def test_display_status_recorded_for_paired_display(app, db, demo):
     assert '"audio": "blocked"' in row[0]
     board = socketio.test_client(app, auth={"board": demo["board_id"]})
     assert board.emit("display_status", {"audio": "on"}, callback=True)["status"] == 403
+
+
+def test_joining_at_the_back_moves_nobody(app, client, tokens, demo, issue):
+    first = issue("A")
+    tracker = socketio.test_client(app, auth={"visit": first["token"]})
+    issue("A")  # behind the tracker: its position does not change, nothing is sent
+    assert events(tracker, "queue_moved") == []
+    issue("A", priority="elderly")  # ahead of it: one more person ahead
+    moves = events(tracker, "queue_moved")
+    assert [(m["change"], m["cause"]) for m in moves] == [("joined", "issued")]

@@ -105,7 +105,8 @@ def queue_moves(db, events: list[dict], waiting: dict[str, int]) -> list[dict]:
     """One ``queue_moved`` per ticket entering or leaving a service's waiting line.
 
     A tracker compares ``key`` with its own queue key: a smaller key leaving
-    means one person fewer ahead, a smaller key joining one more.
+    means one person fewer ahead, a smaller key joining one more. Nothing is
+    sent when nobody waits behind the ticket (the usual case for a new one).
     """
     moving = [e for e in events if e["ticket_id"] and (
         e["type"] in ENTERS_QUEUE or (e["type"] in LEAVES_QUEUE and not (
@@ -119,6 +120,8 @@ def queue_moves(db, events: list[dict], waiting: dict[str, int]) -> list[dict]:
     moves = []
     for e in moving:
         row = rows[e["ticket_id"]]
+        if not _anyone_behind(db, e["office_id"], row):
+            continue  # joining or leaving at the back moves nobody
         moves.append({
             "office_id": e["office_id"], "seq": e["seq"], "service_id": row["service_id"],
             "change": "joined" if e["type"] in ENTERS_QUEUE else "left", "cause": e["type"],
@@ -126,6 +129,14 @@ def queue_moves(db, events: list[dict], waiting: dict[str, int]) -> list[dict]:
             "waiting": waiting.get(str(row["service_id"]), 0),
         })
     return moves
+
+
+def _anyone_behind(db, office_id: int, row: dict) -> bool:
+    """Whether a waiting ticket of the service has a larger queue key than ``row``."""
+    return db.execute(
+        "SELECT 1 FROM tickets WHERE office_id = ? AND status = 'waiting' AND service_id = ?"
+        " AND (priority IS NULL, queue_at, id) > (?, ?, ?) LIMIT 1",
+        [office_id, row["service_id"], *livestate.queue_key(row)]).fetchone() is not None
 
 
 def waiting_counts(db, office_id: int) -> dict[str, int]:
