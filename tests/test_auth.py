@@ -40,6 +40,9 @@ def test_session_request_without_csrf_token_is_rejected(ctx):
     assert r.status_code == 403 and r.get_json()["ok"] is False
     r = ctx.client.post(ctx.fill(CALL_NEXT), headers={"X-CSRF-Token": "wrong" + csrf})
     assert r.status_code == 403
+    # A non-bearer Authorization header does not replace the session's CSRF token.
+    r = ctx.client.post(ctx.fill(CALL_NEXT), headers={"Authorization": "Basic Zm9vOmJhcg=="})
+    assert r.status_code == 403
     assert ctx.dump() == engine_before
     r = ctx.client.post(ctx.fill(CALL_NEXT), headers={"X-CSRF-Token": csrf})
     assert r.status_code == 200 and r.get_json()["ok"] is True

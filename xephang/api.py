@@ -60,6 +60,8 @@ def _office_counter(principal, counter_id: int) -> dict:
 
 
 def _int(value, label_vi: str, label_en: str) -> int:
+    if isinstance(value, (bool, float)):  # int(True) is 1, int(2.7) is 2: both are mistakes
+        raise BadInputError(f"{label_vi} phải là số nguyên", f"{label_en} must be an integer")
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -98,7 +100,9 @@ def office_waiting(office_id: int):
     """Waiting tickets in queue order; ?service=ID may repeat."""
     require_office(current_principal(), office_id)
     services = [_int(s, "Dịch vụ", "service") for s in request.args.getlist("service")]
-    limit = min(_int(request.args.get("limit", 50), "Giới hạn", "limit"), 500)
+    limit = _int(request.args.get("limit", 50), "Giới hạn", "limit")
+    if not 1 <= limit <= 500:  # SQLite reads a negative LIMIT as "no limit"
+        raise BadInputError("Giới hạn phải từ 1 đến 500", "limit must be within 1..500")
     return ok(tickets=engine.waiting_list(get_db(), office_id, services or None, limit))
 
 
@@ -176,8 +180,11 @@ def ticket_action(ticket_id: int, action: str):
     elif action == "no-show":
         outcome = engine.no_show(db, ticket_id, user_id=uid)
     elif action == "transfer":
+        counter = data.get("counter")
+        if counter not in (None, ""):
+            counter = _int(counter, "Quầy", "counter")
         outcome = engine.transfer(db, ticket_id, service=data.get("service"),
-                                  counter_id=data.get("counter"), user_id=uid,
+                                  counter_id=counter, user_id=uid,
                                   reason=data.get("reason"))
     elif action == "return":
         outcome = engine.return_to_queue(db, ticket_id, user_id=uid, reason=data.get("reason"))

@@ -106,7 +106,10 @@ def csrf_token() -> str:
 
 def check_csrf() -> None:
     """Reject state-changing requests made with a session but without its CSRF token."""
-    if request.method in SAFE_METHODS or request.headers.get("Authorization"):
+    # Only a bearer token authenticates instead of the session (current_principal);
+    # any other Authorization header must not switch the CSRF check off.
+    if request.method in SAFE_METHODS or request.headers.get("Authorization", "").startswith(
+            "Bearer "):
         return
     if not (session.get("user_id") or session.get("device_id") or request.endpoint ==
             "auth.login"):
