@@ -322,7 +322,7 @@ def generate(path: str, tickets: int, end: date, seed: int = 1) -> dict:
     start = end - timedelta(days=364)
     days = [start + timedelta(days=n) for n in range(365)]
     weight = sum(day_load(d, 1.0) for d in days if open_spans(d))
-    base = tickets / weight / 1.02  # transfers add about 3%, noise takes some away
+    base = tickets / weight  # transfers then add about 1.5% on top
     gen = Generator(db, seed)
     gen.setup(base)
     db.execute("PRAGMA synchronous=OFF")

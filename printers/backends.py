@@ -18,6 +18,7 @@ Configuration strings (``XEPHANG_PRINTER``)::
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -150,6 +151,8 @@ class NetworkBackend(Backend):
         except Exception as err:
             self.printer._device = False
             raise PrintError(f"cannot connect to {self.host}:{self.port}: {err}") from err
+        # Status queries are 3-byte writes awaiting a 1-byte answer: no Nagle delay.
+        self.printer.device.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _write(self, chunk) -> int:
         self.printer.device.settimeout(self.remaining())

@@ -40,6 +40,7 @@ from .jobs import get_job, job_view, status  # noqa: F401  (re-exported for call
 from .layout import Receipt, render_receipt
 
 log = logging.getLogger(__name__)
+STATUS_REFRESH_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class PrintWorker:
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         self.db = None
+        self.last_status: tuple[tuple[str, str] | None, float] = (None, 0.0)
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> None:
@@ -247,8 +249,17 @@ class PrintWorker:
         self.publish(outcome.events)
 
     def note_printer(self, state: str, problem: str, detail: str, job: dict) -> None:
-        """Keep the printer's status row (and its kiosk's device status) current."""
+        """Keep the printer's status row (and its kiosk's device status) current.
+
+        An unchanged state is rewritten at most every STATUS_REFRESH_S: one
+        durable write less per ticket while all is well.
+        """
+        key = (state, problem)
+        if key == self.last_status[0] and time.monotonic() - self.last_status[1] < \
+                STATUS_REFRESH_S and state == "ok":
+            return
         previous = jobs.set_printer_status(self.db, self.printer, state, problem, detail)
+        self.last_status = (key, time.monotonic())
         if previous != state and job.get("device_id"):
             accounts.touch_device(self.db, job["device_id"], {
                 "printer": self.printer, "printer_state": state, "printer_problem": problem,

@@ -134,6 +134,7 @@ class FakeNetworkPrinter:
                 conn, _ = listener.accept()
             except (TimeoutError, OSError):
                 continue
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._sockets.append(conn)
             with self.changed:
                 self.connections += 1
