@@ -99,15 +99,11 @@ def pick_next(db: sqlite_utils.Database, counter: dict) -> dict | None:
     arrival = f"t.target_counter_id IS NULL, CASE t.service_id {order} END, t.queue_at, t.id"
     if streak_max <= 0:  # priority gets no precedence: one queue in arrival order
         return one(db, f"{base} ORDER BY {arrival} LIMIT 1", params)
-    priority_sql = (
-        f"{base} AND t.priority IS NOT NULL ORDER BY coalesce(p.rank, 0), {arrival} LIMIT 1"
-    )
-    normal_sql = f"{base} AND t.priority IS NULL ORDER BY {arrival} LIMIT 1"
-    if counter["priority_streak"] < streak_max:
-        first, second = priority_sql, normal_sql
-    else:
-        first, second = normal_sql, priority_sql
-    return one(db, first, params) or one(db, second, params)
+    # One query: the preferred class (priority, or arrival order once the streak is
+    # full) sorts first; within priority, category rank then arrival.
+    prefer = "t.priority IS NULL" if counter["priority_streak"] < streak_max else (
+        "t.priority IS NOT NULL")
+    return one(db, f"{base} ORDER BY {prefer}, coalesce(p.rank, 0), {arrival} LIMIT 1", params)
 
 
 def _claim(db, ticket: dict, counter: dict, user_id, at: datetime) -> None:
