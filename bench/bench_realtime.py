@@ -189,7 +189,7 @@ def proc_stat(pid: int) -> tuple[float, int]:
     return cpu, rss
 
 
-def prepare(tmp: Path, trackers: int) -> dict:
+def prepare(tmp: Path, called: int, trackers: int, spread: bool = False) -> dict:
     from xephang import accounts, engine
     from xephang.db import connect
     from xephang.demo import seed_demo
@@ -199,10 +199,15 @@ def prepare(tmp: Path, trackers: int) -> dict:
     migrate(db)
     info = seed_demo(db)
     info["officer"] = accounts.add_user_token(db, "canbo1")
-    for _ in range(trackers):
+    services = "ABCDEF" if spread else "A"
+    for _ in range(called):  # the tickets the benchmark will call
         engine.issue_ticket(db, info["office_id"], "A", check_hours=False)
+    for n in range(trackers):
+        engine.issue_ticket(db, info["office_id"], services[n % len(services)],
+                            check_hours=False)
     info["visits"] = [r[0] for r in db.execute(
-        "SELECT v.token FROM visits v JOIN tickets t ON t.visit_id = v.id ORDER BY t.id")]
+        "SELECT v.token FROM visits v JOIN tickets t ON t.visit_id = v.id ORDER BY t.id")
+    ][called:]
     counters = [r[0] for r in db.execute("SELECT id FROM counters ORDER BY number")]
     info["counters"] = counters
     db.close()
@@ -228,11 +233,11 @@ def start_server(tmp: Path, port: int) -> subprocess.Popen:
     raise RuntimeError((tmp / "server.log").read_text())
 
 
-def scenario(total: int, calls: int, client_procs: int) -> dict:
+def scenario(total: int, calls: int, client_procs: int, spread: bool = False) -> dict:
     trackers = total - DISPLAYS - COUNTERS
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        info = prepare(tmp, trackers + calls + 5)
+        info = prepare(tmp, calls + 5, trackers, spread)
         port = free_port()
         server = start_server(tmp, port)
         url = f"http://127.0.0.1:{port}"
@@ -240,7 +245,7 @@ def scenario(total: int, calls: int, client_procs: int) -> dict:
             specs = ([("display", {"token": info["display_token"]})] * DISPLAYS
                      + [("counter", {"token": info["officer"], "counter": c})
                         for c in info["counters"][:COUNTERS]]
-                     + [("tracker", {"visit": v}) for v in info["visits"][calls + 5:][:trackers]])
+                     + [("tracker", {"visit": v}) for v in info["visits"]])
             time.sleep(0.5)
             cpu0, rss0 = proc_stat(server.pid)
             pipes, procs = [], []
@@ -290,6 +295,7 @@ def scenario(total: int, calls: int, client_procs: int) -> dict:
         finally:
             server.terminate()
             server.wait(10)
+    called_service = trackers if not spread else -(-trackers // 6)
     office_lat, last_tracker = [], {tid: 0.0 for tid in sent}
     per_call = {tid: [] for tid in sent}
     missing = 0
@@ -310,7 +316,9 @@ def scenario(total: int, calls: int, client_procs: int) -> dict:
                 per_call[tid].append(lat)
     last = list(last_tracker.values())
     return {
-        "clients": connected, "trackers": trackers, "calls": calls, "missing": missing,
+        "clients": connected, "trackers": trackers, "calls": calls,
+        "trackers_moved_per_call": called_service, "missing": missing - (
+            (trackers - called_service) * len(sent) if spread else 0),
         "connect_s": connect_s, "http_p50_ms": pct(http_ms, 50), "http_p99_ms": pct(http_ms, 99),
         "office_worst_per_call_ms": [round(max(v) * 1000, 1) for v in per_call.values() if v],
         "tracker_last_per_call_ms": [round(v * 1000, 1) for v in last_tracker.values()],
@@ -329,13 +337,15 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=40)
     parser.add_argument("--client-procs", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="print every figure as JSON")
+    parser.add_argument("--spread", action="store_true",
+                        help="trackers over the 6 services (default: all wait for service A)")
     args = parser.parse_args()
     raise_nofile()
-    print(f"{'clients':>7} {'trackers':>8} | displays+counters p50/p99 ms | last tracker p50/p99 ms"
+    print(f"{'clients':>7} {'moved':>8} | displays+counters p50/p99 ms | last tracker p50/p99 ms"
           f" | KB/client | server CPU ms/call | µs/recipient | connect s")
     for total in args.clients:
-        r = scenario(total, args.calls, args.client_procs)
-        print(f"{r['clients']:>7} {r['trackers']:>8} | {r['office_p50_ms']:>12.1f} /"
+        r = scenario(total, args.calls, args.client_procs, args.spread)
+        print(f"{r['clients']:>7} {r['trackers_moved_per_call']:>8} | {r['office_p50_ms']:>12.1f} /"
               f" {r['office_p99_ms']:<12.1f} | {r['tracker_last_p50_ms']:>10.1f} /"
               f" {r['tracker_last_p99_ms']:<10.1f} | {r['kb_per_client']:>9.1f} |"
               f" {r['cpu_ms_per_call']:>18.1f} | {r['cpu_us_per_recipient']:>12.1f} |"

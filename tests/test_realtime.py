@@ -167,6 +167,11 @@ def test_tracker_gets_its_ticket_and_queue_moves_only(app, client, tokens, demo,
     assert got["queue_event"][0]["ticket"]["counter"]["number"] == 2
     state = tracker.emit("sync", callback=True)["tracker"]
     assert state["ticket"]["status"] == "called" and state["people_ahead"] is None
+    # once called (and synced), the tracker leaves its service's queue moves
+    issue("A", priority="elderly")
+    issue("A")
+    call_next(client, tokens, counter=6)
+    assert tracker.get_received() == []
     del other_service
 
 

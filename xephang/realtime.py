@@ -222,14 +222,23 @@ def enter(client: LiveClient, room: str) -> None:
 
 
 def join_visit(db, client: LiveClient, token: str) -> list[str]:
-    """Join the rooms of a visit's tickets, and its waiting ticket's service room."""
-    joined = []
+    """Join the rooms of a visit's tickets and its waiting ticket's service room.
+
+    Service rooms of tickets no longer waiting are left: once called, a
+    tracker has no more use for the queue moves of its service.
+    """
+    joined, waiting_in = [], set()
     for row in livestate.visit_tickets(db, token):
         enter(client, ticket_room(row["id"]))
         joined.append(ticket_room(row["id"]))
         if row["status"] == "waiting":
-            enter(client, service_room(row["service_id"]))
-            joined.append(service_room(row["service_id"]))
+            waiting_in.add(service_room(row["service_id"]))
+    for room in waiting_in:
+        enter(client, room)
+        joined.append(room)
+    for room in [r for r in client.rooms if r.startswith("service:") and r not in waiting_in]:
+        leave_room(room)
+        client.rooms.discard(room)
     return joined
 
 
