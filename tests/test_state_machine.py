@@ -220,6 +220,22 @@ class QueueMachine(RuleBasedStateMachine):
             assert count == top, (service_id, day)
 
     @invariant()
+    def people_ahead_matches_a_plain_count(self):
+        from xephang.engine.tickets import people_ahead
+
+        waiting = list(self.db.query("SELECT * FROM tickets WHERE status = 'waiting'"))
+        for t in waiting:
+            before = [o for o in waiting if o["service_id"] == t["service_id"]
+                      and o["id"] != t["id"] and (o["queue_at"], o["id"]) < (t["queue_at"],
+                                                                              t["id"])]
+            after_priority = [o for o in waiting if o["service_id"] == t["service_id"]
+                              and o["priority"] and (o["queue_at"], o["id"]) > (t["queue_at"],
+                                                                                 t["id"])]
+            expected = (len([o for o in before if o["priority"]]) if t["priority"]
+                        else len(before) + len(after_priority))
+            assert people_ahead(self.db, t) == expected, t
+
+    @invariant()
     def snapshot_matches(self):
         snap = engine.snapshot(self.db, self.q.office, now=self.now)
         waiting = self.db.execute("SELECT count(*) FROM tickets WHERE status = 'waiting'"
