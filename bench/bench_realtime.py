@@ -189,7 +189,8 @@ def proc_stat(pid: int) -> tuple[float, int]:
     return cpu, rss
 
 
-def prepare(tmp: Path, called: int, trackers: int, spread: bool = False) -> dict:
+def prepare(tmp: Path, called: int, trackers: int, spread: bool = False,
+            done: bool = False) -> dict:
     from xephang import accounts, engine
     from xephang.db import connect
     from xephang.demo import seed_demo
@@ -203,8 +204,10 @@ def prepare(tmp: Path, called: int, trackers: int, spread: bool = False) -> dict
     for _ in range(called):  # the tickets the benchmark will call
         engine.issue_ticket(db, info["office_id"], "A", check_hours=False)
     for n in range(trackers):
-        engine.issue_ticket(db, info["office_id"], services[n % len(services)],
-                            check_hours=False)
+        ticket = engine.issue_ticket(db, info["office_id"], services[n % len(services)],
+                                     check_hours=False).ticket
+        if done:  # a page left open after the visit: its ticket no longer waits
+            engine.cancel(db, ticket["id"])
     info["visits"] = [r[0] for r in db.execute(
         "SELECT v.token FROM visits v JOIN tickets t ON t.visit_id = v.id ORDER BY t.id")
     ][called:]
@@ -233,11 +236,12 @@ def start_server(tmp: Path, port: int) -> subprocess.Popen:
     raise RuntimeError((tmp / "server.log").read_text())
 
 
-def scenario(total: int, calls: int, client_procs: int, spread: bool = False) -> dict:
+def scenario(total: int, calls: int, client_procs: int, spread: bool = False,
+             done: bool = False) -> dict:
     trackers = total - DISPLAYS - COUNTERS
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        info = prepare(tmp, calls + 5, trackers, spread)
+        info = prepare(tmp, calls + 5, trackers, spread, done)
         port = free_port()
         server = start_server(tmp, port)
         url = f"http://127.0.0.1:{port}"
@@ -295,7 +299,7 @@ def scenario(total: int, calls: int, client_procs: int, spread: bool = False) ->
         finally:
             server.terminate()
             server.wait(10)
-    called_service = trackers if not spread else -(-trackers // 6)
+    called_service = 0 if done else trackers if not spread else -(-trackers // 6)
     office_lat, last_tracker = [], {tid: 0.0 for tid in sent}
     per_call = {tid: [] for tid in sent}
     missing = 0
@@ -314,11 +318,11 @@ def scenario(total: int, calls: int, client_procs: int, spread: bool = False) ->
             else:
                 office_lat.append(lat)
                 per_call[tid].append(lat)
-    last = list(last_tracker.values())
+    last = list(last_tracker.values()) if called_service else [0.0]
     return {
         "clients": connected, "trackers": trackers, "calls": calls,
-        "trackers_moved_per_call": called_service, "missing": missing - (
-            (trackers - called_service) * len(sent) if spread else 0),
+        "trackers_moved_per_call": called_service,
+        "missing": missing - (trackers - called_service) * len(sent),
         "connect_s": connect_s, "http_p50_ms": pct(http_ms, 50), "http_p99_ms": pct(http_ms, 99),
         "office_worst_per_call_ms": [round(max(v) * 1000, 1) for v in per_call.values() if v],
         "tracker_last_per_call_ms": [round(v * 1000, 1) for v in last_tracker.values()],
@@ -339,12 +343,14 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="print every figure as JSON")
     parser.add_argument("--spread", action="store_true",
                         help="trackers over the 6 services (default: all wait for service A)")
+    parser.add_argument("--done", action="store_true",
+                        help="trackers of tickets no longer waiting (pages left open)")
     args = parser.parse_args()
     raise_nofile()
     print(f"{'clients':>7} {'moved':>8} | displays+counters p50/p99 ms | last tracker p50/p99 ms"
           f" | KB/client | server CPU ms/call | µs/recipient | connect s")
     for total in args.clients:
-        r = scenario(total, args.calls, args.client_procs, args.spread)
+        r = scenario(total, args.calls, args.client_procs, args.spread, args.done)
         print(f"{r['clients']:>7} {r['trackers_moved_per_call']:>8} | {r['office_p50_ms']:>12.1f} /"
               f" {r['office_p99_ms']:<12.1f} | {r['tracker_last_p50_ms']:>10.1f} /"
               f" {r['tracker_last_p99_ms']:<10.1f} | {r['kb_per_client']:>9.1f} |"
