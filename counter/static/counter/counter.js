@@ -41,7 +41,8 @@
     if (!snap) return;
     $("office-name").textContent = snap.office.name;
     var c = counter();
-    $("counter-title").textContent = c ? "Quầy số " + c.number + (c.name ? " — " + c.name : "") : "Chọn quầy";
+    var named = c && c.name && c.name !== "Quầy " + c.number;
+    $("counter-title").textContent = c ? "Quầy số " + c.number + (named ? " — " + c.name : "") : "Chọn quầy";
     var t = c && c.current_ticket;
     $("current-code").textContent = t ? t.code : "—";
     $("current-code").dataset.status = t ? t.status : "";
