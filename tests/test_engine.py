@@ -620,3 +620,20 @@ def test_sequence_numbers_are_per_office(queue, bare_db):
     assert engine.current_seq(bare_db, other.office) == 1
     assert engine.current_seq(bare_db, queue.office) == 1
     assert engine.verify_log(bare_db) == []
+
+
+def test_snapshot_reads_one_consistent_state(queue, tmp_path):
+    """Inside db.read, another connection's commit is not seen half-way."""
+    from xephang.db import connect, read
+
+    issue(queue)
+    other = connect(tmp_path / "engine.db")
+    with read(queue.db):
+        seq = engine.current_seq(queue.db, queue.office)
+        engine.issue_ticket(other, queue.office, "A", now=T0)  # commits meanwhile
+        assert engine.current_seq(queue.db, queue.office) == seq
+        assert queue.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
+    assert engine.current_seq(queue.db, queue.office) == seq + 1
+    snap = engine.snapshot(queue.db, queue.office, now=T0)
+    assert snap["seq"] == seq + 1 and snap["waiting_total"] == 2
+    other.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from ..db import scalar
+from ..db import read, scalar
 from .core import get_office, local_day, resolve_now
 from .views import event_view, ticket_view
 
@@ -16,6 +16,13 @@ def current_seq(db: sqlite_utils.Database, office_id: int) -> int:
 def snapshot(db: sqlite_utils.Database, office_id: int, now=None, recent_calls: int = 10
              ) -> dict:
     """The whole visible state of an office's queue, with the event sequence it reflects."""
+    # One read transaction: the counts, counters and seq all describe the same moment,
+    # so a client resuming from ``seq`` neither misses nor double-applies an event.
+    with read(db):
+        return _snapshot(db, office_id, now, recent_calls)
+
+
+def _snapshot(db: sqlite_utils.Database, office_id: int, now, recent_calls: int) -> dict:
     office = get_office(db, office_id)
     day = local_day(resolve_now(now), office["timezone"]).isoformat()
     seq = current_seq(db, office_id)
