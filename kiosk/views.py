@@ -7,7 +7,7 @@ import logging
 from flask import current_app, jsonify, redirect, render_template, request, url_for
 
 import printers
-from xephang import engine, kiosk_data
+from xephang import accounts, engine, kiosk_data
 from xephang.auth import allow, current_principal, pair_device_session, public
 from xephang.errors import BadInputError, ForbiddenError, RateLimitError
 from xephang.web import get_db, publish, tracker_url
@@ -43,11 +43,14 @@ def unpaired(reason: str = "unpaired"):
 @public
 def pair():
     """Pair this browser as a kiosk with a device token, then open the kiosk screen."""
-    principal = pair_device_session(request.args.get("token", ""))
-    if principal is None:
+    token = request.args.get("token", "")
+    found = accounts.principal_for_token(get_db(), token)
+    if found is None or found.kind != "device":
         return unpaired("bad_token")
-    if principal.role != "kiosk":
+    if found.role != "kiosk":  # checked first: a display token must not pair this browser
         return unpaired("not_kiosk")
+    if pair_device_session(token) is None:
+        return unpaired("bad_token")
     return redirect(url_for("kiosk.index"))
 
 
@@ -75,6 +78,7 @@ def index():
 def state():
     """What an idle kiosk re-checks every half minute: open now, full services, setup version."""
     principal = kiosk_principal()
+    accounts.touch_device(get_db(), principal.device_id)  # the manager sees the kiosk alive
     menu = kiosk_data.kiosk_menu(get_db(), principal.office_id)
     full = [s["id"] for g in menu["fields"] for s in g["services"] if s["full"]]
     return jsonify(ok=True, open=menu["open"], full=full,

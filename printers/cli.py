@@ -91,3 +91,27 @@ def printer_status(db_path, office_id):
     db = connect(db_path)
     migrate(db)
     click.echo(json.dumps(status(db, office_id), ensure_ascii=False, indent=2))
+
+
+@printer.command("run")
+@db_option
+def printer_run(db_path):
+    """Run only the print spooler (for servers started with XEPHANG_PRINT_WORKER=0)."""
+    import signal
+    import threading
+
+    from xephang import create_app
+
+    app = create_app({"DB": os.path.abspath(db_path), "PRINT_WORKER": True})
+    spool = app.extensions["xephang.spooler"]
+    spool.start()
+    names = ", ".join(spool.workers) or "none"
+    click.echo(f"Đang chạy hàng đợi in / print spooler running for: {names} (Ctrl+C to stop)")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    spool.stop()

@@ -94,6 +94,10 @@ def run_blocking(fn: Callable, *args):
     return fn(*args)
 
 
+class AlreadyFinalError(Exception):
+    """The job was made final by someone else (rolls back the log entry)."""
+
+
 class PrintWorker:
     """Prints the jobs of one printer, one at a time, until stopped."""
 
@@ -244,8 +248,15 @@ class PrintWorker:
             with write(self.db):
                 jobs.finish_job(self.db, job["id"], ok, error)
             return
-        outcome = record_print(self.db, job["ticket_id"], ok, details,
-                               within=lambda db: jobs.finish_job(db, job["id"], ok, error))
+        def mark_final(db) -> None:
+            if not jobs.finish_job(db, job["id"], ok, error):
+                raise AlreadyFinalError(job["id"])
+
+        try:
+            outcome = record_print(self.db, job["ticket_id"], ok, details, within=mark_final)
+        except AlreadyFinalError:  # recovered meanwhile by another worker: it logged it
+            log.warning("print job %s was already final; not logged twice", job["id"])
+            return
         self.publish(outcome.events)
 
     def note_printer(self, state: str, problem: str, detail: str, job: dict) -> None:

@@ -53,6 +53,8 @@ def test_pairing_with_a_wrong_token_explains_why(client, demo, token_kind, text)
     token = "xd_nope" if token_kind == "bad" else demo["display_token"]
     r = client.get(f"/kiosk/pair?token={token}")
     assert r.status_code == 403 and text in r.data.decode()
+    with client.session_transaction() as sess:
+        assert "device_id" not in sess  # a display token must not pair the kiosk browser
 
 
 def test_a_revoked_kiosk_is_unpaired(client, db, demo):

@@ -274,3 +274,52 @@ def test_worker_threads_print_every_ticket_exactly_once_while_the_printer_flaps(
         assert {office.job(t["print"]["id"])["state"] for t in tickets + more} == {"done"}
     finally:
         extra.stop()
+
+
+def test_a_job_made_final_by_another_worker_is_not_logged_twice(office, fake_printer):
+    issued = office.issue()
+    job = jobs.claim_next(office.db, fake_printer.spec)
+    assert jobs.mark_sending(office.db, job["id"])
+    worker = office.worker()
+    worker.recover(lease_s=-1)  # another process gave up on it: failed, logged once
+    worker.succeed(job, 100, None, "")  # the slow original attempt finishes after all
+    assert office.job(job["id"])["state"] == "failed"
+    assert office.print_events(issued["ticket"]["id"]) == ["print_failed"]
+
+
+def test_the_spooler_starts_with_the_server_but_not_in_tests(tmp_path, fake_printer):
+    app = spool_app(tmp_path, fake_printer.spec)
+    assert not printers.get_spooler(app).started
+    live = spool_app(tmp_path / "live", fake_printer.spec, TESTING=False)
+    spool = printers.get_spooler(live)
+    try:
+        assert spool.started and all(w.thread.is_alive() for w in spool.workers.values())
+    finally:
+        spool.stop()
+    assert not any(w.thread.is_alive() for w in spool.workers.values())
+
+
+def test_xephang_printer_run_prints_jobs_queued_by_another_process(tmp_path, fake_printer):
+    import os
+    import subprocess
+    import sys
+
+    office = Office(spool_app(tmp_path, fake_printer.spec))
+    try:
+        issued = office.issue()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from xephang.cli import main; main()", "printer", "run",
+             "--db", office.app.config["DB"]],
+            env={**os.environ, "XEPHANG_PRINTER": fake_printer.spec,
+                 "XEPHANG_PUBLIC_URL": "http://xephang.test"},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            assert len(fake_printer.wait_for_jobs(1, timeout=20)) == 1
+        finally:
+            proc.terminate()
+            output = proc.communicate(timeout=10)[0].decode()
+        assert proc.returncode == 0, output
+        assert printed_urls(fake_printer) == [issued["ticket"]["tracker_url"]]
+        assert office.print_events(issued["ticket"]["id"]) == ["printed"]
+    finally:
+        office.db.close()

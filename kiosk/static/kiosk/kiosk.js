@@ -149,8 +149,11 @@
     $("busy").hidden = false;
     var payload = { service: serviceId };
     if (state.priority) { payload.priority = state.priority; }
+    var abort = window.AbortController ? new AbortController() : null;
+    var giveUp = setTimeout(function () { if (abort) { abort.abort(); } }, 8000);
     fetch(config.issueUrl, {
       method: "POST",
+      signal: abort ? abort.signal : undefined,
       headers: { "Content-Type": "application/json", Accept: "application/json",
                  "X-CSRF-Token": csrf },
       body: JSON.stringify(payload)
@@ -167,6 +170,7 @@
     }).catch(function () {
       message(MESSAGES.network);
     }).then(function () {
+      clearTimeout(giveUp);
       state.busy = false;
       $("busy").hidden = true;
     });
