@@ -195,3 +195,26 @@ def test_the_kiosk_page_and_its_assets_come_from_the_app(kiosk, client):
     for src in re.findall(r'(?:src|href)="([^"]+)"', page):
         assert src.startswith("/"), src
         assert client.get(src).status_code == 200, src
+
+
+def test_managers_see_the_tickets_the_virtual_printer_saved(kiosk, client, app):
+    from tests.conftest import login
+
+    kiosk("A")
+    kiosk("B")
+    printers.get_spooler(app).drain()
+    assert client.get("/kiosk/printed/").status_code in (302, 403)  # a kiosk is no manager
+    login(client, "quanly")
+    page = client.get("/kiosk/printed/").data.decode()
+    names = re.findall(r'src="/kiosk/printed/([^"]+)"', page)
+    assert len(names) == 2 and names[0].endswith("_B001.png")  # newest first
+    image = client.get(f"/kiosk/printed/{names[0]}")
+    assert image.status_code == 200 and image.data[:4] == b"\x89PNG"
+    assert client.get("/kiosk/printed/..%2Fxephang.db").status_code == 404
+
+
+def test_officers_may_not_see_printed_tickets(client, demo):
+    from tests.conftest import login
+
+    login(client, "canbo1")
+    assert client.get("/kiosk/printed/").status_code == 403

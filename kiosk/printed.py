@@ -1,0 +1,34 @@
+"""The virtual printer's output, for managers: the last tickets it "printed", as images."""
+
+from __future__ import annotations
+
+import re
+
+from flask import abort, current_app, render_template, send_from_directory
+
+import printers
+from xephang.auth import allow
+
+from .blueprint import bp
+
+PNG_NAME = re.compile(r"^[A-Za-z0-9_-]+\.png$")
+
+
+@bp.get("/kiosk/printed/")
+@allow("manager", login_page=True)
+def printed():
+    """The last tickets the virtual printer saved, newest first."""
+    folder = printers.print_dir(current_app.config)
+    files = [p.name for p in printers.list_printed(folder, 24)]
+    return render_template("kiosk/printed.html", files=files, folder=folder,
+                           printer=current_app.config.get("PRINTER"))
+
+
+@bp.get("/kiosk/printed/<name>")
+@allow("manager")
+def printed_file(name: str):
+    """One saved ticket image."""
+    if not PNG_NAME.match(name):
+        abort(404)
+    return send_from_directory(printers.print_dir(current_app.config), name,
+                               mimetype="image/png", max_age=3600)
