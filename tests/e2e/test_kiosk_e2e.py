@@ -105,7 +105,10 @@ def test_an_unpaired_browser_sees_the_explanation(browser, server):
     page.close()
 
 
-def test_the_tracker_follows_the_call_and_takes_one_rating(browser, server):
+def test_the_tracker_follows_the_queue_and_the_call_and_takes_one_rating(browser, server):
+    api = server.url + "/api/v1"
+    first = requests.post(f"{api}/tickets", json={"service": "A"}, headers=server.officer,
+                          timeout=5).json()["ticket"]
     kiosk = open_kiosk(browser, server)
     kiosk.get_by_role("button", name="Hộ tịch").click()
     kiosk.wait_for_selector("#ticket:not([hidden])")
@@ -117,17 +120,28 @@ def test_the_tracker_follows_the_call_and_takes_one_rating(browser, server):
 
     phone = browser.new_page(viewport=PHONE_VIEWPORT)
     phone.goto(url)
-    assert phone.inner_text("#status-vi") == "Đang chờ"
-    api = server.url + "/api/v1"
+    assert phone.inner_text("#code") == "A002"
+    assert phone.inner_text("#status-vi") == "Đang chờ" and phone.inner_text("#ahead") == "1"
+    phone.wait_for_selector("#live.on")  # connected to the realtime hub
     requests.post(f"{api}/counters/1/open", headers=server.officer, timeout=5)
-    called = requests.post(f"{api}/counters/1/call-next", headers=server.officer,
-                           timeout=5).json()["ticket"]
+
+    def officer(path):
+        r = requests.post(f"{api}/{path}", headers=server.officer, timeout=5)
+        assert r.ok, r.text
+        return r.json()
+
+    assert officer("counters/1/call-next")["ticket"]["id"] == first["id"]
+    phone.wait_for_function("document.getElementById('ahead').textContent === '0'",
+                            timeout=10000)
+    officer(f"tickets/{first['id']}/start")
+    officer(f"tickets/{first['id']}/finish")
+    called = officer("counters/1/call-next")["ticket"]
     phone.wait_for_function(
         "document.getElementById('status-vi').textContent === 'Mời đến quầy 1'", timeout=10000)
     phone.screenshot(path=str(ARTIFACTS / "tracker_called.png"))
-    assert phone.is_hidden("#rating")
-    for action in ("start", "finish"):
-        requests.post(f"{api}/tickets/{called['id']}/{action}", headers=server.officer, timeout=5)
+    assert phone.is_hidden("#rating") and phone.is_hidden("#queue")
+    officer(f"tickets/{called['id']}/start")
+    officer(f"tickets/{called['id']}/finish")
     phone.wait_for_selector("#rating:not([hidden])", timeout=10000)
     phone.get_by_role("button", name="Rất hài lòng").click()
     phone.wait_for_selector("#rated:not([hidden])")
