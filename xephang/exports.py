@@ -216,17 +216,20 @@ def report_xlsx(report: dict) -> bytes:
 
 
 def log_xlsx(rows: list[dict], office_name: str, first: str, last: str) -> bytes:
-    """The raw wait-time log as a workbook (streamed, for a month of a large centre)."""
-    wb = Workbook(write_only=True)
-    summary = wb.create_sheet("Tóm tắt")
+    """The raw wait-time log as a workbook: a summary sheet, then one ticket a row.
+
+    Written with the streaming writer in ``xlsx_writer``: a month of a large
+    centre is two million cells, too many for openpyxl's per-cell cost.
+    """
+    from . import xlsx_writer as xw
+
     waited = [r["visit_wait_s"] for r in rows if r["from_code"] == "" and r["visit_wait_s"]
               is not None]
     statuses: dict[str, int] = {}
     for r in rows:
         statuses[r["status_vi"]] = statuses.get(r["status_vi"], 0) + 1
-    summary.column_dimensions["A"].width = 34
-    summary.column_dimensions["B"].width = 22
-    summary.append(["Nhật ký thời gian chờ"])
+    summary = xw.Sheet("Tóm tắt", widths=[38, 22])
+    summary.append(["Nhật ký thời gian chờ"], xw.BOLD)
     summary.append([office_name])
     summary.append([f"Từ {first} đến {last}"])
     summary.append([f"Lập lúc {datetime.now():%Y-%m-%d %H:%M}"])
@@ -236,29 +239,27 @@ def log_xlsx(rows: list[dict], office_name: str, first: str, last: str) -> bytes
         summary.append([status, count])
     summary.append(["Lượt có thời gian chờ", len(waited)])
     summary.append(["Chờ trung bình mỗi lượt (phút)",
-                    round(sum(waited) / len(waited) / 60, 2) if waited else None])
+                    round(sum(waited) / len(waited) / 60, 2) if waited else None],
+                   [xw.PLAIN, xw.DECIMAL])
     summary.append(["Số vé thuộc lượt vượt chỉ tiêu", sum(1 for r in rows if r["over_target"])])
     summary.append([])
-    summary.append(["Định nghĩa"])
+    summary.append(["Định nghĩa"], xw.BOLD)
     for text in DEFINITIONS:
         summary.append([text])
-    ws = wb.create_sheet("Nhật ký")
-    for i, (_k, _t, _kind, width) in enumerate(LOG_COLUMNS, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = width
-    ws.freeze_panes = "C2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(LOG_COLUMNS))}{len(rows) + 1}"
-    from openpyxl.cell import WriteOnlyCell
-
-    header = []
-    for _k, title, _kind, _w in LOG_COLUMNS:
-        cell = WriteOnlyCell(ws, value=title)
-        cell.fill, cell.font = HEADER_FILL, HEADER_FONT
-        header.append(cell)
-    ws.append(header)
-    columns = [(key, kind) for key, _t, kind, _w in LOG_COLUMNS]
+    log = xw.Sheet("Nhật ký", widths=[w for _k, _t, _kind, w in LOG_COLUMNS], freeze="C2",
+                   autofilter=True)
+    log.append([title for _k, title, _kind, _w in LOG_COLUMNS], xw.HEADER)
+    styles = [{"datetime": xw.DATETIME, "minutes": xw.DECIMAL}.get(kind, xw.PLAIN)
+              for _k, _t, kind, _w in LOG_COLUMNS]
+    keys = [key for key, _t, _kind, _w in LOG_COLUMNS]
+    converters = [(i, key, kind) for i, (key, _t, kind, _w) in enumerate(LOG_COLUMNS)
+                  if kind in ("minutes", "bool")]
     for row in rows:
-        ws.append([_xlsx_value(row[key], kind) for key, kind in columns])
-    return _save(wb)
+        values = [row[key] for key in keys]
+        for i, key, kind in converters:
+            values[i] = _xlsx_value(row[key], kind)
+        log.append(values, styles)
+    return xw.workbook_bytes([summary, log])
 
 
 def _save(wb: Workbook) -> bytes:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
 from ..engine.core import STATUS_VI, get_office
 from ..errors import BadInputError
-from .facts import Targets
+from .facts import Targets, utc_offset
 from .report import check_range
 
 EVENT_VI = {
@@ -54,14 +54,26 @@ def log_rows(db: sqlite_utils.Database, office_id: int, first: str, last: str,
     """Every ticket of [first, last] with its own wait, its visit's wait and the target."""
     office = get_office(db, office_id)
     first, last = check_range(first, last)
-    tz = ZoneInfo(office["timezone"])
     names = names or Names(db, office_id)
     targets = Targets(db, office_id)
-    raw = list(db.query(LOG_SQL, [office_id, first, last]))
+    offsets: dict[str, timedelta] = {}
+    parse = datetime.fromisoformat
+    cursor = db.execute(LOG_SQL, [office_id, first, last])
+    columns = [c[0] for c in cursor.description]
+    raw = []
+    for values in cursor:
+        r = dict(zip(columns, values, strict=True))
+        offset = offsets.get(r["day"])
+        if offset is None:
+            offset = offsets[r["day"]] = utc_offset(office["timezone"], r["day"])
+        r["times"] = {key: _local_naive(parse, r[key], offset)
+                      for key in ("issued_at", "called_at", "started_at", "finished_at")}
+        raw.append(r)
     codes = {r["id"]: r["code"] for r in raw}
     visits: dict[int, dict] = {}
     for r in raw:
-        r["wait_s"] = _seconds(r["issued_at"], r["called_at"])
+        t = r["times"]
+        r["wait_s"] = _span(t["issued_at"], t["called_at"])
         visit = visits.setdefault(r["visit_id"], {"wait": None, "root": None})
         if r["wait_s"] is not None:
             visit["wait"] = round((visit["wait"] or 0) + r["wait_s"], 1)
@@ -74,6 +86,7 @@ def log_rows(db: sqlite_utils.Database, office_id: int, first: str, last: str,
         target = targets.on("avg_wait_s", root["day"], root["service_id"])
         service = names.services.get(r["service_id"], {})
         counter = names.counters.get(r["counter_id"]) if r["counter_id"] else None
+        t = r["times"]
         rows.append({
             "id": r["id"], "day": r["day"], "code": r["code"], "visit_id": r["visit_id"],
             "service_id": r["service_id"], "service": service.get("name_vi", ""),
@@ -82,11 +95,10 @@ def log_rows(db: sqlite_utils.Database, office_id: int, first: str, last: str,
             "counter_id": r["counter_id"],
             "counter": counter["number"] if counter else None,
             "officer_id": r["officer_id"], "officer": names.users.get(r["officer_id"], ""),
-            "issued_at": _local(r["issued_at"], tz), "called_at": _local(r["called_at"], tz),
-            "started_at": _local(r["started_at"], tz),
-            "finished_at": _local(r["finished_at"], tz),
+            "issued_at": t["issued_at"], "called_at": t["called_at"],
+            "started_at": t["started_at"], "finished_at": t["finished_at"],
             "wait_s": r["wait_s"],
-            "service_s": _seconds(r["started_at"], r["finished_at"]) if r["status"] == "done"
+            "service_s": _span(t["started_at"], t["finished_at"]) if r["status"] == "done"
             else None,
             "visit_wait_s": visit["wait"], "target_wait_s": target,
             "over_target": visit["wait"] is not None and target is not None
@@ -97,6 +109,21 @@ def log_rows(db: sqlite_utils.Database, office_id: int, first: str, last: str,
         })
     rows.sort(key=lambda row: (row["day"], row["issued_at"] or "", row["id"]))
     return rows
+
+
+def _local_naive(parse, text: str | None, offset: timedelta) -> datetime | None:
+    """A stored UTC time as the office's wall-clock time (naive, for tables and Excel)."""
+    if not text:
+        return None
+    if text.endswith("+00:00"):  # the engine's form: parse the naive part, faster
+        return parse(text[:-6]) + offset
+    return parse(text).astimezone(UTC).replace(tzinfo=None) + offset
+
+
+def _span(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds(), 1)
 
 
 def _local(text: str | None, tz: ZoneInfo) -> datetime | None:

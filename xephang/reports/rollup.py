@@ -42,15 +42,15 @@ def lowest_rating_level(db, office_id: int):
 
 def invalidate_touched_days(db: sqlite_utils.Database, office_id: int) -> int:
     """Drop stored days touched by events since the watermark; return the number dropped."""
+    if _current_seq(db, office_id) == _mark(db, office_id):
+        return 0  # nothing new: no need for the write lock
     with write(db):
-        current = db.execute("SELECT coalesce(max(seq), 0) FROM ticket_events WHERE"
-                             " office_id = ?", [office_id]).fetchone()[0]
-        row = db.execute("SELECT seq FROM report_state WHERE office_id = ?",
-                         [office_id]).fetchone()
-        mark = row[0] if row else 0
+        current, mark = _current_seq(db, office_id), _mark(db, office_id)
         if current == mark:
             return 0
-        days = [r[0] for r in db.execute(
+        stored = db.execute("SELECT 1 FROM report_days WHERE office_id = ? LIMIT 1",
+                            [office_id]).fetchone()
+        days = [] if not stored else [r[0] for r in db.execute(
             "SELECT DISTINCT t.day FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id"
             " WHERE e.office_id = ? AND e.seq > ?", [office_id, mark]).fetchall()]
         for day in days:
@@ -58,6 +58,16 @@ def invalidate_touched_days(db: sqlite_utils.Database, office_id: int) -> int:
         db.execute("INSERT INTO report_state (office_id, seq) VALUES (?, ?) ON CONFLICT"
                    " (office_id) DO UPDATE SET seq = excluded.seq", [office_id, current])
         return len(days)
+
+
+def _current_seq(db, office_id: int) -> int:
+    return db.execute("SELECT coalesce(max(seq), 0) FROM ticket_events WHERE office_id = ?",
+                      [office_id]).fetchone()[0]
+
+
+def _mark(db, office_id: int) -> int:
+    row = db.execute("SELECT seq FROM report_state WHERE office_id = ?", [office_id]).fetchone()
+    return row[0] if row else 0
 
 
 def _drop_day(db, office_id: int, day: str) -> None:
