@@ -404,3 +404,19 @@ def test_period_bounds(period, ref, expected):
 def test_bad_ranges_are_refused(first, last):
     with pytest.raises(QueueError):
         reports.check_range(first, last)
+
+
+def test_dashboard_sql_tally_equals_the_report_tally(month):
+    db, info, _ = month
+    from xephang.reports.facts import NONE_KEY, Targets, day_tallies
+    from xephang.reports.live import today_tally
+    from xephang.reports.rollup import lowest_rating_level
+
+    office = info["office_id"]
+    targets, lowest = Targets(db, office), lowest_rating_level(db, office)
+    days = [r[0] for r in db.execute("SELECT DISTINCT day FROM tickets").fetchall()]
+    assert len(days) > 15
+    for day in days:
+        python = day_tallies(db, office, day, "Asia/Ho_Chi_Minh", targets, lowest,
+                             dims=("office",))[("office", NONE_KEY)]
+        assert today_tally(db, office, day, targets, lowest).figures() == python.figures(), day
