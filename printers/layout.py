@@ -100,6 +100,23 @@ def qr_image(data: str, target_px: int) -> Image.Image:
     return small.resize((n * scale, n * scale), Image.NEAREST).convert("1", dither=Image.NONE)
 
 
+@functools.lru_cache(maxsize=512)
+def text_block(text: str, size: int, bold: bool, width: int, gap: int) -> Image.Image:
+    """Centred, wrapped lines of text as a 1-bit image (cached: labels, office and service
+    names repeat on every ticket)."""
+    face = font(size, bold)
+    lines = wrap(text, face, width)
+    boxes = [face.getbbox(line, mode="1") for line in lines]
+    image = Image.new("1", (width, max(sum(b[3] - b[1] + gap for b in boxes) - gap, 1)), 1)
+    draw = ImageDraw.Draw(image)
+    draw.fontmode = "1"  # no anti-aliasing: the image is 1-bit anyway
+    y = 0
+    for line, (left, top, right, bottom) in zip(lines, boxes, strict=True):
+        draw.text(((width - (right - left)) // 2 - left, y - top), line, font=face, fill=0)
+        y += bottom - top + gap
+    return image
+
+
 class _Canvas:
     """A tall white strip that text and images are stacked on, top to bottom."""
 
@@ -116,13 +133,10 @@ class _Canvas:
         return max(1, round(value * self.scale))
 
     def text(self, text: str, size: int, bold: bool = False, gap: int = 6) -> None:
-        face = font(self.px(size), bold)
-        for line in wrap(text, face, self.width - 2 * self.margin):
-            left, top, right, bottom = self.draw.textbbox((0, 0), line, font=face)
-            x = (self.width - (right - left)) // 2 - left
-            self.draw.text((x, self.y - top), line, font=face, fill=0)
-            self.y += (bottom - top) + self.px(gap)
-        self.y += self.px(gap)
+        block = text_block(nfc(text), self.px(size), bold, self.width - 2 * self.margin,
+                           self.px(gap))
+        self.image.paste(block, (self.margin, self.y))
+        self.y += block.height + 2 * self.px(gap)
 
     def big_code(self, code: str, size: int) -> None:
         """The ticket code as large as fits the line."""
