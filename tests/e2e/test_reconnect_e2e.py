@@ -55,3 +55,23 @@ def test_pages_reconnect_after_restart_and_show_current_state(browser, live_serv
     counter.keyboard.press("n")
     display.wait_for_function(
         f"document.getElementById('latest-code').textContent === '{third['code']}'")
+
+
+def test_board_resyncs_on_a_sequence_gap(browser, live_server):
+    """An event whose seq skips one means something was missed: the page fetches a snapshot."""
+    server = live_server
+    display = open_display(browser, server)
+    issue_ticket(server)
+    display.wait_for_function("window.xephangBoard.state().waiting_total === 1")
+    syncs = display.evaluate("window.xephangBoard.syncs()")
+    seq = display.evaluate("window.xephangBoard.live.seq()")
+    # deliver a forged event from the future, as if seq + 1 had been lost on the way
+    display.evaluate("""seq => window.xephangBoard.live.socket.listeners('queue_event')[0]({
+        office_id: 1, seq: seq + 2, type: 'called', ticket_id: 999, counter_id: 1,
+        details: {counter_number: 1}, ticket: {id: 999, code: 'Z999', counter: {id: 1, number: 1}},
+        waiting: {}, waiting_total: 0})""", seq)
+    display.wait_for_function(f"window.xephangBoard.syncs() > {syncs}")
+    # the forged event was not applied; the snapshot is the truth
+    assert display.text_content("#latest-code") != "Z999"
+    assert display.evaluate("window.xephangBoard.state().waiting_total") == 1
+    assert display.evaluate("window.xephangBoard.live.seq()") == seq

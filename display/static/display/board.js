@@ -3,7 +3,7 @@
   "use strict";
   var root = document.getElementById("board");
   var $ = function (id) { return document.getElementById(id); };
-  var snap = null, voice = null, seen = {};
+  var snap = null, voice = null, seen = {}, syncs = 0;
   var COMMON_CLIPS = ["chime", "phrase_moi_cong_dan_co_so_thu_tu", "phrase_den_quay_so"];
 
   function esc(s) {
@@ -78,7 +78,7 @@
   var live = XephangLive.connect({
     auth: root.dataset.board ? {board: root.dataset.board} : {},
     onStatus: function (s) { $("conn").dataset.status = s; },
-    onState: function (ack) { snap = ack.snapshot; setupVoice(); render(); clock(); },
+    onState: function (ack) { syncs++; snap = ack.snapshot; setupVoice(); render(); clock(); },
     onEvent: function (name, ev) {
       if (name !== "queue_event" || !snap) return;
       XephangLive.applyEvent(snap, ev);
@@ -94,5 +94,6 @@
   function report(status) {
     if (root.dataset.mode === "session" && live.socket.connected) live.socket.emit("display_status", status);
   }
-  window.xephangBoard = {live: live, state: function () { return snap; }};
+  window.xephangBoard = {live: live, state: function () { return snap; },
+                         syncs: function () { return syncs; }};
 })();
