@@ -17,6 +17,7 @@ bp = Blueprint("manager", __name__, url_prefix="/manager", template_folder="temp
                static_folder="static", static_url_path="/static")
 
 LOG_PAGE = 100
+LOG_MAX_DAYS = 31  # a month of a large centre is ~90,000 tickets
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -182,6 +183,10 @@ def log_params(oid: int) -> dict:
     today = _today(oid)
     first, last = reports.check_range(args.get("from") or today, args.get("to") or
                                       args.get("from") or today)
+    if (date.fromisoformat(last) - date.fromisoformat(first)).days >= LOG_MAX_DAYS:
+        raise BadInputError(f"Nhật ký xem tối đa {LOG_MAX_DAYS} ngày mỗi lần; báo cáo dùng"
+                            " được cho khoảng dài hơn",
+                            f"The log covers at most {LOG_MAX_DAYS} days at a time")
     try:
         page = max(1, int(args.get("page") or 1))
     except ValueError:

@@ -199,6 +199,9 @@ def test_log_filters_search_and_timeline(month_client):
     page = client.get(f"/manager/log?from={day}&q={code}").get_data(as_text=True)
     assert code in page and "Gọi số" in page
     assert client.get("/manager/log.json?status=bogus").status_code == 400
+    too_long = client.get("/manager/log.json?from=2023-01-01&to=2023-03-01",
+                          headers={"Accept": "application/json"})
+    assert too_long.status_code == 400 and "tối đa 31 ngày" in too_long.get_json()["error"]
     xlsx = client.get(f"/manager/log/export.xlsx?from={FIRST}&to={LAST}")
     rows = list(openpyxl.load_workbook(io.BytesIO(xlsx.data))["Nhật ký"].iter_rows(
         values_only=True))
