@@ -16,7 +16,7 @@
     opts = opts || {};
     var Ctx = global.AudioContext || global.webkitAudioContext;
     var ctx = Ctx ? new Ctx() : null;
-    var buffers = {}, queue = [], playing = false, log = [];
+    var buffers = {}, queue = [], playing = false, current = null, log = [];
     var blocked = null;
 
     function setBlocked(b) {
@@ -44,6 +44,7 @@
       setBlocked(false);
       playing = true;
       var item = queue.shift();
+      current = item;
       Promise.all(item.clips.map(load)).then(function (bufs) {
         var t = ctx.currentTime + 0.05, last = null;
         bufs.forEach(function (buf) {
@@ -52,11 +53,12 @@
           src.buffer = buf; src.connect(ctx.destination); src.start(t);
           t += buf.duration + GAP_S; last = src;
         });
-        log.push({text: item.text, clips: item.clips, played: bufs.filter(Boolean).length, at: Date.now()});
+        log.push({text: item.text, clips: item.clips, played: bufs.filter(Boolean).length,
+                  at: Date.now(), duration_ms: Math.round((t - ctx.currentTime) * 1000)});
         document.body.dataset.announcing = item.text || "";
         var finish = function () {
-          if (!playing) return;
-          playing = false; document.body.dataset.announcing = "";
+          if (!playing || current !== item) return;  // a late timer of an earlier announcement
+          playing = false; current = null; document.body.dataset.announcing = "";
           setTimeout(pump, 400);   // a breath between two announcements
         };
         if (last) last.onended = finish;
