@@ -7,6 +7,8 @@ import pytest
 import requests
 
 from tests.e2e.conftest import ARTIFACTS
+from xephang import accounts
+from xephang.db import connect
 from xephang.demo import SERVICES
 
 pytestmark = pytest.mark.e2e
@@ -120,3 +122,100 @@ def test_counter_keyboard_actions_and_display_pause(browser, live_server):
     counter.keyboard.press("p")  # resume
     display.wait_for_function(
         "!document.querySelector(\"[data-counter='2']\").textContent.includes('Họp')")
+
+
+def officer(server) -> dict:
+    db = connect(server.db_path)
+    token = accounts.add_user_token(db, "canbo1")
+    db.close()
+    return {"Authorization": f"Bearer {token}"}
+
+
+# Headless Chromium (driven by Playwright) lets Web Audio start without a gesture; this puts
+# back what desktop browsers do: an AudioContext stays suspended until the user clicks or types.
+AUTOPLAY_POLICY = """
+(() => {
+  let activated = false;
+  const activate = e => { if (e.isTrusted) activated = true; };
+  addEventListener("pointerdown", activate, true);
+  addEventListener("keydown", activate, true);
+  const Real = window.AudioContext;
+  window.AudioContext = class extends Real {
+    constructor(...args) {
+      super(...args);
+      if (!activated) this.suspend();
+    }
+    resume() {
+      return activated ? super.resume()
+        : Promise.reject(new DOMException("blocked until a gesture", "NotAllowedError"));
+    }
+  };
+})();
+"""
+
+def test_blocked_audio_shows_button_then_announces_in_turn(browser, live_server):
+    """With autoplay blocked the board shows "Bật âm thanh"; after the click, calls queue."""
+    server = live_server
+    board = browser.new_page(viewport={"width": 1920, "height": 1080})
+    board.add_init_script(AUTOPLAY_POLICY)
+    board.goto(f"{server.url}/display/board/{server.demo['board_id']}")
+    board.locator("#sound").wait_for(state="visible")
+    board.screenshot(path=str(ARTIFACTS / "voice-blocked-button.png"))
+
+    headers = officer(server)
+    first, second = issue_ticket(server, service="A"), issue_ticket(server, service="C")
+    requests.post(f"{server.url}/api/v1/counters/1/call-next", headers=headers)
+    requests.post(f"{server.url}/api/v1/counters/3/call-next", headers=headers)
+    requests.post(f"{server.url}/api/v1/tickets/{first['id']}/recall", headers=headers)
+    board.wait_for_function(
+        f"document.getElementById('latest-code').textContent === '{first['code']}'")
+    assert board.evaluate("window.xephangVoice.log.length") == 0  # nothing played yet
+
+    board.click("#sound")
+    board.locator("#sound").wait_for(state="hidden")
+    board.wait_for_function("window.xephangVoice.log.length === 3", timeout=60000)
+    log = board.evaluate("window.xephangVoice.log")
+    assert [entry["text"].split()[-5] for entry in log] == [
+        first["code"], second["code"], first["code"]]  # the recall announced again
+    for before, after in zip(log, log[1:], strict=False):
+        assert after["at"] >= before["at"] + before["duration_ms"]  # never overlapping
+
+
+def test_counter_calls_specific_transfers_and_returns(browser, live_server):
+    server = live_server
+    counter = open_counter(browser, server, "canbo1", 1)
+    a1, a2 = issue_ticket(server, service="A"), issue_ticket(server, service="A")
+    counter.wait_for_function(
+        f"document.getElementById('next').textContent.includes('{a2['code']}')")
+    # G: call a specific ticket out of order, with a reason
+    counter.keyboard.press("g")
+    counter.fill("#dlg-call input[name=ticket]", a2["code"])
+    counter.fill("#dlg-call input[name=reason]", "Công dân ưu tiên")
+    counter.keyboard.press("Enter")
+    counter.wait_for_function(
+        f"document.getElementById('current-code').textContent === '{a2['code']}'")
+    # a second call-next is refused while this one is only called: the message says why
+    counter.keyboard.press("n")
+    counter.wait_for_function("document.getElementById('message').classList.contains('error')")
+    # B: return it to the queue, then call next takes a1 (a2 now queues behind it)
+    counter.keyboard.press("b")
+    counter.fill("#dlg-return input[name=reason]", "Thiếu giấy tờ")
+    counter.keyboard.press("Enter")
+    counter.wait_for_function("document.getElementById('current-code').textContent === '—'")
+    counter.keyboard.press("n")
+    counter.wait_for_function(
+        f"document.getElementById('current-code').textContent === '{a1['code']}'")
+    # T: transfer a1 to service C (Đất đai): a new ticket of the same visit waits there
+    counter.keyboard.press("s")
+    counter.wait_for_function("document.getElementById('current-code').dataset.status"
+                              " === 'serving'")
+    counter.keyboard.press("t")
+    counter.select_option("#dlg-transfer select[name=service]", label="C — Đất đai")
+    counter.keyboard.press("Enter")
+    counter.wait_for_function("document.getElementById('current-code').textContent === '—'")
+    counter.screenshot(path=str(ARTIFACTS / "counter-after-transfer.png"))
+    r = requests.get(f"{server.url}/api/v1/offices/{server.demo['office_id']}/waiting",
+                     headers=officer(server))
+    waiting = {t["code"]: t for t in r.json()["tickets"]}
+    assert a2["code"] in waiting and "C001" in waiting
+    assert waiting["C001"]["from_ticket_id"] == a1["id"]

@@ -177,6 +177,12 @@
     b.addEventListener("click", function () { b.closest("dialog").close(); });
   });
   document.querySelectorAll("dialog form[data-submit]").forEach(function (f) {
+    f.addEventListener("keydown", function (e) {  // Enter confirms from a select list too
+      if (e.key === "Enter" && e.target.tagName === "SELECT") {
+        e.preventDefault();
+        f.requestSubmit(f.querySelector("button.primary"));
+      }
+    });
     f.addEventListener("submit", function (e) {
       if (e.submitter && e.submitter.value === "cancel") return;
       submits[f.dataset.submit](f);

@@ -20,7 +20,8 @@
     if (!snap) return;
     var calls = snap.recent_calls || [];
     var latest = calls[0];
-    $("latest-code").textContent = latest ? latest.ticket.code : "—";
+    $("latest").classList.toggle("empty", !latest);
+    $("latest-code").textContent = latest ? latest.ticket.code : "Xin kính chào";
     $("latest-counter").textContent = latest ? counterNumber(latest) : "—";
     $("latest-text").textContent = latest && latest.announcement ? latest.announcement.text : "";
     $("recent").innerHTML = calls.slice(0, 7).map(function (c, i) {
