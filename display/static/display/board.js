@@ -23,7 +23,9 @@
     $("latest").classList.toggle("empty", !latest);
     $("latest-code").textContent = latest ? latest.ticket.code : "Xin kính chào";
     $("latest-counter").textContent = latest ? counterNumber(latest) : "—";
-    $("latest-text").textContent = latest && latest.announcement ? latest.announcement.text : "";
+    var template = (snap.board && snap.board.announce_template) || "";
+    $("latest-text").textContent = !latest ? "" : latest.announcement ? latest.announcement.text
+      : template.replace("{code}", latest.ticket.code).replace("{counter}", counterNumber(latest));
     $("recent").innerHTML = calls.slice(0, 7).map(function (c, i) {
       return "<tr class='" + (i === 0 ? "newest" : "") + "'><td>" + esc(c.ticket.code) + "</td><td>" +
         esc(counterNumber(c)) + "</td><td class='at'>" + esc((c.at || "").slice(11, 16)) +

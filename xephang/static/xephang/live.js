@@ -120,7 +120,6 @@
       snap.recent_calls = [ev].concat((snap.recent_calls || []).filter(function (c) {
         return c.ticket_id !== ev.ticket_id || c.type !== "called" || ev.type !== "called";
       })).slice(0, 10);
-      if (snap.today && ev.type === "called") snap.today.called = (snap.today.called || 0) + 1;
     } else if (ev.type === "started") {
       if (counter) counter.current_ticket = t;
     } else if (RELEASES[ev.type]) {
@@ -129,10 +128,10 @@
       }
     } else if (ev.type === "paused") {
       if (counter) { counter.state = "paused"; counter.pause_reason = ev.details.reason; }
-    } else if (ev.type === "resumed" || ev.type === "counter_opened") {
-      if (counter && counter.state !== "paused" || ev.type === "resumed") {
-        if (counter) { counter.state = "open"; counter.pause_reason = null; }
-      }
+    } else if (ev.type === "resumed") {
+      if (counter) { counter.state = "open"; counter.pause_reason = null; }
+    } else if (ev.type === "counter_opened") {
+      if (counter && counter.state !== "paused") counter.state = "open";  // a pause outlives it
     } else if (ev.type === "counter_closed") {
       if (counter) { counter.state = "closed"; counter.pause_reason = null; }
     } else if (ev.type === "issued" && snap.today) {
