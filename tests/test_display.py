@@ -79,3 +79,15 @@ def test_today_wait_against_target(db, demo):
             engine.no_show(db, t["id"], now=now)
     wait = livestate.today_wait(db, office, now=now)
     assert wait["called"] == 2 and wait["avg_s"] == 420 and wait["target_s"] == 900
+
+
+def test_board_snapshot_carries_the_managers_message_and_voice_settings(app, db, demo):
+    with write(db):
+        engine.set_office_setting(db, demo["office_id"], "board_message",
+                                  "Chiều thứ Sáu tiếp dân đến 17 giờ")
+        engine.set_office_setting(db, demo["office_id"], "number_dialect", "south")
+    board = socketio.test_client(app, auth={"board": demo["board_id"]})
+    snap = board.emit("sync", callback=True)["snapshot"]
+    assert snap["board"]["board_message"] == "Chiều thứ Sáu tiếp dân đến 17 giờ"
+    assert snap["board"]["number_dialect"] == "south" and snap["board"]["voice_enabled"] is True
+    assert snap["wait_today"]["avg_s"] is None
