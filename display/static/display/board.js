@@ -88,6 +88,7 @@
       render();
       if ((ev.type === "called" || ev.type === "recalled") && !seen[ev.seq]) {
         seen[ev.seq] = true;
+        if (Object.keys(seen).length > 500) seen = {};  // a whole day of calls, then start over
         flash();
         if (voice && ev.announcement) voice.announce(ev.announcement);
       }
