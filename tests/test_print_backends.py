@@ -187,3 +187,77 @@ def test_the_cli_shows_the_spooler_status(db, demo, app):
     result = CliRunner().invoke(cli, ["printer", "status", "--db", app.config["DB"], "--office",
                                  str(demo["office_id"])])
     assert result.exit_code == 0 and '"alert": false' in result.output
+
+
+class FakeUsbDevice:
+    """Stands in for a pyusb device: records bulk writes, answers status reads."""
+
+    class _backend:  # its module is not libusb1: python-escpos skips the kernel driver
+        pass
+
+    backend = _backend()
+
+    class _ctx:  # what usb.util.dispose_resources calls
+        @staticmethod
+        def dispose(device):
+            pass
+
+    def __init__(self, status=0x12):
+        self.written = bytearray()
+        self.endpoints = set()
+        self.status = status
+        self.pending = 0
+
+    def set_configuration(self):
+        pass
+
+    def reset(self):
+        pass
+
+    def write(self, endpoint, data, timeout):
+        self.endpoints.add(("out", endpoint, timeout > 0))
+        if bytes(data[:2]) == b"\x10\x04":
+            self.pending += 1
+        else:
+            self.written += data
+        return len(data)
+
+    def read(self, endpoint, size, timeout):
+        self.endpoints.add(("in", endpoint, timeout > 0))
+        self.pending -= 1
+        return bytes([self.status])
+
+
+@pytest.fixture
+def fake_usb(monkeypatch):
+    usb_core = pytest.importorskip("usb.core")
+    import usb.util
+
+    device = FakeUsbDevice()
+    found = {}
+
+    def find(**kwargs):
+        found.update(kwargs)
+        return device if kwargs.get("idVendor") == 0x0416 else None
+
+    monkeypatch.setattr(usb_core, "find", find)
+    monkeypatch.setattr(usb.util, "dispose_resources", lambda dev: None)
+    device.found = found
+    return device
+
+
+def test_the_usb_backend_uses_the_configured_ids_endpoints_and_timeouts(fake_usb):
+    backend = make_backend("usb:0416:5011:81:03", io_timeout=2.0)
+    backend.open(time.monotonic() + 5)
+    assert fake_usb.found == {"idVendor": 0x0416, "idProduct": 0x5011}
+    assert backend.status().ok
+    backend.send(DATA)
+    backend.close()
+    assert bytes(fake_usb.written) == DATA and backend.sent == len(DATA)
+    assert fake_usb.endpoints == {("out", 0x03, True), ("in", 0x81, True)}
+
+
+def test_a_missing_usb_printer_is_a_print_error(fake_usb):
+    backend = make_backend("usb:04b8:0202")
+    with pytest.raises(PrintError, match="cannot open printer"):
+        backend.open(time.monotonic() + 5)
