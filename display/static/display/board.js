@@ -95,6 +95,16 @@
       if (ev.type === "day_closed") live.resync();
     }
   });
+  // A TV runs for months: reload once a day at night, which also renews the paired session's
+  // cookie (only HTTP responses renew it, not the socket) and frees what the browser leaked.
+  var openedAt = Date.now();
+  setInterval(function () {
+    var hour = Number(new Date().toLocaleString("en-GB", {hour: "2-digit", hour12: false,
+      timeZone: snap ? snap.office.timezone : undefined}));
+    if (Date.now() - openedAt > 20 * 3600 * 1000 && hour >= 1 && hour < 5 &&
+        !document.body.dataset.announcing) location.reload();
+  }, 10 * 60 * 1000);
+
   function report(status) {
     if (root.dataset.mode === "session" && live.socket.connected) live.socket.emit("display_status", status);
   }
