@@ -57,6 +57,7 @@ class SpoolConfig:
     io_timeout_s: float = 3.0
     max_age_s: float = 120.0
     status_check: bool = True
+    probe_s: float = 60.0
     poll_s: float = 2.0
 
     @classmethod
@@ -71,6 +72,7 @@ class SpoolConfig:
             io_timeout_s=float(config["PRINT_IO_TIMEOUT_S"]),
             max_age_s=float(config["PRINT_MAX_AGE_S"]),
             status_check=bool(config["PRINT_STATUS_CHECK"]),
+            probe_s=float(config["PRINT_PROBE_S"]),
         )
 
     def backoff(self, attempts: int) -> float:
@@ -113,6 +115,7 @@ class PrintWorker:
         self.thread: threading.Thread | None = None
         self.db = None
         self.last_status: tuple[tuple[str, str] | None, float] = (None, 0.0)
+        self.last_probe = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> None:
@@ -139,6 +142,7 @@ class PrintWorker:
         """The worker loop: recover stale jobs, print what is due, sleep until woken."""
         self.connection()
         last_recovery = 0.0
+        self.last_probe = time.monotonic()
         try:
             while not self.stopping.is_set():
                 try:
@@ -146,7 +150,10 @@ class PrintWorker:
                         self.recover()
                         last_recovery = time.monotonic()
                     if self.run_once():
+                        self.last_probe = time.monotonic()  # a print is a status check
                         continue
+                    if self.probe_due():
+                        self.probe()
                     self.wakeup.wait(self.sleep_time())
                     self.wakeup.clear()
                 except Exception:  # keep printing later jobs whatever one job did
@@ -155,6 +162,33 @@ class PrintWorker:
         finally:
             self.db.close()
             self.db = None
+
+    def probe_due(self) -> bool:
+        """Idle long enough to ask the printer how it is (sooner while it is in error)."""
+        interval = self.config.probe_s
+        if self.last_status[0] and self.last_status[0][0] == "error":
+            interval = min(interval, 10.0)
+        return interval > 0 and time.monotonic() - self.last_probe >= interval
+
+    def probe(self) -> None:
+        """Ask an idle printer its status, so the manager learns of paper out before a
+        citizen does, and an alert clears once the printer is fixed."""
+        self.last_probe = time.monotonic()
+        backend = self.make(self.printer, print_dir=self.config.print_dir,
+                            io_timeout=self.config.io_timeout_s)
+        if not (self.config.status_check and backend.reads_status):
+            return
+        io = run_blocking if backend.blocking_io else (lambda fn, *a: fn(*a))
+        try:
+            io(backend.open, time.monotonic() + self.config.job_timeout_s)
+            found = io(backend.status)
+        except PrintError as err:
+            self.note_printer("error", "unreachable", str(err), {})
+            return
+        finally:
+            io(backend.close)
+        state = "error" if not found.ok else ("warning" if found.problem else "ok")
+        self.note_printer(state, found.problem, "status check while idle", {})
 
     def sleep_time(self) -> float:
         due = jobs.next_due(self.db, self.printer)

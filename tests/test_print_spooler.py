@@ -323,3 +323,21 @@ def test_xephang_printer_run_prints_jobs_queued_by_another_process(tmp_path, fak
         assert office.print_events(issued["ticket"]["id"]) == ["printed"]
     finally:
         office.db.close()
+
+
+def test_an_idle_printer_is_probed_so_the_alert_comes_before_a_citizen_and_clears_after(
+        office, fake_printer):
+    worker = office.worker()
+    office_id = office.demo["office_id"]
+    office.issue()
+    assert worker.run_once()  # printed: the printer is known to the office
+    assert not printers.status(office.db, office_id)["alert"]
+    fake_printer.set_mode("paper_out")
+    assert worker.probe_due() is False  # it just printed
+    worker.probe()
+    status = printers.status(office.db, office_id)
+    assert status["alert"] and status["printers"][0]["problem"] == "paper_out"
+    assert len(fake_printer.jobs) == 1  # probing printed nothing
+    fake_printer.set_mode("ok")
+    worker.probe()
+    assert not printers.status(office.db, office_id)["alert"]

@@ -103,6 +103,12 @@ SETTINGS: tuple[Setting, ...] = (
         "printers or print servers that never answer.",
     ),
     Setting(
+        "PRINT_PROBE_S",
+        60.0,
+        "While idle, ask each printer its status this often (every 10 s while it is in error) "
+        "so paper out shows on the dashboard before a citizen meets it; 0 turns it off.",
+    ),
+    Setting(
         "KIOSK_PRINT_WAIT_S",
         1.5,
         "How long the kiosk screen waits for the receipt to print before telling the citizen "
