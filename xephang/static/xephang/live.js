@@ -30,7 +30,8 @@
     var syncEvent = opts.syncEvent || "sync";
     var gapCheck = opts.gapCheck !== false;
     var pollMs = opts.pollMs || 60000;
-    var seq = -1;          // seq of the state the page shows; -1 before the first sync
+    var seq = -1;          // seq of the last queue_event applied; -1 before the first sync
+    var stateSeq = -1;     // seq of the last synced state
     var syncing = false, again = false, held = [], generation = 0;
     var status = function (s) { if (opts.onStatus) opts.onStatus(s); };
 
@@ -43,11 +44,13 @@
 
     function deliver(name, payload) {
       if (typeof payload.seq !== "number") { opts.onEvent && opts.onEvent(name, payload); return; }
-      if (payload.seq <= seq) return;          // already in the state
-      if (name === "queue_event" && gapCheck) {
-        if (payload.seq !== seq + 1) { resync(); return; }  // missed something
-        seq = payload.seq;
+      if (name !== "queue_event") {            // queue_moved: newer than the state is enough
+        if (payload.seq > stateSeq && opts.onEvent) opts.onEvent(name, payload);
+        return;
       }
+      if (payload.seq <= seq) return;          // already in the state
+      if (gapCheck && payload.seq !== seq + 1) { resync(); return; }  // missed something
+      seq = payload.seq;
       if (opts.onEvent) opts.onEvent(name, payload);
     }
 
@@ -68,7 +71,7 @@
         if (mine !== generation) return;       // superseded (the connection dropped meanwhile)
         syncing = false;
         if (!err && ack && ack.ok) {
-          seq = typeof ack.seq === "number" ? ack.seq : seq;
+          seq = stateSeq = typeof ack.seq === "number" ? ack.seq : seq;
           if (opts.onState) opts.onState(ack);
           var queue = held; held = [];
           queue.sort(function (a, b) { return (a[1].seq || 0) - (b[1].seq || 0); });

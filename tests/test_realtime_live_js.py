@@ -1,0 +1,121 @@
+"""live.js, the shared browser helper, run under Node with a fake Socket.IO client."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+LIVE_JS = Path(__file__).resolve().parents[1] / "xephang" / "static" / "xephang" / "live.js"
+
+HARNESS = r"""
+const fs = require("fs");
+const window = {}; global.window = window;
+const sockets = [];
+window.io = function (opts) {
+  const s = {handlers: {}, emitted: [], connected: false, active: true, opts: opts,
+    on(name, fn) { this.handlers[name] = fn; },
+    timeout() { return this; },
+    emit(name, arg, cb) { this.emitted.push({name: name, arg: arg, cb: cb}); },
+    close() {}, connect() {},
+    fire(name, payload) { this.handlers[name](payload); }};
+  sockets.push(s);
+  return s;
+};
+eval(fs.readFileSync(process.argv[1], "utf8"));
+const log = [];
+const live = window.XephangLive.connect({
+  auth: function () { return {board: "b1"}; },
+  onState: function (ack) { log.push(["state", ack.seq]); },
+  onEvent: function (name, ev) { log.push([name, ev.seq]); },
+  onStatus: function (s) { log.push(["status", s]); },
+  pollMs: 3600000
+});
+const s = sockets[0];
+const syncs = () => s.emitted.filter(e => e.name === "sync");
+const ack = (i, seq) => syncs()[i].cb(null, {ok: true, seq: seq, snapshot: {seq: seq}});
+s.connected = true; s.fire("connect");
+s.fire("queue_event", {seq: 6, type: "issued"});          // arrives during the first sync: held
+s.fire("queue_event", {seq: 5, type: "issued"});          // already in the snapshot
+ack(0, 5);
+s.fire("queue_event", {seq: 7, type: "called"});
+s.fire("queue_event", {seq: 7, type: "called"});          // duplicate
+s.fire("queue_moved", {seq: 7, change: "left"});          // same seq, other kind: delivered
+s.fire("queue_event", {seq: 9, type: "called"});          // gap: 8 was lost
+log.push(["syncs", syncs().length]);
+ack(1, 9);
+s.fire("queue_event", {seq: 10, type: "started"});
+s.connected = false; s.fire("disconnect");                 // server restart
+s.connected = true; s.fire("connect");
+log.push(["syncs", syncs().length]);
+ack(2, 12);
+s.fire("queue_event", {seq: 12, type: "started"});        // covered by the new snapshot
+s.fire("queue_event", {seq: 13, type: "finished"});
+let auth = null; s.opts.auth(function (a) { auth = a; });
+
+const snap = {seq: 1, waiting: {"1": 2}, waiting_total: 2, today: {issued: 2},
+  services: [{id: 1, waiting: 2}],
+  counters: [{id: 3, number: 3, state: "closed", pause_reason: null, current_ticket: null}],
+  recent_calls: []};
+const A = window.XephangLive.applyEvent;
+const t = {id: 17, code: "A001", status: "called"};
+A(snap, {seq: 2, type: "called", counter_id: 3, ticket_id: 17, ticket: t, details: {},
+         waiting: {"1": 1}, waiting_total: 1});
+const afterCall = JSON.parse(JSON.stringify(snap));
+A(snap, {seq: 3, type: "paused", counter_id: 3, details: {reason: "Họp"}});
+const paused = JSON.parse(JSON.stringify(snap.counters[0]));
+A(snap, {seq: 4, type: "counter_opened", counter_id: 3, details: {}});
+const stillPaused = snap.counters[0].state;
+A(snap, {seq: 5, type: "resumed", counter_id: 3, details: {}});
+A(snap, {seq: 6, type: "no_show", counter_id: 3, ticket_id: 17, ticket: t, details: {}});
+console.log(JSON.stringify({log: log, auth: auth, afterCall: afterCall, paused: paused,
+                            stillPaused: stillPaused, final: snap}));
+process.exit(0);  // the safety-net timer would keep Node running
+"""
+
+
+@pytest.fixture(scope="module")
+def run():
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    out = subprocess.run([node, "-e", HARNESS, str(LIVE_JS)], capture_output=True, text=True,
+                         check=True, timeout=30)
+    return json.loads(out.stdout)
+
+
+def test_sync_on_connect_holds_events_and_skips_known_ones(run):
+    log = run["log"]
+    assert log[:4] == [["status", "connecting"], ["status", "online"], ["state", 5],
+                       ["queue_event", 6]]
+    assert log[4:7] == [["queue_event", 7], ["queue_moved", 7], ["syncs", 2]]
+
+
+def test_gap_resyncs_instead_of_applying(run):
+    log = run["log"]
+    assert ["queue_event", 9] not in log  # the event that revealed the gap is not applied
+    assert log[7:9] == [["state", 9], ["queue_event", 10]]
+
+
+def test_reconnect_resyncs_and_reauthenticates(run):
+    log = run["log"]
+    assert log[9:] == [["status", "offline"], ["status", "online"], ["syncs", 3], ["state", 12],
+                       ["queue_event", 13]]
+    assert run["auth"] == {"board": "b1"}
+
+
+def test_apply_event_updates_the_board_state(run):
+    after = run["afterCall"]
+    assert after["counters"][0]["current_ticket"]["code"] == "A001"
+    assert after["counters"][0]["state"] == "open"
+    assert after["recent_calls"][0]["ticket_id"] == 17
+    assert after["waiting_total"] == 1 and after["services"][0]["waiting"] == 1
+    assert run["paused"]["state"] == "paused" and run["paused"]["pause_reason"] == "Họp"
+    assert run["stillPaused"] == "paused"  # opening does not lift a pause
+    final = run["final"]
+    counter = final["counters"][0]
+    assert counter["state"] == "open" and counter["current_ticket"] is None
+    assert final["seq"] == 6
