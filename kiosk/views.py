@@ -70,7 +70,8 @@ def index():
         "printWaitMs": int(float(current_app.config["KIOSK_PRINT_WAIT_S"]) * 1000),
         "menuVersion": kiosk_data.menu_version(menu),
     }
-    return render_template("kiosk/index.html", menu=menu, config=config)
+    printer = printers.kiosk_printer_state(current_app.config, get_db(), principal.device_id)
+    return render_template("kiosk/index.html", menu=menu, config=config, printer=printer)
 
 
 @bp.get("/kiosk/api/state")
@@ -81,7 +82,8 @@ def state():
     accounts.touch_device(get_db(), principal.device_id)  # the manager sees the kiosk alive
     menu = kiosk_data.kiosk_menu(get_db(), principal.office_id)
     full = [s["id"] for g in menu["fields"] for s in g["services"] if s["full"]]
-    return jsonify(ok=True, open=menu["open"], full=full,
+    printer = printers.kiosk_printer_state(current_app.config, get_db(), principal.device_id)
+    return jsonify(ok=True, open=menu["open"], full=full, printer=printer,
                    menu_version=kiosk_data.menu_version(menu))
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from flask import Flask
 
 from .backends import check_spec, list_printed, make_backend
-from .jobs import get_job, job_view, status
+from .jobs import get_job, job_view, printer_state, status
 from .layout import Receipt, render_receipt
 from .spooler import SpoolConfig, Spooler, print_dir
 
@@ -21,7 +21,8 @@ NO_PRINTER = "none"
 __all__ = [
     "NO_PRINTER", "Receipt", "SpoolConfig", "Spooler", "enqueue_ticket", "get_job",
     "init_app", "job_view", "list_printed", "make_backend", "print_dir", "printer_for",
-    "receipt_for", "render_receipt", "get_spooler", "status",
+    "kiosk_printer_state", "printer_state", "receipt_for", "render_receipt", "get_spooler",
+    "status",
 ]
 
 
@@ -65,6 +66,14 @@ def init_app(app: Flask) -> Spooler:
     if app.config.get("PRINT_WORKER") and not app.testing:
         spool.start()
     return spool
+
+
+def kiosk_printer_state(config, db, device_id: int | None) -> dict:
+    """The state of a kiosk's printer: {'state': ok|warning|error|none, 'problem': ...}."""
+    printer = printer_for(config, device_id)
+    if printer.lower() == NO_PRINTER:
+        return {"state": "none", "problem": ""}
+    return printer_state(db, printer)
 
 
 def get_spooler(app: Flask) -> Spooler:

@@ -134,6 +134,12 @@ def set_printer_status(db: sqlite_utils.Database, printer: str, state: str, prob
     return before
 
 
+def printer_state(db: sqlite_utils.Database, printer: str) -> dict:
+    """A printer's last known state ('ok' when nothing is known yet) and its problem."""
+    row = one(db, "SELECT state, problem FROM printer_status WHERE printer = ?", [printer])
+    return dict(row) if row else {"state": "ok", "problem": ""}
+
+
 PROBLEM_TEXT = {
     "paper_out": ("Máy in hết giấy", "Printer out of paper"),
     "paper_low": ("Máy in sắp hết giấy", "Printer paper low"),

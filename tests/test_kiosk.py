@@ -218,3 +218,17 @@ def test_officers_may_not_see_printed_tickets(client, demo):
 
     login(client, "canbo1")
     assert client.get("/kiosk/printed/").status_code == 403
+
+
+def test_the_start_screen_warns_when_the_kiosk_printer_is_down(kiosk, client, db):
+    from printers import jobs
+
+    page = client.get("/kiosk/").data.decode()
+    assert re.search(r'id="printer-down" class="k-warn" hidden', page)
+    assert client.get("/kiosk/api/state").json["printer"]["state"] == "ok"
+    jobs.set_printer_status(db, "virtual", "error", "paper_out", "test")
+    assert client.get("/kiosk/api/state").json["printer"] == {"state": "error",
+                                                              "problem": "paper_out"}
+    page = client.get("/kiosk/").data.decode()
+    assert re.search(r'id="printer-down" class="k-warn" role="status"', page)
+    assert "vui lòng chụp mã QR" in page

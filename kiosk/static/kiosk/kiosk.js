@@ -187,6 +187,7 @@
         var idle = !$("start").hidden || !$("closed").hidden;
         if (data.menu_version !== config.menuVersion && idle) { window.location.reload(); return; }
         state.open = data.open;
+        $("printer-down").hidden = !data.printer || data.printer.state !== "error";
         document.querySelectorAll(".k-service[data-service]").forEach(function (b) {
           var full = data.full.indexOf(Number(b.dataset.service)) !== -1;
           b.disabled = full;
