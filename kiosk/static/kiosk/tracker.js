@@ -45,7 +45,12 @@
       .then(function (r) { return r.json(); })
       .then(function (s) { if (s.ok) { render(s); } })
       .catch(function () { /* offline for a moment: the next poll tries again */ })
-      .then(function () { pending = setTimeout(refresh, POLL_MS); });
+      .then(function () {
+        // a finished visit changes no more (but for the rating): poll slowly
+        var settled = ["no_show", "cancelled", "expired"].indexOf(lastStatus) !== -1 ||
+          (lastStatus === "done" && $("rating").hidden);
+        pending = setTimeout(refresh, settled ? 60000 : POLL_MS);
+      });
   }
 
   function soon() {  // several events in a burst make one refresh
