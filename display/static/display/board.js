@@ -14,7 +14,7 @@
   function counterNumber(ev) {
     return (ev.details && ev.details.counter_number) || (ev.ticket && ev.ticket.counter && ev.ticket.counter.number) || "";
   }
-  function minutes(s) { return s == null ? "—" : Math.round(s / 60) + " phút"; }
+  function minutes(s) { return s == null ? "—" : s < 60 ? "< 1 phút" : Math.round(s / 60) + " phút"; }
 
   function render() {
     if (!snap) return;

@@ -78,6 +78,7 @@
     function preload(names) { if (ctx) names.forEach(load); }
     if (ctx) {
       ctx.onstatechange = function () { if (ctx.state === "running") { setBlocked(false); pump(); } };
+      ctx.resume().catch(function () {});  // allowed without a click where the policy permits
       setTimeout(function () { if (ctx.state !== "running") setBlocked(true); else setBlocked(false); }, 300);
     }
     return {announce: announce, unlock: unlock, preload: preload, log: log,
