@@ -127,6 +127,7 @@ def day_tallies(db: sqlite_utils.Database, office_id: int, day: str, timezone: s
     """Tallies of one day for every group of every dimension: {(dim, key): Tally}."""
     tickets = ticket_facts(db, office_id, day, utc_offset(timezone, day))
     tallies: dict[tuple[str, int], Tally] = {}
+    pending: dict[tuple[str, int], list[int]] = {}
 
     def tally(dim, key) -> Tally:
         found = tallies.get((dim, key))
@@ -157,13 +158,13 @@ def day_tallies(db: sqlite_utils.Database, office_id: int, day: str, timezone: s
             counts["target_sum_s"] = target or 0
             counts["within"] = int(target is not None and wait <= target * 1000)
         for dim in dims:
-            group = tally(dim, NONE_KEY if dim == "office" else root[dim])
-            group.add_counts(counts)
+            key = (dim, NONE_KEY if dim == "office" else root[dim])
+            tally(*key).add_counts(counts)
             if wait is not None:
-                group.waits.append(wait)
-    for group in tallies.values():
+                pending.setdefault(key, []).append(wait)
+    for key, group in tallies.items():
         group.counts.pop("other", None)
-        group.waits = array("q", sorted(group.waits))
+        group.waits = array("q", sorted(pending.get(key, ())))
     return tallies
 
 

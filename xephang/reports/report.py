@@ -193,7 +193,7 @@ def heatmap(db: sqlite_utils.Database, office_id: int, first: str, last: str, no
         cells.setdefault((date.fromisoformat(day).weekday(), hour), Tally()).merge(tally)
     open_days = [0] * 7
     for day, _key, tally in ctx.tallies("office", with_waits=False):
-        if tally.counts["issued"]:
+        if tally.counts.get("issued"):
             open_days[date.fromisoformat(day).weekday()] += 1
     hours = sorted({h for _w, h in cells}) or list(range(7, 18))
     grid = []

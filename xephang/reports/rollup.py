@@ -130,10 +130,10 @@ def stored_tallies(db: sqlite_utils.Database, office_id: int, dim: str, first: s
         f"SELECT {columns} FROM report_rollup WHERE office_id = ? AND dim = ?"
         " AND day BETWEEN ? AND ?", [office_id, dim, first, last]
     ).fetchall():
-        tally = Tally()
-        tally.add_counts(json.loads(row[2]))
+        tally = Tally(counts=json.loads(row[2]))  # sparse: only non-zero counts are stored
         if with_waits:
-            tally.waits = array("q")
-            tally.waits.frombytes(row[3])
+            waits = array("q")
+            waits.frombytes(row[3])
+            tally.waits = waits
         tally.days.add(row[0])
         yield row[0], row[1], tally
