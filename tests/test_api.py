@@ -449,3 +449,32 @@ def test_admin_without_office_issues_for_any_office(ctx, api_template):
     response = ctx.request("POST", "/api/v1/tickets", "admin",
                            {"service": "A", "office": api_template.other_office})
     assert response.status_code == 201 and response.get_json()["ticket"]["code"] == "A002"
+
+
+def test_snapshot_contract(ctx):
+    ctx.prepare("called")
+    snap = ctx.request("GET", "/api/v1/offices/{office}/snapshot", "display").get_json()[
+        "snapshot"]
+    assert {"office", "seq", "services", "waiting", "counters"} <= set(snap)
+    for service in snap["services"]:
+        assert {"id", "prefix", "name_vi", "name_en", "waiting"} <= set(service)
+        assert snap["waiting"].get(str(service["id"]), 0) == service["waiting"]
+    for counter in snap["counters"]:
+        assert {"id", "number", "services", "state", "current_ticket"} <= set(counter)
+    held = next(c for c in snap["counters"] if c["current_ticket"])
+    assert held["current_ticket"]["id"] == ctx.ticket and "tracker_token" not in held[
+        "current_ticket"]
+
+
+def test_committed_events_reach_the_hub_and_refusals_publish_nothing(ctx):
+    seen = []
+    ctx.app.extensions["xephang.hub"].subscribe(seen.extend)
+    ctx.request("POST", "/api/v1/tickets", "kiosk", {"service": "A"})
+    assert [e["type"] for e in seen] == ["issued"]
+    assert seen[0]["seq"] == engine.current_seq(ctx.db, ctx.office)
+    assert "tracker_token" not in seen[0]["ticket"]
+    ctx.prepare("waiting")
+    seen.clear()
+    ctx.request("POST", "/api/v1/tickets", "kiosk", {"service": "Z"})
+    ctx.request("POST", "/api/v1/tickets/{ticket}/finish", "officer")
+    assert seen == []
