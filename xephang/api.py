@@ -63,9 +63,12 @@ def _int(value, label_vi: str, label_en: str) -> int:
     if isinstance(value, (bool, float)):  # int(True) is 1, int(2.7) is 2: both are mistakes
         raise BadInputError(f"{label_vi} phải là số nguyên", f"{label_en} must be an integer")
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         raise BadInputError(f"{label_vi} phải là số", f"{label_en} must be a number") from None
+    if not engine.core.storable_id(number):
+        raise BadInputError(f"{label_vi} quá lớn", f"{label_en} out of range")
+    return number
 
 
 @bp.get("/health")

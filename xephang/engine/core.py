@@ -72,7 +72,14 @@ def local_day(moment: datetime, timezone: str) -> date:
     return moment.astimezone(ZoneInfo(timezone)).date()
 
 
+def storable_id(value) -> bool:
+    """Whether a value can be a row id: SQLite raises OverflowError past 64 bits."""
+    return isinstance(value, int) and -(2**63) <= value < 2**63
+
+
 def get_office(db: sqlite_utils.Database, office_id: int) -> dict:
+    if not storable_id(office_id):
+        raise NotFoundError(f"Không có văn phòng {office_id}", f"No office {office_id}")
     office = one(db, "SELECT * FROM offices WHERE id = ?", [office_id])
     if office is None:
         raise NotFoundError(f"Không có văn phòng {office_id}", f"No office {office_id}")
@@ -80,6 +87,8 @@ def get_office(db: sqlite_utils.Database, office_id: int) -> dict:
 
 
 def get_ticket(db: sqlite_utils.Database, ticket_id: int) -> dict:
+    if not storable_id(ticket_id):
+        raise NotFoundError(f"Không có vé {ticket_id}", f"No ticket {ticket_id}")
     ticket = one(db, "SELECT * FROM tickets WHERE id = ?", [ticket_id])
     if ticket is None:
         raise NotFoundError(f"Không có vé {ticket_id}", f"No ticket {ticket_id}")
@@ -87,6 +96,8 @@ def get_ticket(db: sqlite_utils.Database, ticket_id: int) -> dict:
 
 
 def get_counter(db: sqlite_utils.Database, counter_id: int) -> dict:
+    if not storable_id(counter_id):
+        raise NotFoundError(f"Không có quầy {counter_id}", f"No counter {counter_id}")
     counter = one(db, "SELECT * FROM counters WHERE id = ?", [counter_id])
     if counter is None or not counter["active"]:
         raise NotFoundError(f"Không có quầy {counter_id}", f"No counter {counter_id}")
@@ -97,7 +108,9 @@ def find_service(db: sqlite_utils.Database, office_id: int, ref) -> dict:
     """A service of the office by id or by prefix letter(s)."""
     if ref is None or ref == "":
         raise BadInputError("Thiếu dịch vụ", "Missing service")
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdecimal()):
+        if not storable_id(int(ref)):
+            raise NotFoundError(f"Không có dịch vụ {ref}", f"No service {ref}")
         row = one(
             db, "SELECT * FROM services WHERE id = ? AND office_id = ?", [int(ref), office_id]
         )
