@@ -73,8 +73,9 @@ def local_day(moment: datetime, timezone: str) -> date:
 
 
 def storable_id(value) -> bool:
-    """Whether a value can be a row id: SQLite raises OverflowError past 64 bits."""
-    return isinstance(value, int) and -(2**63) <= value < 2**63
+    """False for an int SQLite cannot bind (OverflowError past 64 bits); other values
+    are left to the query, as before."""
+    return not isinstance(value, int) or -(2**63) <= value < 2**63
 
 
 def get_office(db: sqlite_utils.Database, office_id: int) -> dict:
