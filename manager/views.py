@@ -10,7 +10,7 @@ from xephang import engine, exports, reports
 from xephang.auth import allow, current_principal, require_office
 from xephang.errors import BadInputError
 from xephang.reports import live
-from xephang.reports.log import Names, log_rows, timelines, wait_log
+from xephang.reports.log import Names, as_json, log_rows, timelines, wait_log
 from xephang.web import get_db
 
 bp = Blueprint("manager", __name__, url_prefix="/manager", template_folder="templates",
@@ -235,8 +235,10 @@ def log_json():
     params = log_params(oid)
     result = _log(oid, params, LOG_PAGE, (params["page"] - 1) * LOG_PAGE)
     events = timelines(get_db(), oid, [r["id"] for r in result["rows"]])
-    for row in result["rows"]:
-        row["timeline"] = events.get(row["id"], [])
+    tz = engine.get_office(get_db(), oid)["timezone"]
+    result["rows"] = [{**as_json(row, tz),
+                       "timeline": [as_json(e, tz) for e in events.get(row["id"], [])]}
+                      for row in result["rows"]]
     return jsonify(result)
 
 

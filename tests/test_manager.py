@@ -186,6 +186,9 @@ def test_log_filters_search_and_timeline(month_client):
         "SELECT dossier_code FROM tickets WHERE id = ?", [ticket[0]]).fetchone()[0]
     by_code = client.get(f"/manager/log.json?from={day}&q={code}").get_json()
     assert by_code["total"] == 1 and by_code["rows"][0]["code"] == code
+    issued_at = by_code["rows"][0]["issued_at"]
+    assert issued_at.startswith(day) and issued_at.endswith("+07:00")  # ISO, office time
+    assert by_code["rows"][0]["timeline"][0]["at"].endswith("+07:00")
     assert [e["type"] for e in by_code["rows"][0]["timeline"]][:2] == ["issued", "called"]
     by_dossier = client.get(f"/manager/log.json?from={FIRST}&to={LAST}&q={dossier}").get_json()
     assert [r["code"] for r in by_dossier["rows"]] == [code]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -204,3 +205,15 @@ def _note(kind: str, details: dict) -> str:
     if details.get("recall"):
         parts.append(f"lần {details['recall']}")
     return "; ".join(parts)
+
+
+def as_json(row: dict, timezone: str) -> dict:
+    """A log row (or timeline event) with its office-local times as ISO 8601 with the offset."""
+    out = dict(row)
+    offset = utc_offset(timezone, row["day"]) if "day" in row else None
+    for key, value in row.items():
+        if isinstance(value, datetime):
+            moment_offset = offset or utc_offset(timezone, value.date().isoformat())
+            out[key] = value.replace(tzinfo=dt_timezone(moment_offset)).isoformat(
+                timespec="seconds")
+    return out
