@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import secrets
@@ -284,6 +285,7 @@ def rate_ticket(
         return outcome_for(db, office, [raw], ticket_id)
 
 
+@functools.lru_cache(maxsize=512)  # pure, and on the path of every wait estimate
 def day_bounds(day: str, timezone: str) -> tuple[str, str]:
     """UTC ISO bounds [start, end) of an office's local day."""
     start = datetime.fromisoformat(day).replace(tzinfo=ZoneInfo(timezone))
