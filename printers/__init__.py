@@ -12,7 +12,7 @@ from datetime import datetime
 from flask import Flask
 
 from .backends import check_spec, list_printed, make_backend
-from .jobs import get_job, job_view, printer_state, status
+from .jobs import get_job, job_view, printer_state, reprint, status
 from .layout import Receipt, render_receipt
 from .spooler import SpoolConfig, Spooler, print_dir
 
@@ -21,8 +21,8 @@ NO_PRINTER = "none"
 __all__ = [
     "NO_PRINTER", "Receipt", "SpoolConfig", "Spooler", "enqueue_ticket", "get_job",
     "init_app", "job_view", "list_printed", "make_backend", "print_dir", "printer_for",
-    "kiosk_printer_state", "printer_state", "receipt_for", "render_receipt", "get_spooler",
-    "status",
+    "kiosk_printer_state", "printer_state", "receipt_for", "reprint", "render_receipt",
+    "get_spooler", "status",
 ]
 
 

@@ -22,6 +22,7 @@ import sqlite_utils
 
 from xephang.db import one, scalar, write
 from xephang.engine.core import iso, resolve_now
+from xephang.errors import NotFoundError
 
 from .layout import Receipt
 
@@ -46,6 +47,18 @@ def enqueue(db: sqlite_utils.Database, office_id: int, receipt: Receipt, printer
             [office_id, ticket_id, copy, device_id, printer, paper_mm,
              json.dumps(receipt.to_dict(), ensure_ascii=False), QUEUED, at, at],
         ).lastrowid
+
+
+def reprint(db: sqlite_utils.Database, job_id: int, now: datetime | None = None) -> int:
+    """Queue one more copy of a job's receipt (a manager's deliberate reprint); its id."""
+    job = get_job(db, job_id)
+    if job is None:
+        raise NotFoundError(f"Không có lệnh in {job_id}", f"No print job {job_id}")
+    copy = (scalar(db, "SELECT max(copy) FROM print_jobs WHERE ticket_id = ?",
+                   [job["ticket_id"]]) or 0) + 1 if job["ticket_id"] else 1
+    return enqueue(db, job["office_id"], Receipt.from_dict(json.loads(job["payload"])),
+                   job["printer"], job["paper_mm"], ticket_id=job["ticket_id"],
+                   device_id=job["device_id"], copy=copy, now=now)
 
 
 def get_job(db: sqlite_utils.Database, job_id: int) -> dict | None:

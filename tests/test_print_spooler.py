@@ -341,3 +341,19 @@ def test_an_idle_printer_is_probed_so_the_alert_comes_before_a_citizen_and_clear
     fake_printer.set_mode("ok")
     worker.probe()
     assert not printers.status(office.db, office_id)["alert"]
+
+
+def test_a_manager_reprint_is_a_new_copy_printed_once(office, fake_printer):
+    fake_printer.set_mode("drop")
+    issued = office.issue()
+    assert office.worker().run_once()
+    assert office.job(issued["print"]["id"])["state"] == "failed"
+    fake_printer.set_mode("ok")
+    again = printers.reprint(office.db, issued["print"]["id"])
+    assert again != issued["print"]["id"]
+    assert drain(office.worker()) == 1
+    assert len(fake_printer.jobs) == 2  # the broken attempt, then the one deliberate copy
+    assert printed_urls(fake_printer)[-1] == issued["ticket"]["tracker_url"]
+    assert office.print_events(issued["ticket"]["id"]) == ["print_failed", "printed"]
+    with pytest.raises(Exception, match="Không có lệnh in 999"):
+        printers.reprint(office.db, 999)
