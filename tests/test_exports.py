@@ -131,3 +131,16 @@ def test_purge_removes_old_logs_keeps_chain_and_statistics(month):  # noqa: F811
     db.execute("UPDATE ticket_events SET at = '2023-01-12T00:00:00.000+00:00' WHERE seq ="
                " (SELECT min(seq) FROM ticket_events)")
     assert engine.verify_log(db, office)
+
+
+def test_cli_purge_dry_run_and_run(month):  # noqa: F811
+    db, info, path = month
+    runner = CliRunner()
+    dry = runner.invoke(cli, ["purge", "--db", path, "--dry-run"])
+    assert dry.exit_code == 0 and "sẽ xóa / would remove 0 vé" in dry.output  # 5 years kept
+    with write(db):
+        engine.set_office_setting(db, info["office_id"], "retention_days", 30)
+    done = runner.invoke(cli, ["purge", "--db", path, "--office", str(info["office_id"])])
+    assert done.exit_code == 0, done.output
+    assert db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 0  # all of 2022-23
+    assert runner.invoke(cli, ["verify-log", "--db", path]).exit_code == 0
