@@ -176,6 +176,20 @@ class QueueMachine(RuleBasedStateMachine):
         self.attempt(counter["state"] == "paused",
                      lambda: engine.resume(self.db, counter["id"], now=self.now))
 
+    @rule(n=PICK, close=st.booleans())
+    def open_or_close_counter(self, n, close):
+        counter = self.pick_counter(n)
+        if close:
+            outcome = self.attempt(not self.holds_any(counter), lambda: engine.close_counter(
+                self.db, counter["id"], now=self.now))
+            if outcome:
+                assert engine.get_counter(self.db, counter["id"])["state"] == "closed"
+        else:
+            self.attempt(True, lambda: engine.open_counter(self.db, counter["id"],
+                                                           now=self.now))
+            expected = "paused" if counter["state"] == "paused" else "open"
+            assert engine.get_counter(self.db, counter["id"])["state"] == expected
+
     @rule(chance=st.integers(min_value=0, max_value=7))
     def close_day(self, chance):
         if chance:  # closing is rare in a day: most draws of this rule do nothing
