@@ -478,3 +478,19 @@ def test_committed_events_reach_the_hub_and_refusals_publish_nothing(ctx):
     ctx.request("POST", "/api/v1/tickets", "kiosk", {"service": "Z"})
     ctx.request("POST", "/api/v1/tickets/{ticket}/finish", "officer")
     assert seen == []
+
+
+def test_request_connections_are_durable_and_pooled(ctx):
+    """synchronous=FULL and WAL on the connections requests use; they are reused."""
+    from xephang.web import close_db, get_db
+
+    with ctx.app.app_context():
+        db = get_db()
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        db.conn.execute("BEGIN IMMEDIATE")  # a request that left a transaction open
+        close_db()
+    with ctx.app.app_context():
+        again = get_db()
+        assert again is db and not again.conn.in_transaction
