@@ -59,6 +59,47 @@ BODIES = {
     },
 }
 
+COUNTER = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"}, "number": {"type": "integer"}, "name": {"type": "string"},
+        "services": {"type": "array", "items": {"type": "integer"},
+                     "description": "service ids in order of preference"},
+        "state": {"type": "string", "enum": ["closed", "open", "paused"]},
+        "pause_reason": {"type": ["string", "null"]},
+        "current_ticket": {"anyOf": [TICKET, {"type": "null"}]},
+    },
+}
+SNAPSHOT = {
+    "type": "object",
+    "properties": {
+        "office": {"type": "object"},
+        "seq": {"type": "integer", "description": "the office's last event sequence number"},
+        "day": {"type": "string", "format": "date"},
+        "services": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "prefix": {"type": "string"},
+            "name_vi": {"type": "string"}, "name_en": {"type": "string"},
+            "waiting": {"type": "integer"}}}},
+        "waiting": {"type": "object", "additionalProperties": {"type": "integer"},
+                    "description": "waiting tickets per service id"},
+        "counters": {"type": "array", "items": COUNTER},
+    },
+}
+# What each operation answers besides {"ok": true}; a ticket by default.
+RESULTS = {
+    ("GET", "/api/v1/health"): {"version": {"type": "string"}},
+    ("GET", "/api/v1/offices"): {"offices": {"type": "array", "items": {"type": "object"}}},
+    ("GET", "/api/v1/offices/{office_id}/snapshot"): {"snapshot": SNAPSHOT},
+    ("GET", "/api/v1/offices/{office_id}/waiting"): {"tickets": {"type": "array",
+                                                                 "items": TICKET}},
+    ("POST", "/api/v1/offices/{office_id}/close-day"): {"expired": {"type": "integer"}},
+    ("POST", "/api/v1/counters/{counter_id}/{action}"): {"counter": COUNTER},
+    ("POST", "/api/v1/counters/{counter_id}/call-next"): {
+        "ticket": {"anyOf": [TICKET, {"type": "null"}], "description": "null: nobody waits"}},
+    ("POST", "/api/v1/tickets/{ticket_id}/{action}"): {
+        "ticket": TICKET, "from_ticket": {**TICKET, "description": "transfer: the old ticket"}},
+}
+
 ENUMS = {
     "/api/v1/tickets/{ticket_id}/{action}": ["recall", "start", "finish", "no-show", "transfer",
                                              "return", "cancel"],
@@ -96,8 +137,9 @@ def build_openapi(app: Flask) -> dict:
                 "parameters": params,
                 "responses": {
                     "200": {"description": "ok", "content": {"application/json": {"schema": {
-                        "type": "object", "properties": {"ok": {"const": True},
-                                                         "ticket": TICKET}}}}},
+                        "type": "object", "properties": {
+                            "ok": {"const": True},
+                            **RESULTS.get((method, path), {"ticket": TICKET})}}}}},
                     "4XX": {"description": "error",
                             "content": {"application/json": {"schema": ERROR}}},
                 },
@@ -108,6 +150,9 @@ def build_openapi(app: Flask) -> dict:
             if schema:
                 op["requestBody"] = {"required": "required" in schema, "content": {
                     "application/json": {"schema": {"type": "object", **schema}}}}
+            if path == "/api/v1/openapi.json":
+                op["responses"]["200"]["content"]["application/json"]["schema"] = {
+                    "type": "object", "description": "this document"}
             if path == "/api/v1/tickets" and method == "POST":
                 op["responses"]["201"] = op["responses"].pop("200")
             paths.setdefault(path, {})[method.lower()] = op
