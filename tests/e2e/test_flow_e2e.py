@@ -34,6 +34,12 @@ def issue_ticket(server, page=None, service="A") -> dict:
     return r.json()["ticket"]
 
 
+def press(page, key: str) -> None:
+    """Press a counter shortcut once the previous action's request has finished."""
+    page.wait_for_function("document.body.dataset.busy !== '1'")
+    page.keyboard.press(key)
+
+
 def open_display(browser, server):
     display = browser.new_page(viewport={"width": 1920, "height": 1080})
     display.goto(f"{server.url}/display/pair?token={server.demo['display_token']}")
@@ -53,6 +59,7 @@ def open_counter(browser, server, username="canbo1", counter_number=1):
     page.click(f"#counter-choices button:has-text('Quầy {counter_number}')")
     page.wait_for_function(
         f"document.getElementById('counter-title').textContent.includes('{counter_number}')")
+    page.wait_for_function("!document.querySelector('[data-action=\"call-next\"]').disabled")
     return page
 
 
@@ -65,7 +72,7 @@ def test_ticket_called_shown_announced_and_tracked(browser, live_server):
 
     # the counter sees the new ticket waiting without a reload
     counter.wait_for_function(f"document.getElementById('next').textContent.includes('{code}')")
-    counter.keyboard.press("n")  # call next
+    press(counter, "n")  # call next
     counter.wait_for_function(
         f"document.getElementById('current-code').textContent === '{code}'")
     counter.screenshot(path=str(ARTIFACTS / "flow-2-counter.png"))
@@ -99,27 +106,27 @@ def test_counter_keyboard_actions_and_display_pause(browser, live_server):
     issue_ticket(server, service="B")
     counter.wait_for_function(
         f"document.getElementById('next').textContent.includes('{first['code']}')")
-    counter.keyboard.press("n")
+    press(counter, "n")
     counter.wait_for_function(
         f"document.getElementById('current-code').textContent === '{first['code']}'")
-    counter.keyboard.press("s")  # start serving
+    press(counter, "s")  # start serving
     counter.wait_for_function("document.getElementById('current-code').dataset.status"
                               " === 'serving'")
-    counter.keyboard.press("f")  # finish with a dossier code
+    press(counter, "f")  # finish with a dossier code
     counter.fill("#dlg-finish input[name=dossier_code]", "H01.22-260101-0001")
     counter.keyboard.press("Enter")
     counter.wait_for_function("document.getElementById('current-code').textContent === '—'")
     counter.wait_for_function("document.getElementById('mine').textContent.includes('1')")
-    counter.keyboard.press("p")  # pause with a reason
+    press(counter, "p")  # pause with a reason
     counter.fill("#dlg-pause input[name=reason]", "Họp giao ban")
     counter.keyboard.press("Enter")
     display.wait_for_function(
         "document.querySelector(\"[data-counter='2']\").textContent.includes('Họp giao ban')")
     display.screenshot(path=str(ARTIFACTS / "counter-paused-on-display.png"))
-    counter.keyboard.press("n")  # refused while paused: the message says so
+    press(counter, "n")  # refused while paused: the message says so
     counter.wait_for_function("document.getElementById('message').textContent"
                               ".includes('tạm dừng')")
-    counter.keyboard.press("p")  # resume
+    press(counter, "p")  # resume
     display.wait_for_function(
         "!document.querySelector(\"[data-counter='2']\").textContent.includes('Họp')")
 
@@ -188,28 +195,28 @@ def test_counter_calls_specific_transfers_and_returns(browser, live_server):
     counter.wait_for_function(
         f"document.getElementById('next').textContent.includes('{a2['code']}')")
     # G: call a specific ticket out of order, with a reason
-    counter.keyboard.press("g")
+    press(counter, "g")
     counter.fill("#dlg-call input[name=ticket]", a2["code"])
     counter.fill("#dlg-call input[name=reason]", "Công dân ưu tiên")
     counter.keyboard.press("Enter")
     counter.wait_for_function(
         f"document.getElementById('current-code').textContent === '{a2['code']}'")
     # a second call-next is refused while this one is only called: the message says why
-    counter.keyboard.press("n")
+    press(counter, "n")
     counter.wait_for_function("document.getElementById('message').classList.contains('error')")
     # B: return it to the queue, then call next takes a1 (a2 now queues behind it)
-    counter.keyboard.press("b")
+    press(counter, "b")
     counter.fill("#dlg-return input[name=reason]", "Thiếu giấy tờ")
     counter.keyboard.press("Enter")
     counter.wait_for_function("document.getElementById('current-code').textContent === '—'")
-    counter.keyboard.press("n")
+    press(counter, "n")
     counter.wait_for_function(
         f"document.getElementById('current-code').textContent === '{a1['code']}'")
     # T: transfer a1 to service C (Đất đai): a new ticket of the same visit waits there
-    counter.keyboard.press("s")
+    press(counter, "s")
     counter.wait_for_function("document.getElementById('current-code').dataset.status"
                               " === 'serving'")
-    counter.keyboard.press("t")
+    press(counter, "t")
     counter.select_option("#dlg-transfer select[name=service]", label="C — Đất đai")
     counter.keyboard.press("Enter")
     counter.wait_for_function("document.getElementById('current-code').textContent === '—'")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_flow_e2e import issue_ticket, open_counter, open_display
+from tests.e2e.test_flow_e2e import issue_ticket, open_counter, open_display, press
 from xephang import engine
 from xephang.db import connect
 
@@ -20,7 +20,7 @@ def test_pages_reconnect_after_restart_and_show_current_state(browser, live_serv
     first = issue_ticket(server)
     counter.wait_for_function(
         f"document.getElementById('next').textContent.includes('{first['code']}')")
-    counter.keyboard.press("n")
+    press(counter, "n")
     display.wait_for_function(
         f"document.getElementById('latest-code').textContent === '{first['code']}'")
     # mark both documents: a reload would lose the marks
@@ -50,9 +50,9 @@ def test_pages_reconnect_after_restart_and_show_current_state(browser, live_serv
 
     # and live events flow again over the new connection
     third = issue_ticket(server)
-    counter.keyboard.press("v")  # no-show for the second ticket
+    press(counter, "v")  # no-show for the second ticket
     counter.wait_for_function("document.getElementById('current-code').textContent === '—'")
-    counter.keyboard.press("n")
+    press(counter, "n")
     display.wait_for_function(
         f"document.getElementById('latest-code').textContent === '{third['code']}'")
 

@@ -88,6 +88,7 @@
                transfer: ["called", "serving"], "return": ["called", "serving"]};
   function enable() {
     var c = counter(), t = c && c.current_ticket;
+    document.body.dataset.busy = busy ? "1" : "";
     document.querySelectorAll("[data-action]").forEach(function (b) {
       var need = NEEDS[b.dataset.action];
       b.disabled = busy || !c || (need ? !(t && need.indexOf(t.status) >= 0) : false);
@@ -211,7 +212,11 @@
       live.socket.emit("join", {counter: counterId});
     }
     var c = counter();
-    if (c && c.state === "closed") act("counters/" + counterId + "/open");
+    if (c && c.state === "closed") {  // not an officer's action: keys stay live meanwhile
+      request("counters/" + counterId + "/open").then(function (res) {
+        if (!res.ok) say(res.error || "Lỗi", true);
+      }, function () {});
+    }
     refreshCounter(); render();
   });
 
