@@ -82,6 +82,7 @@ def test_sigkill_while_issuing_loses_no_acknowledged_ticket(tmp_path):
     acknowledged: list[dict] = []
     lock = threading.Lock()
     enough = threading.Event()
+    cut_off: list[int] = []  # clients whose request was in flight when the server died
     began = time.monotonic()
 
     def client(index: int) -> None:
@@ -93,6 +94,8 @@ def test_sigkill_while_issuing_loses_no_acknowledged_ticket(tmp_path):
                 response = session.post(url, json={"service": "ABCDEF"[(index + n) % 6]},
                                         headers=headers, timeout=10)
             except requests.RequestException:
+                with lock:
+                    cut_off.append(index)
                 return  # the server is gone: this request was never acknowledged
             if response.status_code != 201:
                 return
@@ -115,6 +118,7 @@ def test_sigkill_while_issuing_loses_no_acknowledged_ticket(tmp_path):
     finally:
         stop(server)
     assert server.returncode == -signal.SIGKILL
+    assert cut_off, "the kill should land while clients are issuing"
 
     # Restart on the same file; numbering must continue where the file left off.
     port = free_port()
