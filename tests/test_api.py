@@ -494,3 +494,25 @@ def test_request_connections_are_durable_and_pooled(ctx):
     with ctx.app.app_context():
         again = get_db()
         assert again is db and not again.conn.in_transaction
+
+
+def test_pool_never_hands_a_forked_process_its_parents_connections(tmp_path):
+    import os
+
+    from xephang.db import ConnectionPool
+
+    pool = ConnectionPool(tmp_path / "fork.db")
+    parent = pool.acquire()
+    pool.release(parent)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child reports whether it got a fresh connection
+        try:
+            child = pool.acquire()
+            ok = child is not parent and child.execute("SELECT 1").fetchone() == (1,)
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1"
+    assert pool.acquire() is parent  # the parent keeps its own

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -46,10 +47,16 @@ class ConnectionPool:
         self.size = size
         self._idle: list[sqlite_utils.Database] = []
         self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._forsaken: list[sqlite_utils.Database] = []
 
     def acquire(self) -> sqlite_utils.Database:
         """An idle connection, or a new one."""
         with self._lock:
+            if self._pid != os.getpid():
+                # A forked worker must neither use nor close its parent's connections
+                # (SQLite forbids carrying them across fork): keep them referenced, unused.
+                self._forsaken, self._idle, self._pid = self._idle, [], os.getpid()
             if self._idle:
                 return self._idle.pop()
         return connect(self.path, self.busy_timeout_ms)
