@@ -40,11 +40,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(db_path: str, port: int) -> subprocess.Popen:
+def start_server(db_path: str, port: int, workers: int = 0) -> subprocess.Popen:
+    """`xephang serve`; or, for comparison, gunicorn with ``workers`` gevent workers."""
     command = [sys.executable, *PROFILE, "-m", "xephang.cli", "serve",
                "--db", db_path, "--host", "127.0.0.1", "--port", str(port)]
+    if workers:
+        command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gevent",
+                   "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+                   "xephang:create_app({'ASYNC_MODE': 'gevent'})"]
     env = {**os.environ, "XEPHANG_PRINTER": "none", "XEPHANG_PRINT_WORKER": "false",
-           "XEPHANG_LOG_LEVEL": "WARNING"}
+           "XEPHANG_LOG_LEVEL": "WARNING", "XEPHANG_DB": db_path}
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -110,6 +115,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--gunicorn-workers", type=int, default=0,
+                        help="compare: serve with gunicorn and N gevent workers instead of"
+                             " `xephang serve` (no Socket.IO message queue: HTTP only)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db_path = os.path.join(tmp, "bench.db")
@@ -118,7 +126,7 @@ def main() -> None:
         token = seed_demo(db)["kiosk_token"]
         db.close()
         port = free_port()
-        server = start_server(db_path, port)
+        server = start_server(db_path, port, args.gunicorn_workers)
         try:
             run_clients(port, token, args.clients, args.warmup, args.seconds)
             latencies, failures, wall = run_clients(port, token, args.clients, args.requests,
@@ -138,8 +146,9 @@ def main() -> None:
     ms = [x * 1000 for x in latencies]
     p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
     rate = len(ms) / wall
-    print(f"server: xephang serve (gevent WSGI, 1 process); {args.clients} clients,"
-          f" keep-alive, kiosk bearer token")
+    server_name = (f"gunicorn, {args.gunicorn_workers} gevent workers" if args.gunicorn_workers
+                   else "xephang serve (gevent WSGI, 1 process)")
+    print(f"server: {server_name}; {args.clients} clients, keep-alive, kiosk bearer token")
     print(f"tickets issued:   {len(ms)} in {wall:.2f} s ({failures} failed;"
           f" {stored} in the database incl. {args.warmup} warm-up)")
     print(f"tickets/s:        {rate:8.0f}   (goal >= 1000: {'met' if rate >= 1000 else 'NOT met'})")
