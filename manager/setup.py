@@ -9,6 +9,7 @@ refused change re-renders the form with the reason in Vietnamese.
 from __future__ import annotations
 
 import json
+import sqlite3
 
 from flask import flash, redirect, render_template, request, url_for
 
@@ -379,9 +380,7 @@ def setup_priority():
                 message = "Đã thêm nhóm ưu tiên"
         except QueueError as err:
             return _priority(oid, err, request.form)
-        except Exception as err:  # the unique (office, key) backstop
-            if "UNIQUE" not in str(err):
-                raise
+        except sqlite3.IntegrityError:  # the unique (office, key) backstop
             return _priority(oid, BadInputError("Mã nhóm ưu tiên đã có", "Key in use"),
                              request.form)
         return _done("manager.setup_priority", oid, message)
