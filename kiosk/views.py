@@ -69,6 +69,7 @@ def index():
         "resetS": int(current_app.config["KIOSK_RESET_S"]),
         "printWaitMs": int(float(current_app.config["KIOSK_PRINT_WAIT_S"]) * 1000),
         "menuVersion": kiosk_data.menu_version(menu),
+        "timezone": menu["office"]["timezone"],
     }
     printer = printers.kiosk_printer_state(current_app.config, get_db(), principal.device_id)
     return render_template("kiosk/index.html", menu=menu, config=config, printer=printer)

@@ -33,7 +33,7 @@ def kiosk_menu(db: sqlite_utils.Database, office_id: int, now: datetime | None =
         "SELECT key, name_vi, name_en FROM priority_categories WHERE office_id = ? AND active"
         " ORDER BY rank, id", [office_id]))
     return {
-        "office": {"id": office["id"], "name": office["name"]},
+        "office": {"id": office["id"], "name": office["name"], "timezone": office["timezone"]},
         "open": engine.office_is_open(office, at),
         "fields": [{"field": f, "services": services} for f, services in fields.items()],
         "priorities": priorities,

@@ -60,6 +60,21 @@ def test_press_a_service_and_see_the_ticket_with_its_qr_code(browser, server):
     page.close()
 
 
+def test_the_kiosk_clock_shows_the_office_time_whatever_the_machine_zone(browser, server):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    context = browser.new_context(viewport=KIOSK_VIEWPORT, timezone_id="America/New_York")
+    page = context.new_page()
+    page.goto(f"{server.url}/kiosk/pair?token={server.demo['kiosk_token']}")
+    page.wait_for_selector(".k-service")
+    shown = page.inner_text("#clock")
+    office_now = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert office_now.strftime("%d/%m/%Y") in shown
+    assert shown.split(" · ")[0][:2] == office_now.strftime("%H") or office_now.minute == 0
+    context.close()
+
+
 def test_english_switch_and_the_priority_path(browser, server):
     page = open_kiosk(browser, server)
     page.click("#lang")

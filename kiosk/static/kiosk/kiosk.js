@@ -199,10 +199,11 @@
   }
 
   function tickClock() {
-    var d = new Date();
-    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
-    $("clock").textContent = pad(d.getHours()) + ":" + pad(d.getMinutes()) + " · " +
-      pad(d.getDate()) + "/" + pad(d.getMonth() + 1) + "/" + d.getFullYear();
+    // The office's time, whatever time zone the kiosk's own clock is set to.
+    var now = new Date(), tz = config.timezone;
+    var time = now.toLocaleTimeString("vi-VN", {timeZone: tz, hour: "2-digit", minute: "2-digit", hour12: false});
+    var date = now.toLocaleDateString("vi-VN", {timeZone: tz, day: "2-digit", month: "2-digit", year: "numeric"});
+    $("clock").textContent = time + " · " + date;
   }
 
   document.addEventListener("click", function (e) {
