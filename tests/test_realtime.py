@@ -310,3 +310,14 @@ def test_joining_at_the_back_moves_nobody(app, client, tokens, demo, issue):
     issue("A", priority="elderly")  # ahead of it: one more person ahead
     moves = events(tracker, "queue_moved")
     assert [(m["change"], m["cause"]) for m in moves] == [("joined", "issued")]
+
+
+def test_sync_is_rate_limited_per_socket(app, demo):
+    from xephang.realtime import SYNC_LIMIT
+
+    board = socketio.test_client(app, auth={"board": demo["board_id"]})
+    acks = [board.emit("sync", callback=True) for _ in range(SYNC_LIMIT + 1)]
+    assert all(a["ok"] for a in acks[:SYNC_LIMIT])
+    assert acks[-1] == {"ok": False, "status": 429, "error": "too many sync requests"}
+    other = socketio.test_client(app, auth={"board": demo["board_id"]})
+    assert other.emit("sync", callback=True)["ok"]  # per socket, not per office

@@ -18,6 +18,7 @@ office, a public board (``{"board": <board id>}``) read-only, a tracker
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app, has_app_context, request
@@ -39,6 +40,7 @@ ENTERS_QUEUE = ("issued", "returned")
 LEAVES_QUEUE = ("called", "expired", "cancelled")
 ANNOUNCED = ("called", "recalled")
 PRIVATE_DETAILS = ("dossier_code",)
+SYNC_LIMIT, SYNC_WINDOW_S = 20, 10.0  # well above what live.js asks for (it coalesces)
 
 
 def office_room(office_id: int) -> str:
@@ -66,10 +68,19 @@ class LiveClient:
     principal: accounts.Principal | None = None
     visit_token: str | None = None
     rooms: set[str] = field(default_factory=set)
+    syncs: list[float] = field(default_factory=list)
 
     @property
     def is_staff(self) -> bool:
         return self.kind == "user"
+
+    def may_sync(self, now: float) -> bool:
+        """At most SYNC_LIMIT snapshots per SYNC_WINDOW_S: a snapshot costs the server queries."""
+        self.syncs = [t for t in self.syncs if now - t < SYNC_WINDOW_S]
+        if len(self.syncs) >= SYNC_LIMIT:
+            return False
+        self.syncs.append(now)
+        return True
 
 
 def clients() -> dict[str, LiveClient]:
@@ -357,6 +368,8 @@ def on_sync(data=None):
     client = this_client()
     if client is None:
         return _fail(401, "not connected")
+    if not client.may_sync(time.monotonic()):
+        return _fail(429, "too many sync requests")
     db = get_db()
     if client.kind == "tracker":
         join_visit(db, client, client.visit_token)
