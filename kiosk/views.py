@@ -9,6 +9,7 @@ from flask import current_app, jsonify, redirect, render_template, request, url_
 import printers
 from xephang import accounts, engine, kiosk_data
 from xephang.auth import allow, current_principal, pair_device_session, public
+from xephang.db import write
 from xephang.errors import BadInputError, ForbiddenError, RateLimitError
 from xephang.web import get_db, publish, tracker_url
 
@@ -111,23 +112,33 @@ def issue():
     if kiosk_data.issued_by_device_since(db, principal.device_id, window) >= limit:
         raise RateLimitError("Kiosk đang quá tải, vui lòng đợi một lát rồi thử lại",
                              "Too many tickets from this kiosk, please wait a moment")
+    app = current_app._get_current_object()
+
+    def queue_receipt(db, outcome):
+        """Store the print job in the issuing transaction: no ticket without its receipt job."""
+        ticket = outcome.ticket
+        try:
+            with write(db):  # a savepoint: a fault here leaves the ticket issued
+                office = engine.get_office(db, principal.office_id)
+                name = kiosk_data.priority_name(db, principal.office_id, ticket["priority"])
+                job_id = printers.queue_receipt(app, db, ticket, office,
+                                                tracker_url(ticket["tracker_token"]),
+                                                principal.device_id, name)
+        except Exception:  # the ticket is issued and shown; a print queue fault must not hide it
+            log.exception("could not queue the receipt of ticket %s", ticket["id"])
+            return {"id": None, "state": "failed"}
+        return {"id": job_id, "state": "queued" if job_id is not None else "none"}
+
     outcome = publish(engine.issue_ticket(
         db, principal.office_id, service, priority=priority, device_id=principal.device_id,
-        default_service_s=current_app.config["DEFAULT_SERVICE_TIME_S"],
+        default_service_s=current_app.config["DEFAULT_SERVICE_TIME_S"], within=queue_receipt,
     ))
+    job = outcome.extra["within"]
+    if job["id"] is not None:
+        printers.wake_printer(app, principal.device_id)
     ticket = outcome.ticket
     url = tracker_url(ticket["tracker_token"])
-    office = engine.get_office(db, principal.office_id)
     priority_vi = kiosk_data.priority_name(db, principal.office_id, ticket["priority"])
-    job = {"id": None, "state": "none"}
-    try:
-        job_id = printers.enqueue_ticket(current_app._get_current_object(), db, ticket, office,
-                                         url, principal.device_id, priority_vi)
-        if job_id is not None:
-            job = {"id": job_id, "state": "queued"}
-    except Exception:  # the ticket is issued and shown; a print queue fault must not hide it
-        log.exception("could not queue the receipt of ticket %s", ticket["id"])
-        job = {"id": None, "state": "failed"}
     token = ticket["tracker_token"]
     return jsonify(ok=True, print=job, ticket={
         "id": ticket["id"], "code": ticket["code"], "service": ticket["service"],

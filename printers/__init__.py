@@ -101,16 +101,33 @@ def receipt_for(ticket: dict, office: dict, tracker_url: str, priority_vi: str =
     )
 
 
-def enqueue_ticket(app: Flask, db, ticket: dict, office: dict, tracker_url: str,
-                   device_id: int | None, priority_vi: str = "") -> int | None:
-    """Queue the ticket's receipt on the kiosk's printer and wake its worker; None: no printer."""
+def queue_receipt(app: Flask, db, ticket: dict, office: dict, tracker_url: str,
+                  device_id: int | None, priority_vi: str = "") -> int | None:
+    """Store the ticket's print job for the kiosk's printer; None: the kiosk has no printer.
+
+    Safe inside the caller's transaction (the kiosk runs it within issuing);
+    call ``wake_printer`` once that transaction has committed.
+    """
     from .jobs import enqueue
 
     printer = printer_for(app.config, device_id)
     if printer.lower() == NO_PRINTER:
         return None
     receipt = receipt_for(ticket, office, tracker_url, priority_vi)
-    job_id = enqueue(db, office["id"], receipt, printer, int(app.config["PAPER_WIDTH_MM"]),
-                     ticket_id=ticket["id"], device_id=device_id)
-    get_spooler(app).wake(printer)
+    return enqueue(db, office["id"], receipt, printer, int(app.config["PAPER_WIDTH_MM"]),
+                   ticket_id=ticket["id"], device_id=device_id)
+
+
+def wake_printer(app: Flask, device_id: int | None) -> None:
+    """Tell the spooler worker of the kiosk's printer that a job is waiting."""
+    printer = printer_for(app.config, device_id)
+    if printer.lower() != NO_PRINTER:
+        get_spooler(app).wake(printer)
+
+
+def enqueue_ticket(app: Flask, db, ticket: dict, office: dict, tracker_url: str,
+                   device_id: int | None, priority_vi: str = "") -> int | None:
+    """Queue the ticket's receipt on the kiosk's printer and wake its worker; None: no printer."""
+    job_id = queue_receipt(app, db, ticket, office, tracker_url, device_id, priority_vi)
+    wake_printer(app, device_id)
     return job_id

@@ -232,3 +232,17 @@ def test_the_start_screen_warns_when_the_kiosk_printer_is_down(kiosk, client, db
     page = client.get("/kiosk/").data.decode()
     assert re.search(r'id="printer-down" class="k-warn" role="status"', page)
     assert "vui lòng chụp mã QR" in page
+
+
+def test_a_print_queue_fault_still_issues_and_shows_the_ticket(kiosk, db, monkeypatch):
+    import printers
+
+    def broken(*args, **kwargs):
+        raise OSError("print queue unavailable")
+
+    monkeypatch.setattr(printers, "queue_receipt", broken)
+    r = kiosk("A")
+    assert r.status_code == 201 and r.json["ticket"]["code"] == "A001"
+    assert r.json["print"] == {"id": None, "state": "failed"}
+    assert db.execute("SELECT status FROM tickets").fetchall() == [("waiting",)]
+    assert db.execute("SELECT count(*) FROM print_jobs").fetchone()[0] == 0

@@ -89,7 +89,13 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
 
     Taking the write lock up front means two writers queue on the busy
     timeout instead of one failing with "database is locked" after both read.
+    Inside a write transaction already (a step run ``within`` an engine
+    operation), it is a savepoint of that transaction and commits with it.
     """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield db

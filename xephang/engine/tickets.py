@@ -86,8 +86,14 @@ def issue_ticket(
     now: datetime | None = None,
     check_hours: bool = True,
     default_service_s: int = 300,
+    within=None,
 ) -> Outcome:
-    """Issue the next numbered ticket of a service for today, as one transaction."""
+    """Issue the next numbered ticket of a service for today, as one transaction.
+
+    ``within(db, outcome)``, if given, runs last in the same transaction and its
+    result lands in ``outcome.extra["within"]``: the kiosk queues the receipt
+    there, so a ticket is never committed without its print job.
+    """
     at = resolve_now(now)
     with write(db):
         office = get_office(db, office_id)
@@ -133,8 +139,10 @@ def issue_ticket(
         issued = {"id": ticket_id, "office_id": office_id, "service_id": svc["id"],
                   "priority": priority, "status": WAITING, "queue_at": iso(at), "day": day}
         ahead, wait_s = estimate_wait(db, issued, default_service_s)
-    result.ticket["people_ahead"] = ahead
-    result.ticket["estimated_wait_s"] = wait_s
+        result.ticket["people_ahead"] = ahead
+        result.ticket["estimated_wait_s"] = wait_s
+        if within is not None:
+            result.extra["within"] = within(db, result)
     return result
 
 
