@@ -175,11 +175,30 @@ def broadcast_with(db, events: list[dict]) -> None:
                 rooms.append(ticket_room(event["ticket_id"]))
             socketio.emit("queue_event", public_event(event, waiting, settings), to=rooms)
         moves = queue_moves(db, office_events, waiting)
-        if moves:
-            # let boards and counters be sent to before the (possibly large) tracker fan-out
+        if not moves:
+            continue
+        if _cooperative():
+            # boards, counters and the HTTP answer go first; the tracker fan-out (one
+            # send per tracker) runs once this request yields. Greenlets start in order.
+            socketio.start_background_task(emit_moves, moves)
+        else:
             socketio.sleep(0)
-        for move in moves:
-            socketio.emit("queue_moved", move, to=service_room(move["service_id"]))
+            emit_moves(moves)
+
+
+def _cooperative() -> bool:
+    """Whether we serve under gevent with patched I/O (``xephang serve``), not a test client."""
+    if socketio.async_mode != "gevent":
+        return False
+    from gevent import monkey
+
+    return monkey.is_module_patched("socket")
+
+
+def emit_moves(moves: list[dict]) -> None:
+    """Send ``queue_moved`` to the trackers of each service concerned."""
+    for move in moves:
+        socketio.emit("queue_moved", move, to=service_room(move["service_id"]))
 
 
 def make_broadcaster(app: Flask):
