@@ -3,7 +3,8 @@
 A lifecycle is four durable transactions: issue, call next, start, finish.
 The baseline is the raw durable-commit rate (one-row INSERT per
 transaction, WAL, synchronous=FULL) on the same disk, measured in the same
-run, so the figure can be read as a ratio on any machine.
+run in interleaved rounds, so the figure can be read as a ratio on any
+machine. Times are the operations' own (setup excluded).
 
     python bench/bench_engine.py [--lifecycles 2000] [--dir /tmp]
 """
@@ -21,17 +22,25 @@ from xephang.db import connect, write
 from xephang.schema import migrate
 
 
-def raw_commit_rate(path: str, count: int) -> float:
-    """Durable one-row transactions per second (the single-writer ceiling)."""
-    db = connect(path)
-    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
-    began = time.perf_counter()
-    for i in range(count):
-        with write(db):
-            db.execute("INSERT INTO t (v) VALUES (?)", [str(i)])
-    elapsed = time.perf_counter() - began
-    db.close()
-    return count / elapsed
+class RawCommits:
+    """Durable one-row transactions (the single-writer ceiling of the disk)."""
+
+    def __init__(self, path: str):
+        self.db = connect(path)
+        self.db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        self.done, self.seconds = 0, 0.0
+
+    def run(self, count: int) -> None:
+        began = time.perf_counter()
+        for i in range(count):
+            with write(self.db):
+                self.db.execute("INSERT INTO t (v) VALUES (?)", [str(i)])
+        self.seconds += time.perf_counter() - began
+        self.done += count
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.seconds
 
 
 def setup_office(path: str):
@@ -44,51 +53,77 @@ def setup_office(path: str):
     return db, office, services, counters
 
 
-def lifecycles(path: str, count: int, durable: bool = True) -> tuple[float, dict]:
-    """Full lifecycles per second, and the time spent in each operation.
+class Lifecycles:
+    """Issue, call next, start, finish; ``durable=False`` turns fsync off to show the
+    engine's own CPU cost without the disk."""
 
-    ``durable=False`` turns fsync off (synchronous=OFF) to show the engine's own
-    CPU cost per lifecycle, without the disk.
-    """
-    db, office, services, counters = setup_office(path)
-    if not durable:
-        db.execute("PRAGMA synchronous=OFF")
-    now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 09:00 in Hà Nội, a Monday
-    spent = {"issue": 0.0, "call_next": 0.0, "start": 0.0, "finish": 0.0}
-    clock = time.perf_counter
-    began = clock()
-    for i in range(count):
-        k = i % len(services)
-        t0 = clock()
-        engine.issue_ticket(db, office, services[k], now=now)
-        t1 = clock()
-        called = engine.call_next(db, counters[k], now=now)
-        t2 = clock()
-        engine.start(db, called.ticket["id"], now=now)
-        t3 = clock()
-        engine.finish(db, called.ticket["id"], now=now)
-        t4 = clock()
-        spent["issue"] += t1 - t0
-        spent["call_next"] += t2 - t1
-        spent["start"] += t3 - t2
-        spent["finish"] += t4 - t3
-    elapsed = clock() - began
-    assert not engine.verify_log(db, office)
-    db.close()
-    return count / elapsed, {k: v / count * 1000 for k, v in spent.items()}
+    def __init__(self, path: str, durable: bool = True):
+        self.db, self.office, self.services, self.counters = setup_office(path)
+        if not durable:
+            self.db.execute("PRAGMA synchronous=OFF")
+        self.now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 09:00 in Hà Nội, a Monday
+        self.spent = {"issue": 0.0, "call_next": 0.0, "start": 0.0, "finish": 0.0}
+        self.done = 0
+
+    def run(self, count: int) -> None:
+        clock, now, spent = time.perf_counter, self.now, self.spent
+        for i in range(self.done, self.done + count):
+            k = i % len(self.services)
+            t0 = clock()
+            engine.issue_ticket(self.db, self.office, self.services[k], now=now)
+            t1 = clock()
+            called = engine.call_next(self.db, self.counters[k], now=now)
+            t2 = clock()
+            engine.start(self.db, called.ticket["id"], now=now)
+            t3 = clock()
+            engine.finish(self.db, called.ticket["id"], now=now)
+            t4 = clock()
+            spent["issue"] += t1 - t0
+            spent["call_next"] += t2 - t1
+            spent["start"] += t3 - t2
+            spent["finish"] += t4 - t3
+        self.done += count
+
+    @property
+    def rate(self) -> float:
+        return self.done / sum(self.spent.values())
+
+    def per_op_ms(self) -> dict:
+        return {k: v / self.done * 1000 for k, v in self.spent.items()}
+
+    def check(self) -> None:
+        assert not engine.verify_log(self.db, self.office)
+
+
+def lifecycles(path: str, count: int, durable: bool = True) -> tuple[float, dict]:
+    """Full lifecycles per second, and milliseconds per operation."""
+    runner = Lifecycles(path, durable)
+    runner.run(count)
+    runner.check()
+    return runner.rate, runner.per_op_ms()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lifecycles", type=int, default=2000)
     parser.add_argument("--commits", type=int, default=4000)
+    parser.add_argument("--rounds", type=int, default=10,
+                        help="interleave baseline and engine in this many rounds")
     parser.add_argument("--dir", default=None, help="directory for the database files")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        raw = raw_commit_rate(os.path.join(tmp, "raw.db"), args.commits)
-        rate, per_op = lifecycles(os.path.join(tmp, "engine.db"), args.lifecycles)
-        cpu_rate, cpu_per_op = lifecycles(os.path.join(tmp, "cpu.db"), args.lifecycles,
-                                          durable=False)
+        raw_runner = RawCommits(os.path.join(tmp, "raw.db"))
+        durable = Lifecycles(os.path.join(tmp, "engine.db"))
+        cpu = Lifecycles(os.path.join(tmp, "cpu.db"), durable=False)
+        # Interleaved rounds: the baseline and the engine see the same disk conditions
+        # (other processes' writes change fsync latency by 10x on a shared machine).
+        for _ in range(args.rounds):
+            raw_runner.run(args.commits // args.rounds)
+            durable.run(args.lifecycles // args.rounds)
+            cpu.run(args.lifecycles // args.rounds)
+        durable.check()
+        raw, rate, per_op = raw_runner.rate, durable.rate, durable.per_op_ms()
+        cpu_rate, cpu_per_op = cpu.rate, cpu.per_op_ms()
     ceiling = raw / 4
     print(f"raw durable commits/s:     {raw:8.0f}   (ceiling: {ceiling:.0f} lifecycles/s)")
     print(f"engine lifecycles/s:       {rate:8.0f}   ({args.lifecycles} lifecycles,"
