@@ -166,3 +166,43 @@ def test_console_script_help():
     for command in ("init", "serve", "demo", "user", "token", "device", "verify-log",
                     "close-day"):
         assert command in result.stdout
+
+
+def test_demo_prints_its_urls_and_serves(tmp_path):
+    """`xephang demo` seeds the office, prints the pages and logins, and serves them."""
+    import socket
+    import time
+
+    import requests
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "XEPHANG_PRINT_WORKER": "false", "XEPHANG_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xephang.cli", "demo", "--db", str(tmp_path / "demo.db"),
+         "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        lines = []
+        for line in proc.stdout:  # the banner is printed before the server starts
+            lines.append(line)
+            if "canbo1" in line:
+                break
+        banner = "".join(lines)
+        base = f"http://127.0.0.1:{port}"
+        for page in ("/kiosk/pair?token=xd_", "/counter/", "/display/pair?token=xd_",
+                     "/display/board/", "/manager/"):
+            assert base + page in banner, page
+        assert "xephang-demo" in banner and "quanly" in banner
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert requests.get(base + "/api/v1/health", timeout=1).ok
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "demo server did not start"
+                time.sleep(0.05)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
