@@ -6,7 +6,7 @@ from datetime import date
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
-from xephang import engine, exports, reports
+from xephang import engine, exports, reports, setup_views
 from xephang.auth import allow, current_principal, require_office
 from xephang.errors import BadInputError
 from xephang.reports import live
@@ -33,7 +33,7 @@ def office_id() -> int:
     elif principal.office_id is not None:
         chosen = principal.office_id
     else:
-        first = get_db().execute("SELECT min(id) FROM offices").fetchone()[0]
+        first = setup_views.first_office_id(get_db())
         if first is None:
             raise BadInputError("Chưa có văn phòng nào; hãy tạo văn phòng trước",
                                 "No office yet")
@@ -47,10 +47,7 @@ def page_context(oid: int) -> dict:
     """What every manager page shows in its header: the office and the offices to switch to."""
     db = get_db()
     principal = current_principal()
-    if principal.office_id is None:
-        offices = list(db.query("SELECT id, name FROM offices ORDER BY name"))
-    else:
-        offices = []
+    offices = setup_views.list_offices(db) if principal.office_id is None else []
     return {"office": engine.get_office(db, oid), "offices": offices, "principal": principal,
             "is_admin": principal.role == "admin"}
 
@@ -214,17 +211,12 @@ def log_page():
     events = timelines(get_db(), oid, [r["id"] for r in result["rows"]])
     names = Names(get_db(), oid)
     officers = sorted({(r["officer_id"], r["officer"]) for r in result["rows"]
-                       if r["officer_id"]} | _office_officers(oid), key=lambda o: o[1])
+                       if r["officer_id"]} | set(setup_views.office_officers(get_db(), oid)),
+                      key=lambda o: o[1])
     pages = max(1, -(-result["total"] // LOG_PAGE))
     return render_template("manager/log.html", result=result, params=params, events=events,
                            names=names, officers=officers, pages=pages,
                            statuses=engine.STATUS_VI, **page_context(oid))
-
-
-def _office_officers(oid: int) -> set:
-    return {(r["id"], r["display_name"] or r["username"]) for r in get_db().query(
-        "SELECT id, username, display_name FROM users WHERE office_id = ? AND role ="
-        " 'officer'", [oid])}
 
 
 @bp.get("/log.json")

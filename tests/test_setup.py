@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import login
-from xephang import engine
+from xephang import accounts, engine
 
 OFFICE_OK = {"name": "Bộ phận Một cửa phường Demo", "address": "Số 2",
              "timezone": "Asia/Ho_Chi_Minh", "hours": '{"mon": [["07:30", "11:30"]]}',
@@ -176,8 +176,11 @@ def test_managers_cannot_manage_users(client, demo, manager):
 # ------------------------------------------------------------------ devices
 
 def test_device_pair_shows_token_once_rename_revoke(client, db, demo, manager):
+    # Post/Redirect/Get: the pairing POST redirects; the token is on the page it leads to.
     response = post(client, "/manager/setup/devices", manager, kind="printer",
                     name="Máy in sảnh")
+    assert response.status_code == 302
+    response = client.get(response.headers["Location"])
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "xd_" in page and "chỉ hiện một lần" in page
     device = ids(db, "SELECT id FROM devices WHERE name = 'Máy in sảnh'")[0]
@@ -188,6 +191,40 @@ def test_device_pair_shows_token_once_rename_revoke(client, db, demo, manager):
                 action="revoke").status_code == 302
     assert db.execute("SELECT name, revoked_at IS NOT NULL FROM devices WHERE id = ?",
                       [device]).fetchone() == ("Máy in tầng 1", 1)
+
+
+def test_device_pair_redirects_and_reload_does_not_pair_again(client, db, demo, manager):
+    before = db.execute("SELECT count(*) FROM devices").fetchone()[0]
+    response = post(client, "/manager/setup/devices", manager, kind="kiosk", name="Kiosk PRG")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/manager/setup/devices")
+    assert db.execute("SELECT count(*) FROM devices WHERE name = 'Kiosk PRG'").fetchone()[0] == 1
+    shown = client.get("/manager/setup/devices")
+    page = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and 'id="new-token"' in page
+    assert "no-store" in shown.headers.get("Cache-Control", "")
+    new_token = page.split('<p class="token">', 1)[1].split("</p>", 1)[0]
+    assert new_token.startswith("xd_")
+    again = client.get("/manager/setup/devices").get_data(as_text=True)  # the reload
+    assert 'id="new-token"' not in again and new_token not in again
+    assert db.execute("SELECT count(*) FROM devices").fetchone()[0] == before + 1
+    assert db.execute("SELECT count(*) FROM devices WHERE name = 'Kiosk PRG'").fetchone()[0] == 1
+    # The shown token pairs the device it was made for.
+    row = db.execute("SELECT id FROM devices WHERE name = 'Kiosk PRG'").fetchone()
+    assert accounts.principal_for_token(db, new_token).device_id == row[0]
+
+
+def test_device_token_is_shown_for_its_office_only(client, db, demo):
+    csrf = login(client, "admin")
+    other = engine.create_office(db, "Văn phòng Hai")
+    response = post(client, f"/manager/setup/devices?office={other}", csrf, kind="display",
+                    name="TV hai")
+    assert response.status_code == 302 and f"office={other}" in response.headers["Location"]
+    page = client.get(f"/manager/setup/devices?office={demo['office_id']}").get_data(
+        as_text=True)
+    assert 'id="new-token"' not in page  # popped: never shown on another office's page
+    assert 'id="new-token"' not in client.get(
+        f"/manager/setup/devices?office={other}").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("data,message", [
@@ -341,3 +378,29 @@ def test_manager_cannot_change_another_offices_rows(client, db, demo, manager):
     assert response.status_code == 403
     assert post(client, "/manager/setup/office", manager, office=str(other),
                 **OFFICE_OK).status_code == 403
+
+
+# ------------------------------------------------------------------ setup_views (core reads)
+
+def test_setup_views_reads(db, demo):
+    from xephang import setup_views
+
+    oid = demo["office_id"]
+    counters = setup_views.list_counters_with_services(db, oid)
+    assert counters and [c["number"] for c in counters] == sorted(c["number"] for c in counters)
+    prefix = {s["id"]: s["prefix"] for s in setup_views.list_services(db, oid)}
+    assert all(c["prefixes"] == ", ".join(prefix[s] for s in c["services"]) for c in counters)
+    assert setup_views.service_ids_by_prefix(db, oid)["A"] in prefix
+    mine = setup_views.list_users(db, oid)
+    assert mine and {u["office_id"] for u in mine} == {oid}
+    assert len(setup_views.list_users(db)) >= len(mine)
+    assert all(name for _id, name in setup_views.office_officers(db, oid))
+    assert setup_views.first_office_id(db) == min(o["id"] for o in setup_views.list_offices(db))
+    target = setup_views.list_targets(db, oid)[0]
+    assert setup_views.owned_row(db, "targets", target["id"])["office_id"] == oid
+    assert setup_views.owned_row(db, "targets", 10**9) is None
+    with pytest.raises(ValueError):
+        setup_views.owned_row(db, "users", 1)
+    engine.record_setup_change(db, oid, None, "test.one", {})
+    engine.record_setup_change(db, oid, None, "test.two", {})
+    assert [a["action"] for a in setup_views.setup_audit(db, oid, 2)] == ["test.two", "test.one"]

@@ -1,0 +1,150 @@
+"""Setup of the office itself, its services and its counters; the setup menu."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, request, url_for
+
+from xephang import engine, setup_views
+from xephang.auth import allow
+from xephang.errors import QueueError
+from xephang.web import get_db
+
+from ..views import bp, office_id
+from .forms import audit, checkbox, done, integer, owned, render, service_list, text
+
+
+@bp.get("/setup/")
+@allow("manager", login_page=True)
+def setup_index():
+    """The setup menu and the latest setup changes of the office."""
+    oid = office_id()
+    return render("index.html", oid, changes=setup_views.setup_audit(get_db(), oid, 20))[0]
+
+
+def _office_form_values() -> dict:
+    hours = (request.form.get("hours") or "").strip()
+    return {"name": text("name", "tên văn phòng", required=True),
+            "address": text("address", "địa chỉ", max_len=300),
+            "timezone": text("timezone", "múi giờ", required=True, max_len=64),
+            "hours": hours or None,
+            "ticket_footer": text("ticket_footer", "chân phiếu", max_len=300)}
+
+
+@bp.route("/setup/office", methods=["GET", "POST"])
+@allow("manager", login_page=True)
+def setup_office():
+    """The office: name, address, time zone, opening hours, ticket footer, public board link."""
+    oid = office_id()
+    if request.method == "POST":
+        try:
+            values = _office_form_values()
+            engine.update_office(get_db(), oid, **values)
+            audit(oid, "office.update", values)
+        except QueueError as err:
+            return render("office.html", oid, err, form=request.form)
+        return done("manager.setup_office", oid, "Đã lưu thông tin văn phòng")
+    return render("office.html", oid, form=None)[0]
+
+
+@bp.post("/setup/offices")
+@allow("admin")
+def setup_office_create():
+    """Create a new office (admins)."""
+    oid = office_id()
+    try:
+        values = _office_form_values()
+        new_id = engine.create_office(get_db(), **values)
+        audit(new_id, "office.create", values)
+    except QueueError as err:
+        return render("office.html", oid, err, form=None, new_form=request.form)
+    flash("Đã tạo văn phòng mới", "ok")
+    return redirect(url_for("manager.setup_office", office=new_id))
+
+
+@bp.route("/setup/services", methods=["GET", "POST"])
+@allow("manager", login_page=True)
+def setup_services():
+    """Services: prefix, names vi/en, lĩnh vực, daily cap, active, order."""
+    oid = office_id()
+    if request.method == "POST":
+        try:
+            values = {"prefix": text("prefix", "ký hiệu", required=True, max_len=2),
+                      "name_vi": text("name_vi", "tên dịch vụ", required=True),
+                      "name_en": text("name_en", "tên tiếng Anh"),
+                      "field": text("field", "lĩnh vực"),
+                      "daily_cap": integer("daily_cap", "giới hạn số mỗi ngày", low=1,
+                                           high=9999),
+                      "sort_order": integer("sort_order", "thứ tự", low=0, high=999) or 0}
+            engine.add_service(get_db(), oid, **values)
+            audit(oid, "service.add", values)
+        except QueueError as err:
+            return _services(oid, err, request.form)
+        return done("manager.setup_services", oid, "Đã thêm dịch vụ")
+    return _services(oid)[0]
+
+
+def _services(oid, error=None, form=None):
+    return render("services.html", oid, error, services=setup_views.list_services(get_db(), oid),
+                  form=form)
+
+
+@bp.post("/setup/services/<int:service_id>")
+@allow("manager")
+def setup_service_update(service_id: int):
+    """Change one service."""
+    service = owned("services", service_id)
+    oid = service["office_id"]
+    try:
+        values = {"name_vi": text("name_vi", "tên dịch vụ", required=True),
+                  "name_en": text("name_en", "tên tiếng Anh"),
+                  "field": text("field", "lĩnh vực"),
+                  "daily_cap": integer("daily_cap", "giới hạn số mỗi ngày", low=1, high=9999),
+                  "active": checkbox("active"),
+                  "sort_order": integer("sort_order", "thứ tự", low=0, high=999) or 0}
+        engine.update_service(get_db(), service_id, **values)
+        audit(oid, "service.update", {"id": service_id, **values})
+    except QueueError as err:
+        return _services(oid, err)
+    return done("manager.setup_services", oid, f"Đã lưu dịch vụ {service['prefix']}")
+
+
+@bp.route("/setup/counters", methods=["GET", "POST"])
+@allow("manager", login_page=True)
+def setup_counters():
+    """Counters: number, name, services served in order of preference."""
+    oid = office_id()
+    if request.method == "POST":
+        try:
+            number = integer("number", "số quầy", required=True, low=1, high=999)
+            services = service_list(oid)
+            name = text("name", "tên quầy")
+            engine.add_counter(get_db(), oid, number, services, name)
+            audit(oid, "counter.add", {"number": number, "services": services})
+        except QueueError as err:
+            return _counters(oid, err, request.form)
+        return done("manager.setup_counters", oid, "Đã thêm quầy")
+    return _counters(oid)[0]
+
+
+def _counters(oid, error=None, form=None):
+    db = get_db()
+    return render("counters.html", oid, error,
+                  counters=setup_views.list_counters_with_services(db, oid),
+                  services=setup_views.list_services(db, oid), form=form)
+
+
+@bp.post("/setup/counters/<int:counter_id>")
+@allow("manager")
+def setup_counter_update(counter_id: int):
+    """Change one counter: name, active, services in order."""
+    counter = owned("counters", counter_id)
+    oid = counter["office_id"]
+    try:
+        services = service_list(oid)
+        engine.update_counter(get_db(), counter_id, text("name", "tên quầy"),
+                              checkbox("active"), services)
+        audit(oid, "counter.update", {"number": counter["number"], "services": services,
+                                      "active": checkbox("active")})
+    except QueueError as err:
+        return _counters(oid, err)
+    return done("manager.setup_counters", oid, f"Đã lưu quầy {counter['number']}")
