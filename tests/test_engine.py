@@ -363,9 +363,9 @@ def test_return_to_queue_goes_to_the_back_and_keeps_the_first_call(queue):
 
 
 def test_transfer_to_a_service_keeps_the_visit_and_place(queue):
-    early = issue(queue, "C", minutes=0)
+    issue(queue, "C", minutes=0)  # C001 waits before the visit started
     a = issue(queue, "A", minutes=1, priority="elderly")
-    later = issue(queue, "C", minutes=2)
+    issue(queue, "C", minutes=2)  # C002
     call(queue, 1, minutes=3)
     engine.start(queue.db, a["id"], now=at(4))
     outcome = engine.transfer(queue.db, a["id"], service="C", reason="Cần thẩm định đất",
@@ -379,9 +379,8 @@ def test_transfer_to_a_service_keeps_the_visit_and_place(queue):
     row = engine.get_ticket(queue.db, new["id"])
     assert row["queue_at"] == engine.get_ticket(queue.db, a["id"])["issued_at"]
     assert engine.get_counter(queue.db, queue.counters[1])["current_ticket_id"] is None
-    # Priority and first arrival: called before both other C tickets.
-    assert [call(queue, 3, minutes=11)["id"]] == [new["id"]]
-    del early, later
+    # Priority kept: called before both other C tickets.
+    assert call(queue, 3, minutes=11)["id"] == new["id"]
 
 
 def test_transfer_to_a_counter_is_called_only_there(queue):
@@ -637,3 +636,17 @@ def test_snapshot_reads_one_consistent_state(queue, tmp_path):
     snap = engine.snapshot(queue.db, queue.office, now=T0)
     assert snap["seq"] == seq + 1 and snap["waiting_total"] == 2
     other.close()
+
+
+def test_transferred_citizen_keeps_the_place_of_the_visits_first_arrival(queue):
+    before_visit = issue(queue, "C", minutes=0)
+    a = issue(queue, "A", minutes=1)
+    after_visit = issue(queue, "C", minutes=2)
+    call(queue, 1, minutes=3)
+    moved = engine.transfer(queue.db, a["id"], service="C", now=at(20)).ticket
+    order = []
+    for m in range(3):
+        t = call(queue, 3, minutes=30 + m)
+        order.append(t["id"])
+        engine.no_show(queue.db, t["id"], now=at(30 + m))
+    assert order == [before_visit["id"], moved["id"], after_visit["id"]]
