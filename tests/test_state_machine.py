@@ -20,7 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from tests.conftest import MONDAY_9AM, make_office
 from xephang import engine
-from xephang.db import connect
+from xephang.db import connect, write
 from xephang.errors import QueueError
 from xephang.schema import migrate
 
@@ -97,12 +97,38 @@ class QueueMachine(RuleBasedStateMachine):
             self.db, self.q.office, service, priority=priority, now=self.now))
         assert outcome.ticket["status"] == "waiting" and outcome.ticket["people_ahead"] >= 0
 
+    def expected_next(self, counter: dict) -> int | None:
+        """The call-next rule, written out plainly: which ticket should come next."""
+        services = [r[0] for r in self.db.execute(
+            "SELECT service_id FROM counter_services WHERE counter_id = ? ORDER BY position",
+            [counter["id"]])]
+        ranks = dict(self.db.execute("SELECT key, rank FROM priority_categories"))
+        streak_max = engine.office_setting(self.db, self.q.office, "priority_streak_max")
+        priority_first = counter["priority_streak"] < streak_max
+
+        def key(t):
+            targeted = t["target_counter_id"] == counter["id"]
+            position = services.index(t["service_id"]) if t["service_id"] in services else -1
+            arrival = (not targeted, position, t["queue_at"], t["id"])
+            if streak_max <= 0:  # priority has no precedence at all
+                return arrival
+            is_priority = t["priority"] is not None
+            return (is_priority != priority_first, ranks.get(t["priority"], 0), *arrival)
+
+        eligible = [t for t in self.db.query("SELECT * FROM tickets WHERE status = 'waiting'")
+                    if t["target_counter_id"] == counter["id"]
+                    or (t["target_counter_id"] is None and t["service_id"] in services)]
+        return min(eligible, key=key)["id"] if eligible else None
+
     @rule(n=PICK)
     def call_next(self, n):
         counter = self.pick_counter(n)
         legal = counter["state"] != "paused" and not self.holds_called(counter)
+        expected = self.expected_next(counter) if legal else None
         outcome = self.attempt(legal, lambda: engine.call_next(self.db, counter["id"],
                                                                now=self.now))
+        if outcome:
+            assert (outcome.ticket["id"] if outcome.ticket else None) == expected
         if outcome and outcome.ticket:
             assert outcome.ticket["status"] == "called"
             assert outcome.ticket["counter"]["id"] == counter["id"]
@@ -163,6 +189,11 @@ class QueueMachine(RuleBasedStateMachine):
             assert outcome.ticket["visit_id"] == ticket["visit_id"]
             assert outcome.ticket["service"]["id"] == service_id
             assert outcome.extra["from_ticket"]["status"] == "transferred"
+
+    @rule(streak_max=st.integers(min_value=0, max_value=3))
+    def set_priority_streak_max(self, streak_max):
+        with write(self.db):
+            engine.set_office_setting(self.db, self.q.office, "priority_streak_max", streak_max)
 
     @rule(n=PICK, reason=st.sampled_from(["Nghỉ trưa", "Họp", ""]))
     def pause(self, n, reason):
