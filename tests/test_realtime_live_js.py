@@ -71,8 +71,28 @@ A(snap, {seq: 4, type: "counter_opened", counter_id: 3, details: {}});
 const stillPaused = snap.counters[0].state;
 A(snap, {seq: 5, type: "resumed", counter_id: 3, details: {}});
 A(snap, {seq: 6, type: "no_show", counter_id: 3, ticket_id: 17, ticket: t, details: {}});
+const M = window.XephangLive.applyMove;
+const tracker = {people_ahead: 3, queue_key: [1, "2026-11-26T02:00:00.000+00:00", 40],
+                 ticket: {id: 40, service: {id: 1}}};
+const moves = [
+  M(tracker, {seq: 20, service_id: 1, change: "left", ticket_id: 30, waiting: 5,
+              key: [1, "2026-11-26T01:00:00.000+00:00", 30]}),      // ahead left: 2
+  M(tracker, {seq: 21, service_id: 1, change: "joined", ticket_id: 50, waiting: 6,
+              key: [0, "2026-11-26T03:00:00.000+00:00", 50]}),      // priority joined: 3
+  M(tracker, {seq: 22, service_id: 1, change: "left", ticket_id: 60, waiting: 5,
+              key: [1, "2026-11-26T02:00:00.000+00:00", 60]}),      // behind: 3
+  M(tracker, {seq: 23, service_id: 2, change: "left", ticket_id: 70, waiting: 1,
+              key: [0, "2026-11-26T00:00:00.000+00:00", 70]}),      // other service: 3
+];
+const ahead = tracker.people_ahead;
+const own = M(tracker, {seq: 24, service_id: 1, change: "left", ticket_id: 40, waiting: 4,
+                        key: tracker.queue_key});
+const insane = M({people_ahead: 0, queue_key: [1, "b", 9], ticket: {id: 9, service: {id: 1}}},
+                 {seq: 25, service_id: 1, change: "left", ticket_id: 8, waiting: 3,
+                  key: [1, "a", 8]});
 console.log(JSON.stringify({log: log, auth: auth, afterCall: afterCall, paused: paused,
-                            stillPaused: stillPaused, final: snap}));
+                            stillPaused: stillPaused, final: snap,
+                            moves: moves, ahead: ahead, own: own, insane: insane}));
 process.exit(0);  // the safety-net timer would keep Node running
 """
 
@@ -119,3 +139,9 @@ def test_apply_event_updates_the_board_state(run):
     counter = final["counters"][0]
     assert counter["state"] == "open" and counter["current_ticket"] is None
     assert final["seq"] == 6
+
+
+def test_apply_move_counts_people_ahead_from_keys(run):
+    assert run["moves"] == [True, True, True, True] and run["ahead"] == 3
+    assert run["own"] is False  # the tracker's own ticket left the line: it must sync
+    assert run["insane"] is False  # fewer than nobody ahead: sync

@@ -19,6 +19,9 @@
  * it if their seq is newer than the state's. XephangLive.applyEvent(snapshot,
  * event) updates an office snapshot (waiting counts, counters, recent calls)
  * from one queue_event, for pages that render the board state.
+ * XephangLive.applyMove(tracker, move) updates a tracker state (from `sync`)
+ * with one queue_moved: people_ahead ± 1 when the moving ticket's key is
+ * ahead of the tracker's; returns false when the tracker should sync instead.
  */
 (function (global) {
   "use strict";
@@ -143,5 +146,21 @@
     return snap;
   }
 
-  global.XephangLive = {connect: connect, applyEvent: applyEvent};
+  function keyBefore(a, b) {  // queue keys [priority flag, queue time, id], compared in order
+    for (var i = 0; i < 3; i++) { if (a[i] !== b[i]) return a[i] < b[i]; }
+    return false;
+  }
+
+  function applyMove(tracker, move) {
+    if (!tracker || tracker.people_ahead == null || !tracker.queue_key) return false;
+    if (!tracker.ticket || move.service_id !== tracker.ticket.service.id) return true;
+    if (move.ticket_id === tracker.ticket.id) return false;   // our own ticket moved: sync
+    if (keyBefore(move.key, tracker.queue_key)) {
+      tracker.people_ahead += move.change === "left" ? -1 : 1;
+    }
+    tracker.seq = move.seq;
+    return tracker.people_ahead >= 0 && tracker.people_ahead < Math.max(move.waiting, 1);
+  }
+
+  global.XephangLive = {connect: connect, applyEvent: applyEvent, applyMove: applyMove};
 })(window);
