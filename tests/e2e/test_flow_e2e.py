@@ -220,6 +220,9 @@ def test_counter_calls_specific_transfers_and_returns(browser, live_server):
     counter.select_option("#dlg-transfer select[name=service]", label="C — Đất đai")
     counter.keyboard.press("Enter")
     counter.wait_for_function("document.getElementById('current-code').textContent === '—'")
+    counter.wait_for_function(  # the next tickets and figures follow within a moment
+        f"!document.getElementById('next').textContent.includes('{a1['code']}')"
+        " && document.getElementById('mine').textContent.includes('Đã gọi2')")
     counter.screenshot(path=str(ARTIFACTS / "counter-after-transfer.png"))
     r = requests.get(f"{server.url}/api/v1/offices/{server.demo['office_id']}/waiting",
                      headers=officer(server))
