@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -115,7 +116,10 @@ class QueueMachine(RuleBasedStateMachine):
             is_priority = t["priority"] is not None
             return (is_priority != priority_first, ranks.get(t["priority"], 0), *arrival)
 
-        eligible = [t for t in self.db.query("SELECT * FROM tickets WHERE status = 'waiting'")
+        today = self.now.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
+        waiting = self.db.query("SELECT * FROM tickets WHERE status = 'waiting' AND day = ?",
+                                [today])  # earlier days' tickets expire before any call
+        eligible = [t for t in waiting
                     if t["target_counter_id"] == counter["id"]
                     or (t["target_counter_id"] is None and t["service_id"] in services)]
         return min(eligible, key=key)["id"] if eligible else None

@@ -20,6 +20,7 @@ from .core import (
     WAITING,
     Outcome,
     append_event,
+    expire_stale,
     find_service,
     get_counter,
     get_office,
@@ -140,7 +141,7 @@ def call_next(
         counter = get_counter(db, counter_id)
         office = get_office(db, counter["office_id"])
         _ensure_callable(counter)
-        raw = []
+        raw = expire_stale(db, office, at)
         if counter["current_ticket_id"]:
             current = get_ticket(db, counter["current_ticket_id"])
             if current["status"] == SERVING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -190,3 +190,32 @@ def append_event(
 def event_hash(prev_hash: str, event: dict) -> str:
     """Recompute an event's hash (used by verify_log)."""
     return _event_hash(prev_hash, hashed_fields(event))
+
+
+def expire_waiting(db: sqlite_utils.Database, office_id: int, through_day: str, at: datetime,
+                   user_id: int | None = None, details: dict | None = None) -> list[dict]:
+    """Expire the office's tickets still waiting from ``through_day`` or earlier.
+
+    Runs inside the caller's write transaction; returns the logged events.
+    """
+    ids = [r[0] for r in db.execute(
+        "SELECT id FROM tickets WHERE office_id = ? AND status = 'waiting' AND day <= ?"
+        " ORDER BY id", [office_id, through_day]).fetchall()]
+    events = []
+    for ticket_id in ids:
+        db.execute("UPDATE tickets SET status = 'expired', finished_at = ? WHERE id = ?",
+                   [iso(at), ticket_id])
+        events.append(append_event(db, office_id, "expired", at, ticket_id=ticket_id,
+                                   user_id=user_id, details=details))
+    return events
+
+
+def expire_stale(db: sqlite_utils.Database, office: dict, at: datetime) -> list[dict]:
+    """Expire tickets left waiting from an earlier day (a close of day nobody ran).
+
+    Issuing and calling run this first, so yesterday's queue is never called
+    today and never counted ahead of today's citizens.
+    """
+    today = local_day(at, office["timezone"])
+    return expire_waiting(db, office["id"], (today - timedelta(days=1)).isoformat(), at,
+                          details={"stale": True})

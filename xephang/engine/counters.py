@@ -9,7 +9,15 @@ import sqlite_utils
 from ..db import write
 from ..errors import ConflictError
 from .calls import _text
-from .core import Outcome, append_event, get_counter, get_office, iso, local_day, resolve_now
+from .core import (
+    Outcome,
+    append_event,
+    expire_waiting,
+    get_counter,
+    get_office,
+    local_day,
+    resolve_now,
+)
 from .tickets import outcome_for
 
 
@@ -82,18 +90,11 @@ def close_day(db, office_id: int, user_id=None, now: datetime | None = None,
     with write(db):
         office = get_office(db, office_id)
         day = day or local_day(at, office["timezone"]).isoformat()
-        ids = [r[0] for r in db.execute(
-            "SELECT id FROM tickets WHERE office_id = ? AND status = 'waiting' AND day <= ?"
-            " ORDER BY id", [office_id, day]).fetchall()]
-        raw = []
-        for ticket_id in ids:
-            db.execute("UPDATE tickets SET status = 'expired', finished_at = ? WHERE id = ?",
-                       [iso(at), ticket_id])
-            raw.append(append_event(db, office_id, "expired", at, ticket_id=ticket_id,
-                                    user_id=user_id))
+        raw = expire_waiting(db, office_id, day, at, user_id)
+        expired = len(raw)
         db.execute("UPDATE counters SET priority_streak = 0 WHERE office_id = ?", [office_id])
         raw.append(append_event(db, office_id, "day_closed", at, user_id=user_id,
-                                details={"day": day, "expired": len(ids)}))
+                                details={"day": day, "expired": expired}))
         result = outcome_for(db, office, raw, None)
-        result.extra["expired"] = len(ids)
+        result.extra["expired"] = expired
         return result

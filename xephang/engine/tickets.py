@@ -18,6 +18,7 @@ from .core import (
     WAITING,
     Outcome,
     append_event,
+    expire_stale,
     find_service,
     get_office,
     get_ticket,
@@ -125,6 +126,7 @@ def issue_ticket(
                     f"Đã hết số hôm nay cho dịch vụ {svc['name_vi']}",
                     "No more tickets today for this service",
                 )
+        stale = expire_stale(db, office, at)
         visit_id = db.execute(
             "INSERT INTO visits (office_id, token, created_at) VALUES (?, ?, ?)",
             [office_id, secrets.token_urlsafe(16), iso(at)],
@@ -135,7 +137,7 @@ def issue_ticket(
             db, office_id, "issued", at, ticket_id=ticket_id, user_id=user_id,
             details={"priority": priority, "device_id": device_id},
         )
-        result = outcome_for(db, office, [raw], ticket_id)
+        result = outcome_for(db, office, [*stale, raw], ticket_id)
         issued = {"id": ticket_id, "office_id": office_id, "service_id": svc["id"],
                   "priority": priority, "status": WAITING, "queue_at": iso(at), "day": day}
         ahead, wait_s = estimate_wait(db, issued, default_service_s)
