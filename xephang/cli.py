@@ -104,8 +104,8 @@ xephang demo — {base}/
     admin (admin), quanly (manager), canbo1 … canbo6 (officers)
   Máy in ảo / virtual printer: PNG tickets in {os.path.dirname(os.path.abspath(db_path))}/printed/
 """)
-    _run_server(db_path, host, port, {"PRINTER": "virtual",
-                                      **({"MESSAGE_QUEUE": message_queue} if message_queue else {})})
+    extra = {"MESSAGE_QUEUE": message_queue} if message_queue else {}
+    _run_server(db_path, host, port, {"PRINTER": "virtual", **extra})
 
 
 @cli.group()

@@ -133,7 +133,9 @@ SETTINGS: tuple[Setting, ...] = (
         "`xephang serve` and `xephang demo` set gevent.",
     ),
     Setting("SESSION_COOKIE_SECURE", False, "Send the session cookie over HTTPS only."),
-    Setting("SERVER_WORKER_CONNECTIONS", 10000, "Concurrent connections one server process accepts."),
+    Setting(
+        "SERVER_WORKER_CONNECTIONS", 10000, "Concurrent connections one server process accepts."
+    ),
     Setting(
         "LOG_LEVEL",
         "INFO",
