@@ -129,8 +129,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "ASYNC_MODE",
         "",
-        "Socket.IO async mode. Empty: threading for the development server and tests; "
-        "`xephang serve` and `xephang demo` set gevent.",
+        "Socket.IO async mode (gevent or threading). Empty: Flask-SocketIO picks the "
+        "first installed (gevent); `xephang serve` and `xephang demo` set gevent and "
+        "monkey-patch the process first.",
     ),
     Setting("SESSION_COOKIE_SECURE", False, "Send the session cookie over HTTPS only."),
     Setting(
