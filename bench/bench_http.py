@@ -25,6 +25,8 @@ import threading
 import time
 import urllib.request
 
+from benchlib import free_port
+
 from xephang.db import connect
 from xephang.demo import seed_demo
 from xephang.schema import migrate
@@ -32,12 +34,6 @@ from xephang.schema import migrate
 # XEPHANG_BENCH_PROFILE=FILE runs the server under cProfile (written when it stops).
 PROFILE = (["-m", "cProfile", "-o", os.environ["XEPHANG_BENCH_PROFILE"]]
            if os.environ.get("XEPHANG_BENCH_PROFILE") else [])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(db_path: str, port: int, workers: int = 0) -> subprocess.Popen:

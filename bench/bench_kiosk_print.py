@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import requests
 import zxingcpp
+from benchlib import free_port, percentile
 
 from printers.raster import decode_raster
 from printers.testing import FakeNetworkPrinter
@@ -39,17 +39,6 @@ from xephang.demo import seed_demo
 from xephang.schema import migrate
 
 KIOSKS = 4
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def start_server(db_path: Path, env: dict, port: int) -> subprocess.Popen:

@@ -9,6 +9,8 @@ import argparse
 import statistics
 import time
 
+from benchlib import percentile
+
 from printers.escpos_bytes import encode_receipt
 from printers.layout import Receipt, render_receipt
 
@@ -24,11 +26,6 @@ RECEIPT = Receipt(
     footer="Cảm ơn quý khách! Quét mã QR để theo dõi số thứ tự.",
     priority_vi="Người cao tuổi",
 )
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def measure(n: int, paper_mm: int) -> dict:
