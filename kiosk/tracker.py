@@ -14,7 +14,7 @@ import qrcode
 import qrcode.image.svg
 from flask import Response, current_app, jsonify, render_template, request, url_for
 
-from xephang import engine, kiosk_data
+from xephang import engine, kiosk_data, livestate
 from xephang.auth import public
 from xephang.engine.tickets import estimate_wait
 from xephang.errors import BadInputError, NotFoundError
@@ -66,6 +66,7 @@ def tracker_state(token: str) -> dict:
         "ticket": view,
         "people_ahead": ahead,
         "estimated_wait_s": wait_s,
+        "queue_key": livestate.queue_key(current) if ahead is not None else None,
         "message_vi": message_vi,
         "message_en": message_en,
         "visit": [{"code": r["code"], "status": r["status"]} for r in rows],

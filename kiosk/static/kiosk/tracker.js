@@ -1,15 +1,27 @@
-// The ticket tracker: poll the state every few seconds, refresh at once on live events
-// (Socket.IO when the app serves its client), and send the one rating.
+// The ticket tracker: fetch the state on connect and on its own ticket's live events,
+// count people ahead locally from queue_moved (XephangLive.applyMove, no request per
+// move), poll as a safety net (slowly while live), and send the one rating.
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("tracker-config").textContent);
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var $ = function (id) { return document.getElementById(id); };
-  var POLL_MS = 5000;
+  var POLL_MS = 5000;       // without a live connection
+  var LIVE_POLL_MS = 60000; // safety net while the socket is connected
   var pending = null;
+  var state = config.state;       // the last state, kept in step by queue_moved
+  var perPerson = null;           // estimated seconds per person ahead, from the last state
+  var moves = [];                 // recent queue_moved, replayed on a state older than them
   var lastStatus = config.state.ticket.status;
   var lastTicket = config.state.ticket.id;
+  var lastWaiting = config.state.people_ahead != null;
   var socket = null;
+
+  function showQueue(s) {
+    $("ahead").textContent = s.people_ahead;
+    $("wait").textContent = s.estimated_wait_s < 60 ? "< 1 phút"
+      : "~" + Math.round(s.estimated_wait_s / 60) + " phút";
+  }
 
   function render(s) {
     var t = s.ticket;
@@ -20,11 +32,7 @@
     $("status-en").textContent = s.message_en;
     var waiting = s.people_ahead !== null && s.people_ahead !== undefined;
     $("queue").hidden = !waiting;
-    if (waiting) {
-      $("ahead").textContent = s.people_ahead;
-      $("wait").textContent = s.estimated_wait_s < 60 ? "< 1 phút"
-        : "~" + Math.round(s.estimated_wait_s / 60) + " phút";
-    }
+    if (waiting) { showQueue(s); }
     $("visit").hidden = s.visit.length < 2;
     $("visit-codes").textContent = s.visit.map(function (v) { return v.code; }).join(" → ");
     $("rating").hidden = !s.rating.allowed;
@@ -33,23 +41,57 @@
       navigator.vibrate([400, 200, 400]);
     }
     lastStatus = t.status;
-    if (t.id !== lastTicket && socket) {  // transferred: follow the new ticket's room too
+    // transferred, called or back in the queue: re-join the right ticket and service rooms
+    if ((t.id !== lastTicket || waiting !== lastWaiting) && socket) {
       socket.emit("sync", {}, function () {});
     }
     lastTicket = t.id;
+    lastWaiting = waiting;
+  }
+
+  function apply(move) {  // one queue_moved on the state; false when a fetch is needed
+    if (!window.XephangLive || !XephangLive.applyMove(state, move)) { return false; }
+    if (state.people_ahead > 0 && perPerson === null) { return false; }
+    state.estimated_wait_s = Math.round(state.people_ahead * (perPerson || 0));
+    return true;
+  }
+
+  function pace(s) {  // seconds per person ahead, kept to scale the wait as the line moves
+    perPerson = s.people_ahead > 0 ? s.estimated_wait_s / s.people_ahead
+      : (s.people_ahead === 0 ? perPerson : null);
+  }
+
+  function adopt(s) {  // a fresh state: replay the moves it does not include yet, then show it
+    state = s;
+    pace(s);
+    moves = moves.filter(function (m) { return m.seq > s.seq; });
+    var stale = s.people_ahead != null && !moves.every(apply);
+    if (stale) { moves = []; }
+    render(s);
+    return stale;
+  }
+
+  function moved(move) {  // a ticket joined or left our service's line: count it here
+    if (!move || typeof move.seq !== "number") { return soon(); }
+    moves.push(move);
+    if (moves.length > 200) { moves.shift(); }
+    if (state.people_ahead == null || move.seq <= state.seq) { return; }  // not waiting, or known
+    if (apply(move)) { showQueue(state); } else { soon(); }
   }
 
   function refresh() {
+    var stale = false;
     clearTimeout(pending);
     return fetch(config.stateUrl, { headers: { Accept: "application/json" }, cache: "no-store" })
       .then(function (r) { return r.json(); })
-      .then(function (s) { if (s.ok) { render(s); } })
+      .then(function (s) { if (s.ok && adopt(s)) { stale = true; } })
       .catch(function () { /* offline for a moment: the next poll tries again */ })
       .then(function () {
         // a finished visit changes no more (but for the rating): poll slowly
         var settled = ["no_show", "cancelled", "expired"].indexOf(lastStatus) !== -1 ||
           (lastStatus === "done" && $("rating").hidden);
-        pending = setTimeout(refresh, settled ? 60000 : POLL_MS);
+        var live = socket && socket.connected;
+        pending = setTimeout(refresh, stale ? 150 : settled ? 60000 : live ? LIVE_POLL_MS : POLL_MS);
       });
   }
 
@@ -68,7 +110,7 @@
                  "X-CSRF-Token": csrf },
       body: JSON.stringify({ level: Number(level), comment: $("comment").value })
     }).then(function (r) { return r.json(); }).then(function (s) {
-      if (s.ok) { render(s); $("error").hidden = true; return; }
+      if (s.ok) { adopt(s); $("error").hidden = true; return; }
       $("error").textContent = s.error;
       $("error").hidden = false;
       refresh();
@@ -78,12 +120,17 @@
     });
   });
 
+  pace(state);
   if (window.io) {
     socket = window.io({ auth: { visit: config.token }, transports: ["websocket", "polling"] });
     socket.on("connect", function () { $("live").classList.add("on"); soon(); });
-    socket.on("disconnect", function () { $("live").classList.remove("on"); });
+    socket.on("disconnect", function () {  // offline: back to the quick poll
+      $("live").classList.remove("on");
+      clearTimeout(pending);
+      pending = setTimeout(refresh, POLL_MS);
+    });
     socket.on("queue_event", soon);
-    socket.on("queue_moved", soon);
+    socket.on("queue_moved", moved);
   }
   pending = setTimeout(refresh, POLL_MS);
 })();
