@@ -119,7 +119,8 @@ class Backend:
         pass
 
     def _write(self, chunk) -> int:
-        raise NotImplementedError
+        """Send some of ``chunk``; return how many bytes went out (streaming backends)."""
+        raise PrintError(f"{type(self).__name__} does not stream bytes", sent=self.sent)
 
     def _read_byte(self) -> int:
         raise PrintError("this printer cannot report its status")
