@@ -92,12 +92,24 @@ def seeded_db(tmp_path: Path) -> tuple[Path, dict]:
     return path, info
 
 
+def start_demo_server(tmp_path: Path, env: dict | None = None) -> LiveServer:
+    """A started demo server: ``.demo`` (tokens, board id), ``.officer`` (a bearer
+    header of the demo officer canbo1), ``.printed`` (the virtual printer's folder)."""
+    from xephang import accounts
+
+    path, info = seeded_db(tmp_path)
+    db = connect(path)
+    officer = {"Authorization": "Bearer " + accounts.add_user_token(db, "canbo1")}
+    db.close()
+    server = LiveServer(path, env=env).start()
+    server.demo, server.officer, server.printed = info, officer, tmp_path / "printed"
+    return server
+
+
 @pytest.fixture
 def live_server(tmp_path):
     """A running demo server: ``.url``, ``.demo`` (tokens, board id), ``.restart()``."""
-    path, info = seeded_db(tmp_path)
-    server = LiveServer(path).start()
-    server.demo = info
+    server = start_demo_server(tmp_path)
     yield server
     server.stop()
 

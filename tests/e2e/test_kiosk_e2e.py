@@ -9,9 +9,7 @@ from PIL import Image
 
 from printers.backends import list_printed
 from printers.testing import FakeNetworkPrinter
-from tests.e2e.conftest import ARTIFACTS, LiveServer, seeded_db
-from xephang import accounts
-from xephang.db import connect
+from tests.e2e.conftest import ARTIFACTS, LiveServer, seeded_db, start_demo_server
 
 pytestmark = pytest.mark.e2e
 
@@ -22,12 +20,7 @@ PHONE_VIEWPORT = {"width": 390, "height": 844}
 @pytest.fixture
 def server(tmp_path):
     """A demo server whose kiosk screen resets after 3 s; ``officer`` is a bearer header."""
-    path, info = seeded_db(tmp_path)
-    db = connect(path)
-    officer = {"Authorization": "Bearer " + accounts.add_user_token(db, "canbo1")}
-    db.close()
-    live = LiveServer(path, env={"XEPHANG_KIOSK_RESET_S": "3"}).start()
-    live.demo, live.officer, live.printed = info, officer, tmp_path / "printed"
+    live = start_demo_server(tmp_path, env={"XEPHANG_KIOSK_RESET_S": "3"})
     yield live
     live.stop()
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.e2e.conftest import ARTIFACTS, LiveServer, seeded_db
-from xephang import accounts
-from xephang.db import connect
+from tests.e2e.conftest import ARTIFACTS, start_demo_server
 
 pytestmark = pytest.mark.e2e
 
@@ -19,12 +17,7 @@ COUNTERS_SERVING_A = (1, 2, 6)  # demo counters 1 "AB", 2 "BA", 6 "FA"
 @pytest.fixture
 def server(tmp_path):
     """A demo server; ``officer`` is a bearer header of the demo officer."""
-    path, info = seeded_db(tmp_path)
-    db = connect(path)
-    officer = {"Authorization": "Bearer " + accounts.add_user_token(db, "canbo1")}
-    db.close()
-    live = LiveServer(path).start()
-    live.demo, live.officer = info, officer
+    live = start_demo_server(tmp_path)
     yield live
     live.stop()
 
