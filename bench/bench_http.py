@@ -23,9 +23,8 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
-from benchlib import free_port
+from benchlib import free_port, wait_healthy
 
 from xephang.db import connect
 from xephang.demo import seed_demo
@@ -47,13 +46,8 @@ def start_server(db_path: str, port: int, workers: int = 0) -> subprocess.Popen:
     env = {**os.environ, "XEPHANG_PRINTER": "none", "XEPHANG_PRINT_WORKER": "false",
            "XEPHANG_LOG_LEVEL": "WARNING", "XEPHANG_DB": db_path}
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.05)
+    if wait_healthy(proc, port):
+        return proc
     proc.kill()
     raise SystemExit("server did not start")
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import requests
 import zxingcpp
-from benchlib import free_port, percentile
+from benchlib import free_port, percentile, wait_healthy
 
 from printers.raster import decode_raster
 from printers.testing import FakeNetworkPrinter
@@ -47,13 +47,8 @@ def start_server(db_path: Path, env: dict, port: int) -> subprocess.Popen:
          str(db_path), "--host", "127.0.0.1", "--port", str(port)],
         env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         cwd=db_path.parent)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if requests.get(url + "/api/v1/health", timeout=1).ok:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.1)
+    if wait_healthy(proc, port):
+        return proc
     proc.kill()
     raise SystemExit("server did not start")
 

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 import requests
-from benchlib import free_port
+from benchlib import free_port, wait_healthy
 from benchlib import percentile as pct
 
 DISPLAYS, COUNTERS = 10, 6
@@ -216,13 +216,9 @@ def start_server(tmp: Path, port: int) -> subprocess.Popen:
         [sys.executable, "-c", "from xephang.cli import main; main()", "serve", "--db",
          str(tmp / "bench.db"), "--port", str(port)], cwd=tmp, env=env,
         stdout=open(tmp / "server.log", "wb"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if requests.get(url + "/api/v1/health", timeout=1).ok:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.1)
+    if wait_healthy(proc, port):
+        return proc
+    proc.kill()
     raise RuntimeError((tmp / "server.log").read_text())
 
 
