@@ -16,7 +16,6 @@ from flask import Response, current_app, jsonify, render_template, request, url_
 
 from xephang import engine, kiosk_data, livestate
 from xephang.auth import public
-from xephang.engine.tickets import estimate_wait
 from xephang.errors import BadInputError, NotFoundError
 from xephang.web import get_db, publish, tracker_url
 
@@ -49,32 +48,28 @@ def status_text(ticket: dict) -> tuple[str, str]:
 def tracker_state(token: str) -> dict:
     """The visit's latest ticket with its status, queue place and rating state."""
     db = get_db()
-    rows = kiosk_data.visit_tickets(db, token)
-    if not rows:
+    state = livestate.tracker_state(db, token, current_app.config["DEFAULT_SERVICE_TIME_S"])
+    if state is None:
         raise NotFoundError("Không tìm thấy số thứ tự này", "No such ticket")
-    current = rows[-1]
-    view = engine.ticket_view(db, current)
-    ahead = wait_s = None
-    if current["status"] == "waiting":
-        ahead, wait_s = estimate_wait(db, current, current_app.config["DEFAULT_SERVICE_TIME_S"])
+    view = state["ticket"]
     message_vi, message_en = status_text(view)
-    rating = kiosk_data.rating_of(db, current["id"])
-    office = engine.get_office(db, current["office_id"])
+    rating = kiosk_data.rating_of(db, view["id"])
+    office = engine.get_office(db, view["office_id"])
     return {
         "ok": True,
         "office": {"id": office["id"], "name": office["name"]},
         "ticket": view,
-        "people_ahead": ahead,
-        "estimated_wait_s": wait_s,
-        "queue_key": livestate.queue_key(current) if ahead is not None else None,
+        "people_ahead": state["people_ahead"],
+        "estimated_wait_s": state["estimated_wait_s"],
+        "queue_key": state["queue_key"],
         "message_vi": message_vi,
         "message_en": message_en,
-        "visit": [{"code": r["code"], "status": r["status"]} for r in rows],
-        "seq": engine.current_seq(db, current["office_id"]),
+        "visit": [{"code": t["code"], "status": t["status"]} for t in state["tickets"]],
+        "seq": state["seq"],
         "rating": {
-            "allowed": current["status"] == "done" and rating is None,
+            "allowed": view["status"] == "done" and rating is None,
             "level": rating["level"] if rating else None,
-            "scale": engine.office_setting(db, current["office_id"], "rating_scale"),
+            "scale": engine.office_setting(db, view["office_id"], "rating_scale"),
         },
     }
 
@@ -101,7 +96,7 @@ def tracker_json(token: str):
 @public
 def tracker_qr(token: str):
     """The QR code of the tracker URL, as SVG (shown on the kiosk screen)."""
-    if not kiosk_data.visit_tickets(get_db(), token):
+    if not livestate.visit_tickets(get_db(), token):
         raise NotFoundError("Không tìm thấy số thứ tự này", "No such ticket")
     image = qrcode.make(tracker_url(token), image_factory=qrcode.image.svg.SvgPathImage,
                         border=2, box_size=10)
@@ -115,7 +110,7 @@ def tracker_qr(token: str):
 @public
 def rate(token: str):
     """Record the citizen's one satisfaction rating of the visit's finished ticket."""
-    rows = kiosk_data.visit_tickets(get_db(), token)
+    rows = livestate.visit_tickets(get_db(), token)
     if not rows:
         raise NotFoundError("Không tìm thấy số thứ tự này", "No such ticket")
     data = request.get_json(silent=True) or request.form.to_dict()

@@ -67,13 +67,6 @@ def priority_name(db: sqlite_utils.Database, office_id: int, key: str | None) ->
     return row["name_vi"] if row else key
 
 
-def visit_tickets(db: sqlite_utils.Database, token: str) -> list[dict]:
-    """The tickets of the visit a tracker token names, oldest first (transfers add tickets)."""
-    return list(db.query(
-        "SELECT t.* FROM tickets t JOIN visits v ON v.id = t.visit_id WHERE v.token = ?"
-        " ORDER BY t.id", [token or ""]))
-
-
 def rating_of(db: sqlite_utils.Database, ticket_id: int) -> dict | None:
     return one(db, "SELECT level, created_at FROM ratings WHERE ticket_id = ?", [ticket_id])
 
