@@ -91,3 +91,17 @@ def test_board_snapshot_carries_the_managers_message_and_voice_settings(app, db,
     assert snap["board"]["board_message"] == "Chiều thứ Sáu tiếp dân đến 17 giờ"
     assert snap["board"]["number_dialect"] == "south" and snap["board"]["voice_enabled"] is True
     assert snap["wait_today"]["avg_s"] is None
+
+
+def test_the_board_counts_a_transferred_visits_waits_together(db, demo):
+    """The board's average is per visit (DESIGN definitions), like the manager's figures."""
+    office = demo["office_id"]
+    now = datetime.now(UTC)
+    first = engine.issue_ticket(db, office, "A", now=now - timedelta(minutes=10),
+                                check_hours=False).ticket
+    engine.call_next(db, 1, now=now - timedelta(minutes=6))  # counter 1 serves A first
+    moved = engine.transfer(db, first["id"], service="C", now=now - timedelta(minutes=6)).ticket
+    engine.call_next(db, 3, now=now)  # counter 3 serves C
+    assert engine.get_ticket(db, moved["id"])["status"] == "called"
+    wait = livestate.today_wait(db, office, now=now)
+    assert wait["called"] == 1 and wait["avg_s"] == 600  # 4 + 6 minutes, one visit

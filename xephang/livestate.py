@@ -13,6 +13,9 @@ from . import engine
 from .db import one
 from .engine.core import WAITING, local_day, resolve_now
 from .engine.tickets import estimate_wait
+from .reports.facts import Targets
+from .reports.live import today_tally
+from .reports.rollup import lowest_rating_level
 
 BOARD_SETTINGS = ("announce_template", "number_reading", "number_dialect", "board_message",
                   "voice_enabled")
@@ -25,15 +28,19 @@ def office_for_board(db: sqlite_utils.Database, board_id: str) -> int | None:
 
 
 def today_wait(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
-    """Today's average wait (first call − issue) of called tickets, with the target in force."""
+    """Today's average wait per visit against the target in force: the dashboard's figure.
+
+    The same tally as the manager's dashboard and reports (wait of a visit =
+    the sum of its tickets' first call − issue), so the board never shows a
+    different number from the one the office is judged by.
+    """
     office = engine.get_office(db, office_id)
     day = local_day(resolve_now(now), office["timezone"]).isoformat()
-    row = db.execute(
-        "SELECT count(*), avg((julianday(called_at) - julianday(issued_at)) * 86400.0)"
-        " FROM tickets WHERE office_id = ? AND day = ? AND called_at IS NOT NULL",
-        [office_id, day]).fetchone()
-    target = engine.target_on(db, office_id, "avg_wait_s", day)
-    return {"day": day, "called": row[0], "avg_s": round(row[1]) if row[1] is not None else None,
+    targets = Targets(db, office_id)
+    target = targets.on("avg_wait_s", day)
+    figures = today_tally(db, office_id, day, targets, lowest_rating_level(db, office_id)
+                          ).figures(target, targets.on("satisfied_share", day))
+    return {"day": day, "called": figures["visits_waited"], "avg_s": figures["avg_wait_s"],
             "target_s": target}
 
 
