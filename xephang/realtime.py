@@ -28,6 +28,7 @@ from . import accounts, engine, livestate
 from .announce import announcement
 from .auth import current_principal
 from .db import connect
+from .engine import queries as engine_queries
 from .errors import QueueError
 from .extensions import socketio
 from .web import get_db
@@ -151,10 +152,8 @@ def _anyone_behind(db, office_id: int, row: dict) -> bool:
 
 
 def waiting_counts(db, office_id: int) -> dict[str, int]:
-    """Waiting tickets per service of an office (service id as a string key)."""
-    return {str(k): v for k, v in db.execute(
-        "SELECT service_id, count(*) FROM tickets WHERE office_id = ? AND status = 'waiting'"
-        " GROUP BY service_id", [office_id]).fetchall()}
+    """Waiting tickets per service of an office (service id as a string key, as in JSON)."""
+    return {str(k): v for k, v in engine_queries.waiting_counts(db, office_id).items()}
 
 
 def broadcast_with(db, events: list[dict]) -> None:

@@ -22,13 +22,18 @@ def snapshot(db: sqlite_utils.Database, office_id: int, now=None, recent_calls: 
         return _snapshot(db, office_id, now, recent_calls)
 
 
+def waiting_counts(db: sqlite_utils.Database, office_id: int) -> dict[int, int]:
+    """Waiting tickets per service id of an office."""
+    return dict(db.execute(
+        "SELECT service_id, count(*) FROM tickets WHERE office_id = ? AND status = 'waiting'"
+        " GROUP BY service_id", [office_id]).fetchall())
+
+
 def _snapshot(db: sqlite_utils.Database, office_id: int, now, recent_calls: int) -> dict:
     office = get_office(db, office_id)
     day = local_day(resolve_now(now), office["timezone"]).isoformat()
     seq = current_seq(db, office_id)
-    waiting = dict(db.execute(
-        "SELECT service_id, count(*) FROM tickets WHERE office_id = ? AND status = 'waiting'"
-        " GROUP BY service_id", [office_id]).fetchall())
+    waiting = waiting_counts(db, office_id)
     services = [
         {"id": s["id"], "prefix": s["prefix"], "name_vi": s["name_vi"], "name_en": s["name_en"],
          "field": s["field"], "daily_cap": s["daily_cap"], "waiting": waiting.get(s["id"], 0)}
