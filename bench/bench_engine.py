@@ -18,8 +18,7 @@ import time
 from datetime import UTC, datetime
 
 from xephang import engine
-from xephang.db import connect, write
-from xephang.schema import migrate
+from xephang.storage import connect, migrate, write
 
 
 class RawCommits:

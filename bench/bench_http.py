@@ -26,9 +26,8 @@ import time
 
 from benchlib import free_port, wait_healthy
 
-from xephang.db import connect
-from xephang.demo import seed_demo
-from xephang.schema import migrate
+from xephang.cli.demo import seed_demo
+from xephang.storage import connect, migrate
 
 # XEPHANG_BENCH_PROFILE=FILE runs the server under cProfile (written when it stops).
 PROFILE = (["-m", "cProfile", "-o", os.environ["XEPHANG_BENCH_PROFILE"]]

@@ -33,10 +33,10 @@ from benchlib import free_port, percentile, wait_healthy
 
 from printers.raster import decode_raster
 from printers.testing import FakeNetworkPrinter
-from xephang import accounts
-from xephang.db import connect
-from xephang.demo import seed_demo
-from xephang.schema import migrate
+from xephang.cli.demo import seed_demo
+from xephang.engine import accounts
+from xephang.queries import people
+from xephang.storage import connect, migrate
 
 KIOSKS = 4
 
@@ -82,7 +82,7 @@ def run(rounds: int, layout: str) -> dict:
         migrate(db)
         info = seed_demo(db)
         tokens = [info["kiosk_token"]]
-        device_ids = [accounts.principal_for_token(db, info["kiosk_token"]).device_id]
+        device_ids = [people.principal_for_token(db, info["kiosk_token"]).device_id]
         for n in range(KIOSKS - 1):
             device_id, token = accounts.add_device(db, info["office_id"], "kiosk", f"K{n + 2}")
             tokens.append(token)

@@ -181,10 +181,10 @@ def proc_stat(pid: int) -> tuple[float, int]:
 
 def prepare(tmp: Path, called: int, trackers: int, spread: bool = False,
             done: bool = False) -> dict:
-    from xephang import accounts, engine
-    from xephang.db import connect
-    from xephang.demo import seed_demo
-    from xephang.schema import migrate
+    from xephang import engine
+    from xephang.cli.demo import seed_demo
+    from xephang.engine import accounts
+    from xephang.storage import connect, migrate
 
     db = connect(tmp / "bench.db")
     migrate(db)

@@ -23,12 +23,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from xephang import engine, exports, reports  # noqa: E402
-from xephang.db import connect, write  # noqa: E402
-from xephang.reports import live  # noqa: E402
-from xephang.reports.facts import Targets, day_tallies  # noqa: E402
+from xephang import engine, reports  # noqa: E402
+from xephang.engine.targets import Targets  # noqa: E402
+from xephang.queries.office import lowest_rating_level  # noqa: E402
+from xephang.reports import (
+    exports,  # noqa: E402
+    live,  # noqa: E402
+)
+from xephang.reports.facts import day_tallies  # noqa: E402
 from xephang.reports.log import log_rows  # noqa: E402
-from xephang.reports.rollup import lowest_rating_level  # noqa: E402
+from xephang.storage import connect, write  # noqa: E402
 
 LAST_CPU = [0.0]
 

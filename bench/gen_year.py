@@ -33,9 +33,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from xephang import engine  # noqa: E402
-from xephang.db import connect  # noqa: E402
-from xephang.engine.core import GENESIS_HASH, event_hash  # noqa: E402
-from xephang.schema import migrate  # noqa: E402
+from xephang.engine.log import GENESIS_HASH, event_hash  # noqa: E402
+from xephang.storage import (
+    connect,  # noqa: E402
+    migrate,  # noqa: E402
+)
 
 TZ_OFFSET = timedelta(hours=7)  # Asia/Ho_Chi_Minh, no DST
 SERVICES = (  # prefix, name, English, field, share of arrivals, mean service minutes, (unused)
@@ -131,7 +133,7 @@ class Generator:
                 cids.append(engine.add_counter(db, self.office, number, [sid]))
             self.services.append({"id": sid, "prefix": prefix, "share": share, "mean": mean,
                                   "counters": cids})
-        from xephang import accounts
+        from xephang.engine import accounts
 
         self.officer = {}
         for s in self.services:

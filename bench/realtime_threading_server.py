@@ -7,7 +7,7 @@
 import sys
 
 from xephang import create_app
-from xephang.extensions import socketio
+from xephang.web.extensions import socketio
 
 db, port = sys.argv[1], int(sys.argv[2])
 app = create_app({"DB": db, "ASYNC_MODE": "threading", "SECRET_KEY": "bench",

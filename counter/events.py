@@ -7,11 +7,11 @@ JSON API. These handlers only read.
 
 from __future__ import annotations
 
-from xephang import livestate
 from xephang.errors import QueueError
-from xephang.extensions import socketio
-from xephang.realtime import this_client
+from xephang.queries import queue as queue_queries
 from xephang.web import get_db
+from xephang.web.extensions import socketio
+from xephang.web.realtime import this_client
 
 
 @socketio.on("counter_sync")
@@ -27,14 +27,11 @@ def counter_sync(data=None):
         return {"ok": False, "status": 403, "error": "staff only"}
     try:
         counter_id = int(data.get("counter"))
-        db = get_db()
-        state = livestate.counter_state(db, counter_id, client.principal.user_id)
-        office_id = db.execute("SELECT office_id FROM counters WHERE id = ?",
-                               [counter_id]).fetchone()[0]
+        state = queue_queries.counter_state(get_db(), counter_id, client.principal.user_id)
     except QueueError as err:
         return {"ok": False, "status": err.status, "error": err.message}
     except (TypeError, ValueError):
         return {"ok": False, "status": 400, "error": "give counter"}
-    if not client.principal.may_access_office(office_id):
+    if not client.principal.may_access_office(state["office_id"]):
         return {"ok": False, "status": 403, "error": "other office"}
     return {"ok": True, "counter": state}

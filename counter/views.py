@@ -2,7 +2,7 @@
 
 from flask import Blueprint, abort, render_template
 
-from xephang.auth import allow, current_principal
+from xephang.web.auth import allow, current_principal
 
 bp = Blueprint("counter", __name__, url_prefix="/counter", template_folder="templates",
                static_folder="static", static_url_path="/static")

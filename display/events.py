@@ -7,10 +7,10 @@ token>}``, or ``{"board": <board id>}`` for the public link), is joined to
 
 from __future__ import annotations
 
-from xephang import accounts
-from xephang.extensions import socketio
-from xephang.realtime import this_client
+from xephang.engine import accounts
 from xephang.web import get_db
+from xephang.web.extensions import socketio
+from xephang.web.realtime import this_client
 
 STATUS_KEYS = ("audio", "voice_pack", "screen")
 

@@ -2,10 +2,11 @@
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from xephang import engine, livestate
-from xephang.auth import current_principal, pair_device_session, public
+from xephang import engine
 from xephang.errors import ForbiddenError, NotFoundError
+from xephang.queries import office as office_queries
 from xephang.web import get_db
+from xephang.web.auth import current_principal, pair_device_session, public
 
 bp = Blueprint("display", __name__, url_prefix="/display", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -41,7 +42,7 @@ def pair():
 @public
 def board(board_id: str):
     """The public read-only board of an office, opened by its unguessable id."""
-    office_id = livestate.office_for_board(get_db(), board_id)
+    office_id = office_queries.office_for_board(get_db(), board_id)
     if office_id is None:
         raise NotFoundError("Không có bảng hiển thị này", "No such board")
     return _board(office_id, "board", board_id)

@@ -1,6 +1,6 @@
 """Generate the default Vietnamese voice pack offline with espeak-ng and sox.
 
-    python -m display.voice_pack [--out DIR] [--voice vi] [--speed 140]
+    xephang voice build [--out DIR] [--voice vi] [--speed 140]
 
 Writes one ``<clip>.ogg`` per entry of ``xephang.announce.every_clip()``
 (chime, digits, number words, letters, phrases, words) into
@@ -11,14 +11,13 @@ same name (docs/voice.md).
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-from xephang.announce import CHIME, every_clip
+from xephang.engine.announcements import CHIME, every_clip
 
 VOICE_DIR = Path(__file__).parent / "static" / "display" / "voice"
 RATE = 22050
@@ -53,7 +52,7 @@ def generate(out: Path = VOICE_DIR, voice: str = "vi", speed: int = 140) -> dict
     """(Re)generate every clip into ``out``; returns the manifest (clip → words)."""
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
-            raise SystemExit(f"{tool} is needed: apt-get install -y espeak-ng sox")
+            raise RuntimeError(f"{tool} is needed: apt-get install -y espeak-ng sox")
     out.mkdir(parents=True, exist_ok=True)
     manifest = every_clip()
     for name, words in sorted(manifest.items()):
@@ -67,17 +66,3 @@ def generate(out: Path = VOICE_DIR, voice: str = "vi", speed: int = 140) -> dict
                     "clips": manifest}, ensure_ascii=False, indent=1, sort_keys=True) + "\n",
         encoding="utf-8")
     return manifest
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=VOICE_DIR)
-    parser.add_argument("--voice", default="vi", help="espeak-ng voice: vi, vi-vn-x-south, ...")
-    parser.add_argument("--speed", type=int, default=140, help="words per minute")
-    args = parser.parse_args()
-    manifest = generate(args.out, args.voice, args.speed)
-    print(f"{len(manifest)} clips in {args.out}")
-
-
-if __name__ == "__main__":
-    main()

@@ -14,10 +14,11 @@ import qrcode
 import qrcode.image.svg
 from flask import Response, current_app, jsonify, render_template, request, url_for
 
-from xephang import engine, kiosk_data, livestate
-from xephang.auth import public
+from xephang import engine
 from xephang.errors import BadInputError, NotFoundError
+from xephang.queries import queue as queue_queries
 from xephang.web import get_db, publish, tracker_url
+from xephang.web.auth import public
 
 from .blueprint import bp
 
@@ -48,12 +49,12 @@ def status_text(ticket: dict) -> tuple[str, str]:
 def tracker_state(token: str) -> dict:
     """The visit's latest ticket with its status, queue place and rating state."""
     db = get_db()
-    state = livestate.tracker_state(db, token, current_app.config["DEFAULT_SERVICE_TIME_S"])
+    state = queue_queries.tracker_state(db, token, current_app.config["DEFAULT_SERVICE_TIME_S"])
     if state is None:
         raise NotFoundError("Không tìm thấy số thứ tự này", "No such ticket")
     view = state["ticket"]
     message_vi, message_en = status_text(view)
-    rating = kiosk_data.rating_of(db, view["id"])
+    rating = queue_queries.rating_of(db, view["id"])
     office = engine.get_office(db, view["office_id"])
     return {
         "ok": True,
@@ -96,7 +97,7 @@ def tracker_json(token: str):
 @public
 def tracker_qr(token: str):
     """The QR code of the tracker URL, as SVG (shown on the kiosk screen)."""
-    if not livestate.visit_tickets(get_db(), token):
+    if not queue_queries.visit_tickets(get_db(), token):
         raise NotFoundError("Không tìm thấy số thứ tự này", "No such ticket")
     image = qrcode.make(tracker_url(token), image_factory=qrcode.image.svg.SvgPathImage,
                         border=2, box_size=10)
@@ -110,7 +111,7 @@ def tracker_qr(token: str):
 @public
 def rate(token: str):
     """Record the citizen's one satisfaction rating of the visit's finished ticket."""
-    rows = livestate.visit_tickets(get_db(), token)
+    rows = queue_queries.visit_tickets(get_db(), token)
     if not rows:
         raise NotFoundError("Không tìm thấy số thứ tự này", "No such ticket")
     data = request.get_json(silent=True) or request.form.to_dict()

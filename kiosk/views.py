@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import current_app, jsonify, redirect, render_template, request, url_for
 
 import printers
-from xephang import accounts, engine, kiosk_data
-from xephang.auth import allow, current_principal, pair_device_session, public
-from xephang.db import write
+from xephang import engine
+from xephang.engine import accounts
 from xephang.errors import BadInputError, ForbiddenError, RateLimitError
+from xephang.queries import office as office_queries
+from xephang.queries import people
 from xephang.web import get_db, publish, tracker_url
+from xephang.web.auth import allow, current_principal, pair_device_session, public
 
 from .blueprint import bp
-
-log = logging.getLogger(__name__)
 
 
 def kiosk_principal():
@@ -45,7 +43,7 @@ def unpaired(reason: str = "unpaired"):
 def pair():
     """Pair this browser as a kiosk with a device token, then open the kiosk screen."""
     token = request.args.get("token", "")
-    found = accounts.principal_for_token(get_db(), token)
+    found = people.principal_for_token(get_db(), token)
     if found is None or found.kind != "device":
         return unpaired("bad_token")
     if found.role != "kiosk":  # checked first: a display token must not pair this browser
@@ -62,14 +60,14 @@ def index():
     principal = kiosk_principal()
     if principal is None:
         return unpaired()
-    menu = kiosk_data.kiosk_menu(get_db(), principal.office_id)
+    menu = office_queries.kiosk_menu(get_db(), principal.office_id)
     config = {
         "issueUrl": url_for("kiosk.issue"),
         "stateUrl": url_for("kiosk.state"),
         "printUrl": url_for("kiosk.print_status", job_id=0).rsplit("/", 1)[0] + "/",
         "resetS": int(current_app.config["KIOSK_RESET_S"]),
         "printWaitMs": int(float(current_app.config["KIOSK_PRINT_WAIT_S"]) * 1000),
-        "menuVersion": kiosk_data.menu_version(menu),
+        "menuVersion": office_queries.menu_version(menu),
         "timezone": menu["office"]["timezone"],
     }
     printer = printers.kiosk_printer_state(current_app.config, get_db(), principal.device_id)
@@ -82,11 +80,11 @@ def state():
     """What an idle kiosk re-checks every half minute: open now, full services, setup version."""
     principal = kiosk_principal()
     accounts.touch_device(get_db(), principal.device_id)  # the manager sees the kiosk alive
-    menu = kiosk_data.kiosk_menu(get_db(), principal.office_id)
+    menu = office_queries.kiosk_menu(get_db(), principal.office_id)
     full = [s["id"] for g in menu["fields"] for s in g["services"] if s["full"]]
     printer = printers.kiosk_printer_state(current_app.config, get_db(), principal.device_id)
     return jsonify(ok=True, open=menu["open"], full=full, printer=printer,
-                   menu_version=kiosk_data.menu_version(menu))
+                   menu_version=office_queries.menu_version(menu))
 
 
 def _choice(data: dict) -> tuple[int | str, str | None]:
@@ -109,7 +107,7 @@ def issue():
     service, priority = _choice(request.get_json(silent=True) or {})
     db = get_db()
     limit, window = rate_limit()
-    if kiosk_data.issued_by_device_since(db, principal.device_id, window) >= limit:
+    if office_queries.issued_by_device_since(db, principal.device_id, window) >= limit:
         raise RateLimitError("Kiosk đang quá tải, vui lòng đợi một lát rồi thử lại",
                              "Too many tickets from this kiosk, please wait a moment")
     app = current_app._get_current_object()
@@ -117,17 +115,8 @@ def issue():
     def queue_receipt(db, outcome):
         """Store the print job in the issuing transaction: no ticket without its receipt job."""
         ticket = outcome.ticket
-        try:
-            with write(db):  # a savepoint: a fault here leaves the ticket issued
-                office = engine.get_office(db, principal.office_id)
-                name = kiosk_data.priority_name(db, principal.office_id, ticket["priority"])
-                job_id = printers.queue_receipt(app, db, ticket, office,
-                                                tracker_url(ticket["tracker_token"]),
-                                                principal.device_id, name)
-        except Exception:  # the ticket is issued and shown; a print queue fault must not hide it
-            log.exception("could not queue the receipt of ticket %s", ticket["id"])
-            return {"id": None, "state": "failed"}
-        return {"id": job_id, "state": "queued" if job_id is not None else "none"}
+        return printers.queue_receipt_within(app, db, ticket, tracker_url(ticket["tracker_token"]),
+                                             principal.device_id)
 
     outcome = publish(engine.issue_ticket(
         db, principal.office_id, service, priority=priority, device_id=principal.device_id,
@@ -138,7 +127,7 @@ def issue():
         printers.wake_printer(app, principal.device_id)
     ticket = outcome.ticket
     url = tracker_url(ticket["tracker_token"])
-    priority_vi = kiosk_data.priority_name(db, principal.office_id, ticket["priority"])
+    priority_vi = office_queries.priority_name(db, principal.office_id, ticket["priority"])
     token = ticket["tracker_token"]
     return jsonify(ok=True, print=job, ticket={
         "id": ticket["id"], "code": ticket["code"], "service": ticket["service"],

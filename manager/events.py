@@ -8,12 +8,12 @@ The dashboard page connects with its session cookie and ``auth={"office": id}``
 
 from __future__ import annotations
 
-from xephang.auth import permits
 from xephang.errors import QueueError
-from xephang.extensions import socketio
-from xephang.realtime import this_client
 from xephang.reports import live
 from xephang.web import get_db
+from xephang.web.auth import permits
+from xephang.web.extensions import socketio
+from xephang.web.realtime import this_client
 
 
 @socketio.on("dashboard_sync")

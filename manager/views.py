@@ -6,12 +6,14 @@ from datetime import date
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
-from xephang import engine, exports, reports, setup_views
-from xephang.auth import allow, current_principal, require_office
+from xephang import clock, engine, reports
 from xephang.errors import BadInputError
-from xephang.reports import live
+from xephang.queries import office as office_queries
+from xephang.queries import people
+from xephang.reports import exports, live
 from xephang.reports.log import Names, as_json, log_rows, timelines, wait_log
 from xephang.web import get_db
+from xephang.web.auth import allow, current_principal, require_office
 
 bp = Blueprint("manager", __name__, url_prefix="/manager", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -33,7 +35,7 @@ def office_id() -> int:
     elif principal.office_id is not None:
         chosen = principal.office_id
     else:
-        first = setup_views.first_office_id(get_db())
+        first = office_queries.first_office_id(get_db())
         if first is None:
             raise BadInputError("Chưa có văn phòng nào; hãy tạo văn phòng trước",
                                 "No office yet")
@@ -47,14 +49,14 @@ def page_context(oid: int) -> dict:
     """What every manager page shows in its header: the office and the offices to switch to."""
     db = get_db()
     principal = current_principal()
-    offices = setup_views.list_offices(db) if principal.office_id is None else []
+    offices = sorted(office_queries.offices(db), key=lambda o: o["name"]) if (
+        principal.office_id is None) else []
     return {"office": engine.get_office(db, oid), "offices": offices, "principal": principal,
             "is_admin": principal.role == "admin"}
 
 
 def _today(oid: int) -> str:
-    office = engine.get_office(get_db(), oid)
-    return engine.core.local_day(engine.core.utcnow(), office["timezone"]).isoformat()
+    return clock.today(engine.get_office(get_db(), oid)["timezone"])
 
 
 @bp.get("/")
@@ -211,7 +213,7 @@ def log_page():
     events = timelines(get_db(), oid, [r["id"] for r in result["rows"]])
     names = Names(get_db(), oid)
     officers = sorted({(r["officer_id"], r["officer"]) for r in result["rows"]
-                       if r["officer_id"]} | set(setup_views.office_officers(get_db(), oid)),
+                       if r["officer_id"]} | set(people.office_officers(get_db(), oid)),
                       key=lambda o: o[1])
     pages = max(1, -(-result["total"] // LOG_PAGE))
     return render_template("manager/log.html", result=result, params=params, events=events,

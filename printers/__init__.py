@@ -7,9 +7,14 @@ dashboard reads. This package never imports a room.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from flask import Flask
+
+from xephang.engine.lookups import get_office
+from xephang.queries.office import priority_name
+from xephang.storage import write
 
 from .backends import check_spec, list_printed, make_backend
 from .jobs import get_job, job_view, printer_state, reprint, status
@@ -17,6 +22,7 @@ from .layout import Receipt, render_receipt
 from .spooler import SpoolConfig, Spooler, print_dir
 
 NO_PRINTER = "none"
+log = logging.getLogger(__name__)
 
 __all__ = [
     "NO_PRINTER", "Receipt", "SpoolConfig", "Spooler", "enqueue_ticket", "get_job",
@@ -116,6 +122,25 @@ def queue_receipt(app: Flask, db, ticket: dict, office: dict, tracker_url: str,
     receipt = receipt_for(ticket, office, tracker_url, priority_vi)
     return enqueue(db, office["id"], receipt, printer, int(app.config["PAPER_WIDTH_MM"]),
                    ticket_id=ticket["id"], device_id=device_id)
+
+
+def queue_receipt_within(app: Flask, db, ticket: dict, tracker_url: str,
+                         device_id: int | None) -> dict:
+    """Queue a just-issued ticket's receipt inside the issuing transaction, as a savepoint.
+
+    A fault here is logged and leaves the ticket issued (the citizen still
+    sees it and its QR code on the kiosk): ``{"id": job id or None, "state":
+    "queued" | "none" (no printer) | "failed"}``.
+    """
+    try:
+        with write(db):
+            office = get_office(db, ticket["office_id"])
+            name = priority_name(db, office["id"], ticket["priority"])
+            job_id = queue_receipt(app, db, ticket, office, tracker_url, device_id, name)
+    except Exception:  # the ticket is issued and shown; a print queue fault must not hide it
+        log.exception("could not queue the receipt of ticket %s", ticket["id"])
+        return {"id": None, "state": "failed"}
+    return {"id": job_id, "state": "queued" if job_id is not None else "none"}
 
 
 def wake_printer(app: Flask, device_id: int | None) -> None:

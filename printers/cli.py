@@ -83,8 +83,7 @@ def printer_test(db_path, spec, paper_mm, print_dir, public_url, no_status, time
 @click.option("--office", "office_id", type=int, required=True)
 def printer_status(db_path, office_id):
     """Show the office's printers, print queue and recent failures as JSON."""
-    from xephang.db import connect
-    from xephang.schema import migrate
+    from xephang.storage import connect, migrate
 
     from .jobs import status
 

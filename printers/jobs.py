@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
-from xephang.db import one, scalar, write
-from xephang.engine.core import iso, resolve_now
+from xephang.clock import iso, resolve_now
 from xephang.errors import NotFoundError
+from xephang.storage import one, scalar, write
 
 from .layout import Receipt
 

@@ -28,10 +28,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from xephang import accounts
-from xephang.db import connect, write
-from xephang.engine import record_print
-from xephang.engine.core import utcnow
+from xephang.clock import utcnow
+from xephang.engine import accounts, record_print
+from xephang.storage import connect, write
 
 from . import jobs
 from .backends import Backend, PrintError, make_backend

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from xephang import accounts, create_app
-from xephang.db import connect
-from xephang.demo import seed_demo
+from xephang import create_app
+from xephang.cli.demo import seed_demo
+from xephang.engine import accounts
+from xephang.storage import connect
 
 
 @pytest.fixture
@@ -102,7 +103,7 @@ def make_office(db, services="ABC", counters=None, name="Văn phòng thử", hou
 @pytest.fixture
 def bare_db(tmp_path):
     """A migrated database file without an app."""
-    from xephang.schema import migrate
+    from xephang.storage import migrate
 
     database = connect(str(tmp_path / "engine.db"))
     migrate(database)

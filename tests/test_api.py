@@ -23,10 +23,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from xephang import accounts, create_app, engine
-from xephang.db import connect
-from xephang.demo import seed_demo
-from xephang.schema import migrate
+from xephang import create_app, engine
+from xephang.cli.demo import seed_demo
+from xephang.engine import accounts
+from xephang.storage import connect, migrate
 
 
 @dataclass
@@ -391,8 +391,8 @@ def test_public_endpoints_need_no_login(ctx):
 
 
 def test_every_endpoint_is_covered(ctx):
-    from xephang.api import TICKET_ACTIONS
-    from xephang.openapi import ENUMS
+    from xephang.engine.states import TICKET_ACTIONS
+    from xephang.web.openapi import ENUMS
 
     routes = {(rule.rule, method) for rule in ctx.app.url_map.iter_rules()
               if rule.rule.startswith("/api/v1")
@@ -442,7 +442,7 @@ def test_issue_then_call_then_snapshot_over_http(ctx):
     counter = next(c for c in snap["snapshot"]["counters"] if c["number"] == 1)
     assert counter["current_ticket"]["code"] == "B001"
     assert counter["services"] == [s["id"] for s in snap["snapshot"]["services"][:2]]
-    assert snap["snapshot"]["seq"] == engine.current_seq(ctx.db, ctx.office)
+    assert snap["snapshot"]["seq"] == engine.last_seq(ctx.db, ctx.office)
 
 
 def test_admin_without_office_issues_for_any_office(ctx, api_template):
@@ -471,7 +471,7 @@ def test_committed_events_reach_the_hub_and_refusals_publish_nothing(ctx):
     ctx.app.extensions["xephang.hub"].subscribe(seen.extend)
     ctx.request("POST", "/api/v1/tickets", "kiosk", {"service": "A"})
     assert [e["type"] for e in seen] == ["issued"]
-    assert seen[0]["seq"] == engine.current_seq(ctx.db, ctx.office)
+    assert seen[0]["seq"] == engine.last_seq(ctx.db, ctx.office)
     assert "tracker_token" not in seen[0]["ticket"]
     ctx.prepare("waiting")
     seen.clear()
@@ -482,7 +482,7 @@ def test_committed_events_reach_the_hub_and_refusals_publish_nothing(ctx):
 
 def test_request_connections_are_durable_and_pooled(ctx):
     """synchronous=FULL and WAL on the connections requests use; they are reused."""
-    from xephang.web import close_db, get_db
+    from xephang.web.context import close_db, get_db
 
     with ctx.app.app_context():
         db = get_db()
@@ -499,7 +499,7 @@ def test_request_connections_are_durable_and_pooled(ctx):
 def test_pool_never_hands_a_forked_process_its_parents_connections(tmp_path):
     import os
 
-    from xephang.db import ConnectionPool
+    from xephang.storage import ConnectionPool
 
     pool = ConnectionPool(tmp_path / "fork.db")
     parent = pool.acquire()

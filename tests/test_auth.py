@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.test_api import Ctx, api_template  # noqa: F401  (the seeded template fixture)
-from xephang import accounts
-from xephang.accounts import Principal
-from xephang.auth import ROLE_RANK, permits
+from xephang.engine import accounts
+from xephang.engine.accounts import Principal
+from xephang.web.auth import ROLE_RANK, permits
 
 CALL_NEXT = "/api/v1/counters/{counter}/call-next"
 

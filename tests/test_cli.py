@@ -9,9 +9,10 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from xephang import accounts, engine
+from xephang import engine
 from xephang.cli import cli
-from xephang.db import connect
+from xephang.queries import people
+from xephang.storage import connect
 
 
 @pytest.fixture
@@ -56,9 +57,9 @@ def test_user_add_token_add_and_login(cli_db):
     token = run("token", "add", "canbo9", env={"XEPHANG_DB": cli_db}).output.strip()
     assert token.startswith("xu_")
     db = connect(cli_db)
-    principal = accounts.principal_for_token(db, token)
+    principal = people.principal_for_token(db, token)
     assert (principal.role, principal.office_id) == ("officer", office)
-    assert accounts.authenticate(db, "canbo9", "mat-khau-9")["role"] == "officer"
+    assert people.authenticate(db, "canbo9", "mat-khau-9")["role"] == "officer"
     db.close()
 
 
@@ -68,7 +69,7 @@ def test_user_add_prompts_for_the_password(cli_db):
                  input="mat-khau-admin\nmat-khau-admin\n")
     assert result.exit_code == 0
     db = connect(cli_db)
-    assert accounts.authenticate(db, "root", "mat-khau-admin")
+    assert people.authenticate(db, "root", "mat-khau-admin")
     db.close()
 
 
@@ -102,7 +103,7 @@ def test_device_add_prints_a_device_token(cli_db):
                     ).output.strip()
         assert token.startswith("xd_")
         db = connect(cli_db)
-        principal = accounts.principal_for_token(db, token)
+        principal = people.principal_for_token(db, token)
         assert (principal.kind, principal.role, principal.office_id) == ("device", kind, office)
         db.close()
 

@@ -73,7 +73,7 @@ def test_app_reads_database_and_values_from_the_environment(monkeypatch, tmp_pat
 
 def test_issue_estimate_uses_the_configured_default_service_time(monkeypatch, tmp_path):
     from xephang import engine
-    from xephang.db import connect
+    from xephang.storage import connect
 
     monkeypatch.setenv("XEPHANG_DEFAULT_SERVICE_TIME_S", "60")
     app = create_app({"DB": str(tmp_path / "x.db"), "SECRET_KEY": "test",
@@ -81,7 +81,7 @@ def test_issue_estimate_uses_the_configured_default_service_time(monkeypatch, tm
     db = connect(app.config["DB"])
     office = engine.create_office(db, "Office")
     engine.add_service(db, office, "A", "Hộ tịch")
-    from xephang import accounts
+    from xephang.engine import accounts
 
     accounts.add_user(db, "canbo", "officer", office, "mat-khau-dai")
     headers = {"Authorization": "Bearer " + accounts.add_user_token(db, "canbo")}

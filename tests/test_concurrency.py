@@ -8,8 +8,8 @@ from collections import Counter
 
 from tests.conftest import make_office
 from xephang import engine
-from xephang.db import connect
 from xephang.errors import ConflictError, IllegalTransitionError
+from xephang.storage import connect
 
 THREADS = 50
 # Fifty writers queue for one lock: on a loaded CI machine the last in line may wait
@@ -43,7 +43,7 @@ def run_threads(target, count=THREADS) -> list:
 def test_fifty_threads_issuing_number_without_gap_or_duplicate(tmp_path):
     path = tmp_path / "issue.db"
     setup = connect(path)
-    from xephang.schema import migrate
+    from xephang.storage import migrate
 
     migrate(setup)
     q = make_office(setup, services="AB", counters={1: "AB"})
@@ -72,7 +72,7 @@ def test_fifty_threads_issuing_number_without_gap_or_duplicate(tmp_path):
 def test_fifty_threads_calling_on_ten_counters_call_each_ticket_once(tmp_path):
     path = tmp_path / "call.db"
     setup = connect(path)
-    from xephang.schema import migrate
+    from xephang.storage import migrate
 
     migrate(setup)
     q = make_office(setup, services="AB", counters={n: "AB" if n % 2 else "BA"

@@ -9,9 +9,9 @@ import requests
 
 from tests.conftest import login
 from tests.e2e.conftest import LiveServer, seeded_db
-from xephang import accounts
-from xephang.db import connect
-from xephang.extensions import socketio
+from xephang.engine import accounts
+from xephang.storage import connect
+from xephang.web.extensions import socketio
 
 
 def test_counter_page_needs_an_officer_login(client, demo):

@@ -20,9 +20,8 @@ import pytest
 import requests
 
 from xephang import engine
-from xephang.db import connect
-from xephang.demo import seed_demo
-from xephang.schema import migrate
+from xephang.cli.demo import seed_demo
+from xephang.storage import connect, migrate
 
 CLIENTS = 8
 KILL_AFTER = 120  # acknowledged tickets before the kill

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tests.conftest import login
-from xephang import engine, livestate
-from xephang.db import write
-from xephang.extensions import socketio
+from xephang import engine
+from xephang.reports import live
+from xephang.storage import write
+from xephang.web.extensions import socketio
 
 
 def test_pair_then_board_of_the_paired_office(client, demo):
@@ -29,7 +30,7 @@ def test_paired_session_authorises_the_board_socket(app, client, demo):
     assert sio.is_connected()
     snap = sio.emit("sync", callback=True)["snapshot"]
     assert snap["office"]["id"] == demo["office_id"]
-    assert set(snap["board"]) == set(livestate.BOARD_SETTINGS)
+    assert set(snap["board"]) == set(live.BOARD_SETTINGS)
 
 
 def test_pair_refuses_bad_and_non_display_tokens(client, demo):
@@ -70,22 +71,22 @@ def test_today_wait_against_target(db, demo):
     with write(db):
         db.execute("DELETE FROM targets WHERE office_id = ?", [office])
     engine.set_target(db, office, "avg_wait_s", 900, "2023-01-01")
-    assert livestate.today_wait(db, office)["avg_s"] is None
+    assert live.today_wait(db, office)["avg_s"] is None
     for minutes in (4, 10):
         t = engine.issue_ticket(db, office, "A", now=now - timedelta(minutes=minutes),
                                 check_hours=False).ticket
         engine.call_next(db, 1 if minutes == 4 else 2, now=now)
         if minutes == 4:
             engine.no_show(db, t["id"], now=now)
-    wait = livestate.today_wait(db, office, now=now)
+    wait = live.today_wait(db, office, now=now)
     assert wait["called"] == 2 and wait["avg_s"] == 420 and wait["target_s"] == 900
 
 
 def test_board_snapshot_carries_the_managers_message_and_voice_settings(app, db, demo):
     with write(db):
-        engine.set_office_setting(db, demo["office_id"], "board_message",
-                                  "Chiều thứ Sáu tiếp dân đến 17 giờ")
-        engine.set_office_setting(db, demo["office_id"], "number_dialect", "south")
+        engine.set_office_settings(db, demo["office_id"], {
+            "board_message": "Chiều thứ Sáu tiếp dân đến 17 giờ"})
+        engine.set_office_settings(db, demo["office_id"], {"number_dialect": "south"})
     board = socketio.test_client(app, auth={"board": demo["board_id"]})
     snap = board.emit("sync", callback=True)["snapshot"]
     assert snap["board"]["board_message"] == "Chiều thứ Sáu tiếp dân đến 17 giờ"
@@ -103,5 +104,5 @@ def test_the_board_counts_a_transferred_visits_waits_together(db, demo):
     moved = engine.transfer(db, first["id"], service="C", now=now - timedelta(minutes=6)).ticket
     engine.call_next(db, 3, now=now)  # counter 3 serves C
     assert engine.get_ticket(db, moved["id"])["status"] == "called"
-    wait = livestate.today_wait(db, office, now=now)
+    wait = live.today_wait(db, office, now=now)
     assert wait["called"] == 1 and wait["avg_s"] == 600  # 4 + 6 minutes, one visit

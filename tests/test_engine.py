@@ -8,7 +8,6 @@ import pytest
 
 from tests.conftest import MONDAY_9AM, make_office
 from xephang import engine
-from xephang.db import write
 from xephang.errors import (
     BadInputError,
     ConflictError,
@@ -18,6 +17,8 @@ from xephang.errors import (
     OfficeClosedError,
     QueueError,
 )
+from xephang.queries import office as office_queries
+from xephang.storage import write
 
 T0 = datetime.fromisoformat(MONDAY_9AM)
 
@@ -218,14 +219,14 @@ def _mixed_queue(q):
 def test_priority_interleave(queue, streak_max, expected):
     if streak_max != 2:
         with write(queue.db):
-            engine.set_office_setting(queue.db, queue.office, "priority_streak_max", streak_max)
+            engine.set_office_settings(queue.db, queue.office, {"priority_streak_max": streak_max})
     _mixed_queue(queue)
     assert _drain(queue, 1) == expected
 
 
 def test_priority_zero_does_not_starve_priority_tickets(queue):
     with write(queue.db):
-        engine.set_office_setting(queue.db, queue.office, "priority_streak_max", 0)
+        engine.set_office_settings(queue.db, queue.office, {"priority_streak_max": 0})
     issue(queue, "A", minutes=0, priority="elderly")
     issue(queue, "A", minutes=1)
     assert call(queue, 1, minutes=2)["priority"] == "elderly"
@@ -616,24 +617,24 @@ def test_sequence_numbers_are_per_office(queue, bare_db):
     other = make_office(bare_db, services="A", counters={9: "A"}, name="Khác")
     issue(queue)
     engine.issue_ticket(bare_db, other.office, "A", now=T0)
-    assert engine.current_seq(bare_db, other.office) == 1
-    assert engine.current_seq(bare_db, queue.office) == 1
+    assert engine.last_seq(bare_db, other.office) == 1
+    assert engine.last_seq(bare_db, queue.office) == 1
     assert engine.verify_log(bare_db) == []
 
 
 def test_snapshot_reads_one_consistent_state(queue, tmp_path):
     """Inside db.read, another connection's commit is not seen half-way."""
-    from xephang.db import connect, read
+    from xephang.storage import connect, read
 
     issue(queue)
     other = connect(tmp_path / "engine.db")
     with read(queue.db):
-        seq = engine.current_seq(queue.db, queue.office)
+        seq = engine.last_seq(queue.db, queue.office)
         engine.issue_ticket(other, queue.office, "A", now=T0)  # commits meanwhile
-        assert engine.current_seq(queue.db, queue.office) == seq
+        assert engine.last_seq(queue.db, queue.office) == seq
         assert queue.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
-    assert engine.current_seq(queue.db, queue.office) == seq + 1
-    snap = engine.snapshot(queue.db, queue.office, now=T0)
+    assert engine.last_seq(queue.db, queue.office) == seq + 1
+    snap = office_queries.snapshot(queue.db, queue.office, now=T0)
     assert snap["seq"] == seq + 1 and snap["waiting_total"] == 2
     other.close()
 

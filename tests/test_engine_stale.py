@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from tests.conftest import MONDAY_9AM, make_office
 from xephang import engine
+from xephang.queries import office as office_queries
 
 MONDAY = datetime.fromisoformat(MONDAY_9AM)
 TUESDAY = MONDAY + timedelta(days=1)
@@ -29,7 +30,7 @@ def test_call_next_never_calls_yesterdays_ticket(bare_db):
     outcome = engine.call_next(bare_db, counter, now=TUESDAY)
     assert outcome.ticket is None
     assert [e["type"] for e in outcome.events] == ["expired"]
-    assert engine.snapshot(bare_db, q.office, now=TUESDAY)["waiting_total"] == 0
+    assert office_queries.snapshot(bare_db, q.office, now=TUESDAY)["waiting_total"] == 0
 
 
 def test_close_day_still_logs_who_closed_and_how_many(bare_db):

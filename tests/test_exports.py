@@ -5,18 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import openpyxl
 import pytest
 from click.testing import CliRunner
 
 from tests.test_reports import FIRST, LAST, NOW, month, month_template  # noqa: F401
-from xephang import engine, exports, reports
+from xephang import engine, reports
 from xephang.cli import cli
-from xephang.db import write
+from xephang.reports import exports, purge
 from xephang.reports.log import log_rows
-from xephang.retention import purge
+from xephang.storage import write
 
 
 def _sheet_rows(data: bytes, sheet: str) -> list[tuple]:
@@ -110,12 +110,11 @@ def test_purge_removes_old_logs_keeps_chain_and_statistics(month):  # noqa: F811
     engine.rate_ticket(db, ticket, 2, comment="Cán bộ nhiệt tình",
                        now=datetime(2023, 1, 12, 9, tzinfo=UTC))
     before = reports.wait_report(db, office, FIRST, "2022-12-31", "office", now=NOW)["total"]
-    with write(db):
-        engine.set_office_setting(db, office, "retention_days", 20)
-        engine.set_office_setting(db, office, "comment_retention_days", 10)
-    dry = purge(db, office, now=NOW, dry_run=True)
+    engine.set_office_settings(db, office, {"retention_days": 30, "comment_retention_days": 10})
+    later = NOW + timedelta(days=10)  # 30 days kept (the shortest allowed): cutoff 12 January
+    dry = purge(db, office, now=later, dry_run=True)
     assert dry["tickets"] > 0 and dry["comments_blanked"] == 1
-    done = purge(db, office, now=NOW)
+    done = purge(db, office, now=later)
     assert done["before_day"] == "2023-01-12"
     assert db.execute("SELECT count(*) FROM tickets WHERE day < '2023-01-12'").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM tickets WHERE day >= '2023-01-12'").fetchone()[0]
@@ -139,7 +138,8 @@ def test_cli_purge_dry_run_and_run(month):  # noqa: F811
     dry = runner.invoke(cli, ["purge", "--db", path, "--dry-run"])
     assert dry.exit_code == 0 and "sẽ xóa / would remove 0 vé" in dry.output  # 5 years kept
     with write(db):
-        engine.set_office_setting(db, info["office_id"], "retention_days", 30)
+        engine.set_office_settings(db, info["office_id"], {"retention_days": 30,
+                                                           "comment_retention_days": 30})
     done = runner.invoke(cli, ["purge", "--db", path, "--office", str(info["office_id"])])
     assert done.exit_code == 0, done.output
     assert db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 0  # all of 2022-23

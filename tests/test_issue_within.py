@@ -3,7 +3,7 @@
 import pytest
 
 from xephang import engine
-from xephang.db import scalar, write
+from xephang.storage import scalar, write
 
 
 def test_the_step_commits_with_the_ticket(db, demo):

@@ -8,8 +8,10 @@ import re
 import pytest
 
 import printers
-from xephang import accounts, engine
-from xephang.db import write
+from xephang import engine
+from xephang.engine import accounts
+from xephang.queries import people
+from xephang.storage import write
 
 JSON = {"Accept": "application/json"}
 
@@ -59,7 +61,7 @@ def test_pairing_with_a_wrong_token_explains_why(client, demo, token_kind, text)
 
 def test_a_revoked_kiosk_is_unpaired(client, db, demo):
     pair_kiosk(client, demo["kiosk_token"])
-    device_id = accounts.principal_for_token(db, demo["kiosk_token"]).device_id
+    device_id = people.principal_for_token(db, demo["kiosk_token"]).device_id
     accounts.revoke_device(db, device_id)
     assert client.get("/kiosk/").status_code == 403
     r = client.post("/kiosk/api/tickets", json={"service": "A"}, headers=JSON)
@@ -203,21 +205,21 @@ def test_managers_see_the_tickets_the_virtual_printer_saved(kiosk, client, app):
     kiosk("A")
     kiosk("B")
     printers.get_spooler(app).drain()
-    assert client.get("/kiosk/printed/").status_code in (302, 403)  # a kiosk is no manager
+    assert client.get("/manager/printed/").status_code in (302, 403)  # a kiosk is no manager
     login(client, "quanly")
-    page = client.get("/kiosk/printed/").data.decode()
-    names = re.findall(r'src="/kiosk/printed/([^"]+)"', page)
+    page = client.get("/manager/printed/").data.decode()
+    names = re.findall(r'src="/manager/printed/([^"]+)"', page)
     assert len(names) == 2 and names[0].endswith("_B001.png")  # newest first
-    image = client.get(f"/kiosk/printed/{names[0]}")
+    image = client.get(f"/manager/printed/{names[0]}")
     assert image.status_code == 200 and image.data[:4] == b"\x89PNG"
-    assert client.get("/kiosk/printed/..%2Fxephang.db").status_code == 404
+    assert client.get("/manager/printed/..%2Fxephang.db").status_code == 404
 
 
 def test_officers_may_not_see_printed_tickets(client, demo):
     from tests.conftest import login
 
     login(client, "canbo1")
-    assert client.get("/kiosk/printed/").status_code == 403
+    assert client.get("/manager/printed/").status_code == 403
 
 
 def test_the_start_screen_warns_when_the_kiosk_printer_is_down(kiosk, client, db):

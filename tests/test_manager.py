@@ -12,11 +12,12 @@ import pytest
 
 from tests.conftest import login
 from tests.test_reports import FIRST, LAST, month_template  # noqa: F401
-from xephang import accounts, create_app, engine
-from xephang.db import connect, write
-from xephang.engine.core import utcnow
-from xephang.extensions import socketio
+from xephang import create_app, engine
+from xephang.clock import utcnow
+from xephang.engine import accounts
 from xephang.reports import live
+from xephang.storage import connect, write
+from xephang.web.extensions import socketio
 
 PAGES = ["/manager/", "/manager/reports", "/manager/log", "/manager/reports/print",
          "/manager/setup/"]

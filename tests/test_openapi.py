@@ -53,7 +53,7 @@ def test_operations_are_described(spec):
 
 
 def test_actions_are_enumerated_as_the_api_accepts_them(spec):
-    from xephang.api import TICKET_ACTIONS
+    from xephang.engine.states import TICKET_ACTIONS
 
     ops = spec["paths"]["/api/v1/tickets/{ticket_id}/{action}"]["post"]
     action = next(p for p in ops["parameters"] if p["name"] == "action")

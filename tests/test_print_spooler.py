@@ -22,8 +22,8 @@ from printers.testing import FakeNetworkPrinter
 from tests.test_kiosk import pair_kiosk
 from tests.test_print_render import decode_gs_v0
 from xephang import create_app, engine
-from xephang.db import connect
-from xephang.demo import seed_demo
+from xephang.cli.demo import seed_demo
+from xephang.storage import connect
 
 
 @pytest.fixture

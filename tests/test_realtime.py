@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import login
-from xephang import accounts, engine
-from xephang.extensions import socketio
+from xephang import engine
+from xephang.engine import accounts
+from xephang.web.extensions import socketio
 
 
 def events(sio, name="queue_event"):
@@ -266,12 +267,12 @@ def test_recall_is_announced_again(app, client, tokens, demo, issue):
 
 
 def test_announcement_follows_office_settings(app, db, client, tokens, demo, issue):
-    from xephang.db import write
+    from xephang.storage import write
 
     with write(db):
-        engine.set_office_setting(db, demo["office_id"], "number_reading", "number")
-        engine.set_office_setting(db, demo["office_id"], "announce_template",
-                                  "Xin mời quý khách có số thứ tự {code} đến quầy {counter}")
+        engine.set_office_settings(db, demo["office_id"], {"number_reading": "number"})
+        engine.set_office_settings(db, demo["office_id"], {
+            "announce_template": "Xin mời quý khách có số thứ tự {code} đến quầy {counter}"})
     board = socketio.test_client(app, auth={"board": demo["board_id"]})
     issue("A")
     call_next(client, tokens)
@@ -313,7 +314,7 @@ def test_joining_at_the_back_moves_nobody(app, client, tokens, demo, issue):
 
 
 def test_sync_is_rate_limited_per_socket(app, demo):
-    from xephang.realtime import SYNC_LIMIT
+    from xephang.web.realtime import SYNC_LIMIT
 
     board = socketio.test_client(app, auth={"board": demo["board_id"]})
     acks = [board.emit("sync", callback=True) for _ in range(SYNC_LIMIT + 1)]

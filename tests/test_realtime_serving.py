@@ -5,7 +5,7 @@ from __future__ import annotations
 import resource
 import socket
 
-from xephang import serving
+from xephang.web import serving
 
 
 def test_accepted_connections_get_tcp_nodelay():

@@ -12,8 +12,8 @@ import requests
 import socketio
 
 from tests.e2e.conftest import LiveServer, free_port, seeded_db
-from xephang import accounts
-from xephang.db import connect
+from xephang.engine import accounts
+from xephang.storage import connect
 
 REDIS = shutil.which("redis-server")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import login
-from xephang import accounts, engine
+from xephang import engine
+from xephang.queries import people
 
 OFFICE_OK = {"name": "Bộ phận Một cửa phường Demo", "address": "Số 2",
              "timezone": "Asia/Ho_Chi_Minh", "hours": '{"mon": [["07:30", "11:30"]]}',
@@ -211,7 +212,7 @@ def test_device_pair_redirects_and_reload_does_not_pair_again(client, db, demo, 
     assert db.execute("SELECT count(*) FROM devices WHERE name = 'Kiosk PRG'").fetchone()[0] == 1
     # The shown token pairs the device it was made for.
     row = db.execute("SELECT id FROM devices WHERE name = 'Kiosk PRG'").fetchone()
-    assert accounts.principal_for_token(db, new_token).device_id == row[0]
+    assert people.principal_for_token(db, new_token).device_id == row[0]
 
 
 def test_device_token_is_shown_for_its_office_only(client, db, demo):
@@ -251,15 +252,16 @@ def test_priority_add_update_and_streak(client, db, demo, manager):
     assert engine.office_setting(db, demo["office_id"], "priority_streak_max") == 3
 
 
-@pytest.mark.parametrize("data,message", [
-    ({"key": "Người già", "name_vi": "X"}, "Mã nhóm ưu tiên chỉ gồm"),
-    ({"key": "elderly", "name_vi": "X"}, "Mã nhóm ưu tiên đã có"),
-    ({"action": "streak", "priority_streak_max": "-1"}, "số lượt ưu tiên liên tiếp phải từ 0"),
-    ({"action": "streak", "priority_streak_max": "hai"}, "phải là số nguyên"),
+@pytest.mark.parametrize("data,status,message", [
+    ({"key": "Người già", "name_vi": "X"}, 400, "Mã nhóm ưu tiên chỉ gồm"),
+    ({"key": "elderly", "name_vi": "X"}, 409, "Mã nhóm ưu tiên đã có"),
+    ({"action": "streak", "priority_streak_max": "-1"}, 400,
+     "Số lượt ưu tiên liên tiếp phải từ 0"),
+    ({"action": "streak", "priority_streak_max": "hai"}, 400, "phải là số nguyên"),
 ])
-def test_priority_invalid(client, db, demo, manager, data, message):
+def test_priority_invalid(client, db, demo, manager, data, status, message):
     response = post(client, "/manager/setup/priority", manager, **data)
-    assert response.status_code == 400 and message in response.get_data(as_text=True)
+    assert response.status_code == status and message in response.get_data(as_text=True)
 
 
 # ------------------------------------------------------------------ targets
@@ -269,15 +271,15 @@ def test_target_add_and_delete(client, db, demo, manager):
     response = post(client, "/manager/setup/targets", manager, metric="avg_wait_s",
                     value="10", effective_from="2026-01-01")
     assert response.status_code == 302
-    assert engine.target_on(db, office, "avg_wait_s", "2026-02-01") == 600
+    assert engine.Targets(db, office).on("avg_wait_s", "2026-02-01") == 600
     service = ids(db, "SELECT id FROM services WHERE prefix = 'C'")[0]
     assert post(client, "/manager/setup/targets", manager, metric="satisfied_share",
                 value="97,5", effective_from="2026-01-01",
                 service_id=str(service)).status_code == 302
-    assert engine.target_on(db, office, "satisfied_share", "2026-02-01", service) == 0.975
+    assert engine.Targets(db, office).on("satisfied_share", "2026-02-01", service) == 0.975
     target = ids(db, "SELECT id FROM targets WHERE value = 600")[0]
     assert post(client, f"/manager/setup/targets/{target}/delete", manager).status_code == 302
-    assert engine.target_on(db, office, "avg_wait_s", "2026-02-01") == 900
+    assert engine.Targets(db, office).on("avg_wait_s", "2026-02-01") == 900
 
 
 @pytest.mark.parametrize("data,message", [
@@ -334,7 +336,7 @@ def test_settings_valid(client, db, demo, manager):
     ("announce_template", "Mời số {code}", "phải có {code} và {counter}"),
     ("number_reading", "roman", "Cách đọc số không hợp lệ"),
     ("number_dialect", "central", "Giọng đọc không hợp lệ"),
-    ("retention_days", "7", "số ngày lưu nhật ký phải từ 30"),
+    ("retention_days", "7", "Số ngày lưu nhật ký phải từ 30"),
     ("comment_retention_days", "900", "không được vượt số ngày lưu nhật ký"),
 ])
 def test_settings_invalid(client, db, demo, manager, field, value, message):
@@ -380,27 +382,32 @@ def test_manager_cannot_change_another_offices_rows(client, db, demo, manager):
                 **OFFICE_OK).status_code == 403
 
 
-# ------------------------------------------------------------------ setup_views (core reads)
+# ------------------------------------------------------------------ setup reads (queries)
 
-def test_setup_views_reads(db, demo):
-    from xephang import setup_views
+def test_setup_reads(db, demo):
+    from xephang.engine import audit
+    from xephang.queries import office as office_queries
+    from xephang.queries import people
+    from xephang.storage import write
 
     oid = demo["office_id"]
-    counters = setup_views.list_counters_with_services(db, oid)
+    counters = office_queries.counters(db, oid, active_only=False)
     assert counters and [c["number"] for c in counters] == sorted(c["number"] for c in counters)
-    prefix = {s["id"]: s["prefix"] for s in setup_views.list_services(db, oid)}
-    assert all(c["prefixes"] == ", ".join(prefix[s] for s in c["services"]) for c in counters)
-    assert setup_views.service_ids_by_prefix(db, oid)["A"] in prefix
-    mine = setup_views.list_users(db, oid)
+    prefix = {s["id"]: s["prefix"] for s in office_queries.services(db, oid, active_only=False)}
+    assert all(set(c["services"]) <= set(prefix) for c in counters)
+    assert office_queries.service_ids_by_prefix(db, oid)["A"] in prefix
+    mine = people.list_users(db, oid)
     assert mine and {u["office_id"] for u in mine} == {oid}
-    assert len(setup_views.list_users(db)) >= len(mine)
-    assert all(name for _id, name in setup_views.office_officers(db, oid))
-    assert setup_views.first_office_id(db) == min(o["id"] for o in setup_views.list_offices(db))
-    target = setup_views.list_targets(db, oid)[0]
-    assert setup_views.owned_row(db, "targets", target["id"])["office_id"] == oid
-    assert setup_views.owned_row(db, "targets", 10**9) is None
+    assert len(people.list_users(db)) >= len(mine)
+    assert all(name for _id, name in people.office_officers(db, oid))
+    assert office_queries.first_office_id(db) == min(o["id"] for o in office_queries.offices(db))
+    target = office_queries.targets(db, oid)[0]
+    assert office_queries.owned_row(db, "targets", target["id"])["office_id"] == oid
+    assert office_queries.owned_row(db, "targets", 10**9) is None
     with pytest.raises(ValueError):
-        setup_views.owned_row(db, "users", 1)
-    engine.record_setup_change(db, oid, None, "test.one", {})
-    engine.record_setup_change(db, oid, None, "test.two", {})
-    assert [a["action"] for a in setup_views.setup_audit(db, oid, 2)] == ["test.two", "test.one"]
+        office_queries.owned_row(db, "users", 1)
+    with write(db):
+        audit.record(db, oid, None, "test.one", {})
+        audit.record(db, oid, None, "test.two", {})
+    assert [a["action"] for a in office_queries.setup_audit(db, oid, 2)] == ["test.two",
+                                                                               "test.one"]

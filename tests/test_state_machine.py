@@ -21,9 +21,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from tests.conftest import MONDAY_9AM, make_office
 from xephang import engine
-from xephang.db import connect, write
 from xephang.errors import QueueError
-from xephang.schema import migrate
+from xephang.queries import office as office_queries
+from xephang.storage import connect, migrate, write
 
 COUNTERS = {1: "AB", 2: "BA", 3: "C", 4: "CA"}
 PRIORITIES = st.sampled_from([None, None, None, "elderly", "child"])
@@ -197,7 +197,7 @@ class QueueMachine(RuleBasedStateMachine):
     @rule(streak_max=st.integers(min_value=0, max_value=3))
     def set_priority_streak_max(self, streak_max):
         with write(self.db):
-            engine.set_office_setting(self.db, self.q.office, "priority_streak_max", streak_max)
+            engine.set_office_settings(self.db, self.q.office, {"priority_streak_max": streak_max})
 
     @rule(n=PICK, reason=st.sampled_from(["Nghỉ trưa", "Họp", ""]))
     def pause(self, n, reason):
@@ -270,27 +270,35 @@ class QueueMachine(RuleBasedStateMachine):
 
     @invariant()
     def people_ahead_matches_a_plain_count(self):
-        from xephang.engine.tickets import people_ahead
+        """People ahead = waiting tickets of the service that the written rule puts first:
+        priority by category rank before walk-ins, then arrival (arrival only when priority
+        has no precedence); the trackers' queue keys sort the line the same way."""
+        from xephang.engine.order import people_ahead, queue_key
+
+        ranks = dict(self.db.execute("SELECT key, rank FROM priority_categories"))
+        streak_max = engine.office_setting(self.db, self.q.office, "priority_streak_max")
+
+        def place(o):
+            arrival = (o["queue_at"], o["id"])
+            if streak_max <= 0:
+                return arrival
+            return (o["priority"] is None, ranks.get(o["priority"], 0), *arrival)
 
         waiting = list(self.db.query("SELECT * FROM tickets WHERE status = 'waiting'"))
         for t in waiting:
-            before = [o for o in waiting if o["service_id"] == t["service_id"]
-                      and o["id"] != t["id"] and (o["queue_at"], o["id"]) < (t["queue_at"],
-                                                                              t["id"])]
-            after_priority = [o for o in waiting if o["service_id"] == t["service_id"]
-                              and o["priority"] and (o["queue_at"], o["id"]) > (t["queue_at"],
-                                                                                 t["id"])]
-            expected = (len([o for o in before if o["priority"]]) if t["priority"]
-                        else len(before) + len(after_priority))
+            line = [o for o in waiting if o["service_id"] == t["service_id"]]
+            expected = sum(place(o) < place(t) for o in line)
             assert people_ahead(self.db, t) == expected, t
+            by_key = sorted(line, key=lambda o: queue_key(o, streak_max > 0))
+            assert [o["id"] for o in by_key] == [o["id"] for o in sorted(line, key=place)]
 
     @invariant()
     def snapshot_matches(self):
-        snap = engine.snapshot(self.db, self.q.office, now=self.now)
+        snap = office_queries.snapshot(self.db, self.q.office, now=self.now)
         waiting = self.db.execute("SELECT count(*) FROM tickets WHERE status = 'waiting'"
                                   ).fetchone()[0]
         assert snap["waiting_total"] == waiting
-        assert snap["seq"] == engine.current_seq(self.db, self.q.office)
+        assert snap["seq"] == engine.last_seq(self.db, self.q.office)
 
 
 QueueMachine.TestCase.settings = settings(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from xephang.announce import announcement, every_clip, read_number
+from xephang.engine.announcements import announcement, every_clip, read_number
 
 VOICE = Path(__file__).resolve().parents[1] / "display" / "static" / "display" / "voice"
 MOI = "phrase_moi_cong_dan_co_so_thu_tu"

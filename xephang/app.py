@@ -1,21 +1,15 @@
-"""The application factory."""
+"""The composition root: ``create_app()`` wires settings, storage, extensions, rooms, workers."""
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
-from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
 
 from .config import load_settings
-from .db import connect
-from .errors import register_error_handlers
-from .extensions import socketio
-from .hub import Hub
-from .schema import migrate
+from .storage import connect, migrate
 
 
 def _secret_key(instance_path: Path) -> str:
@@ -31,19 +25,15 @@ def _secret_key(instance_path: Path) -> str:
 def create_app(config: dict | None = None) -> Flask:
     """Build the application: settings, database migrations, rooms and the realtime hub."""
     app = Flask(__name__, instance_relative_config=True)
-    instance = Path(app.instance_path)
-    settings = load_settings(instance, config)
+    settings = load_settings(Path(app.instance_path), config)
     db_path = Path(settings["DB"])
     if not db_path.is_absolute():
         db_path = Path.cwd() / db_path
     settings["DB"] = str(db_path)
     app.config.update(settings)
     app.config["SECRET_KEY"] = settings["SECRET_KEY"] or _secret_key(db_path.parent)
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(days=30))
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False
-    logging.basicConfig(level=getattr(logging, str(settings["LOG_LEVEL"]).upper(), logging.INFO))
 
     db = connect(settings["DB"], settings["BUSY_TIMEOUT_MS"])
     try:
@@ -51,41 +41,44 @@ def create_app(config: dict | None = None) -> Flask:
     finally:
         db.close()
 
-    from . import api, auth, web
+    from .web import api, auth, context, errors, realtime, shared
+    from .web.extensions import socketio
+    from .web.hub import Hub
 
-    app.teardown_appcontext(web.close_db)
     app.extensions["xephang.hub"] = Hub()
-    register_error_handlers(app)
-    auth.init_auth(app)
+    context.init_app(app)
+    errors.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(shared.bp)
     app.register_blueprint(api.bp)
-
-    from counter import bp as counter_bp
-    from display import bp as display_bp
-    from kiosk import bp as kiosk_bp
-    from manager import bp as manager_bp
-
-    for bp in (kiosk_bp, counter_bp, display_bp, manager_bp):
-        app.register_blueprint(bp)
-
+    for room in rooms():
+        app.register_blueprint(room.bp)
     socketio.init_app(
         app,
         async_mode=settings.get("ASYNC_MODE") or None,
         message_queue=settings["MESSAGE_QUEUE"] or None,
         cors_allowed_origins=[],
     )
-    from . import realtime
-
-    realtime.init_realtime(app)
+    realtime.init_app(app)
     import printers
 
     printers.init_app(app)  # the print spooler; its workers start unless TESTING
-
-    @app.route("/")
-    def home():
-        """Landing page listing the rooms."""
-        from flask import render_template
-
-        return render_template("xephang/home.html")
-
-    home.allowed = ("public",)
     return app
+
+
+def rooms() -> list:
+    """The user-facing rooms, each a package with a blueprint ``bp``."""
+    import counter
+    import display
+    import kiosk
+    import manager
+
+    return [kiosk, counter, display, manager]
+
+
+def room_commands() -> list:
+    """Command groups that live with their room (``xephang printer``, ``xephang voice``)."""
+    from display.cli import voice
+    from printers.cli import printer
+
+    return [printer, voice]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 
-from xephang import engine, setup_views
-from xephang.auth import current_principal, require_office
 from xephang.errors import BadInputError, NotFoundError, QueueError
+from xephang.queries import office as office_queries
 from xephang.web import get_db
+from xephang.web.auth import current_principal, require_office
 
 from ..views import page_context
 
@@ -49,7 +49,7 @@ def service_list(oid: int, name: str = "services") -> list[int]:
     """Service ids from prefixes typed in order of preference ("A, B")."""
     raw = (request.form.get(name) or "").replace(";", ",").replace(" ", ",")
     prefixes = [p.strip().upper() for p in raw.split(",") if p.strip()]
-    known = setup_views.service_ids_by_prefix(get_db(), oid)
+    known = office_queries.service_ids_by_prefix(get_db(), oid)
     missing = [p for p in prefixes if p not in known]
     if missing:
         raise BadInputError(f"Không có dịch vụ ký hiệu {', '.join(missing)}",
@@ -59,14 +59,14 @@ def service_list(oid: int, name: str = "services") -> list[int]:
     return [known[p] for p in prefixes]
 
 
-def audit(oid, action: str, details: dict) -> None:
-    """Write a change by the current user to the setup audit."""
-    engine.record_setup_change(get_db(), oid, current_principal().user_id, action, details)
+def actor() -> int | None:
+    """The user making this change (the setup audit records who)."""
+    return current_principal().user_id
 
 
 def owned(table: str, row_id: int) -> dict:
     """A row of the office-scoped table, checked against the caller's offices."""
-    row = setup_views.owned_row(get_db(), table, row_id)
+    row = office_queries.owned_row(get_db(), table, row_id)
     if row is None:
         raise NotFoundError("Không tìm thấy", "Not found")
     require_office(current_principal(), row["office_id"])

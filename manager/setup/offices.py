@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
 
-from xephang import engine, setup_views
-from xephang.auth import allow
+from xephang import engine
 from xephang.errors import QueueError
+from xephang.queries import office as office_queries
 from xephang.web import get_db
+from xephang.web.auth import allow
 
 from ..views import bp, office_id
-from .forms import audit, checkbox, done, integer, owned, render, service_list, text
+from .forms import actor, checkbox, done, integer, owned, render, service_list, text
 
 
 @bp.get("/setup/")
@@ -18,7 +19,7 @@ from .forms import audit, checkbox, done, integer, owned, render, service_list, 
 def setup_index():
     """The setup menu and the latest setup changes of the office."""
     oid = office_id()
-    return render("index.html", oid, changes=setup_views.setup_audit(get_db(), oid, 20))[0]
+    return render("index.html", oid, changes=office_queries.setup_audit(get_db(), oid, 20))[0]
 
 
 def _office_form_values() -> dict:
@@ -37,9 +38,7 @@ def setup_office():
     oid = office_id()
     if request.method == "POST":
         try:
-            values = _office_form_values()
-            engine.update_office(get_db(), oid, **values)
-            audit(oid, "office.update", values)
+            engine.update_office(get_db(), oid, **_office_form_values(), user_id=actor())
         except QueueError as err:
             return render("office.html", oid, err, form=request.form)
         return done("manager.setup_office", oid, "Đã lưu thông tin văn phòng")
@@ -52,9 +51,7 @@ def setup_office_create():
     """Create a new office (admins)."""
     oid = office_id()
     try:
-        values = _office_form_values()
-        new_id = engine.create_office(get_db(), **values)
-        audit(new_id, "office.create", values)
+        new_id = engine.create_office(get_db(), **_office_form_values(), user_id=actor())
     except QueueError as err:
         return render("office.html", oid, err, form=None, new_form=request.form)
     flash("Đã tạo văn phòng mới", "ok")
@@ -75,8 +72,7 @@ def setup_services():
                       "daily_cap": integer("daily_cap", "giới hạn số mỗi ngày", low=1,
                                            high=9999),
                       "sort_order": integer("sort_order", "thứ tự", low=0, high=999) or 0}
-            engine.add_service(get_db(), oid, **values)
-            audit(oid, "service.add", values)
+            engine.add_service(get_db(), oid, **values, user_id=actor())
         except QueueError as err:
             return _services(oid, err, request.form)
         return done("manager.setup_services", oid, "Đã thêm dịch vụ")
@@ -84,8 +80,8 @@ def setup_services():
 
 
 def _services(oid, error=None, form=None):
-    return render("services.html", oid, error, services=setup_views.list_services(get_db(), oid),
-                  form=form)
+    return render("services.html", oid, error,
+                  services=office_queries.services(get_db(), oid, active_only=False), form=form)
 
 
 @bp.post("/setup/services/<int:service_id>")
@@ -101,8 +97,7 @@ def setup_service_update(service_id: int):
                   "daily_cap": integer("daily_cap", "giới hạn số mỗi ngày", low=1, high=9999),
                   "active": checkbox("active"),
                   "sort_order": integer("sort_order", "thứ tự", low=0, high=999) or 0}
-        engine.update_service(get_db(), service_id, **values)
-        audit(oid, "service.update", {"id": service_id, **values})
+        engine.update_service(get_db(), service_id, **values, user_id=actor())
     except QueueError as err:
         return _services(oid, err)
     return done("manager.setup_services", oid, f"Đã lưu dịch vụ {service['prefix']}")
@@ -118,8 +113,7 @@ def setup_counters():
             number = integer("number", "số quầy", required=True, low=1, high=999)
             services = service_list(oid)
             name = text("name", "tên quầy")
-            engine.add_counter(get_db(), oid, number, services, name)
-            audit(oid, "counter.add", {"number": number, "services": services})
+            engine.add_counter(get_db(), oid, number, services, name, user_id=actor())
         except QueueError as err:
             return _counters(oid, err, request.form)
         return done("manager.setup_counters", oid, "Đã thêm quầy")
@@ -128,9 +122,12 @@ def setup_counters():
 
 def _counters(oid, error=None, form=None):
     db = get_db()
-    return render("counters.html", oid, error,
-                  counters=setup_views.list_counters_with_services(db, oid),
-                  services=setup_views.list_services(db, oid), form=form)
+    services = office_queries.services(db, oid, active_only=False)
+    prefix = {s["id"]: s["prefix"] for s in services}
+    counters = office_queries.counters(db, oid, active_only=False)
+    for c in counters:
+        c["prefixes"] = ", ".join(prefix[sid] for sid in c["services"])
+    return render("counters.html", oid, error, counters=counters, services=services, form=form)
 
 
 @bp.post("/setup/counters/<int:counter_id>")
@@ -140,11 +137,8 @@ def setup_counter_update(counter_id: int):
     counter = owned("counters", counter_id)
     oid = counter["office_id"]
     try:
-        services = service_list(oid)
         engine.update_counter(get_db(), counter_id, text("name", "tên quầy"),
-                              checkbox("active"), services)
-        audit(oid, "counter.update", {"number": counter["number"], "services": services,
-                                      "active": checkbox("active")})
+                              checkbox("active"), service_list(oid), user_id=actor())
     except QueueError as err:
         return _counters(oid, err)
     return done("manager.setup_counters", oid, f"Đã lưu quầy {counter['number']}")

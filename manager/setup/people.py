@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from flask import request, session
 
-from xephang import accounts, setup_views
-from xephang.auth import allow, current_principal
+from xephang.engine import accounts
 from xephang.errors import BadInputError, QueueError
+from xephang.queries import office as office_queries
+from xephang.queries import people
 from xephang.web import get_db
+from xephang.web.auth import allow, current_principal
 
 from ..views import bp, office_id
-from .forms import audit, checkbox, done, integer, owned, render, text
+from .forms import actor, checkbox, done, integer, owned, render, text
 
 NEW_TOKEN = "manager_paired_token"  # session key: a new device's token, until shown once
 
@@ -30,8 +32,7 @@ def setup_users():
                 raise BadInputError("Mật khẩu tối thiểu 8 ký tự",
                                     "Password must be 8+ characters")
             accounts.add_user(get_db(), username, role, office, password,
-                              text("display_name", "tên hiển thị"))
-            audit(office, "user.add", {"username": username, "role": role})
+                              text("display_name", "tên hiển thị"), actor_id=actor())
         except QueueError as err:
             return _users(oid, err, request.form)
         return done("manager.setup_users", oid, "Đã thêm người dùng")
@@ -40,8 +41,9 @@ def setup_users():
 
 def _users(oid, error=None, form=None):
     db = get_db()
-    return render("users.html", oid, error, users=setup_views.list_users(db),
-                  all_offices=setup_views.list_offices(db), form=form, roles=accounts.ROLES)
+    return render("users.html", oid, error, users=people.list_users(db),
+                  all_offices=sorted(office_queries.offices(db), key=lambda o: o["name"]),
+                  form=form, roles=accounts.ROLES)
 
 
 @bp.post("/setup/users/<int:user_id>")
@@ -58,13 +60,10 @@ def setup_user_update(user_id: int):
                                 "You cannot demote or deactivate yourself")
         accounts.update_user(get_db(), user_id, role, office, text("display_name",
                                                                    "tên hiển thị"),
-                             checkbox("active"))
+                             checkbox("active"), actor_id=actor())
         password = request.form.get("password") or ""
         if password:
-            accounts.set_password(get_db(), user_id, password)
-        audit(office, "user.update", {"id": user_id, "role": role,
-                                      "active": checkbox("active"),
-                                      "password_changed": bool(password)})
+            accounts.set_password(get_db(), user_id, password, actor_id=actor())
     except QueueError as err:
         return _users(oid, err)
     return done("manager.setup_users", oid, "Đã lưu người dùng")
@@ -80,8 +79,7 @@ def setup_devices():
         try:
             kind = text("kind", "loại thiết bị", required=True)
             name = text("name", "tên thiết bị", required=True, max_len=80)
-            _device_id, token = accounts.add_device(get_db(), oid, kind, name)
-            audit(oid, "device.pair", {"kind": kind, "name": name})
+            _device_id, token = accounts.add_device(get_db(), oid, kind, name, actor_id=actor())
         except QueueError as err:
             return _devices(oid, err)
         session[NEW_TOKEN] = {"office": oid, "token": token}
@@ -94,7 +92,7 @@ def setup_devices():
 
 
 def _devices(oid, error=None, token=None):
-    return render("devices.html", oid, error, devices=setup_views.list_devices(get_db(), oid),
+    return render("devices.html", oid, error, devices=people.list_devices(get_db(), oid),
                   token=token, kinds=accounts.DEVICE_KINDS)
 
 
@@ -106,13 +104,11 @@ def setup_device_update(device_id: int):
     oid = device["office_id"]
     try:
         if request.form.get("action") == "revoke":
-            accounts.revoke_device(get_db(), device_id)
-            audit(oid, "device.revoke", {"id": device_id, "name": device["name"]})
+            accounts.revoke_device(get_db(), device_id, actor_id=actor())
             message = f"Đã thu hồi thiết bị {device['name']}"
         else:
             name = text("name", "tên thiết bị", required=True, max_len=80)
-            accounts.rename_device(get_db(), device_id, name)
-            audit(oid, "device.rename", {"id": device_id, "name": name})
+            accounts.rename_device(get_db(), device_id, name, actor_id=actor())
             message = "Đã đổi tên thiết bị"
     except QueueError as err:
         return _devices(oid, err)

@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from xephang.db import connect
-from xephang.demo import seed_demo
-from xephang.schema import migrate
+from xephang.cli.demo import seed_demo
+from xephang.storage import connect, migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -95,7 +94,7 @@ def seeded_db(tmp_path: Path) -> tuple[Path, dict]:
 def start_demo_server(tmp_path: Path, env: dict | None = None) -> LiveServer:
     """A started demo server: ``.demo`` (tokens, board id), ``.officer`` (a bearer
     header of the demo officer canbo1), ``.printed`` (the virtual printer's folder)."""
-    from xephang import accounts
+    from xephang.engine import accounts
 
     path, info = seeded_db(tmp_path)
     db = connect(path)

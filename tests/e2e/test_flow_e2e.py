@@ -7,9 +7,9 @@ import pytest
 import requests
 
 from tests.e2e.conftest import ARTIFACTS
-from xephang import accounts
-from xephang.db import connect
-from xephang.demo import SERVICES
+from xephang.cli.demo import SERVICES
+from xephang.engine import accounts
+from xephang.storage import connect
 
 pytestmark = pytest.mark.e2e
 

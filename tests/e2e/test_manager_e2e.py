@@ -9,8 +9,8 @@ import requests
 
 from tests.e2e.conftest import ARTIFACTS, LiveServer
 from tests.test_reports import generate_month
-from xephang import accounts
-from xephang.db import connect
+from xephang.engine import accounts
+from xephang.storage import connect
 
 pytestmark = pytest.mark.e2e
 MONTH = "period=month&ref=2023-01-10&group=service"

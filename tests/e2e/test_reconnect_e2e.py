@@ -8,7 +8,7 @@ import pytest
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_flow_e2e import issue_ticket, open_counter, open_display, press
 from xephang import engine
-from xephang.db import connect
+from xephang.storage import connect
 
 pytestmark = pytest.mark.e2e
 

@@ -6,19 +6,13 @@ from datetime import datetime
 
 import sqlite_utils
 
-from ..db import write
+from ..clock import local_day, resolve_now
 from ..errors import ConflictError
-from .calls import _text
-from .core import (
-    Outcome,
-    append_event,
-    expire_waiting,
-    get_counter,
-    get_office,
-    local_day,
-    resolve_now,
-)
-from .tickets import outcome_for
+from ..storage import write
+from .log import append_event
+from .lookups import clean_text, get_counter, get_office
+from .outcome import Outcome, outcome_for
+from .tickets import expire_waiting
 
 
 def _counter_event(db, counter: dict, type_: str, at, user_id, details=None) -> Outcome:
@@ -57,7 +51,7 @@ def pause(db, counter_id: int, reason: str, user_id=None, now: datetime | None =
           ) -> Outcome:
     """Stop calling at a counter for a stated reason (shown on the board)."""
     at = resolve_now(now)
-    reason = _text(reason, "lý do tạm dừng", "pause reason", required=True)
+    reason = clean_text(reason, "lý do tạm dừng", "pause reason", required=True)
     with write(db):
         counter = get_counter(db, counter_id)
         if counter["state"] == "paused":

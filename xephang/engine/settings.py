@@ -1,21 +1,171 @@
-"""Per-office settings: one table of (name, default, help), values stored as JSON."""
+"""Per-office settings as typed data: one definition read by the engine, the setup forms,
+the command line (``xephang office settings|set``) and ``docs/configuration.md``.
+
+Each ``OfficeSetting`` has a name, a type, its allowed values or bounds, a
+default, a label and help text. ``parse`` turns what a form, the API or the
+command line sent (a string or a JSON value) into the stored value or
+raises a ``BadInputError`` in Vietnamese and English; ``set_office_settings``
+checks the rules between settings, stores them and audits the change in one
+transaction. Values are stored as JSON in ``settings``; defaults apply until
+an office sets its own.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
 from ..errors import BadInputError
+from ..storage import write
+from . import audit
+from .lookups import get_office
+
+TRUE_WORDS = {"1", "true", "yes", "on", "có", "bật"}
+FALSE_WORDS = {"0", "false", "no", "off", "không", "tắt", ""}
 
 
 @dataclass(frozen=True)
 class OfficeSetting:
+    """One office setting: its type (int, bool, text, choice, scale) and what it accepts."""
+
     name: str
+    type: str
     default: Any
+    label: str
     help: str
+    section: str = ""
+    hint_vi: str = ""
+    choices: tuple[str, ...] = ()
+    choice_labels: tuple[str, ...] = ()
+    low: int | None = None
+    high: int | None = None
+    max_len: int = 200
+    check: Callable[[Any], None] | None = None
+
+    def parse(self, raw: Any) -> Any:
+        """The stored value of ``raw`` (a form or command-line string, or a JSON value)."""
+        value = _PARSERS[self.type](self, raw)
+        if self.check is not None:
+            self.check(value)
+        return value
+
+    def describe_allowed(self) -> str:
+        """The allowed values in words, for the docs and the command line."""
+        if self.type == "choice":
+            return " | ".join(self.choices)
+        if self.type == "int":
+            return f"integer {self.low}–{self.high}"
+        if self.type == "bool":
+            return "true | false"
+        if self.type == "scale":
+            return "2–7 lines 'level | Vietnamese | English', best first"
+        return f"text, at most {self.max_len} characters"
+
+
+def _bad(setting: OfficeSetting, vi: str, en: str) -> BadInputError:
+    return BadInputError(f"{setting.label} {vi}", f"{setting.name} {en}")
+
+
+def _parse_int(setting: OfficeSetting, raw) -> int:
+    if isinstance(raw, bool) or isinstance(raw, float) and not raw.is_integer():
+        raise _bad(setting, "phải là số nguyên", "must be an integer")
+    try:
+        value = int(str(raw).strip()) if not isinstance(raw, int | float) else int(raw)
+    except (TypeError, ValueError):
+        raise _bad(setting, "phải là số nguyên", "must be an integer") from None
+    if not setting.low <= value <= setting.high:
+        raise _bad(setting, f"phải từ {setting.low} đến {setting.high}",
+                   f"must be within {setting.low}..{setting.high}")
+    return value
+
+
+def _parse_bool(setting: OfficeSetting, raw) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    word = str(raw if raw is not None else "").strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise _bad(setting, "phải là có/không (true/false)", "must be true or false")
+
+
+def _parse_text(setting: OfficeSetting, raw) -> str:
+    if raw is None:
+        raw = ""
+    if not isinstance(raw, str):
+        raise _bad(setting, "phải là chữ", "must be text")
+    value = raw.strip()
+    if len(value) > setting.max_len:
+        raise _bad(setting, f"tối đa {setting.max_len} ký tự",
+                   f"at most {setting.max_len} characters")
+    return value
+
+
+def _parse_choice(setting: OfficeSetting, raw) -> str:
+    value = str(raw if raw is not None else "").strip()
+    if value not in setting.choices:
+        raise _bad(setting, f"không hợp lệ (chọn {', '.join(setting.choices)})",
+                   f"must be one of {', '.join(setting.choices)}")
+    return value
+
+
+def _parse_scale(setting: OfficeSetting, raw) -> list[dict]:
+    if isinstance(raw, str) and raw.strip().startswith("["):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise _bad(setting, "không đúng định dạng JSON", "is not valid JSON") from None
+    if isinstance(raw, list):
+        lines = []
+        for item in raw:
+            if not isinstance(item, dict):
+                raise _bad(setting, "mỗi mức cần level, vi, en", "each level needs level, vi, en")
+            lines.append(f"{item.get('level')} | {item.get('vi', '')} | {item.get('en', '')}")
+        raw = "\n".join(lines)
+    if not isinstance(raw, str):
+        raise _bad(setting, "không hợp lệ", "is invalid")
+    return parse_rating_scale(raw)
+
+
+_PARSERS = {"int": _parse_int, "bool": _parse_bool, "text": _parse_text,
+            "choice": _parse_choice, "scale": _parse_scale}
+
+
+def parse_rating_scale(raw: str) -> list[dict]:
+    """Lines "level | tiếng Việt | English", best first; the last line counts as not satisfied."""
+    scale, seen = [], set()
+    for number, line in enumerate((raw or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) < 2 or not parts[1]:
+            raise BadInputError(f"Dòng {number} của thang đánh giá cần 'mức | tên tiếng Việt"
+                                " | tên tiếng Anh'", "Rating scale line malformed")
+        try:
+            level = int(parts[0])
+        except ValueError:
+            raise BadInputError(f"Dòng {number}: mức đánh giá phải là số nguyên",
+                                "Level must be an integer") from None
+        if level in seen:
+            raise BadInputError(f"Mức {level} bị lặp", "Duplicate level")
+        if len(parts[1]) > 60 or (len(parts) > 2 and len(parts[2]) > 60):
+            raise BadInputError(f"Dòng {number}: tên mức tối đa 60 ký tự", "Level name too long")
+        seen.add(level)
+        scale.append({"level": level, "vi": parts[1], "en": parts[2] if len(parts) > 2 else ""})
+    if not 2 <= len(scale) <= 7:
+        raise BadInputError("Thang đánh giá cần từ 2 đến 7 mức", "Scale needs 2-7 levels")
+    return scale
+
+
+def _check_template(value: str) -> None:
+    if "{code}" not in value or "{counter}" not in value:
+        raise BadInputError("Câu gọi số phải có {code} và {counter}",
+                            "Template needs {code} and {counter}")
 
 
 DEFAULT_RATING_SCALE = [
@@ -26,43 +176,73 @@ DEFAULT_RATING_SCALE = [
 
 OFFICE_SETTINGS: tuple[OfficeSetting, ...] = (
     OfficeSetting(
-        "priority_streak_max",
-        2,
+        "priority_streak_max", "int", 2, "Số lượt ưu tiên liên tiếp",
         "At most this many priority tickets are called in a row at one counter before "
         "a ticket in arrival order is taken (0: priority gets no precedence).",
+        section="priority", low=0, high=20,
+        hint_vi="Tối đa bao nhiêu số ưu tiên được gọi liên tiếp tại một quầy trước khi gọi một"
+        " số theo thứ tự đến; 0 = không ưu tiên",
     ),
     OfficeSetting(
-        "rating_scale",
-        DEFAULT_RATING_SCALE,
+        "rating_scale", "scale", DEFAULT_RATING_SCALE, "Thang đánh giá",
         "Satisfaction levels, best first; the last (lowest) level counts as not satisfied.",
+        section="rating",
+        hint_vi="Mỗi dòng: mức | tiếng Việt | English, tốt nhất trước; dòng cuối là mức thấp"
+        " nhất (tính là không hài lòng)",
     ),
     OfficeSetting(
-        "announce_template",
-        "Mời công dân có số thứ tự {code} đến quầy số {counter}",
-        "Sentence the display speaks and shows when a ticket is called.",
+        "announce_template", "text", "Mời công dân có số thứ tự {code} đến quầy số {counter}",
+        "Câu gọi số",
+        "Sentence the display speaks and shows when a ticket is called; must contain {code} "
+        "and {counter}.",
+        section="voice", hint_vi="có {code} và {counter}", max_len=200, check=_check_template,
     ),
     OfficeSetting(
-        "number_reading",
-        "digits",
+        "number_reading", "choice", "digits", "Cách đọc số",
         "How announcements read ticket numbers: 'digits' (một không hai ba) or 'number' "
         "(một nghìn không trăm hai mươi ba).",
+        section="voice", choices=("digits", "number"),
+        choice_labels=("Từng chữ số (một không hai ba)",
+                       "Thành số (một nghìn không trăm hai mươi ba)"),
     ),
-    OfficeSetting("number_dialect", "north", "'north' (nghìn, linh) or 'south' (ngàn, lẻ)."),
-    OfficeSetting("board_message", "", "Scrolling message at the bottom of the display board."),
+    OfficeSetting("number_dialect", "choice", "north", "Giọng đọc",
+                  "'north' (nghìn, linh) or 'south' (ngàn, lẻ).", section="voice",
+                  choices=("north", "south"),
+                  choice_labels=("Miền Bắc (nghìn, linh)", "Miền Nam (ngàn, lẻ)")),
+    OfficeSetting("voice_enabled", "bool", True, "Đọc số bằng giọng nói",
+                  "Whether the display speaks calls.", section="voice"),
+    OfficeSetting("board_message", "text", "", "Thông báo chạy trên bảng",
+                  "Scrolling message at the bottom of the display board.", section="voice",
+                  max_len=500),
     OfficeSetting(
-        "retention_days",
-        1825,
+        "retention_days", "int", 1825, "Số ngày lưu nhật ký",
         "Days ticket logs are kept before `xephang purge` removes them (ratings' comments too).",
+        section="retention", low=30, high=3650,
+        hint_vi="30–3650; lệnh xephang purge xóa phần cũ hơn",
     ),
     OfficeSetting(
-        "comment_retention_days",
-        365,
-        "Days free-text rating comments are kept; older comments are blanked.",
+        "comment_retention_days", "int", 365, "Số ngày lưu góp ý của công dân",
+        "Days free-text rating comments are kept; older comments are blanked (at most "
+        "retention_days).",
+        section="retention", low=1, high=3650,
+        hint_vi="góp ý cũ hơn bị xóa nội dung; không quá số ngày lưu nhật ký",
     ),
-    OfficeSetting("voice_enabled", True, "Whether the display speaks calls."),
 )
 
 OFFICE_SETTINGS_BY_NAME = {s.name: s for s in OFFICE_SETTINGS}
+
+
+def in_section(section: str) -> list[OfficeSetting]:
+    """The settings a setup page shows together (``priority``, ``rating``, ``voice``, ...)."""
+    return [s for s in OFFICE_SETTINGS if s.section == section]
+
+
+def definition(name: str) -> OfficeSetting:
+    """The definition of a setting; a clear error for an unknown name."""
+    if name not in OFFICE_SETTINGS_BY_NAME:
+        raise BadInputError(f"Không có thiết lập '{name}'", f"Unknown setting '{name}'",
+                            known=sorted(OFFICE_SETTINGS_BY_NAME))
+    return OFFICE_SETTINGS_BY_NAME[name]
 
 
 def office_setting(db: sqlite_utils.Database, office_id: int, name: str) -> Any:
@@ -86,12 +266,29 @@ def office_settings(db: sqlite_utils.Database, office_id: int) -> dict:
     return values
 
 
-def set_office_setting(db: sqlite_utils.Database, office_id: int, name: str, value: Any) -> None:
-    """Store one setting; the caller owns the transaction."""
-    if name not in OFFICE_SETTINGS_BY_NAME:
-        raise BadInputError(f"Không có thiết lập '{name}'", f"Unknown setting '{name}'")
-    db.execute(
-        "INSERT INTO settings (office_id, name, value) VALUES (?, ?, ?)"
-        " ON CONFLICT (office_id, name) DO UPDATE SET value = excluded.value",
-        [office_id, name, json.dumps(value, ensure_ascii=False)],
-    )
+def _check_together(values: dict) -> None:
+    """Rules between settings, checked on the values an office would end up with."""
+    if values["comment_retention_days"] > values["retention_days"]:
+        raise BadInputError("Số ngày lưu góp ý không được vượt số ngày lưu nhật ký",
+                            "Comments cannot outlive the log")
+
+
+def set_office_settings(db: sqlite_utils.Database, office_id: int, raw: dict,
+                        user_id: int | None = None) -> dict:
+    """Validate and store several settings of an office in one transaction, audited.
+
+    ``raw`` maps names to what was sent; returns the stored values. Nothing is
+    stored when any value is refused.
+    """
+    parsed = {name: definition(name).parse(value) for name, value in raw.items()}
+    with write(db):
+        get_office(db, office_id)
+        _check_together({**office_settings(db, office_id), **parsed})
+        for name, value in parsed.items():
+            db.execute(
+                "INSERT INTO settings (office_id, name, value) VALUES (?, ?, ?)"
+                " ON CONFLICT (office_id, name) DO UPDATE SET value = excluded.value",
+                [office_id, name, json.dumps(value, ensure_ascii=False)],
+            )
+        audit.record(db, office_id, user_id, "settings.update", parsed)
+    return parsed

@@ -1,91 +1,133 @@
-"""Creating and changing offices, services, counters, priority categories and targets."""
+"""Creating and changing offices, services, counters and priority categories.
+
+Each change is one transaction that writes its setup-audit row too
+(``audit.record``); ``user_id`` is who made it. Targets live in
+``targets``, office settings in ``settings``, users and devices in
+``accounts``.
+"""
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
-from datetime import date
 
 import sqlite_utils
 
-from ..db import one, write
+from ..clock import iso, resolve_now
 from ..errors import BadInputError, ConflictError, NotFoundError
-from .core import get_office, iso, resolve_now
+from ..storage import one, write
+from . import audit
+from .hours import validate_hours
+from .lookups import get_office
+from .targets import add_default_targets
 
-DEFAULT_TARGETS = (
-    ("avg_wait_s", 1800, "2022-01-01"),
-    ("avg_wait_s", 900, "2023-01-01"),
-    ("satisfied_share", 0.95, "2022-01-01"),
-)
 PREFIX_RE = re.compile(r"^[A-Z]{1,2}$")
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+PRIORITY_KEY_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 
 
-def validate_hours(hours) -> str | None:
-    """Opening hours as stored JSON, or None for always open; raises on bad input."""
-    if hours in (None, "", {}):
-        return None
-    if isinstance(hours, str):
-        try:
-            hours = json.loads(hours)
-        except ValueError:
-            raise BadInputError("Giờ làm việc không đúng định dạng JSON",
-                                "Opening hours are not valid JSON") from None
-    if not isinstance(hours, dict) or not set(hours) <= set(DAYS):
-        raise BadInputError("Giờ làm việc phải theo ngày (mon..sun)", "Hours keyed by mon..sun")
-    for day, spans in hours.items():
-        for span in spans:
-            if (len(span) != 2 or not all(isinstance(t, str) and TIME_RE.match(t) for t in span)
-                    or span[0] >= span[1]):
-                raise BadInputError(f"Khoảng giờ không hợp lệ ngày {day}: {span}",
-                                    f"Invalid span on {day}")
-    return json.dumps(hours)
+def _check_timezone(timezone: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo((timezone or "").strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadInputError(f"Múi giờ '{timezone}' không tồn tại (ví dụ Asia/Ho_Chi_Minh)",
+                            "Unknown time zone") from None
+    return timezone.strip()
+
+
+def _office_values(name: str, address: str, timezone: str, hours, ticket_footer: str) -> dict:
+    if not name or not name.strip():
+        raise BadInputError("Thiếu tên văn phòng", "Missing office name")
+    if len(ticket_footer or "") > 300:
+        raise BadInputError("Chân phiếu tối đa 300 ký tự", "Ticket footer too long")
+    return {"name": name.strip(), "address": (address or "").strip(),
+            "timezone": _check_timezone(timezone), "hours": validate_hours(hours),
+            "ticket_footer": (ticket_footer or "").strip()}
 
 
 def create_office(db: sqlite_utils.Database, name: str, address: str = "",
                   timezone: str = "Asia/Ho_Chi_Minh", hours=None, ticket_footer: str = "",
-                  now=None) -> int:
+                  now=None, user_id: int | None = None) -> int:
     """A new office with the default targets (30 min from 2022, 15 min from 2023, 95%)."""
-    if not name or not name.strip():
-        raise BadInputError("Thiếu tên văn phòng", "Missing office name")
-    timezone = _check_timezone(timezone)
+    values = _office_values(name, address, timezone, hours, ticket_footer)
     at = resolve_now(now)
     with write(db):
         office_id = db.execute(
             "INSERT INTO offices (name, address, timezone, hours, ticket_footer, board_id,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [name.strip(), address, timezone, validate_hours(hours), ticket_footer,
-             secrets.token_urlsafe(12), iso(at)],
+            " created_at) VALUES (:name, :address, :timezone, :hours, :ticket_footer, :board,"
+            " :at)", {**values, "board": secrets.token_urlsafe(12), "at": iso(at)},
         ).lastrowid
-        for metric, value, since in DEFAULT_TARGETS:
-            db.execute("INSERT INTO targets (office_id, metric, value, effective_from)"
-                       " VALUES (?, ?, ?, ?)", [office_id, metric, value, since])
+        add_default_targets(db, office_id)
+        audit.record(db, office_id, user_id, "office.create", values, at)
     return office_id
 
 
+def update_office(db, office_id: int, name: str, address: str = "",
+                  timezone: str = "Asia/Ho_Chi_Minh", hours=None, ticket_footer: str = "",
+                  user_id: int | None = None) -> None:
+    """Change an office's name, address, time zone, opening hours and ticket footer."""
+    values = _office_values(name, address, timezone, hours, ticket_footer)
+    with write(db):
+        get_office(db, office_id)
+        db.execute("UPDATE offices SET name = :name, address = :address, timezone = :timezone,"
+                   " hours = :hours, ticket_footer = :ticket_footer WHERE id = :id",
+                   {**values, "id": office_id})
+        audit.record(db, office_id, user_id, "office.update", values)
+
+
+def _check_daily_cap(daily_cap) -> None:
+    if daily_cap is not None and (isinstance(daily_cap, bool) or not isinstance(daily_cap, int)
+                                  or daily_cap < 1):
+        raise BadInputError("Giới hạn số mỗi ngày phải là số nguyên dương", "Invalid daily cap")
+
+
 def add_service(db, office_id: int, prefix: str, name_vi: str, name_en: str = "",
-                field: str = "", daily_cap: int | None = None, sort_order: int = 0) -> int:
+                field: str = "", daily_cap: int | None = None, sort_order: int = 0,
+                user_id: int | None = None) -> int:
     """A service of an office, identified on tickets by its prefix letter(s)."""
     prefix = (prefix or "").strip().upper()
     if not PREFIX_RE.match(prefix):
         raise BadInputError("Ký hiệu dịch vụ phải là 1–2 chữ cái A–Z", "Prefix must be 1-2 letters")
     if not name_vi or not name_vi.strip():
         raise BadInputError("Thiếu tên dịch vụ", "Missing service name")
-    if daily_cap is not None and (not isinstance(daily_cap, int) or daily_cap < 1):
-        raise BadInputError("Giới hạn số mỗi ngày phải là số nguyên dương", "Invalid daily cap")
+    _check_daily_cap(daily_cap)
+    values = {"prefix": prefix, "name_vi": name_vi.strip(), "name_en": (name_en or "").strip(),
+              "field": (field or "").strip(), "daily_cap": daily_cap, "sort_order": sort_order}
     with write(db):
         get_office(db, office_id)
         if one(db, "SELECT id FROM services WHERE office_id = ? AND prefix = ?",
                [office_id, prefix]):
             raise ConflictError(f"Ký hiệu {prefix} đã được dùng", f"Prefix {prefix} in use")
-        return db.execute(
+        service_id = db.execute(
             "INSERT INTO services (office_id, prefix, name_vi, name_en, field, daily_cap,"
-            " sort_order) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [office_id, prefix, name_vi.strip(), name_en.strip(), field.strip(), daily_cap,
-             sort_order],
+            " sort_order) VALUES (:office, :prefix, :name_vi, :name_en, :field, :daily_cap,"
+            " :sort_order)", {"office": office_id, **values},
         ).lastrowid
+        audit.record(db, office_id, user_id, "service.add", values)
+        return service_id
+
+
+def update_service(db, service_id: int, name_vi: str, name_en: str = "", field: str = "",
+                   daily_cap: int | None = None, active: bool = True, sort_order: int = 0,
+                   user_id: int | None = None) -> None:
+    """Change a service's names, lĩnh vực, daily cap, order, or (de)activate it."""
+    if not name_vi or not name_vi.strip():
+        raise BadInputError("Thiếu tên dịch vụ", "Missing service name")
+    _check_daily_cap(daily_cap)
+    values = {"name_vi": name_vi.strip(), "name_en": (name_en or "").strip(),
+              "field": (field or "").strip(), "daily_cap": daily_cap,
+              "active": bool(active), "sort_order": sort_order}
+    with write(db):
+        service = one(db, "SELECT * FROM services WHERE id = ?", [service_id])
+        if service is None:
+            raise NotFoundError(f"Không có dịch vụ {service_id}", f"No service {service_id}")
+        db.execute("UPDATE services SET name_vi = :name_vi, name_en = :name_en, field = :field,"
+                   " daily_cap = :daily_cap, active = :active, sort_order = :sort_order"
+                   " WHERE id = :id", {**values, "active": int(values["active"]),
+                                       "id": service_id})
+        audit.record(db, service["office_id"], user_id, "service.update",
+                     {"id": service_id, "prefix": service["prefix"], **values})
 
 
 def set_counter_services(db, counter_id: int, service_ids: list[int]) -> None:
@@ -103,9 +145,10 @@ def set_counter_services(db, counter_id: int, service_ids: list[int]) -> None:
                    " VALUES (?, ?, ?)", [counter_id, sid, position])
 
 
-def add_counter(db, office_id: int, number: int, service_ids: list[int], name: str = "") -> int:
+def add_counter(db, office_id: int, number: int, service_ids: list[int], name: str = "",
+                user_id: int | None = None) -> int:
     """A counter with its services in order of preference."""
-    if not isinstance(number, int) or number < 1:
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
         raise BadInputError("Số quầy phải là số nguyên dương", "Counter number must be positive")
     with write(db):
         get_office(db, office_id)
@@ -114,105 +157,16 @@ def add_counter(db, office_id: int, number: int, service_ids: list[int], name: s
             raise ConflictError(f"Quầy số {number} đã có", f"Counter {number} exists")
         counter_id = db.execute(
             "INSERT INTO counters (office_id, number, name) VALUES (?, ?, ?)",
-            [office_id, number, name or f"Quầy {number}"],
+            [office_id, number, (name or "").strip() or f"Quầy {number}"],
         ).lastrowid
         set_counter_services(db, counter_id, service_ids)
+        audit.record(db, office_id, user_id, "counter.add",
+                     {"number": number, "services": service_ids})
         return counter_id
 
 
-def add_priority_category(db, office_id: int, key: str, name_vi: str, name_en: str = "",
-                          rank: int = 0) -> int:
-    """A priority category (người cao tuổi, khuyết tật, ...); lower rank is called first."""
-    if not re.match(r"^[a-z0-9_]{1,32}$", key or ""):
-        raise BadInputError("Mã nhóm ưu tiên chỉ gồm a-z, 0-9, _", "Key must be [a-z0-9_]")
-    with write(db):
-        get_office(db, office_id)
-        return db.execute(
-            "INSERT INTO priority_categories (office_id, key, name_vi, name_en, rank)"
-            " VALUES (?, ?, ?, ?, ?)", [office_id, key, name_vi, name_en, rank],
-        ).lastrowid
-
-
-def set_target(db, office_id: int, metric: str, value: float, effective_from: str,
-               service_id: int | None = None) -> int:
-    """A target in force from a date (per office, optionally per service)."""
-    if metric not in ("avg_wait_s", "satisfied_share"):
-        raise BadInputError("Chỉ tiêu không hợp lệ", "Unknown metric")
-    try:
-        date.fromisoformat(effective_from)
-    except (TypeError, ValueError):
-        raise BadInputError("Ngày hiệu lực không hợp lệ (YYYY-MM-DD)", "Invalid date") from None
-    if metric == "satisfied_share" and not 0 <= value <= 1:
-        raise BadInputError("Tỷ lệ hài lòng phải từ 0 đến 1", "Share must be within 0..1")
-    if metric == "avg_wait_s" and value <= 0:
-        raise BadInputError("Thời gian chờ phải dương", "Wait must be positive")
-    with write(db):
-        get_office(db, office_id)
-        return db.execute(
-            "INSERT INTO targets (office_id, service_id, metric, value, effective_from)"
-            " VALUES (?, ?, ?, ?, ?)", [office_id, service_id, metric, value, effective_from],
-        ).lastrowid
-
-
-def target_on(db, office_id: int, metric: str, day: str, service_id: int | None = None
-              ) -> float | None:
-    """The target in force on a day: a service's own target wins over the office's."""
-    row = db.execute(
-        "SELECT value FROM targets WHERE office_id = ? AND metric = ? AND effective_from <= ?"
-        " AND (service_id IS NULL OR service_id = ?) ORDER BY service_id IS NULL,"
-        " effective_from DESC, id DESC LIMIT 1", [office_id, metric, day, service_id],
-    ).fetchone()
-    return row[0] if row else None
-
-
-def _check_timezone(timezone: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo((timezone or "").strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        raise BadInputError(f"Múi giờ '{timezone}' không tồn tại (ví dụ Asia/Ho_Chi_Minh)",
-                            "Unknown time zone") from None
-    return timezone.strip()
-
-
-def update_office(db, office_id: int, name: str, address: str = "",
-                  timezone: str = "Asia/Ho_Chi_Minh", hours=None, ticket_footer: str = ""
-                  ) -> None:
-    """Change an office's name, address, time zone, opening hours and ticket footer."""
-    if not name or not name.strip():
-        raise BadInputError("Thiếu tên văn phòng", "Missing office name")
-    if len(ticket_footer or "") > 300:
-        raise BadInputError("Chân phiếu tối đa 300 ký tự", "Ticket footer too long")
-    timezone = _check_timezone(timezone)
-    stored_hours = validate_hours(hours)
-    with write(db):
-        get_office(db, office_id)
-        db.execute("UPDATE offices SET name = ?, address = ?, timezone = ?, hours = ?,"
-                   " ticket_footer = ? WHERE id = ?",
-                   [name.strip(), (address or "").strip(), timezone, stored_hours,
-                    (ticket_footer or "").strip(), office_id])
-
-
-def update_service(db, service_id: int, name_vi: str, name_en: str = "", field: str = "",
-                   daily_cap: int | None = None, active: bool = True, sort_order: int = 0
-                   ) -> None:
-    """Change a service's names, lĩnh vực, daily cap, order, or (de)activate it."""
-    if not name_vi or not name_vi.strip():
-        raise BadInputError("Thiếu tên dịch vụ", "Missing service name")
-    if daily_cap is not None and (not isinstance(daily_cap, int) or daily_cap < 1):
-        raise BadInputError("Giới hạn số mỗi ngày phải là số nguyên dương", "Invalid daily cap")
-    with write(db):
-        if not one(db, "SELECT id FROM services WHERE id = ?", [service_id]):
-            raise NotFoundError(f"Không có dịch vụ {service_id}", f"No service {service_id}")
-        db.execute("UPDATE services SET name_vi = ?, name_en = ?, field = ?, daily_cap = ?,"
-                   " active = ?, sort_order = ? WHERE id = ?",
-                   [name_vi.strip(), (name_en or "").strip(), (field or "").strip(), daily_cap,
-                    int(bool(active)), sort_order, service_id])
-
-
-def update_counter(db, counter_id: int, name: str, active: bool, service_ids: list[int]
-                   ) -> None:
+def update_counter(db, counter_id: int, name: str, active: bool, service_ids: list[int],
+                   user_id: int | None = None) -> None:
     """Rename a counter, (de)activate it and set its services in order of preference."""
     with write(db):
         counter = one(db, "SELECT * FROM counters WHERE id = ?", [counter_id])
@@ -225,43 +179,50 @@ def update_counter(db, counter_id: int, name: str, active: bool, service_ids: li
                    [(name or "").strip() or f"Quầy {counter['number']}", int(bool(active)),
                     counter_id])
         set_counter_services(db, counter_id, service_ids)
+        audit.record(db, counter["office_id"], user_id, "counter.update",
+                     {"number": counter["number"], "services": service_ids,
+                      "active": bool(active)})
+
+
+def add_priority_category(db, office_id: int, key: str, name_vi: str, name_en: str = "",
+                          rank: int = 0, user_id: int | None = None) -> int:
+    """A priority category (người cao tuổi, khuyết tật, ...); lower rank is called first."""
+    if not PRIORITY_KEY_RE.match(key or ""):
+        raise BadInputError("Mã nhóm ưu tiên chỉ gồm a-z, 0-9, _", "Key must be [a-z0-9_]")
+    if not name_vi or not name_vi.strip():
+        raise BadInputError("Thiếu tên nhóm ưu tiên", "Missing category name")
+    values = {"key": key, "name_vi": name_vi.strip(), "name_en": (name_en or "").strip(),
+              "rank": rank}
+    with write(db):
+        get_office(db, office_id)
+        if one(db, "SELECT id FROM priority_categories WHERE office_id = ? AND key = ?",
+               [office_id, key]):
+            raise ConflictError("Mã nhóm ưu tiên đã có", "Key in use")
+        category_id = db.execute(
+            "INSERT INTO priority_categories (office_id, key, name_vi, name_en, rank)"
+            " VALUES (:office, :key, :name_vi, :name_en, :rank)", {"office": office_id, **values},
+        ).lastrowid
+        audit.record(db, office_id, user_id, "priority.add", values)
+        return category_id
 
 
 def update_priority_category(db, category_id: int, name_vi: str, name_en: str = "",
-                             rank: int = 0, active: bool = True) -> None:
-    """Rename a priority category, change its rank, or (de)activate it."""
+                             rank: int = 0, active: bool = True, user_id: int | None = None
+                             ) -> None:
+    """Rename a priority category, change its rank, or (de)activate it.
+
+    Tickets already issued keep the rank they were issued with.
+    """
     if not name_vi or not name_vi.strip():
         raise BadInputError("Thiếu tên nhóm ưu tiên", "Missing category name")
+    values = {"name_vi": name_vi.strip(), "name_en": (name_en or "").strip(), "rank": rank,
+              "active": bool(active)}
     with write(db):
-        if not one(db, "SELECT id FROM priority_categories WHERE id = ?", [category_id]):
+        category = one(db, "SELECT * FROM priority_categories WHERE id = ?", [category_id])
+        if category is None:
             raise NotFoundError("Không có nhóm ưu tiên này", "No such category")
-        db.execute("UPDATE priority_categories SET name_vi = ?, name_en = ?, rank = ?,"
-                   " active = ? WHERE id = ?",
-                   [name_vi.strip(), (name_en or "").strip(), rank, int(bool(active)),
-                    category_id])
-
-
-def delete_target(db, target_id: int) -> None:
-    """Remove a target entered by mistake (the office keeps at least one wait target)."""
-    with write(db):
-        target = one(db, "SELECT * FROM targets WHERE id = ?", [target_id])
-        if target is None:
-            raise NotFoundError("Không có chỉ tiêu này", "No such target")
-        left = db.execute("SELECT count(*) FROM targets WHERE office_id = ? AND metric = ? AND"
-                          " service_id IS NULL AND id != ?",
-                          [target["office_id"], target["metric"], target_id]).fetchone()[0]
-        if target["service_id"] is None and left == 0:
-            raise ConflictError("Phải còn ít nhất một chỉ tiêu chung của văn phòng",
-                                "The office needs one office-wide target")
-        db.execute("DELETE FROM targets WHERE id = ?", [target_id])
-
-
-def record_setup_change(db, office_id: int | None, user_id: int | None, action: str,
-                        details: dict | None = None, now=None) -> None:
-    """Append a line to the setup audit (who changed which setting, when)."""
-    with write(db):
-        db.execute("INSERT INTO setup_audit (office_id, user_id, action, details, at)"
-                   " VALUES (?, ?, ?, ?, ?)",
-                   [office_id, user_id, action,
-                    json.dumps(details or {}, ensure_ascii=False, default=str),
-                    iso(resolve_now(now))])
+        db.execute("UPDATE priority_categories SET name_vi = :name_vi, name_en = :name_en,"
+                   " rank = :rank, active = :active WHERE id = :id",
+                   {**values, "active": int(values["active"]), "id": category_id})
+        audit.record(db, category["office_id"], user_id, "priority.update",
+                     {"key": category["key"], **values})

@@ -1,66 +1,22 @@
-"""Issuing tickets, their wait estimate, print results and ratings."""
+"""A ticket's life outside the counter: issuing it, its print result, its rating, its expiry."""
 
 from __future__ import annotations
 
-import functools
-import json
-import math
 import secrets
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from ..db import one, scalar, write
+from ..clock import iso, local_day, resolve_now
 from ..errors import BadInputError, ConflictError, DailyCapError, OfficeClosedError
-from .core import (
-    DONE,
-    WAITING,
-    Outcome,
-    append_event,
-    expire_stale,
-    find_service,
-    get_office,
-    get_ticket,
-    iso,
-    local_day,
-    resolve_now,
-)
+from ..storage import one, scalar, write
+from .estimate import estimate_wait
+from .hours import office_is_open
+from .log import append_event
+from .lookups import find_service, get_office, get_ticket
+from .outcome import Outcome, outcome_for
 from .settings import office_setting
-from .views import event_view, ticket_views
-
-
-def outcome_for(db: sqlite_utils.Database, office: dict, raw_events: list[dict],
-                ticket_id: int | None) -> Outcome:
-    """Build the Outcome of an operation after its writes (still inside the transaction)."""
-    private = None
-    public_views: dict[int, dict] = {}
-    if ticket_id:
-        _, public_views[ticket_id], private = ticket_views(db, ticket_id)
-    events = []
-    for raw in raw_events:
-        other = raw["ticket_id"]
-        if other and other not in public_views:
-            public_views[other] = ticket_views(db, other)[1]
-        events.append(event_view(raw, public_views.get(other), office["timezone"]))
-    return Outcome(ticket=private, events=events)
-
-
-def office_is_open(office: dict, now: datetime) -> bool:
-    """Whether ``now`` falls within the office's opening hours.
-
-    ``hours`` is JSON: {"mon": [["07:30", "11:30"], ["13:30", "17:00"]], ...};
-    NULL means always open; a missing day means closed that day.
-    """
-    if not office["hours"]:
-        return True
-    hours = json.loads(office["hours"])
-    local = now.astimezone(ZoneInfo(office["timezone"]))
-    day_key = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[local.weekday()]
-    # Zero-padded "HH:MM" strings compare like times, and "24:00" (allowed as an
-    # end) works, which datetime.time cannot parse.
-    clock = local.strftime("%H:%M")
-    return any(start <= clock < end for start, end in hours.get(day_key, []))
+from .states import DONE, EXPIRED, WAITING
 
 
 def next_number(db: sqlite_utils.Database, office_id: int, service_id: int, day: str) -> int:
@@ -103,6 +59,7 @@ def issue_ticket(
             raise OfficeClosedError(
                 "Ngoài giờ làm việc, chưa thể lấy số", "Outside opening hours"
             )
+        category = None
         if priority:
             category = one(
                 db,
@@ -131,16 +88,14 @@ def issue_ticket(
             "INSERT INTO visits (office_id, token, created_at) VALUES (?, ?, ?)",
             [office_id, secrets.token_urlsafe(16), iso(at)],
         ).lastrowid
-        ticket_id = _insert_ticket(db, office, svc, day, visit_id, priority, at, iso(at),
-                                   device_id=device_id)
+        ticket_id = insert_ticket(db, office, svc, day, visit_id, category, at, iso(at),
+                                  device_id=device_id)
         raw = append_event(
             db, office_id, "issued", at, ticket_id=ticket_id, user_id=user_id,
             details={"priority": priority, "device_id": device_id},
         )
         result = outcome_for(db, office, [*stale, raw], ticket_id)
-        issued = {"id": ticket_id, "office_id": office_id, "service_id": svc["id"],
-                  "priority": priority, "status": WAITING, "queue_at": iso(at), "day": day}
-        ahead, wait_s = estimate_wait(db, issued, default_service_s)
+        ahead, wait_s = estimate_wait(db, get_ticket(db, ticket_id), default_service_s)
         result.ticket["people_ahead"] = ahead
         result.ticket["estimated_wait_s"] = wait_s
         if within is not None:
@@ -148,81 +103,24 @@ def issue_ticket(
     return result
 
 
-def _insert_ticket(db, office, svc, day, visit_id, priority, at, queue_at, device_id=None,
-                   from_ticket_id=None, target_counter_id=None) -> int:
+def insert_ticket(db, office: dict, svc: dict, day: str, visit_id: int, category: dict | None,
+                  at: datetime, queue_at: str, device_id: int | None = None,
+                  from_ticket_id: int | None = None, target_counter_id: int | None = None) -> int:
+    """Insert the next numbered waiting ticket of a service (caller's transaction).
+
+    ``category`` is the priority category row (its key and rank go on the
+    ticket, the rank fixing its queue key), or None.
+    """
     number = next_number(db, office["id"], svc["id"], day)
     return db.execute(
         "INSERT INTO tickets (office_id, service_id, visit_id, from_ticket_id, day, number, code,"
-        " priority, status, target_counter_id, device_id, issued_at, queue_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?)",
+        " priority, priority_rank, status, target_counter_id, device_id, issued_at, queue_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?)",
         [office["id"], svc["id"], visit_id, from_ticket_id, day, number,
-         format_code(svc["prefix"], number), priority, target_counter_id, device_id, iso(at),
+         format_code(svc["prefix"], number), category["key"] if category else None,
+         category["rank"] if category else None, target_counter_id, device_id, iso(at),
          queue_at],
     ).lastrowid
-
-
-def people_ahead(db: sqlite_utils.Database, ticket: dict) -> int:
-    """Waiting tickets of the same service that a counter would call before this one.
-
-    Everyone queued earlier, plus (for a ticket without priority) the priority
-    tickets queued later. Split in two range counts on the tickets_waiting index
-    so the common case, a new ticket at the back, reads the index only.
-    """
-    if ticket["status"] != WAITING:
-        return 0
-    where = "office_id = ? AND status = 'waiting' AND service_id = ?"
-    key = [ticket["office_id"], ticket["service_id"]]
-    at, tid = ticket["queue_at"], ticket["id"]
-    if ticket["priority"] is not None:
-        return scalar(
-            db, f"SELECT count(*) FROM tickets WHERE {where} AND queue_at <= ? AND NOT"
-            " (queue_at = ? AND id >= ?) AND priority IS NOT NULL", [*key, at, at, tid])
-    return scalar(
-        db, f"SELECT (SELECT count(*) FROM tickets WHERE {where} AND queue_at <= ? AND NOT"
-        f" (queue_at = ? AND id >= ?)) + (SELECT count(*) FROM tickets WHERE {where} AND"
-        " queue_at >= ? AND NOT (queue_at = ? AND id <= ?) AND priority IS NOT NULL)",
-        [*key, at, at, tid, *key, at, at, tid])
-
-
-def recent_service_time(db: sqlite_utils.Database, service_id: int, day: str,
-                        default_s: int, window: int = 20) -> float:
-    """Mean service time (finish − call) of the service's last tickets finished today."""
-    timezone = scalar(db, "SELECT o.timezone FROM services s JOIN offices o ON"
-                      " o.id = s.office_id WHERE s.id = ?", [service_id])
-    if timezone is None:
-        return float(default_s)
-    # The partial index tickets_done_recent (service_id, finished_at) WHERE
-    # status = 'done' hands over the newest finishes first: `window` rows read.
-    rows = db.execute(
-        "SELECT called_at, finished_at FROM tickets WHERE service_id = ? AND status = 'done'"
-        " AND finished_at >= ? ORDER BY finished_at DESC LIMIT ?",
-        [service_id, day_bounds(day, timezone)[0], window],
-    ).fetchall()
-    if not rows:
-        return float(default_s)
-    total = sum(
-        (datetime.fromisoformat(f) - datetime.fromisoformat(c)).total_seconds() for c, f in rows
-    )
-    return max(total / len(rows), 30.0)
-
-
-def estimate_wait(db: sqlite_utils.Database, ticket: dict, default_service_s: int = 300
-                  ) -> tuple[int, int]:
-    """(people ahead, estimated wait in seconds) for a waiting ticket.
-
-    Each person ahead takes the service's recent mean counter time (call to
-    finish), shared among the open counters that serve the service.
-    """
-    ahead = people_ahead(db, ticket)
-    counters = scalar(
-        db,
-        "SELECT count(*) FROM counters c JOIN counter_services cs ON cs.counter_id = c.id"
-        " WHERE cs.service_id = ? AND c.active AND c.state = 'open'",
-        [ticket["service_id"]],
-    )
-    per_person = recent_service_time(db, ticket["service_id"], ticket["day"], default_service_s)
-    wait = ahead * per_person / max(counters, 1)
-    return ahead, int(math.ceil(wait))
 
 
 def record_print(
@@ -292,8 +190,30 @@ def rate_ticket(
         return outcome_for(db, office, [raw], ticket_id)
 
 
-@functools.lru_cache(maxsize=512)  # pure, and on the path of every wait estimate
-def day_bounds(day: str, timezone: str) -> tuple[str, str]:
-    """UTC ISO bounds [start, end) of an office's local day."""
-    start = datetime.fromisoformat(day).replace(tzinfo=ZoneInfo(timezone))
-    return iso(start), iso(start + timedelta(days=1))
+def expire_waiting(db: sqlite_utils.Database, office_id: int, through_day: str, at: datetime,
+                   user_id: int | None = None, details: dict | None = None) -> list[dict]:
+    """Expire the office's tickets still waiting from ``through_day`` or earlier.
+
+    Runs inside the caller's write transaction; returns the logged events.
+    """
+    ids = [r[0] for r in db.execute(
+        "SELECT id FROM tickets WHERE office_id = ? AND status = 'waiting' AND day <= ?"
+        " ORDER BY id", [office_id, through_day]).fetchall()]
+    events = []
+    for ticket_id in ids:
+        db.execute("UPDATE tickets SET status = ?, finished_at = ? WHERE id = ?",
+                   [EXPIRED, iso(at), ticket_id])
+        events.append(append_event(db, office_id, "expired", at, ticket_id=ticket_id,
+                                   user_id=user_id, details=details, from_status=WAITING))
+    return events
+
+
+def expire_stale(db: sqlite_utils.Database, office: dict, at: datetime) -> list[dict]:
+    """Expire tickets left waiting from an earlier day (a close of day nobody ran).
+
+    Issuing and calling run this first, so yesterday's queue is never called
+    today and never counted ahead of today's citizens.
+    """
+    today = local_day(at, office["timezone"])
+    return expire_waiting(db, office["id"], (today - timedelta(days=1)).isoformat(), at,
+                          details={"stale": True})

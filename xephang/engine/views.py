@@ -1,25 +1,20 @@
-"""Ticket and event views handed to the API, the hub and the pages."""
+"""The shapes of a ticket and an event handed to the API, the realtime hub and the pages.
+
+A ticket's *public* view is what a waiting room may see (code, service,
+status, counter, times); the *private* view adds the tracker token, the
+dossier code and the outcome, for staff and the ticket's own citizen.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from ..db import one
+from ..clock import local_iso
 from ..errors import NotFoundError
-from .core import STATUS_VI, parse_iso
-
-
-def local_iso(text: str | None, timezone: str) -> str | None:
-    """A stored UTC time shown in the office's time zone, with its offset."""
-    moment = parse_iso(text)
-    if moment is None:
-        return None
-    return moment.astimezone(ZoneInfo(timezone)).isoformat(timespec="seconds")
-
+from ..storage import one
+from .states import STATUS_VI
 
 # One query for a ticket and everything its view shows (service, zone, counter, visit).
 VIEW_SQL = (
@@ -93,11 +88,10 @@ def event_view(event: dict, ticket: dict | None, timezone: str) -> dict:
         "office_id": event["office_id"],
         "seq": event["seq"],
         "type": event["type"],
-        "at": datetime.fromisoformat(event["at"])
-        .astimezone(ZoneInfo(timezone))
-        .isoformat(timespec="seconds"),
+        "at": local_iso(event["at"], timezone),
         "ticket_id": event["ticket_id"],
         "counter_id": event["counter_id"],
         "details": json.loads(event["details"]),
+        "from_status": event.get("from_status"),
         "ticket": ticket,
     }

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from array import array
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
+from ..clock import utc_offset
+from ..engine.targets import Targets
 from .stats import Tally
 
 DIMS = ("office", "service", "counter", "officer", "hour")
@@ -37,51 +38,6 @@ TICKET_SQL = (
     " FROM tickets t LEFT JOIN ratings r ON r.ticket_id = t.id"
     " WHERE t.office_id = ? AND t.day = ?"
 )
-
-
-class Targets:
-    """An office's targets with their effective dates, resolved like engine.target_on."""
-
-    def __init__(self, db: sqlite_utils.Database, office_id: int) -> None:
-        self.rows = [
-            (r[0], r[1], r[2], r[3], r[4]) for r in db.execute(
-                "SELECT metric, service_id, effective_from, id, value FROM targets"
-                " WHERE office_id = ?", [office_id]).fetchall()
-        ]
-        # Service-specific first, then latest effective date, then latest row.
-        self.rows.sort(key=lambda r: (r[1] is None, _neg_date(r[2]), -r[3]))
-        self._cache: dict = {}
-
-    def on(self, metric: str, day: str, service_id: int | None = None):
-        """The target value in force on a day (a service's own target wins)."""
-        key = (metric, day, service_id)
-        if key not in self._cache:
-            value = None
-            for m, sid, since, _id, val in self.rows:
-                if m == metric and since <= day and (sid is None or sid == service_id):
-                    value = val
-                    break
-            self._cache[key] = value
-        return self._cache[key]
-
-    def fingerprint(self, day: str, service_ids, lowest_level) -> str:
-        """What the stored figures of a day depend on besides the tickets themselves."""
-        parts = [f"L{lowest_level}"]
-        for sid in [None, *sorted(service_ids)]:
-            parts.append(f"{sid}:{self.on('avg_wait_s', day, sid)}:"
-                         f"{self.on('satisfied_share', day, sid)}")
-        return "|".join(parts)
-
-
-def _neg_date(text: str) -> tuple:
-    # Sort dates descending without parsing: invert each character code.
-    return tuple(-ord(ch) for ch in text)
-
-
-def utc_offset(timezone: str, day: str) -> timedelta:
-    """The office's UTC offset on a day (taken at local noon)."""
-    noon = datetime.fromisoformat(day).replace(hour=12, tzinfo=ZoneInfo(timezone))
-    return noon.utcoffset() or timedelta(0)
 
 
 def _ms(start: str | None, end: str | None) -> int | None:

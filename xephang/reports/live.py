@@ -1,4 +1,5 @@
-"""The live dashboard of an office: queues now, counters, today's figures, devices, alerts."""
+"""Today, live: the manager's dashboard (queues now, counters, today's figures, devices,
+alerts) and the board's "average wait today", both from the tally the reports use."""
 
 from __future__ import annotations
 
@@ -8,19 +9,18 @@ from datetime import datetime
 
 import sqlite_utils
 
-from ..engine.core import get_office, local_day, resolve_now
-from .facts import Targets
-from .rollup import lowest_rating_level
+from ..clock import day_bounds, local_day, resolve_now
+from ..engine.log import last_seq
+from ..engine.lookups import get_office
+from ..engine.settings import office_settings
+from ..engine.targets import Targets
+from ..queries.office import lowest_rating_level, snapshot
+from ..queries.office import services as office_services
 from .stats import Tally
 
 DEVICE_OFFLINE_S = 120  # a device not seen for this long shows as offline
 KIND_VI = {"kiosk": "Kiosk", "display": "Màn hình", "printer": "Máy in"}
 STATE_VI = {"open": "Đang mở", "paused": "Tạm dừng", "closed": "Đóng"}
-
-
-def _table_exists(db, name: str) -> bool:
-    return bool(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                           [name]).fetchone())
 
 
 def _age_s(text: str | None, now: datetime) -> float | None:
@@ -34,9 +34,8 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
     today = local_day(now, office["timezone"]).isoformat()
     targets = Targets(db, office_id)
     target_wait = targets.on("avg_wait_s", today)
-    services = [dict(r) for r in db.query(
-        "SELECT id, prefix, name_vi, name_en, sort_order FROM services WHERE office_id = ?"
-        " AND active ORDER BY sort_order, prefix", [office_id])]
+    services = [{k: s[k] for k in ("id", "prefix", "name_vi", "name_en", "sort_order")}
+                for s in office_services(db, office_id)]
     waiting = waiting_now(db, office_id, now, targets, today)
     alerts = []
     for s in services:
@@ -89,8 +88,7 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
         "printers": devices["printers"],
         "print_jobs": devices["jobs"],
         "alerts": alerts,
-        "seq": db.execute("SELECT coalesce(max(seq), 0) FROM ticket_events WHERE office_id = ?",
-                          [office_id]).fetchone()[0],
+        "seq": last_seq(db, office_id),
     }
 
 
@@ -215,18 +213,43 @@ def devices_now(db, office_id: int, now: datetime, today: str) -> dict:
                         "last_seen_at": r["last_seen_at"], "age_s": round(age) if age else age,
                         "online": age is not None and age <= DEVICE_OFFLINE_S,
                         "status": status, "problem": problem})
-    printers, jobs = [], {}
-    if _table_exists(db, "print_jobs"):
-        from ..engine.tickets import day_bounds
-
-        office = get_office(db, office_id)
-        start, end = day_bounds(today, office["timezone"])
-        jobs = dict(db.execute(
-            "SELECT state, count(*) FROM print_jobs WHERE office_id = ? AND created_at >= ?"
-            " AND created_at < ? GROUP BY state", [office_id, start, end]).fetchall())
-        if _table_exists(db, "printer_status"):
-            printers = [dict(r) for r in db.query(
-                "SELECT printer, state, problem, detail, checked_at, last_ok_at FROM"
-                " printer_status WHERE printer IN (SELECT DISTINCT printer FROM print_jobs"
-                " WHERE office_id = ? AND created_at >= ?)", [office_id, start])]
+    office = get_office(db, office_id)
+    start, end = day_bounds(today, office["timezone"])
+    jobs = dict(db.execute(
+        "SELECT state, count(*) FROM print_jobs WHERE office_id = ? AND created_at >= ?"
+        " AND created_at < ? GROUP BY state", [office_id, start, end]).fetchall())
+    printers = [dict(r) for r in db.query(
+        "SELECT printer, state, problem, detail, checked_at, last_ok_at FROM"
+        " printer_status WHERE printer IN (SELECT DISTINCT printer FROM print_jobs"
+        " WHERE office_id = ? AND created_at >= ?)", [office_id, start])]
     return {"devices": devices, "printers": printers, "jobs": jobs}
+
+
+BOARD_SETTINGS = ("announce_template", "number_reading", "number_dialect", "board_message",
+                  "voice_enabled")
+
+
+def today_wait(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
+    """Today's average wait per visit against the target in force: the dashboard's figure.
+
+    The same tally as the manager's dashboard and reports (wait of a visit =
+    the sum of its tickets' first call − issue), so the board never shows a
+    different number from the one the office is judged by.
+    """
+    office = get_office(db, office_id)
+    day = local_day(resolve_now(now), office["timezone"]).isoformat()
+    targets = Targets(db, office_id)
+    target = targets.on("avg_wait_s", day)
+    figures = today_tally(db, office_id, day, targets, lowest_rating_level(db, office_id)
+                          ).figures(target, targets.on("satisfied_share", day))
+    return {"day": day, "called": figures["visits_waited"], "avg_s": figures["avg_wait_s"],
+            "target_s": target}
+
+
+def board_snapshot(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
+    """The office snapshot plus what boards show: today's wait vs target and board settings."""
+    snap = snapshot(db, office_id, now=now)
+    settings = office_settings(db, office_id)
+    snap["wait_today"] = today_wait(db, office_id, now=now)
+    snap["board"] = {name: settings[name] for name in BOARD_SETTINGS}
+    return snap

@@ -9,9 +9,13 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from ..engine.core import STATUS_VI, get_office
+from ..clock import utc_offset
+from ..engine.lookups import get_office
+from ..engine.states import STATUS_VI
+from ..engine.targets import Targets
 from ..errors import BadInputError
-from .facts import Targets, utc_offset
+from ..queries.office import counters, services
+from ..queries.people import user_names
 from .report import check_range
 
 EVENT_VI = {
@@ -41,13 +45,9 @@ class Names:
     """Display names of an office's services, counters and officers."""
 
     def __init__(self, db: sqlite_utils.Database, office_id: int) -> None:
-        self.services = {r["id"]: r for r in db.query(
-            "SELECT id, prefix, name_vi, name_en, sort_order FROM services WHERE office_id = ?",
-            [office_id])}
-        self.counters = {r["id"]: r for r in db.query(
-            "SELECT id, number, name FROM counters WHERE office_id = ?", [office_id])}
-        self.users = {r["id"]: r["display_name"] or r["username"] for r in db.query(
-            "SELECT id, username, display_name FROM users")}
+        self.services = {r["id"]: r for r in services(db, office_id, active_only=False)}
+        self.counters = {r["id"]: r for r in counters(db, office_id, active_only=False)}
+        self.users = user_names(db)
 
 
 def log_rows(db: sqlite_utils.Database, office_id: int, first: str, last: str,

@@ -7,10 +7,14 @@ from datetime import date, timedelta
 
 import sqlite_utils
 
-from ..engine.core import get_office, local_day, resolve_now
+from ..clock import local_day, resolve_now
+from ..engine.lookups import get_office
+from ..engine.targets import Targets
 from ..errors import BadInputError
-from .facts import NONE_KEY, Targets, day_tallies
-from .rollup import ensure_days, lowest_rating_level, stored_tallies
+from ..queries.office import counters, lowest_rating_level, services
+from ..queries.people import user_names
+from .facts import NONE_KEY, day_tallies
+from .rollup import ensure_days, stored_tallies
 from .stats import Tally
 
 GROUPINGS = ("office", "service", "counter", "officer", "day", "hour", "weekday")
@@ -89,18 +93,15 @@ class ReportContext:
 
 def _names(db, office_id: int, group: str) -> dict:
     if group == "service":
-        return {r["id"]: (r["sort_order"], f"{r['prefix']} — {r['name_vi']}") for r in db.query(
-            "SELECT id, prefix, name_vi, sort_order FROM services WHERE office_id = ?",
-            [office_id])}
+        return {r["id"]: (r["sort_order"], f"{r['prefix']} — {r['name_vi']}")
+                for r in services(db, office_id, active_only=False)}
     if group == "counter":
         return {r["id"]: (r["number"], f"Quầy {r['number']}"
                           + (f" ({r['name']})" if r["name"] and r["name"] != f"Quầy {r['number']}"
                              else ""))
-                for r in db.query("SELECT id, number, name FROM counters WHERE office_id = ?",
-                                  [office_id])}
+                for r in counters(db, office_id, active_only=False)}
     if group == "officer":
-        return {r["id"]: (r["display_name"] or r["username"], r["display_name"] or r["username"])
-                for r in db.query("SELECT id, username, display_name FROM users")}
+        return {uid: (name, name) for uid, name in user_names(db).items()}
     return {}
 
 

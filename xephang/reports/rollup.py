@@ -21,31 +21,22 @@ from datetime import date, timedelta
 
 import sqlite_utils
 
-from ..db import write
-from ..engine.core import iso, utcnow
-from .facts import DIMS, Targets, day_tallies
+from ..clock import iso, utcnow
+from ..engine.log import last_seq
+from ..engine.retention import purged_before
+from ..engine.targets import Targets
+from ..queries.office import lowest_rating_level, services
+from ..storage import write
+from .facts import DIMS, day_tallies
 from .stats import Tally
-
-
-def _service_ids(db, office_id: int) -> list[int]:
-    return [r[0] for r in db.execute("SELECT id FROM services WHERE office_id = ?",
-                                     [office_id]).fetchall()]
-
-
-def lowest_rating_level(db, office_id: int):
-    """The level of the office's scale that counts as not satisfied (the last one)."""
-    from ..engine.settings import office_setting
-
-    scale = office_setting(db, office_id, "rating_scale")
-    return scale[-1]["level"] if scale else None
 
 
 def invalidate_touched_days(db: sqlite_utils.Database, office_id: int) -> int:
     """Drop stored days touched by events since the watermark; return the number dropped."""
-    if _current_seq(db, office_id) == _mark(db, office_id):
+    if last_seq(db, office_id) == _mark(db, office_id):
         return 0  # nothing new: no need for the write lock
     with write(db):
-        current, mark = _current_seq(db, office_id), _mark(db, office_id)
+        current, mark = last_seq(db, office_id), _mark(db, office_id)
         if current == mark:
             return 0
         stored = db.execute("SELECT 1 FROM report_days WHERE office_id = ? LIMIT 1",
@@ -58,11 +49,6 @@ def invalidate_touched_days(db: sqlite_utils.Database, office_id: int) -> int:
         db.execute("INSERT INTO report_state (office_id, seq) VALUES (?, ?) ON CONFLICT"
                    " (office_id) DO UPDATE SET seq = excluded.seq", [office_id, current])
         return len(days)
-
-
-def _current_seq(db, office_id: int) -> int:
-    return db.execute("SELECT coalesce(max(seq), 0) FROM ticket_events WHERE office_id = ?",
-                      [office_id]).fetchone()[0]
 
 
 def _mark(db, office_id: int) -> int:
@@ -101,16 +87,14 @@ def ensure_days(db: sqlite_utils.Database, office: dict, first: str, last: str, 
                 targets: Targets, lowest_level) -> int:
     """Make sure every closed day in [first, last] is stored and current; return days built."""
     invalidate_touched_days(db, office["id"])
-    services = _service_ids(db, office["id"])
+    service_ids = [s["id"] for s in services(db, office["id"], active_only=False)]
     stored = dict(db.execute(
         "SELECT day, fingerprint FROM report_days WHERE office_id = ? AND day BETWEEN ? AND ?",
         [office["id"], first, last]).fetchall())
-    from ..retention import purged_before
-
     frozen = purged_before(db, office["id"]) or ""
     built = 0
     for day in days_between(max(first, frozen), min(last, _day_before(today))):
-        fingerprint = targets.fingerprint(day, services, lowest_level)
+        fingerprint = targets.fingerprint(day, service_ids, lowest_level)
         if stored.get(day) != fingerprint:
             build_day(db, office, day, targets, lowest_level, fingerprint)
             built += 1
@@ -137,3 +121,13 @@ def stored_tallies(db: sqlite_utils.Database, office_id: int, dim: str, first: s
             tally.waits = waits
         tally.days.add(row[0])
         yield row[0], row[1], tally
+
+
+def keep_figures(db: sqlite_utils.Database, office: dict, cutoff_day: str, today: str) -> None:
+    """Store the daily tallies of every day before ``cutoff_day`` (run before a purge)."""
+    first = db.execute("SELECT min(day) FROM tickets WHERE office_id = ?",
+                       [office["id"]]).fetchone()[0]
+    if not first or first >= cutoff_day:
+        return
+    ensure_days(db, office, first, _day_before(cutoff_day), today, Targets(db, office["id"]),
+                lowest_rating_level(db, office["id"]))

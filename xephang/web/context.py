@@ -1,11 +1,16 @@
-"""Request-scoped plumbing shared by every room: the database and publishing events."""
+"""Request-scoped plumbing shared by every room: the database, publishing events, URLs."""
 
 from __future__ import annotations
 
 from flask import current_app, g
 
-from .db import ConnectionPool
-from .engine import Outcome
+from ..engine import Outcome
+from ..storage import ConnectionPool
+
+
+def init_app(app) -> None:
+    """Return each request's connection to the pool when its context ends."""
+    app.teardown_appcontext(close_db)
 
 
 def _pool() -> ConnectionPool:
@@ -24,6 +29,7 @@ def get_db():
 
 
 def close_db(_exc=None) -> None:
+    """Give this request's connection back to the pool (teardown)."""
     db = g.pop("db", None)
     if db is not None:
         _pool().release(db)

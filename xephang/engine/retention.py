@@ -3,9 +3,9 @@
 ``retention_days``: tickets, their events, ratings, visits and print jobs
 of days older than this are deleted. The event hash chain stays verifiable:
 the last deleted event's hash is kept as the office's anchor in
-``log_anchors`` and ``verify_log`` resumes from it. Daily report tallies
-(aggregates without personal data) of the purged days are built first and
-kept, so statistics outlive the logs.
+``log_anchors`` and ``verify_log`` resumes from it. ``keep_figures`` (the
+reports' daily tallies, ``reports.purge`` passes it) runs first, so
+statistics outlive the logs.
 
 ``comment_retention_days``: free-text rating comments older than this are
 blanked (the rating level stays).
@@ -13,24 +13,26 @@ blanked (the rating level stays).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import sqlite_utils
 
-from .db import write
-from .engine.core import get_office, iso, local_day, resolve_now
-from .engine.settings import office_setting
-from .engine.tickets import day_bounds
-
-
-def _table_exists(db, name: str) -> bool:
-    return bool(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                           [name]).fetchone())
+from ..clock import day_bounds, iso, local_day, resolve_now
+from ..storage import write
+from .lookups import get_office
+from .settings import office_setting
 
 
 def purge(db: sqlite_utils.Database, office_id: int, now: datetime | None = None,
-          dry_run: bool = False) -> dict:
-    """Apply the office's retention settings; return what was (or would be) removed."""
+          dry_run: bool = False,
+          keep_figures: Callable[[sqlite_utils.Database, dict, str, str], None] | None = None
+          ) -> dict:
+    """Apply the office's retention settings; return what was (or would be) removed.
+
+    ``keep_figures(db, office, cutoff_day, today)`` runs before anything is
+    deleted (not on a dry run).
+    """
     at = resolve_now(now)
     office = get_office(db, office_id)
     today = local_day(at, office["timezone"])
@@ -39,8 +41,8 @@ def purge(db: sqlite_utils.Database, office_id: int, now: datetime | None = None
     cutoff_day = (today - timedelta(days=keep_days)).isoformat()
     cutoff_at = day_bounds(cutoff_day, office["timezone"])[0]
     comment_cutoff = iso(at - timedelta(days=comment_days))
-    if not dry_run:
-        _keep_statistics(db, office, cutoff_day, today.isoformat())
+    if not dry_run and keep_figures is not None:
+        keep_figures(db, office, cutoff_day, today.isoformat())
     with write(db):
         comments = db.execute(
             "SELECT count(*) FROM ratings WHERE office_id = ? AND comment != '' AND"
@@ -74,9 +76,7 @@ def purge(db: sqlite_utils.Database, office_id: int, now: datetime | None = None
             db.execute("DELETE FROM ticket_events WHERE office_id = ? AND seq < ?",
                        [office_id, keep_from])
             db.execute("DELETE FROM ratings WHERE ticket_id IN (SELECT id FROM temp.doomed)")
-            if _table_exists(db, "print_jobs"):
-                db.execute("DELETE FROM print_jobs WHERE ticket_id IN"
-                           " (SELECT id FROM temp.doomed)")
+            db.execute("DELETE FROM print_jobs WHERE ticket_id IN (SELECT id FROM temp.doomed)")
             db.execute("UPDATE counters SET current_ticket_id = NULL WHERE current_ticket_id IN"
                        " (SELECT id FROM temp.doomed)")
             db.execute("DELETE FROM tickets WHERE id IN (SELECT id FROM temp.doomed)")
@@ -92,24 +92,8 @@ def purge(db: sqlite_utils.Database, office_id: int, now: datetime | None = None
     return result
 
 
-def _keep_statistics(db, office: dict, cutoff_day: str, today: str) -> None:
-    """Build the daily report tallies of the days about to be purged."""
-    from .reports.facts import Targets
-    from .reports.rollup import ensure_days, lowest_rating_level
-
-    first = db.execute("SELECT min(day) FROM tickets WHERE office_id = ?",
-                       [office["id"]]).fetchone()[0]
-    if not first or first >= cutoff_day:
-        return
-    last = (date.fromisoformat(cutoff_day) - timedelta(days=1)).isoformat()
-    ensure_days(db, office, first, last, today, Targets(db, office["id"]),
-                lowest_rating_level(db, office["id"]))
-
-
 def purged_before(db: sqlite_utils.Database, office_id: int) -> str | None:
     """The first day whose logs are still kept, if a purge ran (earlier days are frozen)."""
-    if not _table_exists(db, "log_anchors"):
-        return None
     row = db.execute("SELECT before_day FROM log_anchors WHERE office_id = ?",
                      [office_id]).fetchone()
     return row[0] if row else None

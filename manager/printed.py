@@ -7,24 +7,25 @@ import re
 from flask import abort, current_app, render_template, send_from_directory
 
 import printers
-from xephang.auth import allow
+from xephang.web.auth import allow
 
-from .blueprint import bp
+from .views import bp, office_id, page_context
 
 PNG_NAME = re.compile(r"^[A-Za-z0-9_-]+\.png$")
 
 
-@bp.get("/kiosk/printed/")
+@bp.get("/printed/")
 @allow("manager", login_page=True)
 def printed():
     """The last tickets the virtual printer saved, newest first."""
+    oid = office_id()
     folder = printers.print_dir(current_app.config)
     files = [p.name for p in printers.list_printed(folder, 24)]
-    return render_template("kiosk/printed.html", files=files, folder=folder,
-                           printer=current_app.config.get("PRINTER"))
+    return render_template("manager/printed.html", files=files, folder=folder,
+                           printer=current_app.config.get("PRINTER"), **page_context(oid))
 
 
-@bp.get("/kiosk/printed/<name>")
+@bp.get("/printed/<name>")
 @allow("manager")
 def printed_file(name: str):
     """One saved ticket image."""

@@ -279,6 +279,26 @@ def recent_service_index(db: sqlite_utils.Database) -> None:
                " WHERE status = 'done'")
 
 
+@migrations(name="0006_queue_rank")
+def queue_rank(db: sqlite_utils.Database) -> None:
+    """A ticket keeps its priority category's rank from issue: its whole queue key is on its row.
+
+    The index holds the waiting tickets of each service in queue-key order
+    (engine/order.py), so call-next and people-ahead read it in order.
+    """
+    _run(
+        db,
+        """
+ALTER TABLE tickets ADD COLUMN priority_rank INTEGER;
+UPDATE tickets SET priority_rank = (SELECT p.rank FROM priority_categories p
+    WHERE p.office_id = tickets.office_id AND p.key = tickets.priority)
+    WHERE priority IS NOT NULL;
+CREATE INDEX tickets_queue ON tickets (office_id, service_id, (priority IS NULL),
+    coalesce(priority_rank, 0), queue_at, id) WHERE status = 'waiting'
+""",
+    )
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply every pending migration step."""
     migrations.apply(db)

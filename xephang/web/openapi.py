@@ -11,14 +11,15 @@ import re
 
 from flask import Flask
 
+from ..engine.states import STATES, TICKET_ACTIONS
+
 TICKET = {
     "type": "object",
     "properties": {
         "id": {"type": "integer"}, "code": {"type": "string", "example": "A023"},
         "number": {"type": "integer"}, "day": {"type": "string", "format": "date"},
         "service": {"type": "object"}, "priority": {"type": ["string", "null"]},
-        "status": {"type": "string", "enum": ["waiting", "called", "serving", "done", "no_show",
-                                              "transferred", "cancelled", "expired"]},
+        "status": {"type": "string", "enum": list(STATES)},
         "counter": {"type": ["object", "null"]},
         "issued_at": {"type": "string", "format": "date-time"},
         "called_at": {"type": ["string", "null"], "format": "date-time"},
@@ -101,8 +102,7 @@ RESULTS = {
 }
 
 ENUMS = {
-    "/api/v1/tickets/{ticket_id}/{action}": ["recall", "start", "finish", "no-show", "transfer",
-                                             "return", "cancel"],
+    "/api/v1/tickets/{ticket_id}/{action}": list(TICKET_ACTIONS),
     "/api/v1/counters/{counter_id}/{action}": ["open", "close", "pause", "resume"],
 }
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from . import accounts, engine
-from .db import one
+from .. import engine
+from ..engine import accounts
+from ..queries import office as office_queries
+from ..queries import people
 
 DEMO_PASSWORD = "xephang-demo"
+OFFICE_NAME = "Trung tâm Phục vụ hành chính công (Demo)"
 KIOSK_NAME = "Kiosk sảnh chính"
 DISPLAY_NAME = "TV phòng chờ"
 
@@ -32,13 +35,12 @@ PRIORITY = (
 
 def seed_demo(db: sqlite_utils.Database) -> dict:
     """Create the demo office once; return its ids, users and fresh device tokens."""
-    existing = one(db, "SELECT id FROM offices WHERE name = ?", ["Trung tâm Phục vụ hành chính"
-                                                                 " công (Demo)"])
+    existing = [o["id"] for o in office_queries.offices(db) if o["name"] == OFFICE_NAME]
     if existing:
-        office_id = existing["id"]
+        office_id = existing[0]
     else:
         office_id = engine.create_office(
-            db, "Trung tâm Phục vụ hành chính công (Demo)",
+            db, OFFICE_NAME,
             address="Số 1 Đường Trần Hưng Đạo, Phường Demo",
             ticket_footer="Cảm ơn quý khách! Quét mã QR để theo dõi số thứ tự.",
         )
@@ -58,12 +60,12 @@ def seed_demo(db: sqlite_utils.Database) -> dict:
     # Tokens are stored hashed and cannot be shown again: each run pairs fresh
     # demo devices and revokes the ones an earlier run printed.
     for kind, name in (("kiosk", KIOSK_NAME), ("display", DISPLAY_NAME)):
-        for row in db.query("SELECT id FROM devices WHERE office_id = ? AND kind = ? AND name = ?"
-                            " AND revoked_at IS NULL", [office_id, kind, name]):
-            accounts.revoke_device(db, row["id"])
+        for row in people.list_devices(db, office_id):
+            if row["kind"] == kind and row["name"] == name and row["revoked_at"] is None:
+                accounts.revoke_device(db, row["id"])
     _, kiosk_token = accounts.add_device(db, office_id, "kiosk", KIOSK_NAME)
     _, display_token = accounts.add_device(db, office_id, "display", DISPLAY_NAME)
-    board_id = one(db, "SELECT board_id FROM offices WHERE id = ?", [office_id])["board_id"]
+    board_id = engine.get_office(db, office_id)["board_id"]
     return {
         "office_id": office_id,
         "kiosk_token": kiosk_token,

@@ -1,6 +1,6 @@
 """The hand-off from committed engine events to whoever broadcasts them.
 
-The engine never emits. Views call ``web.publish(outcome)`` after a commit;
+The engine never emits. Views call ``xephang.web.publish(outcome)`` after a commit;
 the hub passes the events to its subscribers in order. The realtime module
 subscribes to emit them to Socket.IO rooms; tests can subscribe to watch.
 """
@@ -20,9 +20,11 @@ class Hub:
         self.subscribers: list[Callable[[list[dict]], None]] = []
 
     def subscribe(self, fn: Callable[[list[dict]], None]) -> None:
+        """Call ``fn(events)`` with every batch of committed events."""
         self.subscribers.append(fn)
 
     def publish(self, events: list[dict]) -> None:
+        """Hand committed events to every subscriber, in order."""
         for fn in self.subscribers:
             try:
                 fn(events)

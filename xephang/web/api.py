@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from . import engine
+from .. import engine
+from ..engine.lookups import storable_id
+from ..engine.states import TICKET_ACTIONS
+from ..errors import BadInputError, NotFoundError
+from ..queries import office as office_queries
+from ..queries import queue as queue_queries
 from .auth import allow, current_principal, public, require_office
-from .db import one
-from .errors import BadInputError, NotFoundError
-from .web import get_db, publish, tracker_url
+from .context import get_db, publish, tracker_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -40,11 +43,8 @@ def ticket_json(ticket: dict | None) -> dict | None:
 
 
 def ok(status: int = 200, **payload):
+    """A success answer: ``{"ok": true, ...payload}``."""
     return jsonify({"ok": True, **payload}), status
-
-
-def _user_id(principal) -> int | None:
-    return principal.user_id
 
 
 def _office_ticket(principal, ticket_id: int) -> dict:
@@ -66,7 +66,7 @@ def _int(value, label_vi: str, label_en: str) -> int:
         number = int(value)
     except (TypeError, ValueError):
         raise BadInputError(f"{label_vi} phải là số", f"{label_en} must be a number") from None
-    if not engine.core.storable_id(number):
+    if not storable_id(number):
         raise BadInputError(f"{label_vi} quá lớn", f"{label_en} out of range")
     return number
 
@@ -84,8 +84,7 @@ def health():
 def list_offices():
     """Offices the caller may see."""
     principal = current_principal()
-    rows = [o for o in get_db().query("SELECT id, name, address, timezone FROM offices ORDER BY id")
-            if principal.may_access_office(o["id"])]
+    rows = [o for o in office_queries.offices(get_db()) if principal.may_access_office(o["id"])]
     return ok(offices=rows)
 
 
@@ -94,7 +93,7 @@ def list_offices():
 def office_snapshot(office_id: int):
     """Services, counters, waiting counts and the event sequence of an office."""
     require_office(current_principal(), office_id)
-    return ok(snapshot=engine.snapshot(get_db(), office_id))
+    return ok(snapshot=office_queries.snapshot(get_db(), office_id))
 
 
 @bp.get("/offices/<int:office_id>/waiting")
@@ -106,7 +105,7 @@ def office_waiting(office_id: int):
     limit = _int(request.args.get("limit", 50), "Giới hạn", "limit")
     if not 1 <= limit <= 500:  # SQLite reads a negative LIMIT as "no limit"
         raise BadInputError("Giới hạn phải từ 1 đến 500", "limit must be within 1..500")
-    return ok(tickets=engine.waiting_list(get_db(), office_id, services or None, limit))
+    return ok(tickets=queue_queries.waiting_list(get_db(), office_id, services or None, limit))
 
 
 @bp.post("/offices/<int:office_id>/close-day")
@@ -151,15 +150,8 @@ def get_ticket(ticket_id: int):
     ticket = _office_ticket(current_principal(), ticket_id)
     db = get_db()
     view = ticket_json(engine.ticket_view(db, ticket, private=True))
-    view["events"] = [
-        {k: e[k] for k in ("seq", "type", "at", "counter_id", "user_id", "details")}
-        for e in db.query("SELECT * FROM ticket_events WHERE ticket_id = ? ORDER BY seq",
-                          [ticket_id])
-    ]
+    view["events"] = queue_queries.ticket_events(db, ticket_id)
     return ok(ticket=view)
-
-
-TICKET_ACTIONS = ("recall", "start", "finish", "no-show", "transfer", "return", "cancel")
 
 
 @bp.post("/tickets/<int:ticket_id>/<action>")
@@ -221,12 +213,7 @@ def counter_call_ticket(counter_id: int):
     db = get_db()
     if isinstance(ticket_ref, str) and not ticket_ref.isdigit():
         counter = engine.get_counter(db, counter_id)
-        row = one(db, "SELECT id FROM tickets WHERE office_id = ? AND upper(code) = upper(?)"
-                  " AND status = 'waiting' ORDER BY id DESC LIMIT 1",
-                  [counter["office_id"], ticket_ref.strip()])
-        if row is None:
-            raise NotFoundError(f"Không có số {ticket_ref} đang chờ", "No such waiting ticket")
-        ticket_id = row["id"]
+        ticket_id = engine.find_waiting_code(db, counter["office_id"], ticket_ref)
     else:
         ticket_id = _int(ticket_ref, "Vé", "ticket")
     _office_ticket(principal, ticket_id)
@@ -253,9 +240,7 @@ def counter_action(counter_id: int, action: str):
     else:
         raise NotFoundError(f"Không có thao tác '{action}'", f"No action '{action}'")
     publish(outcome)
-    counter = next(c for c in engine.snapshot(db, engine.get_counter(db, counter_id)["office_id"])
-                   ["counters"] if c["id"] == counter_id)
-    return ok(counter=counter)
+    return ok(counter=office_queries.counter_view(db, counter_id))
 
 
 @bp.get("/openapi.json")

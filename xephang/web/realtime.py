@@ -24,21 +24,22 @@ from dataclasses import dataclass, field
 from flask import Flask, current_app, has_app_context, request
 from flask_socketio import ConnectionRefusedError, join_room, leave_room
 
-from . import accounts, engine, livestate
-from .announce import announcement
+from .. import engine
+from ..engine.accounts import Principal
+from ..engine.announcements import announcement
+from ..errors import QueueError
+from ..queries import office as office_queries
+from ..queries import people
+from ..queries import queue as queue_queries
+from ..reports.live import board_snapshot
 from .auth import current_principal
-from .db import connect
-from .engine import queries as engine_queries
-from .errors import QueueError
+from .context import get_db
 from .extensions import socketio
-from .web import get_db
 
 log = logging.getLogger(__name__)
 
 STAFF_ROLES = ("officer", "manager", "admin")
 OFFICE_DEVICES = ("display", "kiosk")
-ENTERS_QUEUE = ("issued", "returned")
-LEAVES_QUEUE = ("called", "expired", "cancelled")
 ANNOUNCED = ("called", "recalled")
 PRIVATE_DETAILS = ("dossier_code",)
 SYNC_LIMIT, SYNC_WINDOW_S = 20, 10.0  # well above what live.js asks for (it coalesces)
@@ -66,7 +67,7 @@ class LiveClient:
 
     kind: str  # user, device, board or tracker
     office_id: int | None
-    principal: accounts.Principal | None = None
+    principal: Principal | None = None
     visit_token: str | None = None
     rooms: set[str] = field(default_factory=set)
     syncs: list[float] = field(default_factory=list)
@@ -113,47 +114,9 @@ def public_event(event: dict, waiting: dict[str, int], settings: dict | None = N
     return payload
 
 
-def queue_moves(db, events: list[dict], waiting: dict[str, int]) -> list[dict]:
-    """One ``queue_moved`` per ticket entering or leaving a service's waiting line.
-
-    A tracker compares ``key`` with its own queue key: a smaller key leaving
-    means one person fewer ahead, a smaller key joining one more. Nothing is
-    sent when nobody waits behind the ticket (the usual case for a new one).
-    """
-    moving = [e for e in events if e["ticket_id"] and (
-        e["type"] in ENTERS_QUEUE or (e["type"] in LEAVES_QUEUE and not (
-            e["type"] == "cancelled" and e["counter_id"])))]
-    if not moving:
-        return []
-    ids = sorted({e["ticket_id"] for e in moving})
-    rows = {r["id"]: r for r in db.query(
-        f"SELECT id, service_id, priority, queue_at FROM tickets WHERE id IN"
-        f" ({','.join('?' * len(ids))})", ids)}
-    moves = []
-    for e in moving:
-        row = rows[e["ticket_id"]]
-        if not _anyone_behind(db, e["office_id"], row):
-            continue  # joining or leaving at the back moves nobody
-        moves.append({
-            "office_id": e["office_id"], "seq": e["seq"], "service_id": row["service_id"],
-            "change": "joined" if e["type"] in ENTERS_QUEUE else "left", "cause": e["type"],
-            "ticket_id": row["id"], "key": livestate.queue_key(row),
-            "waiting": waiting.get(str(row["service_id"]), 0),
-        })
-    return moves
-
-
-def _anyone_behind(db, office_id: int, row: dict) -> bool:
-    """Whether a waiting ticket of the service has a larger queue key than ``row``."""
-    return db.execute(
-        "SELECT 1 FROM tickets WHERE office_id = ? AND status = 'waiting' AND service_id = ?"
-        " AND (priority IS NULL, queue_at, id) > (?, ?, ?) LIMIT 1",
-        [office_id, row["service_id"], *livestate.queue_key(row)]).fetchone() is not None
-
-
 def waiting_counts(db, office_id: int) -> dict[str, int]:
     """Waiting tickets per service of an office (service id as a string key, as in JSON)."""
-    return {str(k): v for k, v in engine_queries.waiting_counts(db, office_id).items()}
+    return {str(k): v for k, v in queue_queries.waiting_counts(db, office_id).items()}
 
 
 def broadcast_with(db, events: list[dict]) -> None:
@@ -173,7 +136,7 @@ def broadcast_with(db, events: list[dict]) -> None:
             if event.get("ticket_id"):
                 rooms.append(ticket_room(event["ticket_id"]))
             socketio.emit("queue_event", public_event(event, waiting, settings), to=rooms)
-        moves = queue_moves(db, office_events, waiting)
+        moves = queue_queries.queue_moves(db, office_events, waiting)
         if not moves:
             continue
         if _cooperative():
@@ -207,11 +170,8 @@ def make_broadcaster(app: Flask):
         if has_app_context():
             broadcast_with(get_db(), events)
             return
-        db = connect(app.config["DB"], app.config["BUSY_TIMEOUT_MS"])
-        try:
-            broadcast_with(db, events)
-        finally:
-            db.close()
+        with app.app_context():  # a worker thread (the print spooler): the app's pool
+            broadcast_with(get_db(), events)
 
     return broadcast
 
@@ -223,14 +183,14 @@ def identify(auth) -> LiveClient | None:
     auth = auth if isinstance(auth, dict) else {}
     db = get_db()
     if auth.get("token"):
-        principal = accounts.principal_for_token(db, str(auth["token"]))
+        principal = people.principal_for_token(db, str(auth["token"]))
         return _principal_client(principal)
     if auth.get("board"):
-        office_id = livestate.office_for_board(db, str(auth["board"]))
+        office_id = office_queries.office_for_board(db, str(auth["board"]))
         return LiveClient("board", office_id) if office_id else None
     if auth.get("visit"):
         token = str(auth["visit"])
-        rows = livestate.visit_tickets(db, token)
+        rows = queue_queries.visit_tickets(db, token)
         return LiveClient("tracker", rows[0]["office_id"], visit_token=token) if rows else None
     return _principal_client(current_principal())
 
@@ -257,7 +217,7 @@ def join_visit(db, client: LiveClient, token: str) -> list[str]:
     tracker has no more use for the queue moves of its service.
     """
     joined, waiting_in = [], set()
-    for row in livestate.visit_tickets(db, token):
+    for row in queue_queries.visit_tickets(db, token):
         enter(client, ticket_room(row["id"]))
         joined.append(ticket_room(row["id"]))
         if row["status"] == "waiting":
@@ -391,15 +351,15 @@ def on_sync(data=None):
     db = get_db()
     if client.kind == "tracker":
         join_visit(db, client, client.visit_token)
-        state = livestate.tracker_state(db, client.visit_token,
-                                        current_app.config["DEFAULT_SERVICE_TIME_S"])
+        state = queue_queries.tracker_state(db, client.visit_token,
+                                            current_app.config["DEFAULT_SERVICE_TIME_S"])
         return {"ok": True, "tracker": state, "seq": state["seq"] if state else 0}
     if client.office_id is None:
         return _fail(400, "join an office first")
-    snap = livestate.board_snapshot(db, client.office_id)
+    snap = board_snapshot(db, client.office_id)
     return {"ok": True, "snapshot": snap, "seq": snap["seq"]}
 
 
-def init_realtime(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Subscribe the broadcaster to the app's hub."""
     app.extensions["xephang.hub"].subscribe(make_broadcaster(app))

@@ -13,11 +13,10 @@ import secrets
 
 from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
 
-from . import accounts
-from .accounts import Principal
-from .db import one
-from .errors import ForbiddenError, NotAuthenticatedError
-from .web import get_db
+from ..engine.accounts import Principal
+from ..errors import ForbiddenError, NotAuthenticatedError
+from ..queries import people
+from .context import get_db
 
 bp = Blueprint("auth", __name__)
 
@@ -30,20 +29,13 @@ def current_principal() -> Principal | None:
     if "principal" in g:
         return g.principal
     principal = None
-    g.via_bearer = False
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        g.via_bearer = True
-        principal = accounts.principal_for_token(get_db(), header[7:].strip())
+        principal = people.principal_for_token(get_db(), header[7:].strip())
     elif session.get("user_id"):
-        user = one(get_db(), "SELECT * FROM users WHERE id = ? AND active", [session["user_id"]])
-        principal = accounts.user_principal(user) if user else None
+        principal = people.active_user(get_db(), session["user_id"])
     elif session.get("device_id"):
-        device = one(get_db(), "SELECT * FROM devices WHERE id = ? AND revoked_at IS NULL",
-                     [session["device_id"]])
-        if device:
-            principal = Principal("device", device["kind"], device["office_id"],
-                                  device_id=device["id"], name=device["name"])
+        principal = people.paired_device(get_db(), session["device_id"])
     g.principal = principal
     return principal
 
@@ -69,6 +61,7 @@ def require(*allowed: str) -> Principal:
 
 
 def require_office(principal: Principal, office_id: int) -> None:
+    """Refuse (403) a principal acting on another office."""
     if not principal.may_access_office(office_id):
         raise ForbiddenError("Không có quyền với văn phòng này", "Not allowed for this office")
 
@@ -99,6 +92,7 @@ def public(view):
 
 
 def csrf_token() -> str:
+    """This session's CSRF token (made on first use)."""
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(24)
     return session["csrf"]
@@ -123,7 +117,7 @@ def check_csrf() -> None:
 
 def pair_device_session(token: str) -> Principal | None:
     """Pair this browser with a device token (kiosk or display); None if invalid."""
-    principal = accounts.principal_for_token(get_db(), token or "")
+    principal = people.principal_for_token(get_db(), token or "")
     if principal is None or principal.kind != "device":
         return None
     session.clear()
@@ -142,8 +136,8 @@ def login():
     if not next_url.startswith("/") or next_url.startswith("//"):
         next_url = ""
     if request.method == "POST":
-        user = accounts.authenticate(get_db(), request.form.get("username", ""),
-                                     request.form.get("password", ""))
+        user = people.authenticate(get_db(), request.form.get("username", ""),
+                                   request.form.get("password", ""))
         if user:
             session.clear()
             session.permanent = True
@@ -166,7 +160,8 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-def init_auth(app: Flask) -> None:
+def init_app(app: Flask) -> None:
+    """Check CSRF before every request; give templates the token and the caller."""
     app.before_request(check_csrf)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["current_principal"] = current_principal

@@ -1,0 +1,67 @@
+"""``xephang user | token | device``: staff accounts, API tokens and paired devices."""
+
+from __future__ import annotations
+
+import click
+
+from ..engine import accounts
+from .base import db_option, open_db, reports_errors
+
+
+@click.group()
+def user():
+    """Manage staff users."""
+
+
+@user.command("add")
+@db_option
+@click.argument("name")
+@click.option("--role", type=click.Choice(accounts.ROLES), required=True)
+@click.option("--office", "office_id", type=int, default=None)
+@click.option("--password", default=None, help="Prompted for when omitted.")
+@click.option("--display-name", default="")
+@reports_errors
+def user_add(db_path, name, role, office_id, password, display_name):
+    """Add a user with a role, in an office."""
+    if password is None:
+        password = click.prompt("Mật khẩu / password", hide_input=True,
+                                confirmation_prompt=True)
+    user_id = accounts.add_user(open_db(db_path), name, role, office_id, password, display_name)
+    click.echo(f"user {name} ({role}) id={user_id}")
+
+
+@click.group()
+def token():
+    """Manage API tokens."""
+
+
+@token.command("add")
+@db_option
+@click.argument("name")
+@reports_errors
+def token_add(db_path, name):
+    """Print a new bearer token for user NAME."""
+    click.echo(accounts.add_user_token(open_db(db_path), name))
+
+
+@click.group()
+def device():
+    """Manage paired devices."""
+
+
+@device.command("add")
+@db_option
+@click.option("--office", "office_id", type=int, required=True)
+@click.option("--kind", type=click.Choice(accounts.DEVICE_KINDS), required=True)
+@click.option("--name", default="")
+@reports_errors
+def device_add(db_path, office_id, kind, name):
+    """Pair a device to an office and print its token."""
+    _, tok = accounts.add_device(open_db(db_path), office_id, kind, name)
+    click.echo(tok)
+
+
+def register(cli: click.Group) -> None:
+    """Add these groups to the ``xephang`` group."""
+    for group in (user, token, device):
+        cli.add_command(group)

@@ -1,0 +1,54 @@
+"""Opening hours: when an office issues tickets.
+
+``offices.hours`` is JSON: ``{"mon": [["07:30", "11:30"], ["13:30", "17:00"]],
+...}``; NULL means always open, a missing day means closed that day.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from ..errors import BadInputError
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+
+def office_is_open(office: dict, now: datetime) -> bool:
+    """Whether ``now`` falls within the office's opening hours."""
+    if not office["hours"]:
+        return True
+    hours = json.loads(office["hours"])
+    local = now.astimezone(ZoneInfo(office["timezone"]))
+    # Zero-padded "HH:MM" strings compare like times, and "24:00" (allowed as an
+    # end) works, which datetime.time cannot parse.
+    clock = local.strftime("%H:%M")
+    return any(start <= clock < end for start, end in hours.get(DAYS[local.weekday()], []))
+
+
+def validate_hours(hours) -> str | None:
+    """Opening hours as stored JSON, or None for always open; raises on bad input."""
+    if hours in (None, "", {}):
+        return None
+    if isinstance(hours, str):
+        try:
+            hours = json.loads(hours)
+        except ValueError:
+            raise BadInputError("Giờ làm việc không đúng định dạng JSON",
+                                "Opening hours are not valid JSON") from None
+    if not isinstance(hours, dict) or not set(hours) <= set(DAYS):
+        raise BadInputError("Giờ làm việc phải theo ngày (mon..sun)", "Hours keyed by mon..sun")
+    for day, spans in hours.items():
+        if not isinstance(spans, list):
+            raise BadInputError(f"Giờ làm việc ngày {day} phải là danh sách khoảng giờ",
+                                f"Hours of {day} must be a list of spans")
+        for span in spans:
+            if (not isinstance(span, list) or len(span) != 2
+                    or not all(isinstance(t, str) and TIME_RE.match(t) for t in span)
+                    or span[0] >= span[1]):
+                raise BadInputError(f"Khoảng giờ không hợp lệ ngày {day}: {span}",
+                                    f"Invalid span on {day}")
+    return json.dumps(hours)

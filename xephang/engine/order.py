@@ -1,0 +1,108 @@
+"""The one definition of queue order: who a counter calls next, and who is ahead of whom.
+
+A waiting ticket's place in its service's line is its *queue key*:
+
+    (class, rank, queue_at, id)
+
+``class`` is 0 for a priority category and 1 for everyone else, ``rank``
+the category's rank when the ticket was issued (lower first), ``queue_at``
+when it joined the line (a transfer keeps the visit's first arrival; a
+return to the queue goes to the back), ``id`` breaks ties. When an office
+gives priority no precedence (``priority_streak_max`` = 0) the key is just
+(queue_at, id).
+
+Call-next (``pick_next``) takes, at a counter: tickets transferred to that
+counter first, then the counter's services, and within them the smallest
+key, except that after ``priority_streak_max`` priority calls in a row the
+walk-ins' class goes first once (the interleave that keeps walk-ins from
+starving). ``people_ahead`` counts the smaller keys of the same service;
+the realtime hub sends keys in ``queue_moved`` and trackers compare them
+(``live.js applyMove``): all three read the expressions below.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from ..storage import one, scalar
+from .lookups import counter_services
+from .settings import office_setting
+from .states import WAITING
+
+CLASS_SQL = "(t.priority IS NULL)"
+RANK_SQL = "coalesce(t.priority_rank, 0)"
+ARRIVAL_SQL = "t.queue_at, t.id"
+KEY_SQL = f"{CLASS_SQL}, {RANK_SQL}, {ARRIVAL_SQL}"
+
+
+def priority_first(db: sqlite_utils.Database, office_id: int) -> bool:
+    """Whether the office gives priority categories precedence at all."""
+    return office_setting(db, office_id, "priority_streak_max") > 0
+
+
+def queue_key(ticket: dict, priority: bool = True) -> list:
+    """A waiting ticket's queue key as a list (JSON-friendly; compared element by element)."""
+    if not priority:
+        return [ticket["queue_at"], ticket["id"]]
+    return [0 if ticket["priority"] else 1, ticket["priority_rank"] or 0, ticket["queue_at"],
+            ticket["id"]]
+
+
+def _key_sql(priority: bool) -> str:
+    return KEY_SQL if priority else ARRIVAL_SQL
+
+
+def people_ahead(db: sqlite_utils.Database, ticket: dict, priority: bool | None = None) -> int:
+    """Waiting tickets of the same service whose queue key is smaller than this one's."""
+    if ticket["status"] != WAITING:
+        return 0
+    if priority is None:
+        priority = priority_first(db, ticket["office_id"])
+    key = queue_key(ticket, priority)
+    return scalar(
+        db, f"SELECT count(*) FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
+        f" AND t.service_id = ? AND ({_key_sql(priority)}) < ({','.join('?' * len(key))})",
+        [ticket["office_id"], ticket["service_id"], *key])
+
+
+def anyone_behind(db: sqlite_utils.Database, ticket: dict, priority: bool) -> bool:
+    """Whether a waiting ticket of the service has a larger queue key than ``ticket``."""
+    key = queue_key(ticket, priority)
+    return db.execute(
+        f"SELECT 1 FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
+        f" AND t.service_id = ? AND ({_key_sql(priority)}) > ({','.join('?' * len(key))})"
+        " LIMIT 1", [ticket["office_id"], ticket["service_id"], *key]).fetchone() is not None
+
+
+def waiting_in_order(db: sqlite_utils.Database, office_id: int,
+                     service_ids: list[int] | None = None, limit: int = 50) -> list[dict]:
+    """Waiting ticket rows of an office in queue-key order, optionally of some services."""
+    sql = "SELECT t.* FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
+    params: list = [office_id]
+    if service_ids:
+        sql += f" AND t.service_id IN ({','.join('?' * len(service_ids))})"
+        params += service_ids
+    sql += f" ORDER BY {_key_sql(priority_first(db, office_id))} LIMIT ?"
+    return list(db.query(sql, [*params, limit]))
+
+
+def pick_next(db: sqlite_utils.Database, counter: dict) -> dict | None:
+    """The ticket call-next would take at this counter, without taking it."""
+    services = counter_services(db, counter["id"]) or [0]
+    preference = " ".join(f"WHEN {sid} THEN {pos}" for pos, sid in enumerate(services))
+    marks = ",".join("?" * len(services))
+    base = (
+        f"SELECT t.* FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
+        f" AND (t.service_id IN ({marks}) AND t.target_counter_id IS NULL"
+        f" OR t.target_counter_id = ?)"
+    )
+    params = [counter["office_id"], *services, counter["id"]]
+    # Targeted tickets first (explicitly: CASE gives NULL for an unserved service,
+    # which would otherwise sort first only by accident), then service preference.
+    place = f"t.target_counter_id IS NULL, CASE t.service_id {preference} END, {ARRIVAL_SQL}"
+    streak_max = office_setting(db, counter["office_id"], "priority_streak_max")
+    if streak_max <= 0:  # priority gets no precedence: one line in arrival order
+        return one(db, f"{base} ORDER BY {place} LIMIT 1", params)
+    # The preferred class sorts first: priority, or walk-ins once the streak is full.
+    prefer = CLASS_SQL if counter["priority_streak"] < streak_max else f"NOT {CLASS_SQL}"
+    return one(db, f"{base} ORDER BY {prefer}, {RANK_SQL}, {place} LIMIT 1", params)

@@ -1,0 +1,125 @@
+"""The one table of ticket states and the transitions between them.
+
+Every rule about a ticket's lifecycle reads this module: the engine checks
+an operation against ``TRANSITIONS`` before it writes, the event-log replay
+rebuilds states from it, the realtime hub derives who joins or leaves a
+line from it, and the browser code gets it as ``window.XephangRules``
+(``browser_rules``, served at ``/xephang/rules.js``) instead of a copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import IllegalTransitionError
+
+WAITING, CALLED, SERVING, DONE = "waiting", "called", "serving", "done"
+NO_SHOW, TRANSFERRED, CANCELLED, EXPIRED = "no_show", "transferred", "cancelled", "expired"
+
+
+@dataclass(frozen=True)
+class State:
+    """A ticket state: its names, whether a counter holds it, whether it is over."""
+
+    name: str
+    vi: str
+    en: str
+    at_counter: bool = False
+    final: bool = False
+
+
+STATES: dict[str, State] = {s.name: s for s in (
+    State(WAITING, "Đang chờ", "Waiting"),
+    State(CALLED, "Đã gọi", "Called", at_counter=True),
+    State(SERVING, "Đang phục vụ", "Being served", at_counter=True),
+    State(DONE, "Đã xong", "Done", final=True),
+    State(NO_SHOW, "Vắng mặt", "No-show", final=True),
+    State(TRANSFERRED, "Đã chuyển", "Transferred", final=True),
+    State(CANCELLED, "Đã hủy", "Cancelled", final=True),
+    State(EXPIRED, "Hết hạn", "Expired", final=True),
+)}
+STATUS_VI = {name: s.vi for name, s in STATES.items()}
+AT_COUNTER = tuple(name for name, s in STATES.items() if s.at_counter)
+FINAL = tuple(name for name, s in STATES.items() if s.final)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """An event that moves a ticket: the states it may leave, the state it leaves behind.
+
+    ``action`` is the name staff use for it (the API path, the counter
+    screen's button); ``verb_vi`` goes into the refusal message.
+    """
+
+    event: str
+    action: str | None
+    sources: tuple[str, ...]
+    target: str
+    verb_vi: str
+
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition("issued", None, (), WAITING, "lấy số"),
+    Transition("called", "call", (WAITING,), CALLED, "gọi"),
+    Transition("recalled", "recall", (CALLED,), CALLED, "gọi lại"),
+    Transition("started", "start", (CALLED,), SERVING, "bắt đầu phục vụ"),
+    Transition("finished", "finish", (SERVING,), DONE, "kết thúc"),
+    Transition("no_show", "no-show", (CALLED,), NO_SHOW, "đánh vắng mặt"),
+    Transition("transferred", "transfer", (CALLED, SERVING), TRANSFERRED, "chuyển"),
+    Transition("returned", "return", (CALLED, SERVING), WAITING, "trả về hàng chờ"),
+    Transition("cancelled", "cancel", (WAITING, CALLED), CANCELLED, "hủy"),
+    Transition("expired", None, (WAITING,), EXPIRED, "hết hạn"),
+)
+BY_EVENT = {t.event: t for t in TRANSITIONS}
+BY_ACTION = {t.action: t for t in TRANSITIONS if t.action}
+# Staff actions on one ticket through /api/v1/tickets/<id>/<action> (calling goes
+# through a counter instead).
+TICKET_ACTIONS = tuple(t.action for t in TRANSITIONS if t.action and t.action != "call")
+
+
+def check(ticket: dict, event: str) -> Transition:
+    """The transition ``event`` makes from the ticket's state; raises if it is not allowed."""
+    move = BY_EVENT[event]
+    if ticket["status"] not in move.sources:
+        raise IllegalTransitionError(
+            f"Không thể {move.verb_vi} số {ticket['code']} khi đang ở trạng thái"
+            f" '{STATUS_VI[ticket['status']]}'",
+            f"Cannot {move.action or event} a ticket in state {ticket['status']}",
+            ticket_status=ticket["status"],
+        )
+    return move
+
+
+def state_after(event: str) -> str | None:
+    """The state an event leaves its ticket in; None for events that move no ticket."""
+    move = BY_EVENT.get(event)
+    return move.target if move else None
+
+
+def joins_line(event: str, from_status: str | None) -> bool:
+    """Whether the event puts its ticket into a waiting line."""
+    return state_after(event) == WAITING and from_status != WAITING
+
+
+def leaves_line(event: str, from_status: str | None) -> bool:
+    """Whether the event takes its ticket out of a waiting line."""
+    after = state_after(event)
+    return from_status == WAITING and after is not None and after != WAITING
+
+
+def releases_counter(event: str) -> bool:
+    """Whether the event frees the counter that held its ticket."""
+    move = BY_EVENT.get(event)
+    return bool(move and set(move.sources) & set(AT_COUNTER)
+                and move.target not in AT_COUNTER)
+
+
+def browser_rules() -> dict:
+    """The table as the browser code uses it (``window.XephangRules``)."""
+    return {
+        "states": {name: {"vi": s.vi, "en": s.en, "at_counter": s.at_counter,
+                          "final": s.final} for name, s in STATES.items()},
+        "needs": {t.action: list(t.sources) for t in TRANSITIONS if t.action},
+        "releases": [t.event for t in TRANSITIONS if releases_counter(t.event)],
+        "after": {t.event: t.target for t in TRANSITIONS},
+    }

@@ -1,0 +1,12 @@
+"""Storage: connections to the SQLite file, transactions and the schema's migrations.
+
+The only package that knows how the database is opened and migrated. SQL
+itself lives in ``engine`` (writes), ``queries`` and ``reports`` (reads),
+so a move to another database touches only those four.
+"""
+
+from .connection import ConnectionPool, connect
+from .migrations import migrate
+from .transaction import one, read, scalar, write
+
+__all__ = ["ConnectionPool", "connect", "migrate", "one", "read", "scalar", "write"]
