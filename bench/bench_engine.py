@@ -106,8 +106,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lifecycles", type=int, default=2000)
     parser.add_argument("--commits", type=int, default=4000)
-    parser.add_argument("--rounds", type=int, default=10,
-                        help="interleave baseline and engine in this many rounds")
+    parser.add_argument(
+        "--rounds", type=int, default=10, help="interleave baseline and engine in this many rounds"
+    )
     parser.add_argument("--dir", default=None, help="directory for the database files")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
@@ -125,12 +126,16 @@ def main() -> None:
         cpu_rate, cpu_per_op = cpu.rate, cpu.per_op_ms()
     ceiling = raw / 4
     print(f"raw durable commits/s:     {raw:8.0f}   (ceiling: {ceiling:.0f} lifecycles/s)")
-    print(f"engine lifecycles/s:       {rate:8.0f}   ({args.lifecycles} lifecycles,"
-          f" 4 transactions each)")
+    print(
+        f"engine lifecycles/s:       {rate:8.0f}   ({args.lifecycles} lifecycles,"
+        f" 4 transactions each)"
+    )
     print(f"engine transactions/s:     {rate * 4:8.0f}   = {rate * 4 / raw:.2f} x raw commit rate")
     print("ms per operation:          " + ", ".join(f"{k} {v:.3f}" for k, v in per_op.items()))
-    print(f"engine lifecycles/s, no fsync: {cpu_rate:4.0f}   (CPU {1000 / cpu_rate:.3f} ms per"
-          f" lifecycle: " + ", ".join(f"{k} {v:.3f}" for k, v in cpu_per_op.items()) + ")")
+    print(
+        f"engine lifecycles/s, no fsync: {cpu_rate:4.0f}   (CPU {1000 / cpu_rate:.3f} ms per"
+        f" lifecycle: " + ", ".join(f"{k} {v:.3f}" for k, v in cpu_per_op.items()) + ")"
+    )
     print(f"durable lifecycles / ceiling: {rate / ceiling:.2f}")
     print(f"goal >= 1000 lifecycles/s: {'met' if rate >= 1000 else 'NOT met'}")
 

@@ -30,20 +30,50 @@ from xephang.cli.demo import seed_demo
 from xephang.storage import connect, migrate
 
 # XEPHANG_BENCH_PROFILE=FILE runs the server under cProfile (written when it stops).
-PROFILE = (["-m", "cProfile", "-o", os.environ["XEPHANG_BENCH_PROFILE"]]
-           if os.environ.get("XEPHANG_BENCH_PROFILE") else [])
+PROFILE = (
+    ["-m", "cProfile", "-o", os.environ["XEPHANG_BENCH_PROFILE"]]
+    if os.environ.get("XEPHANG_BENCH_PROFILE")
+    else []
+)
 
 
 def start_server(db_path: str, port: int, workers: int = 0) -> subprocess.Popen:
     """`xephang serve`; or, for comparison, gunicorn with ``workers`` gevent workers."""
-    command = [sys.executable, *PROFILE, "-m", "xephang.cli", "serve",
-               "--db", db_path, "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        sys.executable,
+        *PROFILE,
+        "-m",
+        "xephang.cli",
+        "serve",
+        "--db",
+        db_path,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     if workers:
-        command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gevent",
-                   "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-                   "xephang:create_app({'ASYNC_MODE': 'gevent'})"]
-    env = {**os.environ, "XEPHANG_PRINTER": "none", "XEPHANG_PRINT_WORKER": "false",
-           "XEPHANG_LOG_LEVEL": "WARNING", "XEPHANG_DB": db_path}
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(workers),
+            "-k",
+            "gevent",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "xephang:create_app({'ASYNC_MODE': 'gevent'})",
+        ]
+    env = {
+        **os.environ,
+        "XEPHANG_PRINTER": "none",
+        "XEPHANG_PRINT_WORKER": "false",
+        "XEPHANG_LOG_LEVEL": "WARNING",
+        "XEPHANG_DB": db_path,
+    }
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     if wait_healthy(proc, port):
         return proc
@@ -104,9 +134,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--warmup", type=int, default=200)
-    parser.add_argument("--gunicorn-workers", type=int, default=0,
-                        help="compare: serve with gunicorn and N gevent workers instead of"
-                             " `xephang serve` (no Socket.IO message queue: HTTP only)")
+    parser.add_argument(
+        "--gunicorn-workers",
+        type=int,
+        default=0,
+        help="compare: serve with gunicorn and N gevent workers instead of"
+        " `xephang serve` (no Socket.IO message queue: HTTP only)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db_path = os.path.join(tmp, "bench.db")
@@ -118,8 +152,9 @@ def main() -> None:
         server = start_server(db_path, port, args.gunicorn_workers)
         try:
             run_clients(port, token, args.clients, args.warmup, args.seconds)
-            latencies, failures, wall = run_clients(port, token, args.clients, args.requests,
-                                                    args.seconds)
+            latencies, failures, wall = run_clients(
+                port, token, args.clients, args.requests, args.seconds
+            )
         finally:
             # SIGINT stops cleanly enough for cProfile to write its file.
             server.send_signal(signal.SIGINT if PROFILE else signal.SIGTERM)
@@ -135,11 +170,16 @@ def main() -> None:
     ms = [x * 1000 for x in latencies]
     p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
     rate = len(ms) / wall
-    server_name = (f"gunicorn, {args.gunicorn_workers} gevent workers" if args.gunicorn_workers
-                   else "xephang serve (gevent WSGI, 1 process)")
+    server_name = (
+        f"gunicorn, {args.gunicorn_workers} gevent workers"
+        if args.gunicorn_workers
+        else "xephang serve (gevent WSGI, 1 process)"
+    )
     print(f"server: {server_name}; {args.clients} clients, keep-alive, kiosk bearer token")
-    print(f"tickets issued:   {len(ms)} in {wall:.2f} s ({failures} failed;"
-          f" {stored} in the database incl. {args.warmup} warm-up)")
+    print(
+        f"tickets issued:   {len(ms)} in {wall:.2f} s ({failures} failed;"
+        f" {stored} in the database incl. {args.warmup} warm-up)"
+    )
     print(f"tickets/s:        {rate:8.0f}   (goal >= 1000: {'met' if rate >= 1000 else 'NOT met'})")
     print(f"latency p50:      {statistics.median(ms):8.2f} ms")
     print(f"latency p99:      {p99:8.2f} ms   (goal < 20 ms: {'met' if p99 < 20 else 'NOT met'})")

@@ -43,10 +43,23 @@ KIOSKS = 4
 
 def start_server(db_path: Path, env: dict, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from xephang.cli import main; main()", "serve", "--db",
-         str(db_path), "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        cwd=db_path.parent)
+        [
+            sys.executable,
+            "-c",
+            "from xephang.cli import main; main()",
+            "serve",
+            "--db",
+            str(db_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=db_path.parent,
+    )
     if wait_healthy(proc, port):
         return proc
     proc.kill()
@@ -66,9 +79,12 @@ class Kiosk:
     def press(self, service: str) -> tuple[str, float, float]:
         """(tracker URL, press time, response time) on this process's perf_counter clock."""
         started = time.perf_counter()
-        r = self.session.post(f"{self.url}/kiosk/api/tickets", json={"service": service},
-                              headers={"X-CSRF-Token": self.csrf, "Accept": "application/json"},
-                              timeout=10)
+        r = self.session.post(
+            f"{self.url}/kiosk/api/tickets",
+            json={"service": service},
+            headers={"X-CSRF-Token": self.csrf, "Accept": "application/json"},
+            timeout=10,
+        )
         answered = time.perf_counter()
         r.raise_for_status()
         return r.json()["ticket"]["tracker_url"], started, answered
@@ -89,11 +105,16 @@ def run(rounds: int, layout: str) -> dict:
             device_ids.append(device_id)
         db.close()
         port = free_port()
-        env = {"XEPHANG_PRINTER": printers[0].spec, "XEPHANG_KIOSK_RATE_LIMIT": "100000/60",
-               "XEPHANG_SECRET_KEY": "bench", "XEPHANG_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+        env = {
+            "XEPHANG_PRINTER": printers[0].spec,
+            "XEPHANG_KIOSK_RATE_LIMIT": "100000/60",
+            "XEPHANG_SECRET_KEY": "bench",
+            "XEPHANG_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        }
         if layout == "per-kiosk":
             env["XEPHANG_PRINTER_MAP"] = ";".join(
-                f"{d}={p.spec}" for d, p in zip(device_ids, printers, strict=True))
+                f"{d}={p.spec}" for d, p in zip(device_ids, printers, strict=True)
+            )
         server = start_server(db_path, env, port)
         try:
             kiosks = [Kiosk(f"http://127.0.0.1:{port}", t) for t in tokens]
@@ -108,8 +129,10 @@ def run(rounds: int, layout: str) -> dict:
 
             for r in range(rounds + 2):  # two warm-up rounds
                 barrier = threading.Barrier(KIOSKS)
-                threads = [threading.Thread(target=press, args=(k, "ABCD"[i], barrier))
-                           for i, k in enumerate(kiosks)]
+                threads = [
+                    threading.Thread(target=press, args=(k, "ABCD"[i], barrier))
+                    for i, k in enumerate(kiosks)
+                ]
                 for t in threads:
                     t.start()
                 for t in threads:
@@ -137,9 +160,14 @@ def run(rounds: int, layout: str) -> dict:
             server.wait(10)
             for p in printers:
                 p.stop()
-    return {"layout": layout, "n": len(to_printer),
-            "print_p50": statistics.median(to_printer), "print_p99": percentile(to_printer, 99),
-            "http_p50": statistics.median(http), "http_p99": percentile(http, 99)}
+    return {
+        "layout": layout,
+        "n": len(to_printer),
+        "print_p50": statistics.median(to_printer),
+        "print_p99": percentile(to_printer, 99),
+        "http_p50": statistics.median(http),
+        "http_p99": percentile(http, 99),
+    }
 
 
 def main() -> None:
@@ -150,9 +178,11 @@ def main() -> None:
     layouts = ["shared", "per-kiosk"] if args.layout == "both" else [args.layout]
     for layout in layouts:
         r = run(args.rounds, layout)
-        print(f"{r['layout']:>9} printer(s), {KIOSKS} kiosks pressing at once, n={r['n']}:"
-              f" press→last byte at printer p50 {r['print_p50']:.0f} ms, p99 {r['print_p99']:.0f}"
-              f" ms; HTTP answer p50 {r['http_p50']:.0f} ms, p99 {r['http_p99']:.0f} ms")
+        print(
+            f"{r['layout']:>9} printer(s), {KIOSKS} kiosks pressing at once, n={r['n']}:"
+            f" press→last byte at printer p50 {r['print_p50']:.0f} ms, p99 {r['print_p99']:.0f}"
+            f" ms; HTTP answer p50 {r['http_p50']:.0f} ms, p99 {r['http_p99']:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

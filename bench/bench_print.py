@@ -1,6 +1,6 @@
 """Render + encode one ticket receipt: median and p99 in ms (goal: under 20 ms for 80 mm).
 
-    python bench/bench_print.py [--n 300]
+python bench/bench_print.py [--n 300]
 """
 
 from __future__ import annotations
@@ -34,10 +34,16 @@ def measure(n: int, paper_mm: int) -> dict:
     for i in range(n):
         # What changes from ticket to ticket: code, queue figures, minute, tracker URL.
         # Office, service, labels and footer repeat (their rendered text is cached).
-        receipt = Receipt(**{**RECEIPT.to_dict(), "code": f"F{i % 1000:03d}",
-                             "people_ahead": i % 37, "wait_minutes": i % 53 + 1,
-                             "issued_at": f"26/11/2026 {8 + i // 60 % 9:02d}:{i % 60:02d}",
-                             "tracker_url": RECEIPT.tracker_url + str(i)})
+        receipt = Receipt(
+            **{
+                **RECEIPT.to_dict(),
+                "code": f"F{i % 1000:03d}",
+                "people_ahead": i % 37,
+                "wait_minutes": i % 53 + 1,
+                "issued_at": f"26/11/2026 {8 + i // 60 % 9:02d}:{i % 60:02d}",
+                "tracker_url": RECEIPT.tracker_url + str(i),
+            }
+        )
         t0 = time.perf_counter()
         image = render_receipt(receipt, paper_mm)
         t1 = time.perf_counter()
@@ -46,9 +52,14 @@ def measure(n: int, paper_mm: int) -> dict:
         render_ms.append((t1 - t0) * 1000)
         total_ms.append((t2 - t0) * 1000)
         size = len(data)
-    return {"paper_mm": paper_mm, "n": n, "bytes": size,
-            "render_median": statistics.median(render_ms),
-            "median": statistics.median(total_ms), "p99": percentile(total_ms, 99)}
+    return {
+        "paper_mm": paper_mm,
+        "n": n,
+        "bytes": size,
+        "render_median": statistics.median(render_ms),
+        "median": statistics.median(total_ms),
+        "p99": percentile(total_ms, 99),
+    }
 
 
 def main() -> None:
@@ -58,9 +69,11 @@ def main() -> None:
     measure(10, 80)  # warm the font cache
     for paper in (80, 58):
         r = measure(args.n, paper)
-        print(f"{r['paper_mm']} mm: render+encode median {r['median']:.1f} ms,"
-              f" p99 {r['p99']:.1f} ms (render alone median {r['render_median']:.1f} ms;"
-              f" {r['bytes']} bytes; n={r['n']})")
+        print(
+            f"{r['paper_mm']} mm: render+encode median {r['median']:.1f} ms,"
+            f" p99 {r['p99']:.1f} ms (render alone median {r['render_median']:.1f} ms;"
+            f" {r['bytes']} bytes; n={r['n']})"
+        )
 
 
 if __name__ == "__main__":

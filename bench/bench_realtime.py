@@ -47,6 +47,7 @@ def raise_nofile() -> None:
 
 # --- the lean client: raw WebSocket, Engine.IO v4 and Socket.IO v5 framing -------------------
 
+
 class LeanClient(asyncio.Protocol):
     """One Socket.IO client over a raw WebSocket; timestamps every event frame it receives."""
 
@@ -55,7 +56,8 @@ class LeanClient(asyncio.Protocol):
             f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}:{port}\r\n"
             f"Upgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
-            f"Sec-WebSocket-Version: 13\r\n\r\n").encode()
+            f"Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
         self.auth = json.dumps(auth).encode()
         self.sink, self.ready = sink, ready
         self.buf = bytearray()
@@ -69,8 +71,9 @@ class LeanClient(asyncio.Protocol):
     def send_text(self, payload: bytes) -> None:
         mask = os.urandom(4)
         n = len(payload)
-        head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else
-                                bytes([0x80 | 126]) + n.to_bytes(2, "big"))
+        head = bytes([0x81]) + (
+            bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        )
         body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         self.transport.write(head + mask + body)
 
@@ -84,7 +87,7 @@ class LeanClient(asyncio.Protocol):
             if b" 101 " not in self.buf[:end]:
                 self.fail(bytes(self.buf[:200]))
                 return
-            del self.buf[:end + 4]
+            del self.buf[: end + 4]
             self.upgraded = True
         while len(self.buf) >= 2:
             opcode, n = self.buf[0] & 0x0F, self.buf[1] & 0x7F
@@ -99,8 +102,8 @@ class LeanClient(asyncio.Protocol):
                 n, off = int.from_bytes(self.buf[2:10], "big"), 10
             if len(self.buf) < off + n:
                 return
-            payload = bytes(self.buf[off:off + n])
-            del self.buf[:off + n]
+            payload = bytes(self.buf[off : off + n])
+            del self.buf[: off + n]
             if opcode == 1:
                 self.on_message(payload, now)
 
@@ -134,7 +137,8 @@ async def run_clients(host, port, specs, conn):
         async with sem:
             sink, ready = [], loop.create_future()
             transport, _ = await loop.create_connection(
-                lambda: LeanClient(host, port, auth, sink, ready), host, port)
+                lambda: LeanClient(host, port, auth, sink, ready), host, port
+            )
             await asyncio.wait_for(ready, 30)
             sinks.append((kind, sink))
             transports.append(transport)
@@ -153,8 +157,14 @@ async def run_clients(host, port, specs, conn):
                 rows = []
                 for now, raw in sink:
                     name, payload = json.loads(raw[2:])
-                    rows.append((now, name, payload.get("type") or payload.get("change"),
-                                 payload.get("ticket_id")))
+                    rows.append(
+                        (
+                            now,
+                            name,
+                            payload.get("type") or payload.get("change"),
+                            payload.get("ticket_id"),
+                        )
+                    )
                 out.append((kind, rows))
             conn.send(out)
         elif command == "stop":
@@ -171,6 +181,7 @@ def client_process(host, port, specs, conn):
 
 # --- the server ---------------------------------------------------------------------------
 
+
 def proc_stat(pid: int) -> tuple[float, int]:
     """(user+system CPU seconds, RSS bytes) of a process."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -179,8 +190,9 @@ def proc_stat(pid: int) -> tuple[float, int]:
     return cpu, rss
 
 
-def prepare(tmp: Path, called: int, trackers: int, spread: bool = False,
-            done: bool = False) -> dict:
+def prepare(
+    tmp: Path, called: int, trackers: int, spread: bool = False, done: bool = False
+) -> dict:
     from xephang import engine
     from xephang.cli.demo import seed_demo
     from xephang.engine import accounts
@@ -194,12 +206,16 @@ def prepare(tmp: Path, called: int, trackers: int, spread: bool = False,
     for _ in range(called):  # the tickets the benchmark will call
         engine.issue_ticket(db, info["office_id"], "A", check_hours=False)
     for n in range(trackers):
-        ticket = engine.issue_ticket(db, info["office_id"], services[n % len(services)],
-                                     check_hours=False).ticket
+        ticket = engine.issue_ticket(
+            db, info["office_id"], services[n % len(services)], check_hours=False
+        ).ticket
         if done:  # a page left open after the visit: its ticket no longer waits
             engine.cancel(db, ticket["id"])
-    info["visits"] = [r[0] for r in db.execute(
-        "SELECT v.token FROM visits v JOIN tickets t ON t.visit_id = v.id ORDER BY t.id")
+    info["visits"] = [
+        r[0]
+        for r in db.execute(
+            "SELECT v.token FROM visits v JOIN tickets t ON t.visit_id = v.id ORDER BY t.id"
+        )
     ][called:]
     counters = [r[0] for r in db.execute("SELECT id FROM counters ORDER BY number")]
     info["counters"] = counters
@@ -212,18 +228,31 @@ def start_server(tmp: Path, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         # BENCH_SERVER_SCRIPT: run another server script (DB PORT arguments), e.g. a profiler
         [sys.executable, os.environ["BENCH_SERVER_SCRIPT"], str(tmp / "bench.db"), str(port)]
-        if os.environ.get("BENCH_SERVER_SCRIPT") else
-        [sys.executable, "-c", "from xephang.cli import main; main()", "serve", "--db",
-         str(tmp / "bench.db"), "--port", str(port)], cwd=tmp, env=env,
-        stdout=open(tmp / "server.log", "wb"), stderr=subprocess.STDOUT)
+        if os.environ.get("BENCH_SERVER_SCRIPT")
+        else [
+            sys.executable,
+            "-c",
+            "from xephang.cli import main; main()",
+            "serve",
+            "--db",
+            str(tmp / "bench.db"),
+            "--port",
+            str(port),
+        ],
+        cwd=tmp,
+        env=env,
+        stdout=open(tmp / "server.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
     if wait_healthy(proc, port):
         return proc
     proc.kill()
     raise RuntimeError((tmp / "server.log").read_text())
 
 
-def scenario(total: int, calls: int, client_procs: int, spread: bool = False,
-             done: bool = False) -> dict:
+def scenario(
+    total: int, calls: int, client_procs: int, spread: bool = False, done: bool = False
+) -> dict:
     trackers = total - DISPLAYS - COUNTERS
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -232,17 +261,22 @@ def scenario(total: int, calls: int, client_procs: int, spread: bool = False,
         server = start_server(tmp, port)
         url = f"http://127.0.0.1:{port}"
         try:
-            specs = ([("display", {"token": info["display_token"]})] * DISPLAYS
-                     + [("counter", {"token": info["officer"], "counter": c})
-                        for c in info["counters"][:COUNTERS]]
-                     + [("tracker", {"visit": v}) for v in info["visits"]])
+            specs = (
+                [("display", {"token": info["display_token"]})] * DISPLAYS
+                + [
+                    ("counter", {"token": info["officer"], "counter": c})
+                    for c in info["counters"][:COUNTERS]
+                ]
+                + [("tracker", {"visit": v}) for v in info["visits"]]
+            )
             time.sleep(0.5)
             cpu0, rss0 = proc_stat(server.pid)
             pipes, procs = [], []
             for k in range(client_procs):
                 parent, child = mp.Pipe()
                 p = mp.get_context("spawn").Process(
-                    target=client_process, args=("127.0.0.1", port, specs[k::client_procs], child))
+                    target=client_process, args=("127.0.0.1", port, specs[k::client_procs], child)
+                )
                 p.start()
                 pipes.append(parent)
                 procs.append(p)
@@ -306,14 +340,20 @@ def scenario(total: int, calls: int, client_procs: int, spread: bool = False,
                 per_call[tid].append(lat)
     last = list(last_tracker.values()) if called_service else [0.0]
     return {
-        "clients": connected, "trackers": trackers, "calls": calls,
+        "clients": connected,
+        "trackers": trackers,
+        "calls": calls,
         "trackers_moved_per_call": called_service,
         "missing": missing - (trackers - called_service) * len(sent),
-        "connect_s": connect_s, "http_p50_ms": pct(http_ms, 50), "http_p99_ms": pct(http_ms, 99),
+        "connect_s": connect_s,
+        "http_p50_ms": pct(http_ms, 50),
+        "http_p99_ms": pct(http_ms, 99),
         "office_worst_per_call_ms": [round(max(v) * 1000, 1) for v in per_call.values() if v],
         "tracker_last_per_call_ms": [round(v * 1000, 1) for v in last_tracker.values()],
-        "office_p50_ms": pct(office_lat, 50) * 1000, "office_p99_ms": pct(office_lat, 99) * 1000,
-        "tracker_last_p50_ms": pct(last, 50) * 1000, "tracker_last_p99_ms": pct(last, 99) * 1000,
+        "office_p50_ms": pct(office_lat, 50) * 1000,
+        "office_p99_ms": pct(office_lat, 99) * 1000,
+        "tracker_last_p50_ms": pct(last, 50) * 1000,
+        "tracker_last_p99_ms": pct(last, 99) * 1000,
         "kb_per_client": (rss1 - rss0) / connected / 1024,
         "connect_cpu_ms_per_client": (cpu1 - cpu0) / connected * 1000,
         "cpu_ms_per_call": statistics.median(cpu_per_call) * 1000,
@@ -327,22 +367,32 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=40)
     parser.add_argument("--client-procs", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="print every figure as JSON")
-    parser.add_argument("--spread", action="store_true",
-                        help="trackers over the 6 services (default: all wait for service A)")
-    parser.add_argument("--done", action="store_true",
-                        help="trackers of tickets no longer waiting (pages left open)")
+    parser.add_argument(
+        "--spread",
+        action="store_true",
+        help="trackers over the 6 services (default: all wait for service A)",
+    )
+    parser.add_argument(
+        "--done",
+        action="store_true",
+        help="trackers of tickets no longer waiting (pages left open)",
+    )
     args = parser.parse_args()
     raise_nofile()
-    print(f"{'clients':>7} {'moved':>8} | displays+counters p50/p99 ms | last tracker p50/p99 ms"
-          f" | KB/client | server CPU ms/call | µs/recipient | connect s")
+    print(
+        f"{'clients':>7} {'moved':>8} | displays+counters p50/p99 ms | last tracker p50/p99 ms"
+        f" | KB/client | server CPU ms/call | µs/recipient | connect s"
+    )
     for total in args.clients:
         r = scenario(total, args.calls, args.client_procs, args.spread, args.done)
-        print(f"{r['clients']:>7} {r['trackers_moved_per_call']:>8} | {r['office_p50_ms']:>12.1f} /"
-              f" {r['office_p99_ms']:<12.1f} | {r['tracker_last_p50_ms']:>10.1f} /"
-              f" {r['tracker_last_p99_ms']:<10.1f} | {r['kb_per_client']:>9.1f} |"
-              f" {r['cpu_ms_per_call']:>18.1f} | {r['cpu_us_per_recipient']:>12.1f} |"
-              f" {r['connect_s']:>8.1f}" + (f"  MISSING {r['missing']}" if r["missing"] else ""),
-              flush=True)
+        print(
+            f"{r['clients']:>7} {r['trackers_moved_per_call']:>8} | {r['office_p50_ms']:>12.1f} /"
+            f" {r['office_p99_ms']:<12.1f} | {r['tracker_last_p50_ms']:>10.1f} /"
+            f" {r['tracker_last_p99_ms']:<10.1f} | {r['kb_per_client']:>9.1f} |"
+            f" {r['cpu_ms_per_call']:>18.1f} | {r['cpu_us_per_recipient']:>12.1f} |"
+            f" {r['connect_s']:>8.1f}" + (f"  MISSING {r['missing']}" if r["missing"] else ""),
+            flush=True,
+        )
         if args.verbose:
             print(json.dumps(r))
 

@@ -49,8 +49,9 @@ def timed(fn, runs: int = 5) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def report(name: str, ms: float, goal_ms: float | None = None, extra: str = "",
-           cpu: bool = True) -> None:
+def report(
+    name: str, ms: float, goal_ms: float | None = None, extra: str = "", cpu: bool = True
+) -> None:
     met = "met" if goal_ms is not None and ms < goal_ms else "NOT met"
     verdict = "" if goal_ms is None else f" (goal < {goal_ms:.0f} ms: {met})"
     spent = f" [cpu {LAST_CPU[0]:.1f} ms]" if cpu else ""
@@ -60,10 +61,13 @@ def report(name: str, ms: float, goal_ms: float | None = None, extra: str = "",
 def _writer(path: str, office: int, rate: float, stop, issued) -> None:
     """Another process: a kiosk issuing ``rate`` tickets a second, counters serving them."""
     db = connect(path)
-    counters = [r[0] for r in db.execute("SELECT id FROM counters WHERE office_id = ?",
-                                         [office]).fetchall()]
-    services = [r[0] for r in db.execute("SELECT prefix FROM services WHERE office_id = ?",
-                                         [office]).fetchall()]
+    counters = [
+        r[0] for r in db.execute("SELECT id FROM counters WHERE office_id = ?", [office]).fetchall()
+    ]
+    services = [
+        r[0]
+        for r in db.execute("SELECT prefix FROM services WHERE office_id = ?", [office]).fetchall()
+    ]
     n = 0
     next_at = time.perf_counter()
     while not stop.is_set():
@@ -79,8 +83,9 @@ def _writer(path: str, office: int, rate: float, stop, issued) -> None:
     db.close()
 
 
-def dashboard_under_load(path: str, office: int, seconds: float, rate: float
-                         ) -> tuple[list[float], list[float]]:
+def dashboard_under_load(
+    path: str, office: int, seconds: float, rate: float
+) -> tuple[list[float], list[float]]:
     """Dashboard latencies and CPU times (ms) while another process issues tickets."""
     import multiprocessing
 
@@ -100,8 +105,11 @@ def dashboard_under_load(path: str, office: int, seconds: float, rate: float
     stop.set()
     writer.join()
     db.close()
-    print(f"  (writer process issued {issued.value} tickets in {seconds:.0f} s, each also"
-          " called and started at a counter)", flush=True)
+    print(
+        f"  (writer process issued {issued.value} tickets in {seconds:.0f} s, each also"
+        " called and started at a counter)",
+        flush=True,
+    )
     return latencies, cpu
 
 
@@ -134,9 +142,12 @@ def main() -> None:
     db = connect(args.db)
     count = db.execute("SELECT count(*) FROM tickets").fetchone()[0]
     first, last = db.execute("SELECT min(day), max(day) FROM tickets").fetchone()
-    print(f"database: {count} tickets, "
-          f"{db.execute('SELECT count(*) FROM ticket_events').fetchone()[0]} events,"
-          f" {first} .. {last}", flush=True)
+    print(
+        f"database: {count} tickets, "
+        f"{db.execute('SELECT count(*) FROM ticket_events').fetchone()[0]} events,"
+        f" {first} .. {last}",
+        flush=True,
+    )
     end = date.fromisoformat(last)
     month_first = (end.replace(day=1) - timedelta(days=1)).replace(day=1)
     month = reports.period_bounds("month", month_first.isoformat())
@@ -147,8 +158,11 @@ def main() -> None:
             db.execute(f"DELETE FROM {table}")
     start = time.perf_counter()
     reports.wait_report(db, args.office, *year, "day")
-    report("first year report (builds the stored daily tallies, once)",
-           (time.perf_counter() - start) * 1000, cpu=False)
+    report(
+        "first year report (builds the stored daily tallies, once)",
+        (time.perf_counter() - start) * 1000,
+        cpu=False,
+    )
 
     office = engine.get_office(db, args.office)
     targets, lowest = Targets(db, args.office), lowest_rating_level(db, args.office)
@@ -156,19 +170,31 @@ def main() -> None:
     def month_live():
         day = date.fromisoformat(month[0])
         while day.isoformat() <= month[1]:
-            day_tallies(db, args.office, day.isoformat(), office["timezone"], targets, lowest,
-                        dims=("service",))
+            day_tallies(
+                db,
+                args.office,
+                day.isoformat(),
+                office["timezone"],
+                targets,
+                lowest,
+                dims=("service",),
+            )
             day += timedelta(days=1)
 
     ms, _ = timed(month_live, 2)
-    report(f"month by service computed from the tickets table, no stored tallies ({month[0]})",
-           ms)
+    report(f"month by service computed from the tickets table, no stored tallies ({month[0]})", ms)
     ms, result = timed(lambda: reports.wait_report(db, args.office, *month, "service"))
-    report(f"month report by service ({month[0]}..{month[1]}, "
-           f"{result['total']['issued']} tickets)", ms, 500)
+    report(
+        f"month report by service ({month[0]}..{month[1]}, {result['total']['issued']} tickets)",
+        ms,
+        500,
+    )
     ms, result = timed(lambda: reports.wait_report(db, args.office, *year, "day"))
-    report(f"year report by day ({len(result['rows'])} days, {result['total']['issued']}"
-           " tickets)", ms, 500)
+    report(
+        f"year report by day ({len(result['rows'])} days, {result['total']['issued']} tickets)",
+        ms,
+        500,
+    )
     ms, _ = timed(lambda: reports.wait_report(db, args.office, *year, "service"))
     report("year report by service (exact median/p90 over the year)", ms, 500)
     ms, _ = timed(lambda: reports.heatmap(db, args.office, *year))
@@ -181,10 +207,15 @@ def main() -> None:
         return exports.log_xlsx(rows, office["name"], *month)
 
     ms, data = timed(month_xlsx, 2)
-    report(f"XLSX export of the month's raw log ({rows_holder['n']} tickets, "
-           f"{len(data) / 1e6:.1f} MB)", ms, 5000)
-    ms, _ = timed(lambda: exports.report_xlsx(reports.wait_report(db, args.office, *month,
-                                                                  "service")))
+    report(
+        f"XLSX export of the month's raw log ({rows_holder['n']} tickets, "
+        f"{len(data) / 1e6:.1f} MB)",
+        ms,
+        5000,
+    )
+    ms, _ = timed(
+        lambda: exports.report_xlsx(reports.wait_report(db, args.office, *month, "service"))
+    )
     report("XLSX export of the month report by service", ms)
     db.close()
     bench_dashboard(args)
@@ -210,8 +241,12 @@ def bench_dashboard(args) -> None:
     latencies.sort()
     p50 = statistics.median(latencies)
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
-    report("dashboard while 10 tickets/s are issued: p50", p50, 20,
-           f"; p95 {p95:.1f} ms; max {latencies[-1]:.1f} ms; {len(latencies)} samples")
+    report(
+        "dashboard while 10 tickets/s are issued: p50",
+        p50,
+        20,
+        f"; p95 {p95:.1f} ms; max {latencies[-1]:.1f} ms; {len(latencies)} samples",
+    )
     for suffix in ("", "-wal", "-shm"):
         Path(work + suffix).unlink(missing_ok=True)
 

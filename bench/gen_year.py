@@ -119,8 +119,11 @@ class Generator:
         """The office, its services, counters sized for ``per_day`` tickets, officers."""
         db = self.db
         self.office = engine.create_office(
-            db, "Trung tâm Phục vụ hành chính công tỉnh (benchmark)",
-            address="Số 1 Đường Lê Lợi", now=datetime(2020, 1, 1, tzinfo=UTC))
+            db,
+            "Trung tâm Phục vụ hành chính công tỉnh (benchmark)",
+            address="Số 1 Đường Lê Lợi",
+            now=datetime(2020, 1, 1, tzinfo=UTC),
+        )
         self.services = []
         number = 0
         for order, (prefix, vi, en, fld, share, mean, _counters) in enumerate(SERVICES):
@@ -131,8 +134,9 @@ class Generator:
             for _ in range(counters):
                 number += 1
                 cids.append(engine.add_counter(db, self.office, number, [sid]))
-            self.services.append({"id": sid, "prefix": prefix, "share": share, "mean": mean,
-                                  "counters": cids})
+            self.services.append(
+                {"id": sid, "prefix": prefix, "share": share, "mean": mean, "counters": cids}
+            )
         from xephang.engine import accounts
 
         self.officer = {}
@@ -140,7 +144,8 @@ class Generator:
             for cid in s["counters"]:
                 n = len(self.officer) + 1
                 self.officer[cid] = accounts.add_user(
-                    db, f"canbo{n:02d}", "officer", self.office, None, f"Cán bộ {n:02d}")
+                    db, f"canbo{n:02d}", "officer", self.office, None, f"Cán bộ {n:02d}"
+                )
         engine.add_priority_category(db, self.office, "elderly", "Người cao tuổi", "Elderly")
 
     def day(self, day: date, expected: float) -> tuple[list, list, list, list]:
@@ -166,8 +171,7 @@ class Generator:
             heapq.heapify(free)
             for minute in by_service.get(s["id"], []):
                 tickets.append(self._ticket(s, minute, None))
-                self._serve(tickets, len(tickets) - 1, s, free, spans, closing, events,
-                            transfers)
+                self._serve(tickets, len(tickets) - 1, s, free, spans, closing, events, transfers)
         for index, minute in transfers:  # the next ticket of the same visit
             origin = tickets[index]
             target = rng.choice([x for x in self.services if x["id"] != origin["service"]])
@@ -175,22 +179,43 @@ class Generator:
             j = len(tickets) - 1
             wait = rng.uniform(1, 12)
             cid = rng.choice(target["counters"])
-            self._call_and_serve(tickets, j, target, minute + wait, cid, events, None, closing,
-                                 allow_transfer=False)
+            self._call_and_serve(
+                tickets, j, target, minute + wait, cid, events, None, closing, allow_transfer=False
+            )
         return self._rows(day, at, tickets, events, closing)
 
     def _ticket(self, s, minute, from_index) -> dict:
-        return {"service": s["id"], "prefix": s["prefix"], "issued": minute, "from": from_index,
-                "priority": "elderly" if self.rng.random() < 0.08 else None,
-                "status": "waiting", "counter": None, "called": None, "last_called": None,
-                "started": None, "finished": None, "recalls": 0, "dossier": None,
-                "rating": None}
+        return {
+            "service": s["id"],
+            "prefix": s["prefix"],
+            "issued": minute,
+            "from": from_index,
+            "priority": "elderly" if self.rng.random() < 0.08 else None,
+            "status": "waiting",
+            "counter": None,
+            "called": None,
+            "last_called": None,
+            "started": None,
+            "finished": None,
+            "recalls": 0,
+            "dossier": None,
+            "rating": None,
+        }
 
     def _serve(self, tickets, i, s, free, spans, closing, events, transfers) -> None:
         rng = self.rng
         t = tickets[i]
-        events.append((t["issued"], 0, i, "issued", None, None, {"priority": t["priority"],
-                                                                 "device_id": None}))
+        events.append(
+            (
+                t["issued"],
+                0,
+                i,
+                "issued",
+                None,
+                None,
+                {"priority": t["priority"], "device_id": None},
+            )
+        )
         if rng.random() < 0.01:  # gives up and cancels
             t["status"], t["finished"] = "cancelled", t["issued"] + rng.uniform(5, 40)
             events.append((t["finished"], 9, i, "cancelled", None, None, {"reason": None}))
@@ -205,8 +230,9 @@ class Generator:
         done_at = self._call_and_serve(tickets, i, s, call, cid, events, transfers, closing)
         heapq.heappush(free, (done_at + rng.uniform(0.1, 0.8), cid))
 
-    def _call_and_serve(self, tickets, i, s, call, cid, events, transfers, closing,
-                        allow_transfer=True) -> float:
+    def _call_and_serve(
+        self, tickets, i, s, call, cid, events, transfers, closing, allow_transfer=True
+    ) -> float:
         rng = self.rng
         t = tickets[i]
         user = self.officer[cid]
@@ -216,8 +242,9 @@ class Generator:
         if rng.random() < 0.08:
             moment += rng.uniform(0.3, 1.0)
             t["recalls"], t["last_called"] = 1, moment
-            events.append((moment, 2, i, "recalled", cid, user, {"counter_number": cid,
-                                                                 "recall": 1}))
+            events.append(
+                (moment, 2, i, "recalled", cid, user, {"counter_number": cid, "recall": 1})
+            )
         if rng.random() < 0.04:
             moment += 1.0
             t["status"], t["finished"] = "no_show", moment
@@ -228,21 +255,44 @@ class Generator:
         events.append((moment, 4, i, "started", cid, user, {}))
         moment += min(rng.lognormvariate(math.log(s["mean"]), 0.5), s["mean"] * 5)
         t["finished"] = moment
-        if allow_transfer and transfers is not None and rng.random() < 0.03 \
-                and moment < closing - 20:
+        if (
+            allow_transfer
+            and transfers is not None
+            and rng.random() < 0.03
+            and moment < closing - 20
+        ):
             t["status"] = "transferred"
             transfers.append((i, moment))
-            events.append((moment, 5, i, "transferred", cid, user,
-                           {"to_ticket_id": None, "reason": "chuyển lĩnh vực"}))
+            events.append(
+                (
+                    moment,
+                    5,
+                    i,
+                    "transferred",
+                    cid,
+                    user,
+                    {"to_ticket_id": None, "reason": "chuyển lĩnh vực"},
+                )
+            )
             return moment
         t["status"] = "done"
         t["dossier"] = f"H{self.ticket_id + i:08d}" if rng.random() < 0.6 else None
-        events.append((moment, 6, i, "finished", cid, user, {"dossier_code": t["dossier"],
-                                                             "outcome": None}))
+        events.append(
+            (moment, 6, i, "finished", cid, user, {"dossier_code": t["dossier"], "outcome": None})
+        )
         if rng.random() < 0.3:
             t["rating"] = rng.choices((3, 2, 1), weights=(60, 35, 5))[0]
-            events.append((moment + rng.uniform(0.2, 2), 7, i, "rated", None, None,
-                           {"level": t["rating"], "has_comment": False}))
+            events.append(
+                (
+                    moment + rng.uniform(0.2, 2),
+                    7,
+                    i,
+                    "rated",
+                    None,
+                    None,
+                    {"level": t["rating"], "has_comment": False},
+                )
+            )
         return moment
 
     def _rows(self, day, at, tickets, events, closing):
@@ -260,8 +310,9 @@ class Generator:
             if t["from"] is None:
                 self.visit_id += 1
                 visit_of[i] = self.visit_id
-                visits.append((self.visit_id, self.office, f"gen{self.visit_id:09d}",
-                               fmt(at(t["issued"]))))
+                visits.append(
+                    (self.visit_id, self.office, f"gen{self.visit_id:09d}", fmt(at(t["issued"])))
+                )
         for i in order:
             if tickets[i]["from"] is not None:
                 visit_of[i] = visit_of[tickets[i]["from"]]
@@ -271,43 +322,95 @@ class Generator:
         ticket_rows = []
         for i in order:
             t = tickets[i]
-            ticket_rows.append((
-                ids[i], self.office, t["service"], visit_of[i],
-                ids[t["from"]] if t["from"] is not None else None, iso_day, numbers[i],
-                f"{t['prefix']}{numbers[i]:03d}", t["priority"], t["status"], None,
-                t["counter"], t.get("officer"), None, fmt(at(t["issued"])),
-                fmt(at(first_issue[visit_of[i]])), _t(at, t["called"]),
-                _t(at, t["last_called"]), _t(at, t["started"]), _t(at, t["finished"]),
-                t["recalls"], t["dossier"], None))
+            ticket_rows.append(
+                (
+                    ids[i],
+                    self.office,
+                    t["service"],
+                    visit_of[i],
+                    ids[t["from"]] if t["from"] is not None else None,
+                    iso_day,
+                    numbers[i],
+                    f"{t['prefix']}{numbers[i]:03d}",
+                    t["priority"],
+                    t["status"],
+                    None,
+                    t["counter"],
+                    t.get("officer"),
+                    None,
+                    fmt(at(t["issued"])),
+                    fmt(at(first_issue[visit_of[i]])),
+                    _t(at, t["called"]),
+                    _t(at, t["last_called"]),
+                    _t(at, t["started"]),
+                    _t(at, t["finished"]),
+                    t["recalls"],
+                    t["dossier"],
+                    None,
+                )
+            )
         transfer_to = {t["from"]: j for j, t in enumerate(tickets) if t["from"] is not None}
-        events.append((closing + 5, 10, None, "day_closed", None, None,
-                       {"day": iso_day, "expired": sum(t["status"] == "expired"
-                                                       for t in tickets)}))
+        events.append(
+            (
+                closing + 5,
+                10,
+                None,
+                "day_closed",
+                None,
+                None,
+                {"day": iso_day, "expired": sum(t["status"] == "expired" for t in tickets)},
+            )
+        )
         events.sort(key=lambda e: (e[0], e[1], ids.get(e[2], 0)))
         event_rows = []
         for minute, _o, i, kind, cid, user, details in events:
             if kind == "transferred":
                 j = transfer_to[i]
-                details = {**details, "to_ticket_id": ids[j],
-                           "to_service_id": tickets[j]["service"], "to_counter_id": None}
+                details = {
+                    **details,
+                    "to_ticket_id": ids[j],
+                    "to_service_id": tickets[j]["service"],
+                    "to_counter_id": None,
+                }
             elif kind == "issued" and i is not None and tickets[i]["from"] is not None:
-                details = {"from_ticket_id": ids[tickets[i]["from"]],
-                           "priority": tickets[i]["priority"]}
+                details = {
+                    "from_ticket_id": ids[tickets[i]["from"]],
+                    "priority": tickets[i]["priority"],
+                }
             self.seq += 1
-            event = {"office_id": self.office, "seq": self.seq,
-                     "ticket_id": ids[i] if i is not None else None, "counter_id": cid,
-                     "user_id": user, "type": kind, "at": fmt(at(minute)),
-                     "details": json.dumps(details, sort_keys=True, ensure_ascii=False)}
+            event = {
+                "office_id": self.office,
+                "seq": self.seq,
+                "ticket_id": ids[i] if i is not None else None,
+                "counter_id": cid,
+                "user_id": user,
+                "type": kind,
+                "at": fmt(at(minute)),
+                "details": json.dumps(details, sort_keys=True, ensure_ascii=False),
+            }
             event["prev_hash"] = self.prev_hash
             event["hash"] = self.prev_hash = event_hash(self.prev_hash, event)
             event_rows.append(tuple(event[k] for k in EVENT_COLUMNS))
-        ratings = [(self.office, ids[i], t["rating"], "", _t(at, t["finished"] + 1))
-                   for i, t in enumerate(tickets) if t["rating"] is not None]
+        ratings = [
+            (self.office, ids[i], t["rating"], "", _t(at, t["finished"] + 1))
+            for i, t in enumerate(tickets)
+            if t["rating"] is not None
+        ]
         return visits, ticket_rows, event_rows, ratings
 
 
-EVENT_COLUMNS = ("office_id", "seq", "ticket_id", "counter_id", "user_id", "type", "at",
-                 "details", "prev_hash", "hash")
+EVENT_COLUMNS = (
+    "office_id",
+    "seq",
+    "ticket_id",
+    "counter_id",
+    "user_id",
+    "type",
+    "at",
+    "details",
+    "prev_hash",
+    "hash",
+)
 
 
 def _t(at, minute):
@@ -336,18 +439,27 @@ def generate(path: str, tickets: int, end: date, seed: int = 1) -> dict:
             continue
         conn = db.conn
         conn.execute("BEGIN")
-        conn.executemany("INSERT INTO visits (id, office_id, token, created_at) VALUES"
-                         " (?, ?, ?, ?)", visits)
+        conn.executemany(
+            "INSERT INTO visits (id, office_id, token, created_at) VALUES (?, ?, ?, ?)", visits
+        )
         conn.executemany(
             "INSERT INTO tickets (id, office_id, service_id, visit_id, from_ticket_id, day,"
             " number, code, priority, status, target_counter_id, counter_id, officer_id,"
             " device_id, issued_at, queue_at, called_at, last_called_at, started_at,"
             " finished_at, recalls, dossier_code, outcome) VALUES"
-            f" ({','.join('?' * 23)})", ticket_rows)
-        conn.executemany(f"INSERT INTO ticket_events ({','.join(EVENT_COLUMNS)}) VALUES"
-                         f" ({','.join('?' * len(EVENT_COLUMNS))})", event_rows)
-        conn.executemany("INSERT INTO ratings (office_id, ticket_id, level, comment,"
-                         " created_at) VALUES (?, ?, ?, ?, ?)", ratings)
+            f" ({','.join('?' * 23)})",
+            ticket_rows,
+        )
+        conn.executemany(
+            f"INSERT INTO ticket_events ({','.join(EVENT_COLUMNS)}) VALUES"
+            f" ({','.join('?' * len(EVENT_COLUMNS))})",
+            event_rows,
+        )
+        conn.executemany(
+            "INSERT INTO ratings (office_id, ticket_id, level, comment,"
+            " created_at) VALUES (?, ?, ?, ?, ?)",
+            ratings,
+        )
         conn.execute("COMMIT")
         totals["tickets"] += len(ticket_rows)
         totals["events"] += len(event_rows)
@@ -369,8 +481,11 @@ def main() -> None:
     parser.add_argument("--end", default=None, help="Last day (default: yesterday, UTC+7)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    end = (date.fromisoformat(args.end) if args.end else
-           (datetime.now(UTC) + TZ_OFFSET).date() - timedelta(days=1))
+    end = (
+        date.fromisoformat(args.end)
+        if args.end
+        else (datetime.now(UTC) + TZ_OFFSET).date() - timedelta(days=1)
+    )
     totals = generate(args.db, args.tickets, end, args.seed)
     print(json.dumps(totals))
 

@@ -4,8 +4,14 @@ from flask import Blueprint, abort, render_template
 
 from xephang.web.auth import allow, current_principal
 
-bp = Blueprint("counter", __name__, url_prefix="/counter", template_folder="templates",
-               static_folder="static", static_url_path="/static")
+bp = Blueprint(
+    "counter",
+    __name__,
+    url_prefix="/counter",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
 
 
 @bp.get("/")
@@ -15,5 +21,4 @@ def index():
     principal = current_principal()
     if principal.kind != "user":
         abort(403)
-    return render_template("counter/index.html", principal=principal,
-                           office_id=principal.office_id)
+    return render_template("counter/index.html", principal=principal, office_id=principal.office_id)

@@ -8,8 +8,14 @@ from xephang.queries import office as office_queries
 from xephang.web import get_db
 from xephang.web.auth import current_principal, pair_device_session, public
 
-bp = Blueprint("display", __name__, url_prefix="/display", template_folder="templates",
-               static_folder="static", static_url_path="/static")
+bp = Blueprint(
+    "display",
+    __name__,
+    url_prefix="/display",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
 
 
 def _board(office_id: int, mode: str, board_id: str = ""):
@@ -33,8 +39,9 @@ def pair():
     """Pair this browser as the office's display with a device token, then show the board."""
     principal = pair_device_session(request.args.get("token", ""))
     if principal is None or principal.role != "display":
-        raise ForbiddenError("Mã ghép màn hình không hợp lệ hoặc đã bị thu hồi",
-                             "Invalid or revoked display token")
+        raise ForbiddenError(
+            "Mã ghép màn hình không hợp lệ hoặc đã bị thu hồi", "Invalid or revoked display token"
+        )
     return redirect(url_for("display.index"))
 
 

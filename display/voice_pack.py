@@ -31,10 +31,50 @@ def make_chime(path: Path) -> None:
     """A two-tone "ding-dong" synthesised by sox."""
     with tempfile.TemporaryDirectory() as tmp:
         hi, lo = Path(tmp) / "hi.wav", Path(tmp) / "lo.wav"
-        _run(["sox", "-n", "-r", str(RATE), "-c", "1", str(hi), "synth", "0.5", "sine", "988",
-              "fade", "q", "0.01", "0.5", "0.45", "vol", "0.5"])
-        _run(["sox", "-n", "-r", str(RATE), "-c", "1", str(lo), "synth", "0.8", "sine", "784",
-              "fade", "q", "0.01", "0.8", "0.75", "vol", "0.5"])
+        _run(
+            [
+                "sox",
+                "-n",
+                "-r",
+                str(RATE),
+                "-c",
+                "1",
+                str(hi),
+                "synth",
+                "0.5",
+                "sine",
+                "988",
+                "fade",
+                "q",
+                "0.01",
+                "0.5",
+                "0.45",
+                "vol",
+                "0.5",
+            ]
+        )
+        _run(
+            [
+                "sox",
+                "-n",
+                "-r",
+                str(RATE),
+                "-c",
+                "1",
+                str(lo),
+                "synth",
+                "0.8",
+                "sine",
+                "784",
+                "fade",
+                "q",
+                "0.01",
+                "0.8",
+                "0.75",
+                "vol",
+                "0.5",
+            ]
+        )
         _run(["sox", str(hi), str(lo), "-C", "3", str(path), "pad", "0", "0.1"])
 
 
@@ -43,9 +83,31 @@ def speak(text: str, path: Path, voice: str, speed: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.wav"
         _run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text])
-        _run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-C", "3", str(path),
-              "silence", "1", "0.02", "0.5%", "reverse", "silence", "1", "0.02", "0.5%", "reverse",
-              "norm", "-1"])
+        _run(
+            [
+                "sox",
+                str(raw),
+                "-r",
+                str(RATE),
+                "-c",
+                "1",
+                "-C",
+                "3",
+                str(path),
+                "silence",
+                "1",
+                "0.02",
+                "0.5%",
+                "reverse",
+                "silence",
+                "1",
+                "0.02",
+                "0.5%",
+                "reverse",
+                "norm",
+                "-1",
+            ]
+        )
 
 
 def generate(out: Path = VOICE_DIR, voice: str = "vi", speed: int = 140) -> dict[str, str]:
@@ -62,7 +124,17 @@ def generate(out: Path = VOICE_DIR, voice: str = "vi", speed: int = 140) -> dict
         else:
             speak(words, path, voice, speed)
     (out / "manifest.json").write_text(
-        json.dumps({"voice": f"espeak-ng {voice}, speed {speed}", "format": "ogg vorbis mono",
-                    "clips": manifest}, ensure_ascii=False, indent=1, sort_keys=True) + "\n",
-        encoding="utf-8")
+        json.dumps(
+            {
+                "voice": f"espeak-ng {voice}, speed {speed}",
+                "format": "ogg vorbis mono",
+                "clips": manifest,
+            },
+            ensure_ascii=False,
+            indent=1,
+            sort_keys=True,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return manifest

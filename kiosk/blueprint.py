@@ -2,5 +2,10 @@
 
 from flask import Blueprint
 
-bp = Blueprint("kiosk", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/kiosk/static")
+bp = Blueprint(
+    "kiosk",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/kiosk/static",
+)

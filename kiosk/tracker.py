@@ -99,12 +99,16 @@ def tracker_qr(token: str):
     """The QR code of the tracker URL, as SVG (shown on the kiosk screen)."""
     if not queue_queries.visit_tickets(get_db(), token):
         raise NotFoundError("Không tìm thấy số thứ tự này", "No such ticket")
-    image = qrcode.make(tracker_url(token), image_factory=qrcode.image.svg.SvgPathImage,
-                        border=2, box_size=10)
+    image = qrcode.make(
+        tracker_url(token), image_factory=qrcode.image.svg.SvgPathImage, border=2, box_size=10
+    )
     out = io.BytesIO()
     image.save(out)
-    return Response(out.getvalue(), mimetype="image/svg+xml",
-                    headers={"Cache-Control": "private, max-age=86400"})
+    return Response(
+        out.getvalue(),
+        mimetype="image/svg+xml",
+        headers={"Cache-Control": "private, max-age=86400"},
+    )
 
 
 @bp.post("/t/<token>/rating")

@@ -83,8 +83,13 @@ def state():
     menu = office_queries.kiosk_menu(get_db(), principal.office_id)
     full = [s["id"] for g in menu["fields"] for s in g["services"] if s["full"]]
     printer = printers.kiosk_printer_state(current_app.config, get_db(), principal.device_id)
-    return jsonify(ok=True, open=menu["open"], full=full, printer=printer,
-                   menu_version=office_queries.menu_version(menu))
+    return jsonify(
+        ok=True,
+        open=menu["open"],
+        full=full,
+        printer=printer,
+        menu_version=office_queries.menu_version(menu),
+    )
 
 
 def _choice(data: dict) -> tuple[int | str, str | None]:
@@ -108,20 +113,30 @@ def issue():
     db = get_db()
     limit, window = rate_limit()
     if office_queries.issued_by_device_since(db, principal.device_id, window) >= limit:
-        raise RateLimitError("Kiosk đang quá tải, vui lòng đợi một lát rồi thử lại",
-                             "Too many tickets from this kiosk, please wait a moment")
+        raise RateLimitError(
+            "Kiosk đang quá tải, vui lòng đợi một lát rồi thử lại",
+            "Too many tickets from this kiosk, please wait a moment",
+        )
     app = current_app._get_current_object()
 
     def queue_receipt(db, outcome):
         """Store the print job in the issuing transaction: no ticket without its receipt job."""
         ticket = outcome.ticket
-        return printers.queue_receipt_within(app, db, ticket, tracker_url(ticket["tracker_token"]),
-                                             principal.device_id)
+        return printers.queue_receipt_within(
+            app, db, ticket, tracker_url(ticket["tracker_token"]), principal.device_id
+        )
 
-    outcome = publish(engine.issue_ticket(
-        db, principal.office_id, service, priority=priority, device_id=principal.device_id,
-        default_service_s=current_app.config["DEFAULT_SERVICE_TIME_S"], within=queue_receipt,
-    ))
+    outcome = publish(
+        engine.issue_ticket(
+            db,
+            principal.office_id,
+            service,
+            priority=priority,
+            device_id=principal.device_id,
+            default_service_s=current_app.config["DEFAULT_SERVICE_TIME_S"],
+            within=queue_receipt,
+        )
+    )
     job = outcome.extra["within"]
     if job["id"] is not None:
         printers.wake_printer(app, principal.device_id)
@@ -129,14 +144,22 @@ def issue():
     url = tracker_url(ticket["tracker_token"])
     priority_vi = office_queries.priority_name(db, principal.office_id, ticket["priority"])
     token = ticket["tracker_token"]
-    return jsonify(ok=True, print=job, ticket={
-        "id": ticket["id"], "code": ticket["code"], "service": ticket["service"],
-        "priority": ticket["priority"], "priority_vi": priority_vi,
-        "people_ahead": ticket.get("people_ahead"),
-        "estimated_wait_s": ticket.get("estimated_wait_s"),
-        "issued_at": ticket["issued_at"], "tracker_url": url,
-        "qr_url": url_for("kiosk.tracker_qr", token=token),
-    }), 201
+    return jsonify(
+        ok=True,
+        print=job,
+        ticket={
+            "id": ticket["id"],
+            "code": ticket["code"],
+            "service": ticket["service"],
+            "priority": ticket["priority"],
+            "priority_vi": priority_vi,
+            "people_ahead": ticket.get("people_ahead"),
+            "estimated_wait_s": ticket.get("estimated_wait_s"),
+            "issued_at": ticket["issued_at"],
+            "tracker_url": url,
+            "qr_url": url_for("kiosk.tracker_qr", token=token),
+        },
+    ), 201
 
 
 @bp.get("/kiosk/api/print/<int:job_id>")

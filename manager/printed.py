@@ -21,8 +21,13 @@ def printed():
     oid = office_id()
     folder = printers.print_dir(current_app.config)
     files = [p.name for p in printers.list_printed(folder, 24)]
-    return render_template("manager/printed.html", files=files, folder=folder,
-                           printer=current_app.config.get("PRINTER"), **page_context(oid))
+    return render_template(
+        "manager/printed.html",
+        files=files,
+        folder=folder,
+        printer=current_app.config.get("PRINTER"),
+        **page_context(oid),
+    )
 
 
 @bp.get("/printed/<name>")
@@ -31,5 +36,6 @@ def printed_file(name: str):
     """One saved ticket image."""
     if not PNG_NAME.match(name):
         abort(404)
-    return send_from_directory(printers.print_dir(current_app.config), name,
-                               mimetype="image/png", max_age=3600)
+    return send_from_directory(
+        printers.print_dir(current_app.config), name, mimetype="image/png", max_age=3600
+    )

@@ -15,8 +15,14 @@ from xephang.reports.log import Names, as_json, log_rows, timelines, wait_log
 from xephang.web import get_db
 from xephang.web.auth import allow, current_principal, require_office
 
-bp = Blueprint("manager", __name__, url_prefix="/manager", template_folder="templates",
-               static_folder="static", static_url_path="/static")
+bp = Blueprint(
+    "manager",
+    __name__,
+    url_prefix="/manager",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
 
 LOG_PAGE = 100
 LOG_MAX_DAYS = 31  # a month of a large centre is ~90,000 tickets
@@ -37,8 +43,7 @@ def office_id() -> int:
     else:
         first = office_queries.first_office_id(get_db())
         if first is None:
-            raise BadInputError("Chưa có văn phòng nào; hãy tạo văn phòng trước",
-                                "No office yet")
+            raise BadInputError("Chưa có văn phòng nào; hãy tạo văn phòng trước", "No office yet")
         chosen = first
     require_office(principal, chosen)
     engine.get_office(get_db(), chosen)
@@ -49,10 +54,17 @@ def page_context(oid: int) -> dict:
     """What every manager page shows in its header: the office and the offices to switch to."""
     db = get_db()
     principal = current_principal()
-    offices = sorted(office_queries.offices(db), key=lambda o: o["name"]) if (
-        principal.office_id is None) else []
-    return {"office": engine.get_office(db, oid), "offices": offices, "principal": principal,
-            "is_admin": principal.role == "admin"}
+    offices = (
+        sorted(office_queries.offices(db), key=lambda o: o["name"])
+        if (principal.office_id is None)
+        else []
+    )
+    return {
+        "office": engine.get_office(db, oid),
+        "offices": offices,
+        "principal": principal,
+        "is_admin": principal.role == "admin",
+    }
 
 
 def _today(oid: int) -> str:
@@ -64,8 +76,9 @@ def _today(oid: int) -> str:
 def dashboard():
     """The live dashboard: queues, counters, today's waits against the target, devices."""
     oid = office_id()
-    return render_template("manager/dashboard.html", data=live.dashboard(get_db(), oid),
-                           **page_context(oid))
+    return render_template(
+        "manager/dashboard.html", data=live.dashboard(get_db(), oid), **page_context(oid)
+    )
 
 
 @bp.get("/dashboard.json")
@@ -90,8 +103,7 @@ def report_params(oid: int) -> dict:
     else:
         ref = args.get("ref") or _today(oid)
         first, last = reports.period_bounds(period, ref)
-    return {"period": period, "ref": ref, "from": first, "to": last, "group": group,
-            "office": oid}
+    return {"period": period, "ref": ref, "from": first, "to": last, "group": group, "office": oid}
 
 
 @bp.get("/reports")
@@ -102,20 +114,45 @@ def report_page():
     params = report_params(oid)
     db = get_db()
     report = reports.wait_report(db, oid, params["from"], params["to"], params["group"])
-    daily = (report if params["group"] == "day" else
-             reports.wait_report(db, oid, params["from"], params["to"], "day"))
-    by_service = (report if params["group"] == "service" else
-                  reports.wait_report(db, oid, params["from"], params["to"], "service"))
+    daily = (
+        report
+        if params["group"] == "day"
+        else reports.wait_report(db, oid, params["from"], params["to"], "day")
+    )
+    by_service = (
+        report
+        if params["group"] == "service"
+        else reports.wait_report(db, oid, params["from"], params["to"], "service")
+    )
     grid = reports.heatmap(db, oid, params["from"], params["to"])
     charts = {
-        "daily": [{"day": r["key"], "avg_wait_s": r["avg_wait_s"],
-                   "target_wait_s": r["target_wait_s"], "issued": r["issued"]}
-                  for r in daily["rows"]],
-        "services": [{"service": r["group"], "share": r["within_target_share"],
-                      "satisfied": r["satisfied_share"]} for r in by_service["rows"]],
+        "daily": [
+            {
+                "day": r["key"],
+                "avg_wait_s": r["avg_wait_s"],
+                "target_wait_s": r["target_wait_s"],
+                "issued": r["issued"],
+            }
+            for r in daily["rows"]
+        ],
+        "services": [
+            {
+                "service": r["group"],
+                "share": r["within_target_share"],
+                "satisfied": r["satisfied_share"],
+            }
+            for r in by_service["rows"]
+        ],
     }
-    return render_template("manager/report.html", report=report, params=params, grid=grid,
-                           charts=charts, nav=_period_nav(params), **page_context(oid))
+    return render_template(
+        "manager/report.html",
+        report=report,
+        params=params,
+        grid=grid,
+        charts=charts,
+        nav=_period_nav(params),
+        **page_context(oid),
+    )
 
 
 def _period_nav(params: dict) -> dict:
@@ -127,8 +164,10 @@ def _period_nav(params: dict) -> dict:
     before = first.fromordinal(first.toordinal() - 1).isoformat()
     after = last.fromordinal(last.toordinal() + 1).isoformat()
     base = {k: params[k] for k in ("period", "group", "office")}
-    return {"prev": url_for("manager.report_page", ref=before, **base),
-            "next": url_for("manager.report_page", ref=after, **base)}
+    return {
+        "prev": url_for("manager.report_page", ref=before, **base),
+        "next": url_for("manager.report_page", ref=after, **base),
+    }
 
 
 @bp.get("/reports.json")
@@ -137,8 +176,9 @@ def report_json():
     """A report as JSON: ``{"rows": [...], "total": {...}, ...}``."""
     oid = office_id()
     params = report_params(oid)
-    return jsonify(reports.wait_report(get_db(), oid, params["from"], params["to"],
-                                       params["group"]))
+    return jsonify(
+        reports.wait_report(get_db(), oid, params["from"], params["to"], params["group"])
+    )
 
 
 @bp.get("/reports/export.<fmt>")
@@ -149,8 +189,9 @@ def report_export(fmt: str):
     params = report_params(oid)
     report = reports.wait_report(get_db(), oid, params["from"], params["to"], params["group"])
     name = f"bao-cao-{params['group']}-{params['from']}_{params['to']}"
-    return _download(fmt, name, lambda: exports.report_csv(report),
-                     lambda: exports.report_xlsx(report))
+    return _download(
+        fmt, name, lambda: exports.report_csv(report), lambda: exports.report_xlsx(report)
+    )
 
 
 def _download(fmt: str, name: str, make_csv, make_xlsx) -> Response:
@@ -160,8 +201,9 @@ def _download(fmt: str, name: str, make_csv, make_xlsx) -> Response:
         body, mime = make_xlsx(), XLSX
     else:
         raise BadInputError("Định dạng phải là csv hoặc xlsx", "Format must be csv or xlsx")
-    return Response(body, mimetype=mime, headers={
-        "Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+    return Response(
+        body, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}
+    )
 
 
 @bp.get("/reports/print")
@@ -171,36 +213,61 @@ def report_print():
     oid = office_id()
     params = report_params(oid)
     report = reports.wait_report(get_db(), oid, params["from"], params["to"], params["group"])
-    return render_template("manager/report_print.html", report=report, params=params,
-                           definitions=exports.DEFINITIONS, generated=_today(oid),
-                           **page_context(oid))
+    return render_template(
+        "manager/report_print.html",
+        report=report,
+        params=params,
+        definitions=exports.DEFINITIONS,
+        generated=_today(oid),
+        **page_context(oid),
+    )
 
 
 def log_params(oid: int) -> dict:
     """Filters of the wait-time log (default: today)."""
     args = request.args
     today = _today(oid)
-    first, last = reports.check_range(args.get("from") or today, args.get("to") or
-                                      args.get("from") or today)
+    first, last = reports.check_range(
+        args.get("from") or today, args.get("to") or args.get("from") or today
+    )
     if (date.fromisoformat(last) - date.fromisoformat(first)).days >= LOG_MAX_DAYS:
-        raise BadInputError(f"Nhật ký xem tối đa {LOG_MAX_DAYS} ngày mỗi lần; báo cáo dùng"
-                            " được cho khoảng dài hơn",
-                            f"The log covers at most {LOG_MAX_DAYS} days at a time")
+        raise BadInputError(
+            f"Nhật ký xem tối đa {LOG_MAX_DAYS} ngày mỗi lần; báo cáo dùng được cho khoảng dài hơn",
+            f"The log covers at most {LOG_MAX_DAYS} days at a time",
+        )
     try:
         page = max(1, int(args.get("page") or 1))
     except ValueError:
         page = 1
-    return {"from": first, "to": last, "service": args.get("service") or "",
-            "counter": args.get("counter") or "", "officer": args.get("officer") or "",
-            "status": args.get("status") or "", "over": args.get("over") == "1",
-            "q": (args.get("q") or "").strip(), "page": page, "office": oid}
+    return {
+        "from": first,
+        "to": last,
+        "service": args.get("service") or "",
+        "counter": args.get("counter") or "",
+        "officer": args.get("officer") or "",
+        "status": args.get("status") or "",
+        "over": args.get("over") == "1",
+        "q": (args.get("q") or "").strip(),
+        "page": page,
+        "office": oid,
+    }
 
 
 def _log(oid: int, params: dict, limit: int | None, offset: int = 0) -> dict:
-    return wait_log(get_db(), oid, params["from"], params["to"], service=params["service"],
-                    counter=params["counter"], officer=params["officer"],
-                    status=params["status"], over_target=params["over"], q=params["q"],
-                    limit=limit, offset=offset)
+    return wait_log(
+        get_db(),
+        oid,
+        params["from"],
+        params["to"],
+        service=params["service"],
+        counter=params["counter"],
+        officer=params["officer"],
+        status=params["status"],
+        over_target=params["over"],
+        q=params["q"],
+        limit=limit,
+        offset=offset,
+    )
 
 
 @bp.get("/log")
@@ -212,13 +279,23 @@ def log_page():
     result = _log(oid, params, LOG_PAGE, (params["page"] - 1) * LOG_PAGE)
     events = timelines(get_db(), oid, [r["id"] for r in result["rows"]])
     names = Names(get_db(), oid)
-    officers = sorted({(r["officer_id"], r["officer"]) for r in result["rows"]
-                       if r["officer_id"]} | set(people.office_officers(get_db(), oid)),
-                      key=lambda o: o[1])
+    officers = sorted(
+        {(r["officer_id"], r["officer"]) for r in result["rows"] if r["officer_id"]}
+        | set(people.office_officers(get_db(), oid)),
+        key=lambda o: o[1],
+    )
     pages = max(1, -(-result["total"] // LOG_PAGE))
-    return render_template("manager/log.html", result=result, params=params, events=events,
-                           names=names, officers=officers, pages=pages,
-                           statuses=engine.STATUS_VI, **page_context(oid))
+    return render_template(
+        "manager/log.html",
+        result=result,
+        params=params,
+        events=events,
+        names=names,
+        officers=officers,
+        pages=pages,
+        statuses=engine.STATUS_VI,
+        **page_context(oid),
+    )
 
 
 @bp.get("/log.json")
@@ -230,9 +307,10 @@ def log_json():
     result = _log(oid, params, LOG_PAGE, (params["page"] - 1) * LOG_PAGE)
     events = timelines(get_db(), oid, [r["id"] for r in result["rows"]])
     tz = engine.get_office(get_db(), oid)["timezone"]
-    result["rows"] = [{**as_json(row, tz),
-                       "timeline": [as_json(e, tz) for e in events.get(row["id"], [])]}
-                      for row in result["rows"]]
+    result["rows"] = [
+        {**as_json(row, tz), "timeline": [as_json(e, tz) for e in events.get(row["id"], [])]}
+        for row in result["rows"]
+    ]
     return jsonify(result)
 
 
@@ -243,10 +321,16 @@ def log_export(fmt: str):
     oid = office_id()
     params = log_params(oid)
     filtered = any(params[k] for k in ("service", "counter", "officer", "status", "over", "q"))
-    rows = (_log(oid, params, None)["rows"] if filtered
-            else log_rows(get_db(), oid, params["from"], params["to"]))
+    rows = (
+        _log(oid, params, None)["rows"]
+        if filtered
+        else log_rows(get_db(), oid, params["from"], params["to"])
+    )
     office = engine.get_office(get_db(), oid)
     name = f"nhat-ky-{params['from']}_{params['to']}"
-    return _download(fmt, name, lambda: exports.log_csv(rows),
-                     lambda: exports.log_xlsx(rows, office["name"], params["from"],
-                                              params["to"]))
+    return _download(
+        fmt,
+        name,
+        lambda: exports.log_csv(rows),
+        lambda: exports.log_xlsx(rows, office["name"], params["from"], params["to"]),
+    )

@@ -25,10 +25,25 @@ NO_PRINTER = "none"
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "NO_PRINTER", "Receipt", "SpoolConfig", "Spooler", "enqueue_ticket", "get_job",
-    "init_app", "job_view", "list_printed", "make_backend", "print_dir", "printer_for",
-    "kiosk_printer_state", "printer_state", "receipt_for", "reprint", "render_receipt",
-    "get_spooler", "status",
+    "NO_PRINTER",
+    "Receipt",
+    "SpoolConfig",
+    "Spooler",
+    "enqueue_ticket",
+    "get_job",
+    "init_app",
+    "job_view",
+    "list_printed",
+    "make_backend",
+    "print_dir",
+    "printer_for",
+    "kiosk_printer_state",
+    "printer_state",
+    "receipt_for",
+    "reprint",
+    "render_receipt",
+    "get_spooler",
+    "status",
 ]
 
 
@@ -107,8 +122,15 @@ def receipt_for(ticket: dict, office: dict, tracker_url: str, priority_vi: str =
     )
 
 
-def queue_receipt(app: Flask, db, ticket: dict, office: dict, tracker_url: str,
-                  device_id: int | None, priority_vi: str = "") -> int | None:
+def queue_receipt(
+    app: Flask,
+    db,
+    ticket: dict,
+    office: dict,
+    tracker_url: str,
+    device_id: int | None,
+    priority_vi: str = "",
+) -> int | None:
     """Store the ticket's print job for the kiosk's printer; None: the kiosk has no printer.
 
     Safe inside the caller's transaction (the kiosk runs it within issuing);
@@ -120,12 +142,20 @@ def queue_receipt(app: Flask, db, ticket: dict, office: dict, tracker_url: str,
     if printer.lower() == NO_PRINTER:
         return None
     receipt = receipt_for(ticket, office, tracker_url, priority_vi)
-    return enqueue(db, office["id"], receipt, printer, int(app.config["PAPER_WIDTH_MM"]),
-                   ticket_id=ticket["id"], device_id=device_id)
+    return enqueue(
+        db,
+        office["id"],
+        receipt,
+        printer,
+        int(app.config["PAPER_WIDTH_MM"]),
+        ticket_id=ticket["id"],
+        device_id=device_id,
+    )
 
 
-def queue_receipt_within(app: Flask, db, ticket: dict, tracker_url: str,
-                         device_id: int | None) -> dict:
+def queue_receipt_within(
+    app: Flask, db, ticket: dict, tracker_url: str, device_id: int | None
+) -> dict:
     """Queue a just-issued ticket's receipt inside the issuing transaction, as a savepoint.
 
     A fault here is logged and leaves the ticket issued (the citizen still
@@ -150,8 +180,15 @@ def wake_printer(app: Flask, device_id: int | None) -> None:
         get_spooler(app).wake(printer)
 
 
-def enqueue_ticket(app: Flask, db, ticket: dict, office: dict, tracker_url: str,
-                   device_id: int | None, priority_vi: str = "") -> int | None:
+def enqueue_ticket(
+    app: Flask,
+    db,
+    ticket: dict,
+    office: dict,
+    tracker_url: str,
+    device_id: int | None,
+    priority_vi: str = "",
+) -> int | None:
     """Queue the ticket's receipt on the kiosk's printer and wake its worker; None: no printer."""
     job_id = queue_receipt(app, db, ticket, office, tracker_url, device_id, priority_vi)
     wake_printer(app, device_id)

@@ -38,8 +38,13 @@ CHUNK = 4096
 class PrintError(Exception):
     """A print attempt failed; ``sent`` counts job bytes that already left for the printer."""
 
-    def __init__(self, message: str, sent: int = 0, status: PrinterStatus | None = None,
-                 lost_connection: bool = False):
+    def __init__(
+        self,
+        message: str,
+        sent: int = 0,
+        status: PrinterStatus | None = None,
+        lost_connection: bool = False,
+    ):
         super().__init__(message)
         self.sent = sent
         self.status = status
@@ -86,8 +91,11 @@ class Backend:
             except PrintError:
                 raise
             except Exception as err:
-                raise PrintError(f"no status answer: {err}", sent=self.sent,
-                                 lost_connection=isinstance(err, ConnectionError)) from err
+                raise PrintError(
+                    f"no status answer: {err}",
+                    sent=self.sent,
+                    lost_connection=isinstance(err, ConnectionError),
+                ) from err
         try:
             return parse_status(*answers)
         except ValueError as err:
@@ -98,7 +106,7 @@ class Backend:
         view = memoryview(data)
         try:
             while self.sent < len(data):
-                written = self._write(view[self.sent:self.sent + CHUNK])
+                written = self._write(view[self.sent : self.sent + CHUNK])
                 if not written:
                     raise PrintError("printer accepted no data", sent=self.sent)
                 self.sent += written
@@ -166,8 +174,7 @@ class NetworkBackend(Backend):
         except TimeoutError as err:
             raise PrintError("printer did not answer the status query", sent=self.sent) from err
         if not answer:
-            raise PrintError("printer closed the connection", sent=self.sent,
-                             lost_connection=True)
+            raise PrintError("printer closed the connection", sent=self.sent, lost_connection=True)
         return answer[0]
 
     def _close(self) -> None:
@@ -186,8 +193,15 @@ class UsbBackend(Backend):
     reads_status = True
     blocking_io = True
 
-    def __init__(self, spec: str, vendor: int, product: int, in_ep: int = 0x82,
-                 out_ep: int = 0x01, io_timeout: float = 3.0):
+    def __init__(
+        self,
+        spec: str,
+        vendor: int,
+        product: int,
+        in_ep: int = 0x82,
+        out_ep: int = 0x01,
+        io_timeout: float = 3.0,
+    ):
         super().__init__(spec, io_timeout)
         self.vendor, self.product, self.in_ep, self.out_ep = vendor, product, in_ep, out_ep
         self.printer = None
@@ -198,8 +212,9 @@ class UsbBackend(Backend):
     def _open(self) -> None:
         from escpos.printer import Usb
 
-        self.printer = Usb(self.vendor, self.product, timeout=self._ms(), in_ep=self.in_ep,
-                           out_ep=self.out_ep)
+        self.printer = Usb(
+            self.vendor, self.product, timeout=self._ms(), in_ep=self.in_ep, out_ep=self.out_ep
+        )
         self.printer.open()
 
     def _write(self, chunk) -> int:
@@ -270,8 +285,9 @@ class CupsBackend(Backend):
     def send(self, data: bytes, label: str = "") -> None:
         command = [self.lp, "-d", self.queue, "-o", "raw", "-t", label or "xephang"]
         try:
-            result = subprocess.run(command, input=data, capture_output=True,
-                                    timeout=self.remaining())
+            result = subprocess.run(
+                command, input=data, capture_output=True, timeout=self.remaining()
+            )
         except (OSError, subprocess.SubprocessError) as err:
             raise PrintError(f"lp failed: {err}") from err
         if result.returncode != 0:
@@ -349,8 +365,9 @@ def _hex(value: str) -> int:
     return int(value, 16)
 
 
-def make_backend(spec: str, print_dir: str | Path = "printed", io_timeout: float = 3.0,
-                 lp: str = "lp") -> Backend:
+def make_backend(
+    spec: str, print_dir: str | Path = "printed", io_timeout: float = 3.0, lp: str = "lp"
+) -> Backend:
     """The backend a configuration string describes; ValueError when it is malformed."""
     kind, _, rest = (spec or "").strip().partition(":")
     kind = kind.lower()
@@ -386,6 +403,15 @@ def check_spec(spec: str) -> None:
 
 
 __all__ = [
-    "Backend", "CupsBackend", "FileBackend", "NetworkBackend", "PrintError", "SerialBackend",
-    "UsbBackend", "VirtualBackend", "check_spec", "list_printed", "make_backend",
+    "Backend",
+    "CupsBackend",
+    "FileBackend",
+    "NetworkBackend",
+    "PrintError",
+    "SerialBackend",
+    "UsbBackend",
+    "VirtualBackend",
+    "check_spec",
+    "list_printed",
+    "make_backend",
 ]

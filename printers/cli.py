@@ -14,7 +14,11 @@ from .escpos_bytes import encode_receipt
 from .layout import Receipt, render_receipt
 
 db_option = click.option(
-    "--db", "db_path", envvar="XEPHANG_DB", default="instance/xephang.db", show_default=True,
+    "--db",
+    "db_path",
+    envvar="XEPHANG_DB",
+    default="instance/xephang.db",
+    show_default=True,
     help="SQLite database file (env XEPHANG_DB).",
 )
 
@@ -41,12 +45,28 @@ def test_receipt(public_url: str) -> Receipt:
 
 @printer.command("test")
 @db_option
-@click.option("--printer", "spec", envvar="XEPHANG_PRINTER", default="virtual", show_default=True,
-              help="Printer setting, as XEPHANG_PRINTER (network:HOST[:PORT], usb:VID:PID, ...).")
-@click.option("--paper", "paper_mm", envvar="XEPHANG_PAPER_WIDTH_MM", default=80,
-              type=click.Choice(["58", "80"]), show_default=True)
-@click.option("--print-dir", envvar="XEPHANG_PRINT_DIR", default="",
-              help="Virtual printer folder (default: printed/ next to the database).")
+@click.option(
+    "--printer",
+    "spec",
+    envvar="XEPHANG_PRINTER",
+    default="virtual",
+    show_default=True,
+    help="Printer setting, as XEPHANG_PRINTER (network:HOST[:PORT], usb:VID:PID, ...).",
+)
+@click.option(
+    "--paper",
+    "paper_mm",
+    envvar="XEPHANG_PAPER_WIDTH_MM",
+    default=80,
+    type=click.Choice(["58", "80"]),
+    show_default=True,
+)
+@click.option(
+    "--print-dir",
+    envvar="XEPHANG_PRINT_DIR",
+    default="",
+    help="Virtual printer folder (default: printed/ next to the database).",
+)
 @click.option("--public-url", envvar="XEPHANG_PUBLIC_URL", default="http://127.0.0.1:5000")
 @click.option("--no-status", is_flag=True, help="Do not ask the printer its status (DLE EOT).")
 @click.option("--timeout", default=5.0, show_default=True, help="Seconds per printer operation.")
@@ -65,17 +85,19 @@ def printer_test(db_path, spec, paper_mm, print_dir, public_url, no_status, time
             status = backend.status()
             click.echo(f"Trạng thái / status: {json.dumps(status.to_dict())}")
             if not status.ok:
-                raise click.ClickException(f"máy in chưa sẵn sàng / printer not ready: "
-                                           f"{status.problem}")
+                raise click.ClickException(
+                    f"máy in chưa sẵn sàng / printer not ready: {status.problem}"
+                )
         backend.send(data, "test")
     except PrintError as err:
         raise click.ClickException(f"in thất bại / print failed: {err}") from None
     finally:
         backend.close()
     where = getattr(backend, "last_path", None)
-    click.echo(f"Đã gửi {len(data)} byte tới {spec} trong "
-               f"{(time.perf_counter() - started) * 1000:.0f} ms / sent"
-               + (f" → {where}" if where else ""))
+    click.echo(
+        f"Đã gửi {len(data)} byte tới {spec} trong "
+        f"{(time.perf_counter() - started) * 1000:.0f} ms / sent" + (f" → {where}" if where else "")
+    )
 
 
 @printer.command("status")

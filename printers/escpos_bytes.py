@@ -47,8 +47,12 @@ def raster(printer: Dummy, image: Image.Image) -> None:
     for top in range(0, image.height, FRAGMENT_HEIGHT):
         block = image.crop((0, top, image.width, min(top + FRAGMENT_HEIGHT, image.height)))
         data = block.tobytes().translate(INVERT)  # PIL packs white as 1; ESC/POS inks 1
-        printer._raw(b"\x1dv0\x00" + printer._int_low_high(width_bytes, 2)
-                     + printer._int_low_high(block.height, 2) + data)
+        printer._raw(
+            b"\x1dv0\x00"
+            + printer._int_low_high(width_bytes, 2)
+            + printer._int_low_high(block.height, 2)
+            + data
+        )
 
 
 def encode_receipt(image: Image.Image, cut: bool = True) -> bytes:
@@ -89,8 +93,12 @@ class PrinterStatus:
         return "paper_low" if self.paper_low else ""
 
     def to_dict(self) -> dict:
-        return {"online": self.online, "cover_open": self.cover_open,
-                "paper_out": self.paper_out, "paper_low": self.paper_low}
+        return {
+            "online": self.online,
+            "cover_open": self.cover_open,
+            "paper_out": self.paper_out,
+            "paper_low": self.paper_low,
+        }
 
 
 def _valid(byte: int) -> bool:

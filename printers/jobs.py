@@ -30,22 +30,41 @@ QUEUED, CLAIMED, SENDING, DONE, FAILED = "queued", "claimed", "sending", "done",
 FINAL = (DONE, FAILED)
 
 
-def enqueue(db: sqlite_utils.Database, office_id: int, receipt: Receipt, printer: str,
-            paper_mm: int, ticket_id: int | None = None, device_id: int | None = None,
-            copy: int = 1, now: datetime | None = None) -> int:
+def enqueue(
+    db: sqlite_utils.Database,
+    office_id: int,
+    receipt: Receipt,
+    printer: str,
+    paper_mm: int,
+    ticket_id: int | None = None,
+    device_id: int | None = None,
+    copy: int = 1,
+    now: datetime | None = None,
+) -> int:
     """Store a print job (idempotent per ticket and copy); return its id."""
     at = iso(resolve_now(now))
     with write(db):
         if ticket_id is not None:
-            existing = scalar(db, "SELECT id FROM print_jobs WHERE ticket_id = ? AND copy = ?",
-                              [ticket_id, copy])
+            existing = scalar(
+                db, "SELECT id FROM print_jobs WHERE ticket_id = ? AND copy = ?", [ticket_id, copy]
+            )
             if existing:
                 return existing
         return db.execute(
             "INSERT INTO print_jobs (office_id, ticket_id, copy, device_id, printer, paper_mm,"
             " payload, state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [office_id, ticket_id, copy, device_id, printer, paper_mm,
-             json.dumps(receipt.to_dict(), ensure_ascii=False), QUEUED, at, at],
+            [
+                office_id,
+                ticket_id,
+                copy,
+                device_id,
+                printer,
+                paper_mm,
+                json.dumps(receipt.to_dict(), ensure_ascii=False),
+                QUEUED,
+                at,
+                at,
+            ],
         ).lastrowid
 
 
@@ -54,11 +73,26 @@ def reprint(db: sqlite_utils.Database, job_id: int, now: datetime | None = None)
     job = get_job(db, job_id)
     if job is None:
         raise NotFoundError(f"Không có lệnh in {job_id}", f"No print job {job_id}")
-    copy = (scalar(db, "SELECT max(copy) FROM print_jobs WHERE ticket_id = ?",
-                   [job["ticket_id"]]) or 0) + 1 if job["ticket_id"] else 1
-    return enqueue(db, job["office_id"], Receipt.from_dict(json.loads(job["payload"])),
-                   job["printer"], job["paper_mm"], ticket_id=job["ticket_id"],
-                   device_id=job["device_id"], copy=copy, now=now)
+    copy = (
+        (
+            scalar(db, "SELECT max(copy) FROM print_jobs WHERE ticket_id = ?", [job["ticket_id"]])
+            or 0
+        )
+        + 1
+        if job["ticket_id"]
+        else 1
+    )
+    return enqueue(
+        db,
+        job["office_id"],
+        Receipt.from_dict(json.loads(job["payload"])),
+        job["printer"],
+        job["paper_mm"],
+        ticket_id=job["ticket_id"],
+        device_id=job["device_id"],
+        copy=copy,
+        now=now,
+    )
 
 
 def get_job(db: sqlite_utils.Database, job_id: int) -> dict | None:
@@ -69,68 +103,110 @@ def job_view(job: dict | None) -> dict | None:
     """The public state of a job for the kiosk page (no payload)."""
     if job is None:
         return None
-    return {"id": job["id"], "state": job["state"], "attempts": job["attempts"],
-            "ticket_id": job["ticket_id"], "error": job["last_error"] if job["state"] ==
-            FAILED else None}
+    return {
+        "id": job["id"],
+        "state": job["state"],
+        "attempts": job["attempts"],
+        "ticket_id": job["ticket_id"],
+        "error": job["last_error"] if job["state"] == FAILED else None,
+    }
 
 
-def claim_next(db: sqlite_utils.Database, printer: str, now: datetime | None = None
-               ) -> dict | None:
+def claim_next(db: sqlite_utils.Database, printer: str, now: datetime | None = None) -> dict | None:
     """Take the oldest due job of a printer for this worker, or None."""
     at = iso(resolve_now(now))
     with write(db):
-        job = one(db, "SELECT * FROM print_jobs WHERE printer = ? AND state = 'queued' AND"
-                  " next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 1", [printer, at])
+        job = one(
+            db,
+            "SELECT * FROM print_jobs WHERE printer = ? AND state = 'queued' AND"
+            " next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 1",
+            [printer, at],
+        )
         if job is None:
             return None
-        db.execute("UPDATE print_jobs SET state = 'claimed', attempts = attempts + 1,"
-                   " claimed_at = ? WHERE id = ? AND state = 'queued'", [at, job["id"]])
+        db.execute(
+            "UPDATE print_jobs SET state = 'claimed', attempts = attempts + 1,"
+            " claimed_at = ? WHERE id = ? AND state = 'queued'",
+            [at, job["id"]],
+        )
         return get_job(db, job["id"])
 
 
 def next_due(db: sqlite_utils.Database, printer: str) -> str | None:
     """When the printer's next queued job becomes due (ISO UTC), if any."""
-    return scalar(db, "SELECT min(next_attempt_at) FROM print_jobs WHERE printer = ? AND"
-                  " state = 'queued'", [printer])
+    return scalar(
+        db,
+        "SELECT min(next_attempt_at) FROM print_jobs WHERE printer = ? AND state = 'queued'",
+        [printer],
+    )
 
 
 def mark_sending(db: sqlite_utils.Database, job_id: int, now: datetime | None = None) -> bool:
     """Record, before the first byte leaves, that this job's bytes may reach the printer."""
     with write(db):
-        return db.execute("UPDATE print_jobs SET state = 'sending', claimed_at = ? WHERE id = ?"
-                          " AND state = 'claimed'", [iso(resolve_now(now)), job_id]).rowcount == 1
+        return (
+            db.execute(
+                "UPDATE print_jobs SET state = 'sending', claimed_at = ? WHERE id = ?"
+                " AND state = 'claimed'",
+                [iso(resolve_now(now)), job_id],
+            ).rowcount
+            == 1
+        )
 
 
-def requeue(db: sqlite_utils.Database, job_id: int, error: str, delay_s: float,
-            now: datetime | None = None) -> None:
+def requeue(
+    db: sqlite_utils.Database, job_id: int, error: str, delay_s: float, now: datetime | None = None
+) -> None:
     """Put a job whose bytes never left back in the queue, due after ``delay_s``."""
     at = resolve_now(now)
     with write(db):
-        db.execute("UPDATE print_jobs SET state = 'queued', next_attempt_at = ?, last_error = ?"
-                   " WHERE id = ? AND state IN ('claimed', 'sending')",
-                   [iso(at + timedelta(seconds=delay_s)), error, job_id])
+        db.execute(
+            "UPDATE print_jobs SET state = 'queued', next_attempt_at = ?, last_error = ?"
+            " WHERE id = ? AND state IN ('claimed', 'sending')",
+            [iso(at + timedelta(seconds=delay_s)), error, job_id],
+        )
 
 
-def finish_job(db: sqlite_utils.Database, job_id: int, ok: bool, error: str | None = None,
-               now: datetime | None = None) -> bool:
+def finish_job(
+    db: sqlite_utils.Database,
+    job_id: int,
+    ok: bool,
+    error: str | None = None,
+    now: datetime | None = None,
+) -> bool:
     """Mark a job done or failed, inside the caller's transaction; False if already final."""
-    return db.execute(
-        "UPDATE print_jobs SET state = ?, finished_at = ?, last_error = ? WHERE id = ? AND"
-        " state NOT IN ('done', 'failed')",
-        [DONE if ok else FAILED, iso(resolve_now(now)), error, job_id],
-    ).rowcount == 1
+    return (
+        db.execute(
+            "UPDATE print_jobs SET state = ?, finished_at = ?, last_error = ? WHERE id = ? AND"
+            " state NOT IN ('done', 'failed')",
+            [DONE if ok else FAILED, iso(resolve_now(now)), error, job_id],
+        ).rowcount
+        == 1
+    )
 
 
-def stale_jobs(db: sqlite_utils.Database, printer: str, lease_s: float,
-               now: datetime | None = None) -> list[dict]:
+def stale_jobs(
+    db: sqlite_utils.Database, printer: str, lease_s: float, now: datetime | None = None
+) -> list[dict]:
     """Jobs a worker claimed longer ago than the lease: their worker died or hung."""
     cutoff = iso(resolve_now(now) - timedelta(seconds=lease_s))
-    return list(db.query("SELECT * FROM print_jobs WHERE printer = ? AND state IN ('claimed',"
-                         " 'sending') AND claimed_at < ?", [printer, cutoff]))
+    return list(
+        db.query(
+            "SELECT * FROM print_jobs WHERE printer = ? AND state IN ('claimed',"
+            " 'sending') AND claimed_at < ?",
+            [printer, cutoff],
+        )
+    )
 
 
-def set_printer_status(db: sqlite_utils.Database, printer: str, state: str, problem: str = "",
-                       detail: str = "", now: datetime | None = None) -> str | None:
+def set_printer_status(
+    db: sqlite_utils.Database,
+    printer: str,
+    state: str,
+    problem: str = "",
+    detail: str = "",
+    now: datetime | None = None,
+) -> str | None:
     """Record a printer's latest known state; return the previous state (None if new)."""
     at = iso(resolve_now(now))
     with write(db):
@@ -141,8 +217,15 @@ def set_printer_status(db: sqlite_utils.Database, printer: str, state: str, prob
             " ON CONFLICT (printer) DO UPDATE SET state = :s, problem = :problem,"
             " detail = :detail, checked_at = :at, last_ok_at = coalesce(:ok, last_ok_at),"
             " last_error_at = coalesce(:err, last_error_at)",
-            {"p": printer, "s": state, "problem": problem, "detail": detail[:500], "at": at,
-             "ok": at if state == "ok" else None, "err": at if state == "error" else None},
+            {
+                "p": printer,
+                "s": state,
+                "problem": problem,
+                "detail": detail[:500],
+                "at": at,
+                "ok": at if state == "ok" else None,
+                "err": at if state == "error" else None,
+            },
         )
     return before
 
@@ -182,17 +265,29 @@ def status(db: sqlite_utils.Database, office_id: int, now: datetime | None = Non
     ):
         vi, en = PROBLEM_TEXT.get(row["problem"], ("", ""))
         printers.append({**row, "problem_vi": vi, "problem_en": en})
-    counts = dict(db.execute(
-        "SELECT state, count(*) FROM print_jobs WHERE office_id = ? AND created_at >= ?"
-        " GROUP BY state", [office_id, day_ago]).fetchall())
+    counts = dict(
+        db.execute(
+            "SELECT state, count(*) FROM print_jobs WHERE office_id = ? AND created_at >= ?"
+            " GROUP BY state",
+            [office_id, day_ago],
+        ).fetchall()
+    )
     failures = [
-        {"job_id": r["id"], "ticket_id": r["ticket_id"], "code": r["code"],
-         "printer": r["printer"], "error": r["last_error"], "at": r["finished_at"],
-         "attempts": r["attempts"]}
+        {
+            "job_id": r["id"],
+            "ticket_id": r["ticket_id"],
+            "code": r["code"],
+            "printer": r["printer"],
+            "error": r["last_error"],
+            "at": r["finished_at"],
+            "attempts": r["attempts"],
+        }
         for r in db.query(
             "SELECT j.*, t.code FROM print_jobs j LEFT JOIN tickets t ON t.id = j.ticket_id"
             " WHERE j.office_id = ? AND j.state = 'failed' AND j.finished_at >= ?"
-            " ORDER BY j.finished_at DESC LIMIT 20", [office_id, hour_ago])
+            " ORDER BY j.finished_at DESC LIMIT 20",
+            [office_id, hour_ago],
+        )
     ]
     broken = [p for p in printers if p["state"] == "error"]
     alert = bool(broken or failures)
@@ -205,7 +300,9 @@ def status(db: sqlite_utils.Database, office_id: int, now: datetime | None = Non
     else:
         message_vi = message_en = ""
     return {
-        "alert": alert, "message_vi": message_vi, "message_en": message_en,
+        "alert": alert,
+        "message_vi": message_vi,
+        "message_en": message_en,
         "printers": printers,
         "jobs_last_day": {s: counts.get(s, 0) for s in (QUEUED, CLAIMED, SENDING, DONE, FAILED)},
         "failures_last_hour": failures,

@@ -88,8 +88,9 @@ def qr_image(data: str, target_px: int) -> Image.Image:
     """The QR code of ``data`` as a 1-bit image of whole modules, about target_px wide."""
     # A fixed mask skips qrcode's trial of all eight (pure Python, ~2/3 of the render
     # time); any mask is valid and phone scanners read it equally well.
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0,
-                         mask_pattern=2)
+    code = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M, border=0, mask_pattern=2
+    )
     code.add_data(data)
     code.make(fit=True)
     matrix = code.get_matrix()
@@ -133,8 +134,9 @@ class _Canvas:
         return max(1, round(value * self.scale))
 
     def text(self, text: str, size: int, bold: bool = False, gap: int = 6) -> None:
-        block = text_block(nfc(text), self.px(size), bold, self.width - 2 * self.margin,
-                           self.px(gap))
+        block = text_block(
+            nfc(text), self.px(size), bold, self.width - 2 * self.margin, self.px(gap)
+        )
         self.image.paste(block, (self.margin, self.y))
         self.y += block.height + 2 * self.px(gap)
 

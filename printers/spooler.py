@@ -62,7 +62,8 @@ class SpoolConfig:
     @classmethod
     def from_config(cls, config) -> SpoolConfig:
         return cls(
-            db_path=config["DB"], print_dir=print_dir(config),
+            db_path=config["DB"],
+            print_dir=print_dir(config),
             paper_mm=int(config["PAPER_WIDTH_MM"]),
             max_attempts=int(config["PRINT_MAX_ATTEMPTS"]),
             retry_base_s=float(config["PRINT_RETRY_BASE_S"]),
@@ -102,9 +103,13 @@ class AlreadyFinalError(Exception):
 class PrintWorker:
     """Prints the jobs of one printer, one at a time, until stopped."""
 
-    def __init__(self, printer: str, config: SpoolConfig,
-                 publish: Callable[[list[dict]], None] | None = None,
-                 make: Callable[..., Backend] = make_backend):
+    def __init__(
+        self,
+        printer: str,
+        config: SpoolConfig,
+        publish: Callable[[list[dict]], None] | None = None,
+        make: Callable[..., Backend] = make_backend,
+    ):
         self.printer = printer
         self.config = config
         self.publish = publish or (lambda events: None)
@@ -118,8 +123,7 @@ class PrintWorker:
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> None:
-        self.thread = threading.Thread(target=self.run, name=f"print:{self.printer}",
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.run, name=f"print:{self.printer}", daemon=True)
         self.thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -173,8 +177,9 @@ class PrintWorker:
         """Ask an idle printer its status, so the manager learns of paper out before a
         citizen does, and an alert clears once the printer is fixed."""
         self.last_probe = time.monotonic()
-        backend = self.make(self.printer, print_dir=self.config.print_dir,
-                            io_timeout=self.config.io_timeout_s)
+        backend = self.make(
+            self.printer, print_dir=self.config.print_dir, io_timeout=self.config.io_timeout_s
+        )
         if not (self.config.status_check and backend.reads_status):
             return
         io = run_blocking if backend.blocking_io else (lambda fn, *a: fn(*a))
@@ -212,8 +217,9 @@ class PrintWorker:
             return
         receipt = Receipt.from_dict(json.loads(job["payload"]))
         data = encode_receipt(render_receipt(receipt, job["paper_mm"]))
-        backend = self.make(self.printer, print_dir=self.config.print_dir,
-                            io_timeout=self.config.io_timeout_s)
+        backend = self.make(
+            self.printer, print_dir=self.config.print_dir, io_timeout=self.config.io_timeout_s
+        )
         check = self.config.status_check and backend.reads_status
         io = run_blocking if backend.blocking_io else (lambda fn, *a: fn(*a))
         deadline = time.monotonic() + self.config.job_timeout_s
@@ -244,8 +250,12 @@ class PrintWorker:
         if after is not None and not after.ok:
             # Every byte left but the printer stopped (paper ran out mid-ticket...).
             # Its buffer may still print when fixed, so never resend: fail and alert.
-            self.fail(job, after.problem, f"printer reports {after.problem} after printing",
-                      sent=len(data))
+            self.fail(
+                job,
+                after.problem,
+                f"printer reports {after.problem} after printing",
+                sent=len(data),
+            )
             return
         self.succeed(job, len(data), after, warning)
 
@@ -262,15 +272,25 @@ class PrintWorker:
         log.warning("print job %s try %s failed: %s", job["id"], job["attempts"], err)
 
     def succeed(self, job: dict, sent: int, after: PrinterStatus | None, warning: str) -> None:
-        details = {"job_id": job["id"], "printer": self.printer, "attempts": job["attempts"],
-                   "bytes": sent}
+        details = {
+            "job_id": job["id"],
+            "printer": self.printer,
+            "attempts": job["attempts"],
+            "bytes": sent,
+        }
         self.finish(job, True, None, details)
         problem = after.problem if after is not None else ""
         self.note_printer("warning" if problem or warning else "ok", problem, warning, job)
 
     def fail(self, job: dict, problem: str, message: str, sent: int = 0) -> None:
-        details = {"job_id": job["id"], "printer": self.printer, "attempts": job["attempts"],
-                   "problem": problem, "error": message[:300], "bytes_sent": sent}
+        details = {
+            "job_id": job["id"],
+            "printer": self.printer,
+            "attempts": job["attempts"],
+            "problem": problem,
+            "error": message[:300],
+            "bytes_sent": sent,
+        }
         self.finish(job, False, f"{problem}: {message}"[:500], details)
         self.note_printer("error", problem, message, job)
         log.error("print job %s failed for good: %s", job["id"], message)
@@ -281,6 +301,7 @@ class PrintWorker:
             with write(self.db):
                 jobs.finish_job(self.db, job["id"], ok, error)
             return
+
         def mark_final(db) -> None:
             if not jobs.finish_job(db, job["id"], ok, error):
                 raise AlreadyFinalError(job["id"])
@@ -299,18 +320,32 @@ class PrintWorker:
         durable write less per ticket while all is well.
         """
         key = (state, problem)
-        if key == self.last_status[0] and time.monotonic() - self.last_status[1] < \
-                STATUS_REFRESH_S and state == "ok":
+        if (
+            key == self.last_status[0]
+            and time.monotonic() - self.last_status[1] < STATUS_REFRESH_S
+            and state == "ok"
+        ):
             return
         previous = jobs.set_printer_status(self.db, self.printer, state, problem, detail)
         self.last_status = (key, time.monotonic())
         if previous != state and job.get("device_id"):
-            accounts.touch_device(self.db, job["device_id"], {
-                "printer": self.printer, "printer_state": state, "printer_problem": problem,
-            })
+            accounts.touch_device(
+                self.db,
+                job["device_id"],
+                {
+                    "printer": self.printer,
+                    "printer_state": state,
+                    "printer_problem": problem,
+                },
+            )
         if previous != state:
-            log.log(logging.ERROR if state == "error" else logging.INFO,
-                    "printer %s is now %s %s", self.printer, state, problem)
+            log.log(
+                logging.ERROR if state == "error" else logging.INFO,
+                "printer %s is now %s %s",
+                self.printer,
+                state,
+                problem,
+            )
 
     def recover(self, lease_s: float | None = None) -> None:
         """Take back jobs a dead worker held: unsent ones are requeued, sending ones failed."""
@@ -325,9 +360,13 @@ class PrintWorker:
 class Spooler:
     """The process's print workers, one per configured printer."""
 
-    def __init__(self, config: SpoolConfig, printers: list[str],
-                 publish: Callable[[list[dict]], None] | None = None,
-                 make: Callable[..., Backend] = make_backend):
+    def __init__(
+        self,
+        config: SpoolConfig,
+        printers: list[str],
+        publish: Callable[[list[dict]], None] | None = None,
+        make: Callable[..., Backend] = make_backend,
+    ):
         self.config = config
         self.workers = {p: PrintWorker(p, config, publish, make) for p in printers}
         self.started = False

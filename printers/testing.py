@@ -193,8 +193,7 @@ class FakeNetworkPrinter:
     def wait_for_jobs(self, count: int, timeout: float = 10.0) -> list[ReceivedJob]:
         """Block until ``count`` complete jobs arrived (or timeout); return them."""
         with self.changed:
-            self.changed.wait_for(
-                lambda: sum(j.complete for j in self.jobs) >= count, timeout)
+            self.changed.wait_for(lambda: sum(j.complete for j in self.jobs) >= count, timeout)
             return [j for j in self.jobs if j.complete]
 
     def stop(self) -> None:

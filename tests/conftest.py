@@ -17,14 +17,16 @@ def db_path(tmp_path):
 
 @pytest.fixture
 def app(db_path, tmp_path):
-    app = create_app({
-        "DB": db_path,
-        "TESTING": True,
-        "SECRET_KEY": "test",
-        "PUBLIC_URL": "http://xephang.test",
-        "PRINTER": "virtual",
-        "PRINT_DIR": str(tmp_path / "printed"),
-    })
+    app = create_app(
+        {
+            "DB": db_path,
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "PUBLIC_URL": "http://xephang.test",
+            "PRINTER": "virtual",
+            "PRINT_DIR": str(tmp_path / "printed"),
+        }
+    )
     yield app
 
 
@@ -72,8 +74,9 @@ def login(client, username, password="xephang-demo"):
     client.get("/login")
     with client.session_transaction() as sess:
         csrf = sess["csrf"]
-    response = client.post("/login", data={"username": username, "password": password,
-                                           "csrf_token": csrf})
+    response = client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": csrf}
+    )
     assert response.status_code == 302, response.data
     with client.session_transaction() as sess:
         return sess["csrf"]
@@ -93,8 +96,7 @@ def make_office(db, services="ABC", counters=None, name="Văn phòng thử", hou
     office = engine.create_office(db, name, hours=hours)
     svc = {p: engine.add_service(db, office, p, f"Dịch vụ {p}") for p in services}
     counters = counters or {1: "AB", 2: "BA", 3: "C"}
-    ctr = {n: engine.add_counter(db, office, n, [svc[p] for p in ps])
-           for n, ps in counters.items()}
+    ctr = {n: engine.add_counter(db, office, n, [svc[p] for p in ps]) for n, ps in counters.items()}
     engine.add_priority_category(db, office, "elderly", "Người cao tuổi", "Elderly", 0)
     engine.add_priority_category(db, office, "child", "Trẻ dưới 6 tuổi", "Child", 1)
     return SimpleNamespace(db=db, office=office, services=svc, counters=ctr)

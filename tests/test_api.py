@@ -69,122 +69,317 @@ NO_INPUT = {"/api/v1/health", "/api/v1/openapi.json", "/api/v1/offices"}
 
 API_CASES = [
     Case("GET", "/api/v1/health", "/api/v1/health", "public"),
-    Case("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", "public",
-         check=lambda b, c: b["openapi"].startswith("3.")),
-    Case("GET", "/api/v1/offices", "/api/v1/offices", "display", denied="printer",
-         check=lambda b, c: [o["id"] for o in b["offices"]] == [c.office]),
-    Case("GET", "/api/v1/offices/<int:office_id>/snapshot", "/api/v1/offices/{office}/snapshot",
-         "display", denied="printer", state="called",
-         check=lambda b, c: b["snapshot"]["counters"][0]["current_ticket"]["id"] == c.ticket
-         and b["snapshot"]["seq"] > 0 and len(b["snapshot"]["services"]) == 6,
-         bad=[Bad(404, url="/api/v1/offices/9999/snapshot", role="admin"),
-              Bad(403, url="/api/v1/offices/{other_office}/snapshot")]),
-    Case("GET", "/api/v1/offices/<int:office_id>/waiting", "/api/v1/offices/{office}/waiting",
-         "officer", denied="kiosk", state="waiting",
-         check=lambda b, c: [t["id"] for t in b["tickets"]] == [c.ticket],
-         bad=[Bad(400, url="/api/v1/offices/{office}/waiting?service=abc"),
-              Bad(400, url="/api/v1/offices/{office}/waiting?limit=many"),
-              Bad(400, url="/api/v1/offices/{office}/waiting?limit=-1"),
-              Bad(400, url="/api/v1/offices/{office}/waiting?limit=0"),
-              Bad(403, url="/api/v1/offices/{other_office}/waiting")]),
-    Case("POST", "/api/v1/offices/<int:office_id>/close-day",
-         "/api/v1/offices/{office}/close-day", "manager", denied="officer", state="waiting",
-         check=lambda b, c: b["expired"] == 1,
-         bad=[Bad(404, url="/api/v1/offices/9999/close-day", role="admin"),
-              Bad(403, url="/api/v1/offices/{other_office}/close-day")]),
-    Case("POST", "/api/v1/tickets", "/api/v1/tickets", "kiosk", json={"service": "A"},
-         status=201, denied="display",
-         check=lambda b, c: b["ticket"]["code"] == "A001" and {
-             "id", "code", "number", "service", "status", "issued_at", "people_ahead",
-             "estimated_wait_s", "tracker_url"} <= set(b["ticket"])
-         and b["ticket"]["issued_at"].endswith("+07:00"),
-         bad=[Bad(400, json={}), Bad(400, json={"service": True}),
-              Bad(404, json={"service": "Z"}), Bad(400, json={"service": "A", "priority": "vip"}),
-              Bad(400, json={"service": "A", "priority": 7}),
-              Bad(400, json={"service": "A", "office": "x"}),
-              Bad(403, json={"service": "A", "office": "{other_office}"}),
-              Bad(400, raw="[1, 2]"), Bad(400, raw="{not json"),
-              Bad(400, json={}, role="admin")]),  # an admin must say which office
-    Case("GET", "/api/v1/tickets/<int:ticket_id>", "/api/v1/tickets/{ticket}", "officer",
-         state="done", denied="kiosk",
-         check=lambda b, c: [e["type"] for e in b["ticket"]["events"]]
-         == ["issued", "called", "started", "finished"] and b["ticket"]["status"] == "done",
-         bad=[Bad(404, url="/api/v1/tickets/999999"),
-              Bad(403, url="/api/v1/tickets/{other_ticket}")]),
-    Case("POST", T_ACTION, "/api/v1/tickets/{ticket}/recall", "officer", state="called",
-         denied="kiosk", check=lambda b, c: b["ticket"]["recalls"] == 1,
-         bad=[Bad(409, state="waiting"), Bad(404, url="/api/v1/tickets/999999/recall"),
-              Bad(403, url="/api/v1/tickets/{other_ticket}/recall")]),
-    Case("POST", T_ACTION, "/api/v1/tickets/{ticket}/start", "officer", state="called",
-         denied="display", check=lambda b, c: b["ticket"]["status"] == "serving",
-         bad=[Bad(409, state="waiting"), Bad(409, state="done")]),
-    Case("POST", T_ACTION, "/api/v1/tickets/{ticket}/finish", "officer", state="serving",
-         json={"dossier_code": "000.00.12.H40-260302-0001", "outcome": "received"},
-         denied="kiosk",
-         check=lambda b, c: b["ticket"]["status"] == "done"
-         and b["ticket"]["dossier_code"] == "000.00.12.H40-260302-0001",
-         bad=[Bad(409, state="called"), Bad(400, json={"dossier_code": "x" * 600}),
-              Bad(400, json={"dossier_code": {"a": 1}}), Bad(400, raw="[]")]),
-    Case("POST", T_ACTION, "/api/v1/tickets/{ticket}/no-show", "officer", state="called",
-         denied="kiosk", check=lambda b, c: b["ticket"]["status"] == "no_show",
-         bad=[Bad(409, state="serving"), Bad(409, state="waiting")]),
-    Case("POST", T_ACTION, "/api/v1/tickets/{ticket}/transfer", "officer", state="serving",
-         json={"service": "C", "reason": "Cần thẩm định"}, denied="kiosk",
-         check=lambda b, c: b["ticket"]["code"] == "C001"
-         and b["from_ticket"]["status"] == "transferred"
-         and b["ticket"]["visit_id"] == b["from_ticket"]["visit_id"],
-         bad=[Bad(400, json={}), Bad(404, json={"service": "Z"}),
-              Bad(400, json={"counter": "abc"}), Bad(404, json={"counter": 9999}),
-              Bad(400, json={"counter": True}), Bad(400, json={"counter": 1.5}),
-              Bad(409, state="waiting", json={"service": "C"})]),
-    Case("POST", T_ACTION, "/api/v1/tickets/{ticket}/return", "officer", state="called",
-         json={"reason": "Đi photo"}, denied="kiosk",
-         check=lambda b, c: b["ticket"]["status"] == "waiting",
-         bad=[Bad(409, state="waiting"), Bad(400, json={"reason": ["x"]})]),
-    Case("POST", T_ACTION, "/api/v1/tickets/{ticket}/cancel", "officer", state="waiting",
-         json={"reason": "Lấy nhầm"}, denied="display",
-         check=lambda b, c: b["ticket"]["status"] == "cancelled",
-         bad=[Bad(409, state="done"), Bad(400, json={"reason": "x" * 600}),
-              Bad(404, url="/api/v1/tickets/{ticket}/explode")]),
-    Case("POST", "/api/v1/counters/<int:counter_id>/call-next",
-         "/api/v1/counters/{counter}/call-next", "officer", state="waiting", denied="kiosk",
-         check=lambda b, c: b["ticket"]["id"] == c.ticket and b["ticket"]["status"] == "called",
-         bad=[Bad(404, url="/api/v1/counters/9999/call-next"),
-              Bad(409, state="called"),  # counter 1 still holds a called ticket
-              Bad(403, url="/api/v1/counters/{other_counter}/call-next")]),
-    Case("POST", "/api/v1/counters/<int:counter_id>/call-next",
-         "/api/v1/counters/{counter}/call-next", "officer",
-         check=lambda b, c: b["ticket"] is None),  # nobody waits: ticket null
-    Case("POST", "/api/v1/counters/<int:counter_id>/call", "/api/v1/counters/{counter}/call",
-         "officer", state="waiting", json={"ticket": "{ticket}", "reason": "Người già"},
-         denied="display", check=lambda b, c: b["ticket"]["id"] == c.ticket,
-         bad=[Bad(400, json={"ticket": "{ticket}"}),
-              Bad(400, json={"reason": "x"}),
-              Bad(404, json={"ticket": "Z999", "reason": "x"}),
-              Bad(404, json={"ticket": 999999, "reason": "x"}),
-              Bad(400, json={"ticket": True, "reason": "x"}),
-              Bad(409, state="done", json={"ticket": "{ticket}", "reason": "x"}),
-              Bad(403, json={"ticket": "{other_ticket}", "reason": "x"})]),
-    Case("POST", "/api/v1/counters/<int:counter_id>/call", "/api/v1/counters/{counter}/call",
-         "officer", state="waiting", json={"ticket": "{code}", "reason": "Gọi theo mã"},
-         check=lambda b, c: b["ticket"]["id"] == c.ticket),
-    Case("POST", C_ACTION, "/api/v1/counters/{counter}/pause", "officer",
-         json={"reason": "Nghỉ trưa"}, denied="kiosk",
-         check=lambda b, c: b["counter"]["state"] == "paused"
-         and b["counter"]["pause_reason"] == "Nghỉ trưa",
-         bad=[Bad(400, json={}), Bad(400, json={"reason": 5}),
-              Bad(404, url="/api/v1/counters/{counter}/explode"),
-              Bad(404, url="/api/v1/counters/9999/pause", json={"reason": "x"})]),
-    Case("POST", C_ACTION, "/api/v1/counters/{counter}/resume", "officer",
-         counter_state="paused", denied="display",
-         check=lambda b, c: b["counter"]["state"] == "open",
-         bad=[Bad(409, url="/api/v1/counters/{counter2}/resume")]),
-    Case("POST", C_ACTION, "/api/v1/counters/{counter}/open", "officer", denied="kiosk",
-         check=lambda b, c: b["counter"]["state"] == "open",
-         bad=[Bad(403, url="/api/v1/counters/{other_counter}/open")]),
-    Case("POST", C_ACTION, "/api/v1/counters/{counter}/close", "officer", denied="kiosk",
-         check=lambda b, c: b["counter"]["state"] == "closed",
-         bad=[Bad(409, state="called")]),
+    Case(
+        "GET",
+        "/api/v1/openapi.json",
+        "/api/v1/openapi.json",
+        "public",
+        check=lambda b, c: b["openapi"].startswith("3."),
+    ),
+    Case(
+        "GET",
+        "/api/v1/offices",
+        "/api/v1/offices",
+        "display",
+        denied="printer",
+        check=lambda b, c: [o["id"] for o in b["offices"]] == [c.office],
+    ),
+    Case(
+        "GET",
+        "/api/v1/offices/<int:office_id>/snapshot",
+        "/api/v1/offices/{office}/snapshot",
+        "display",
+        denied="printer",
+        state="called",
+        check=lambda b, c: (
+            b["snapshot"]["counters"][0]["current_ticket"]["id"] == c.ticket
+            and b["snapshot"]["seq"] > 0
+            and len(b["snapshot"]["services"]) == 6
+        ),
+        bad=[
+            Bad(404, url="/api/v1/offices/9999/snapshot", role="admin"),
+            Bad(403, url="/api/v1/offices/{other_office}/snapshot"),
+        ],
+    ),
+    Case(
+        "GET",
+        "/api/v1/offices/<int:office_id>/waiting",
+        "/api/v1/offices/{office}/waiting",
+        "officer",
+        denied="kiosk",
+        state="waiting",
+        check=lambda b, c: [t["id"] for t in b["tickets"]] == [c.ticket],
+        bad=[
+            Bad(400, url="/api/v1/offices/{office}/waiting?service=abc"),
+            Bad(400, url="/api/v1/offices/{office}/waiting?limit=many"),
+            Bad(400, url="/api/v1/offices/{office}/waiting?limit=-1"),
+            Bad(400, url="/api/v1/offices/{office}/waiting?limit=0"),
+            Bad(403, url="/api/v1/offices/{other_office}/waiting"),
+        ],
+    ),
+    Case(
+        "POST",
+        "/api/v1/offices/<int:office_id>/close-day",
+        "/api/v1/offices/{office}/close-day",
+        "manager",
+        denied="officer",
+        state="waiting",
+        check=lambda b, c: b["expired"] == 1,
+        bad=[
+            Bad(404, url="/api/v1/offices/9999/close-day", role="admin"),
+            Bad(403, url="/api/v1/offices/{other_office}/close-day"),
+        ],
+    ),
+    Case(
+        "POST",
+        "/api/v1/tickets",
+        "/api/v1/tickets",
+        "kiosk",
+        json={"service": "A"},
+        status=201,
+        denied="display",
+        check=lambda b, c: (
+            b["ticket"]["code"] == "A001"
+            and {
+                "id",
+                "code",
+                "number",
+                "service",
+                "status",
+                "issued_at",
+                "people_ahead",
+                "estimated_wait_s",
+                "tracker_url",
+            }
+            <= set(b["ticket"])
+            and b["ticket"]["issued_at"].endswith("+07:00")
+        ),
+        bad=[
+            Bad(400, json={}),
+            Bad(400, json={"service": True}),
+            Bad(404, json={"service": "Z"}),
+            Bad(400, json={"service": "A", "priority": "vip"}),
+            Bad(400, json={"service": "A", "priority": 7}),
+            Bad(400, json={"service": "A", "office": "x"}),
+            Bad(403, json={"service": "A", "office": "{other_office}"}),
+            Bad(400, raw="[1, 2]"),
+            Bad(400, raw="{not json"),
+            Bad(400, json={}, role="admin"),
+        ],
+    ),  # an admin must say which office
+    Case(
+        "GET",
+        "/api/v1/tickets/<int:ticket_id>",
+        "/api/v1/tickets/{ticket}",
+        "officer",
+        state="done",
+        denied="kiosk",
+        check=lambda b, c: (
+            [e["type"] for e in b["ticket"]["events"]]
+            == ["issued", "called", "started", "finished"]
+            and b["ticket"]["status"] == "done"
+        ),
+        bad=[
+            Bad(404, url="/api/v1/tickets/999999"),
+            Bad(403, url="/api/v1/tickets/{other_ticket}"),
+        ],
+    ),
+    Case(
+        "POST",
+        T_ACTION,
+        "/api/v1/tickets/{ticket}/recall",
+        "officer",
+        state="called",
+        denied="kiosk",
+        check=lambda b, c: b["ticket"]["recalls"] == 1,
+        bad=[
+            Bad(409, state="waiting"),
+            Bad(404, url="/api/v1/tickets/999999/recall"),
+            Bad(403, url="/api/v1/tickets/{other_ticket}/recall"),
+        ],
+    ),
+    Case(
+        "POST",
+        T_ACTION,
+        "/api/v1/tickets/{ticket}/start",
+        "officer",
+        state="called",
+        denied="display",
+        check=lambda b, c: b["ticket"]["status"] == "serving",
+        bad=[Bad(409, state="waiting"), Bad(409, state="done")],
+    ),
+    Case(
+        "POST",
+        T_ACTION,
+        "/api/v1/tickets/{ticket}/finish",
+        "officer",
+        state="serving",
+        json={"dossier_code": "000.00.12.H40-260302-0001", "outcome": "received"},
+        denied="kiosk",
+        check=lambda b, c: (
+            b["ticket"]["status"] == "done"
+            and b["ticket"]["dossier_code"] == "000.00.12.H40-260302-0001"
+        ),
+        bad=[
+            Bad(409, state="called"),
+            Bad(400, json={"dossier_code": "x" * 600}),
+            Bad(400, json={"dossier_code": {"a": 1}}),
+            Bad(400, raw="[]"),
+        ],
+    ),
+    Case(
+        "POST",
+        T_ACTION,
+        "/api/v1/tickets/{ticket}/no-show",
+        "officer",
+        state="called",
+        denied="kiosk",
+        check=lambda b, c: b["ticket"]["status"] == "no_show",
+        bad=[Bad(409, state="serving"), Bad(409, state="waiting")],
+    ),
+    Case(
+        "POST",
+        T_ACTION,
+        "/api/v1/tickets/{ticket}/transfer",
+        "officer",
+        state="serving",
+        json={"service": "C", "reason": "Cần thẩm định"},
+        denied="kiosk",
+        check=lambda b, c: (
+            b["ticket"]["code"] == "C001"
+            and b["from_ticket"]["status"] == "transferred"
+            and b["ticket"]["visit_id"] == b["from_ticket"]["visit_id"]
+        ),
+        bad=[
+            Bad(400, json={}),
+            Bad(404, json={"service": "Z"}),
+            Bad(400, json={"counter": "abc"}),
+            Bad(404, json={"counter": 9999}),
+            Bad(400, json={"counter": True}),
+            Bad(400, json={"counter": 1.5}),
+            Bad(409, state="waiting", json={"service": "C"}),
+        ],
+    ),
+    Case(
+        "POST",
+        T_ACTION,
+        "/api/v1/tickets/{ticket}/return",
+        "officer",
+        state="called",
+        json={"reason": "Đi photo"},
+        denied="kiosk",
+        check=lambda b, c: b["ticket"]["status"] == "waiting",
+        bad=[Bad(409, state="waiting"), Bad(400, json={"reason": ["x"]})],
+    ),
+    Case(
+        "POST",
+        T_ACTION,
+        "/api/v1/tickets/{ticket}/cancel",
+        "officer",
+        state="waiting",
+        json={"reason": "Lấy nhầm"},
+        denied="display",
+        check=lambda b, c: b["ticket"]["status"] == "cancelled",
+        bad=[
+            Bad(409, state="done"),
+            Bad(400, json={"reason": "x" * 600}),
+            Bad(404, url="/api/v1/tickets/{ticket}/explode"),
+        ],
+    ),
+    Case(
+        "POST",
+        "/api/v1/counters/<int:counter_id>/call-next",
+        "/api/v1/counters/{counter}/call-next",
+        "officer",
+        state="waiting",
+        denied="kiosk",
+        check=lambda b, c: b["ticket"]["id"] == c.ticket and b["ticket"]["status"] == "called",
+        bad=[
+            Bad(404, url="/api/v1/counters/9999/call-next"),
+            Bad(409, state="called"),  # counter 1 still holds a called ticket
+            Bad(403, url="/api/v1/counters/{other_counter}/call-next"),
+        ],
+    ),
+    Case(
+        "POST",
+        "/api/v1/counters/<int:counter_id>/call-next",
+        "/api/v1/counters/{counter}/call-next",
+        "officer",
+        check=lambda b, c: b["ticket"] is None,
+    ),  # nobody waits: ticket null
+    Case(
+        "POST",
+        "/api/v1/counters/<int:counter_id>/call",
+        "/api/v1/counters/{counter}/call",
+        "officer",
+        state="waiting",
+        json={"ticket": "{ticket}", "reason": "Người già"},
+        denied="display",
+        check=lambda b, c: b["ticket"]["id"] == c.ticket,
+        bad=[
+            Bad(400, json={"ticket": "{ticket}"}),
+            Bad(400, json={"reason": "x"}),
+            Bad(404, json={"ticket": "Z999", "reason": "x"}),
+            Bad(404, json={"ticket": 999999, "reason": "x"}),
+            Bad(400, json={"ticket": True, "reason": "x"}),
+            Bad(409, state="done", json={"ticket": "{ticket}", "reason": "x"}),
+            Bad(403, json={"ticket": "{other_ticket}", "reason": "x"}),
+        ],
+    ),
+    Case(
+        "POST",
+        "/api/v1/counters/<int:counter_id>/call",
+        "/api/v1/counters/{counter}/call",
+        "officer",
+        state="waiting",
+        json={"ticket": "{code}", "reason": "Gọi theo mã"},
+        check=lambda b, c: b["ticket"]["id"] == c.ticket,
+    ),
+    Case(
+        "POST",
+        C_ACTION,
+        "/api/v1/counters/{counter}/pause",
+        "officer",
+        json={"reason": "Nghỉ trưa"},
+        denied="kiosk",
+        check=lambda b, c: (
+            b["counter"]["state"] == "paused" and b["counter"]["pause_reason"] == "Nghỉ trưa"
+        ),
+        bad=[
+            Bad(400, json={}),
+            Bad(400, json={"reason": 5}),
+            Bad(404, url="/api/v1/counters/{counter}/explode"),
+            Bad(404, url="/api/v1/counters/9999/pause", json={"reason": "x"}),
+        ],
+    ),
+    Case(
+        "POST",
+        C_ACTION,
+        "/api/v1/counters/{counter}/resume",
+        "officer",
+        counter_state="paused",
+        denied="display",
+        check=lambda b, c: b["counter"]["state"] == "open",
+        bad=[Bad(409, url="/api/v1/counters/{counter2}/resume")],
+    ),
+    Case(
+        "POST",
+        C_ACTION,
+        "/api/v1/counters/{counter}/open",
+        "officer",
+        denied="kiosk",
+        check=lambda b, c: b["counter"]["state"] == "open",
+        bad=[Bad(403, url="/api/v1/counters/{other_counter}/open")],
+    ),
+    Case(
+        "POST",
+        C_ACTION,
+        "/api/v1/counters/{counter}/close",
+        "officer",
+        denied="kiosk",
+        check=lambda b, c: b["counter"]["state"] == "closed",
+        bad=[Bad(409, state="called")],
+    ),
 ]
 
 
@@ -224,8 +419,14 @@ def api_template(tmp_path_factory):
     other_counter = engine.add_counter(db, other, 1, [service])
     other_ticket = engine.issue_ticket(db, other, "A").ticket["id"]
     db.close()
-    return SimpleNamespace(path=path, info=info, tokens=tokens, other_office=other,
-                           other_counter=other_counter, other_ticket=other_ticket)
+    return SimpleNamespace(
+        path=path,
+        info=info,
+        tokens=tokens,
+        other_office=other,
+        other_counter=other_counter,
+        other_ticket=other_ticket,
+    )
 
 
 class Ctx:
@@ -234,19 +435,37 @@ class Ctx:
     def __init__(self, template, tmp_path):
         self.path = tmp_path / "xephang.db"
         shutil.copy(template.path, self.path)
-        self.app = create_app({"DB": str(self.path), "TESTING": True, "SECRET_KEY": "test",
-                               "PUBLIC_URL": "http://xephang.test", "PRINTER": "none",
-                               "PRINT_DIR": str(tmp_path / "printed")})
+        self.app = create_app(
+            {
+                "DB": str(self.path),
+                "TESTING": True,
+                "SECRET_KEY": "test",
+                "PUBLIC_URL": "http://xephang.test",
+                "PRINTER": "none",
+                "PRINT_DIR": str(tmp_path / "printed"),
+            }
+        )
         self.client = self.app.test_client()
         self.db = connect(self.path)
         self.tokens = template.tokens
         self.office = template.info["office_id"]
-        self.counters = {n: r[0] for n, r in enumerate(self.db.execute(
-            "SELECT id FROM counters WHERE office_id = ? ORDER BY number", [self.office]), 1)}
-        self.values = {"office": self.office, "counter": self.counters[1],
-                       "counter2": self.counters[2], "other_office": template.other_office,
-                       "other_counter": template.other_counter,
-                       "other_ticket": template.other_ticket}
+        self.counters = {
+            n: r[0]
+            for n, r in enumerate(
+                self.db.execute(
+                    "SELECT id FROM counters WHERE office_id = ? ORDER BY number", [self.office]
+                ),
+                1,
+            )
+        }
+        self.values = {
+            "office": self.office,
+            "counter": self.counters[1],
+            "counter2": self.counters[2],
+            "other_office": template.other_office,
+            "other_counter": template.other_counter,
+            "other_ticket": template.other_ticket,
+        }
         self.ticket = None
 
     def make_ticket(self, state: str) -> int:
@@ -298,8 +517,10 @@ class Ctx:
         return self.client.open(self.fill(url), method=method, headers=headers, **kwargs)
 
     def dump(self) -> dict:
-        return {t: self.db.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall()
-                for t in ("tickets", "ticket_events", "counters", "visits", "ratings")}
+        return {
+            t: self.db.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall()
+            for t in ("tickets", "ticket_events", "counters", "visits", "ratings")
+        }
 
     def close(self):
         self.db.close()
@@ -320,8 +541,10 @@ def assert_error(response, status):
 
 
 CASES = all_cases()
-IDS = [f"{c.method} {c.url}" + (f" [{i}]" if [str(d) for d in CASES].count(str(c)) > 1 else "")
-       for i, c in enumerate(CASES)]
+IDS = [
+    f"{c.method} {c.url}" + (f" [{i}]" if [str(d) for d in CASES].count(str(c)) > 1 else "")
+    for i, c in enumerate(CASES)
+]
 
 
 # --- the four tests per case ---------------------------------------------------------
@@ -340,26 +563,34 @@ def test_happy_path(ctx, case):
     assert engine.verify_log(ctx.db) == []
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.bad], ids=[
-    i for c, i in zip(CASES, IDS, strict=True) if c.bad])
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.bad], ids=[i for c, i in zip(CASES, IDS, strict=True) if c.bad]
+)
 def test_bad_input_is_refused_and_changes_nothing(ctx, case):
     for bad in case.bad:
         ctx.prepare(bad.state or case.state, case.counter_state)
         before = ctx.dump()
-        response = ctx.request(case.method, bad.url or case.url, bad.role or case.role,
-                               bad.json if bad.json is not None else case.json, raw=bad.raw)
+        response = ctx.request(
+            case.method,
+            bad.url or case.url,
+            bad.role or case.role,
+            bad.json if bad.json is not None else case.json,
+            raw=bad.raw,
+        )
         assert_error(response, bad.status)
         assert ctx.dump() == before, f"{bad} changed the database"
 
 
 def test_endpoints_with_inputs_have_bad_input_cases():
-    lacking = {c.rule for c in CASES if c.rule not in NO_INPUT} - {
-        c.rule for c in CASES if c.bad}
+    lacking = {c.rule for c in CASES if c.rule not in NO_INPUT} - {c.rule for c in CASES if c.bad}
     assert lacking == set()
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.role != "public"], ids=[
-    i for c, i in zip(CASES, IDS, strict=True) if c.role != "public"])
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c.role != "public"],
+    ids=[i for c, i in zip(CASES, IDS, strict=True) if c.role != "public"],
+)
 def test_wrong_role_is_forbidden(ctx, case):
     ctx.prepare(case.state, case.counter_state)
     denied = case.denied or "printer"
@@ -368,15 +599,19 @@ def test_wrong_role_is_forbidden(ctx, case):
     assert ctx.dump() == before
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.role != "public"], ids=[
-    i for c, i in zip(CASES, IDS, strict=True) if c.role != "public"])
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c.role != "public"],
+    ids=[i for c, i in zip(CASES, IDS, strict=True) if c.role != "public"],
+)
 def test_no_login_is_unauthenticated(ctx, case):
     ctx.prepare(case.state, case.counter_state)
     before = ctx.dump()
     assert_error(ctx.request(case.method, case.url, None, case.json), 401)
     for header in ("Bearer xu_not-a-token", "Bearer xd_not-a-token", "Bearer ", "Basic abc"):
-        response = ctx.request(case.method, case.url, None, case.json,
-                               headers={"Authorization": header})
+        response = ctx.request(
+            case.method, case.url, None, case.json, headers={"Authorization": header}
+        )
         assert_error(response, 401)
     assert ctx.dump() == before
 
@@ -394,14 +629,18 @@ def test_every_endpoint_is_covered(ctx):
     from xephang.engine.states import TICKET_ACTIONS
     from xephang.web.openapi import ENUMS
 
-    routes = {(rule.rule, method) for rule in ctx.app.url_map.iter_rules()
-              if rule.rule.startswith("/api/v1")
-              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    routes = {
+        (rule.rule, method)
+        for rule in ctx.app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
     covered = {(c.rule, c.method) for c in CASES}
     missing = routes - covered
     assert missing == set(), (
         "API routes without a case: add a Case to API_CASES (tests/test_api.py, or an "
-        "API_CASES list in your own test module)")
+        "API_CASES list in your own test module)"
+    )
     assert covered - routes == set(), "cases for routes that do not exist"
     actions = {
         T_ACTION: set(TICKET_ACTIONS),
@@ -429,12 +668,14 @@ def test_unknown_api_path_and_method_use_the_error_shape(ctx):
 
 
 def test_issue_then_call_then_snapshot_over_http(ctx):
-    issued = ctx.request("POST", "/api/v1/tickets", "kiosk", {"service": "b",
-                                                              "priority": "elderly"})
+    issued = ctx.request(
+        "POST", "/api/v1/tickets", "kiosk", {"service": "b", "priority": "elderly"}
+    )
     assert issued.status_code == 201
     ticket = issued.get_json()["ticket"]
     assert ticket["priority"] == "elderly" and ticket["tracker_url"].startswith(
-        "http://xephang.test/t/")
+        "http://xephang.test/t/"
+    )
     assert "tracker_token" not in ticket
     called = ctx.request("POST", "/api/v1/counters/{counter}/call-next", "officer").get_json()
     assert called["ticket"]["code"] == "B001"
@@ -446,15 +687,15 @@ def test_issue_then_call_then_snapshot_over_http(ctx):
 
 
 def test_admin_without_office_issues_for_any_office(ctx, api_template):
-    response = ctx.request("POST", "/api/v1/tickets", "admin",
-                           {"service": "A", "office": api_template.other_office})
+    response = ctx.request(
+        "POST", "/api/v1/tickets", "admin", {"service": "A", "office": api_template.other_office}
+    )
     assert response.status_code == 201 and response.get_json()["ticket"]["code"] == "A002"
 
 
 def test_snapshot_contract(ctx):
     ctx.prepare("called")
-    snap = ctx.request("GET", "/api/v1/offices/{office}/snapshot", "display").get_json()[
-        "snapshot"]
+    snap = ctx.request("GET", "/api/v1/offices/{office}/snapshot", "display").get_json()["snapshot"]
     assert {"office", "seq", "services", "waiting", "counters"} <= set(snap)
     for service in snap["services"]:
         assert {"id", "prefix", "name_vi", "name_en", "waiting"} <= set(service)
@@ -462,8 +703,9 @@ def test_snapshot_contract(ctx):
     for counter in snap["counters"]:
         assert {"id", "number", "services", "state", "current_ticket"} <= set(counter)
     held = next(c for c in snap["counters"] if c["current_ticket"])
-    assert held["current_ticket"]["id"] == ctx.ticket and "tracker_token" not in held[
-        "current_ticket"]
+    assert (
+        held["current_ticket"]["id"] == ctx.ticket and "tracker_token" not in held["current_ticket"]
+    )
 
 
 def test_committed_events_reach_the_hub_and_refusals_publish_nothing(ctx):

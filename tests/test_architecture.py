@@ -39,3 +39,13 @@ def test_the_checks_catch_what_they_look_for():
     assert TRANSACTION.search("with write(get_db()):")
     assert TRANSACTION.search("db.execute(sql)")
     assert not SQL.search('label = "Select a service"')
+
+
+def test_the_code_is_linted_and_formatted():
+    ruff = Path(sys.executable).with_name("ruff")
+    lint = subprocess.run([str(ruff), "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout[-3000:]
+    fmt = subprocess.run(
+        [str(ruff), "format", "--check", "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert fmt.returncode == 0, fmt.stdout[-3000:]

@@ -24,8 +24,9 @@ def login(ctx, username, password="xephang-demo"):
     ctx.client.get("/login")
     with ctx.client.session_transaction() as sess:
         csrf = sess["csrf"]
-    response = ctx.client.post("/login", data={"username": username, "password": password,
-                                               "csrf_token": csrf})
+    response = ctx.client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": csrf}
+    )
     if response.status_code != 302:
         return None
     with ctx.client.session_transaction() as sess:
@@ -47,8 +48,9 @@ def test_session_request_without_csrf_token_is_rejected(ctx):
     r = ctx.client.post(ctx.fill(CALL_NEXT), headers={"X-CSRF-Token": csrf})
     assert r.status_code == 200 and r.get_json()["ok"] is True
     # A form post may send it as a field instead of a header.
-    r = ctx.client.post(ctx.fill("/api/v1/counters/{counter}/pause"),
-                        data={"reason": "Họp", "csrf_token": csrf})
+    r = ctx.client.post(
+        ctx.fill("/api/v1/counters/{counter}/pause"), data={"reason": "Họp", "csrf_token": csrf}
+    )
     assert r.status_code == 200 and r.get_json()["counter"]["state"] == "paused"
 
 
@@ -85,14 +87,17 @@ def test_login_redirects_by_role_and_only_to_local_pages(ctx):
         ctx.client.get("/login")
         with ctx.client.session_transaction() as sess:
             csrf = sess["csrf"]
-        r = ctx.client.post("/login", data={"username": user, "password": "xephang-demo",
-                                            "csrf_token": csrf})
+        r = ctx.client.post(
+            "/login", data={"username": user, "password": "xephang-demo", "csrf_token": csrf}
+        )
         assert r.status_code == 302 and r.headers["Location"].startswith(target)
     ctx.client.get("/login")
     with ctx.client.session_transaction() as sess:
         csrf = sess["csrf"]
-    r = ctx.client.post("/login?next=//evil.example/x", data={
-        "username": "canbo1", "password": "xephang-demo", "csrf_token": csrf})
+    r = ctx.client.post(
+        "/login?next=//evil.example/x",
+        data={"username": "canbo1", "password": "xephang-demo", "csrf_token": csrf},
+    )
     assert "evil.example" not in r.headers["Location"]
 
 
@@ -101,8 +106,9 @@ def test_login_rotates_the_session(ctx):
     with ctx.client.session_transaction() as sess:
         sess["planted"] = "by an attacker"
         csrf = sess["csrf"]
-    ctx.client.post("/login", data={"username": "canbo1", "password": "xephang-demo",
-                                    "csrf_token": csrf})
+    ctx.client.post(
+        "/login", data={"username": "canbo1", "password": "xephang-demo", "csrf_token": csrf}
+    )
     with ctx.client.session_transaction() as sess:
         assert "planted" not in sess and sess["user_id"]
 
@@ -126,25 +132,27 @@ def test_officer_of_another_office_is_forbidden(ctx, api_template):  # noqa: F81
 
 
 def test_passwords_and_tokens_are_stored_hashed(ctx):
-    row = ctx.db.execute("SELECT password_hash FROM users WHERE username = 'canbo1'"
-                         ).fetchone()[0]
+    row = ctx.db.execute("SELECT password_hash FROM users WHERE username = 'canbo1'").fetchone()[0]
     assert "xephang-demo" not in row and row.startswith(("scrypt:", "pbkdf2:"))
     stored = {r[0] for r in ctx.db.execute("SELECT token_hash FROM api_tokens")}
     assert ctx.tokens["officer"] not in stored
     assert accounts.hash_token(ctx.tokens["officer"]) in stored
 
 
-@pytest.mark.parametrize("kind, role, allowed, expected", [
-    ("user", "officer", ("officer",), True),
-    ("user", "manager", ("officer",), True),  # roles nest
-    ("user", "admin", ("manager",), True),
-    ("user", "officer", ("manager",), False),
-    ("user", "manager", ("admin",), False),
-    ("user", "admin", ("kiosk",), False),  # a user is not a device
-    ("device", "kiosk", ("kiosk",), True),
-    ("device", "kiosk", ("officer",), False),
-    ("device", "display", ("kiosk", "officer"), False),
-])
+@pytest.mark.parametrize(
+    "kind, role, allowed, expected",
+    [
+        ("user", "officer", ("officer",), True),
+        ("user", "manager", ("officer",), True),  # roles nest
+        ("user", "admin", ("manager",), True),
+        ("user", "officer", ("manager",), False),
+        ("user", "manager", ("admin",), False),
+        ("user", "admin", ("kiosk",), False),  # a user is not a device
+        ("device", "kiosk", ("kiosk",), True),
+        ("device", "kiosk", ("officer",), False),
+        ("device", "display", ("kiosk", "officer"), False),
+    ],
+)
 def test_permits(kind, role, allowed, expected):
     assert permits(Principal(kind, role, 1), allowed) is expected
     assert permits(None, allowed) is False
@@ -164,8 +172,12 @@ def test_admin_without_office_may_access_any_office_others_only_theirs():
 def test_user_validation(ctx):
     from xephang.errors import BadInputError, ConflictError
 
-    for args in (("x", "officer", ctx.office), ("good", "boss", ctx.office),
-                 ("good", "officer", None), ("good", "officer", ctx.office, "short")):
+    for args in (
+        ("x", "officer", ctx.office),
+        ("good", "boss", ctx.office),
+        ("good", "officer", None),
+        ("good", "officer", ctx.office, "short"),
+    ):
         with pytest.raises(BadInputError):
             accounts.add_user(ctx.db, *args)
     with pytest.raises(ConflictError):

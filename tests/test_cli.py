@@ -51,8 +51,19 @@ def test_init_reads_xephang_db_from_the_environment(cli_db):
 def test_user_add_token_add_and_login(cli_db):
     run("init", "--db", cli_db)
     office = office_in(cli_db)
-    result = run("user", "add", "canbo9", "--role", "officer", "--office", str(office),
-                 "--password", "mat-khau-9", "--db", cli_db)
+    result = run(
+        "user",
+        "add",
+        "canbo9",
+        "--role",
+        "officer",
+        "--office",
+        str(office),
+        "--password",
+        "mat-khau-9",
+        "--db",
+        cli_db,
+    )
     assert result.exit_code == 0 and "canbo9" in result.output
     token = run("token", "add", "canbo9", env={"XEPHANG_DB": cli_db}).output.strip()
     assert token.startswith("xu_")
@@ -65,23 +76,43 @@ def test_user_add_token_add_and_login(cli_db):
 
 def test_user_add_prompts_for_the_password(cli_db):
     run("init", "--db", cli_db)
-    result = run("user", "add", "root", "--role", "admin", "--db", cli_db,
-                 input="mat-khau-admin\nmat-khau-admin\n")
+    result = run(
+        "user",
+        "add",
+        "root",
+        "--role",
+        "admin",
+        "--db",
+        cli_db,
+        input="mat-khau-admin\nmat-khau-admin\n",
+    )
     assert result.exit_code == 0
     db = connect(cli_db)
     assert people.authenticate(db, "root", "mat-khau-admin")
     db.close()
 
 
-@pytest.mark.parametrize("args", [
-    ("user", "add", "x", "--role", "officer", "--office", "1", "--password", "long-enough"),
-    ("user", "add", "someone", "--role", "officer", "--password", "long-enough"),
-    ("user", "add", "someone", "--role", "officer", "--office", "999", "--password",
-     "long-enough"),
-    ("user", "add", "someone", "--role", "officer", "--office", "1", "--password", "short"),
-    ("token", "add", "nobody"),
-    ("device", "add", "--office", "999", "--kind", "kiosk"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("user", "add", "x", "--role", "officer", "--office", "1", "--password", "long-enough"),
+        ("user", "add", "someone", "--role", "officer", "--password", "long-enough"),
+        (
+            "user",
+            "add",
+            "someone",
+            "--role",
+            "officer",
+            "--office",
+            "999",
+            "--password",
+            "long-enough",
+        ),
+        ("user", "add", "someone", "--role", "officer", "--office", "1", "--password", "short"),
+        ("token", "add", "nobody"),
+        ("device", "add", "--office", "999", "--kind", "kiosk"),
+    ],
+)
 def test_bad_arguments_fail_with_a_message(cli_db, args):
     run("init", "--db", cli_db)
     office_in(cli_db)
@@ -99,8 +130,9 @@ def test_device_add_prints_a_device_token(cli_db):
     run("init", "--db", cli_db)
     office = office_in(cli_db)
     for kind in ("kiosk", "display"):
-        token = run("device", "add", "--office", str(office), "--kind", kind, "--db", cli_db
-                    ).output.strip()
+        token = run(
+            "device", "add", "--office", str(office), "--kind", kind, "--db", cli_db
+        ).output.strip()
         assert token.startswith("xd_")
         db = connect(cli_db)
         principal = people.principal_for_token(db, token)
@@ -112,8 +144,9 @@ def _office_with_events(path) -> int:
     db = connect(path)
     office = engine.create_office(db, "Văn phòng CLI")
     engine.add_service(db, office, "A", "Hộ tịch")
-    counter = engine.add_counter(db, office, 1, [db.execute("SELECT id FROM services"
-                                                            ).fetchone()[0]])
+    counter = engine.add_counter(
+        db, office, 1, [db.execute("SELECT id FROM services").fetchone()[0]]
+    )
     for _ in range(3):
         engine.issue_ticket(db, office, "A", check_hours=False)
     engine.call_next(db, counter)
@@ -161,11 +194,14 @@ def test_settings_lists_every_setting():
 
 
 def test_console_script_help():
-    result = subprocess.run([sys.executable, "-c", "from xephang.cli import main; main()",
-                             "--help"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", "from xephang.cli import main; main()", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0
-    for command in ("init", "serve", "demo", "user", "token", "device", "verify-log",
-                    "close-day"):
+    for command in ("init", "serve", "demo", "user", "token", "device", "verify-log", "close-day"):
         assert command in result.stdout
 
 
@@ -181,9 +217,23 @@ def test_demo_prints_its_urls_and_serves(tmp_path):
         port = s.getsockname()[1]
     env = {**os.environ, "XEPHANG_PRINT_WORKER": "false", "XEPHANG_LOG_LEVEL": "WARNING"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "xephang.cli", "demo", "--db", str(tmp_path / "demo.db"),
-         "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        [
+            sys.executable,
+            "-m",
+            "xephang.cli",
+            "demo",
+            "--db",
+            str(tmp_path / "demo.db"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         lines = []
         for line in proc.stdout:  # the banner is printed before the server starts
@@ -192,8 +242,13 @@ def test_demo_prints_its_urls_and_serves(tmp_path):
                 break
         banner = "".join(lines)
         base = f"http://127.0.0.1:{port}"
-        for page in ("/kiosk/pair?token=xd_", "/counter/", "/display/pair?token=xd_",
-                     "/display/board/", "/manager/"):
+        for page in (
+            "/kiosk/pair?token=xd_",
+            "/counter/",
+            "/display/pair?token=xd_",
+            "/display/board/",
+            "/manager/",
+        ):
             assert base + page in banner, page
         assert "xephang-demo" in banner and "quanly" in banner
         deadline = time.monotonic() + 30

@@ -14,8 +14,9 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
 
 def documented() -> set[str]:
-    return set(re.findall(r"^## XEPHANG_([A-Z0-9_]+)\s*$", DOC.read_text(encoding="utf-8"),
-                          re.MULTILINE))
+    return set(
+        re.findall(r"^## XEPHANG_([A-Z0-9_]+)\s*$", DOC.read_text(encoding="utf-8"), re.MULTILINE)
+    )
 
 
 def test_every_setting_is_documented():
@@ -76,8 +77,7 @@ def test_issue_estimate_uses_the_configured_default_service_time(monkeypatch, tm
     from xephang.storage import connect
 
     monkeypatch.setenv("XEPHANG_DEFAULT_SERVICE_TIME_S", "60")
-    app = create_app({"DB": str(tmp_path / "x.db"), "SECRET_KEY": "test",
-                      "PRINT_WORKER": False})
+    app = create_app({"DB": str(tmp_path / "x.db"), "SECRET_KEY": "test", "PRINT_WORKER": False})
     db = connect(app.config["DB"])
     office = engine.create_office(db, "Office")
     engine.add_service(db, office, "A", "Hộ tịch")

@@ -52,14 +52,18 @@ def test_fifty_threads_issuing_number_without_gap_or_duplicate(tmp_path):
     def issue_many(index):
         db = connect(path, busy_timeout_ms=BUSY_MS)
         try:
-            return [engine.issue_ticket(db, q.office, "A" if index % 5 else "B").ticket
-                    for _ in range(per_thread)]
+            return [
+                engine.issue_ticket(db, q.office, "A" if index % 5 else "B").ticket
+                for _ in range(per_thread)
+            ]
         finally:
             db.close()
 
     tickets = [t for batch in run_threads(issue_many) for t in batch]
-    by_service = {"A": sorted(t["number"] for t in tickets if t["code"][0] == "A"),
-                  "B": sorted(t["number"] for t in tickets if t["code"][0] == "B")}
+    by_service = {
+        "A": sorted(t["number"] for t in tickets if t["code"][0] == "A"),
+        "B": sorted(t["number"] for t in tickets if t["code"][0] == "B"),
+    }
     assert len(by_service["A"]) == 40 * per_thread and len(by_service["B"]) == 10 * per_thread
     for numbers in by_service.values():
         assert numbers == list(range(1, len(numbers) + 1))
@@ -75,11 +79,15 @@ def test_fifty_threads_calling_on_ten_counters_call_each_ticket_once(tmp_path):
     from xephang.storage import migrate
 
     migrate(setup)
-    q = make_office(setup, services="AB", counters={n: "AB" if n % 2 else "BA"
-                                                     for n in range(1, 11)})
-    issued = [engine.issue_ticket(setup, q.office, "AB"[i % 2],
-                                  priority="elderly" if i % 7 == 0 else None).ticket["id"]
-              for i in range(500)]
+    q = make_office(
+        setup, services="AB", counters={n: "AB" if n % 2 else "BA" for n in range(1, 11)}
+    )
+    issued = [
+        engine.issue_ticket(
+            setup, q.office, "AB"[i % 2], priority="elderly" if i % 7 == 0 else None
+        ).ticket["id"]
+        for i in range(500)
+    ]
 
     def work(index):
         """Five threads share each counter: call, then start+finish or no-show what we got.
@@ -119,13 +127,18 @@ def test_fifty_threads_calling_on_ten_counters_call_each_ticket_once(tmp_path):
     called = [tid for batch in run_threads(work) for tid in batch]
     assert sorted(called) == sorted(issued)  # every ticket, each exactly once
     assert Counter(called).most_common(1)[0][1] == 1
-    call_events = Counter(r[0] for r in setup.execute(
-        "SELECT ticket_id FROM ticket_events WHERE type = 'called'"))
+    call_events = Counter(
+        r[0] for r in setup.execute("SELECT ticket_id FROM ticket_events WHERE type = 'called'")
+    )
     assert set(call_events.values()) == {1} and len(call_events) == 500
     statuses = Counter(r[0] for r in setup.execute("SELECT status FROM tickets"))
     assert set(statuses) <= {"done", "no_show"} and sum(statuses.values()) == 500
-    assert setup.execute("SELECT count(*) FROM counters WHERE current_ticket_id IS NOT NULL"
-                         ).fetchone()[0] == 0
+    assert (
+        setup.execute(
+            "SELECT count(*) FROM counters WHERE current_ticket_id IS NOT NULL"
+        ).fetchone()[0]
+        == 0
+    )
     assert engine.verify_log(setup) == []
     replayed = engine.replay_states(setup, q.office)
     assert replayed == dict(setup.execute("SELECT id, status FROM tickets").fetchall())

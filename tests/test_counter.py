@@ -25,15 +25,25 @@ def test_officer_lands_on_the_counter_screen(client, demo):
     client.get("/login")
     with client.session_transaction() as sess:
         csrf = sess["csrf"]
-    r = client.post("/login", data={"username": "canbo1", "password": demo["password"],
-                                    "csrf_token": csrf})
+    r = client.post(
+        "/login", data={"username": "canbo1", "password": demo["password"], "csrf_token": csrf}
+    )
     assert r.headers["Location"].endswith("/counter/")
     page = client.get("/counter/").get_data(as_text=True)
     assert '<meta name="csrf-token"' in page
     # every action is on the keyboard, and the shortcuts are documented on the page
-    for key, action in (("n", "call-next"), ("r", "recall"), ("s", "start"), ("f", "finish"),
-                        ("v", "no-show"), ("t", "transfer"), ("b", "return"), ("g", "call"),
-                        ("p", "pause"), ("x", "close")):
+    for key, action in (
+        ("n", "call-next"),
+        ("r", "recall"),
+        ("s", "start"),
+        ("f", "finish"),
+        ("v", "no-show"),
+        ("t", "transfer"),
+        ("b", "return"),
+        ("g", "call"),
+        ("p", "pause"),
+        ("x", "close"),
+    ):
         assert f'data-action="{action}" data-key="{key}"' in page
         assert f"<kbd>{key.upper()}</kbd>" in page
     assert "Mã hồ sơ" in page and "counter/counter.js" in page
@@ -42,8 +52,9 @@ def test_officer_lands_on_the_counter_screen(client, demo):
 def test_counter_sync_gives_next_tickets_and_own_figures(app, client, tokens, demo):
     for service in ("B", "A", "B"):
         client.post("/api/v1/tickets", json={"service": service}, headers=tokens["kiosk"])
-    client.post("/api/v1/tickets", json={"service": "A", "priority": "elderly"},
-                headers=tokens["kiosk"])
+    client.post(
+        "/api/v1/tickets", json={"service": "A", "priority": "elderly"}, headers=tokens["kiosk"]
+    )
     csrf = login(client, "canbo1")
     sio = socketio.test_client(app, flask_test_client=client, auth={"counter": 1})
     state = sio.emit("counter_sync", {"counter": 1}, callback=True)["counter"]
@@ -54,8 +65,9 @@ def test_counter_sync_gives_next_tickets_and_own_figures(app, client, tokens, de
     headers = {"X-CSRF-Token": csrf}
     ticket = client.post("/api/v1/counters/1/call-next", headers=headers).json["ticket"]
     client.post(f"/api/v1/tickets/{ticket['id']}/start", headers=headers)
-    client.post(f"/api/v1/tickets/{ticket['id']}/finish", json={"dossier_code": "X-1"},
-                headers=headers)
+    client.post(
+        f"/api/v1/tickets/{ticket['id']}/finish", json={"dossier_code": "X-1"}, headers=headers
+    )
     nxt = client.post("/api/v1/counters/1/call-next", headers=headers).json["ticket"]
     client.post(f"/api/v1/tickets/{nxt['id']}/no-show", headers=headers)
     mine = sio.emit("counter_sync", {"counter": 1}, callback=True)["counter"]["mine"]
@@ -92,18 +104,25 @@ def _session(server, username):
     s = requests.Session()
     page = s.get(f"{server.url}/login").text
     csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
-    r = s.post(f"{server.url}/login", data={"username": username, "password":
-                                            server.demo["password"], "csrf_token": csrf})
+    r = s.post(
+        f"{server.url}/login",
+        data={"username": username, "password": server.demo["password"], "csrf_token": csrf},
+    )
     assert r.ok
-    s.headers["X-CSRF-Token"] = s.get(f"{server.url}/counter/").text.split(
-        'name="csrf-token" content="')[1].split('"')[0]
+    s.headers["X-CSRF-Token"] = (
+        s.get(f"{server.url}/counter/").text.split('name="csrf-token" content="')[1].split('"')[0]
+    )
     return s
 
 
 def _issue(server, service, n):
     kiosk = {"Authorization": f"Bearer {server.demo['kiosk_token']}"}
-    return [requests.post(f"{server.url}/api/v1/tickets", json={"service": service},
-                          headers=kiosk).json()["ticket"] for _ in range(n)]
+    return [
+        requests.post(
+            f"{server.url}/api/v1/tickets", json={"service": service}, headers=kiosk
+        ).json()["ticket"]
+        for _ in range(n)
+    ]
 
 
 def test_double_click_over_http_calls_one_ticket(server):
@@ -143,8 +162,10 @@ def test_officers_at_once_never_call_the_same_ticket(server):
             assert s.post(f"{server.url}/api/v1/tickets/{ticket['id']}/start").ok
 
     # counters 1 (A, B), 2 (B, A) and 6 (F, A) all take A tickets
-    threads = [threading.Thread(target=officer, args=(u, c))
-               for u, c in (("canbo1", 1), ("canbo2", 2), ("canbo6", 6))]
+    threads = [
+        threading.Thread(target=officer, args=(u, c))
+        for u, c in (("canbo1", 1), ("canbo2", 2), ("canbo6", 6))
+    ]
     for t in threads:
         t.start()
     for t in threads:

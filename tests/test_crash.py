@@ -37,12 +37,25 @@ def free_port() -> int:
 
 def start_server(db_path, port) -> subprocess.Popen:
     """`xephang serve` in a child process; returns once it answers its health check."""
-    command = [sys.executable, "-c", "from xephang.cli import main; main()", "serve",
-               "--db", str(db_path), "--host", "127.0.0.1", "--port", str(port)]
-    env = {**os.environ, "XEPHANG_PRINT_WORKER": "false", "XEPHANG_PRINTER": "none",
-           "XEPHANG_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    command = [
+        sys.executable,
+        "-c",
+        "from xephang.cli import main; main()",
+        "serve",
+        "--db",
+        str(db_path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    env = {
+        **os.environ,
+        "XEPHANG_PRINT_WORKER": "false",
+        "XEPHANG_PRINTER": "none",
+        "XEPHANG_LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -90,8 +103,9 @@ def test_sigkill_while_issuing_loses_no_acknowledged_ticket(tmp_path):
             if time.monotonic() - began > TIME_LIMIT_S:
                 return
             try:
-                response = session.post(url, json={"service": "ABCDEF"[(index + n) % 6]},
-                                        headers=headers, timeout=10)
+                response = session.post(
+                    url, json={"service": "ABCDEF"[(index + n) % 6]}, headers=headers, timeout=10
+                )
             except requests.RequestException:
                 with lock:
                     cut_off.append(index)
@@ -123,8 +137,12 @@ def test_sigkill_while_issuing_loses_no_acknowledged_ticket(tmp_path):
     port = free_port()
     server = start_server(db_path, port)
     try:
-        after = requests.post(f"http://127.0.0.1:{port}/api/v1/tickets", json={"service": "A"},
-                              headers=headers, timeout=10)
+        after = requests.post(
+            f"http://127.0.0.1:{port}/api/v1/tickets",
+            json={"service": "A"},
+            headers=headers,
+            timeout=10,
+        )
         assert after.status_code == 201
     finally:
         stop(server)
@@ -134,19 +152,26 @@ def test_sigkill_while_issuing_loses_no_acknowledged_ticket(tmp_path):
         stored = {r[0]: r[1] for r in db.execute("SELECT id, code FROM tickets")}
         for ticket in acknowledged:
             assert stored.get(ticket["id"]) == ticket["code"], ticket
-        codes = Counter(r[0] for r in db.execute("SELECT service_id || '/' || day || '/' ||"
-                                                 " number FROM tickets"))
+        codes = Counter(
+            r[0]
+            for r in db.execute("SELECT service_id || '/' || day || '/' || number FROM tickets")
+        )
         assert codes.most_common(1)[0][1] == 1  # no duplicate numbers
         for service_id, count, top in db.execute(
-                "SELECT service_id, count(*), max(number) FROM tickets"
-                " GROUP BY service_id, day"):
+            "SELECT service_id, count(*), max(number) FROM tickets GROUP BY service_id, day"
+        ):
             assert count == top, f"gap in the numbers of service {service_id}"
         new = after.json()["ticket"]
-        assert db.execute("SELECT code FROM tickets WHERE id = ?", [new["id"]]
-                          ).fetchone()[0] == new["code"]
-        assert new["number"] == db.execute(
-            "SELECT max(number) FROM tickets WHERE service_id = ?",
-            [new["service"]["id"]]).fetchone()[0]
+        assert (
+            db.execute("SELECT code FROM tickets WHERE id = ?", [new["id"]]).fetchone()[0]
+            == new["code"]
+        )
+        assert (
+            new["number"]
+            == db.execute(
+                "SELECT max(number) FROM tickets WHERE service_id = ?", [new["service"]["id"]]
+            ).fetchone()[0]
+        )
         assert engine.verify_log(db) == []
         assert len(acknowledged) >= KILL_AFTER
     finally:

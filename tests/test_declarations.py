@@ -16,7 +16,10 @@ def test_every_view_declares_its_callers(app):
 
 
 def test_every_view_has_a_docstring(app):
-    missing = [rule.endpoint for rule in app.url_map.iter_rules()
-               if not rule.endpoint.endswith("static")
-               and not (app.view_functions[rule.endpoint].__doc__ or "").strip()]
+    missing = [
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if not rule.endpoint.endswith("static")
+        and not (app.view_functions[rule.endpoint].__doc__ or "").strip()
+    ]
     assert missing == []

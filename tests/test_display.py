@@ -19,8 +19,12 @@ def test_pair_then_board_of_the_paired_office(client, demo):
     page = r.get_data(as_text=True)
     assert "Trung tâm Phục vụ hành chính công (Demo)" in page
     assert 'data-mode="session"' in page
-    for asset in ("xephang/vendor/socket.io.min.js", "xephang/live.js", "display/voice.js",
-                  "display/board.js"):
+    for asset in (
+        "xephang/vendor/socket.io.min.js",
+        "xephang/live.js",
+        "display/voice.js",
+        "display/board.js",
+    ):
         assert asset in page
 
 
@@ -73,8 +77,9 @@ def test_today_wait_against_target(db, demo):
     engine.set_target(db, office, "avg_wait_s", 900, "2023-01-01")
     assert live.today_wait(db, office)["avg_s"] is None
     for minutes in (4, 10):
-        t = engine.issue_ticket(db, office, "A", now=now - timedelta(minutes=minutes),
-                                check_hours=False).ticket
+        t = engine.issue_ticket(
+            db, office, "A", now=now - timedelta(minutes=minutes), check_hours=False
+        ).ticket
         engine.call_next(db, 1 if minutes == 4 else 2, now=now)
         if minutes == 4:
             engine.no_show(db, t["id"], now=now)
@@ -84,8 +89,9 @@ def test_today_wait_against_target(db, demo):
 
 def test_board_snapshot_carries_the_managers_message_and_voice_settings(app, db, demo):
     with write(db):
-        engine.set_office_settings(db, demo["office_id"], {
-            "board_message": "Chiều thứ Sáu tiếp dân đến 17 giờ"})
+        engine.set_office_settings(
+            db, demo["office_id"], {"board_message": "Chiều thứ Sáu tiếp dân đến 17 giờ"}
+        )
         engine.set_office_settings(db, demo["office_id"], {"number_dialect": "south"})
     board = socketio.test_client(app, auth={"board": demo["board_id"]})
     snap = board.emit("sync", callback=True)["snapshot"]
@@ -98,8 +104,9 @@ def test_the_board_counts_a_transferred_visits_waits_together(db, demo):
     """The board's average is per visit (DESIGN definitions), like the manager's figures."""
     office = demo["office_id"]
     now = datetime.now(UTC)
-    first = engine.issue_ticket(db, office, "A", now=now - timedelta(minutes=10),
-                                check_hours=False).ticket
+    first = engine.issue_ticket(
+        db, office, "A", now=now - timedelta(minutes=10), check_hours=False
+    ).ticket
     engine.call_next(db, 1, now=now - timedelta(minutes=6))  # counter 1 serves A first
     moved = engine.transfer(db, first["id"], service="C", now=now - timedelta(minutes=6)).ticket
     engine.call_next(db, 3, now=now)  # counter 3 serves C

@@ -29,8 +29,10 @@ def at(minutes: float) -> datetime:
 
 def dump(db) -> dict:
     """Everything an operation may change, to compare before and after."""
-    return {table: list(db.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall())
-            for table in ("tickets", "ticket_events", "counters", "visits", "ratings")}
+    return {
+        table: list(db.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall())
+        for table in ("tickets", "ticket_events", "counters", "visits", "ratings")
+    }
 
 
 def issue(q, prefix="A", minutes=0, **kw):
@@ -51,8 +53,9 @@ def test_issue_returns_the_contract_fields(queue):
     assert ticket["issued_at"] == "2026-03-02T09:00:00+07:00"  # local time with its offset
     assert ticket["people_ahead"] == 0 and ticket["estimated_wait_s"] == 0
     assert ticket["tracker_token"]
-    events = queue.db.execute("SELECT type, seq FROM ticket_events WHERE ticket_id = ?",
-                              [ticket["id"]]).fetchall()
+    events = queue.db.execute(
+        "SELECT type, seq FROM ticket_events WHERE ticket_id = ?", [ticket["id"]]
+    ).fetchall()
     assert events == [("issued", events[0][1])]
 
 
@@ -65,10 +68,14 @@ def test_numbers_count_per_service_and_office(queue, bare_db):
 
 def test_service_found_by_prefix_any_case_or_id(queue):
     assert issue(queue, "b")["code"] == "B001"
-    assert engine.issue_ticket(queue.db, queue.office, queue.services["B"], now=T0
-                               ).ticket["code"] == "B002"
-    assert engine.issue_ticket(queue.db, queue.office, str(queue.services["C"]), now=T0
-                               ).ticket["code"] == "C001"
+    assert (
+        engine.issue_ticket(queue.db, queue.office, queue.services["B"], now=T0).ticket["code"]
+        == "B002"
+    )
+    assert (
+        engine.issue_ticket(queue.db, queue.office, str(queue.services["C"]), now=T0).ticket["code"]
+        == "C001"
+    )
     for bad in ("Z", 9999, ""):
         with pytest.raises((NotFoundError, BadInputError)):
             issue(queue, bad)
@@ -78,8 +85,7 @@ def test_numbering_restarts_at_local_midnight(queue):
     # 16:59 UTC is 23:59 in Hà Nội; 17:00 UTC is 00:00 of the next local day.
     late = datetime.fromisoformat("2026-03-02T16:59:00+00:00")
     midnight = datetime.fromisoformat("2026-03-02T17:00:00+00:00")
-    first = [engine.issue_ticket(queue.db, queue.office, "A", now=late).ticket
-             for _ in range(3)]
+    first = [engine.issue_ticket(queue.db, queue.office, "A", now=late).ticket for _ in range(3)]
     assert [t["number"] for t in first] == [1, 2, 3]
     assert {t["day"] for t in first} == {"2026-03-02"}
     assert first[0]["issued_at"] == "2026-03-02T23:59:00+07:00"
@@ -94,8 +100,10 @@ def test_numbering_follows_the_office_time_zone(bare_db):
     office = engine.create_office(bare_db, "Office in UTC", timezone="UTC")
     engine.add_service(bare_db, office, "A", "Dịch vụ A")
     late = datetime.fromisoformat("2026-03-02T17:00:00+00:00")  # midnight in Hà Nội, not here
-    numbers = [engine.issue_ticket(bare_db, office, "A", now=late + timedelta(hours=h)
-                                   ).ticket["number"] for h in (0, 6, 7)]
+    numbers = [
+        engine.issue_ticket(bare_db, office, "A", now=late + timedelta(hours=h)).ticket["number"]
+        for h in (0, 6, 7)
+    ]
     assert numbers == [1, 2, 1]  # 17:00 and 23:00 UTC share a day; 00:00 UTC starts one
 
 
@@ -125,17 +133,20 @@ def test_transfers_do_not_count_against_the_daily_cap(queue):
 HOURS = {"mon": [["07:30", "11:30"], ["13:30", "17:00"]], "tue": [["13:00", "24:00"]]}
 
 
-@pytest.mark.parametrize("local, is_open", [
-    ("2026-03-02T07:29:59", False),
-    ("2026-03-02T07:30:00", True),
-    ("2026-03-02T11:29:00", True),
-    ("2026-03-02T11:30:00", False),
-    ("2026-03-02T12:15:00", False),
-    ("2026-03-02T16:59:59", True),
-    ("2026-03-02T17:00:00", False),
-    ("2026-03-03T23:59:00", True),  # an afternoon span ending at 24:00
-    ("2026-03-08T09:00:00", False),  # Sunday: no hours that day
-])
+@pytest.mark.parametrize(
+    "local, is_open",
+    [
+        ("2026-03-02T07:29:59", False),
+        ("2026-03-02T07:30:00", True),
+        ("2026-03-02T11:29:00", True),
+        ("2026-03-02T11:30:00", False),
+        ("2026-03-02T12:15:00", False),
+        ("2026-03-02T16:59:59", True),
+        ("2026-03-02T17:00:00", False),
+        ("2026-03-03T23:59:00", True),  # an afternoon span ending at 24:00
+        ("2026-03-08T09:00:00", False),  # Sunday: no hours that day
+    ],
+)
 def test_opening_hours(bare_db, local, is_open):
     q = make_office(bare_db, hours=HOURS)
     moment = datetime.fromisoformat(local + "+07:00")
@@ -147,8 +158,12 @@ def test_opening_hours(bare_db, local, is_open):
             engine.issue_ticket(bare_db, q.office, "A", now=moment)
         assert dump(bare_db) == before
         # Staff may still issue outside hours when they say so.
-        assert engine.issue_ticket(bare_db, q.office, "A", now=moment, check_hours=False
-                                   ).ticket["number"] == 1
+        assert (
+            engine.issue_ticket(bare_db, q.office, "A", now=moment, check_hours=False).ticket[
+                "number"
+            ]
+            == 1
+        )
 
 
 def test_unknown_priority_category_is_refused(queue):
@@ -210,12 +225,15 @@ def _mixed_queue(q):
         issue(q, "A", minutes=3 + m, priority="elderly")  # A004..A007 priority
 
 
-@pytest.mark.parametrize("streak_max, expected", [
-    (2, ["A004*", "A005*", "A001", "A006*", "A007*", "A002", "A003"]),  # the default
-    (1, ["A004*", "A001", "A005*", "A002", "A006*", "A003", "A007*"]),
-    (3, ["A004*", "A005*", "A006*", "A001", "A007*", "A002", "A003"]),
-    (0, ["A001", "A002", "A003", "A004*", "A005*", "A006*", "A007*"]),  # plain arrival order
-])
+@pytest.mark.parametrize(
+    "streak_max, expected",
+    [
+        (2, ["A004*", "A005*", "A001", "A006*", "A007*", "A002", "A003"]),  # the default
+        (1, ["A004*", "A001", "A005*", "A002", "A006*", "A003", "A007*"]),
+        (3, ["A004*", "A005*", "A006*", "A001", "A007*", "A002", "A003"]),
+        (0, ["A001", "A002", "A003", "A004*", "A005*", "A006*", "A007*"]),  # plain arrival order
+    ],
+)
 def test_priority_interleave(queue, streak_max, expected):
     if streak_max != 2:
         with write(queue.db):
@@ -251,8 +269,9 @@ def test_streak_counts_per_counter(queue):
         current = engine.get_counter(queue.db, queue.counters[n])["current_ticket_id"]
         engine.no_show(queue.db, current, now=at(11))
     assert call(queue, 1, minutes=12)["code"] == "A005"  # streak 2 at counter 1 only after this
-    engine.no_show(queue.db, engine.get_counter(queue.db, queue.counters[1])["current_ticket_id"],
-                   now=at(12))
+    engine.no_show(
+        queue.db, engine.get_counter(queue.db, queue.counters[1])["current_ticket_id"], now=at(12)
+    )
     assert call(queue, 1, minutes=13)["code"] == "A001"  # streak reached: arrival order
 
 
@@ -279,13 +298,22 @@ def test_full_lifecycle_records_times_and_dossier(queue):
     assert recalled["last_called_at"] == "2026-03-02T09:05:00+07:00"
     serving = engine.start(queue.db, t["id"], now=at(6)).ticket
     assert serving["status"] == "serving"
-    done = engine.finish(queue.db, t["id"], dossier_code=" 000.00.12.H40-260302-0001 ",
-                         outcome="received", now=at(16)).ticket
+    done = engine.finish(
+        queue.db,
+        t["id"],
+        dossier_code=" 000.00.12.H40-260302-0001 ",
+        outcome="received",
+        now=at(16),
+    ).ticket
     assert done["status"] == "done" and done["dossier_code"] == "000.00.12.H40-260302-0001"
     assert done["outcome"] == "received" and done["finished_at"] == "2026-03-02T09:16:00+07:00"
     assert engine.get_counter(queue.db, queue.counters[1])["current_ticket_id"] is None
-    types = [r[0] for r in queue.db.execute(
-        "SELECT type FROM ticket_events WHERE ticket_id = ? ORDER BY seq", [t["id"]])]
+    types = [
+        r[0]
+        for r in queue.db.execute(
+            "SELECT type FROM ticket_events WHERE ticket_id = ? ORDER BY seq", [t["id"]]
+        )
+    ]
     assert types == ["issued", "called", "recalled", "started", "finished"]
     assert engine.verify_log(queue.db) == []
 
@@ -316,11 +344,13 @@ def test_call_next_finishes_the_ticket_being_served(queue):
 def test_call_specific_ticket_logs_the_reason(queue):
     issue(queue)
     second = issue(queue)
-    called = engine.call_ticket(queue.db, queue.counters[1], second["id"], "Hồ sơ bổ sung",
-                                now=at(1)).ticket
+    called = engine.call_ticket(
+        queue.db, queue.counters[1], second["id"], "Hồ sơ bổ sung", now=at(1)
+    ).ticket
     assert called["id"] == second["id"] and called["status"] == "called"
-    details = queue.db.execute("SELECT details FROM ticket_events WHERE ticket_id = ? AND"
-                               " type = 'called'", [second["id"]]).fetchone()[0]
+    details = queue.db.execute(
+        "SELECT details FROM ticket_events WHERE ticket_id = ? AND type = 'called'", [second["id"]]
+    ).fetchone()[0]
     assert "Hồ sơ bổ sung" in details and '"out_of_order": true' in details
     with pytest.raises(BadInputError):  # a reason is required
         engine.call_ticket(queue.db, queue.counters[2], issue(queue)["id"], "  ")
@@ -352,8 +382,9 @@ def test_return_to_queue_goes_to_the_back_and_keeps_the_first_call(queue):
     first = issue(queue, minutes=0)
     second = issue(queue, minutes=1)
     call(queue, 1, minutes=2)
-    back = engine.return_to_queue(queue.db, first["id"], reason="Đi photo giấy tờ",
-                                  now=at(3)).ticket
+    back = engine.return_to_queue(
+        queue.db, first["id"], reason="Đi photo giấy tờ", now=at(3)
+    ).ticket
     assert back["status"] == "waiting" and back["counter"] is None
     assert back["called_at"] == "2026-03-02T09:02:00+07:00"  # wait = first call − issue
     assert engine.get_counter(queue.db, queue.counters[1])["current_ticket_id"] is None
@@ -369,8 +400,9 @@ def test_transfer_to_a_service_keeps_the_visit_and_place(queue):
     issue(queue, "C", minutes=2)  # C002
     call(queue, 1, minutes=3)
     engine.start(queue.db, a["id"], now=at(4))
-    outcome = engine.transfer(queue.db, a["id"], service="C", reason="Cần thẩm định đất",
-                              now=at(10))
+    outcome = engine.transfer(
+        queue.db, a["id"], service="C", reason="Cần thẩm định đất", now=at(10)
+    )
     new = outcome.ticket
     old = outcome.extra["from_ticket"]
     assert old["status"] == "transferred" and new["status"] == "waiting"
@@ -398,18 +430,22 @@ def test_transfer_to_a_counter_is_called_only_there(queue):
 def test_transfer_to_a_counter_of_another_service(queue):
     a = issue(queue, "A")
     call(queue, 1)
-    new = engine.transfer(queue.db, a["id"], service="A", counter_id=queue.counters[3],
-                          now=at(1)).ticket
+    new = engine.transfer(
+        queue.db, a["id"], service="A", counter_id=queue.counters[3], now=at(1)
+    ).ticket
     assert call(queue, 3, minutes=2)["id"] == new["id"]  # counter 3 serves only C
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    ({}, BadInputError),
-    ({"service": "Z"}, NotFoundError),
-    ({"counter_id": "x"}, BadInputError),
-    ({"counter_id": 9999}, NotFoundError),
-    ({"service": "A", "counter_id": "COUNTER1"}, BadInputError),  # same counter and service
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({}, BadInputError),
+        ({"service": "Z"}, NotFoundError),
+        ({"counter_id": "x"}, BadInputError),
+        ({"counter_id": 9999}, NotFoundError),
+        ({"service": "A", "counter_id": "COUNTER1"}, BadInputError),  # same counter and service
+    ],
+)
 def test_bad_transfers_change_nothing(queue, kwargs, error):
     a = issue(queue, "A")
     call(queue, 1)
@@ -425,22 +461,37 @@ def test_cancel_waiting_and_called(queue):
     waiting = issue(queue)
     called = issue(queue, "B")
     call(queue, 2)
-    assert engine.cancel(queue.db, waiting["id"], reason="Lấy nhầm").ticket["status"] == \
-        "cancelled"
+    assert engine.cancel(queue.db, waiting["id"], reason="Lấy nhầm").ticket["status"] == "cancelled"
     assert engine.cancel(queue.db, called["id"]).ticket["status"] == "cancelled"
     assert engine.get_counter(queue.db, queue.counters[2])["current_ticket_id"] is None
 
 
 ILLEGAL = [
     # (state to reach, operation that is illegal there)
-    ("waiting", "recall"), ("waiting", "start"), ("waiting", "finish"), ("waiting", "no_show"),
-    ("waiting", "transfer"), ("waiting", "return"),
+    ("waiting", "recall"),
+    ("waiting", "start"),
+    ("waiting", "finish"),
+    ("waiting", "no_show"),
+    ("waiting", "transfer"),
+    ("waiting", "return"),
     ("called", "finish"),
-    ("serving", "recall"), ("serving", "start"), ("serving", "no_show"), ("serving", "cancel"),
-    ("done", "recall"), ("done", "start"), ("done", "finish"), ("done", "no_show"),
-    ("done", "transfer"), ("done", "return"), ("done", "cancel"),
-    ("no_show", "start"), ("no_show", "return"), ("cancelled", "recall"),
-    ("cancelled", "cancel"), ("expired", "start"), ("expired", "cancel"),
+    ("serving", "recall"),
+    ("serving", "start"),
+    ("serving", "no_show"),
+    ("serving", "cancel"),
+    ("done", "recall"),
+    ("done", "start"),
+    ("done", "finish"),
+    ("done", "no_show"),
+    ("done", "transfer"),
+    ("done", "return"),
+    ("done", "cancel"),
+    ("no_show", "start"),
+    ("no_show", "return"),
+    ("cancelled", "recall"),
+    ("cancelled", "cancel"),
+    ("expired", "start"),
+    ("expired", "cancel"),
 ]
 
 
@@ -513,9 +564,11 @@ def test_pause_and_resume(queue):
     counter = engine.get_counter(queue.db, queue.counters[1])
     assert counter["state"] == "paused" and counter["pause_reason"] == "Nghỉ trưa"
     before = dump(queue.db)
-    for op in (lambda: call(queue, 1),
-               lambda: engine.pause(queue.db, queue.counters[1], "again"),
-               lambda: engine.pause(queue.db, queue.counters[2], "")):
+    for op in (
+        lambda: call(queue, 1),
+        lambda: engine.pause(queue.db, queue.counters[1], "again"),
+        lambda: engine.pause(queue.db, queue.counters[2], ""),
+    ):
         with pytest.raises(QueueError):
             op()
     assert dump(queue.db) == before
@@ -597,13 +650,16 @@ def test_every_operation_appends_chained_events(queue):
     assert engine.replay_states(queue.db, queue.office) == {t["id"]: "done"}
 
 
-@pytest.mark.parametrize("tamper", [
-    "UPDATE ticket_events SET details = '{\"dossier_code\": \"forged\"}' WHERE seq = 3",
-    "UPDATE ticket_events SET at = '2026-03-01T00:00:00.000+00:00' WHERE seq = 2",
-    "UPDATE ticket_events SET hash = 'f' || substr(hash, 2) WHERE seq = 2",
-    "DELETE FROM ticket_events WHERE seq = 2",
-    "UPDATE ticket_events SET type = 'finished' WHERE seq = 3",
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        'UPDATE ticket_events SET details = \'{"dossier_code": "forged"}\' WHERE seq = 3',
+        "UPDATE ticket_events SET at = '2026-03-01T00:00:00.000+00:00' WHERE seq = 2",
+        "UPDATE ticket_events SET hash = 'f' || substr(hash, 2) WHERE seq = 2",
+        "DELETE FROM ticket_events WHERE seq = 2",
+        "UPDATE ticket_events SET type = 'finished' WHERE seq = 3",
+    ],
+)
 def test_verify_log_detects_tampering(queue, tamper):
     t = issue(queue)
     call(queue, 1)

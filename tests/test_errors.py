@@ -19,11 +19,20 @@ from xephang.errors import (
 )
 
 
-@pytest.mark.parametrize("cls, status", [
-    (BadInputError, 400), (NotAuthenticatedError, 401), (ForbiddenError, 403),
-    (NotFoundError, 404), (ConflictError, 409), (IllegalTransitionError, 409),
-    (DailyCapError, 409), (OfficeClosedError, 409), (RateLimitError, 429),
-])
+@pytest.mark.parametrize(
+    "cls, status",
+    [
+        (BadInputError, 400),
+        (NotAuthenticatedError, 401),
+        (ForbiddenError, 403),
+        (NotFoundError, 404),
+        (ConflictError, 409),
+        (IllegalTransitionError, 409),
+        (DailyCapError, 409),
+        (OfficeClosedError, 409),
+        (RateLimitError, 429),
+    ],
+)
 def test_statuses(cls, status):
     err = cls("Tiếng Việt", "English")
     assert isinstance(err, QueueError) and err.status == status
@@ -32,7 +41,12 @@ def test_statuses(cls, status):
 
 def test_error_body_shape():
     assert error_body(409, "msg", "conflict", ticket_id=3) == {
-        "ok": False, "error": "msg", "status": 409, "code": "conflict", "ticket_id": 3}
+        "ok": False,
+        "error": "msg",
+        "status": 409,
+        "code": "conflict",
+        "ticket_id": 3,
+    }
 
 
 @pytest.fixture
@@ -94,6 +108,5 @@ def test_browsers_get_an_html_page(failing_app):
 
 
 def test_json_clients_get_json_off_the_api(failing_app):
-    response = failing_app.test_client().get("/_test/page",
-                                             headers={"Accept": "application/json"})
+    response = failing_app.test_client().get("/_test/page", headers={"Accept": "application/json"})
     assert_shape(response, 404)

@@ -41,10 +41,13 @@ def test_report_xlsx_carries_the_report_figures(month, group):  # noqa: F811
         if row["avg_wait_s"] is not None:
             assert line[col["Chờ TB (phút)"]] == pytest.approx(row["avg_wait_s"] / 60, abs=0.01)
         assert line[col["Tỷ lệ lượt đạt"]] == row["within_target_share"]
-        assert line[col["Đạt chỉ tiêu chờ"]] == {True: "Đạt", False: "Không đạt",
-                                                  None: None}[row["wait_pass"]]
-    summary = dict((r[0], r[1]) for r in _sheet_rows(exports.report_xlsx(report), "Tóm tắt")
-                   if r and r[0])
+        assert (
+            line[col["Đạt chỉ tiêu chờ"]]
+            == {True: "Đạt", False: "Không đạt", None: None}[row["wait_pass"]]
+        )
+    summary = dict(
+        (r[0], r[1]) for r in _sheet_rows(exports.report_xlsx(report), "Tóm tắt") if r and r[0]
+    )
     assert summary["Số vé cấp"] == report["total"]["issued"]
 
 
@@ -80,16 +83,40 @@ def test_log_exports_have_every_ticket(month):  # noqa: F811
 def test_cli_report_json_csv_xlsx(month, tmp_path):  # noqa: F811
     db, info, path = month
     runner = CliRunner()
-    base = ["report", "--db", path, "--office", str(info["office_id"]), "--from", FIRST,
-            "--to", LAST, "--group", "service"]
+    base = [
+        "report",
+        "--db",
+        path,
+        "--office",
+        str(info["office_id"]),
+        "--from",
+        FIRST,
+        "--to",
+        LAST,
+        "--group",
+        "service",
+    ]
     result = runner.invoke(cli, [*base, "--format", "json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["rows"]
     expected = reports.wait_report(db, info["office_id"], FIRST, LAST, "service")["rows"]
     assert [r["avg_wait_s"] for r in rows] == [r["avg_wait_s"] for r in expected]
-    for key in ("group", "issued", "served", "no_show", "visits", "avg_wait_s",
-                "median_wait_s", "p90_wait_s", "max_wait_s", "within_target_share",
-                "avg_service_s", "ratings", "satisfied_share", "target_wait_s"):
+    for key in (
+        "group",
+        "issued",
+        "served",
+        "no_show",
+        "visits",
+        "avg_wait_s",
+        "median_wait_s",
+        "p90_wait_s",
+        "max_wait_s",
+        "within_target_share",
+        "avg_service_s",
+        "ratings",
+        "satisfied_share",
+        "target_wait_s",
+    ):
         assert key in rows[0]
     result = runner.invoke(cli, [*base, "--format", "csv"])
     assert result.exit_code == 0 and "avg_wait_s" in result.stdout
@@ -97,18 +124,22 @@ def test_cli_report_json_csv_xlsx(month, tmp_path):  # noqa: F811
     result = runner.invoke(cli, [*base, "--format", "xlsx", "--output", str(out)])
     assert result.exit_code == 0, result.output
     assert _sheet_rows(out.read_bytes(), "Báo cáo")[1][0] == rows[0]["group"]
-    bad = runner.invoke(cli, ["report", "--db", path, "--office", "1", "--from", LAST, "--to",
-                              FIRST])
+    bad = runner.invoke(
+        cli, ["report", "--db", path, "--office", "1", "--from", LAST, "--to", FIRST]
+    )
     assert bad.exit_code != 0 and "Ngày kết thúc" in bad.output
 
 
 def test_purge_removes_old_logs_keeps_chain_and_statistics(month):  # noqa: F811
     db, info, _ = month
     office = info["office_id"]
-    ticket = db.execute("SELECT id FROM tickets WHERE status = 'done' AND day = '2023-01-12'"
-                        " AND id NOT IN (SELECT ticket_id FROM ratings) LIMIT 1").fetchone()[0]
-    engine.rate_ticket(db, ticket, 2, comment="Cán bộ nhiệt tình",
-                       now=datetime(2023, 1, 12, 9, tzinfo=UTC))
+    ticket = db.execute(
+        "SELECT id FROM tickets WHERE status = 'done' AND day = '2023-01-12'"
+        " AND id NOT IN (SELECT ticket_id FROM ratings) LIMIT 1"
+    ).fetchone()[0]
+    engine.rate_ticket(
+        db, ticket, 2, comment="Cán bộ nhiệt tình", now=datetime(2023, 1, 12, 9, tzinfo=UTC)
+    )
     before = reports.wait_report(db, office, FIRST, "2022-12-31", "office", now=NOW)["total"]
     engine.set_office_settings(db, office, {"retention_days": 30, "comment_retention_days": 10})
     later = NOW + timedelta(days=10)  # 30 days kept (the shortest allowed): cutoff 12 January
@@ -118,17 +149,22 @@ def test_purge_removes_old_logs_keeps_chain_and_statistics(month):  # noqa: F811
     assert done["before_day"] == "2023-01-12"
     assert db.execute("SELECT count(*) FROM tickets WHERE day < '2023-01-12'").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM tickets WHERE day >= '2023-01-12'").fetchone()[0]
-    assert db.execute("SELECT comment FROM ratings WHERE ticket_id = ?",
-                      [ticket]).fetchone()[0] == ""
+    assert (
+        db.execute("SELECT comment FROM ratings WHERE ticket_id = ?", [ticket]).fetchone()[0] == ""
+    )
     assert engine.verify_log(db, office) == []
     after = reports.wait_report(db, office, FIRST, "2022-12-31", "office", now=NOW)["total"]
     assert after == before  # statistics outlive the logs
     engine.set_target(db, office, "avg_wait_s", 300, "2022-01-01")  # frozen days not rebuilt
-    assert reports.wait_report(db, office, FIRST, "2022-12-31", "office",
-                               now=NOW)["total"]["issued"] == before["issued"]
+    assert (
+        reports.wait_report(db, office, FIRST, "2022-12-31", "office", now=NOW)["total"]["issued"]
+        == before["issued"]
+    )
     # The chain still detects tampering after a purge.
-    db.execute("UPDATE ticket_events SET at = '2023-01-12T00:00:00.000+00:00' WHERE seq ="
-               " (SELECT min(seq) FROM ticket_events)")
+    db.execute(
+        "UPDATE ticket_events SET at = '2023-01-12T00:00:00.000+00:00' WHERE seq ="
+        " (SELECT min(seq) FROM ticket_events)"
+    )
     assert engine.verify_log(db, office)
 
 
@@ -138,8 +174,9 @@ def test_cli_purge_dry_run_and_run(month):  # noqa: F811
     dry = runner.invoke(cli, ["purge", "--db", path, "--dry-run"])
     assert dry.exit_code == 0 and "sẽ xóa / would remove 0 vé" in dry.output  # 5 years kept
     with write(db):
-        engine.set_office_settings(db, info["office_id"], {"retention_days": 30,
-                                                           "comment_retention_days": 30})
+        engine.set_office_settings(
+            db, info["office_id"], {"retention_days": 30, "comment_retention_days": 30}
+        )
     done = runner.invoke(cli, ["purge", "--db", path, "--office", str(info["office_id"])])
     assert done.exit_code == 0, done.output
     assert db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 0  # all of 2022-23

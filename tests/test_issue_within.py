@@ -9,8 +9,11 @@ from xephang.storage import scalar, write
 def test_the_step_commits_with_the_ticket(db, demo):
     def step(db, outcome):
         with write(db):  # nested: a savepoint of the issuing transaction
-            db.execute("INSERT INTO settings (office_id, name, value) VALUES (?, 'board_message',"
-                       " '\"x\"')", [outcome.ticket["office_id"]])
+            db.execute(
+                "INSERT INTO settings (office_id, name, value) VALUES (?, 'board_message',"
+                " '\"x\"')",
+                [outcome.ticket["office_id"]],
+            )
         return "queued"
 
     outcome = engine.issue_ticket(db, demo["office_id"], "A", within=step)

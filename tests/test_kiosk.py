@@ -34,8 +34,9 @@ def kiosk(client, demo):
         body = {"service": service}
         if priority:
             body["priority"] = priority
-        return client.post("/kiosk/api/tickets", json=body,
-                           headers={**JSON, "X-CSRF-Token": csrf_token})
+        return client.post(
+            "/kiosk/api/tickets", json=body, headers={**JSON, "X-CSRF-Token": csrf_token}
+        )
 
     press.client = client
     return press
@@ -49,8 +50,9 @@ def test_an_unpaired_browser_sees_a_friendly_message(client, demo):
     assert "Traceback" not in page and "k-service" not in page
 
 
-@pytest.mark.parametrize("token_kind, text", [
-    ("bad", "không hợp lệ"), ("display", "màn hình hiển thị")])
+@pytest.mark.parametrize(
+    "token_kind, text", [("bad", "không hợp lệ"), ("display", "màn hình hiển thị")]
+)
 def test_pairing_with_a_wrong_token_explains_why(client, demo, token_kind, text):
     token = "xd_nope" if token_kind == "bad" else demo["display_token"]
     r = client.get(f"/kiosk/pair?token={token}")
@@ -76,7 +78,7 @@ def test_the_menu_groups_services_by_field_in_order_with_the_priority_path(clien
     assert page.index("Hộ tịch") < page.index("Chứng thực") < page.index("Đất đai")
     assert 'id="priority-open"' in page and 'data-priority="elderly"' in page
     assert "Người cao tuổi" in page and 'lang="en"' in page
-    assert "https://" not in page and "http://" not in page.replace('http://xephang.test', '')
+    assert "https://" not in page and "http://" not in page.replace("http://xephang.test", "")
 
 
 def test_pressing_a_service_issues_a_ticket_and_queues_its_receipt(kiosk, client, db):
@@ -123,13 +125,23 @@ def test_without_the_csrf_token_nothing_is_issued(kiosk, db):
     assert db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 0
 
 
-@pytest.mark.parametrize("body", [{}, {"service": ""}, {"service": True}, {"service": [1]},
-                                  {"service": "A", "priority": 5}])
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"service": ""}, {"service": True}, {"service": [1]}, {"service": "A", "priority": 5}],
+)
 def test_bad_input_is_a_clear_400(kiosk, body):
-    r = kiosk.client.post("/kiosk/api/tickets", json=body, headers={
-        **JSON, "X-CSRF-Token": re.search(
-            rb'name="csrf-token" content="([^"]+)"', kiosk.client.get("/kiosk/").data
-        ).group(1).decode()})
+    r = kiosk.client.post(
+        "/kiosk/api/tickets",
+        json=body,
+        headers={
+            **JSON,
+            "X-CSRF-Token": re.search(
+                rb'name="csrf-token" content="([^"]+)"', kiosk.client.get("/kiosk/").data
+            )
+            .group(1)
+            .decode(),
+        },
+    )
     assert r.status_code == 400 and r.json["ok"] is False
 
 
@@ -163,8 +175,9 @@ def test_the_daily_cap_shows_on_the_menu_and_refuses_with_its_message(kiosk, cli
 def test_outside_opening_hours_the_kiosk_says_so_and_issues_nothing(kiosk, client, db, demo):
     closed = {day: [] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
     with write(db):
-        db.execute("UPDATE offices SET hours = ? WHERE id = ?",
-                   [json.dumps(closed), demo["office_id"]])
+        db.execute(
+            "UPDATE offices SET hours = ? WHERE id = ?", [json.dumps(closed), demo["office_id"]]
+        )
     page = client.get("/kiosk/").data.decode()
     assert re.search(r'<section id="start" class="screen" hidden>', page)
     assert "Ngoài giờ làm việc" in page
@@ -229,8 +242,10 @@ def test_the_start_screen_warns_when_the_kiosk_printer_is_down(kiosk, client, db
     assert re.search(r'id="printer-down" class="k-warn" hidden', page)
     assert client.get("/kiosk/api/state").json["printer"]["state"] == "ok"
     jobs.set_printer_status(db, "virtual", "error", "paper_out", "test")
-    assert client.get("/kiosk/api/state").json["printer"] == {"state": "error",
-                                                              "problem": "paper_out"}
+    assert client.get("/kiosk/api/state").json["printer"] == {
+        "state": "error",
+        "problem": "paper_out",
+    }
     page = client.get("/kiosk/").data.decode()
     assert re.search(r'id="printer-down" class="k-warn" role="status"', page)
     assert "vui lòng chụp mã QR" in page

@@ -19,11 +19,22 @@ from xephang.reports import live
 from xephang.storage import connect, write
 from xephang.web.extensions import socketio
 
-PAGES = ["/manager/", "/manager/reports", "/manager/log", "/manager/reports/print",
-         "/manager/setup/"]
-DATA = ["/manager/dashboard.json", "/manager/reports.json", "/manager/log.json",
-        "/manager/reports/export.csv", "/manager/reports/export.xlsx",
-        "/manager/log/export.csv", "/manager/log/export.xlsx"]
+PAGES = [
+    "/manager/",
+    "/manager/reports",
+    "/manager/log",
+    "/manager/reports/print",
+    "/manager/setup/",
+]
+DATA = [
+    "/manager/dashboard.json",
+    "/manager/reports.json",
+    "/manager/log.json",
+    "/manager/reports/export.csv",
+    "/manager/reports/export.xlsx",
+    "/manager/log/export.csv",
+    "/manager/log/export.xlsx",
+]
 
 
 def test_role_checks_on_every_page_and_download(client, demo):
@@ -57,28 +68,32 @@ def test_manager_cannot_see_another_office_but_admin_can(client, db, demo):
 
 def test_bad_report_input_is_explained_in_vietnamese(client, demo):
     login(client, "quanly")
-    response = client.get("/manager/reports.json?period=custom&from=2023-02-01&to=2023-01-01",
-                          headers={"Accept": "application/json"})
+    response = client.get(
+        "/manager/reports.json?period=custom&from=2023-02-01&to=2023-01-01",
+        headers={"Accept": "application/json"},
+    )
     assert response.status_code == 400
     assert "Ngày kết thúc phải sau ngày bắt đầu" in response.get_json()["error"]
     assert client.get("/manager/reports?group=nope").status_code == 400
     assert "Kỳ báo cáo không hợp lệ" in client.get("/manager/reports?period=x").get_data(
-        as_text=True)
+        as_text=True
+    )
     assert client.get("/manager/reports/export.pdf").status_code == 400
 
 
 def test_dashboard_shows_queues_counters_alerts(db, demo):
     office = demo["office_id"]
     now = utcnow()
-    first = engine.issue_ticket(db, office, "A", now=now - timedelta(minutes=20),
-                                check_hours=False)
+    first = engine.issue_ticket(db, office, "A", now=now - timedelta(minutes=20), check_hours=False)
     engine.issue_ticket(db, office, "A", now=now - timedelta(minutes=2), check_hours=False)
     engine.issue_ticket(db, office, "C", now=now - timedelta(minutes=1), check_hours=False)
     counter = db.execute("SELECT id FROM counters WHERE number = 3").fetchone()[0]
     engine.pause(db, counter, "Nghỉ giải lao", now=now)
     with write(db):
-        db.execute("UPDATE devices SET last_seen_at = ?, status = ? WHERE kind = 'kiosk'",
-                   [(now - timedelta(minutes=10)).isoformat(), json.dumps({"paper": "out"})])
+        db.execute(
+            "UPDATE devices SET last_seen_at = ?, status = ? WHERE kind = 'kiosk'",
+            [(now - timedelta(minutes=10)).isoformat(), json.dumps({"paper": "out"})],
+        )
     data = live.dashboard(db, office, now=now)
     by_prefix = {s["prefix"]: s for s in data["services"]}
     assert by_prefix["A"]["waiting"] == 2 and by_prefix["C"]["waiting"] == 1
@@ -96,8 +111,9 @@ def test_dashboard_shows_queues_counters_alerts(db, demo):
 def test_dashboard_waits_include_earlier_tickets_of_the_visit(db, demo):
     office = demo["office_id"]
     now = utcnow()
-    issued = engine.issue_ticket(db, office, "A", now=now - timedelta(minutes=12),
-                                 check_hours=False)
+    issued = engine.issue_ticket(
+        db, office, "A", now=now - timedelta(minutes=12), check_hours=False
+    )
     counter = db.execute("SELECT id FROM counters WHERE number = 1").fetchone()[0]
     engine.call_next(db, counter, now=now - timedelta(minutes=7))
     engine.start(db, issued.ticket["id"], now=now - timedelta(minutes=6))
@@ -127,6 +143,7 @@ def test_dashboard_sync_refuses_officers(app, client, demo):
 
 # ------------------------------------------------------------------ with the generated month
 
+
 @pytest.fixture
 def month_client(month_template, tmp_path):  # noqa: F811
     """A logged-in manager client on a copy of the generated month."""
@@ -136,8 +153,9 @@ def month_client(month_template, tmp_path):  # noqa: F811
     conn.close()
     path = str(tmp_path / "month.db")
     shutil.copy(src, path)
-    app = create_app({"DB": path, "TESTING": True, "SECRET_KEY": "test",
-                      "PRINT_DIR": str(tmp_path / "printed")})
+    app = create_app(
+        {"DB": path, "TESTING": True, "SECRET_KEY": "test", "PRINT_DIR": str(tmp_path / "printed")}
+    )
     client = app.test_client()
     login(client, "quanly")
     return client, info, path
@@ -156,8 +174,9 @@ def test_monthly_report_page_json_and_exports_agree(month_client):
         assert row["group"] in page
     xlsx = client.get(f"/manager/reports/export.xlsx?{query}")
     assert xlsx.headers["Content-Disposition"].endswith('.xlsx"')
-    sheet = list(openpyxl.load_workbook(io.BytesIO(xlsx.data))["Báo cáo"].iter_rows(
-        values_only=True))
+    sheet = list(
+        openpyxl.load_workbook(io.BytesIO(xlsx.data))["Báo cáo"].iter_rows(values_only=True)
+    )
     assert sheet[-1][0] == "Tổng cộng" and sheet[-1][1] == total["issued"]
     assert sheet[-1][8] == pytest.approx(total["avg_wait_s"] / 60, abs=0.01)
     csv_text = client.get(f"/manager/reports/export.csv?{query}").get_data(as_text=True)
@@ -171,8 +190,7 @@ def test_report_groupings_and_periods_render(month_client):
     client, _, _ = month_client
     for group in ("office", "service", "counter", "officer", "day", "hour", "weekday"):
         for period in ("day", "week", "month", "year"):
-            response = client.get(f"/manager/reports?period={period}&ref=2023-01-05"
-                                  f"&group={group}")
+            response = client.get(f"/manager/reports?period={period}&ref=2023-01-05&group={group}")
             assert response.status_code == 200, (group, period)
     custom = client.get(f"/manager/reports?period=custom&from={FIRST}&to={LAST}&group=day")
     assert "Chỉ tiêu thay đổi trong kỳ" in custom.get_data(as_text=True)
@@ -181,10 +199,12 @@ def test_report_groupings_and_periods_render(month_client):
 def test_log_filters_search_and_timeline(month_client):
     client, info, path = month_client
     db = connect(path)
-    ticket = db.execute("SELECT * FROM tickets WHERE dossier_code IS NOT NULL LIMIT 1"
-                        ).fetchone()
-    day, code, dossier = ticket[5], ticket[7], db.execute(
-        "SELECT dossier_code FROM tickets WHERE id = ?", [ticket[0]]).fetchone()[0]
+    ticket = db.execute("SELECT * FROM tickets WHERE dossier_code IS NOT NULL LIMIT 1").fetchone()
+    day, code, dossier = (
+        ticket[5],
+        ticket[7],
+        db.execute("SELECT dossier_code FROM tickets WHERE id = ?", [ticket[0]]).fetchone()[0],
+    )
     by_code = client.get(f"/manager/log.json?from={day}&q={code}").get_json()
     assert by_code["total"] == 1 and by_code["rows"][0]["code"] == code
     issued_at = by_code["rows"][0]["issued_at"]
@@ -203,12 +223,14 @@ def test_log_filters_search_and_timeline(month_client):
     page = client.get(f"/manager/log?from={day}&q={code}").get_data(as_text=True)
     assert code in page and "Gọi số" in page
     assert client.get("/manager/log.json?status=bogus").status_code == 400
-    too_long = client.get("/manager/log.json?from=2023-01-01&to=2023-03-01",
-                          headers={"Accept": "application/json"})
+    too_long = client.get(
+        "/manager/log.json?from=2023-01-01&to=2023-03-01", headers={"Accept": "application/json"}
+    )
     assert too_long.status_code == 400 and "tối đa 31 ngày" in too_long.get_json()["error"]
     xlsx = client.get(f"/manager/log/export.xlsx?from={FIRST}&to={LAST}")
-    rows = list(openpyxl.load_workbook(io.BytesIO(xlsx.data))["Nhật ký"].iter_rows(
-        values_only=True))
+    rows = list(
+        openpyxl.load_workbook(io.BytesIO(xlsx.data))["Nhật ký"].iter_rows(values_only=True)
+    )
     assert len(rows) - 1 == db.execute("SELECT count(*) FROM tickets").fetchone()[0]
     filtered = client.get(f"/manager/log/export.csv?from={FIRST}&to={LAST}&status=no_show")
     assert len(filtered.get_data(as_text=True).strip().splitlines()) == no_show["total"] + 1

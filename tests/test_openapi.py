@@ -69,11 +69,14 @@ def test_issue_documents_its_body_and_201(spec):
 
 def test_responses_describe_what_each_operation_returns(spec):
     def result(path, method, code="200"):
-        return spec["paths"][path][method]["responses"][code]["content"][
-            "application/json"]["schema"]["properties"]
+        return spec["paths"][path][method]["responses"][code]["content"]["application/json"][
+            "schema"
+        ]["properties"]
 
-    assert "counters" in result("/api/v1/offices/{office_id}/snapshot", "get")[
-        "snapshot"]["properties"]
+    assert (
+        "counters"
+        in result("/api/v1/offices/{office_id}/snapshot", "get")["snapshot"]["properties"]
+    )
     assert "ticket" in result("/api/v1/tickets", "post", "201")
     assert "expired" in result("/api/v1/offices/{office_id}/close-day", "post")
     assert "counter" in result("/api/v1/counters/{counter_id}/{action}", "post")

@@ -34,17 +34,23 @@ from xephang.cli import cli
 DATA = encode_receipt(render_receipt(RECEIPT, 58))
 
 
-@pytest.mark.parametrize("spec, kind, attrs", [
-    ("virtual", VirtualBackend, {}),
-    ("network:10.0.0.5", NetworkBackend, {"host": "10.0.0.5", "port": 9100}),
-    ("network:printer.local:9101", NetworkBackend, {"host": "printer.local", "port": 9101}),
-    ("usb:04b8:0202", UsbBackend, {"vendor": 0x04B8, "product": 0x0202, "in_ep": 0x82,
-                                   "out_ep": 0x01}),
-    ("usb:0416:5011:81:03", UsbBackend, {"in_ep": 0x81, "out_ep": 0x03}),
-    ("serial:/dev/ttyUSB0:19200", SerialBackend, {"device": "/dev/ttyUSB0", "baudrate": 19200}),
-    ("cups:POS80", CupsBackend, {"queue": "POS80"}),
-    ("file:/dev/usb/lp0", FileBackend, {"path": "/dev/usb/lp0"}),
-])
+@pytest.mark.parametrize(
+    "spec, kind, attrs",
+    [
+        ("virtual", VirtualBackend, {}),
+        ("network:10.0.0.5", NetworkBackend, {"host": "10.0.0.5", "port": 9100}),
+        ("network:printer.local:9101", NetworkBackend, {"host": "printer.local", "port": 9101}),
+        (
+            "usb:04b8:0202",
+            UsbBackend,
+            {"vendor": 0x04B8, "product": 0x0202, "in_ep": 0x82, "out_ep": 0x01},
+        ),
+        ("usb:0416:5011:81:03", UsbBackend, {"in_ep": 0x81, "out_ep": 0x03}),
+        ("serial:/dev/ttyUSB0:19200", SerialBackend, {"device": "/dev/ttyUSB0", "baudrate": 19200}),
+        ("cups:POS80", CupsBackend, {"queue": "POS80"}),
+        ("file:/dev/usb/lp0", FileBackend, {"path": "/dev/usb/lp0"}),
+    ],
+)
 def test_printer_settings_make_the_right_backend(spec, kind, attrs):
     backend = make_backend(spec)
     assert isinstance(backend, kind)
@@ -52,8 +58,20 @@ def test_printer_settings_make_the_right_backend(spec, kind, attrs):
         assert getattr(backend, name) == value
 
 
-@pytest.mark.parametrize("spec", ["", "laser", "network:", "network:h:port", "usb:04b8",
-                                  "usb:zz:01", "serial:", "cups:", "file:"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "",
+        "laser",
+        "network:",
+        "network:h:port",
+        "usb:04b8",
+        "usb:zz:01",
+        "serial:",
+        "cups:",
+        "file:",
+    ],
+)
 def test_malformed_printer_settings_are_refused_with_the_accepted_forms(spec):
     with pytest.raises(ValueError, match="network:HOST"):
         check_spec(spec)
@@ -159,8 +177,9 @@ def test_a_network_printer_that_hangs_times_out_on_the_status_answer():
 
 def test_the_cli_prints_a_test_ticket_to_the_configured_printer(tmp_path):
     with FakeNetworkPrinter() as fake:
-        result = CliRunner().invoke(cli, ["printer", "test", "--printer", fake.spec,
-                                          "--paper", "58"])
+        result = CliRunner().invoke(
+            cli, ["printer", "test", "--printer", fake.spec, "--paper", "58"]
+        )
         assert result.exit_code == 0, result.output
         assert "status" in result.output
         (job,) = fake.wait_for_jobs(1)
@@ -177,15 +196,17 @@ def test_the_cli_reports_a_printer_out_of_paper():
 
 
 def test_the_cli_writes_a_virtual_test_ticket(tmp_path):
-    result = CliRunner().invoke(cli, ["printer", "test", "--printer", "virtual",
-                                 "--print-dir", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        cli, ["printer", "test", "--printer", "virtual", "--print-dir", str(tmp_path / "out")]
+    )
     assert result.exit_code == 0, result.output
     assert len(list_printed(tmp_path / "out")) == 1
 
 
 def test_the_cli_shows_the_spooler_status(db, demo, app):
-    result = CliRunner().invoke(cli, ["printer", "status", "--db", app.config["DB"], "--office",
-                                 str(demo["office_id"])])
+    result = CliRunner().invoke(
+        cli, ["printer", "status", "--db", app.config["DB"], "--office", str(demo["office_id"])]
+    )
     assert result.exit_code == 0 and '"alert": false' in result.output
 
 

@@ -37,21 +37,21 @@ def walk_commands(data: bytes) -> list[tuple[str, bytes]]:
     """
     commands, i = [], 0
     while i < len(data):
-        if data[i:i + 2] == b"\x1b@":
+        if data[i : i + 2] == b"\x1b@":
             commands.append(("init", b""))
             i += 2
-        elif data[i:i + 3] == b"\x1dv0":
+        elif data[i : i + 3] == b"\x1dv0":
             width_bytes = data[i + 4] | data[i + 5] << 8
             height = data[i + 6] | data[i + 7] << 8
             end = i + 8 + width_bytes * height
             assert end <= len(data), "truncated raster"
             commands.append(("raster", data[i:end]))
             i = end
-        elif data[i:i + 2] == b"\x1bd":
-            commands.append(("feed", data[i:i + 3]))
+        elif data[i : i + 2] == b"\x1bd":
+            commands.append(("feed", data[i : i + 3]))
             i += 3
-        elif data[i:i + 2] == b"\x1dV":
-            commands.append(("cut", data[i:i + 3]))
+        elif data[i : i + 2] == b"\x1dV":
+            commands.append(("cut", data[i : i + 3]))
             i += 3
         else:
             raise AssertionError(f"unexpected byte {data[i]:#04x} at {i}: not a raster command")
@@ -81,7 +81,8 @@ def decode_gs_v0(data: bytes) -> Image.Image:
 
 @pytest.mark.parametrize("paper_mm, width", [(80, 576), (58, 384)])
 def test_bytes_decode_to_an_image_of_the_paper_width_whose_qr_reads_the_tracker_url(
-        paper_mm, width):
+    paper_mm, width
+):
     data = encode_receipt(render_receipt(RECEIPT, paper_mm))
     kinds = [kind for kind, _ in walk_commands(data)]
     assert kinds[0] == "init" and kinds[-1] == "cut" and "raster" in kinds
@@ -117,8 +118,9 @@ def test_text_is_normalised_to_nfc_and_decomposed_input_renders_the_same():
 
 
 def test_the_bundled_font_has_every_vietnamese_letter():
-    letters = ("aăâbcdđeêghiklmnoôơpqrstuưvxy"
-               "àảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵ")
+    letters = (
+        "aăâbcdđeêghiklmnoôơpqrstuưvxyàảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵ"
+    )
     face = font(40)
     notdef = face.getmask("\uffff").getbbox()
     for letter in letters + letters.upper():
@@ -137,13 +139,16 @@ def test_other_paper_widths_are_refused():
         render_receipt(RECEIPT, 76)
 
 
-@pytest.mark.parametrize("answers, ok, problem", [
-    ((0x12, 0x12, 0x12), True, ""),
-    ((0x12, 0x12, 0x1E), True, "paper_low"),
-    ((0x1A, 0x32, 0x72), False, "paper_out"),
-    ((0x1A, 0x16, 0x12), False, "cover_open"),
-    ((0x1A, 0x12, 0x12), False, "offline"),
-])
+@pytest.mark.parametrize(
+    "answers, ok, problem",
+    [
+        ((0x12, 0x12, 0x12), True, ""),
+        ((0x12, 0x12, 0x1E), True, "paper_low"),
+        ((0x1A, 0x32, 0x72), False, "paper_out"),
+        ((0x1A, 0x16, 0x12), False, "cover_open"),
+        ((0x1A, 0x12, 0x12), False, "offline"),
+    ],
+)
 def test_dle_eot_answers_are_decoded(answers, ok, problem):
     status = parse_status(*answers)
     assert status.ok is ok and status.problem == problem

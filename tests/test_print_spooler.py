@@ -34,13 +34,22 @@ def fake_printer():
 
 
 def spool_app(tmp_path, spec, **settings):
-    return create_app({
-        "DB": str(tmp_path / "xephang.db"), "TESTING": True, "SECRET_KEY": "test",
-        "PUBLIC_URL": "http://xephang.test", "PRINTER": spec,
-        "PRINT_DIR": str(tmp_path / "printed"), "PRINT_RETRY_BASE_S": 0.0,
-        "PRINT_RETRY_MAX_S": 0.0, "PRINT_IO_TIMEOUT_S": 0.3, "PRINT_JOB_TIMEOUT_S": 3.0,
-        "PRINT_MAX_ATTEMPTS": 5, **settings,
-    })
+    return create_app(
+        {
+            "DB": str(tmp_path / "xephang.db"),
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "PUBLIC_URL": "http://xephang.test",
+            "PRINTER": spec,
+            "PRINT_DIR": str(tmp_path / "printed"),
+            "PRINT_RETRY_BASE_S": 0.0,
+            "PRINT_RETRY_MAX_S": 0.0,
+            "PRINT_IO_TIMEOUT_S": 0.3,
+            "PRINT_JOB_TIMEOUT_S": 3.0,
+            "PRINT_MAX_ATTEMPTS": 5,
+            **settings,
+        }
+    )
 
 
 class Office:
@@ -63,8 +72,11 @@ class Office:
             self.changed.notify_all()
 
     def issue(self, service="A") -> dict:
-        r = self.client.post("/kiosk/api/tickets", json={"service": service},
-                             headers={"X-CSRF-Token": self.csrf, "Accept": "application/json"})
+        r = self.client.post(
+            "/kiosk/api/tickets",
+            json={"service": service},
+            headers={"X-CSRF-Token": self.csrf, "Accept": "application/json"},
+        )
         assert r.status_code == 201, r.json
         return r.json
 
@@ -76,14 +88,20 @@ class Office:
         return self.client.get(f"/kiosk/api/print/{job_id}").json["job"]
 
     def print_events(self, ticket_id: int) -> list[str]:
-        return [e["type"] for e in self.db.query(
-            "SELECT type FROM ticket_events WHERE ticket_id = ? AND type LIKE 'print%'"
-            " ORDER BY seq", [ticket_id])]
+        return [
+            e["type"]
+            for e in self.db.query(
+                "SELECT type FROM ticket_events WHERE ticket_id = ? AND type LIKE 'print%'"
+                " ORDER BY seq",
+                [ticket_id],
+            )
+        ]
 
     def wait_for_events(self, kind: str, count: int, timeout: float = 10.0) -> None:
         with self.changed:
             assert self.changed.wait_for(
-                lambda: sum(e["type"] == kind for e in self.events) >= count, timeout)
+                lambda: sum(e["type"] == kind for e in self.events) >= count, timeout
+            )
 
 
 @pytest.fixture
@@ -122,7 +140,8 @@ def test_a_ticket_prints_once_with_its_tracker_url(office, fake_printer):
 
 
 def test_refused_connections_are_retried_and_each_ticket_prints_once_when_back(
-        office, fake_printer):
+    office, fake_printer
+):
     fake_printer.set_mode("refuse")
     tickets = [office.issue(s) for s in "ABA"]
     assert [t["ticket"]["code"] for t in tickets] == ["A001", "B001", "A002"]
@@ -154,10 +173,12 @@ def test_a_hanging_printer_times_out_before_sending_and_prints_once_later(office
     assert printed_urls(fake_printer) == [issued["ticket"]["tracker_url"]]
 
 
-@pytest.mark.parametrize("mode, problem", [("paper_out", "paper_out"),
-                                           ("cover_open", "cover_open")])
+@pytest.mark.parametrize(
+    "mode, problem", [("paper_out", "paper_out"), ("cover_open", "cover_open")]
+)
 def test_a_printer_reporting_a_problem_gets_nothing_until_it_is_fixed(
-        office, fake_printer, mode, problem):
+    office, fake_printer, mode, problem
+):
     fake_printer.set_mode(mode)
     issued = office.issue()
     assert office.worker().run_once()
@@ -172,7 +193,8 @@ def test_a_printer_reporting_a_problem_gets_nothing_until_it_is_fixed(
 
 
 def test_after_n_tries_the_job_fails_the_kiosk_knows_and_the_manager_is_alerted(
-        tmp_path, fake_printer):
+    tmp_path, fake_printer
+):
     office = Office(spool_app(tmp_path, fake_printer.spec, PRINT_MAX_ATTEMPTS=3))
     try:
         fake_printer.set_mode("refuse")
@@ -182,7 +204,8 @@ def test_after_n_tries_the_job_fails_the_kiosk_knows_and_the_manager_is_alerted(
         assert job["state"] == "failed" and job["attempts"] == 3 and job["error"]
         assert office.print_events(issued["ticket"]["id"]) == ["print_failed"]
         assert [e["type"] for e in office.events if e["type"].startswith("print")] == [
-            "print_failed"]
+            "print_failed"
+        ]
         status = printers.status(office.db, office.demo["office_id"])
         assert status["alert"]
         assert status["failures_last_hour"][0]["code"] == issued["ticket"]["code"]
@@ -223,7 +246,8 @@ def test_a_ticket_too_old_to_hand_over_is_not_printed(tmp_path, fake_printer):
 
 
 def test_jobs_of_a_dead_worker_are_recovered_unsent_ones_printed_sending_ones_not(
-        tmp_path, fake_printer):
+    tmp_path, fake_printer
+):
     office = Office(spool_app(tmp_path, fake_printer.spec))
     try:
         unsent, sending = office.issue(), office.issue()
@@ -246,17 +270,22 @@ def test_jobs_of_a_dead_worker_are_recovered_unsent_ones_printed_sending_ones_no
 def test_enqueue_is_idempotent_per_ticket(office):
     issued = office.issue()
     ticket = engine.get_ticket(office.db, issued["ticket"]["id"])
-    receipt = printers.Receipt.from_dict(json.loads(office.db.execute(
-        "SELECT payload FROM print_jobs").fetchone()[0]))
+    receipt = printers.Receipt.from_dict(
+        json.loads(office.db.execute("SELECT payload FROM print_jobs").fetchone()[0])
+    )
     again = jobs.enqueue(office.db, ticket["office_id"], receipt, "x", 80, ticket_id=ticket["id"])
     assert again == issued["print"]["id"]
 
 
 def test_worker_threads_print_every_ticket_exactly_once_while_the_printer_flaps(
-        office, fake_printer):
+    office, fake_printer
+):
     """Two worker threads on one printer (as two server processes would run) and an outage."""
-    extra = PrintWorker(fake_printer.spec, office.spooler.config,
-                        office.app.extensions["xephang.spooler"].workers[fake_printer.spec].publish)
+    extra = PrintWorker(
+        fake_printer.spec,
+        office.spooler.config,
+        office.app.extensions["xephang.spooler"].workers[fake_printer.spec].publish,
+    )
     office.spooler.start()
     extra.start()
     try:
@@ -308,11 +337,23 @@ def test_xephang_printer_run_prints_jobs_queued_by_another_process(tmp_path, fak
     try:
         issued = office.issue()
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from xephang.cli import main; main()", "printer", "run",
-             "--db", office.app.config["DB"]],
-            env={**os.environ, "XEPHANG_PRINTER": fake_printer.spec,
-                 "XEPHANG_PUBLIC_URL": "http://xephang.test"},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-c",
+                "from xephang.cli import main; main()",
+                "printer",
+                "run",
+                "--db",
+                office.app.config["DB"],
+            ],
+            env={
+                **os.environ,
+                "XEPHANG_PRINTER": fake_printer.spec,
+                "XEPHANG_PUBLIC_URL": "http://xephang.test",
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         try:
             assert len(fake_printer.wait_for_jobs(1, timeout=20)) == 1
         finally:
@@ -326,7 +367,8 @@ def test_xephang_printer_run_prints_jobs_queued_by_another_process(tmp_path, fak
 
 
 def test_an_idle_printer_is_probed_so_the_alert_comes_before_a_citizen_and_clears_after(
-        office, fake_printer):
+    office, fake_printer
+):
     worker = office.worker()
     office_id = office.demo["office_id"]
     office.issue()

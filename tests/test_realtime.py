@@ -30,6 +30,7 @@ def issue(client, tokens):
         ticket = r.json["ticket"]
         ticket["token"] = ticket["tracker_url"].rsplit("/", 1)[1]
         return ticket
+
     return issue_ticket
 
 
@@ -39,8 +40,7 @@ def call_next(client, tokens, counter=1):
     return r.json["ticket"]
 
 
-def test_display_token_joins_its_office_board_and_gets_every_call(app, client, tokens, demo,
-                                                                  issue):
+def test_display_token_joins_its_office_board_and_gets_every_call(app, client, tokens, demo, issue):
     display = socketio.test_client(app, auth={"token": demo["display_token"]})
     assert display.is_connected()
     ticket = issue("A")
@@ -56,8 +56,18 @@ def test_display_token_joins_its_office_board_and_gets_every_call(app, client, t
     assert "tracker_token" not in called["ticket"]
 
 
-@pytest.mark.parametrize("auth", [None, {}, {"token": "xd_not-a-token"}, {"token": "xu_nope"},
-                                  {"board": "not-a-board"}, {"visit": "not-a-visit"}, "junk"])
+@pytest.mark.parametrize(
+    "auth",
+    [
+        None,
+        {},
+        {"token": "xd_not-a-token"},
+        {"token": "xu_nope"},
+        {"board": "not-a-board"},
+        {"visit": "not-a-visit"},
+        "junk",
+    ],
+)
 def test_unauthorised_sockets_are_refused(app, demo, auth):
     sio = socketio.test_client(app, auth=auth)
     assert not sio.is_connected()
@@ -100,8 +110,9 @@ def test_public_board_link_follows_office(app, client, tokens, demo, issue):
 
 
 def test_counter_room_gets_only_its_counter(app, client, tokens, demo, issue):
-    c1 = socketio.test_client(app, auth={"token": tokens["officer"]["Authorization"][7:],
-                                         "counter": 1})
+    c1 = socketio.test_client(
+        app, auth={"token": tokens["officer"]["Authorization"][7:], "counter": 1}
+    )
     assert c1.is_connected()
     issue("A")
     issue("C")
@@ -131,8 +142,9 @@ def test_officer_counter_of_other_office_refused(app, db, tokens, demo):
     other = engine.create_office(db, "Xã Khác")
     service = engine.add_service(db, other, "A", "Hộ tịch")
     counter = engine.add_counter(db, other, 1, [service])
-    sio = socketio.test_client(app, auth={"token": tokens["officer"]["Authorization"][7:],
-                                          "counter": counter})
+    sio = socketio.test_client(
+        app, auth={"token": tokens["officer"]["Authorization"][7:], "counter": counter}
+    )
     assert not sio.is_connected()
 
 
@@ -187,8 +199,11 @@ def test_tracker_keys_count_people_ahead(app, client, tokens, demo, issue):
     issue("A", priority="elderly")  # jumps ahead of everyone
     call_next(client, tokens, counter=1)
     call_next(client, tokens, counter=2)  # B first, then A
-    r = client.post(f"/api/v1/tickets/{tickets[1]['id']}/cancel", json={"reason": "đi về"},
-                    headers=tokens["officer"])
+    r = client.post(
+        f"/api/v1/tickets/{tickets[1]['id']}/cancel",
+        json={"reason": "đi về"},
+        headers=tokens["officer"],
+    )
     assert r.status_code == 200
     for move in events(tracker, "queue_moved"):
         if move["ticket_id"] != last["id"] and move["key"] < key:
@@ -201,8 +216,9 @@ def test_tracker_follows_a_transfer(app, client, tokens, demo, issue):
     tracker = socketio.test_client(app, auth={"visit": ticket["token"]})
     call_next(client, tokens, counter=1)
     client.post(f"/api/v1/tickets/{ticket['id']}/start", headers=tokens["officer"])
-    r = client.post(f"/api/v1/tickets/{ticket['id']}/transfer", json={"service": "C"},
-                    headers=tokens["officer"])
+    r = client.post(
+        f"/api/v1/tickets/{ticket['id']}/transfer", json={"service": "C"}, headers=tokens["officer"]
+    )
     new_id = r.json["ticket"]["id"]
     assert [e["type"] for e in events(tracker)][-1] == "transferred"
     state = tracker.emit("sync", callback=True)["tracker"]  # re-joins the new ticket's rooms
@@ -216,9 +232,11 @@ def test_dossier_code_is_not_broadcast(app, client, tokens, demo, issue):
     ticket = issue("A")
     call_next(client, tokens)
     client.post(f"/api/v1/tickets/{ticket['id']}/start", headers=tokens["officer"])
-    client.post(f"/api/v1/tickets/{ticket['id']}/finish",
-                json={"dossier_code": "000.00.01.H01-260101-0001", "outcome": "received"},
-                headers=tokens["officer"])
+    client.post(
+        f"/api/v1/tickets/{ticket['id']}/finish",
+        json={"dossier_code": "000.00.01.H01-260101-0001", "outcome": "received"},
+        headers=tokens["officer"],
+    )
     finished = [e for e in events(display) if e["type"] == "finished"][0]
     assert "dossier_code" not in finished["details"]
     assert finished["details"]["has_dossier_code"] is True
@@ -247,8 +265,9 @@ def test_missed_events_resync_through_snapshot(app, client, tokens, demo, issue)
 
 def test_pause_and_counter_events_reach_board(app, client, tokens, demo):
     board = socketio.test_client(app, auth={"board": demo["board_id"]})
-    r = client.post("/api/v1/counters/4/pause", json={"reason": "Họp giao ban"},
-                    headers=tokens["officer"])
+    r = client.post(
+        "/api/v1/counters/4/pause", json={"reason": "Họp giao ban"}, headers=tokens["officer"]
+    )
     assert r.status_code == 200
     client.post("/api/v1/counters/4/resume", headers=tokens["officer"])
     got = events(board)
@@ -271,15 +290,24 @@ def test_announcement_follows_office_settings(app, db, client, tokens, demo, iss
 
     with write(db):
         engine.set_office_settings(db, demo["office_id"], {"number_reading": "number"})
-        engine.set_office_settings(db, demo["office_id"], {
-            "announce_template": "Xin mời quý khách có số thứ tự {code} đến quầy {counter}"})
+        engine.set_office_settings(
+            db,
+            demo["office_id"],
+            {"announce_template": "Xin mời quý khách có số thứ tự {code} đến quầy {counter}"},
+        )
     board = socketio.test_client(app, auth={"board": demo["board_id"]})
     issue("A")
     call_next(client, tokens)
     ann = events(board)[-1]["announcement"]
     assert ann["text"] == "Xin mời quý khách có số thứ tự A001 đến quầy 1"
-    assert ann["clips"] == ["chime", "phrase_xin_moi_quy_khach_co_so_thu_tu", "letter_a",
-                            "digit_1", "phrase_den_quay", "digit_1"]
+    assert ann["clips"] == [
+        "chime",
+        "phrase_xin_moi_quy_khach_co_so_thu_tu",
+        "letter_a",
+        "digit_1",
+        "phrase_den_quay",
+        "digit_1",
+    ]
 
 
 def test_join_and_sync_need_a_connection_and_valid_input(app, client, tokens, demo, issue):

@@ -102,15 +102,20 @@ def run():
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")
-    out = subprocess.run([node, "-e", HARNESS, str(LIVE_JS)], capture_output=True, text=True,
-                         check=True, timeout=30)
+    out = subprocess.run(
+        [node, "-e", HARNESS, str(LIVE_JS)], capture_output=True, text=True, check=True, timeout=30
+    )
     return json.loads(out.stdout)
 
 
 def test_sync_on_connect_holds_events_and_skips_known_ones(run):
     log = run["log"]
-    assert log[:4] == [["status", "connecting"], ["status", "online"], ["state", 5],
-                       ["queue_event", 6]]
+    assert log[:4] == [
+        ["status", "connecting"],
+        ["status", "online"],
+        ["state", 5],
+        ["queue_event", 6],
+    ]
     assert log[4:7] == [["queue_event", 7], ["queue_moved", 7], ["syncs", 2]]
 
 
@@ -122,8 +127,13 @@ def test_gap_resyncs_instead_of_applying(run):
 
 def test_reconnect_resyncs_and_reauthenticates(run):
     log = run["log"]
-    assert log[9:] == [["status", "offline"], ["status", "online"], ["syncs", 3], ["state", 12],
-                       ["queue_event", 13]]
+    assert log[9:] == [
+        ["status", "offline"],
+        ["status", "online"],
+        ["syncs", 3],
+        ["state", 12],
+        ["queue_event", 13],
+    ]
     assert run["auth"] == {"board": "b1"}
 
 

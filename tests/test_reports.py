@@ -32,12 +32,15 @@ SERVICE_TARGET = ("C", 600, "2023-01-09")  # prefix, seconds, effective from
 
 def _users(db) -> dict[int, int]:
     """counter number -> officer user id (canbo<n> works at counter n)."""
-    return {n: db.execute("SELECT id FROM users WHERE username = ?", [f"canbo{n}"]).fetchone()[0]
-            for n in range(1, 7)}
+    return {
+        n: db.execute("SELECT id FROM users WHERE username = ?", [f"canbo{n}"]).fetchone()[0]
+        for n in range(1, 7)
+    }
 
 
-def simulate_day(db, office_id: int, day: date, rng: random.Random, counters: dict,
-                 officers: dict) -> None:
+def simulate_day(
+    db, office_id: int, day: date, rng: random.Random, counters: dict, officers: dict
+) -> None:
     """One office day through the engine: arrivals interleaved with counter work."""
     clock = datetime(day.year, day.month, day.day, 7, 30, tzinfo=TZ)
     closing = clock.replace(hour=16, minute=30)
@@ -53,8 +56,9 @@ def simulate_day(db, office_id: int, day: date, rng: random.Random, counters: di
         if to_issue and rng.random() < 0.3:
             prefix = rng.choice("AABBCDEF")
             priority = "elderly" if rng.random() < 0.2 else None
-            engine.issue_ticket(db, office_id, prefix, priority=priority, now=tick(),
-                                check_hours=False)
+            engine.issue_ticket(
+                db, office_id, prefix, priority=priority, now=tick(), check_hours=False
+            )
             to_issue -= 1
             continue
         number = rng.choice(list(counters))
@@ -76,8 +80,9 @@ def simulate_day(db, office_id: int, day: date, rng: random.Random, counters: di
                     engine.no_show(db, current, user_id=uid, now=tick(30, 90))
                     holding[cid] = None
                 elif roll < 0.27:
-                    engine.return_to_queue(db, current, user_id=uid, reason="thiếu giấy tờ",
-                                           now=tick(30, 90))
+                    engine.return_to_queue(
+                        db, current, user_id=uid, reason="thiếu giấy tờ", now=tick(30, 90)
+                    )
                     holding[cid] = None
                 elif roll < 0.30:
                     engine.cancel(db, current, user_id=uid, reason="nhầm dịch vụ", now=tick())
@@ -86,17 +91,25 @@ def simulate_day(db, office_id: int, day: date, rng: random.Random, counters: di
                     engine.start(db, current, user_id=uid, now=tick(10, 90))
             elif status == "serving":
                 if roll < 0.15:
-                    engine.transfer(db, current, service=rng.choice("ACD"), user_id=uid,
-                                    reason="chuyển lĩnh vực", now=tick(60, 300))
+                    engine.transfer(
+                        db,
+                        current,
+                        service=rng.choice("ACD"),
+                        user_id=uid,
+                        reason="chuyển lĩnh vực",
+                        now=tick(60, 300),
+                    )
                     holding[cid] = None
                 else:
                     dossier = f"HS{day:%m%d}-{current}" if roll < 0.6 else None
-                    done = engine.finish(db, current, user_id=uid, dossier_code=dossier,
-                                         now=tick(60, 900))
+                    done = engine.finish(
+                        db, current, user_id=uid, dossier_code=dossier, now=tick(60, 900)
+                    )
                     holding[cid] = None
                     if rng.random() < 0.6:
-                        engine.rate_ticket(db, current, rng.choice([3, 3, 2, 2, 1]),
-                                           now=tick(5, 30))
+                        engine.rate_ticket(
+                            db, current, rng.choice([3, 3, 2, 2, 1]), now=tick(5, 30)
+                        )
                     assert done.ticket["status"] == "done"
             else:
                 holding[cid] = None
@@ -120,12 +133,22 @@ def generate_month(path: str, seed: int = 7) -> dict:
     migrate(db)
     info = seed_demo(db)
     office_id = info["office_id"]
-    services = {r["prefix"]: r["id"] for r in db.query(
-        "SELECT id, prefix FROM services WHERE office_id = ?", [office_id])}
-    engine.set_target(db, office_id, "avg_wait_s", SERVICE_TARGET[1], SERVICE_TARGET[2],
-                      service_id=services[SERVICE_TARGET[0]])
-    counters = {r["number"]: r["id"] for r in db.query(
-        "SELECT id, number FROM counters WHERE office_id = ?", [office_id])}
+    services = {
+        r["prefix"]: r["id"]
+        for r in db.query("SELECT id, prefix FROM services WHERE office_id = ?", [office_id])
+    }
+    engine.set_target(
+        db,
+        office_id,
+        "avg_wait_s",
+        SERVICE_TARGET[1],
+        SERVICE_TARGET[2],
+        service_id=services[SERVICE_TARGET[0]],
+    )
+    counters = {
+        r["number"]: r["id"]
+        for r in db.query("SELECT id, number FROM counters WHERE office_id = ?", [office_id])
+    }
     officers = _users(db)
     rng = random.Random(seed)
     day = date.fromisoformat(FIRST)
@@ -161,6 +184,7 @@ def month(month_template, tmp_path):
 
 # ---------------------------------------------------------------- independent computation
 
+
 def _at(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
@@ -174,12 +198,22 @@ def expected_target(day: str, service_prefix: str | None) -> float:
 def replay(db, office_id: int) -> dict[int, dict]:
     """Per ticket, rebuilt from ticket_events alone (service from the ticket row)."""
     tickets: dict[int, dict] = {}
-    for e in db.query("SELECT * FROM ticket_events WHERE office_id = ? AND ticket_id IS NOT NULL"
-                      " ORDER BY seq", [office_id]):
+    for e in db.query(
+        "SELECT * FROM ticket_events WHERE office_id = ? AND ticket_id IS NOT NULL ORDER BY seq",
+        [office_id],
+    ):
         details = json.loads(e["details"])
-        t = tickets.setdefault(e["ticket_id"], {"id": e["ticket_id"], "start": None,
-                                               "service_s": None, "counter": None,
-                                               "officer": None, "rating": None})
+        t = tickets.setdefault(
+            e["ticket_id"],
+            {
+                "id": e["ticket_id"],
+                "start": None,
+                "service_s": None,
+                "counter": None,
+                "officer": None,
+                "rating": None,
+            },
+        )
         kind, at = e["type"], _at(e["at"])
         if kind == "issued":
             t["issued"] = at
@@ -204,12 +238,15 @@ def replay(db, office_id: int) -> dict[int, dict]:
             t["status"] = kind
         elif kind == "rated":
             t["rating"] = details["level"]
-    prefix = {r["id"]: r["prefix"] for r in db.query("SELECT t.id, s.prefix FROM tickets t JOIN"
-                                                     " services s ON s.id = t.service_id")}
+    prefix = {
+        r["id"]: r["prefix"]
+        for r in db.query(
+            "SELECT t.id, s.prefix FROM tickets t JOIN services s ON s.id = t.service_id"
+        )
+    }
     for t in tickets.values():
         t["service"] = prefix[t["id"]]
-        t["wait_s"] = (t["first_call"] - t["issued"]).total_seconds() if "first_call" in t \
-            else None
+        t["wait_s"] = (t["first_call"] - t["issued"]).total_seconds() if "first_call" in t else None
     for t in tickets.values():  # the visit root and its local day
         root = t
         while root["from"]:
@@ -262,8 +299,7 @@ def expected_rows(tickets: dict[int, dict], key) -> dict:
             "target_wait_s": target_sum / len(waits) if waits else None,
             "avg_service_s": statistics.mean(t["service_s"] for t in served) if served else None,
             "ratings": len(rated),
-            "satisfied_share": sum(t["rating"] != 1 for t in rated) / len(rated) if rated
-            else None,
+            "satisfied_share": sum(t["rating"] != 1 for t in rated) / len(rated) if rated else None,
         }
     return out
 
@@ -292,21 +328,22 @@ NOW = datetime(2023, 2, 1, 3, 0, tzinfo=UTC)
 def test_month_has_the_situations_the_report_must_handle(month):
     db, info, _ = month
     types = dict(db.execute("SELECT type, count(*) FROM ticket_events GROUP BY type").fetchall())
-    for kind in ("transferred", "recalled", "no_show", "returned", "cancelled", "expired",
-                 "rated"):
+    for kind in ("transferred", "recalled", "no_show", "returned", "cancelled", "expired", "rated"):
         assert types.get(kind, 0) > 0, kind
     assert db.execute("SELECT count(*) FROM tickets WHERE priority IS NOT NULL").fetchone()[0]
     assert engine.verify_log(db) == []
 
 
-@pytest.mark.parametrize("group", ["office", "service", "day", "counter", "officer", "weekday",
-                                   "hour"])
+@pytest.mark.parametrize(
+    "group", ["office", "service", "day", "counter", "officer", "weekday", "hour"]
+)
 def test_report_equals_independent_computation_from_events(month, group):
     db, info, _ = month
     tickets = replay(db, info["office_id"])
     names = {
-        "service": {r["id"]: f"{r['prefix']} — {r['name_vi']}" for r in
-                    db.query("SELECT * FROM services")},
+        "service": {
+            r["id"]: f"{r['prefix']} — {r['name_vi']}" for r in db.query("SELECT * FROM services")
+        },
     }
     counter_no = {r["id"]: r["number"] for r in db.query("SELECT * FROM counters")}
     user_name = {r["id"]: r["display_name"] for r in db.query("SELECT * FROM users")}
@@ -314,14 +351,19 @@ def test_report_equals_independent_computation_from_events(month, group):
     key = {
         "office": lambda t: "Toàn văn phòng",
         "service": lambda t: names["service"][service_id[t["service"]]],
-        "day": lambda t: t["day"] if t["root"] == t["id"] else
-        _at(str(t["issued"])).astimezone(TZ).date().isoformat(),
-        "counter": lambda t: f"Quầy {counter_no[t['counter']]}" if t["counter"]
-        else "(chưa gọi tại quầy nào)",
+        "day": lambda t: (
+            t["day"]
+            if t["root"] == t["id"]
+            else _at(str(t["issued"])).astimezone(TZ).date().isoformat()
+        ),
+        "counter": lambda t: (
+            f"Quầy {counter_no[t['counter']]}" if t["counter"] else "(chưa gọi tại quầy nào)"
+        ),
         "officer": lambda t: user_name[t["officer"]] if t["officer"] else "(không ghi cán bộ)",
         "weekday": lambda t: reports.WEEKDAYS_VI[date.fromisoformat(t["day"]).weekday()],
         "hour": lambda t: "{:02d}:00–{:02d}:00".format(
-            t["issued"].astimezone(TZ).hour, t["issued"].astimezone(TZ).hour + 1),
+            t["issued"].astimezone(TZ).hour, t["issued"].astimezone(TZ).hour + 1
+        ),
     }[group]
     if group == "day":  # tickets count on the day they were issued, visits on their first
         key = lambda t: t["issued"].astimezone(TZ).date().isoformat()  # noqa: E731
@@ -336,8 +378,10 @@ def test_total_row_and_target_change(month):
     report = reports.wait_report(db, info["office_id"], FIRST, LAST, "service", now=NOW)
     expected = expected_rows(tickets, lambda t: "Tổng cộng")
     assert_rows_match([report["total"]], expected, lambda r: r["group"])
-    assert report["target_changes"] == [{"from": FIRST, "target_wait_s": 1800},
-                                        {"from": "2023-01-01", "target_wait_s": 900}]
+    assert report["target_changes"] == [
+        {"from": FIRST, "target_wait_s": 1800},
+        {"from": "2023-01-01", "target_wait_s": 900},
+    ]
     by_day = reports.wait_report(db, info["office_id"], FIRST, LAST, "day", now=NOW)
     for row in by_day["rows"]:
         if row["key"] < "2023-01-01":
@@ -356,8 +400,10 @@ def test_stored_days_equal_live_computation_and_follow_late_events(month):
     again = reports.wait_report(db, office, FIRST, LAST, "service", now=NOW)
     assert again["rows"] == stored["rows"]
     # A late rating of an unrated finished ticket changes the stored day.
-    ticket = db.execute("SELECT t.id FROM tickets t LEFT JOIN ratings r ON r.ticket_id = t.id"
-                        " WHERE t.status = 'done' AND r.id IS NULL LIMIT 1").fetchone()[0]
+    ticket = db.execute(
+        "SELECT t.id FROM tickets t LEFT JOIN ratings r ON r.ticket_id = t.id"
+        " WHERE t.status = 'done' AND r.id IS NULL LIMIT 1"
+    ).fetchone()[0]
     before = reports.wait_report(db, office, FIRST, LAST, "office", now=NOW)["total"]
     engine.rate_ticket(db, ticket, 1, now=NOW)
     after = reports.wait_report(db, office, FIRST, LAST, "office", now=NOW)["total"]
@@ -375,7 +421,8 @@ def _target_in_force(db, office_id, metric, day, service_id):
     row = db.execute(
         "SELECT value FROM targets WHERE office_id = ? AND metric = ? AND effective_from <= ?"
         " AND (service_id IS NULL OR service_id = ?) ORDER BY service_id IS NULL,"
-        " effective_from DESC, id DESC LIMIT 1", [office_id, metric, day, service_id],
+        " effective_from DESC, id DESC LIMIT 1",
+        [office_id, metric, day, service_id],
     ).fetchone()
     return row[0] if row else None
 
@@ -388,7 +435,8 @@ def test_target_lookup_matches_the_rule_written_in_sql(month):
     for day in ("2021-06-01", "2022-12-31", "2023-01-01", "2023-01-09", "2024-01-01"):
         for sid in [None, *info["services"].values()]:
             assert targets.on("avg_wait_s", day, sid) == _target_in_force(
-                db, info["office_id"], "avg_wait_s", day, sid)
+                db, info["office_id"], "avg_wait_s", day, sid
+            )
 
 
 def test_heatmap_counts_every_ticket(month):
@@ -399,18 +447,22 @@ def test_heatmap_counts_every_ticket(month):
     assert grid["rows"][5]["open_days"] == 0  # no Saturdays in the generated month
 
 
-@pytest.mark.parametrize("period,ref,expected", [
-    ("day", "2023-01-04", ("2023-01-04", "2023-01-04")),
-    ("week", "2023-01-04", ("2023-01-02", "2023-01-08")),
-    ("month", "2023-02-14", ("2023-02-01", "2023-02-28")),
-    ("year", "2023-02-14", ("2023-01-01", "2023-12-31")),
-])
+@pytest.mark.parametrize(
+    "period,ref,expected",
+    [
+        ("day", "2023-01-04", ("2023-01-04", "2023-01-04")),
+        ("week", "2023-01-04", ("2023-01-02", "2023-01-08")),
+        ("month", "2023-02-14", ("2023-02-01", "2023-02-28")),
+        ("year", "2023-02-14", ("2023-01-01", "2023-12-31")),
+    ],
+)
 def test_period_bounds(period, ref, expected):
     assert reports.period_bounds(period, ref) == expected
 
 
-@pytest.mark.parametrize("first,last", [("2023-01-05", "2023-01-01"), ("x", "2023-01-01"),
-                                        ("2020-01-01", "2023-12-31")])
+@pytest.mark.parametrize(
+    "first,last", [("2023-01-05", "2023-01-01"), ("x", "2023-01-01"), ("2020-01-01", "2023-12-31")]
+)
 def test_bad_ranges_are_refused(first, last):
     with pytest.raises(QueueError):
         reports.check_range(first, last)
@@ -428,6 +480,7 @@ def test_dashboard_sql_tally_equals_the_report_tally(month):
     days = [r[0] for r in db.execute("SELECT DISTINCT day FROM tickets").fetchall()]
     assert len(days) > 15
     for day in days:
-        python = day_tallies(db, office, day, "Asia/Ho_Chi_Minh", targets, lowest,
-                             dims=("office",))[("office", NONE_KEY)]
+        python = day_tallies(
+            db, office, day, "Asia/Ho_Chi_Minh", targets, lowest, dims=("office",)
+        )[("office", NONE_KEY)]
         assert today_tally(db, office, day, targets, lowest).figures() == python.figures(), day

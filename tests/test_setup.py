@@ -8,9 +8,13 @@ from tests.conftest import login
 from xephang import engine
 from xephang.queries import people
 
-OFFICE_OK = {"name": "Bộ phận Một cửa phường Demo", "address": "Số 2",
-             "timezone": "Asia/Ho_Chi_Minh", "hours": '{"mon": [["07:30", "11:30"]]}',
-             "ticket_footer": "Cảm ơn"}
+OFFICE_OK = {
+    "name": "Bộ phận Một cửa phường Demo",
+    "address": "Số 2",
+    "timezone": "Asia/Ho_Chi_Minh",
+    "hours": '{"mon": [["07:30", "11:30"]]}',
+    "ticket_footer": "Cảm ơn",
+}
 
 
 def post(client, url, csrf, **data):
@@ -33,6 +37,7 @@ def admin(client, demo):
 
 # ------------------------------------------------------------------ office
 
+
 def test_office_update_valid(client, db, demo, manager):
     response = post(client, "/manager/setup/office", manager, **OFFICE_OK)
     assert response.status_code == 302
@@ -42,13 +47,16 @@ def test_office_update_valid(client, db, demo, manager):
     assert ("office.update",) in audit
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("name", "", "Thiếu tên văn phòng"),
-    ("timezone", "Mars/Olympus", "Mars/Olympus&#39; không tồn tại"),
-    ("hours", "{not json", "Giờ làm việc không đúng định dạng JSON"),
-    ("hours", '{"mon": [["11:30", "07:30"]]}', "Khoảng giờ không hợp lệ"),
-    ("ticket_footer", "x" * 301, "chân phiếu tối đa 300 ký tự"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("name", "", "Thiếu tên văn phòng"),
+        ("timezone", "Mars/Olympus", "Mars/Olympus&#39; không tồn tại"),
+        ("hours", "{not json", "Giờ làm việc không đúng định dạng JSON"),
+        ("hours", '{"mon": [["11:30", "07:30"]]}', "Khoảng giờ không hợp lệ"),
+        ("ticket_footer", "x" * 301, "chân phiếu tối đa 300 ký tự"),
+    ],
+)
 def test_office_update_invalid(client, db, demo, manager, field, value, message):
     response = post(client, "/manager/setup/office", manager, **{**OFFICE_OK, field: value})
     assert response.status_code == 400
@@ -70,26 +78,46 @@ def test_managers_cannot_create_offices(client, demo, manager):
 
 # ------------------------------------------------------------------ services
 
+
 def test_service_add_and_update(client, db, demo, manager):
-    response = post(client, "/manager/setup/services", manager, prefix="g", name_vi="Tư pháp",
-                    name_en="Justice", field="Tư pháp", daily_cap="120", sort_order="7")
+    response = post(
+        client,
+        "/manager/setup/services",
+        manager,
+        prefix="g",
+        name_vi="Tư pháp",
+        name_en="Justice",
+        field="Tư pháp",
+        daily_cap="120",
+        sort_order="7",
+    )
     assert response.status_code == 302
     row = db.execute("SELECT id, prefix, daily_cap FROM services WHERE prefix = 'G'").fetchone()
     assert row[1:] == ("G", 120)
-    response = post(client, f"/manager/setup/services/{row[0]}", manager, name_vi="Tư pháp 2",
-                    daily_cap="", sort_order="1")  # active unchecked: deactivated
+    response = post(
+        client,
+        f"/manager/setup/services/{row[0]}",
+        manager,
+        name_vi="Tư pháp 2",
+        daily_cap="",
+        sort_order="1",
+    )  # active unchecked: deactivated
     assert response.status_code == 302
-    assert db.execute("SELECT name_vi, daily_cap, active FROM services WHERE id = ?",
-                      [row[0]]).fetchone() == ("Tư pháp 2", None, 0)
+    assert db.execute(
+        "SELECT name_vi, daily_cap, active FROM services WHERE id = ?", [row[0]]
+    ).fetchone() == ("Tư pháp 2", None, 0)
 
 
-@pytest.mark.parametrize("data,message", [
-    ({"prefix": "A", "name_vi": "Trùng"}, "Ký hiệu A đã được dùng"),
-    ({"prefix": "7", "name_vi": "Số"}, "Ký hiệu dịch vụ phải là 1–2 chữ cái"),
-    ({"prefix": "Q", "name_vi": ""}, "Thiếu tên dịch vụ"),
-    ({"prefix": "Q", "name_vi": "Q", "daily_cap": "0"}, "giới hạn số mỗi ngày phải từ 1"),
-    ({"prefix": "Q", "name_vi": "Q", "daily_cap": "nhiều"}, "giới hạn số mỗi ngày phải là số"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        ({"prefix": "A", "name_vi": "Trùng"}, "Ký hiệu A đã được dùng"),
+        ({"prefix": "7", "name_vi": "Số"}, "Ký hiệu dịch vụ phải là 1–2 chữ cái"),
+        ({"prefix": "Q", "name_vi": ""}, "Thiếu tên dịch vụ"),
+        ({"prefix": "Q", "name_vi": "Q", "daily_cap": "0"}, "giới hạn số mỗi ngày phải từ 1"),
+        ({"prefix": "Q", "name_vi": "Q", "daily_cap": "nhiều"}, "giới hạn số mỗi ngày phải là số"),
+    ],
+)
 def test_service_add_invalid(client, db, demo, manager, data, message):
     count = len(ids(db, "SELECT id FROM services"))
     response = post(client, "/manager/setup/services", manager, **data)
@@ -100,28 +128,44 @@ def test_service_add_invalid(client, db, demo, manager, data, message):
 
 # ------------------------------------------------------------------ counters
 
+
 def test_counter_add_and_update(client, db, demo, manager):
-    response = post(client, "/manager/setup/counters", manager, number="7", name="Quầy ưu tiên",
-                    services="C, A")
+    response = post(
+        client, "/manager/setup/counters", manager, number="7", name="Quầy ưu tiên", services="C, A"
+    )
     assert response.status_code == 302
     counter = ids(db, "SELECT id FROM counters WHERE number = 7")[0]
-    order = ids(db, "SELECT s.prefix FROM counter_services cs JOIN services s ON s.id ="
-                " cs.service_id WHERE cs.counter_id = ? ORDER BY position", counter)
+    order = ids(
+        db,
+        "SELECT s.prefix FROM counter_services cs JOIN services s ON s.id ="
+        " cs.service_id WHERE cs.counter_id = ? ORDER BY position",
+        counter,
+    )
     assert order == ["C", "A"]
-    response = post(client, f"/manager/setup/counters/{counter}", manager, name="Quầy 7",
-                    services="B", active="1")
+    response = post(
+        client,
+        f"/manager/setup/counters/{counter}",
+        manager,
+        name="Quầy 7",
+        services="B",
+        active="1",
+    )
     assert response.status_code == 302
-    assert ids(db, "SELECT service_id FROM counter_services WHERE counter_id = ?", counter) == \
-        ids(db, "SELECT id FROM services WHERE prefix = 'B'")
+    assert ids(db, "SELECT service_id FROM counter_services WHERE counter_id = ?", counter) == ids(
+        db, "SELECT id FROM services WHERE prefix = 'B'"
+    )
 
 
-@pytest.mark.parametrize("data,message", [
-    ({"number": "1", "services": "A"}, "Quầy số 1 đã có"),
-    ({"number": "", "services": "A"}, "Thiếu số quầy"),
-    ({"number": "8", "services": "Z"}, "Không có dịch vụ ký hiệu Z"),
-    ({"number": "8", "services": "A, A"}, "Một dịch vụ bị nhập hai lần"),
-    ({"number": "-3", "services": "A"}, "số quầy phải từ 1"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        ({"number": "1", "services": "A"}, "Quầy số 1 đã có"),
+        ({"number": "", "services": "A"}, "Thiếu số quầy"),
+        ({"number": "8", "services": "Z"}, "Không có dịch vụ ký hiệu Z"),
+        ({"number": "8", "services": "A, A"}, "Một dịch vụ bị nhập hai lần"),
+        ({"number": "-3", "services": "A"}, "số quầy phải từ 1"),
+    ],
+)
 def test_counter_add_invalid(client, db, demo, manager, data, message):
     response = post(client, "/manager/setup/counters", manager, **data)
     assert response.status_code in (400, 409)
@@ -131,25 +175,44 @@ def test_counter_add_invalid(client, db, demo, manager, data, message):
 
 # ------------------------------------------------------------------ users (admins)
 
+
 def test_user_add_and_update(client, db, demo, admin):
-    response = post(client, "/manager/setup/users", admin, username="canbo9", role="officer",
-                    office_id=str(demo["office_id"]), password="mat-khau-9",
-                    display_name="Cán bộ 9")
+    response = post(
+        client,
+        "/manager/setup/users",
+        admin,
+        username="canbo9",
+        role="officer",
+        office_id=str(demo["office_id"]),
+        password="mat-khau-9",
+        display_name="Cán bộ 9",
+    )
     assert response.status_code == 302
     user = ids(db, "SELECT id FROM users WHERE username = 'canbo9'")[0]
-    response = post(client, f"/manager/setup/users/{user}", admin, role="manager",
-                    office_id=str(demo["office_id"]), display_name="Phó phòng")
+    response = post(
+        client,
+        f"/manager/setup/users/{user}",
+        admin,
+        role="manager",
+        office_id=str(demo["office_id"]),
+        display_name="Phó phòng",
+    )
     assert response.status_code == 302  # active unchecked: deactivated
-    assert db.execute("SELECT role, active FROM users WHERE id = ?", [user]).fetchone() == \
-        ("manager", 0)
+    assert db.execute("SELECT role, active FROM users WHERE id = ?", [user]).fetchone() == (
+        "manager",
+        0,
+    )
 
 
-@pytest.mark.parametrize("data,message", [
-    ({"username": "canbo1", "role": "officer", "password": "12345678"}, "đã có"),
-    ({"username": "x y", "role": "officer", "password": "12345678"}, "Tên đăng nhập 2–64"),
-    ({"username": "moi", "role": "officer", "password": "ngan"}, "Mật khẩu tối thiểu 8"),
-    ({"username": "moi", "role": "boss", "password": "12345678"}, "Vai trò phải là"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        ({"username": "canbo1", "role": "officer", "password": "12345678"}, "đã có"),
+        ({"username": "x y", "role": "officer", "password": "12345678"}, "Tên đăng nhập 2–64"),
+        ({"username": "moi", "role": "officer", "password": "ngan"}, "Mật khẩu tối thiểu 8"),
+        ({"username": "moi", "role": "boss", "password": "12345678"}, "Vai trò phải là"),
+    ],
+)
 def test_user_add_invalid(client, db, demo, admin, data, message):
     data.setdefault("office_id", str(demo["office_id"]))
     response = post(client, "/manager/setup/users", admin, **data)
@@ -158,40 +221,68 @@ def test_user_add_invalid(client, db, demo, admin, data, message):
 
 
 def test_officer_needs_an_office_and_admin_cannot_demote_self(client, db, demo, admin):
-    response = post(client, "/manager/setup/users", admin, username="moi", role="officer",
-                    office_id="", password="12345678")
+    response = post(
+        client,
+        "/manager/setup/users",
+        admin,
+        username="moi",
+        role="officer",
+        office_id="",
+        password="12345678",
+    )
     assert response.status_code == 400 and "phải thuộc một văn phòng" in response.get_data(
-        as_text=True)
+        as_text=True
+    )
     me = ids(db, "SELECT id FROM users WHERE username = 'admin'")[0]
-    response = post(client, f"/manager/setup/users/{me}", admin, role="officer",
-                    office_id=str(demo["office_id"]), active="1")
+    response = post(
+        client,
+        f"/manager/setup/users/{me}",
+        admin,
+        role="officer",
+        office_id=str(demo["office_id"]),
+        active="1",
+    )
     assert response.status_code == 400
 
 
 def test_managers_cannot_manage_users(client, demo, manager):
     assert client.get("/manager/setup/users").status_code == 403
-    assert post(client, "/manager/setup/users", manager, username="x1", role="admin",
-                password="12345678").status_code == 403
+    assert (
+        post(
+            client,
+            "/manager/setup/users",
+            manager,
+            username="x1",
+            role="admin",
+            password="12345678",
+        ).status_code
+        == 403
+    )
 
 
 # ------------------------------------------------------------------ devices
 
+
 def test_device_pair_shows_token_once_rename_revoke(client, db, demo, manager):
     # Post/Redirect/Get: the pairing POST redirects; the token is on the page it leads to.
-    response = post(client, "/manager/setup/devices", manager, kind="printer",
-                    name="Máy in sảnh")
+    response = post(client, "/manager/setup/devices", manager, kind="printer", name="Máy in sảnh")
     assert response.status_code == 302
     response = client.get(response.headers["Location"])
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "xd_" in page and "chỉ hiện một lần" in page
     device = ids(db, "SELECT id FROM devices WHERE name = 'Máy in sảnh'")[0]
     assert "xd_" not in client.get("/manager/setup/devices").get_data(as_text=True)
-    assert post(client, f"/manager/setup/devices/{device}", manager,
-                name="Máy in tầng 1").status_code == 302
-    assert post(client, f"/manager/setup/devices/{device}", manager,
-                action="revoke").status_code == 302
-    assert db.execute("SELECT name, revoked_at IS NOT NULL FROM devices WHERE id = ?",
-                      [device]).fetchone() == ("Máy in tầng 1", 1)
+    assert (
+        post(client, f"/manager/setup/devices/{device}", manager, name="Máy in tầng 1").status_code
+        == 302
+    )
+    assert (
+        post(client, f"/manager/setup/devices/{device}", manager, action="revoke").status_code
+        == 302
+    )
+    assert db.execute(
+        "SELECT name, revoked_at IS NOT NULL FROM devices WHERE id = ?", [device]
+    ).fetchone() == ("Máy in tầng 1", 1)
 
 
 def test_device_pair_redirects_and_reload_does_not_pair_again(client, db, demo, manager):
@@ -218,20 +309,24 @@ def test_device_pair_redirects_and_reload_does_not_pair_again(client, db, demo, 
 def test_device_token_is_shown_for_its_office_only(client, db, demo):
     csrf = login(client, "admin")
     other = engine.create_office(db, "Văn phòng Hai")
-    response = post(client, f"/manager/setup/devices?office={other}", csrf, kind="display",
-                    name="TV hai")
+    response = post(
+        client, f"/manager/setup/devices?office={other}", csrf, kind="display", name="TV hai"
+    )
     assert response.status_code == 302 and f"office={other}" in response.headers["Location"]
-    page = client.get(f"/manager/setup/devices?office={demo['office_id']}").get_data(
-        as_text=True)
+    page = client.get(f"/manager/setup/devices?office={demo['office_id']}").get_data(as_text=True)
     assert 'id="new-token"' not in page  # popped: never shown on another office's page
-    assert 'id="new-token"' not in client.get(
-        f"/manager/setup/devices?office={other}").get_data(as_text=True)
+    assert 'id="new-token"' not in client.get(f"/manager/setup/devices?office={other}").get_data(
+        as_text=True
+    )
 
 
-@pytest.mark.parametrize("data,message", [
-    ({"kind": "toaster", "name": "X"}, "Loại thiết bị phải là"),
-    ({"kind": "kiosk", "name": ""}, "Thiếu tên thiết bị"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        ({"kind": "toaster", "name": "X"}, "Loại thiết bị phải là"),
+        ({"kind": "kiosk", "name": ""}, "Thiếu tên thiết bị"),
+    ],
+)
 def test_device_pair_invalid(client, db, demo, manager, data, message):
     response = post(client, "/manager/setup/devices", manager, **data)
     assert response.status_code == 400 and message in response.get_data(as_text=True)
@@ -239,26 +334,51 @@ def test_device_pair_invalid(client, db, demo, manager, data, message):
 
 # ------------------------------------------------------------------ priority
 
+
 def test_priority_add_update_and_streak(client, db, demo, manager):
-    assert post(client, "/manager/setup/priority", manager, key="veteran",
-                name_vi="Cựu chiến binh", rank="2").status_code == 302
+    assert (
+        post(
+            client,
+            "/manager/setup/priority",
+            manager,
+            key="veteran",
+            name_vi="Cựu chiến binh",
+            rank="2",
+        ).status_code
+        == 302
+    )
     cat = ids(db, "SELECT id FROM priority_categories WHERE key = 'veteran'")[0]
-    assert post(client, f"/manager/setup/priority/{cat}", manager, name_vi="Cựu chiến binh",
-                rank="1").status_code == 302
-    assert db.execute("SELECT rank, active FROM priority_categories WHERE id = ?",
-                      [cat]).fetchone() == (1, 0)
-    assert post(client, "/manager/setup/priority", manager, action="streak",
-                priority_streak_max="3").status_code == 302
+    assert (
+        post(
+            client, f"/manager/setup/priority/{cat}", manager, name_vi="Cựu chiến binh", rank="1"
+        ).status_code
+        == 302
+    )
+    assert db.execute(
+        "SELECT rank, active FROM priority_categories WHERE id = ?", [cat]
+    ).fetchone() == (1, 0)
+    assert (
+        post(
+            client, "/manager/setup/priority", manager, action="streak", priority_streak_max="3"
+        ).status_code
+        == 302
+    )
     assert engine.office_setting(db, demo["office_id"], "priority_streak_max") == 3
 
 
-@pytest.mark.parametrize("data,status,message", [
-    ({"key": "Người già", "name_vi": "X"}, 400, "Mã nhóm ưu tiên chỉ gồm"),
-    ({"key": "elderly", "name_vi": "X"}, 409, "Mã nhóm ưu tiên đã có"),
-    ({"action": "streak", "priority_streak_max": "-1"}, 400,
-     "Số lượt ưu tiên liên tiếp phải từ 0"),
-    ({"action": "streak", "priority_streak_max": "hai"}, 400, "phải là số nguyên"),
-])
+@pytest.mark.parametrize(
+    "data,status,message",
+    [
+        ({"key": "Người già", "name_vi": "X"}, 400, "Mã nhóm ưu tiên chỉ gồm"),
+        ({"key": "elderly", "name_vi": "X"}, 409, "Mã nhóm ưu tiên đã có"),
+        (
+            {"action": "streak", "priority_streak_max": "-1"},
+            400,
+            "Số lượt ưu tiên liên tiếp phải từ 0",
+        ),
+        ({"action": "streak", "priority_streak_max": "hai"}, 400, "phải là số nguyên"),
+    ],
+)
 def test_priority_invalid(client, db, demo, manager, data, status, message):
     response = post(client, "/manager/setup/priority", manager, **data)
     assert response.status_code == status and message in response.get_data(as_text=True)
@@ -266,32 +386,60 @@ def test_priority_invalid(client, db, demo, manager, data, status, message):
 
 # ------------------------------------------------------------------ targets
 
+
 def test_target_add_and_delete(client, db, demo, manager):
     office = demo["office_id"]
-    response = post(client, "/manager/setup/targets", manager, metric="avg_wait_s",
-                    value="10", effective_from="2026-01-01")
+    response = post(
+        client,
+        "/manager/setup/targets",
+        manager,
+        metric="avg_wait_s",
+        value="10",
+        effective_from="2026-01-01",
+    )
     assert response.status_code == 302
     assert engine.Targets(db, office).on("avg_wait_s", "2026-02-01") == 600
     service = ids(db, "SELECT id FROM services WHERE prefix = 'C'")[0]
-    assert post(client, "/manager/setup/targets", manager, metric="satisfied_share",
-                value="97,5", effective_from="2026-01-01",
-                service_id=str(service)).status_code == 302
+    assert (
+        post(
+            client,
+            "/manager/setup/targets",
+            manager,
+            metric="satisfied_share",
+            value="97,5",
+            effective_from="2026-01-01",
+            service_id=str(service),
+        ).status_code
+        == 302
+    )
     assert engine.Targets(db, office).on("satisfied_share", "2026-02-01", service) == 0.975
     target = ids(db, "SELECT id FROM targets WHERE value = 600")[0]
     assert post(client, f"/manager/setup/targets/{target}/delete", manager).status_code == 302
     assert engine.Targets(db, office).on("avg_wait_s", "2026-02-01") == 900
 
 
-@pytest.mark.parametrize("data,message", [
-    ({"metric": "avg_wait_s", "value": "0", "effective_from": "2026-01-01"},
-     "phải từ 0 đến 600 phút"),
-    ({"metric": "avg_wait_s", "value": "mười", "effective_from": "2026-01-01"}, "phải là số"),
-    ({"metric": "satisfied_share", "value": "120", "effective_from": "2026-01-01"},
-     "phải từ 0 đến 100%"),
-    ({"metric": "avg_wait_s", "value": "15", "effective_from": "01/01/2026"},
-     "Ngày hiệu lực không hợp lệ"),
-    ({"metric": "speed", "value": "15", "effective_from": "2026-01-01"}, "Chỉ tiêu không hợp lệ"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (
+            {"metric": "avg_wait_s", "value": "0", "effective_from": "2026-01-01"},
+            "phải từ 0 đến 600 phút",
+        ),
+        ({"metric": "avg_wait_s", "value": "mười", "effective_from": "2026-01-01"}, "phải là số"),
+        (
+            {"metric": "satisfied_share", "value": "120", "effective_from": "2026-01-01"},
+            "phải từ 0 đến 100%",
+        ),
+        (
+            {"metric": "avg_wait_s", "value": "15", "effective_from": "01/01/2026"},
+            "Ngày hiệu lực không hợp lệ",
+        ),
+        (
+            {"metric": "speed", "value": "15", "effective_from": "2026-01-01"},
+            "Chỉ tiêu không hợp lệ",
+        ),
+    ],
+)
 def test_target_add_invalid(client, db, demo, manager, data, message):
     count = len(ids(db, "SELECT id FROM targets"))
     response = post(client, "/manager/setup/targets", manager, **data)
@@ -310,11 +458,14 @@ def test_last_office_target_cannot_be_deleted(client, db, demo, manager):
 
 SETTINGS_OK = {
     "rating_scale": "5 | Rất hài lòng | Very satisfied\n4 | Hài lòng | Satisfied\n"
-                    "3 | Bình thường | Neutral\n2 | Không hài lòng | Unsatisfied\n"
-                    "1 | Rất không hài lòng | Very unsatisfied",
+    "3 | Bình thường | Neutral\n2 | Không hài lòng | Unsatisfied\n"
+    "1 | Rất không hài lòng | Very unsatisfied",
     "announce_template": "Xin mời số {code} đến quầy {counter}",
-    "number_reading": "number", "number_dialect": "south", "voice_enabled": "1",
-    "board_message": "Nghỉ trưa 11:30–13:30", "retention_days": "730",
+    "number_reading": "number",
+    "number_dialect": "south",
+    "voice_enabled": "1",
+    "board_message": "Nghỉ trưa 11:30–13:30",
+    "retention_days": "730",
     "comment_retention_days": "180",
 }
 
@@ -329,16 +480,19 @@ def test_settings_valid(client, db, demo, manager):
     assert "3 | Bình thường | Neutral" in page
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("rating_scale", "3 | Tốt", "Thang đánh giá cần từ 2 đến 7 mức"),
-    ("rating_scale", "a | Tốt\n1 | Kém", "mức đánh giá phải là số nguyên"),
-    ("rating_scale", "1 | Tốt\n1 | Kém", "Mức 1 bị lặp"),
-    ("announce_template", "Mời số {code}", "phải có {code} và {counter}"),
-    ("number_reading", "roman", "Cách đọc số không hợp lệ"),
-    ("number_dialect", "central", "Giọng đọc không hợp lệ"),
-    ("retention_days", "7", "Số ngày lưu nhật ký phải từ 30"),
-    ("comment_retention_days", "900", "không được vượt số ngày lưu nhật ký"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("rating_scale", "3 | Tốt", "Thang đánh giá cần từ 2 đến 7 mức"),
+        ("rating_scale", "a | Tốt\n1 | Kém", "mức đánh giá phải là số nguyên"),
+        ("rating_scale", "1 | Tốt\n1 | Kém", "Mức 1 bị lặp"),
+        ("announce_template", "Mời số {code}", "phải có {code} và {counter}"),
+        ("number_reading", "roman", "Cách đọc số không hợp lệ"),
+        ("number_dialect", "central", "Giọng đọc không hợp lệ"),
+        ("retention_days", "7", "Số ngày lưu nhật ký phải từ 30"),
+        ("comment_retention_days", "900", "không được vượt số ngày lưu nhật ký"),
+    ],
+)
 def test_settings_invalid(client, db, demo, manager, field, value, message):
     response = post(client, "/manager/setup/settings", manager, **{**SETTINGS_OK, field: value})
     assert response.status_code == 400 and message in response.get_data(as_text=True)
@@ -347,15 +501,23 @@ def test_settings_invalid(client, db, demo, manager, field, value, message):
 
 # ------------------------------------------------------------------ guards
 
+
 def test_forms_need_the_csrf_token(client, db, demo, manager):
     response = client.post("/manager/setup/office", data=OFFICE_OK)
     assert response.status_code == 403
     assert engine.get_office(db, demo["office_id"])["name"] != OFFICE_OK["name"]
 
 
-SETUP_PAGES = ["/manager/setup/", "/manager/setup/office", "/manager/setup/services",
-               "/manager/setup/counters", "/manager/setup/devices", "/manager/setup/priority",
-               "/manager/setup/targets", "/manager/setup/settings"]
+SETUP_PAGES = [
+    "/manager/setup/",
+    "/manager/setup/office",
+    "/manager/setup/services",
+    "/manager/setup/counters",
+    "/manager/setup/devices",
+    "/manager/setup/priority",
+    "/manager/setup/targets",
+    "/manager/setup/settings",
+]
 
 
 def test_setup_role_checks(client, db, demo):
@@ -364,8 +526,7 @@ def test_setup_role_checks(client, db, demo):
     csrf = login(client, "canbo1")
     for url in SETUP_PAGES:
         assert client.get(url).status_code == 403, url
-    assert post(client, "/manager/setup/services", csrf, prefix="Q",
-                name_vi="Q").status_code == 403
+    assert post(client, "/manager/setup/services", csrf, prefix="Q", name_vi="Q").status_code == 403
     client.post("/logout", data={"csrf_token": csrf})
     login(client, "admin")
     for url in SETUP_PAGES + ["/manager/setup/users"]:
@@ -375,14 +536,18 @@ def test_setup_role_checks(client, db, demo):
 def test_manager_cannot_change_another_offices_rows(client, db, demo, manager):
     other = engine.create_office(db, "VP khác")
     service = engine.add_service(db, other, "A", "Hộ tịch")
-    response = post(client, f"/manager/setup/services/{service}", manager, name_vi="Đổi",
-                    active="1")
+    response = post(
+        client, f"/manager/setup/services/{service}", manager, name_vi="Đổi", active="1"
+    )
     assert response.status_code == 403
-    assert post(client, "/manager/setup/office", manager, office=str(other),
-                **OFFICE_OK).status_code == 403
+    assert (
+        post(client, "/manager/setup/office", manager, office=str(other), **OFFICE_OK).status_code
+        == 403
+    )
 
 
 # ------------------------------------------------------------------ setup reads (queries)
+
 
 def test_setup_reads(db, demo):
     from xephang.engine import audit
@@ -409,5 +574,4 @@ def test_setup_reads(db, demo):
     with write(db):
         audit.record(db, oid, None, "test.one", {})
         audit.record(db, oid, None, "test.two", {})
-    assert [a["action"] for a in office_queries.setup_audit(db, oid, 2)] == ["test.two",
-                                                                               "test.one"]
+    assert [a["action"] for a in office_queries.setup_audit(db, oid, 2)] == ["test.two", "test.one"]

@@ -31,8 +31,10 @@ PICK = st.integers(min_value=0, max_value=10**6)
 
 
 def dump(db) -> dict:
-    return {table: db.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
-            for table in ("tickets", "ticket_events", "counters", "visits")}
+    return {
+        table: db.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+        for table in ("tickets", "ticket_events", "counters", "visits")
+    }
 
 
 class QueueMachine(RuleBasedStateMachine):
@@ -58,9 +60,13 @@ class QueueMachine(RuleBasedStateMachine):
         """A ticket by index; ``live`` prefers those not yet in a final state."""
         ids = self.ticket_ids()
         if live:
-            ids = [r[0] for r in self.db.execute(
-                "SELECT id FROM tickets WHERE status IN ('waiting', 'called', 'serving')"
-                " ORDER BY id")] or ids
+            ids = [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT id FROM tickets WHERE status IN ('waiting', 'called', 'serving')"
+                    " ORDER BY id"
+                )
+            ] or ids
         return engine.get_ticket(self.db, ids[n % len(ids)])
 
     def pick_counter(self, n: int) -> dict:
@@ -94,15 +100,23 @@ class QueueMachine(RuleBasedStateMachine):
 
     @rule(service=st.sampled_from("ABC"), priority=PRIORITIES)
     def issue(self, service, priority):
-        outcome = self.attempt(True, lambda: engine.issue_ticket(
-            self.db, self.q.office, service, priority=priority, now=self.now))
+        outcome = self.attempt(
+            True,
+            lambda: engine.issue_ticket(
+                self.db, self.q.office, service, priority=priority, now=self.now
+            ),
+        )
         assert outcome.ticket["status"] == "waiting" and outcome.ticket["people_ahead"] >= 0
 
     def expected_next(self, counter: dict) -> int | None:
         """The call-next rule, written out plainly: which ticket should come next."""
-        services = [r[0] for r in self.db.execute(
-            "SELECT service_id FROM counter_services WHERE counter_id = ? ORDER BY position",
-            [counter["id"]])]
+        services = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT service_id FROM counter_services WHERE counter_id = ? ORDER BY position",
+                [counter["id"]],
+            )
+        ]
         ranks = dict(self.db.execute("SELECT key, rank FROM priority_categories"))
         streak_max = engine.office_setting(self.db, self.q.office, "priority_streak_max")
         priority_first = counter["priority_streak"] < streak_max
@@ -117,11 +131,15 @@ class QueueMachine(RuleBasedStateMachine):
             return (is_priority != priority_first, ranks.get(t["priority"], 0), *arrival)
 
         today = self.now.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
-        waiting = self.db.query("SELECT * FROM tickets WHERE status = 'waiting' AND day = ?",
-                                [today])  # earlier days' tickets expire before any call
-        eligible = [t for t in waiting
-                    if t["target_counter_id"] == counter["id"]
-                    or (t["target_counter_id"] is None and t["service_id"] in services)]
+        waiting = self.db.query(
+            "SELECT * FROM tickets WHERE status = 'waiting' AND day = ?", [today]
+        )  # earlier days' tickets expire before any call
+        eligible = [
+            t
+            for t in waiting
+            if t["target_counter_id"] == counter["id"]
+            or (t["target_counter_id"] is None and t["service_id"] in services)
+        ]
         return min(eligible, key=key)["id"] if eligible else None
 
     @rule(n=PICK)
@@ -129,8 +147,9 @@ class QueueMachine(RuleBasedStateMachine):
         counter = self.pick_counter(n)
         legal = counter["state"] != "paused" and not self.holds_called(counter)
         expected = self.expected_next(counter) if legal else None
-        outcome = self.attempt(legal, lambda: engine.call_next(self.db, counter["id"],
-                                                               now=self.now))
+        outcome = self.attempt(
+            legal, lambda: engine.call_next(self.db, counter["id"], now=self.now)
+        )
         if outcome:
             assert (outcome.ticket["id"] if outcome.ticket else None) == expected
         if outcome and outcome.ticket:
@@ -141,37 +160,63 @@ class QueueMachine(RuleBasedStateMachine):
     @rule(n=PICK, t=PICK, live=st.booleans())
     def call_specific(self, n, t, live):
         counter, ticket = self.pick_counter(n), self.pick_ticket(t, live)
-        legal = (counter["state"] != "paused" and not self.holds_any(counter)
-                 and ticket["status"] == "waiting")
-        self.attempt(legal, lambda: engine.call_ticket(self.db, counter["id"], ticket["id"],
-                                                       "Gọi theo yêu cầu", now=self.now))
+        legal = (
+            counter["state"] != "paused"
+            and not self.holds_any(counter)
+            and ticket["status"] == "waiting"
+        )
+        self.attempt(
+            legal,
+            lambda: engine.call_ticket(
+                self.db, counter["id"], ticket["id"], "Gọi theo yêu cầu", now=self.now
+            ),
+        )
 
     @precondition(lambda self: self.ticket_ids())
-    @rule(t=PICK, live=st.booleans(), op=st.sampled_from(
-        ["recall", "start", "finish", "no_show", "return", "cancel"]))
+    @rule(
+        t=PICK,
+        live=st.booleans(),
+        op=st.sampled_from(["recall", "start", "finish", "no_show", "return", "cancel"]),
+    )
     def ticket_operation(self, t, live, op):
         ticket = self.pick_ticket(t, live)
-        allowed = {"recall": ("called",), "start": ("called",), "finish": ("serving",),
-                   "no_show": ("called",), "return": ("called", "serving"),
-                   "cancel": ("waiting", "called")}[op]
+        allowed = {
+            "recall": ("called",),
+            "start": ("called",),
+            "finish": ("serving",),
+            "no_show": ("called",),
+            "return": ("called", "serving"),
+            "cancel": ("waiting", "called"),
+        }[op]
         call = {
             "recall": lambda: engine.recall(self.db, ticket["id"], now=self.now),
             "start": lambda: engine.start(self.db, ticket["id"], now=self.now),
-            "finish": lambda: engine.finish(self.db, ticket["id"], dossier_code="HS-1",
-                                            now=self.now),
+            "finish": lambda: engine.finish(
+                self.db, ticket["id"], dossier_code="HS-1", now=self.now
+            ),
             "no_show": lambda: engine.no_show(self.db, ticket["id"], now=self.now),
             "return": lambda: engine.return_to_queue(self.db, ticket["id"], now=self.now),
             "cancel": lambda: engine.cancel(self.db, ticket["id"], now=self.now),
         }[op]
         outcome = self.attempt(ticket["status"] in allowed, call)
         if outcome:
-            expected = {"recall": "called", "start": "serving", "finish": "done",
-                        "no_show": "no_show", "return": "waiting", "cancel": "cancelled"}[op]
+            expected = {
+                "recall": "called",
+                "start": "serving",
+                "finish": "done",
+                "no_show": "no_show",
+                "return": "waiting",
+                "cancel": "cancelled",
+            }[op]
             assert outcome.ticket["status"] == expected
 
     @precondition(lambda self: self.ticket_ids())
-    @rule(t=PICK, service=st.sampled_from([None, "A", "B", "C"]),
-          counter=st.one_of(st.none(), PICK), live=st.booleans())
+    @rule(
+        t=PICK,
+        service=st.sampled_from([None, "A", "B", "C"]),
+        counter=st.one_of(st.none(), PICK),
+        live=st.booleans(),
+    )
     def transfer(self, t, service, counter, live):
         ticket = self.pick_ticket(t, live)
         target = self.pick_counter(counter) if counter is not None else None
@@ -182,13 +227,24 @@ class QueueMachine(RuleBasedStateMachine):
         else:
             service_id = self.db.execute(
                 "SELECT service_id FROM counter_services WHERE counter_id = ? ORDER BY position",
-                [target["id"]]).fetchone()[0]
-        same_place = (target is not None and target["id"] == ticket["counter_id"]
-                      and service_id == ticket["service_id"])
+                [target["id"]],
+            ).fetchone()[0]
+        same_place = (
+            target is not None
+            and target["id"] == ticket["counter_id"]
+            and service_id == ticket["service_id"]
+        )
         legal = ticket["status"] in ("called", "serving") and not same_place
-        outcome = self.attempt(legal, lambda: engine.transfer(
-            self.db, ticket["id"], service=service, counter_id=target and target["id"],
-            now=self.now))
+        outcome = self.attempt(
+            legal,
+            lambda: engine.transfer(
+                self.db,
+                ticket["id"],
+                service=service,
+                counter_id=target and target["id"],
+                now=self.now,
+            ),
+        )
         if outcome:
             assert outcome.ticket["visit_id"] == ticket["visit_id"]
             assert outcome.ticket["service"]["id"] == service_id
@@ -208,20 +264,23 @@ class QueueMachine(RuleBasedStateMachine):
     @rule(n=PICK)
     def resume(self, n):
         counter = self.pick_counter(n)
-        self.attempt(counter["state"] == "paused",
-                     lambda: engine.resume(self.db, counter["id"], now=self.now))
+        self.attempt(
+            counter["state"] == "paused",
+            lambda: engine.resume(self.db, counter["id"], now=self.now),
+        )
 
     @rule(n=PICK, close=st.booleans())
     def open_or_close_counter(self, n, close):
         counter = self.pick_counter(n)
         if close:
-            outcome = self.attempt(not self.holds_any(counter), lambda: engine.close_counter(
-                self.db, counter["id"], now=self.now))
+            outcome = self.attempt(
+                not self.holds_any(counter),
+                lambda: engine.close_counter(self.db, counter["id"], now=self.now),
+            )
             if outcome:
                 assert engine.get_counter(self.db, counter["id"])["state"] == "closed"
         else:
-            self.attempt(True, lambda: engine.open_counter(self.db, counter["id"],
-                                                           now=self.now))
+            self.attempt(True, lambda: engine.open_counter(self.db, counter["id"], now=self.now))
             expected = "paused" if counter["state"] == "paused" else "open"
             assert engine.get_counter(self.db, counter["id"])["state"] == expected
 
@@ -229,26 +288,34 @@ class QueueMachine(RuleBasedStateMachine):
     def close_day(self, chance):
         if chance:  # closing is rare in a day: most draws of this rule do nothing
             return
-        waiting = self.db.execute("SELECT count(*) FROM tickets WHERE status = 'waiting'"
-                                  ).fetchone()[0]
-        outcome = self.attempt(True, lambda: engine.close_day(self.db, self.q.office,
-                                                              now=self.now))
+        waiting = self.db.execute(
+            "SELECT count(*) FROM tickets WHERE status = 'waiting'"
+        ).fetchone()[0]
+        outcome = self.attempt(True, lambda: engine.close_day(self.db, self.q.office, now=self.now))
         assert outcome.extra["expired"] == waiting
 
     # --- invariants ---
 
     @invariant()
     def counters_and_tickets_agree(self):
-        held = [r for r in self.db.execute(
-            "SELECT id, current_ticket_id FROM counters WHERE current_ticket_id IS NOT NULL")]
+        held = [
+            r
+            for r in self.db.execute(
+                "SELECT id, current_ticket_id FROM counters WHERE current_ticket_id IS NOT NULL"
+            )
+        ]
         held_ids = [ticket_id for _, ticket_id in held]
         assert len(held_ids) == len(set(held_ids)), "a ticket is held by two counters"
         for counter_id, ticket_id in held:
             ticket = engine.get_ticket(self.db, ticket_id)
             assert ticket["status"] in ("called", "serving"), (counter_id, ticket)
             assert ticket["counter_id"] == counter_id
-        active = {r[0]: r[1] for r in self.db.execute(
-            "SELECT id, counter_id FROM tickets WHERE status IN ('called', 'serving')")}
+        active = {
+            r[0]: r[1]
+            for r in self.db.execute(
+                "SELECT id, counter_id FROM tickets WHERE status IN ('called', 'serving')"
+            )
+        }
         assert set(active) == set(held_ids), "an active ticket is not at its counter"
 
     @invariant()
@@ -263,8 +330,7 @@ class QueueMachine(RuleBasedStateMachine):
     @invariant()
     def numbers_have_no_gaps(self):
         for service_id, day, count, top in self.db.execute(
-            "SELECT service_id, day, count(*), max(number) FROM tickets"
-            " GROUP BY service_id, day"
+            "SELECT service_id, day, count(*), max(number) FROM tickets GROUP BY service_id, day"
         ):
             assert count == top, (service_id, day)
 
@@ -295,14 +361,17 @@ class QueueMachine(RuleBasedStateMachine):
     @invariant()
     def snapshot_matches(self):
         snap = office_queries.snapshot(self.db, self.q.office, now=self.now)
-        waiting = self.db.execute("SELECT count(*) FROM tickets WHERE status = 'waiting'"
-                                  ).fetchone()[0]
+        waiting = self.db.execute(
+            "SELECT count(*) FROM tickets WHERE status = 'waiting'"
+        ).fetchone()[0]
         assert snap["waiting_total"] == waiting
         assert snap["seq"] == engine.last_seq(self.db, self.q.office)
 
 
 QueueMachine.TestCase.settings = settings(
-    max_examples=100, stateful_step_count=50, deadline=None,
+    max_examples=100,
+    stateful_step_count=50,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_queue_state_machine = QueueMachine.TestCase

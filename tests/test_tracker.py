@@ -89,12 +89,19 @@ def test_rating_only_after_service_and_only_once(client, tokens, issued, db):
     act(client, tokens, called["id"], "finish")
     s = state(client, token)
     assert s["message_vi"] == "Đã phục vụ xong" and s["rating"]["allowed"] is True
-    assert [lv["vi"] for lv in s["rating"]["scale"]] == ["Rất hài lòng", "Hài lòng",
-                                                          "Không hài lòng"]
-    r = client.post(f"/t/{token}/rating", json={"level": 3, "comment": "Cán bộ nhiệt tình"},
-                    headers=JSON)
-    assert r.status_code == 201 and r.json["rating"] == {**s["rating"], "allowed": False,
-                                                          "level": 3}
+    assert [lv["vi"] for lv in s["rating"]["scale"]] == [
+        "Rất hài lòng",
+        "Hài lòng",
+        "Không hài lòng",
+    ]
+    r = client.post(
+        f"/t/{token}/rating", json={"level": 3, "comment": "Cán bộ nhiệt tình"}, headers=JSON
+    )
+    assert r.status_code == 201 and r.json["rating"] == {
+        **s["rating"],
+        "allowed": False,
+        "level": 3,
+    }
     again = client.post(f"/t/{token}/rating", json={"level": 1}, headers=JSON)
     assert again.status_code == 409 and "đã được đánh giá" in again.json["error"]
     rows = list(db.query("SELECT level, comment FROM ratings"))
@@ -132,8 +139,7 @@ def test_a_logged_in_staff_browser_still_needs_the_page_csrf_token(client, token
     act(client, tokens, called["id"], "finish")
     csrf = login(client, "canbo1")
     assert client.post(f"/t/{token}/rating", json={"level": 3}, headers=JSON).status_code == 403
-    r = client.post(f"/t/{token}/rating", json={"level": 3},
-                    headers={**JSON, "X-CSRF-Token": csrf})
+    r = client.post(f"/t/{token}/rating", json={"level": 3}, headers={**JSON, "X-CSRF-Token": csrf})
     assert r.status_code == 201
 
 

@@ -22,8 +22,9 @@ def text(name: str, label: str, required: bool = False, max_len: int = 200) -> s
     return value
 
 
-def integer(name: str, label: str, required: bool = False, low: int | None = None,
-            high: int | None = None) -> int | None:
+def integer(
+    name: str, label: str, required: bool = False, low: int | None = None, high: int | None = None
+) -> int | None:
     """An integer field within [low, high]; None when empty and optional."""
     raw = (request.form.get(name) or "").strip()
     if not raw:
@@ -52,8 +53,9 @@ def service_list(oid: int, name: str = "services") -> list[int]:
     known = office_queries.service_ids_by_prefix(get_db(), oid)
     missing = [p for p in prefixes if p not in known]
     if missing:
-        raise BadInputError(f"Không có dịch vụ ký hiệu {', '.join(missing)}",
-                            f"No service {', '.join(missing)}")
+        raise BadInputError(
+            f"Không có dịch vụ ký hiệu {', '.join(missing)}", f"No service {', '.join(missing)}"
+        )
     if len(set(prefixes)) != len(prefixes):
         raise BadInputError("Một dịch vụ bị nhập hai lần", "Duplicate service")
     return [known[p] for p in prefixes]
@@ -84,5 +86,6 @@ def render(template: str, oid: int, error: QueueError | None = None, **extra):
 def done(endpoint: str, oid: int, message: str):
     """Flash a success message and redirect to the page (keeping an admin's office)."""
     flash(message, "ok")
-    return redirect(url_for(endpoint, office=oid if current_principal().office_id is None
-                            else None))
+    return redirect(
+        url_for(endpoint, office=oid if current_principal().office_id is None else None)
+    )

@@ -24,11 +24,13 @@ def setup_index():
 
 def _office_form_values() -> dict:
     hours = (request.form.get("hours") or "").strip()
-    return {"name": text("name", "tên văn phòng", required=True),
-            "address": text("address", "địa chỉ", max_len=300),
-            "timezone": text("timezone", "múi giờ", required=True, max_len=64),
-            "hours": hours or None,
-            "ticket_footer": text("ticket_footer", "chân phiếu", max_len=300)}
+    return {
+        "name": text("name", "tên văn phòng", required=True),
+        "address": text("address", "địa chỉ", max_len=300),
+        "timezone": text("timezone", "múi giờ", required=True, max_len=64),
+        "hours": hours or None,
+        "ticket_footer": text("ticket_footer", "chân phiếu", max_len=300),
+    }
 
 
 @bp.route("/setup/office", methods=["GET", "POST"])
@@ -65,13 +67,14 @@ def setup_services():
     oid = office_id()
     if request.method == "POST":
         try:
-            values = {"prefix": text("prefix", "ký hiệu", required=True, max_len=2),
-                      "name_vi": text("name_vi", "tên dịch vụ", required=True),
-                      "name_en": text("name_en", "tên tiếng Anh"),
-                      "field": text("field", "lĩnh vực"),
-                      "daily_cap": integer("daily_cap", "giới hạn số mỗi ngày", low=1,
-                                           high=9999),
-                      "sort_order": integer("sort_order", "thứ tự", low=0, high=999) or 0}
+            values = {
+                "prefix": text("prefix", "ký hiệu", required=True, max_len=2),
+                "name_vi": text("name_vi", "tên dịch vụ", required=True),
+                "name_en": text("name_en", "tên tiếng Anh"),
+                "field": text("field", "lĩnh vực"),
+                "daily_cap": integer("daily_cap", "giới hạn số mỗi ngày", low=1, high=9999),
+                "sort_order": integer("sort_order", "thứ tự", low=0, high=999) or 0,
+            }
             engine.add_service(get_db(), oid, **values, user_id=actor())
         except QueueError as err:
             return _services(oid, err, request.form)
@@ -80,8 +83,13 @@ def setup_services():
 
 
 def _services(oid, error=None, form=None):
-    return render("services.html", oid, error,
-                  services=office_queries.services(get_db(), oid, active_only=False), form=form)
+    return render(
+        "services.html",
+        oid,
+        error,
+        services=office_queries.services(get_db(), oid, active_only=False),
+        form=form,
+    )
 
 
 @bp.post("/setup/services/<int:service_id>")
@@ -91,12 +99,14 @@ def setup_service_update(service_id: int):
     service = owned("services", service_id)
     oid = service["office_id"]
     try:
-        values = {"name_vi": text("name_vi", "tên dịch vụ", required=True),
-                  "name_en": text("name_en", "tên tiếng Anh"),
-                  "field": text("field", "lĩnh vực"),
-                  "daily_cap": integer("daily_cap", "giới hạn số mỗi ngày", low=1, high=9999),
-                  "active": checkbox("active"),
-                  "sort_order": integer("sort_order", "thứ tự", low=0, high=999) or 0}
+        values = {
+            "name_vi": text("name_vi", "tên dịch vụ", required=True),
+            "name_en": text("name_en", "tên tiếng Anh"),
+            "field": text("field", "lĩnh vực"),
+            "daily_cap": integer("daily_cap", "giới hạn số mỗi ngày", low=1, high=9999),
+            "active": checkbox("active"),
+            "sort_order": integer("sort_order", "thứ tự", low=0, high=999) or 0,
+        }
         engine.update_service(get_db(), service_id, **values, user_id=actor())
     except QueueError as err:
         return _services(oid, err)
@@ -137,8 +147,14 @@ def setup_counter_update(counter_id: int):
     counter = owned("counters", counter_id)
     oid = counter["office_id"]
     try:
-        engine.update_counter(get_db(), counter_id, text("name", "tên quầy"),
-                              checkbox("active"), service_list(oid), user_id=actor())
+        engine.update_counter(
+            get_db(),
+            counter_id,
+            text("name", "tên quầy"),
+            checkbox("active"),
+            service_list(oid),
+            user_id=actor(),
+        )
     except QueueError as err:
         return _counters(oid, err)
     return done("manager.setup_counters", oid, f"Đã lưu quầy {counter['number']}")

@@ -29,10 +29,16 @@ def setup_users():
             office = integer("office_id", "văn phòng", low=1)
             password = request.form.get("password") or ""
             if len(password) < 8:
-                raise BadInputError("Mật khẩu tối thiểu 8 ký tự",
-                                    "Password must be 8+ characters")
-            accounts.add_user(get_db(), username, role, office, password,
-                              text("display_name", "tên hiển thị"), actor_id=actor())
+                raise BadInputError("Mật khẩu tối thiểu 8 ký tự", "Password must be 8+ characters")
+            accounts.add_user(
+                get_db(),
+                username,
+                role,
+                office,
+                password,
+                text("display_name", "tên hiển thị"),
+                actor_id=actor(),
+            )
         except QueueError as err:
             return _users(oid, err, request.form)
         return done("manager.setup_users", oid, "Đã thêm người dùng")
@@ -41,9 +47,15 @@ def setup_users():
 
 def _users(oid, error=None, form=None):
     db = get_db()
-    return render("users.html", oid, error, users=people.list_users(db),
-                  all_offices=sorted(office_queries.offices(db), key=lambda o: o["name"]),
-                  form=form, roles=accounts.ROLES)
+    return render(
+        "users.html",
+        oid,
+        error,
+        users=people.list_users(db),
+        all_offices=sorted(office_queries.offices(db), key=lambda o: o["name"]),
+        form=form,
+        roles=accounts.ROLES,
+    )
 
 
 @bp.post("/setup/users/<int:user_id>")
@@ -54,13 +66,20 @@ def setup_user_update(user_id: int):
     try:
         role = text("role", "vai trò", required=True)
         office = integer("office_id", "văn phòng", low=1)
-        if user_id == current_principal().user_id and (role != "admin"
-                                                       or not checkbox("active")):
-            raise BadInputError("Không thể tự hạ quyền hoặc khóa tài khoản của chính mình",
-                                "You cannot demote or deactivate yourself")
-        accounts.update_user(get_db(), user_id, role, office, text("display_name",
-                                                                   "tên hiển thị"),
-                             checkbox("active"), actor_id=actor())
+        if user_id == current_principal().user_id and (role != "admin" or not checkbox("active")):
+            raise BadInputError(
+                "Không thể tự hạ quyền hoặc khóa tài khoản của chính mình",
+                "You cannot demote or deactivate yourself",
+            )
+        accounts.update_user(
+            get_db(),
+            user_id,
+            role,
+            office,
+            text("display_name", "tên hiển thị"),
+            checkbox("active"),
+            actor_id=actor(),
+        )
         password = request.form.get("password") or ""
         if password:
             accounts.set_password(get_db(), user_id, password, actor_id=actor())
@@ -92,8 +111,14 @@ def setup_devices():
 
 
 def _devices(oid, error=None, token=None):
-    return render("devices.html", oid, error, devices=people.list_devices(get_db(), oid),
-                  token=token, kinds=accounts.DEVICE_KINDS)
+    return render(
+        "devices.html",
+        oid,
+        error,
+        devices=people.list_devices(get_db(), oid),
+        token=token,
+        kinds=accounts.DEVICE_KINDS,
+    )
 
 
 @bp.post("/setup/devices/<int:device_id>")

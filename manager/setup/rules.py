@@ -23,8 +23,9 @@ SETTINGS_PAGE_SECTIONS = ("rating", "voice", "retention")
 
 def _sent_settings(sections) -> dict:
     """What the form sent for the settings of these sections (an unticked box is false)."""
-    return {s.name: request.form.get(s.name, "") for section in sections
-            for s in in_section(section)}
+    return {
+        s.name: request.form.get(s.name, "") for section in sections for s in in_section(section)
+    }
 
 
 def _setting_fields(oid: int, sections, form=None) -> list[dict]:
@@ -37,8 +38,9 @@ def _setting_fields(oid: int, sections, form=None) -> list[dict]:
             if form is not None:
                 value = form.get(s.name, "")
             elif s.type == "scale":
-                value = "\n".join(f"{lv['level']} | {lv.get('vi', '')} | {lv.get('en', '')}"
-                                  for lv in value)
+                value = "\n".join(
+                    f"{lv['level']} | {lv.get('vi', '')} | {lv.get('en', '')}" for lv in value
+                )
             fields.append({"setting": s, "value": value, "section": section})
     return fields
 
@@ -51,14 +53,17 @@ def setup_priority():
     if request.method == "POST":
         try:
             if request.form.get("action") == "streak":
-                engine.set_office_settings(get_db(), oid, _sent_settings(["priority"]),
-                                           user_id=actor())
+                engine.set_office_settings(
+                    get_db(), oid, _sent_settings(["priority"]), user_id=actor()
+                )
                 message = "Đã lưu quy tắc xen kẽ"
             else:
-                values = {"key": text("key", "mã nhóm", required=True, max_len=32),
-                          "name_vi": text("name_vi", "tên nhóm", required=True),
-                          "name_en": text("name_en", "tên tiếng Anh"),
-                          "rank": integer("rank", "thứ hạng", low=0, high=99) or 0}
+                values = {
+                    "key": text("key", "mã nhóm", required=True, max_len=32),
+                    "name_vi": text("name_vi", "tên nhóm", required=True),
+                    "name_en": text("name_en", "tên tiếng Anh"),
+                    "rank": integer("rank", "thứ hạng", low=0, high=99) or 0,
+                }
                 engine.add_priority_category(get_db(), oid, **values, user_id=actor())
                 message = "Đã thêm nhóm ưu tiên"
         except QueueError as err:
@@ -69,9 +74,14 @@ def setup_priority():
 
 def _priority(oid, error=None, form=None):
     streak_form = form if form is not None and form.get("action") == "streak" else None
-    return render("priority.html", oid, error,
-                  categories=office_queries.priority_categories(get_db(), oid), form=form,
-                  fields=_setting_fields(oid, ["priority"], streak_form))
+    return render(
+        "priority.html",
+        oid,
+        error,
+        categories=office_queries.priority_categories(get_db(), oid),
+        form=form,
+        fields=_setting_fields(oid, ["priority"], streak_form),
+    )
 
 
 @bp.post("/setup/priority/<int:category_id>")
@@ -81,10 +91,12 @@ def setup_priority_update(category_id: int):
     category = owned("priority_categories", category_id)
     oid = category["office_id"]
     try:
-        values = {"name_vi": text("name_vi", "tên nhóm", required=True),
-                  "name_en": text("name_en", "tên tiếng Anh"),
-                  "rank": integer("rank", "thứ hạng", low=0, high=99) or 0,
-                  "active": checkbox("active")}
+        values = {
+            "name_vi": text("name_vi", "tên nhóm", required=True),
+            "name_en": text("name_en", "tên tiếng Anh"),
+            "rank": integer("rank", "thứ hạng", low=0, high=99) or 0,
+            "active": checkbox("active"),
+        }
         engine.update_priority_category(get_db(), category_id, **values, user_id=actor())
     except QueueError as err:
         return _priority(oid, err)
@@ -100,8 +112,9 @@ def _target_value(metric: str) -> float:
         raise BadInputError("Giá trị chỉ tiêu phải là số", "Value must be a number") from None
     if metric == "avg_wait_s":
         if not 0 < number <= 600:
-            raise BadInputError("Thời gian chờ chỉ tiêu phải từ 0 đến 600 phút",
-                                "Wait target out of range")
+            raise BadInputError(
+                "Thời gian chờ chỉ tiêu phải từ 0 đến 600 phút", "Wait target out of range"
+            )
         return number * 60
     if metric == "satisfied_share":
         if not 0 <= number <= 100:
@@ -123,8 +136,9 @@ def setup_targets():
             if service is not None:
                 owned("services", service)
             since = text("effective_from", "ngày hiệu lực", required=True)
-            engine.set_target(get_db(), oid, metric, value, since, service_id=service,
-                              user_id=actor())
+            engine.set_target(
+                get_db(), oid, metric, value, since, service_id=service, user_id=actor()
+            )
         except QueueError as err:
             return _targets(oid, err, request.form)
         return done("manager.setup_targets", oid, "Đã thêm chỉ tiêu")
@@ -133,8 +147,14 @@ def setup_targets():
 
 def _targets(oid, error=None, form=None):
     db = get_db()
-    return render("targets.html", oid, error, targets=office_queries.targets(db, oid),
-                  services=office_queries.services(db, oid, active_only=False), form=form)
+    return render(
+        "targets.html",
+        oid,
+        error,
+        targets=office_queries.targets(db, oid),
+        services=office_queries.services(db, oid, active_only=False),
+        form=form,
+    )
 
 
 @bp.post("/setup/targets/<int:target_id>/delete")
@@ -157,10 +177,15 @@ def setup_settings():
     oid = office_id()
     if request.method == "POST":
         try:
-            engine.set_office_settings(get_db(), oid, _sent_settings(SETTINGS_PAGE_SECTIONS),
-                                       user_id=actor())
+            engine.set_office_settings(
+                get_db(), oid, _sent_settings(SETTINGS_PAGE_SECTIONS), user_id=actor()
+            )
         except QueueError as err:
-            return render("settings.html", oid, err,
-                          fields=_setting_fields(oid, SETTINGS_PAGE_SECTIONS, request.form))
+            return render(
+                "settings.html",
+                oid,
+                err,
+                fields=_setting_fields(oid, SETTINGS_PAGE_SECTIONS, request.form),
+            )
         return done("manager.setup_settings", oid, "Đã lưu thiết lập")
     return render("settings.html", oid, fields=_setting_fields(oid, SETTINGS_PAGE_SECTIONS))[0]

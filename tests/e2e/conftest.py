@@ -24,8 +24,15 @@ from xephang.storage import connect, migrate
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def free_port() -> int:
@@ -37,13 +44,23 @@ def free_port() -> int:
 class LiveServer:
     """One ``xephang serve`` process on a database file; restartable."""
 
-    def __init__(self, db_path: Path, port: int | None = None, env: dict | None = None,
-                 args: list[str] | None = None):
+    def __init__(
+        self,
+        db_path: Path,
+        port: int | None = None,
+        env: dict | None = None,
+        args: list[str] | None = None,
+    ):
         self.db_path = db_path
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "XEPHANG_PUBLIC_URL": self.url, "XEPHANG_SECRET_KEY": "e2e",
-                    "XEPHANG_PRINTER": "virtual", **(env or {})}
+        self.env = {
+            **os.environ,
+            "XEPHANG_PUBLIC_URL": self.url,
+            "XEPHANG_SECRET_KEY": "e2e",
+            "XEPHANG_PRINTER": "virtual",
+            **(env or {}),
+        }
         self.args = args or []
         self.proc: subprocess.Popen | None = None
         self.log = db_path.parent / f"server-{self.port}.log"
@@ -51,10 +68,24 @@ class LiveServer:
     def start(self, timeout: float = 20) -> LiveServer:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from xephang.cli import main; main()", "serve",
-                 "--db", str(self.db_path), "--host", "127.0.0.1", "--port", str(self.port),
-                 *self.args],
-                cwd=self.db_path.parent, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-c",
+                    "from xephang.cli import main; main()",
+                    "serve",
+                    "--db",
+                    str(self.db_path),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    *self.args,
+                ],
+                cwd=self.db_path.parent,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

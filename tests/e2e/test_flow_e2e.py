@@ -20,16 +20,20 @@ def issue_ticket(server, page=None, service="A") -> dict:
         page.goto(f"{server.url}/kiosk/pair?token={server.demo['kiosk_token']}")
         name = next(vi for prefix, vi, *_ in SERVICES if prefix == service)
         button = page.locator(".k-service[data-service]", has_text=name).first
-        with page.expect_response(lambda r: "/tickets" in r.url
-                                  and r.request.method == "POST") as response:
+        with page.expect_response(
+            lambda r: "/tickets" in r.url and r.request.method == "POST"
+        ) as response:
             button.click()
         assert response.value.status == 201
         ticket = response.value.json()["ticket"]
         page.locator(f"text={ticket['code']}").first.wait_for()
         page.screenshot(path=str(ARTIFACTS / "flow-1-kiosk.png"))
         return ticket
-    r = requests.post(f"{server.url}/api/v1/tickets", json={"service": service},
-                      headers={"Authorization": f"Bearer {server.demo['kiosk_token']}"})
+    r = requests.post(
+        f"{server.url}/api/v1/tickets",
+        json={"service": service},
+        headers={"Authorization": f"Bearer {server.demo['kiosk_token']}"},
+    )
     assert r.status_code == 201, r.text
     return r.json()["ticket"]
 
@@ -58,7 +62,8 @@ def open_counter(browser, server, username="canbo1", counter_number=1):
     page.locator("#dlg-counter").wait_for(state="visible")
     page.click(f"#counter-choices button:has-text('Quầy {counter_number}')")
     page.wait_for_function(
-        f"document.getElementById('counter-title').textContent.includes('{counter_number}')")
+        f"document.getElementById('counter-title').textContent.includes('{counter_number}')"
+    )
     page.wait_for_function("!document.querySelector('[data-action=\"call-next\"]').disabled")
     return page
 
@@ -73,13 +78,11 @@ def test_ticket_called_shown_announced_and_tracked(browser, live_server):
     # the counter sees the new ticket waiting without a reload
     counter.wait_for_function(f"document.getElementById('next').textContent.includes('{code}')")
     press(counter, "n")  # call next
-    counter.wait_for_function(
-        f"document.getElementById('current-code').textContent === '{code}'")
+    counter.wait_for_function(f"document.getElementById('current-code').textContent === '{code}'")
     counter.screenshot(path=str(ARTIFACTS / "flow-2-counter.png"))
 
     # the display shows it and starts announcing it
-    display.wait_for_function(
-        f"document.getElementById('latest-code').textContent === '{code}'")
+    display.wait_for_function(f"document.getElementById('latest-code').textContent === '{code}'")
     assert display.text_content("#latest-counter") == "1"
     sound = display.locator("#sound")
     if sound.is_visible():  # autoplay blocked: the one-time button unlocks audio
@@ -105,13 +108,16 @@ def test_counter_keyboard_actions_and_display_pause(browser, live_server):
     first = issue_ticket(server, service="B")
     issue_ticket(server, service="B")
     counter.wait_for_function(
-        f"document.getElementById('next').textContent.includes('{first['code']}')")
+        f"document.getElementById('next').textContent.includes('{first['code']}')"
+    )
     press(counter, "n")
     counter.wait_for_function(
-        f"document.getElementById('current-code').textContent === '{first['code']}'")
+        f"document.getElementById('current-code').textContent === '{first['code']}'"
+    )
     press(counter, "s")  # start serving
-    counter.wait_for_function("document.getElementById('current-code').dataset.status"
-                              " === 'serving'")
+    counter.wait_for_function(
+        "document.getElementById('current-code').dataset.status === 'serving'"
+    )
     press(counter, "f")  # finish with a dossier code
     counter.fill("#dlg-finish input[name=dossier_code]", "H01.22-260101-0001")
     counter.keyboard.press("Enter")
@@ -121,14 +127,15 @@ def test_counter_keyboard_actions_and_display_pause(browser, live_server):
     counter.fill("#dlg-pause input[name=reason]", "Họp giao ban")
     counter.keyboard.press("Enter")
     display.wait_for_function(
-        "document.querySelector(\"[data-counter='2']\").textContent.includes('Họp giao ban')")
+        "document.querySelector(\"[data-counter='2']\").textContent.includes('Họp giao ban')"
+    )
     display.screenshot(path=str(ARTIFACTS / "counter-paused-on-display.png"))
     press(counter, "n")  # refused while paused: the message says so
-    counter.wait_for_function("document.getElementById('message').textContent"
-                              ".includes('tạm dừng')")
+    counter.wait_for_function("document.getElementById('message').textContent.includes('tạm dừng')")
     press(counter, "p")  # resume
     display.wait_for_function(
-        "!document.querySelector(\"[data-counter='2']\").textContent.includes('Họp')")
+        "!document.querySelector(\"[data-counter='2']\").textContent.includes('Họp')"
+    )
 
 
 def officer(server) -> dict:
@@ -160,6 +167,7 @@ AUTOPLAY_POLICY = """
 })();
 """
 
+
 def test_blocked_audio_shows_button_then_announces_in_turn(browser, live_server):
     """With autoplay blocked the board shows "Bật âm thanh"; after the click, calls queue."""
     server = live_server
@@ -175,7 +183,8 @@ def test_blocked_audio_shows_button_then_announces_in_turn(browser, live_server)
     requests.post(f"{server.url}/api/v1/counters/3/call-next", headers=headers)
     requests.post(f"{server.url}/api/v1/tickets/{first['id']}/recall", headers=headers)
     board.wait_for_function(
-        f"document.getElementById('latest-code').textContent === '{first['code']}'")
+        f"document.getElementById('latest-code').textContent === '{first['code']}'"
+    )
     assert board.evaluate("window.xephangVoice.log.length") == 0  # nothing played yet
 
     board.click("#sound")
@@ -183,7 +192,10 @@ def test_blocked_audio_shows_button_then_announces_in_turn(browser, live_server)
     board.wait_for_function("window.xephangVoice.log.length === 3", timeout=60000)
     log = board.evaluate("window.xephangVoice.log")
     assert [entry["text"].split()[-5] for entry in log] == [
-        first["code"], second["code"], first["code"]]  # the recall announced again
+        first["code"],
+        second["code"],
+        first["code"],
+    ]  # the recall announced again
     for before, after in zip(log, log[1:], strict=False):
         assert after["at"] >= before["at"] + before["duration_ms"]  # never overlapping
 
@@ -193,14 +205,16 @@ def test_counter_calls_specific_transfers_and_returns(browser, live_server):
     counter = open_counter(browser, server, "canbo1", 1)
     a1, a2 = issue_ticket(server, service="A"), issue_ticket(server, service="A")
     counter.wait_for_function(
-        f"document.getElementById('next').textContent.includes('{a2['code']}')")
+        f"document.getElementById('next').textContent.includes('{a2['code']}')"
+    )
     # G: call a specific ticket out of order, with a reason
     press(counter, "g")
     counter.fill("#dlg-call input[name=ticket]", a2["code"])
     counter.fill("#dlg-call input[name=reason]", "Công dân ưu tiên")
     counter.keyboard.press("Enter")
     counter.wait_for_function(
-        f"document.getElementById('current-code').textContent === '{a2['code']}'")
+        f"document.getElementById('current-code').textContent === '{a2['code']}'"
+    )
     # a second call-next is refused while this one is only called: the message says why
     press(counter, "n")
     counter.wait_for_function("document.getElementById('message').classList.contains('error')")
@@ -211,21 +225,25 @@ def test_counter_calls_specific_transfers_and_returns(browser, live_server):
     counter.wait_for_function("document.getElementById('current-code').textContent === '—'")
     press(counter, "n")
     counter.wait_for_function(
-        f"document.getElementById('current-code').textContent === '{a1['code']}'")
+        f"document.getElementById('current-code').textContent === '{a1['code']}'"
+    )
     # T: transfer a1 to service C (Đất đai): a new ticket of the same visit waits there
     press(counter, "s")
-    counter.wait_for_function("document.getElementById('current-code').dataset.status"
-                              " === 'serving'")
+    counter.wait_for_function(
+        "document.getElementById('current-code').dataset.status === 'serving'"
+    )
     press(counter, "t")
     counter.select_option("#dlg-transfer select[name=service]", label="C — Đất đai")
     counter.keyboard.press("Enter")
     counter.wait_for_function("document.getElementById('current-code').textContent === '—'")
     counter.wait_for_function(  # the next tickets and figures follow within a moment
         f"!document.getElementById('next').textContent.includes('{a1['code']}')"
-        " && document.getElementById('mine').textContent.includes('Đã gọi2')")
+        " && document.getElementById('mine').textContent.includes('Đã gọi2')"
+    )
     counter.screenshot(path=str(ARTIFACTS / "counter-after-transfer.png"))
-    r = requests.get(f"{server.url}/api/v1/offices/{server.demo['office_id']}/waiting",
-                     headers=officer(server))
+    r = requests.get(
+        f"{server.url}/api/v1/offices/{server.demo['office_id']}/waiting", headers=officer(server)
+    )
     waiting = {t["code"]: t for t in r.json()["tickets"]}
     assert a2["code"] in waiting and "C001" in waiting
     assert waiting["C001"]["from_ticket_id"] == a1["id"]

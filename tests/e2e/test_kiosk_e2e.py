@@ -84,12 +84,12 @@ def test_english_switch_and_the_priority_path(browser, server):
     page.close()
 
 
-def test_a_broken_printer_still_shows_the_ticket_and_says_to_photograph_the_qr(
-        browser, tmp_path):
+def test_a_broken_printer_still_shows_the_ticket_and_says_to_photograph_the_qr(browser, tmp_path):
     path, info = seeded_db(tmp_path)
     with FakeNetworkPrinter("refuse") as fake:
-        live = LiveServer(path, env={"XEPHANG_PRINTER": fake.spec,
-                                     "XEPHANG_KIOSK_PRINT_WAIT_S": "1"}).start()
+        live = LiveServer(
+            path, env={"XEPHANG_PRINTER": fake.spec, "XEPHANG_KIOSK_PRINT_WAIT_S": "1"}
+        ).start()
         try:
             live.demo = info
             page = open_kiosk(browser, live)
@@ -115,8 +115,9 @@ def test_an_unpaired_browser_sees_the_explanation(browser, server):
 
 def test_the_tracker_follows_the_queue_and_the_call_and_takes_one_rating(browser, server):
     api = server.url + "/api/v1"
-    first = requests.post(f"{api}/tickets", json={"service": "A"}, headers=server.officer,
-                          timeout=5).json()["ticket"]
+    first = requests.post(
+        f"{api}/tickets", json={"service": "A"}, headers=server.officer, timeout=5
+    ).json()["ticket"]
     kiosk = open_kiosk(browser, server)
     kiosk.get_by_role("button", name="Hộ tịch").click()
     kiosk.wait_for_selector("#ticket:not([hidden])")
@@ -139,13 +140,13 @@ def test_the_tracker_follows_the_queue_and_the_call_and_takes_one_rating(browser
         return r.json()
 
     assert officer("counters/1/call-next")["ticket"]["id"] == first["id"]
-    phone.wait_for_function("document.getElementById('ahead').textContent === '0'",
-                            timeout=10000)
+    phone.wait_for_function("document.getElementById('ahead').textContent === '0'", timeout=10000)
     officer(f"tickets/{first['id']}/start")
     officer(f"tickets/{first['id']}/finish")
     called = officer("counters/1/call-next")["ticket"]
     phone.wait_for_function(
-        "document.getElementById('status-vi').textContent === 'Mời đến quầy 1'", timeout=10000)
+        "document.getElementById('status-vi').textContent === 'Mời đến quầy 1'", timeout=10000
+    )
     phone.screenshot(path=str(ARTIFACTS / "tracker_called.png"))
     assert phone.is_hidden("#rating") and phone.is_hidden("#queue")
     officer(f"tickets/{called['id']}/start")
@@ -156,7 +157,11 @@ def test_the_tracker_follows_the_queue_and_the_call_and_takes_one_rating(browser
     assert phone.is_hidden("#rating")
     phone.screenshot(path=str(ARTIFACTS / "tracker_rated.png"))
     token = url.rsplit("/t/", 1)[1]
-    again = requests.post(f"{server.url}/t/{token}/rating", json={"level": 1},
-                          headers={"Accept": "application/json"}, timeout=5)
+    again = requests.post(
+        f"{server.url}/t/{token}/rating",
+        json={"level": 1},
+        headers={"Accept": "application/json"},
+        timeout=5,
+    )
     assert again.status_code == 409
     phone.close()

@@ -32,8 +32,9 @@ def month_server(tmp_path):
 
 def test_manager_dashboard_report_and_xlsx(month_server, browser):
     server = month_server
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000},
-                                  locale="vi-VN")
+    context = browser.new_context(
+        accept_downloads=True, viewport={"width": 1400, "height": 1000}, locale="vi-VN"
+    )
     page = context.new_page()
     page.goto(server.url + "/manager/")
     assert "/login" in page.url
@@ -46,13 +47,19 @@ def test_manager_dashboard_report_and_xlsx(month_server, browser):
     before = page.locator("#services tbody tr").first.locator("td").nth(1).inner_text()
 
     # A citizen takes a ticket: the dashboard follows over Socket.IO, without a reload.
-    issued = requests.post(server.url + "/api/v1/tickets", json={"service": "A"},
-                           headers={"Authorization": f"Bearer {server.info['kiosk_token']}"},
-                           timeout=10)
+    issued = requests.post(
+        server.url + "/api/v1/tickets",
+        json={"service": "A"},
+        headers={"Authorization": f"Bearer {server.info['kiosk_token']}"},
+        timeout=10,
+    )
     assert issued.status_code == 201, issued.text
     page.wait_for_function(
         "n => document.querySelector('#services tbody tr td:nth-child(2)').textContent"
-        " === String(n)", arg=int(before) + 1, timeout=10000)
+        " === String(n)",
+        arg=int(before) + 1,
+        timeout=10000,
+    )
     assert "Đã cấp hôm nay" in page.inner_text("#kpis")
     page.screenshot(path=str(ARTIFACTS / "manager-dashboard.png"), full_page=True)
 

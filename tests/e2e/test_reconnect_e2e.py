@@ -19,10 +19,12 @@ def test_pages_reconnect_after_restart_and_show_current_state(browser, live_serv
     counter = open_counter(browser, server)
     first = issue_ticket(server)
     counter.wait_for_function(
-        f"document.getElementById('next').textContent.includes('{first['code']}')")
+        f"document.getElementById('next').textContent.includes('{first['code']}')"
+    )
     press(counter, "n")
     display.wait_for_function(
-        f"document.getElementById('latest-code').textContent === '{first['code']}'")
+        f"document.getElementById('latest-code').textContent === '{first['code']}'"
+    )
     # mark both documents: a reload would lose the marks
     for page in (display, counter):
         page.evaluate("window.__notReloaded = true")
@@ -39,9 +41,11 @@ def test_pages_reconnect_after_restart_and_show_current_state(browser, live_serv
     server.start()
 
     display.wait_for_function(
-        f"document.getElementById('latest-code').textContent === '{second['code']}'")
+        f"document.getElementById('latest-code').textContent === '{second['code']}'"
+    )
     counter.wait_for_function(
-        f"document.getElementById('current-code').textContent === '{second['code']}'")
+        f"document.getElementById('current-code').textContent === '{second['code']}'"
+    )
     for page in (display, counter):
         page.wait_for_function("document.getElementById('conn').dataset.status === 'online'")
         assert page.evaluate("window.__notReloaded") is True
@@ -54,7 +58,8 @@ def test_pages_reconnect_after_restart_and_show_current_state(browser, live_serv
     counter.wait_for_function("document.getElementById('current-code').textContent === '—'")
     press(counter, "n")
     display.wait_for_function(
-        f"document.getElementById('latest-code').textContent === '{third['code']}'")
+        f"document.getElementById('latest-code').textContent === '{third['code']}'"
+    )
 
 
 def test_board_resyncs_on_a_sequence_gap(browser, live_server):
@@ -66,10 +71,13 @@ def test_board_resyncs_on_a_sequence_gap(browser, live_server):
     syncs = display.evaluate("window.xephangBoard.syncs()")
     seq = display.evaluate("window.xephangBoard.live.seq()")
     # deliver a forged event from the future, as if seq + 1 had been lost on the way
-    display.evaluate("""seq => window.xephangBoard.live.socket.listeners('queue_event')[0]({
+    display.evaluate(
+        """seq => window.xephangBoard.live.socket.listeners('queue_event')[0]({
         office_id: 1, seq: seq + 2, type: 'called', ticket_id: 999, counter_id: 1,
         details: {counter_number: 1}, ticket: {id: 999, code: 'Z999', counter: {id: 1, number: 1}},
-        waiting: {}, waiting_total: 0})""", seq)
+        waiting: {}, waiting_total: 0})""",
+        seq,
+    )
     display.wait_for_function(f"window.xephangBoard.syncs() > {syncs}")
     # the forged event was not applied; the snapshot is the truth
     assert display.text_content("#latest-code") != "Z999"

@@ -55,7 +55,8 @@ def test_queue_moves_update_people_ahead_without_refetching_the_state(browser, s
     for left, (number, ticket) in enumerate(zip(COUNTERS_SERVING_A, ahead, strict=False), 1):
         assert officer(f"counters/{number}/call-next")["ticket"]["id"] == ticket["id"]
         phone.wait_for_function(
-            f"document.getElementById('ahead').textContent === '{5 - left}'", timeout=10000)
+            f"document.getElementById('ahead').textContent === '{5 - left}'", timeout=10000
+        )
     phone.screenshot(path=str(ARTIFACTS / "tracker_moves.png"))
     assert phone.inner_text("#ahead") == "2"
     assert phone.inner_text("#wait") == "~3 phút"  # 2 × 100 s per person, scaled locally

@@ -16,7 +16,11 @@ def cli():
 
 
 db_option = click.option(
-    "--db", "db_path", envvar="XEPHANG_DB", default="instance/xephang.db", show_default=True,
+    "--db",
+    "db_path",
+    envvar="XEPHANG_DB",
+    default="instance/xephang.db",
+    show_default=True,
     help="SQLite database file (env XEPHANG_DB).",
 )
 

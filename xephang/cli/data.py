@@ -29,8 +29,9 @@ def verify_log_cmd(db_path, office_id):
         for p in problems:
             click.echo(p, err=True)
         raise SystemExit(1)
-    click.echo(f"OK: {count_events(db, office_id)} sự kiện, chuỗi băm hợp lệ / events, hash"
-               " chain intact")
+    click.echo(
+        f"OK: {count_events(db, office_id)} sự kiện, chuỗi băm hợp lệ / events, hash chain intact"
+    )
 
 
 @click.command("close-day")
@@ -59,10 +60,10 @@ def settings_cmd():
 @click.option("--office", "office_id", type=int, required=True)
 @click.option("--from", "first", required=True, help="First day, YYYY-MM-DD.")
 @click.option("--to", "last", required=True, help="Last day, YYYY-MM-DD.")
-@click.option("--group", default="service", show_default=True,
-              type=click.Choice(reports.GROUPINGS))
-@click.option("--format", "fmt", default="json", show_default=True,
-              type=click.Choice(["json", "csv", "xlsx"]))
+@click.option("--group", default="service", show_default=True, type=click.Choice(reports.GROUPINGS))
+@click.option(
+    "--format", "fmt", default="json", show_default=True, type=click.Choice(["json", "csv", "xlsx"])
+)
 @click.option("--output", "output", default=None, help="File to write (default: stdout).")
 @reports_errors
 def report_cmd(db_path, office_id, first, last, group, fmt, output):
@@ -71,10 +72,18 @@ def report_cmd(db_path, office_id, first, last, group, fmt, output):
         raise click.ClickException("XLSX cần --output FILE / XLSX needs --output FILE")
     data = reports.wait_report(open_db(db_path), office_id, first, last, group)
     if fmt == "json":
-        payload = json.dumps({"rows": data["rows"], "total": data["total"],
-                              "office": data["office"], "from": data["from"],
-                              "to": data["to"], "group": group}, ensure_ascii=False,
-                             indent=2).encode()
+        payload = json.dumps(
+            {
+                "rows": data["rows"],
+                "total": data["total"],
+                "office": data["office"],
+                "from": data["from"],
+                "to": data["to"],
+                "group": group,
+            },
+            ensure_ascii=False,
+            indent=2,
+        ).encode()
     elif fmt == "csv":
         payload = exports.report_csv(data).encode()
     else:
@@ -98,9 +107,11 @@ def purge_cmd(db_path, office_id, dry_run):
     for oid in _office_ids(db, office_id):
         done = reports.purge(db, oid, dry_run=dry_run)
         verb = "sẽ xóa / would remove" if dry_run else "đã xóa / removed"
-        click.echo(f"office {oid}: {verb} {done['tickets']} vé / tickets, {done['events']} sự"
-                   f" kiện / events trước / before {done['before_day']};"
-                   f" {done['comments_blanked']} góp ý / comments blanked")
+        click.echo(
+            f"office {oid}: {verb} {done['tickets']} vé / tickets, {done['events']} sự"
+            f" kiện / events trước / before {done['before_day']};"
+            f" {done['comments_blanked']} góp ý / comments blanked"
+        )
 
 
 def register(cli: click.Group) -> None:

@@ -40,14 +40,14 @@ def seed_demo(db: sqlite_utils.Database) -> dict:
         office_id = existing[0]
     else:
         office_id = engine.create_office(
-            db, OFFICE_NAME,
+            db,
+            OFFICE_NAME,
             address="Số 1 Đường Trần Hưng Đạo, Phường Demo",
             ticket_footer="Cảm ơn quý khách! Quét mã QR để theo dõi số thứ tự.",
         )
         ids = {}
         for order, (prefix, vi, en, field) in enumerate(SERVICES):
-            ids[prefix] = engine.add_service(db, office_id, prefix, vi, en, field,
-                                             sort_order=order)
+            ids[prefix] = engine.add_service(db, office_id, prefix, vi, en, field, sort_order=order)
         for number, prefixes in COUNTERS.items():
             engine.add_counter(db, office_id, number, [ids[p] for p in prefixes])
         for key, vi, en, rank in PRIORITY:
@@ -55,8 +55,9 @@ def seed_demo(db: sqlite_utils.Database) -> dict:
         accounts.add_user(db, "admin", "admin", None, DEMO_PASSWORD, "Quản trị hệ thống")
         accounts.add_user(db, "quanly", "manager", office_id, DEMO_PASSWORD, "Trưởng bộ phận")
         for n in range(1, 7):
-            accounts.add_user(db, f"canbo{n}", "officer", office_id, DEMO_PASSWORD,
-                              f"Cán bộ quầy {n}")
+            accounts.add_user(
+                db, f"canbo{n}", "officer", office_id, DEMO_PASSWORD, f"Cán bộ quầy {n}"
+            )
     # Tokens are stored hashed and cannot be shown again: each run pairs fresh
     # demo devices and revokes the ones an earlier run printed.
     for kind, name in (("kiosk", KIOSK_NAME), ("display", DISPLAY_NAME)):
@@ -71,7 +72,10 @@ def seed_demo(db: sqlite_utils.Database) -> dict:
         "kiosk_token": kiosk_token,
         "display_token": display_token,
         "board_id": board_id,
-        "users": {"admin": "admin", "quanly": "manager",
-                  **{f"canbo{n}": "officer" for n in range(1, 7)}},
+        "users": {
+            "admin": "admin",
+            "quanly": "manager",
+            **{f"canbo{n}": "officer" for n in range(1, 7)},
+        },
         "password": DEMO_PASSWORD,
     }

@@ -24,8 +24,7 @@ def user():
 def user_add(db_path, name, role, office_id, password, display_name):
     """Add a user with a role, in an office."""
     if password is None:
-        password = click.prompt("Mật khẩu / password", hide_input=True,
-                                confirmation_prompt=True)
+        password = click.prompt("Mật khẩu / password", hide_input=True, confirmation_prompt=True)
     user_id = accounts.add_user(open_db(db_path), name, role, office_id, password, display_name)
     click.echo(f"user {name} ({role}) id={user_id}")
 

@@ -10,9 +10,12 @@ import click
 from .base import db_option, open_db
 
 message_queue_option = click.option(
-    "--message-queue", "message_queue", envvar="XEPHANG_MESSAGE_QUEUE", default="",
+    "--message-queue",
+    "message_queue",
+    envvar="XEPHANG_MESSAGE_QUEUE",
+    default="",
     help="Socket.IO message queue (redis://HOST:PORT/N) shared by several server processes"
-         " (env XEPHANG_MESSAGE_QUEUE).",
+    " (env XEPHANG_MESSAGE_QUEUE).",
 )
 
 
@@ -31,12 +34,10 @@ def run_server(db_path: str, host: str, port: int, extra: dict | None = None) ->
     from ..web.serving import run_production
 
     config = {"DB": os.path.abspath(db_path), "ASYNC_MODE": "gevent", **(extra or {})}
-    config.setdefault("PUBLIC_URL", os.environ.get("XEPHANG_PUBLIC_URL")
-                      or f"http://{host}:{port}")
+    config.setdefault("PUBLIC_URL", os.environ.get("XEPHANG_PUBLIC_URL") or f"http://{host}:{port}")
     app = create_app(config)
     # The process, not the factory, decides how it logs.
-    logging.basicConfig(level=getattr(logging, str(app.config["LOG_LEVEL"]).upper(),
-                                      logging.INFO))
+    logging.basicConfig(level=getattr(logging, str(app.config["LOG_LEVEL"]).upper(), logging.INFO))
     run_production(app, socketio, host, port)
 
 
@@ -67,12 +68,12 @@ def demo(db_path, host, port, message_queue):
     base = f"http://{host}:{port}"
     click.echo(f"""
 xephang demo — {base}/
-  Kiosk (lấy số):        {base}/kiosk/pair?token={info['kiosk_token']}
+  Kiosk (lấy số):        {base}/kiosk/pair?token={info["kiosk_token"]}
   Quầy (counter):        {base}/counter/
-  Bảng hiển thị (TV):    {base}/display/pair?token={info['display_token']}
-  Bảng công khai:        {base}/display/board/{info['board_id']}
+  Bảng hiển thị (TV):    {base}/display/pair?token={info["display_token"]}
+  Bảng công khai:        {base}/display/board/{info["board_id"]}
   Quản lý (manager):     {base}/manager/
-  Đăng nhập / logins (mật khẩu / password: {info['password']}):
+  Đăng nhập / logins (mật khẩu / password: {info["password"]}):
     admin (admin), quanly (manager), canbo1 … canbo6 (officers)
   Máy in ảo / virtual printer: PNG tickets in {os.path.dirname(os.path.abspath(db_path))}/printed/
 """)

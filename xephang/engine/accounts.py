@@ -51,9 +51,15 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def add_user(db: sqlite_utils.Database, username: str, role: str, office_id: int | None,
-             password: str | None = None, display_name: str = "",
-             actor_id: int | None = None) -> int:
+def add_user(
+    db: sqlite_utils.Database,
+    username: str,
+    role: str,
+    office_id: int | None,
+    password: str | None = None,
+    display_name: str = "",
+    actor_id: int | None = None,
+) -> int:
     """Create a user; officers and managers belong to an office."""
     if not USERNAME_RE.match(username or ""):
         raise BadInputError("Tên đăng nhập 2–64 ký tự: chữ, số, . _ -", "Invalid username")
@@ -71,12 +77,18 @@ def add_user(db: sqlite_utils.Database, username: str, role: str, office_id: int
         user_id = db.execute(
             "INSERT INTO users (username, display_name, password_hash, role, office_id,"
             " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            [username, display_name or username,
-             generate_password_hash(password) if password else None, role, office_id,
-             iso(utcnow())],
+            [
+                username,
+                display_name or username,
+                generate_password_hash(password) if password else None,
+                role,
+                office_id,
+                iso(utcnow()),
+            ],
         ).lastrowid
-        audit.record(db, office_id, actor_id, "user.add",
-                     {"id": user_id, "username": username, "role": role})
+        audit.record(
+            db, office_id, actor_id, "user.add", {"id": user_id, "username": username, "role": role}
+        )
         return user_id
 
 
@@ -88,8 +100,10 @@ def set_password(db, user_id: int, password: str, actor_id: int | None = None) -
         user = one(db, "SELECT id, office_id FROM users WHERE id = ?", [user_id])
         if user is None:
             raise NotFoundError("Không có người dùng này", "No such user")
-        db.execute("UPDATE users SET password_hash = ? WHERE id = ?",
-                   [generate_password_hash(password), user_id])
+        db.execute(
+            "UPDATE users SET password_hash = ? WHERE id = ?",
+            [generate_password_hash(password), user_id],
+        )
         audit.record(db, user["office_id"], actor_id, "user.password", {"id": user_id})
 
 
@@ -100,13 +114,16 @@ def add_user_token(db, username: str, name: str = "") -> str:
         raise NotFoundError(f"Không có người dùng '{username}'", f"No user '{username}'")
     token = "xu_" + secrets.token_urlsafe(32)
     with write(db):
-        db.execute("INSERT INTO api_tokens (user_id, name, token_hash, created_at)"
-                   " VALUES (?, ?, ?, ?)", [user["id"], name, hash_token(token), iso(utcnow())])
+        db.execute(
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
+            [user["id"], name, hash_token(token), iso(utcnow())],
+        )
     return token
 
 
-def add_device(db, office_id: int, kind: str, name: str = "", actor_id: int | None = None
-               ) -> tuple[int, str]:
+def add_device(
+    db, office_id: int, kind: str, name: str = "", actor_id: int | None = None
+) -> tuple[int, str]:
     """Pair a device to an office; returns its id and its token (shown once)."""
     if kind not in DEVICE_KINDS:
         raise BadInputError(f"Loại thiết bị phải là {', '.join(DEVICE_KINDS)}", "Invalid kind")
@@ -118,8 +135,13 @@ def add_device(db, office_id: int, kind: str, name: str = "", actor_id: int | No
             " VALUES (?, ?, ?, ?, ?)",
             [office_id, kind, name or kind, hash_token(token), iso(utcnow())],
         ).lastrowid
-        audit.record(db, office_id, actor_id, "device.pair",
-                     {"id": device_id, "kind": kind, "name": name or kind})
+        audit.record(
+            db,
+            office_id,
+            actor_id,
+            "device.pair",
+            {"id": device_id, "kind": kind, "name": name or kind},
+        )
     return device_id, token
 
 
@@ -129,25 +151,42 @@ def revoke_device(db, device_id: int, actor_id: int | None = None) -> None:
         device = one(db, "SELECT id, office_id, name FROM devices WHERE id = ?", [device_id])
         if device is None:
             raise NotFoundError("Không có thiết bị này", "No such device")
-        db.execute("UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                   [iso(utcnow()), device_id])
-        audit.record(db, device["office_id"], actor_id, "device.revoke",
-                     {"id": device_id, "name": device["name"]})
+        db.execute(
+            "UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            [iso(utcnow()), device_id],
+        )
+        audit.record(
+            db,
+            device["office_id"],
+            actor_id,
+            "device.revoke",
+            {"id": device_id, "name": device["name"]},
+        )
 
 
 def touch_device(db, device_id: int, status: dict | None = None) -> None:
     """Record that a device was seen (and optionally its status)."""
     with write(db):
         if status is None:
-            db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?",
-                       [iso(utcnow()), device_id])
+            db.execute(
+                "UPDATE devices SET last_seen_at = ? WHERE id = ?", [iso(utcnow()), device_id]
+            )
         else:
-            db.execute("UPDATE devices SET last_seen_at = ?, status = ? WHERE id = ?",
-                       [iso(utcnow()), json.dumps(status, ensure_ascii=False), device_id])
+            db.execute(
+                "UPDATE devices SET last_seen_at = ?, status = ? WHERE id = ?",
+                [iso(utcnow()), json.dumps(status, ensure_ascii=False), device_id],
+            )
 
 
-def update_user(db, user_id: int, role: str, office_id: int | None, display_name: str = "",
-                active: bool = True, actor_id: int | None = None) -> None:
+def update_user(
+    db,
+    user_id: int,
+    role: str,
+    office_id: int | None,
+    display_name: str = "",
+    active: bool = True,
+    actor_id: int | None = None,
+) -> None:
     """Change a user's role, office, display name, or (de)activate the account."""
     if role not in ROLES:
         raise BadInputError(f"Vai trò phải là một trong {', '.join(ROLES)}", "Invalid role")
@@ -158,11 +197,17 @@ def update_user(db, user_id: int, role: str, office_id: int | None, display_name
             raise NotFoundError("Không có người dùng này", "No such user")
         if office_id is not None:
             get_office(db, office_id)
-        db.execute("UPDATE users SET role = ?, office_id = ?, display_name = ?, active = ?"
-                   " WHERE id = ?",
-                   [role, office_id, (display_name or "").strip(), int(bool(active)), user_id])
-        audit.record(db, office_id, actor_id, "user.update",
-                     {"id": user_id, "role": role, "active": bool(active)})
+        db.execute(
+            "UPDATE users SET role = ?, office_id = ?, display_name = ?, active = ? WHERE id = ?",
+            [role, office_id, (display_name or "").strip(), int(bool(active)), user_id],
+        )
+        audit.record(
+            db,
+            office_id,
+            actor_id,
+            "user.update",
+            {"id": user_id, "role": role, "active": bool(active)},
+        )
 
 
 def rename_device(db, device_id: int, name: str, actor_id: int | None = None) -> None:
@@ -175,5 +220,6 @@ def rename_device(db, device_id: int, name: str, actor_id: int | None = None) ->
         if device is None:
             raise NotFoundError("Không có thiết bị này", "No such device")
         db.execute("UPDATE devices SET name = ? WHERE id = ?", [name, device_id])
-        audit.record(db, device["office_id"], actor_id, "device.rename",
-                     {"id": device_id, "name": name})
+        audit.record(
+            db, device["office_id"], actor_id, "device.rename", {"id": device_id, "name": name}
+        )

@@ -40,10 +40,33 @@ NUMBER_CLIPS = {
 
 # Vietnamese names of the Latin letters, as read in ticket codes.
 LETTER_NAMES = {
-    "A": "a", "B": "bê", "C": "xê", "D": "dê", "Đ": "đê", "E": "e", "F": "ép", "G": "giê",
-    "H": "hát", "I": "i", "J": "gi", "K": "ca", "L": "e lờ", "M": "em mờ", "N": "en nờ",
-    "O": "o", "P": "pê", "Q": "quy", "R": "e rờ", "S": "ét xì", "T": "tê", "U": "u",
-    "V": "vê", "W": "vê kép", "X": "ích xì", "Y": "i dài", "Z": "dét",
+    "A": "a",
+    "B": "bê",
+    "C": "xê",
+    "D": "dê",
+    "Đ": "đê",
+    "E": "e",
+    "F": "ép",
+    "G": "giê",
+    "H": "hát",
+    "I": "i",
+    "J": "gi",
+    "K": "ca",
+    "L": "e lờ",
+    "M": "em mờ",
+    "N": "en nờ",
+    "O": "o",
+    "P": "pê",
+    "Q": "quy",
+    "R": "e rờ",
+    "S": "ét xì",
+    "T": "tê",
+    "U": "u",
+    "V": "vê",
+    "W": "vê kép",
+    "X": "ích xì",
+    "Y": "i dài",
+    "Z": "dét",
 }
 
 # Whole phrases recorded as one clip each (they sound better than word by word).
@@ -59,10 +82,31 @@ PHRASE_CLIPS = {
 
 # Single words, the fallback for a template the phrase clips do not cover.
 WORD_CLIPS = {
-    word: "word_" + unicodedata.normalize("NFKD", word.replace("đ", "d"))
-    .encode("ascii", "ignore").decode()
-    for word in ("mời", "kính", "xin", "công", "dân", "quý", "khách", "có", "số", "thứ", "tự",
-                 "đến", "quầy", "bàn", "phòng", "vui", "lòng", "cảm", "ơn", "ông", "bà")
+    word: "word_"
+    + unicodedata.normalize("NFKD", word.replace("đ", "d")).encode("ascii", "ignore").decode()
+    for word in (
+        "mời",
+        "kính",
+        "xin",
+        "công",
+        "dân",
+        "quý",
+        "khách",
+        "có",
+        "số",
+        "thứ",
+        "tự",
+        "đến",
+        "quầy",
+        "bàn",
+        "phòng",
+        "vui",
+        "lòng",
+        "cảm",
+        "ơn",
+        "ông",
+        "bà",
+    )
 }
 
 
@@ -170,8 +214,14 @@ def _literal_clips(text: str) -> tuple[list[str], list[str]]:
     return clips, missing
 
 
-def announcement(code: str, counter_number: int, template: str = DEFAULT_TEMPLATE,
-                 reading: str = "digits", dialect: str = "north", chime: bool = True) -> dict:
+def announcement(
+    code: str,
+    counter_number: int,
+    template: str = DEFAULT_TEMPLATE,
+    reading: str = "digits",
+    dialect: str = "north",
+    chime: bool = True,
+) -> dict:
     """The text and clip sequence announcing that ``code`` is called to a counter.
 
     Returns ``{"text", "spoken", "clips", "missing"}``: the sentence as shown

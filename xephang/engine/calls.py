@@ -94,15 +94,27 @@ def call_next(
         ticket = pick_next(db, counter)
         if ticket is None:
             if counter["state"] != "open":
-                db.execute("UPDATE counters SET state = 'open', officer_id = coalesce(?,"
-                           " officer_id) WHERE id = ?", [user_id, counter_id])
+                db.execute(
+                    "UPDATE counters SET state = 'open', officer_id = coalesce(?,"
+                    " officer_id) WHERE id = ?",
+                    [user_id, counter_id],
+                )
             return outcome_for(db, office, raw, None)
         states.check(ticket, "called")
         _claim(db, ticket, counter, user_id, at)
-        raw.append(append_event(db, office["id"], "called", at, ticket_id=ticket["id"],
-                                counter_id=counter_id, user_id=user_id,
-                                details={"counter_number": counter["number"]},
-                                from_status=ticket["status"]))
+        raw.append(
+            append_event(
+                db,
+                office["id"],
+                "called",
+                at,
+                ticket_id=ticket["id"],
+                counter_id=counter_id,
+                user_id=user_id,
+                details={"counter_number": counter["number"]},
+                from_status=ticket["status"],
+            )
+        )
         return outcome_for(db, office, raw, ticket["id"])
 
 
@@ -127,17 +139,28 @@ def call_ticket(
         _ensure_free(db, counter)
         states.check(ticket, "called")
         _claim(db, ticket, counter, user_id, at)
-        raw = append_event(db, office["id"], "called", at, ticket_id=ticket_id,
-                           counter_id=counter_id, user_id=user_id,
-                           details={"counter_number": counter["number"], "reason": reason,
-                                    "out_of_order": True}, from_status=ticket["status"])
+        raw = append_event(
+            db,
+            office["id"],
+            "called",
+            at,
+            ticket_id=ticket_id,
+            counter_id=counter_id,
+            user_id=user_id,
+            details={"counter_number": counter["number"], "reason": reason, "out_of_order": True},
+            from_status=ticket["status"],
+        )
         return outcome_for(db, office, [raw], ticket_id)
 
 
 def find_waiting_code(db: sqlite_utils.Database, office_id: int, code: str) -> int:
     """The id of the office's latest waiting ticket with this code (A023), for call-by-code."""
-    row = one(db, "SELECT id FROM tickets WHERE office_id = ? AND upper(code) = upper(?)"
-              " AND status = 'waiting' ORDER BY id DESC LIMIT 1", [office_id, code.strip()])
+    row = one(
+        db,
+        "SELECT id FROM tickets WHERE office_id = ? AND upper(code) = upper(?)"
+        " AND status = 'waiting' ORDER BY id DESC LIMIT 1",
+        [office_id, code.strip()],
+    )
     if row is None:
         raise NotFoundError(f"Không có số {code} đang chờ", "No such waiting ticket")
     return row["id"]
@@ -159,11 +182,18 @@ def _release(db, counter: dict | None, ticket_id: int) -> None:
         )
 
 
-def _log(db, ticket: dict, counter: dict | None, event: str, at, user_id, details=None
-         ) -> dict:
-    return append_event(db, ticket["office_id"], event, at, ticket_id=ticket["id"],
-                        counter_id=counter["id"] if counter else None, user_id=user_id,
-                        details=details, from_status=ticket["status"])
+def _log(db, ticket: dict, counter: dict | None, event: str, at, user_id, details=None) -> dict:
+    return append_event(
+        db,
+        ticket["office_id"],
+        event,
+        at,
+        ticket_id=ticket["id"],
+        counter_id=counter["id"] if counter else None,
+        user_id=user_id,
+        details=details,
+        from_status=ticket["status"],
+    )
 
 
 def _done(db, ticket: dict, raw: list[dict]) -> Outcome:
@@ -175,10 +205,19 @@ def recall(db, ticket_id: int, user_id=None, now: datetime | None = None) -> Out
     at = resolve_now(now)
     with write(db):
         ticket, counter = _held(db, ticket_id, "recalled")
-        db.execute("UPDATE tickets SET recalls = recalls + 1, last_called_at = ? WHERE id = ?",
-                   [iso(at), ticket_id])
-        raw = _log(db, ticket, counter, "recalled", at, user_id,
-                   {"counter_number": counter["number"], "recall": ticket["recalls"] + 1})
+        db.execute(
+            "UPDATE tickets SET recalls = recalls + 1, last_called_at = ? WHERE id = ?",
+            [iso(at), ticket_id],
+        )
+        raw = _log(
+            db,
+            ticket,
+            counter,
+            "recalled",
+            at,
+            user_id,
+            {"counter_number": counter["number"], "recall": ticket["recalls"] + 1},
+        )
         return _done(db, ticket, [raw])
 
 
@@ -187,8 +226,11 @@ def start(db, ticket_id: int, user_id=None, now: datetime | None = None) -> Outc
     at = resolve_now(now)
     with write(db):
         ticket, counter = _held(db, ticket_id, "started")
-        db.execute("UPDATE tickets SET status = 'serving', started_at = ?, officer_id ="
-                   " coalesce(?, officer_id) WHERE id = ?", [iso(at), user_id, ticket_id])
+        db.execute(
+            "UPDATE tickets SET status = 'serving', started_at = ?, officer_id ="
+            " coalesce(?, officer_id) WHERE id = ?",
+            [iso(at), user_id, ticket_id],
+        )
         return _done(db, ticket, [_log(db, ticket, counter, "started", at, user_id)])
 
 
@@ -199,20 +241,32 @@ def _finish(db, ticket, counter, user_id, at, dossier_code, outcome) -> dict:
         [iso(at), dossier_code, outcome, ticket["id"]],
     )
     _release(db, counter, ticket["id"])
-    return _log(db, ticket, counter, "finished", at, user_id,
-                {"dossier_code": dossier_code, "outcome": outcome})
+    return _log(
+        db,
+        ticket,
+        counter,
+        "finished",
+        at,
+        user_id,
+        {"dossier_code": dossier_code, "outcome": outcome},
+    )
 
 
-def finish(db, ticket_id: int, user_id=None, dossier_code: str | None = None,
-           outcome: str | None = None, now: datetime | None = None) -> Outcome:
+def finish(
+    db,
+    ticket_id: int,
+    user_id=None,
+    dossier_code: str | None = None,
+    outcome: str | None = None,
+    now: datetime | None = None,
+) -> Outcome:
     """Service is over; optionally record the dossier code (mã hồ sơ) and an outcome."""
     at = resolve_now(now)
     dossier_code = clean_text(dossier_code, "mã hồ sơ", "dossier code")
     outcome = clean_text(outcome, "kết quả", "outcome")
     with write(db):
         ticket, counter = _held(db, ticket_id, "finished")
-        return _done(db, ticket, [_finish(db, ticket, counter, user_id, at, dossier_code,
-                                          outcome)])
+        return _done(db, ticket, [_finish(db, ticket, counter, user_id, at, dossier_code, outcome)])
 
 
 def no_show(db, ticket_id: int, user_id=None, now: datetime | None = None) -> Outcome:
@@ -220,14 +274,23 @@ def no_show(db, ticket_id: int, user_id=None, now: datetime | None = None) -> Ou
     at = resolve_now(now)
     with write(db):
         ticket, counter = _held(db, ticket_id, "no_show")
-        db.execute("UPDATE tickets SET status = 'no_show', finished_at = ? WHERE id = ?",
-                   [iso(at), ticket_id])
+        db.execute(
+            "UPDATE tickets SET status = 'no_show', finished_at = ? WHERE id = ?",
+            [iso(at), ticket_id],
+        )
         _release(db, counter, ticket_id)
         return _done(db, ticket, [_log(db, ticket, counter, "no_show", at, user_id)])
 
 
-def transfer(db, ticket_id: int, service=None, counter_id: int | None = None, user_id=None,
-             reason: str | None = None, now: datetime | None = None) -> Outcome:
+def transfer(
+    db,
+    ticket_id: int,
+    service=None,
+    counter_id: int | None = None,
+    user_id=None,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> Outcome:
     """Send the citizen on to another service or counter, as the next ticket of the visit.
 
     The new ticket keeps its place by the visit's first arrival, so a
@@ -253,36 +316,63 @@ def transfer(db, ticket_id: int, service=None, counter_id: int | None = None, us
         else:
             served = counter_services(db, target_counter["id"])
             svc = find_service(db, office["id"], served[0] if served else ticket["service_id"])
-        if target_counter and target_counter["id"] == ticket["counter_id"] and (
-                svc["id"] == ticket["service_id"]):
+        if (
+            target_counter
+            and target_counter["id"] == ticket["counter_id"]
+            and (svc["id"] == ticket["service_id"])
+        ):
             raise BadInputError("Không thể chuyển sang chính quầy này", "Same counter")
-        first_issue = one(db, "SELECT min(issued_at) AS at FROM tickets WHERE visit_id = ?",
-                          [ticket["visit_id"]])["at"]
-        db.execute("UPDATE tickets SET status = 'transferred', finished_at = ? WHERE id = ?",
-                   [iso(at), ticket_id])
+        first_issue = one(
+            db, "SELECT min(issued_at) AS at FROM tickets WHERE visit_id = ?", [ticket["visit_id"]]
+        )["at"]
+        db.execute(
+            "UPDATE tickets SET status = 'transferred', finished_at = ? WHERE id = ?",
+            [iso(at), ticket_id],
+        )
         _release(db, counter, ticket_id)
-        category = {"key": ticket["priority"], "rank": ticket["priority_rank"]} if ticket[
-            "priority"] else None
+        category = (
+            {"key": ticket["priority"], "rank": ticket["priority_rank"]}
+            if ticket["priority"]
+            else None
+        )
         new_id = insert_ticket(
-            db, office, svc, ticket["day"], ticket["visit_id"], category, at,
-            first_issue, from_ticket_id=ticket_id,
+            db,
+            office,
+            svc,
+            ticket["day"],
+            ticket["visit_id"],
+            category,
+            at,
+            first_issue,
+            from_ticket_id=ticket_id,
             target_counter_id=target_counter["id"] if target_counter else None,
         )
-        details = {"to_ticket_id": new_id, "to_service_id": svc["id"],
-                   "to_counter_id": target_counter["id"] if target_counter else None,
-                   "reason": reason}
+        details = {
+            "to_ticket_id": new_id,
+            "to_service_id": svc["id"],
+            "to_counter_id": target_counter["id"] if target_counter else None,
+            "reason": reason,
+        }
         raw = [
             _log(db, ticket, counter, "transferred", at, user_id, details),
-            append_event(db, office["id"], "issued", at, ticket_id=new_id, user_id=user_id,
-                         details={"from_ticket_id": ticket_id, "priority": ticket["priority"]}),
+            append_event(
+                db,
+                office["id"],
+                "issued",
+                at,
+                ticket_id=new_id,
+                user_id=user_id,
+                details={"from_ticket_id": ticket_id, "priority": ticket["priority"]},
+            ),
         ]
         result = outcome_for(db, office, raw, new_id)
         result.extra["from_ticket"] = outcome_for(db, office, [], ticket_id).ticket
         return result
 
 
-def return_to_queue(db, ticket_id: int, user_id=None, reason: str | None = None,
-                    now: datetime | None = None) -> Outcome:
+def return_to_queue(
+    db, ticket_id: int, user_id=None, reason: str | None = None, now: datetime | None = None
+) -> Outcome:
     """Put a called or served ticket back to waiting, at the end of its service's queue."""
     at = resolve_now(now)
     reason = clean_text(reason, "lý do", "reason")
@@ -294,19 +384,24 @@ def return_to_queue(db, ticket_id: int, user_id=None, reason: str | None = None,
             [iso(at), ticket_id],
         )
         _release(db, counter, ticket_id)
-        return _done(db, ticket, [_log(db, ticket, counter, "returned", at, user_id,
-                                       {"reason": reason})])
+        return _done(
+            db, ticket, [_log(db, ticket, counter, "returned", at, user_id, {"reason": reason})]
+        )
 
 
-def cancel(db, ticket_id: int, user_id=None, reason: str | None = None,
-           now: datetime | None = None) -> Outcome:
+def cancel(
+    db, ticket_id: int, user_id=None, reason: str | None = None, now: datetime | None = None
+) -> Outcome:
     """Cancel a ticket that is waiting or called (e.g. issued by mistake)."""
     at = resolve_now(now)
     reason = clean_text(reason, "lý do", "reason")
     with write(db):
         ticket, counter = _held(db, ticket_id, "cancelled")
-        db.execute("UPDATE tickets SET status = 'cancelled', finished_at = ? WHERE id = ?",
-                   [iso(at), ticket_id])
+        db.execute(
+            "UPDATE tickets SET status = 'cancelled', finished_at = ? WHERE id = ?",
+            [iso(at), ticket_id],
+        )
         _release(db, counter, ticket_id)
-        return _done(db, ticket, [_log(db, ticket, counter, "cancelled", at, user_id,
-                                       {"reason": reason})])
+        return _done(
+            db, ticket, [_log(db, ticket, counter, "cancelled", at, user_id, {"reason": reason})]
+        )

@@ -17,20 +17,30 @@ from .tickets import expire_waiting
 
 def _counter_event(db, counter: dict, type_: str, at, user_id, details=None) -> Outcome:
     office = get_office(db, counter["office_id"])
-    raw = append_event(db, office["id"], type_, at, counter_id=counter["id"], user_id=user_id,
-                       details={"counter_number": counter["number"], **(details or {})})
+    raw = append_event(
+        db,
+        office["id"],
+        type_,
+        at,
+        counter_id=counter["id"],
+        user_id=user_id,
+        details={"counter_number": counter["number"], **(details or {})},
+    )
     return outcome_for(db, office, [raw], None)
 
 
-def open_counter(db: sqlite_utils.Database, counter_id: int, user_id=None,
-                 now: datetime | None = None) -> Outcome:
+def open_counter(
+    db: sqlite_utils.Database, counter_id: int, user_id=None, now: datetime | None = None
+) -> Outcome:
     """An officer takes a counter (it becomes open and shows on the board)."""
     at = resolve_now(now)
     with write(db):
         counter = get_counter(db, counter_id)
-        db.execute("UPDATE counters SET state = CASE state WHEN 'paused' THEN 'paused' ELSE"
-                   " 'open' END, officer_id = coalesce(?, officer_id) WHERE id = ?",
-                   [user_id, counter_id])
+        db.execute(
+            "UPDATE counters SET state = CASE state WHEN 'paused' THEN 'paused' ELSE"
+            " 'open' END, officer_id = coalesce(?, officer_id) WHERE id = ?",
+            [user_id, counter_id],
+        )
         return _counter_event(db, counter, "counter_opened", at, user_id)
 
 
@@ -40,15 +50,18 @@ def close_counter(db, counter_id: int, user_id=None, now: datetime | None = None
     with write(db):
         counter = get_counter(db, counter_id)
         if counter["current_ticket_id"]:
-            raise ConflictError("Quầy còn đang giữ một số, hãy kết thúc trước",
-                                "Counter still holds a ticket")
-        db.execute("UPDATE counters SET state = 'closed', pause_reason = NULL, officer_id = NULL"
-                   " WHERE id = ?", [counter_id])
+            raise ConflictError(
+                "Quầy còn đang giữ một số, hãy kết thúc trước", "Counter still holds a ticket"
+            )
+        db.execute(
+            "UPDATE counters SET state = 'closed', pause_reason = NULL, officer_id = NULL"
+            " WHERE id = ?",
+            [counter_id],
+        )
         return _counter_event(db, counter, "counter_closed", at, user_id)
 
 
-def pause(db, counter_id: int, reason: str, user_id=None, now: datetime | None = None
-          ) -> Outcome:
+def pause(db, counter_id: int, reason: str, user_id=None, now: datetime | None = None) -> Outcome:
     """Stop calling at a counter for a stated reason (shown on the board)."""
     at = resolve_now(now)
     reason = clean_text(reason, "lý do tạm dừng", "pause reason", required=True)
@@ -56,8 +69,11 @@ def pause(db, counter_id: int, reason: str, user_id=None, now: datetime | None =
         counter = get_counter(db, counter_id)
         if counter["state"] == "paused":
             raise ConflictError("Quầy đã tạm dừng", "Counter already paused")
-        db.execute("UPDATE counters SET state = 'paused', pause_reason = ?, officer_id ="
-                   " coalesce(?, officer_id) WHERE id = ?", [reason, user_id, counter_id])
+        db.execute(
+            "UPDATE counters SET state = 'paused', pause_reason = ?, officer_id ="
+            " coalesce(?, officer_id) WHERE id = ?",
+            [reason, user_id, counter_id],
+        )
         return _counter_event(db, counter, "paused", at, user_id, {"reason": reason})
 
 
@@ -68,13 +84,17 @@ def resume(db, counter_id: int, user_id=None, now: datetime | None = None) -> Ou
         counter = get_counter(db, counter_id)
         if counter["state"] != "paused":
             raise ConflictError("Quầy không ở trạng thái tạm dừng", "Counter is not paused")
-        db.execute("UPDATE counters SET state = 'open', pause_reason = NULL, officer_id ="
-                   " coalesce(?, officer_id) WHERE id = ?", [user_id, counter_id])
+        db.execute(
+            "UPDATE counters SET state = 'open', pause_reason = NULL, officer_id ="
+            " coalesce(?, officer_id) WHERE id = ?",
+            [user_id, counter_id],
+        )
         return _counter_event(db, counter, "resumed", at, user_id)
 
 
-def close_day(db, office_id: int, user_id=None, now: datetime | None = None,
-              day: str | None = None) -> Outcome:
+def close_day(
+    db, office_id: int, user_id=None, now: datetime | None = None, day: str | None = None
+) -> Outcome:
     """Expire every ticket of the office still waiting from ``day`` or earlier.
 
     Without ``day``, every ticket still waiting is expired (run at closing
@@ -87,8 +107,16 @@ def close_day(db, office_id: int, user_id=None, now: datetime | None = None,
         raw = expire_waiting(db, office_id, day, at, user_id)
         expired = len(raw)
         db.execute("UPDATE counters SET priority_streak = 0 WHERE office_id = ?", [office_id])
-        raw.append(append_event(db, office_id, "day_closed", at, user_id=user_id,
-                                details={"day": day, "expired": expired}))
+        raw.append(
+            append_event(
+                db,
+                office_id,
+                "day_closed",
+                at,
+                user_id=user_id,
+                details={"day": day, "expired": expired},
+            )
+        )
         result = outcome_for(db, office, raw, None)
         result.extra["expired"] = expired
         return result

@@ -19,11 +19,15 @@ from .order import people_ahead
 MIN_SERVICE_S = 30.0
 
 
-def recent_service_time(db: sqlite_utils.Database, service_id: int, day: str,
-                        default_s: int, window: int = 20) -> float:
+def recent_service_time(
+    db: sqlite_utils.Database, service_id: int, day: str, default_s: int, window: int = 20
+) -> float:
     """Mean service time (finish − call) of the service's last tickets finished today."""
-    timezone = scalar(db, "SELECT o.timezone FROM services s JOIN offices o ON"
-                      " o.id = s.office_id WHERE s.id = ?", [service_id])
+    timezone = scalar(
+        db,
+        "SELECT o.timezone FROM services s JOIN offices o ON o.id = s.office_id WHERE s.id = ?",
+        [service_id],
+    )
     if timezone is None:
         return float(default_s)
     # The partial index tickets_done_recent (service_id, finished_at) WHERE
@@ -51,8 +55,9 @@ def open_counters(db: sqlite_utils.Database, service_id: int) -> int:
     )
 
 
-def estimate_wait(db: sqlite_utils.Database, ticket: dict, default_service_s: int = 300
-                  ) -> tuple[int, int]:
+def estimate_wait(
+    db: sqlite_utils.Database, ticket: dict, default_service_s: int = 300
+) -> tuple[int, int]:
     """(people ahead, estimated wait in seconds) for a waiting ticket."""
     ahead = people_ahead(db, ticket)
     counters = open_counters(db, ticket["service_id"])

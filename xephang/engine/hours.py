@@ -37,18 +37,25 @@ def validate_hours(hours) -> str | None:
         try:
             hours = json.loads(hours)
         except ValueError:
-            raise BadInputError("Giờ làm việc không đúng định dạng JSON",
-                                "Opening hours are not valid JSON") from None
+            raise BadInputError(
+                "Giờ làm việc không đúng định dạng JSON", "Opening hours are not valid JSON"
+            ) from None
     if not isinstance(hours, dict) or not set(hours) <= set(DAYS):
         raise BadInputError("Giờ làm việc phải theo ngày (mon..sun)", "Hours keyed by mon..sun")
     for day, spans in hours.items():
         if not isinstance(spans, list):
-            raise BadInputError(f"Giờ làm việc ngày {day} phải là danh sách khoảng giờ",
-                                f"Hours of {day} must be a list of spans")
+            raise BadInputError(
+                f"Giờ làm việc ngày {day} phải là danh sách khoảng giờ",
+                f"Hours of {day} must be a list of spans",
+            )
         for span in spans:
-            if (not isinstance(span, list) or len(span) != 2
-                    or not all(isinstance(t, str) and TIME_RE.match(t) for t in span)
-                    or span[0] >= span[1]):
-                raise BadInputError(f"Khoảng giờ không hợp lệ ngày {day}: {span}",
-                                    f"Invalid span on {day}")
+            if (
+                not isinstance(span, list)
+                or len(span) != 2
+                or not all(isinstance(t, str) and TIME_RE.match(t) for t in span)
+                or span[0] >= span[1]
+            ):
+                raise BadInputError(
+                    f"Khoảng giờ không hợp lệ ngày {day}: {span}", f"Invalid span on {day}"
+                )
     return json.dumps(hours)

@@ -19,8 +19,7 @@ from ..clock import iso
 from .states import state_after
 
 GENESIS_HASH = "0" * 64
-HASHED_FIELDS = ("office_id", "seq", "ticket_id", "counter_id", "user_id", "type", "at",
-                 "details")
+HASHED_FIELDS = ("office_id", "seq", "ticket_id", "counter_id", "user_id", "type", "at", "details")
 
 
 def event_hash(prev_hash: str, event: dict) -> str:
@@ -32,8 +31,9 @@ def event_hash(prev_hash: str, event: dict) -> str:
 
 def last_seq(db: sqlite_utils.Database, office_id: int) -> int:
     """The office's latest event sequence number (0 before the first event)."""
-    row = db.execute("SELECT max(seq) FROM ticket_events WHERE office_id = ?",
-                     [office_id]).fetchone()
+    row = db.execute(
+        "SELECT max(seq) FROM ticket_events WHERE office_id = ?", [office_id]
+    ).fetchone()
     return row[0] or 0
 
 
@@ -83,17 +83,20 @@ def append_event(
 
 def log_anchor(db: sqlite_utils.Database, office_id: int) -> tuple[str, int] | None:
     """Where the chain resumes after `xephang purge` removed its start: (hash, next seq)."""
-    row = db.execute("SELECT hash, seq FROM log_anchors WHERE office_id = ?",
-                     [office_id]).fetchone()
+    row = db.execute(
+        "SELECT hash, seq FROM log_anchors WHERE office_id = ?", [office_id]
+    ).fetchone()
     return (row[0], row[1] + 1) if row else None
 
 
 def verify_log(db: sqlite_utils.Database, office_id: int | None = None) -> list[str]:
     """Problems found in the hash chain of each office's events; empty when intact."""
     problems = []
-    offices = [office_id] if office_id else [
-        r[0] for r in db.execute("SELECT DISTINCT office_id FROM ticket_events").fetchall()
-    ]
+    offices = (
+        [office_id]
+        if office_id
+        else [r[0] for r in db.execute("SELECT DISTINCT office_id FROM ticket_events").fetchall()]
+    )
     for oid in offices:
         prev_hash, expected_seq = log_anchor(db, oid) or (GENESIS_HASH, 1)
         for event in db.query(
@@ -115,7 +118,8 @@ def replay_states(db: sqlite_utils.Database, office_id: int) -> dict[int, str]:
     states: dict[int, str] = {}
     for ticket_id, type_ in db.execute(
         "SELECT ticket_id, type FROM ticket_events WHERE office_id = ? AND ticket_id"
-        " IS NOT NULL ORDER BY seq", [office_id]
+        " IS NOT NULL ORDER BY seq",
+        [office_id],
     ).fetchall():
         after = state_after(type_)
         if after:
@@ -127,5 +131,6 @@ def count_events(db: sqlite_utils.Database, office_id: int | None = None) -> int
     """How many events the log holds (of one office, or of all)."""
     if office_id is None:
         return db.execute("SELECT count(*) FROM ticket_events").fetchone()[0]
-    return db.execute("SELECT count(*) FROM ticket_events WHERE office_id = ?",
-                      [office_id]).fetchone()[0]
+    return db.execute(
+        "SELECT count(*) FROM ticket_events WHERE office_id = ?", [office_id]
+    ).fetchone()[0]

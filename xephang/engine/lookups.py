@@ -20,8 +20,7 @@ def storable_id(value) -> bool:
 
 
 def _row(db, table: str, row_id, what_vi: str, what_en: str) -> dict:
-    row = one(db, f"SELECT * FROM {table} WHERE id = ?", [row_id]) if storable_id(
-        row_id) else None
+    row = one(db, f"SELECT * FROM {table} WHERE id = ?", [row_id]) if storable_id(row_id) else None
     if row is None:
         raise NotFoundError(f"Không có {what_vi} {row_id}", f"No {what_en} {row_id}")
     return row
@@ -45,9 +44,13 @@ def get_counter(db: sqlite_utils.Database, counter_id: int) -> dict:
 
 def counter_services(db: sqlite_utils.Database, counter_id: int) -> list[int]:
     """The service ids a counter takes, in its order of preference."""
-    return [r[0] for r in db.execute(
-        "SELECT service_id FROM counter_services WHERE counter_id = ? ORDER BY position",
-        [counter_id]).fetchall()]
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT service_id FROM counter_services WHERE counter_id = ? ORDER BY position",
+            [counter_id],
+        ).fetchall()
+    ]
 
 
 def find_service(db: sqlite_utils.Database, office_id: int, ref) -> dict:
@@ -73,8 +76,9 @@ def find_service(db: sqlite_utils.Database, office_id: int, ref) -> dict:
     return row
 
 
-def clean_text(value, label_vi: str, label_en: str, required: bool = False,
-               max_len: int = MAX_TEXT) -> str | None:
+def clean_text(
+    value, label_vi: str, label_en: str, required: bool = False, max_len: int = MAX_TEXT
+) -> str | None:
     """Staff free text (a reason, an outcome): trimmed, bounded; None when empty."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:

@@ -44,8 +44,12 @@ def queue_key(ticket: dict, priority: bool = True) -> list:
     """A waiting ticket's queue key as a list (JSON-friendly; compared element by element)."""
     if not priority:
         return [ticket["queue_at"], ticket["id"]]
-    return [0 if ticket["priority"] else 1, ticket["priority_rank"] or 0, ticket["queue_at"],
-            ticket["id"]]
+    return [
+        0 if ticket["priority"] else 1,
+        ticket["priority_rank"] or 0,
+        ticket["queue_at"],
+        ticket["id"],
+    ]
 
 
 def _key_sql(priority: bool) -> str:
@@ -60,22 +64,30 @@ def people_ahead(db: sqlite_utils.Database, ticket: dict, priority: bool | None 
         priority = priority_first(db, ticket["office_id"])
     key = queue_key(ticket, priority)
     return scalar(
-        db, f"SELECT count(*) FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
+        db,
+        f"SELECT count(*) FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
         f" AND t.service_id = ? AND ({_key_sql(priority)}) < ({','.join('?' * len(key))})",
-        [ticket["office_id"], ticket["service_id"], *key])
+        [ticket["office_id"], ticket["service_id"], *key],
+    )
 
 
 def anyone_behind(db: sqlite_utils.Database, ticket: dict, priority: bool) -> bool:
     """Whether a waiting ticket of the service has a larger queue key than ``ticket``."""
     key = queue_key(ticket, priority)
-    return db.execute(
-        f"SELECT 1 FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
-        f" AND t.service_id = ? AND ({_key_sql(priority)}) > ({','.join('?' * len(key))})"
-        " LIMIT 1", [ticket["office_id"], ticket["service_id"], *key]).fetchone() is not None
+    return (
+        db.execute(
+            f"SELECT 1 FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
+            f" AND t.service_id = ? AND ({_key_sql(priority)}) > ({','.join('?' * len(key))})"
+            " LIMIT 1",
+            [ticket["office_id"], ticket["service_id"], *key],
+        ).fetchone()
+        is not None
+    )
 
 
-def waiting_in_order(db: sqlite_utils.Database, office_id: int,
-                     service_ids: list[int] | None = None, limit: int = 50) -> list[dict]:
+def waiting_in_order(
+    db: sqlite_utils.Database, office_id: int, service_ids: list[int] | None = None, limit: int = 50
+) -> list[dict]:
     """Waiting ticket rows of an office in queue-key order, optionally of some services."""
     sql = "SELECT t.* FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
     params: list = [office_id]

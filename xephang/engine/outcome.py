@@ -19,8 +19,9 @@ class Outcome:
     extra: dict = field(default_factory=dict)
 
 
-def outcome_for(db: sqlite_utils.Database, office: dict, raw_events: list[dict],
-                ticket_id: int | None) -> Outcome:
+def outcome_for(
+    db: sqlite_utils.Database, office: dict, raw_events: list[dict], ticket_id: int | None
+) -> Outcome:
     """Build the Outcome of an operation after its writes (still inside the transaction)."""
     private = None
     public_views: dict[int, dict] = {}

@@ -24,10 +24,13 @@ from .lookups import get_office
 from .settings import office_setting
 
 
-def purge(db: sqlite_utils.Database, office_id: int, now: datetime | None = None,
-          dry_run: bool = False,
-          keep_figures: Callable[[sqlite_utils.Database, dict, str, str], None] | None = None
-          ) -> dict:
+def purge(
+    db: sqlite_utils.Database,
+    office_id: int,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    keep_figures: Callable[[sqlite_utils.Database, dict, str, str], None] | None = None,
+) -> dict:
     """Apply the office's retention settings; return what was (or would be) removed.
 
     ``keep_figures(db, office, cutoff_day, today)`` runs before anything is
@@ -45,55 +48,82 @@ def purge(db: sqlite_utils.Database, office_id: int, now: datetime | None = None
         keep_figures(db, office, cutoff_day, today.isoformat())
     with write(db):
         comments = db.execute(
-            "SELECT count(*) FROM ratings WHERE office_id = ? AND comment != '' AND"
-            " created_at < ?", [office_id, comment_cutoff]).fetchone()[0]
+            "SELECT count(*) FROM ratings WHERE office_id = ? AND comment != '' AND created_at < ?",
+            [office_id, comment_cutoff],
+        ).fetchone()[0]
         keep_from = db.execute(
             "SELECT min(e.seq) FROM ticket_events e LEFT JOIN tickets t ON t.id = e.ticket_id"
             " WHERE e.office_id = ? AND (t.day >= ? OR (e.ticket_id IS NULL AND e.at >= ?))",
-            [office_id, cutoff_day, cutoff_at]).fetchone()[0]
+            [office_id, cutoff_day, cutoff_at],
+        ).fetchone()[0]
         if keep_from is None:
-            keep_from = db.execute("SELECT coalesce(max(seq), 0) + 1 FROM ticket_events WHERE"
-                                   " office_id = ?", [office_id]).fetchone()[0]
-        events = db.execute("SELECT count(*) FROM ticket_events WHERE office_id = ? AND seq < ?",
-                            [office_id, keep_from]).fetchone()[0]
-        doomed_sql = ("SELECT id FROM tickets t WHERE t.office_id = ? AND t.day < ? AND NOT"
-                      " EXISTS (SELECT 1 FROM ticket_events e WHERE e.ticket_id = t.id AND"
-                      " e.seq >= ?)")
+            keep_from = db.execute(
+                "SELECT coalesce(max(seq), 0) + 1 FROM ticket_events WHERE office_id = ?",
+                [office_id],
+            ).fetchone()[0]
+        events = db.execute(
+            "SELECT count(*) FROM ticket_events WHERE office_id = ? AND seq < ?",
+            [office_id, keep_from],
+        ).fetchone()[0]
+        doomed_sql = (
+            "SELECT id FROM tickets t WHERE t.office_id = ? AND t.day < ? AND NOT"
+            " EXISTS (SELECT 1 FROM ticket_events e WHERE e.ticket_id = t.id AND"
+            " e.seq >= ?)"
+        )
         params = [office_id, cutoff_day, keep_from]
         tickets = db.execute(f"SELECT count(*) FROM ({doomed_sql})", params).fetchone()[0]
-        result = {"office_id": office_id, "before_day": cutoff_day, "tickets": tickets,
-                  "events": events, "comments_blanked": comments, "dry_run": dry_run}
+        result = {
+            "office_id": office_id,
+            "before_day": cutoff_day,
+            "tickets": tickets,
+            "events": events,
+            "comments_blanked": comments,
+            "dry_run": dry_run,
+        }
         if dry_run:
             return result
-        db.execute("UPDATE ratings SET comment = '' WHERE office_id = ? AND comment != '' AND"
-                   " created_at < ?", [office_id, comment_cutoff])
+        db.execute(
+            "UPDATE ratings SET comment = '' WHERE office_id = ? AND comment != '' AND"
+            " created_at < ?",
+            [office_id, comment_cutoff],
+        )
         if events:
-            last = db.execute("SELECT seq, hash FROM ticket_events WHERE office_id = ? AND"
-                              " seq = ?", [office_id, keep_from - 1]).fetchone()
+            last = db.execute(
+                "SELECT seq, hash FROM ticket_events WHERE office_id = ? AND seq = ?",
+                [office_id, keep_from - 1],
+            ).fetchone()
             db.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY)")
             db.execute("DELETE FROM temp.doomed")
             db.execute(f"INSERT INTO temp.doomed {doomed_sql}", params)
-            db.execute("DELETE FROM ticket_events WHERE office_id = ? AND seq < ?",
-                       [office_id, keep_from])
+            db.execute(
+                "DELETE FROM ticket_events WHERE office_id = ? AND seq < ?", [office_id, keep_from]
+            )
             db.execute("DELETE FROM ratings WHERE ticket_id IN (SELECT id FROM temp.doomed)")
             db.execute("DELETE FROM print_jobs WHERE ticket_id IN (SELECT id FROM temp.doomed)")
-            db.execute("UPDATE counters SET current_ticket_id = NULL WHERE current_ticket_id IN"
-                       " (SELECT id FROM temp.doomed)")
+            db.execute(
+                "UPDATE counters SET current_ticket_id = NULL WHERE current_ticket_id IN"
+                " (SELECT id FROM temp.doomed)"
+            )
             db.execute("DELETE FROM tickets WHERE id IN (SELECT id FROM temp.doomed)")
-            db.execute("DELETE FROM visits WHERE office_id = ? AND NOT EXISTS (SELECT 1 FROM"
-                       " tickets t WHERE t.visit_id = visits.id)", [office_id])
+            db.execute(
+                "DELETE FROM visits WHERE office_id = ? AND NOT EXISTS (SELECT 1 FROM"
+                " tickets t WHERE t.visit_id = visits.id)",
+                [office_id],
+            )
             db.execute("DELETE FROM temp.doomed")
             db.execute(
                 "INSERT INTO log_anchors (office_id, seq, hash, before_day, purged_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (office_id) DO UPDATE SET seq ="
                 " excluded.seq, hash = excluded.hash, before_day = excluded.before_day,"
                 " purged_at = excluded.purged_at",
-                [office_id, last[0], last[1], cutoff_day, iso(at)])
+                [office_id, last[0], last[1], cutoff_day, iso(at)],
+            )
     return result
 
 
 def purged_before(db: sqlite_utils.Database, office_id: int) -> str | None:
     """The first day whose logs are still kept, if a purge ran (earlier days are frozen)."""
-    row = db.execute("SELECT before_day FROM log_anchors WHERE office_id = ?",
-                     [office_id]).fetchone()
+    row = db.execute(
+        "SELECT before_day FROM log_anchors WHERE office_id = ?", [office_id]
+    ).fetchone()
     return row[0] if row else None

@@ -78,8 +78,11 @@ def _parse_int(setting: OfficeSetting, raw) -> int:
     except (TypeError, ValueError):
         raise _bad(setting, "phải là số nguyên", "must be an integer") from None
     if not setting.low <= value <= setting.high:
-        raise _bad(setting, f"phải từ {setting.low} đến {setting.high}",
-                   f"must be within {setting.low}..{setting.high}")
+        raise _bad(
+            setting,
+            f"phải từ {setting.low} đến {setting.high}",
+            f"must be within {setting.low}..{setting.high}",
+        )
     return value
 
 
@@ -101,16 +104,20 @@ def _parse_text(setting: OfficeSetting, raw) -> str:
         raise _bad(setting, "phải là chữ", "must be text")
     value = raw.strip()
     if len(value) > setting.max_len:
-        raise _bad(setting, f"tối đa {setting.max_len} ký tự",
-                   f"at most {setting.max_len} characters")
+        raise _bad(
+            setting, f"tối đa {setting.max_len} ký tự", f"at most {setting.max_len} characters"
+        )
     return value
 
 
 def _parse_choice(setting: OfficeSetting, raw) -> str:
     value = str(raw if raw is not None else "").strip()
     if value not in setting.choices:
-        raise _bad(setting, f"không hợp lệ (chọn {', '.join(setting.choices)})",
-                   f"must be one of {', '.join(setting.choices)}")
+        raise _bad(
+            setting,
+            f"không hợp lệ (chọn {', '.join(setting.choices)})",
+            f"must be one of {', '.join(setting.choices)}",
+        )
     return value
 
 
@@ -132,8 +139,13 @@ def _parse_scale(setting: OfficeSetting, raw) -> list[dict]:
     return parse_rating_scale(raw)
 
 
-_PARSERS = {"int": _parse_int, "bool": _parse_bool, "text": _parse_text,
-            "choice": _parse_choice, "scale": _parse_scale}
+_PARSERS = {
+    "int": _parse_int,
+    "bool": _parse_bool,
+    "text": _parse_text,
+    "choice": _parse_choice,
+    "scale": _parse_scale,
+}
 
 
 def parse_rating_scale(raw: str) -> list[dict]:
@@ -144,13 +156,16 @@ def parse_rating_scale(raw: str) -> list[dict]:
             continue
         parts = [p.strip() for p in line.split("|")]
         if len(parts) < 2 or not parts[1]:
-            raise BadInputError(f"Dòng {number} của thang đánh giá cần 'mức | tên tiếng Việt"
-                                " | tên tiếng Anh'", "Rating scale line malformed")
+            raise BadInputError(
+                f"Dòng {number} của thang đánh giá cần 'mức | tên tiếng Việt | tên tiếng Anh'",
+                "Rating scale line malformed",
+            )
         try:
             level = int(parts[0])
         except ValueError:
-            raise BadInputError(f"Dòng {number}: mức đánh giá phải là số nguyên",
-                                "Level must be an integer") from None
+            raise BadInputError(
+                f"Dòng {number}: mức đánh giá phải là số nguyên", "Level must be an integer"
+            ) from None
         if level in seen:
             raise BadInputError(f"Mức {level} bị lặp", "Duplicate level")
         if len(parts[1]) > 60 or (len(parts) > 2 and len(parts[2]) > 60):
@@ -164,8 +179,9 @@ def parse_rating_scale(raw: str) -> list[dict]:
 
 def _check_template(value: str) -> None:
     if "{code}" not in value or "{counter}" not in value:
-        raise BadInputError("Câu gọi số phải có {code} và {counter}",
-                            "Template needs {code} and {counter}")
+        raise BadInputError(
+            "Câu gọi số phải có {code} và {counter}", "Template needs {code} and {counter}"
+        )
 
 
 DEFAULT_RATING_SCALE = [
@@ -176,55 +192,102 @@ DEFAULT_RATING_SCALE = [
 
 OFFICE_SETTINGS: tuple[OfficeSetting, ...] = (
     OfficeSetting(
-        "priority_streak_max", "int", 2, "Số lượt ưu tiên liên tiếp",
+        "priority_streak_max",
+        "int",
+        2,
+        "Số lượt ưu tiên liên tiếp",
         "At most this many priority tickets are called in a row at one counter before "
         "a ticket in arrival order is taken (0: priority gets no precedence).",
-        section="priority", low=0, high=20,
+        section="priority",
+        low=0,
+        high=20,
         hint_vi="Tối đa bao nhiêu số ưu tiên được gọi liên tiếp tại một quầy trước khi gọi một"
         " số theo thứ tự đến; 0 = không ưu tiên",
     ),
     OfficeSetting(
-        "rating_scale", "scale", DEFAULT_RATING_SCALE, "Thang đánh giá",
+        "rating_scale",
+        "scale",
+        DEFAULT_RATING_SCALE,
+        "Thang đánh giá",
         "Satisfaction levels, best first; the last (lowest) level counts as not satisfied.",
         section="rating",
         hint_vi="Mỗi dòng: mức | tiếng Việt | English, tốt nhất trước; dòng cuối là mức thấp"
         " nhất (tính là không hài lòng)",
     ),
     OfficeSetting(
-        "announce_template", "text", "Mời công dân có số thứ tự {code} đến quầy số {counter}",
+        "announce_template",
+        "text",
+        "Mời công dân có số thứ tự {code} đến quầy số {counter}",
         "Câu gọi số",
         "Sentence the display speaks and shows when a ticket is called; must contain {code} "
         "and {counter}.",
-        section="voice", hint_vi="có {code} và {counter}", max_len=200, check=_check_template,
+        section="voice",
+        hint_vi="có {code} và {counter}",
+        max_len=200,
+        check=_check_template,
     ),
     OfficeSetting(
-        "number_reading", "choice", "digits", "Cách đọc số",
+        "number_reading",
+        "choice",
+        "digits",
+        "Cách đọc số",
         "How announcements read ticket numbers: 'digits' (một không hai ba) or 'number' "
         "(một nghìn không trăm hai mươi ba).",
-        section="voice", choices=("digits", "number"),
-        choice_labels=("Từng chữ số (một không hai ba)",
-                       "Thành số (một nghìn không trăm hai mươi ba)"),
+        section="voice",
+        choices=("digits", "number"),
+        choice_labels=(
+            "Từng chữ số (một không hai ba)",
+            "Thành số (một nghìn không trăm hai mươi ba)",
+        ),
     ),
-    OfficeSetting("number_dialect", "choice", "north", "Giọng đọc",
-                  "'north' (nghìn, linh) or 'south' (ngàn, lẻ).", section="voice",
-                  choices=("north", "south"),
-                  choice_labels=("Miền Bắc (nghìn, linh)", "Miền Nam (ngàn, lẻ)")),
-    OfficeSetting("voice_enabled", "bool", True, "Đọc số bằng giọng nói",
-                  "Whether the display speaks calls.", section="voice"),
-    OfficeSetting("board_message", "text", "", "Thông báo chạy trên bảng",
-                  "Scrolling message at the bottom of the display board.", section="voice",
-                  max_len=500),
     OfficeSetting(
-        "retention_days", "int", 1825, "Số ngày lưu nhật ký",
+        "number_dialect",
+        "choice",
+        "north",
+        "Giọng đọc",
+        "'north' (nghìn, linh) or 'south' (ngàn, lẻ).",
+        section="voice",
+        choices=("north", "south"),
+        choice_labels=("Miền Bắc (nghìn, linh)", "Miền Nam (ngàn, lẻ)"),
+    ),
+    OfficeSetting(
+        "voice_enabled",
+        "bool",
+        True,
+        "Đọc số bằng giọng nói",
+        "Whether the display speaks calls.",
+        section="voice",
+    ),
+    OfficeSetting(
+        "board_message",
+        "text",
+        "",
+        "Thông báo chạy trên bảng",
+        "Scrolling message at the bottom of the display board.",
+        section="voice",
+        max_len=500,
+    ),
+    OfficeSetting(
+        "retention_days",
+        "int",
+        1825,
+        "Số ngày lưu nhật ký",
         "Days ticket logs are kept before `xephang purge` removes them (ratings' comments too).",
-        section="retention", low=30, high=3650,
+        section="retention",
+        low=30,
+        high=3650,
         hint_vi="30–3650; lệnh xephang purge xóa phần cũ hơn",
     ),
     OfficeSetting(
-        "comment_retention_days", "int", 365, "Số ngày lưu góp ý của công dân",
+        "comment_retention_days",
+        "int",
+        365,
+        "Số ngày lưu góp ý của công dân",
         "Days free-text rating comments are kept; older comments are blanked (at most "
         "retention_days).",
-        section="retention", low=1, high=3650,
+        section="retention",
+        low=1,
+        high=3650,
         hint_vi="góp ý cũ hơn bị xóa nội dung; không quá số ngày lưu nhật ký",
     ),
 )
@@ -240,8 +303,11 @@ def in_section(section: str) -> list[OfficeSetting]:
 def definition(name: str) -> OfficeSetting:
     """The definition of a setting; a clear error for an unknown name."""
     if name not in OFFICE_SETTINGS_BY_NAME:
-        raise BadInputError(f"Không có thiết lập '{name}'", f"Unknown setting '{name}'",
-                            known=sorted(OFFICE_SETTINGS_BY_NAME))
+        raise BadInputError(
+            f"Không có thiết lập '{name}'",
+            f"Unknown setting '{name}'",
+            known=sorted(OFFICE_SETTINGS_BY_NAME),
+        )
     return OFFICE_SETTINGS_BY_NAME[name]
 
 
@@ -269,12 +335,15 @@ def office_settings(db: sqlite_utils.Database, office_id: int) -> dict:
 def _check_together(values: dict) -> None:
     """Rules between settings, checked on the values an office would end up with."""
     if values["comment_retention_days"] > values["retention_days"]:
-        raise BadInputError("Số ngày lưu góp ý không được vượt số ngày lưu nhật ký",
-                            "Comments cannot outlive the log")
+        raise BadInputError(
+            "Số ngày lưu góp ý không được vượt số ngày lưu nhật ký",
+            "Comments cannot outlive the log",
+        )
 
 
-def set_office_settings(db: sqlite_utils.Database, office_id: int, raw: dict,
-                        user_id: int | None = None) -> dict:
+def set_office_settings(
+    db: sqlite_utils.Database, office_id: int, raw: dict, user_id: int | None = None
+) -> dict:
     """Validate and store several settings of an office in one transaction, audited.
 
     ``raw`` maps names to what was sent; returns the stored values. Nothing is

@@ -31,8 +31,9 @@ def _check_timezone(timezone: str) -> str:
     try:
         ZoneInfo((timezone or "").strip())
     except (ZoneInfoNotFoundError, ValueError):
-        raise BadInputError(f"Múi giờ '{timezone}' không tồn tại (ví dụ Asia/Ho_Chi_Minh)",
-                            "Unknown time zone") from None
+        raise BadInputError(
+            f"Múi giờ '{timezone}' không tồn tại (ví dụ Asia/Ho_Chi_Minh)", "Unknown time zone"
+        ) from None
     return timezone.strip()
 
 
@@ -41,14 +42,25 @@ def _office_values(name: str, address: str, timezone: str, hours, ticket_footer:
         raise BadInputError("Thiếu tên văn phòng", "Missing office name")
     if len(ticket_footer or "") > 300:
         raise BadInputError("Chân phiếu tối đa 300 ký tự", "Ticket footer too long")
-    return {"name": name.strip(), "address": (address or "").strip(),
-            "timezone": _check_timezone(timezone), "hours": validate_hours(hours),
-            "ticket_footer": (ticket_footer or "").strip()}
+    return {
+        "name": name.strip(),
+        "address": (address or "").strip(),
+        "timezone": _check_timezone(timezone),
+        "hours": validate_hours(hours),
+        "ticket_footer": (ticket_footer or "").strip(),
+    }
 
 
-def create_office(db: sqlite_utils.Database, name: str, address: str = "",
-                  timezone: str = "Asia/Ho_Chi_Minh", hours=None, ticket_footer: str = "",
-                  now=None, user_id: int | None = None) -> int:
+def create_office(
+    db: sqlite_utils.Database,
+    name: str,
+    address: str = "",
+    timezone: str = "Asia/Ho_Chi_Minh",
+    hours=None,
+    ticket_footer: str = "",
+    now=None,
+    user_id: int | None = None,
+) -> int:
     """A new office with the default targets (30 min from 2022, 15 min from 2023, 95%)."""
     values = _office_values(name, address, timezone, hours, ticket_footer)
     at = resolve_now(now)
@@ -56,35 +68,54 @@ def create_office(db: sqlite_utils.Database, name: str, address: str = "",
         office_id = db.execute(
             "INSERT INTO offices (name, address, timezone, hours, ticket_footer, board_id,"
             " created_at) VALUES (:name, :address, :timezone, :hours, :ticket_footer, :board,"
-            " :at)", {**values, "board": secrets.token_urlsafe(12), "at": iso(at)},
+            " :at)",
+            {**values, "board": secrets.token_urlsafe(12), "at": iso(at)},
         ).lastrowid
         add_default_targets(db, office_id)
         audit.record(db, office_id, user_id, "office.create", values, at)
     return office_id
 
 
-def update_office(db, office_id: int, name: str, address: str = "",
-                  timezone: str = "Asia/Ho_Chi_Minh", hours=None, ticket_footer: str = "",
-                  user_id: int | None = None) -> None:
+def update_office(
+    db,
+    office_id: int,
+    name: str,
+    address: str = "",
+    timezone: str = "Asia/Ho_Chi_Minh",
+    hours=None,
+    ticket_footer: str = "",
+    user_id: int | None = None,
+) -> None:
     """Change an office's name, address, time zone, opening hours and ticket footer."""
     values = _office_values(name, address, timezone, hours, ticket_footer)
     with write(db):
         get_office(db, office_id)
-        db.execute("UPDATE offices SET name = :name, address = :address, timezone = :timezone,"
-                   " hours = :hours, ticket_footer = :ticket_footer WHERE id = :id",
-                   {**values, "id": office_id})
+        db.execute(
+            "UPDATE offices SET name = :name, address = :address, timezone = :timezone,"
+            " hours = :hours, ticket_footer = :ticket_footer WHERE id = :id",
+            {**values, "id": office_id},
+        )
         audit.record(db, office_id, user_id, "office.update", values)
 
 
 def _check_daily_cap(daily_cap) -> None:
-    if daily_cap is not None and (isinstance(daily_cap, bool) or not isinstance(daily_cap, int)
-                                  or daily_cap < 1):
+    if daily_cap is not None and (
+        isinstance(daily_cap, bool) or not isinstance(daily_cap, int) or daily_cap < 1
+    ):
         raise BadInputError("Giới hạn số mỗi ngày phải là số nguyên dương", "Invalid daily cap")
 
 
-def add_service(db, office_id: int, prefix: str, name_vi: str, name_en: str = "",
-                field: str = "", daily_cap: int | None = None, sort_order: int = 0,
-                user_id: int | None = None) -> int:
+def add_service(
+    db,
+    office_id: int,
+    prefix: str,
+    name_vi: str,
+    name_en: str = "",
+    field: str = "",
+    daily_cap: int | None = None,
+    sort_order: int = 0,
+    user_id: int | None = None,
+) -> int:
     """A service of an office, identified on tickets by its prefix letter(s)."""
     prefix = (prefix or "").strip().upper()
     if not PREFIX_RE.match(prefix):
@@ -92,42 +123,70 @@ def add_service(db, office_id: int, prefix: str, name_vi: str, name_en: str = ""
     if not name_vi or not name_vi.strip():
         raise BadInputError("Thiếu tên dịch vụ", "Missing service name")
     _check_daily_cap(daily_cap)
-    values = {"prefix": prefix, "name_vi": name_vi.strip(), "name_en": (name_en or "").strip(),
-              "field": (field or "").strip(), "daily_cap": daily_cap, "sort_order": sort_order}
+    values = {
+        "prefix": prefix,
+        "name_vi": name_vi.strip(),
+        "name_en": (name_en or "").strip(),
+        "field": (field or "").strip(),
+        "daily_cap": daily_cap,
+        "sort_order": sort_order,
+    }
     with write(db):
         get_office(db, office_id)
-        if one(db, "SELECT id FROM services WHERE office_id = ? AND prefix = ?",
-               [office_id, prefix]):
+        if one(
+            db, "SELECT id FROM services WHERE office_id = ? AND prefix = ?", [office_id, prefix]
+        ):
             raise ConflictError(f"Ký hiệu {prefix} đã được dùng", f"Prefix {prefix} in use")
         service_id = db.execute(
             "INSERT INTO services (office_id, prefix, name_vi, name_en, field, daily_cap,"
             " sort_order) VALUES (:office, :prefix, :name_vi, :name_en, :field, :daily_cap,"
-            " :sort_order)", {"office": office_id, **values},
+            " :sort_order)",
+            {"office": office_id, **values},
         ).lastrowid
         audit.record(db, office_id, user_id, "service.add", values)
         return service_id
 
 
-def update_service(db, service_id: int, name_vi: str, name_en: str = "", field: str = "",
-                   daily_cap: int | None = None, active: bool = True, sort_order: int = 0,
-                   user_id: int | None = None) -> None:
+def update_service(
+    db,
+    service_id: int,
+    name_vi: str,
+    name_en: str = "",
+    field: str = "",
+    daily_cap: int | None = None,
+    active: bool = True,
+    sort_order: int = 0,
+    user_id: int | None = None,
+) -> None:
     """Change a service's names, lĩnh vực, daily cap, order, or (de)activate it."""
     if not name_vi or not name_vi.strip():
         raise BadInputError("Thiếu tên dịch vụ", "Missing service name")
     _check_daily_cap(daily_cap)
-    values = {"name_vi": name_vi.strip(), "name_en": (name_en or "").strip(),
-              "field": (field or "").strip(), "daily_cap": daily_cap,
-              "active": bool(active), "sort_order": sort_order}
+    values = {
+        "name_vi": name_vi.strip(),
+        "name_en": (name_en or "").strip(),
+        "field": (field or "").strip(),
+        "daily_cap": daily_cap,
+        "active": bool(active),
+        "sort_order": sort_order,
+    }
     with write(db):
         service = one(db, "SELECT * FROM services WHERE id = ?", [service_id])
         if service is None:
             raise NotFoundError(f"Không có dịch vụ {service_id}", f"No service {service_id}")
-        db.execute("UPDATE services SET name_vi = :name_vi, name_en = :name_en, field = :field,"
-                   " daily_cap = :daily_cap, active = :active, sort_order = :sort_order"
-                   " WHERE id = :id", {**values, "active": int(values["active"]),
-                                       "id": service_id})
-        audit.record(db, service["office_id"], user_id, "service.update",
-                     {"id": service_id, "prefix": service["prefix"], **values})
+        db.execute(
+            "UPDATE services SET name_vi = :name_vi, name_en = :name_en, field = :field,"
+            " daily_cap = :daily_cap, active = :active, sort_order = :sort_order"
+            " WHERE id = :id",
+            {**values, "active": int(values["active"]), "id": service_id},
+        )
+        audit.record(
+            db,
+            service["office_id"],
+            user_id,
+            "service.update",
+            {"id": service_id, "prefix": service["prefix"], **values},
+        )
 
 
 def set_counter_services(db, counter_id: int, service_ids: list[int]) -> None:
@@ -136,93 +195,145 @@ def set_counter_services(db, counter_id: int, service_ids: list[int]) -> None:
     if len(set(service_ids)) != len(service_ids):
         raise BadInputError("Dịch vụ bị lặp", "Duplicate service")
     for sid in service_ids:
-        if not one(db, "SELECT id FROM services WHERE id = ? AND office_id = ?",
-                   [sid, counter["office_id"]]):
+        if not one(
+            db,
+            "SELECT id FROM services WHERE id = ? AND office_id = ?",
+            [sid, counter["office_id"]],
+        ):
             raise NotFoundError(f"Không có dịch vụ {sid}", f"No service {sid}")
     db.execute("DELETE FROM counter_services WHERE counter_id = ?", [counter_id])
     for position, sid in enumerate(service_ids):
-        db.execute("INSERT INTO counter_services (counter_id, service_id, position)"
-                   " VALUES (?, ?, ?)", [counter_id, sid, position])
+        db.execute(
+            "INSERT INTO counter_services (counter_id, service_id, position) VALUES (?, ?, ?)",
+            [counter_id, sid, position],
+        )
 
 
-def add_counter(db, office_id: int, number: int, service_ids: list[int], name: str = "",
-                user_id: int | None = None) -> int:
+def add_counter(
+    db,
+    office_id: int,
+    number: int,
+    service_ids: list[int],
+    name: str = "",
+    user_id: int | None = None,
+) -> int:
     """A counter with its services in order of preference."""
     if isinstance(number, bool) or not isinstance(number, int) or number < 1:
         raise BadInputError("Số quầy phải là số nguyên dương", "Counter number must be positive")
     with write(db):
         get_office(db, office_id)
-        if one(db, "SELECT id FROM counters WHERE office_id = ? AND number = ?",
-               [office_id, number]):
+        if one(
+            db, "SELECT id FROM counters WHERE office_id = ? AND number = ?", [office_id, number]
+        ):
             raise ConflictError(f"Quầy số {number} đã có", f"Counter {number} exists")
         counter_id = db.execute(
             "INSERT INTO counters (office_id, number, name) VALUES (?, ?, ?)",
             [office_id, number, (name or "").strip() or f"Quầy {number}"],
         ).lastrowid
         set_counter_services(db, counter_id, service_ids)
-        audit.record(db, office_id, user_id, "counter.add",
-                     {"number": number, "services": service_ids})
+        audit.record(
+            db, office_id, user_id, "counter.add", {"number": number, "services": service_ids}
+        )
         return counter_id
 
 
-def update_counter(db, counter_id: int, name: str, active: bool, service_ids: list[int],
-                   user_id: int | None = None) -> None:
+def update_counter(
+    db, counter_id: int, name: str, active: bool, service_ids: list[int], user_id: int | None = None
+) -> None:
     """Rename a counter, (de)activate it and set its services in order of preference."""
     with write(db):
         counter = one(db, "SELECT * FROM counters WHERE id = ?", [counter_id])
         if counter is None:
             raise NotFoundError(f"Không có quầy {counter_id}", f"No counter {counter_id}")
         if not active and counter["current_ticket_id"]:
-            raise ConflictError("Quầy đang giữ một số, không thể ngừng sử dụng",
-                                "Counter holds a ticket")
-        db.execute("UPDATE counters SET name = ?, active = ? WHERE id = ?",
-                   [(name or "").strip() or f"Quầy {counter['number']}", int(bool(active)),
-                    counter_id])
+            raise ConflictError(
+                "Quầy đang giữ một số, không thể ngừng sử dụng", "Counter holds a ticket"
+            )
+        db.execute(
+            "UPDATE counters SET name = ?, active = ? WHERE id = ?",
+            [(name or "").strip() or f"Quầy {counter['number']}", int(bool(active)), counter_id],
+        )
         set_counter_services(db, counter_id, service_ids)
-        audit.record(db, counter["office_id"], user_id, "counter.update",
-                     {"number": counter["number"], "services": service_ids,
-                      "active": bool(active)})
+        audit.record(
+            db,
+            counter["office_id"],
+            user_id,
+            "counter.update",
+            {"number": counter["number"], "services": service_ids, "active": bool(active)},
+        )
 
 
-def add_priority_category(db, office_id: int, key: str, name_vi: str, name_en: str = "",
-                          rank: int = 0, user_id: int | None = None) -> int:
+def add_priority_category(
+    db,
+    office_id: int,
+    key: str,
+    name_vi: str,
+    name_en: str = "",
+    rank: int = 0,
+    user_id: int | None = None,
+) -> int:
     """A priority category (người cao tuổi, khuyết tật, ...); lower rank is called first."""
     if not PRIORITY_KEY_RE.match(key or ""):
         raise BadInputError("Mã nhóm ưu tiên chỉ gồm a-z, 0-9, _", "Key must be [a-z0-9_]")
     if not name_vi or not name_vi.strip():
         raise BadInputError("Thiếu tên nhóm ưu tiên", "Missing category name")
-    values = {"key": key, "name_vi": name_vi.strip(), "name_en": (name_en or "").strip(),
-              "rank": rank}
+    values = {
+        "key": key,
+        "name_vi": name_vi.strip(),
+        "name_en": (name_en or "").strip(),
+        "rank": rank,
+    }
     with write(db):
         get_office(db, office_id)
-        if one(db, "SELECT id FROM priority_categories WHERE office_id = ? AND key = ?",
-               [office_id, key]):
+        if one(
+            db,
+            "SELECT id FROM priority_categories WHERE office_id = ? AND key = ?",
+            [office_id, key],
+        ):
             raise ConflictError("Mã nhóm ưu tiên đã có", "Key in use")
         category_id = db.execute(
             "INSERT INTO priority_categories (office_id, key, name_vi, name_en, rank)"
-            " VALUES (:office, :key, :name_vi, :name_en, :rank)", {"office": office_id, **values},
+            " VALUES (:office, :key, :name_vi, :name_en, :rank)",
+            {"office": office_id, **values},
         ).lastrowid
         audit.record(db, office_id, user_id, "priority.add", values)
         return category_id
 
 
-def update_priority_category(db, category_id: int, name_vi: str, name_en: str = "",
-                             rank: int = 0, active: bool = True, user_id: int | None = None
-                             ) -> None:
+def update_priority_category(
+    db,
+    category_id: int,
+    name_vi: str,
+    name_en: str = "",
+    rank: int = 0,
+    active: bool = True,
+    user_id: int | None = None,
+) -> None:
     """Rename a priority category, change its rank, or (de)activate it.
 
     Tickets already issued keep the rank they were issued with.
     """
     if not name_vi or not name_vi.strip():
         raise BadInputError("Thiếu tên nhóm ưu tiên", "Missing category name")
-    values = {"name_vi": name_vi.strip(), "name_en": (name_en or "").strip(), "rank": rank,
-              "active": bool(active)}
+    values = {
+        "name_vi": name_vi.strip(),
+        "name_en": (name_en or "").strip(),
+        "rank": rank,
+        "active": bool(active),
+    }
     with write(db):
         category = one(db, "SELECT * FROM priority_categories WHERE id = ?", [category_id])
         if category is None:
             raise NotFoundError("Không có nhóm ưu tiên này", "No such category")
-        db.execute("UPDATE priority_categories SET name_vi = :name_vi, name_en = :name_en,"
-                   " rank = :rank, active = :active WHERE id = :id",
-                   {**values, "active": int(values["active"]), "id": category_id})
-        audit.record(db, category["office_id"], user_id, "priority.update",
-                     {"key": category["key"], **values})
+        db.execute(
+            "UPDATE priority_categories SET name_vi = :name_vi, name_en = :name_en,"
+            " rank = :rank, active = :active WHERE id = :id",
+            {**values, "active": int(values["active"]), "id": category_id},
+        )
+        audit.record(
+            db,
+            category["office_id"],
+            user_id,
+            "priority.update",
+            {"key": category["key"], **values},
+        )

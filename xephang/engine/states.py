@@ -28,16 +28,19 @@ class State:
     final: bool = False
 
 
-STATES: dict[str, State] = {s.name: s for s in (
-    State(WAITING, "Đang chờ", "Waiting"),
-    State(CALLED, "Đã gọi", "Called", at_counter=True),
-    State(SERVING, "Đang phục vụ", "Being served", at_counter=True),
-    State(DONE, "Đã xong", "Done", final=True),
-    State(NO_SHOW, "Vắng mặt", "No-show", final=True),
-    State(TRANSFERRED, "Đã chuyển", "Transferred", final=True),
-    State(CANCELLED, "Đã hủy", "Cancelled", final=True),
-    State(EXPIRED, "Hết hạn", "Expired", final=True),
-)}
+STATES: dict[str, State] = {
+    s.name: s
+    for s in (
+        State(WAITING, "Đang chờ", "Waiting"),
+        State(CALLED, "Đã gọi", "Called", at_counter=True),
+        State(SERVING, "Đang phục vụ", "Being served", at_counter=True),
+        State(DONE, "Đã xong", "Done", final=True),
+        State(NO_SHOW, "Vắng mặt", "No-show", final=True),
+        State(TRANSFERRED, "Đã chuyển", "Transferred", final=True),
+        State(CANCELLED, "Đã hủy", "Cancelled", final=True),
+        State(EXPIRED, "Hết hạn", "Expired", final=True),
+    )
+}
 STATUS_VI = {name: s.vi for name, s in STATES.items()}
 AT_COUNTER = tuple(name for name, s in STATES.items() if s.at_counter)
 FINAL = tuple(name for name, s in STATES.items() if s.final)
@@ -110,15 +113,16 @@ def leaves_line(event: str, from_status: str | None) -> bool:
 def releases_counter(event: str) -> bool:
     """Whether the event frees the counter that held its ticket."""
     move = BY_EVENT.get(event)
-    return bool(move and set(move.sources) & set(AT_COUNTER)
-                and move.target not in AT_COUNTER)
+    return bool(move and set(move.sources) & set(AT_COUNTER) and move.target not in AT_COUNTER)
 
 
 def browser_rules() -> dict:
     """The table as the browser code uses it (``window.XephangRules``)."""
     return {
-        "states": {name: {"vi": s.vi, "en": s.en, "at_counter": s.at_counter,
-                          "final": s.final} for name, s in STATES.items()},
+        "states": {
+            name: {"vi": s.vi, "en": s.en, "at_counter": s.at_counter, "final": s.final}
+            for name, s in STATES.items()
+        },
         "needs": {t.action: list(t.sources) for t in TRANSITIONS if t.action},
         "releases": [t.event for t in TRANSITIONS if releases_counter(t.event)],
         "after": {t.event: t.target for t in TRANSITIONS},

@@ -31,9 +31,12 @@ class Targets:
 
     def __init__(self, db: sqlite_utils.Database, office_id: int) -> None:
         self.rows = [
-            (r[0], r[1], r[2], r[3], r[4]) for r in db.execute(
+            (r[0], r[1], r[2], r[3], r[4])
+            for r in db.execute(
                 "SELECT metric, service_id, effective_from, id, value FROM targets"
-                " WHERE office_id = ?", [office_id]).fetchall()
+                " WHERE office_id = ?",
+                [office_id],
+            ).fetchall()
         ]
         # Service-specific first, then latest effective date, then latest row.
         self.rows.sort(key=lambda r: (r[1] is None, _neg_date(r[2]), -r[3]))
@@ -55,8 +58,9 @@ class Targets:
         """What the stored figures of a day depend on besides the tickets themselves."""
         parts = [f"L{lowest_level}"]
         for sid in [None, *sorted(service_ids)]:
-            parts.append(f"{sid}:{self.on('avg_wait_s', day, sid)}:"
-                         f"{self.on('satisfied_share', day, sid)}")
+            parts.append(
+                f"{sid}:{self.on('avg_wait_s', day, sid)}:{self.on('satisfied_share', day, sid)}"
+            )
         return "|".join(parts)
 
 
@@ -68,12 +72,21 @@ def _neg_date(text: str) -> tuple:
 def add_default_targets(db: sqlite_utils.Database, office_id: int) -> None:
     """The default targets of a new office (caller's transaction)."""
     for metric, value, since in DEFAULT_TARGETS:
-        db.execute("INSERT INTO targets (office_id, metric, value, effective_from)"
-                   " VALUES (?, ?, ?, ?)", [office_id, metric, value, since])
+        db.execute(
+            "INSERT INTO targets (office_id, metric, value, effective_from) VALUES (?, ?, ?, ?)",
+            [office_id, metric, value, since],
+        )
 
 
-def set_target(db, office_id: int, metric: str, value: float, effective_from: str,
-               service_id: int | None = None, user_id: int | None = None) -> int:
+def set_target(
+    db,
+    office_id: int,
+    metric: str,
+    value: float,
+    effective_from: str,
+    service_id: int | None = None,
+    user_id: int | None = None,
+) -> int:
     """A target in force from a date (per office, optionally per service)."""
     if metric not in METRICS:
         raise BadInputError("Chỉ tiêu không hợp lệ", "Unknown metric")
@@ -88,15 +101,21 @@ def set_target(db, office_id: int, metric: str, value: float, effective_from: st
     with write(db):
         get_office(db, office_id)
         if service_id is not None and not one(
-                db, "SELECT id FROM services WHERE id = ? AND office_id = ?",
-                [service_id, office_id]):
+            db, "SELECT id FROM services WHERE id = ? AND office_id = ?", [service_id, office_id]
+        ):
             raise NotFoundError(f"Không có dịch vụ {service_id}", f"No service {service_id}")
         target_id = db.execute(
             "INSERT INTO targets (office_id, service_id, metric, value, effective_from)"
-            " VALUES (?, ?, ?, ?, ?)", [office_id, service_id, metric, value, effective_from],
+            " VALUES (?, ?, ?, ?, ?)",
+            [office_id, service_id, metric, value, effective_from],
         ).lastrowid
-        audit.record(db, office_id, user_id, "target.add", {
-            "metric": metric, "value": value, "from": effective_from, "service_id": service_id})
+        audit.record(
+            db,
+            office_id,
+            user_id,
+            "target.add",
+            {"metric": metric, "value": value, "from": effective_from, "service_id": service_id},
+        )
         return target_id
 
 
@@ -106,13 +125,25 @@ def delete_target(db, target_id: int, user_id: int | None = None) -> None:
         target = one(db, "SELECT * FROM targets WHERE id = ?", [target_id])
         if target is None:
             raise NotFoundError("Không có chỉ tiêu này", "No such target")
-        left = db.execute("SELECT count(*) FROM targets WHERE office_id = ? AND metric = ? AND"
-                          " service_id IS NULL AND id != ?",
-                          [target["office_id"], target["metric"], target_id]).fetchone()[0]
+        left = db.execute(
+            "SELECT count(*) FROM targets WHERE office_id = ? AND metric = ? AND"
+            " service_id IS NULL AND id != ?",
+            [target["office_id"], target["metric"], target_id],
+        ).fetchone()[0]
         if target["service_id"] is None and left == 0:
-            raise ConflictError("Phải còn ít nhất một chỉ tiêu chung của văn phòng",
-                                "The office needs one office-wide target")
+            raise ConflictError(
+                "Phải còn ít nhất một chỉ tiêu chung của văn phòng",
+                "The office needs one office-wide target",
+            )
         db.execute("DELETE FROM targets WHERE id = ?", [target_id])
-        audit.record(db, target["office_id"], user_id, "target.delete", {
-            "metric": target["metric"], "value": target["value"],
-            "from": target["effective_from"]})
+        audit.record(
+            db,
+            target["office_id"],
+            user_id,
+            "target.delete",
+            {
+                "metric": target["metric"],
+                "value": target["value"],
+                "from": target["effective_from"],
+            },
+        )

@@ -56,9 +56,7 @@ def issue_ticket(
         office = get_office(db, office_id)
         svc = find_service(db, office_id, service)
         if check_hours and not office_is_open(office, at):
-            raise OfficeClosedError(
-                "Ngoài giờ làm việc, chưa thể lấy số", "Outside opening hours"
-            )
+            raise OfficeClosedError("Ngoài giờ làm việc, chưa thể lấy số", "Outside opening hours")
         category = None
         if priority:
             category = one(
@@ -88,10 +86,16 @@ def issue_ticket(
             "INSERT INTO visits (office_id, token, created_at) VALUES (?, ?, ?)",
             [office_id, secrets.token_urlsafe(16), iso(at)],
         ).lastrowid
-        ticket_id = insert_ticket(db, office, svc, day, visit_id, category, at, iso(at),
-                                  device_id=device_id)
+        ticket_id = insert_ticket(
+            db, office, svc, day, visit_id, category, at, iso(at), device_id=device_id
+        )
         raw = append_event(
-            db, office_id, "issued", at, ticket_id=ticket_id, user_id=user_id,
+            db,
+            office_id,
+            "issued",
+            at,
+            ticket_id=ticket_id,
+            user_id=user_id,
             details={"priority": priority, "device_id": device_id},
         )
         result = outcome_for(db, office, [*stale, raw], ticket_id)
@@ -103,9 +107,19 @@ def issue_ticket(
     return result
 
 
-def insert_ticket(db, office: dict, svc: dict, day: str, visit_id: int, category: dict | None,
-                  at: datetime, queue_at: str, device_id: int | None = None,
-                  from_ticket_id: int | None = None, target_counter_id: int | None = None) -> int:
+def insert_ticket(
+    db,
+    office: dict,
+    svc: dict,
+    day: str,
+    visit_id: int,
+    category: dict | None,
+    at: datetime,
+    queue_at: str,
+    device_id: int | None = None,
+    from_ticket_id: int | None = None,
+    target_counter_id: int | None = None,
+) -> int:
     """Insert the next numbered waiting ticket of a service (caller's transaction).
 
     ``category`` is the priority category row (its key and rank go on the
@@ -116,10 +130,21 @@ def insert_ticket(db, office: dict, svc: dict, day: str, visit_id: int, category
         "INSERT INTO tickets (office_id, service_id, visit_id, from_ticket_id, day, number, code,"
         " priority, priority_rank, status, target_counter_id, device_id, issued_at, queue_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?)",
-        [office["id"], svc["id"], visit_id, from_ticket_id, day, number,
-         format_code(svc["prefix"], number), category["key"] if category else None,
-         category["rank"] if category else None, target_counter_id, device_id, iso(at),
-         queue_at],
+        [
+            office["id"],
+            svc["id"],
+            visit_id,
+            from_ticket_id,
+            day,
+            number,
+            format_code(svc["prefix"], number),
+            category["key"] if category else None,
+            category["rank"] if category else None,
+            target_counter_id,
+            device_id,
+            iso(at),
+            queue_at,
+        ],
     ).lastrowid
 
 
@@ -143,8 +168,12 @@ def record_print(
         ticket = get_ticket(db, ticket_id)
         office = get_office(db, ticket["office_id"])
         raw = append_event(
-            db, office["id"], "printed" if ok else "print_failed", at,
-            ticket_id=ticket_id, details=details or {},
+            db,
+            office["id"],
+            "printed" if ok else "print_failed",
+            at,
+            ticket_id=ticket_id,
+            details=details or {},
         )
         return outcome_for(db, office, [raw], ticket_id)
 
@@ -184,27 +213,54 @@ def rate_ticket(
             [office["id"], ticket_id, level, comment, iso(at)],
         )
         raw = append_event(
-            db, office["id"], "rated", at, ticket_id=ticket_id,
+            db,
+            office["id"],
+            "rated",
+            at,
+            ticket_id=ticket_id,
             details={"level": level, "has_comment": bool(comment)},
         )
         return outcome_for(db, office, [raw], ticket_id)
 
 
-def expire_waiting(db: sqlite_utils.Database, office_id: int, through_day: str, at: datetime,
-                   user_id: int | None = None, details: dict | None = None) -> list[dict]:
+def expire_waiting(
+    db: sqlite_utils.Database,
+    office_id: int,
+    through_day: str,
+    at: datetime,
+    user_id: int | None = None,
+    details: dict | None = None,
+) -> list[dict]:
     """Expire the office's tickets still waiting from ``through_day`` or earlier.
 
     Runs inside the caller's write transaction; returns the logged events.
     """
-    ids = [r[0] for r in db.execute(
-        "SELECT id FROM tickets WHERE office_id = ? AND status = 'waiting' AND day <= ?"
-        " ORDER BY id", [office_id, through_day]).fetchall()]
+    ids = [
+        r[0]
+        for r in db.execute(
+            "SELECT id FROM tickets WHERE office_id = ? AND status = 'waiting' AND day <= ?"
+            " ORDER BY id",
+            [office_id, through_day],
+        ).fetchall()
+    ]
     events = []
     for ticket_id in ids:
-        db.execute("UPDATE tickets SET status = ?, finished_at = ? WHERE id = ?",
-                   [EXPIRED, iso(at), ticket_id])
-        events.append(append_event(db, office_id, "expired", at, ticket_id=ticket_id,
-                                   user_id=user_id, details=details, from_status=WAITING))
+        db.execute(
+            "UPDATE tickets SET status = ?, finished_at = ? WHERE id = ?",
+            [EXPIRED, iso(at), ticket_id],
+        )
+        events.append(
+            append_event(
+                db,
+                office_id,
+                "expired",
+                at,
+                ticket_id=ticket_id,
+                user_id=user_id,
+                details=details,
+                from_status=WAITING,
+            )
+        )
     return events
 
 
@@ -215,5 +271,6 @@ def expire_stale(db: sqlite_utils.Database, office: dict, at: datetime) -> list[
     today and never counted ahead of today's citizens.
     """
     today = local_day(at, office["timezone"])
-    return expire_waiting(db, office["id"], (today - timedelta(days=1)).isoformat(), at,
-                          details={"stale": True})
+    return expire_waiting(
+        db, office["id"], (today - timedelta(days=1)).isoformat(), at, details={"stale": True}
+    )

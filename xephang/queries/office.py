@@ -21,21 +21,19 @@ from .queue import waiting_counts
 OWNED_TABLES = frozenset({"services", "counters", "devices", "priority_categories", "targets"})
 
 
-def services(db: sqlite_utils.Database, office_id: int, active_only: bool = True
-             ) -> list[dict]:
+def services(db: sqlite_utils.Database, office_id: int, active_only: bool = True) -> list[dict]:
     """An office's services in display order (sort order, then prefix)."""
     sql = "SELECT * FROM services WHERE office_id = ?" + (" AND active" if active_only else "")
     return list(db.query(sql + " ORDER BY sort_order, prefix", [office_id]))
 
 
-def counters(db: sqlite_utils.Database, office_id: int, active_only: bool = True
-             ) -> list[dict]:
+def counters(db: sqlite_utils.Database, office_id: int, active_only: bool = True) -> list[dict]:
     """An office's counters by number, each with ``services``: its service ids in order."""
     links: dict[int, list[int]] = {}
     for counter_id, service_id in db.execute(
         "SELECT cs.counter_id, cs.service_id FROM counter_services cs JOIN counters c ON"
         " c.id = cs.counter_id WHERE c.office_id = ? ORDER BY cs.counter_id, cs.position",
-        [office_id]
+        [office_id],
     ).fetchall():
         links.setdefault(counter_id, []).append(service_id)
     sql = "SELECT * FROM counters WHERE office_id = ?" + (" AND active" if active_only else "")
@@ -61,8 +59,7 @@ def office_for_board(db: sqlite_utils.Database, board_id: str) -> int | None:
     return row["id"] if row else None
 
 
-def snapshot(db: sqlite_utils.Database, office_id: int, now=None, recent_calls: int = 10
-             ) -> dict:
+def snapshot(db: sqlite_utils.Database, office_id: int, now=None, recent_calls: int = 10) -> dict:
     """The whole visible state of an office's queue, with the event sequence it reflects."""
     # One read transaction: the counts, counters and seq all describe the same moment,
     # so a client resuming from ``seq`` neither misses nor double-applies an event.
@@ -75,28 +72,46 @@ def _snapshot(db: sqlite_utils.Database, office_id: int, now, recent_calls: int)
     day = local_day(resolve_now(now), office["timezone"]).isoformat()
     waiting = waiting_counts(db, office_id)
     service_rows = [
-        {"id": s["id"], "prefix": s["prefix"], "name_vi": s["name_vi"], "name_en": s["name_en"],
-         "field": s["field"], "daily_cap": s["daily_cap"], "waiting": waiting.get(s["id"], 0)}
+        {
+            "id": s["id"],
+            "prefix": s["prefix"],
+            "name_vi": s["name_vi"],
+            "name_en": s["name_en"],
+            "field": s["field"],
+            "daily_cap": s["daily_cap"],
+            "waiting": waiting.get(s["id"], 0),
+        }
         for s in services(db, office_id)
     ]
     counter_rows = []
     for c in counters(db, office_id):
         current = ticket_views(db, c["current_ticket_id"])[1] if c["current_ticket_id"] else None
-        counter_rows.append({
-            "id": c["id"], "number": c["number"], "name": c["name"],
-            "services": c["services"], "state": c["state"],
-            "pause_reason": c["pause_reason"], "officer_id": c["officer_id"],
-            "current_ticket": current,
-        })
+        counter_rows.append(
+            {
+                "id": c["id"],
+                "number": c["number"],
+                "name": c["name"],
+                "services": c["services"],
+                "state": c["state"],
+                "pause_reason": c["pause_reason"],
+                "officer_id": c["officer_id"],
+                "current_ticket": current,
+            }
+        )
     calls = [
         event_view(e, ticket_views(db, e["ticket_id"])[1], office["timezone"])
         for e in db.query(
             "SELECT * FROM ticket_events WHERE office_id = ? AND type IN ('called', 'recalled')"
-            " ORDER BY seq DESC LIMIT ?", [office_id, recent_calls])
+            " ORDER BY seq DESC LIMIT ?",
+            [office_id, recent_calls],
+        )
     ]
-    totals = dict(db.execute(
-        "SELECT status, count(*) FROM tickets WHERE office_id = ? AND day = ? GROUP BY status",
-        [office_id, day]).fetchall())
+    totals = dict(
+        db.execute(
+            "SELECT status, count(*) FROM tickets WHERE office_id = ? AND day = ? GROUP BY status",
+            [office_id, day],
+        ).fetchall()
+    )
     return {
         "office": {"id": office["id"], "name": office["name"], "timezone": office["timezone"]},
         "seq": last_seq(db, office_id),
@@ -122,19 +137,32 @@ def kiosk_menu(db: sqlite_utils.Database, office_id: int, now: datetime | None =
     office = get_office(db, office_id)
     at = resolve_now(now)
     day = local_day(at, office["timezone"]).isoformat()
-    issued = dict(db.execute(
-        "SELECT service_id, count(*) FROM tickets WHERE office_id = ? AND day = ? AND"
-        " from_ticket_id IS NULL GROUP BY service_id", [office_id, day]).fetchall())
+    issued = dict(
+        db.execute(
+            "SELECT service_id, count(*) FROM tickets WHERE office_id = ? AND day = ? AND"
+            " from_ticket_id IS NULL GROUP BY service_id",
+            [office_id, day],
+        ).fetchall()
+    )
     fields: dict[str, list[dict]] = {}
     for s in services(db, office_id):
         full = s["daily_cap"] is not None and issued.get(s["id"], 0) >= s["daily_cap"]
-        fields.setdefault(s["field"] or "", []).append({
-            "id": s["id"], "prefix": s["prefix"], "name_vi": s["name_vi"],
-            "name_en": s["name_en"] or s["name_vi"], "full": full,
-        })
-    priorities = list(db.query(
-        "SELECT key, name_vi, name_en FROM priority_categories WHERE office_id = ? AND active"
-        " ORDER BY rank, id", [office_id]))
+        fields.setdefault(s["field"] or "", []).append(
+            {
+                "id": s["id"],
+                "prefix": s["prefix"],
+                "name_vi": s["name_vi"],
+                "name_en": s["name_en"] or s["name_vi"],
+                "full": full,
+            }
+        )
+    priorities = list(
+        db.query(
+            "SELECT key, name_vi, name_en FROM priority_categories WHERE office_id = ? AND active"
+            " ORDER BY rank, id",
+            [office_id],
+        )
+    )
     return {
         "office": {"id": office["id"], "name": office["name"], "timezone": office["timezone"]},
         "open": office_is_open(office, at),
@@ -147,33 +175,47 @@ def menu_version(menu: dict) -> str:
     """A fingerprint of what the kiosk shows, so an idle kiosk reloads when setup changes."""
     parts = [menu["office"]["name"]]
     for group in menu["fields"]:
-        parts += [group["field"]] + [f"{s['id']}:{s['name_vi']}:{s['name_en']}"
-                                     for s in group["services"]]
+        parts += [group["field"]] + [
+            f"{s['id']}:{s['name_vi']}:{s['name_en']}" for s in group["services"]
+        ]
     parts += [p["key"] for p in menu["priorities"]]
     return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
-def issued_by_device_since(db: sqlite_utils.Database, device_id: int, seconds: float,
-                           now: datetime | None = None) -> int:
+def issued_by_device_since(
+    db: sqlite_utils.Database, device_id: int, seconds: float, now: datetime | None = None
+) -> int:
     """Tickets a kiosk issued in the last ``seconds`` (the per-kiosk rate limit)."""
     since = iso(resolve_now(now) - timedelta(seconds=seconds))
-    return scalar(db, "SELECT count(*) FROM tickets WHERE device_id = ? AND issued_at >= ?",
-                  [device_id, since]) or 0
+    return (
+        scalar(
+            db,
+            "SELECT count(*) FROM tickets WHERE device_id = ? AND issued_at >= ?",
+            [device_id, since],
+        )
+        or 0
+    )
 
 
 def priority_name(db: sqlite_utils.Database, office_id: int, key: str | None) -> str:
     """The Vietnamese name of a priority category ('' for none)."""
     if not key:
         return ""
-    row = one(db, "SELECT name_vi FROM priority_categories WHERE office_id = ? AND key = ?",
-              [office_id, key])
+    row = one(
+        db,
+        "SELECT name_vi FROM priority_categories WHERE office_id = ? AND key = ?",
+        [office_id, key],
+    )
     return row["name_vi"] if row else key
 
 
 def priority_categories(db: sqlite_utils.Database, office_id: int) -> list[dict]:
     """An office's priority categories (active or not) by rank and key."""
-    return list(db.query("SELECT * FROM priority_categories WHERE office_id = ?"
-                         " ORDER BY rank, key", [office_id]))
+    return list(
+        db.query(
+            "SELECT * FROM priority_categories WHERE office_id = ? ORDER BY rank, key", [office_id]
+        )
+    )
 
 
 def lowest_rating_level(db: sqlite_utils.Database, office_id: int):
@@ -196,15 +238,23 @@ def service_ids_by_prefix(db: sqlite_utils.Database, office_id: int) -> dict[str
 
 def targets(db: sqlite_utils.Database, office_id: int) -> list[dict]:
     """An office's targets with their service's ``prefix`` and ``name_vi`` (None office-wide)."""
-    return list(db.query(
-        "SELECT t.*, s.prefix, s.name_vi FROM targets t LEFT JOIN services s ON"
-        " s.id = t.service_id WHERE t.office_id = ? ORDER BY t.metric, t.service_id IS NOT NULL,"
-        " s.prefix, t.effective_from", [office_id]))
+    return list(
+        db.query(
+            "SELECT t.*, s.prefix, s.name_vi FROM targets t LEFT JOIN services s ON"
+            " s.id = t.service_id WHERE t.office_id = ?"
+            " ORDER BY t.metric, t.service_id IS NOT NULL, s.prefix, t.effective_from",
+            [office_id],
+        )
+    )
 
 
 def setup_audit(db: sqlite_utils.Database, office_id: int, limit: int = 20) -> list[dict]:
     """The latest setup changes of an office and of no office, newest first, with ``who``."""
-    return list(db.query(
-        "SELECT a.at, a.action, a.details, coalesce(u.display_name, u.username) AS who FROM"
-        " setup_audit a LEFT JOIN users u ON u.id = a.user_id WHERE a.office_id = ? OR"
-        " a.office_id IS NULL ORDER BY a.id DESC LIMIT ?", [office_id, limit]))
+    return list(
+        db.query(
+            "SELECT a.at, a.action, a.details, coalesce(u.display_name, u.username) AS who FROM"
+            " setup_audit a LEFT JOIN users u ON u.id = a.user_id WHERE a.office_id = ? OR"
+            " a.office_id IS NULL ORDER BY a.id DESC LIMIT ?",
+            [office_id, limit],
+        )
+    )

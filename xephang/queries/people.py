@@ -11,21 +11,30 @@ from ..storage import one
 
 def user_principal(user: dict) -> Principal:
     """The principal of a user row."""
-    return Principal("user", user["role"], user["office_id"], user_id=user["id"],
-                     name=user["display_name"] or user["username"])
+    return Principal(
+        "user",
+        user["role"],
+        user["office_id"],
+        user_id=user["id"],
+        name=user["display_name"] or user["username"],
+    )
 
 
 def device_principal(device: dict) -> Principal:
     """The principal of a device row."""
-    return Principal("device", device["kind"], device["office_id"], device_id=device["id"],
-                     name=device["name"])
+    return Principal(
+        "device", device["kind"], device["office_id"], device_id=device["id"], name=device["name"]
+    )
 
 
 def authenticate(db: sqlite_utils.Database, username: str, password: str) -> dict | None:
     """The active user with these credentials, or None."""
     user = one(db, "SELECT * FROM users WHERE username = ? AND active", [username or ""])
-    if user and user["password_hash"] and check_password_hash(user["password_hash"],
-                                                              password or ""):
+    if (
+        user
+        and user["password_hash"]
+        and check_password_hash(user["password_hash"], password or "")
+    ):
         return user
     return None
 
@@ -35,8 +44,9 @@ def principal_for_token(db: sqlite_utils.Database, token: str) -> Principal | No
     token = token or ""
     digest = hash_token(token)
     if token.startswith("xd_"):
-        device = one(db, "SELECT * FROM devices WHERE token_hash = ? AND revoked_at IS NULL",
-                     [digest])
+        device = one(
+            db, "SELECT * FROM devices WHERE token_hash = ? AND revoked_at IS NULL", [digest]
+        )
         return device_principal(device) if device else None
     row = one(
         db,
@@ -79,18 +89,28 @@ def get_user(db: sqlite_utils.Database, user_id: int) -> dict | None:
 
 def office_officers(db: sqlite_utils.Database, office_id: int) -> list[tuple[int, str]]:
     """(id, display name) of an office's officers."""
-    return [(r["id"], r["display_name"] or r["username"]) for r in db.query(
-        "SELECT id, username, display_name FROM users WHERE office_id = ? AND role ="
-        " 'officer'", [office_id])]
+    return [
+        (r["id"], r["display_name"] or r["username"])
+        for r in db.query(
+            "SELECT id, username, display_name FROM users WHERE office_id = ? AND role = 'officer'",
+            [office_id],
+        )
+    ]
 
 
 def user_names(db: sqlite_utils.Database) -> dict[int, str]:
     """Display names of every user by id (reports and logs name officers)."""
-    return {r["id"]: r["display_name"] or r["username"] for r in db.query(
-        "SELECT id, username, display_name FROM users")}
+    return {
+        r["id"]: r["display_name"] or r["username"]
+        for r in db.query("SELECT id, username, display_name FROM users")
+    }
 
 
 def list_devices(db: sqlite_utils.Database, office_id: int) -> list[dict]:
     """An office's devices: live ones first, then by kind and name."""
-    return list(db.query("SELECT * FROM devices WHERE office_id = ? ORDER BY"
-                         " revoked_at IS NOT NULL, kind, name", [office_id]))
+    return list(
+        db.query(
+            "SELECT * FROM devices WHERE office_id = ? ORDER BY revoked_at IS NOT NULL, kind, name",
+            [office_id],
+        )
+    )

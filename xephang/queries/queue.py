@@ -19,27 +19,38 @@ from ..storage import one
 
 def waiting_counts(db: sqlite_utils.Database, office_id: int) -> dict[int, int]:
     """Waiting tickets per service id of an office."""
-    return dict(db.execute(
-        "SELECT service_id, count(*) FROM tickets WHERE office_id = ? AND status = 'waiting'"
-        " GROUP BY service_id", [office_id]).fetchall())
+    return dict(
+        db.execute(
+            "SELECT service_id, count(*) FROM tickets WHERE office_id = ? AND status = 'waiting'"
+            " GROUP BY service_id",
+            [office_id],
+        ).fetchall()
+    )
 
 
-def waiting_list(db: sqlite_utils.Database, office_id: int, service_ids: list[int] | None = None,
-                 limit: int = 50) -> list[dict]:
+def waiting_list(
+    db: sqlite_utils.Database, office_id: int, service_ids: list[int] | None = None, limit: int = 50
+) -> list[dict]:
     """Waiting tickets in queue order, optionally of some services (public views)."""
-    return [ticket_view(db, row) for row in order.waiting_in_order(db, office_id, service_ids,
-                                                                     limit)]
+    return [
+        ticket_view(db, row) for row in order.waiting_in_order(db, office_id, service_ids, limit)
+    ]
 
 
 def visit_tickets(db: sqlite_utils.Database, token: str) -> list[dict]:
     """The tickets of the visit a tracker token belongs to, oldest first."""
-    return list(db.query(
-        "SELECT t.* FROM tickets t JOIN visits v ON v.id = t.visit_id WHERE v.token = ?"
-        " ORDER BY t.id", [token or ""]))
+    return list(
+        db.query(
+            "SELECT t.* FROM tickets t JOIN visits v ON v.id = t.visit_id WHERE v.token = ?"
+            " ORDER BY t.id",
+            [token or ""],
+        )
+    )
 
 
-def tracker_state(db: sqlite_utils.Database, token: str, default_service_s: int = 300
-                  ) -> dict | None:
+def tracker_state(
+    db: sqlite_utils.Database, token: str, default_service_s: int = 300
+) -> dict | None:
     """What a tracker page shows: the visit's current ticket, people ahead, its queue key."""
     rows = visit_tickets(db, token)
     if not rows:
@@ -50,13 +61,18 @@ def tracker_state(db: sqlite_utils.Database, token: str, default_service_s: int 
         "seq": last_seq(db, current["office_id"]),
         "ticket": ticket_view(db, current),
         "tickets": [{"id": r["id"], "code": r["code"], "status": r["status"]} for r in rows],
-        "people_ahead": None, "estimated_wait_s": None, "queue_key": None,
+        "people_ahead": None,
+        "estimated_wait_s": None,
+        "queue_key": None,
     }
     if current["status"] == states.WAITING:
         ahead, wait_s = estimate_wait(db, current, default_service_s)
         priority = order.priority_first(db, current["office_id"])
-        state.update(people_ahead=ahead, estimated_wait_s=wait_s,
-                     queue_key=order.queue_key(current, priority))
+        state.update(
+            people_ahead=ahead,
+            estimated_wait_s=wait_s,
+            queue_key=order.queue_key(current, priority),
+        )
     return state
 
 
@@ -65,8 +81,9 @@ def rating_of(db: sqlite_utils.Database, ticket_id: int) -> dict | None:
     return one(db, "SELECT level, created_at FROM ratings WHERE ticket_id = ?", [ticket_id])
 
 
-def counter_state(db: sqlite_utils.Database, counter_id: int, user_id: int | None,
-                  now=None, next_limit: int = 10) -> dict:
+def counter_state(
+    db: sqlite_utils.Database, counter_id: int, user_id: int | None, now=None, next_limit: int = 10
+) -> dict:
     """The counter screen's own part: its services' waiting counts, next tickets, figures."""
     counter = get_counter(db, counter_id)
     office = get_office(db, counter["office_id"])
@@ -84,16 +101,29 @@ def counter_state(db: sqlite_utils.Database, counter_id: int, user_id: int | Non
             " avg(CASE WHEN status = 'done' AND started_at IS NOT NULL THEN"
             " (julianday(finished_at) - julianday(started_at)) * 86400.0 END)"
             " FROM tickets WHERE office_id = ? AND day = ? AND officer_id = ?"
-            " AND called_at IS NOT NULL", [office["id"], day, user_id]).fetchone()
-        mine = {"called": row[0], "done": row[1] or 0, "no_show": row[2] or 0,
-                "avg_service_s": round(row[3]) if row[3] is not None else None}
-    return {"counter_id": counter_id, "office_id": office["id"], "services": services,
-            "next_tickets": waiting, "next_ticket_id": nxt["id"] if nxt else None,
-            "mine": mine, "day": day}
+            " AND called_at IS NOT NULL",
+            [office["id"], day, user_id],
+        ).fetchone()
+        mine = {
+            "called": row[0],
+            "done": row[1] or 0,
+            "no_show": row[2] or 0,
+            "avg_service_s": round(row[3]) if row[3] is not None else None,
+        }
+    return {
+        "counter_id": counter_id,
+        "office_id": office["id"],
+        "services": services,
+        "next_tickets": waiting,
+        "next_ticket_id": nxt["id"] if nxt else None,
+        "mine": mine,
+        "day": day,
+    }
 
 
-def queue_moves(db: sqlite_utils.Database, events: list[dict], waiting: dict[str, int]
-                ) -> list[dict]:
+def queue_moves(
+    db: sqlite_utils.Database, events: list[dict], waiting: dict[str, int]
+) -> list[dict]:
     """One ``queue_moved`` per ticket joining or leaving a service's waiting line.
 
     A tracker compares ``key`` with its own queue key: a smaller key leaving
@@ -101,14 +131,22 @@ def queue_moves(db: sqlite_utils.Database, events: list[dict], waiting: dict[str
     sent when nobody waits behind the ticket (the usual case for a new one).
     Which events join or leave a line is the transition table's answer.
     """
-    moving = [e for e in events if e["ticket_id"] and (
-        states.joins_line(e["type"], e.get("from_status"))
-        or states.leaves_line(e["type"], e.get("from_status")))]
+    moving = [
+        e
+        for e in events
+        if e["ticket_id"]
+        and (
+            states.joins_line(e["type"], e.get("from_status"))
+            or states.leaves_line(e["type"], e.get("from_status"))
+        )
+    ]
     if not moving:
         return []
     ids = sorted({e["ticket_id"] for e in moving})
-    rows = {r["id"]: r for r in db.query(
-        f"SELECT * FROM tickets WHERE id IN ({','.join('?' * len(ids))})", ids)}
+    rows = {
+        r["id"]: r
+        for r in db.query(f"SELECT * FROM tickets WHERE id IN ({','.join('?' * len(ids))})", ids)
+    }
     priority = order.priority_first(db, moving[0]["office_id"])
     moves = []
     for e in moving:
@@ -116,17 +154,26 @@ def queue_moves(db: sqlite_utils.Database, events: list[dict], waiting: dict[str
         if not order.anyone_behind(db, row, priority):
             continue  # joining or leaving at the back moves nobody
         joined = states.joins_line(e["type"], e.get("from_status"))
-        moves.append({
-            "office_id": e["office_id"], "seq": e["seq"], "service_id": row["service_id"],
-            "change": "joined" if joined else "left", "cause": e["type"],
-            "ticket_id": row["id"], "key": order.queue_key(row, priority),
-            "waiting": waiting.get(str(row["service_id"]), 0),
-        })
+        moves.append(
+            {
+                "office_id": e["office_id"],
+                "seq": e["seq"],
+                "service_id": row["service_id"],
+                "change": "joined" if joined else "left",
+                "cause": e["type"],
+                "ticket_id": row["id"],
+                "key": order.queue_key(row, priority),
+                "waiting": waiting.get(str(row["service_id"]), 0),
+            }
+        )
     return moves
 
 
 def ticket_events(db: sqlite_utils.Database, ticket_id: int) -> list[dict]:
     """A ticket's events in order, for staff (seq, type, when, counter, who, details)."""
-    return [{k: e[k] for k in ("seq", "type", "at", "counter_id", "user_id", "details")}
-            for e in db.query("SELECT * FROM ticket_events WHERE ticket_id = ? ORDER BY seq",
-                              [ticket_id])]
+    return [
+        {k: e[k] for k in ("seq", "type", "at", "counter_id", "user_id", "details")}
+        for e in db.query(
+            "SELECT * FROM ticket_events WHERE ticket_id = ? ORDER BY seq", [ticket_id]
+        )
+    ]

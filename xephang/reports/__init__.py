@@ -25,5 +25,14 @@ def purge(db, office_id: int, now=None, dry_run: bool = False) -> dict:
     return retention.purge(db, office_id, now=now, dry_run=dry_run, keep_figures=keep_figures)
 
 
-__all__ = ["GROUPINGS", "GROUPING_VI", "PERIODS", "WEEKDAYS_VI", "check_range", "heatmap",
-           "period_bounds", "purge", "wait_report"]
+__all__ = [
+    "GROUPINGS",
+    "GROUPING_VI",
+    "PERIODS",
+    "WEEKDAYS_VI",
+    "check_range",
+    "heatmap",
+    "period_bounds",
+    "purge",
+    "wait_report",
+]

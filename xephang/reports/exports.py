@@ -47,10 +47,29 @@ REPORT_COLUMNS = (
     ("satisfaction_pass", "Đạt chỉ tiêu hài lòng", "pass"),
 )
 REPORT_CSV_KEYS = (
-    "group", "issued", "served", "no_show", "cancelled", "expired", "transferred",
-    "in_progress", "visits", "visits_waited", "avg_wait_s", "median_wait_s", "p90_wait_s",
-    "max_wait_s", "within_target", "within_target_share", "avg_service_s", "ratings",
-    "satisfied", "satisfied_share", "target_wait_s", "target_satisfied_share", "wait_pass",
+    "group",
+    "issued",
+    "served",
+    "no_show",
+    "cancelled",
+    "expired",
+    "transferred",
+    "in_progress",
+    "visits",
+    "visits_waited",
+    "avg_wait_s",
+    "median_wait_s",
+    "p90_wait_s",
+    "max_wait_s",
+    "within_target",
+    "within_target_share",
+    "avg_service_s",
+    "ratings",
+    "satisfied",
+    "satisfied_share",
+    "target_wait_s",
+    "target_satisfied_share",
+    "wait_pass",
     "satisfaction_pass",
 )
 LOG_COLUMNS = (
@@ -76,9 +95,28 @@ LOG_COLUMNS = (
     ("rating", "Đánh giá", "int", 8),
 )
 LOG_CSV_KEYS = (
-    "id", "day", "code", "visit_id", "prefix", "service", "priority", "status", "issued_at",
-    "called_at", "started_at", "finished_at", "wait_s", "visit_wait_s", "target_wait_s",
-    "over_target", "service_s", "counter", "officer", "recalls", "from_code", "dossier_code",
+    "id",
+    "day",
+    "code",
+    "visit_id",
+    "prefix",
+    "service",
+    "priority",
+    "status",
+    "issued_at",
+    "called_at",
+    "started_at",
+    "finished_at",
+    "wait_s",
+    "visit_wait_s",
+    "target_wait_s",
+    "over_target",
+    "service_s",
+    "counter",
+    "officer",
+    "recalls",
+    "from_code",
+    "dossier_code",
     "rating",
 )
 DEFINITIONS = (
@@ -132,8 +170,7 @@ def _xlsx_value(value, kind):
     return value
 
 
-NUMBER_FORMATS = {"minutes": "0.0", "share": "0.0%", "int": "0",
-                  "datetime": "yyyy-mm-dd hh:mm:ss"}
+NUMBER_FORMATS = {"minutes": "0.0", "share": "0.0%", "int": "0", "datetime": "yyyy-mm-dd hh:mm:ss"}
 
 
 def _header(ws, row: int, titles, widths=None) -> None:
@@ -192,10 +229,12 @@ def report_xlsx(report: dict) -> bytes:
         ("Kết quả chỉ tiêu hài lòng", _xlsx_value(total["satisfaction_pass"], "pass"), None),
     ]
     for change in report.get("target_changes", []):
-        lines.append((f"Chỉ tiêu từ {change['from']} (phút)",
-                      _minutes(change["target_wait_s"]), "0.0"))
-    _summary_sheet(wb.active, "Báo cáo thời gian chờ và phục vụ", report["office"]["name"],
-                   period, lines)
+        lines.append(
+            (f"Chỉ tiêu từ {change['from']} (phút)", _minutes(change["target_wait_s"]), "0.0")
+        )
+    _summary_sheet(
+        wb.active, "Báo cáo thời gian chờ và phục vụ", report["office"]["name"], period, lines
+    )
     ws = wb.create_sheet("Báo cáo")
     widths = [30] + [13] * (len(REPORT_COLUMNS) - 1)
     _header(ws, 1, [title for _k, title, _kind in REPORT_COLUMNS], widths)
@@ -223,8 +262,9 @@ def log_xlsx(rows: list[dict], office_name: str, first: str, last: str) -> bytes
     """
     from . import xlsx_writer as xw
 
-    waited = [r["visit_wait_s"] for r in rows if r["from_code"] == "" and r["visit_wait_s"]
-              is not None]
+    waited = [
+        r["visit_wait_s"] for r in rows if r["from_code"] == "" and r["visit_wait_s"] is not None
+    ]
     statuses: dict[str, int] = {}
     for r in rows:
         statuses[r["status_vi"]] = statuses.get(r["status_vi"], 0) + 1
@@ -238,22 +278,32 @@ def log_xlsx(rows: list[dict], office_name: str, first: str, last: str) -> bytes
     for status, count in sorted(statuses.items()):
         summary.append([status, count])
     summary.append(["Lượt có thời gian chờ", len(waited)])
-    summary.append(["Chờ trung bình mỗi lượt (phút)",
-                    round(sum(waited) / len(waited) / 60, 2) if waited else None],
-                   [xw.PLAIN, xw.DECIMAL])
+    summary.append(
+        [
+            "Chờ trung bình mỗi lượt (phút)",
+            round(sum(waited) / len(waited) / 60, 2) if waited else None,
+        ],
+        [xw.PLAIN, xw.DECIMAL],
+    )
     summary.append(["Số vé thuộc lượt vượt chỉ tiêu", sum(1 for r in rows if r["over_target"])])
     summary.append([])
     summary.append(["Định nghĩa"], xw.BOLD)
     for text in DEFINITIONS:
         summary.append([text])
-    log = xw.Sheet("Nhật ký", widths=[w for _k, _t, _kind, w in LOG_COLUMNS], freeze="C2",
-                   autofilter=True)
+    log = xw.Sheet(
+        "Nhật ký", widths=[w for _k, _t, _kind, w in LOG_COLUMNS], freeze="C2", autofilter=True
+    )
     log.append([title for _k, title, _kind, _w in LOG_COLUMNS], xw.HEADER)
-    styles = [{"datetime": xw.DATETIME, "minutes": xw.DECIMAL}.get(kind, xw.PLAIN)
-              for _k, _t, kind, _w in LOG_COLUMNS]
+    styles = [
+        {"datetime": xw.DATETIME, "minutes": xw.DECIMAL}.get(kind, xw.PLAIN)
+        for _k, _t, kind, _w in LOG_COLUMNS
+    ]
     keys = [key for key, _t, _kind, _w in LOG_COLUMNS]
-    converters = [(i, key, kind) for i, (key, _t, kind, _w) in enumerate(LOG_COLUMNS)
-                  if kind in ("minutes", "bool")]
+    converters = [
+        (i, key, kind)
+        for i, (key, _t, kind, _w) in enumerate(LOG_COLUMNS)
+        if kind in ("minutes", "bool")
+    ]
     for row in rows:
         values = [row[key] for key in keys]
         for i, key, kind in converters:

@@ -47,22 +47,41 @@ def _ms(start: str | None, end: str | None) -> int | None:
     return round(delta.total_seconds() * 1000)
 
 
-def ticket_facts(db: sqlite_utils.Database, office_id: int, day: str, offset: timedelta
-                 ) -> list[dict]:
+def ticket_facts(
+    db: sqlite_utils.Database, office_id: int, day: str, offset: timedelta
+) -> list[dict]:
     """Each ticket of the day with its wait, service time, local hour and rating."""
     facts = []
-    for (tid, visit_id, from_id, service_id, counter_id, officer_id, status, issued, called,
-         started, finished, level) in db.execute(TICKET_SQL, [office_id, day]).fetchall():
+    for (
+        tid,
+        visit_id,
+        from_id,
+        service_id,
+        counter_id,
+        officer_id,
+        status,
+        issued,
+        called,
+        started,
+        finished,
+        level,
+    ) in db.execute(TICKET_SQL, [office_id, day]).fetchall():
         issued_dt = datetime.fromisoformat(issued)
-        facts.append({
-            "id": tid, "visit_id": visit_id, "root": from_id is None,
-            "service": service_id, "counter": counter_id or NONE_KEY,
-            "officer": officer_id or NONE_KEY, "status": status,
-            "hour": (issued_dt.astimezone(UTC) + offset).hour,
-            "wait_ms": _ms(issued, called),
-            "service_ms": _ms(started, finished) if status == "done" else None,
-            "level": level,
-        })
+        facts.append(
+            {
+                "id": tid,
+                "visit_id": visit_id,
+                "root": from_id is None,
+                "service": service_id,
+                "counter": counter_id or NONE_KEY,
+                "officer": officer_id or NONE_KEY,
+                "status": status,
+                "hour": (issued_dt.astimezone(UTC) + offset).hour,
+                "wait_ms": _ms(issued, called),
+                "service_ms": _ms(started, finished) if status == "done" else None,
+                "level": level,
+            }
+        )
     return facts
 
 
@@ -78,8 +97,15 @@ def visit_facts(tickets: list[dict]) -> list[dict]:
     return [v for v in visits.values() if v["root"] is not None]
 
 
-def day_tallies(db: sqlite_utils.Database, office_id: int, day: str, timezone: str,
-                targets: Targets, lowest_level, dims=DIMS) -> dict[tuple[str, int], Tally]:
+def day_tallies(
+    db: sqlite_utils.Database,
+    office_id: int,
+    day: str,
+    timezone: str,
+    targets: Targets,
+    lowest_level,
+    dims=DIMS,
+) -> dict[tuple[str, int], Tally]:
     """Tallies of one day for every group of every dimension: {(dim, key): Tally}."""
     tickets = ticket_facts(db, office_id, day, utc_offset(timezone, day))
     tallies: dict[tuple[str, int], Tally] = {}
@@ -125,7 +151,12 @@ def day_tallies(db: sqlite_utils.Database, office_id: int, day: str, timezone: s
 
 
 _STATUS_COUNT = {
-    "done": "served", "no_show": "no_show", "cancelled": "cancelled", "expired": "expired",
-    "transferred": "transferred", "waiting": "in_progress", "called": "in_progress",
+    "done": "served",
+    "no_show": "no_show",
+    "cancelled": "cancelled",
+    "expired": "expired",
+    "transferred": "transferred",
+    "waiting": "in_progress",
+    "called": "in_progress",
     "serving": "in_progress",
 }

@@ -34,8 +34,10 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
     today = local_day(now, office["timezone"]).isoformat()
     targets = Targets(db, office_id)
     target_wait = targets.on("avg_wait_s", today)
-    services = [{k: s[k] for k in ("id", "prefix", "name_vi", "name_en", "sort_order")}
-                for s in office_services(db, office_id)]
+    services = [
+        {k: s[k] for k in ("id", "prefix", "name_vi", "name_en", "sort_order")}
+        for s in office_services(db, office_id)
+    ]
     waiting = waiting_now(db, office_id, now, targets, today)
     alerts = []
     for s in services:
@@ -47,32 +49,57 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
         s["over_target"] = sum(w["over_target"] for w in mine)
     for w in sorted(waiting, key=lambda w: -w["wait_s"]):
         if w["over_target"] and len(alerts) < 10:
-            alerts.append({"level": "danger", "kind": "wait", "code": w["code"],
-                           "text": f"Số {w['code']} đã chờ {round(w['wait_s'] / 60)} phút,"
-                                   f" vượt chỉ tiêu {round(w['target_wait_s'] / 60)} phút"})
-    today_figures = today_tally(db, office_id, today, targets,
-                                lowest_rating_level(db, office_id)).figures(
-        target_wait, targets.on("satisfied_share", today))
+            alerts.append(
+                {
+                    "level": "danger",
+                    "kind": "wait",
+                    "code": w["code"],
+                    "text": f"Số {w['code']} đã chờ {round(w['wait_s'] / 60)} phút,"
+                    f" vượt chỉ tiêu {round(w['target_wait_s'] / 60)} phút",
+                }
+            )
+    today_figures = today_tally(
+        db, office_id, today, targets, lowest_rating_level(db, office_id)
+    ).figures(target_wait, targets.on("satisfied_share", today))
     if today_figures["wait_pass"] is False:
-        alerts.append({"level": "danger", "kind": "average",
-                       "text": f"Thời gian chờ trung bình hôm nay"
-                               f" {round(today_figures['avg_wait_s'] / 60, 1)} phút vượt chỉ"
-                               f" tiêu {round(target_wait / 60)} phút"})
+        alerts.append(
+            {
+                "level": "danger",
+                "kind": "average",
+                "text": f"Thời gian chờ trung bình hôm nay"
+                f" {round(today_figures['avg_wait_s'] / 60, 1)} phút vượt chỉ"
+                f" tiêu {round(target_wait / 60)} phút",
+            }
+        )
     counters = counters_now(db, office_id, now)
     for c in counters:
         if c["state"] == "paused":
-            alerts.append({"level": "warning", "kind": "paused",
-                           "text": f"Quầy {c['number']} tạm dừng: {c['pause_reason'] or ''}"})
+            alerts.append(
+                {
+                    "level": "warning",
+                    "kind": "paused",
+                    "text": f"Quầy {c['number']} tạm dừng: {c['pause_reason'] or ''}",
+                }
+            )
     devices = devices_now(db, office_id, now, today)
     for d in devices["devices"]:
         if d["problem"]:
-            alerts.append({"level": "warning", "kind": "device",
-                           "text": f"{KIND_VI.get(d['kind'], d['kind'])} {d['name']}:"
-                                   f" {d['problem']}"})
+            alerts.append(
+                {
+                    "level": "warning",
+                    "kind": "device",
+                    "text": f"{KIND_VI.get(d['kind'], d['kind'])} {d['name']}: {d['problem']}",
+                }
+            )
     for p in devices["printers"]:
         if p["state"] != "ok":
-            alerts.append({"level": "warning", "kind": "printer",
-                           "text": f"Máy in {p['printer']}: {p['problem'] or p['state']}"})
+            alerts.append(
+                {
+                    "level": "warning",
+                    "kind": "printer",
+                    "text": f"Máy in {p['printer']}: {p['problem'] or p['state']}",
+                }
+            )
     return {
         "office": {"id": office["id"], "name": office["name"]},
         "day": today,
@@ -92,8 +119,13 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
     }
 
 
-_STATUS_COUNT = {"done": "served", "no_show": "no_show", "cancelled": "cancelled",
-                 "expired": "expired", "transferred": "transferred"}
+_STATUS_COUNT = {
+    "done": "served",
+    "no_show": "no_show",
+    "cancelled": "cancelled",
+    "expired": "expired",
+    "transferred": "transferred",
+}
 
 
 def today_tally(db, office_id: int, day: str, targets: Targets, lowest_level) -> Tally:
@@ -106,21 +138,25 @@ def today_tally(db, office_id: int, day: str, targets: Targets, lowest_level) ->
     tally = Tally()
     c = tally.counts
     where = "office_id = ? AND day = ?"
-    for status, count in db.execute(f"SELECT status, count(*) FROM tickets WHERE {where}"
-                                    " GROUP BY status", [office_id, day]).fetchall():
+    for status, count in db.execute(
+        f"SELECT status, count(*) FROM tickets WHERE {where} GROUP BY status", [office_id, day]
+    ).fetchall():
         c["issued"] += count
         c[_STATUS_COUNT.get(status, "in_progress")] += count
     n, total = db.execute(
         "SELECT count(*), coalesce(sum(round((julianday(finished_at) - julianday(started_at))"
         f" * 86400000)), 0) FROM tickets WHERE {where} AND status = 'done' AND started_at IS"
-        " NOT NULL AND finished_at IS NOT NULL", [office_id, day]).fetchone()
+        " NOT NULL AND finished_at IS NOT NULL",
+        [office_id, day],
+    ).fetchone()
     c["service_n"], c["service_sum_ms"] = n, int(total)
     waits = []
     for service_id, has_root, wait in db.execute(
         "SELECT max(CASE WHEN from_ticket_id IS NULL THEN service_id END),"
         " max(from_ticket_id IS NULL), sum(CASE WHEN called_at IS NOT NULL THEN"
         " round((julianday(called_at) - julianday(issued_at)) * 86400000) END)"
-        f" FROM tickets WHERE {where} GROUP BY visit_id", [office_id, day]
+        f" FROM tickets WHERE {where} GROUP BY visit_id",
+        [office_id, day],
     ).fetchall():
         if not has_root:
             continue
@@ -136,7 +172,8 @@ def today_tally(db, office_id: int, day: str, targets: Targets, lowest_level) ->
         waits.append(wait)
     for level, service_id in db.execute(
         "SELECT r.level, t.service_id FROM ratings r JOIN tickets t ON t.id = r.ticket_id"
-        " WHERE t.office_id = ? AND t.day = ?", [office_id, day]
+        " WHERE t.office_id = ? AND t.day = ?",
+        [office_id, day],
     ).fetchall():
         c["ratings"] += 1
         c["satisfied"] += int(level != lowest_level)
@@ -149,24 +186,37 @@ def waiting_now(db, office_id: int, now: datetime, targets: Targets, today: str)
     """Waiting tickets with their visit's wait so far (earlier tickets' waits included)."""
     rows = db.execute(
         "SELECT id, code, service_id, visit_id, from_ticket_id, issued_at, day, priority FROM"
-        " tickets WHERE office_id = ? AND status = 'waiting'", [office_id]).fetchall()
+        " tickets WHERE office_id = ? AND status = 'waiting'",
+        [office_id],
+    ).fetchall()
     earlier: dict[int, float] = {}
     transferred = [r[3] for r in rows if r[4] is not None]
     if transferred:
         marks = ",".join("?" * len(transferred))
         for visit_id, called, issued in db.execute(
             f"SELECT visit_id, called_at, issued_at FROM tickets WHERE visit_id IN ({marks})"
-            " AND called_at IS NOT NULL", transferred
+            " AND called_at IS NOT NULL",
+            transferred,
         ).fetchall():
-            earlier[visit_id] = earlier.get(visit_id, 0) + (
-                datetime.fromisoformat(called) - datetime.fromisoformat(issued)).total_seconds()
+            earlier[visit_id] = (
+                earlier.get(visit_id, 0)
+                + (datetime.fromisoformat(called) - datetime.fromisoformat(issued)).total_seconds()
+            )
     out = []
     for tid, code, service_id, visit_id, _from, issued, day, priority in rows:
         wait = (now - datetime.fromisoformat(issued)).total_seconds() + earlier.get(visit_id, 0)
         target = targets.on("avg_wait_s", day, service_id)
-        out.append({"id": tid, "code": code, "service_id": service_id, "priority": priority,
-                    "wait_s": round(wait), "target_wait_s": target,
-                    "over_target": target is not None and wait > target})
+        out.append(
+            {
+                "id": tid,
+                "code": code,
+                "service_id": service_id,
+                "priority": priority,
+                "wait_s": round(wait),
+                "target_wait_s": target,
+                "over_target": target is not None and wait > target,
+            }
+        )
     return out
 
 
@@ -179,25 +229,35 @@ def counters_now(db, office_id: int, now: datetime) -> list[dict]:
         " coalesce(t.started_at, t.last_called_at) AS since"
         " FROM counters c LEFT JOIN users u ON u.id = c.officer_id"
         " LEFT JOIN tickets t ON t.id = c.current_ticket_id"
-        " WHERE c.office_id = ? AND c.active ORDER BY c.number", [office_id]
+        " WHERE c.office_id = ? AND c.active ORDER BY c.number",
+        [office_id],
     ):
         serving = r["code"] if r["status"] in ("called", "serving") else None
-        counters.append({
-            "id": r["id"], "number": r["number"], "name": r["name"], "state": r["state"],
-            "state_vi": STATE_VI.get(r["state"], r["state"]), "pause_reason": r["pause_reason"],
-            "officer": r["officer"] if r["state"] != "closed" else None,
-            "ticket": serving, "ticket_status": r["status"] if serving else None,
-            "since_s": round(_age_s(r["since"], now)) if serving and r["since"] else None,
-        })
+        counters.append(
+            {
+                "id": r["id"],
+                "number": r["number"],
+                "name": r["name"],
+                "state": r["state"],
+                "state_vi": STATE_VI.get(r["state"], r["state"]),
+                "pause_reason": r["pause_reason"],
+                "officer": r["officer"] if r["state"] != "closed" else None,
+                "ticket": serving,
+                "ticket_status": r["status"] if serving else None,
+                "since_s": round(_age_s(r["since"], now)) if serving and r["since"] else None,
+            }
+        )
     return counters
 
 
 def devices_now(db, office_id: int, now: datetime, today: str) -> dict:
     """Paired devices (last seen, status), printer states and today's print jobs."""
     devices = []
-    for r in db.query("SELECT id, kind, name, last_seen_at, status FROM devices"
-                      " WHERE office_id = ? AND revoked_at IS NULL ORDER BY kind, name",
-                      [office_id]):
+    for r in db.query(
+        "SELECT id, kind, name, last_seen_at, status FROM devices"
+        " WHERE office_id = ? AND revoked_at IS NULL ORDER BY kind, name",
+        [office_id],
+    ):
         status = json.loads(r["status"] or "{}")
         age = _age_s(r["last_seen_at"], now)
         problem = ""
@@ -209,24 +269,46 @@ def devices_now(db, office_id: int, now: datetime, today: str) -> dict:
             problem = (problem + "; " if problem else "") + "hết giấy"
         if status.get("error"):
             problem = (problem + "; " if problem else "") + str(status["error"])
-        devices.append({"id": r["id"], "kind": r["kind"], "name": r["name"],
-                        "last_seen_at": r["last_seen_at"], "age_s": round(age) if age else age,
-                        "online": age is not None and age <= DEVICE_OFFLINE_S,
-                        "status": status, "problem": problem})
+        devices.append(
+            {
+                "id": r["id"],
+                "kind": r["kind"],
+                "name": r["name"],
+                "last_seen_at": r["last_seen_at"],
+                "age_s": round(age) if age else age,
+                "online": age is not None and age <= DEVICE_OFFLINE_S,
+                "status": status,
+                "problem": problem,
+            }
+        )
     office = get_office(db, office_id)
     start, end = day_bounds(today, office["timezone"])
-    jobs = dict(db.execute(
-        "SELECT state, count(*) FROM print_jobs WHERE office_id = ? AND created_at >= ?"
-        " AND created_at < ? GROUP BY state", [office_id, start, end]).fetchall())
-    printers = [dict(r) for r in db.query(
-        "SELECT printer, state, problem, detail, checked_at, last_ok_at FROM"
-        " printer_status WHERE printer IN (SELECT DISTINCT printer FROM print_jobs"
-        " WHERE office_id = ? AND created_at >= ?)", [office_id, start])]
+    jobs = dict(
+        db.execute(
+            "SELECT state, count(*) FROM print_jobs WHERE office_id = ? AND created_at >= ?"
+            " AND created_at < ? GROUP BY state",
+            [office_id, start, end],
+        ).fetchall()
+    )
+    printers = [
+        dict(r)
+        for r in db.query(
+            "SELECT printer, state, problem, detail, checked_at, last_ok_at FROM"
+            " printer_status WHERE printer IN (SELECT DISTINCT printer FROM print_jobs"
+            " WHERE office_id = ? AND created_at >= ?)",
+            [office_id, start],
+        )
+    ]
     return {"devices": devices, "printers": printers, "jobs": jobs}
 
 
-BOARD_SETTINGS = ("announce_template", "number_reading", "number_dialect", "board_message",
-                  "voice_enabled")
+BOARD_SETTINGS = (
+    "announce_template",
+    "number_reading",
+    "number_dialect",
+    "board_message",
+    "voice_enabled",
+)
 
 
 def today_wait(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
@@ -240,10 +322,15 @@ def today_wait(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
     day = local_day(resolve_now(now), office["timezone"]).isoformat()
     targets = Targets(db, office_id)
     target = targets.on("avg_wait_s", day)
-    figures = today_tally(db, office_id, day, targets, lowest_rating_level(db, office_id)
-                          ).figures(target, targets.on("satisfied_share", day))
-    return {"day": day, "called": figures["visits_waited"], "avg_s": figures["avg_wait_s"],
-            "target_s": target}
+    figures = today_tally(db, office_id, day, targets, lowest_rating_level(db, office_id)).figures(
+        target, targets.on("satisfied_share", day)
+    )
+    return {
+        "day": day,
+        "called": figures["visits_waited"],
+        "avg_s": figures["avg_wait_s"],
+        "target_s": target,
+    }
 
 
 def board_snapshot(db: sqlite_utils.Database, office_id: int, now=None) -> dict:

@@ -19,10 +19,18 @@ from ..queries.people import user_names
 from .report import check_range
 
 EVENT_VI = {
-    "issued": "Lấy số", "printed": "In phiếu", "print_failed": "In phiếu lỗi",
-    "called": "Gọi số", "recalled": "Gọi lại", "started": "Bắt đầu phục vụ",
-    "finished": "Hoàn thành", "no_show": "Vắng mặt", "transferred": "Chuyển tiếp",
-    "returned": "Trả về hàng chờ", "cancelled": "Hủy số", "expired": "Hết hạn",
+    "issued": "Lấy số",
+    "printed": "In phiếu",
+    "print_failed": "In phiếu lỗi",
+    "called": "Gọi số",
+    "recalled": "Gọi lại",
+    "started": "Bắt đầu phục vụ",
+    "finished": "Hoàn thành",
+    "no_show": "Vắng mặt",
+    "transferred": "Chuyển tiếp",
+    "returned": "Trả về hàng chờ",
+    "cancelled": "Hủy số",
+    "expired": "Hết hạn",
     "rated": "Đánh giá",
 }
 LOG_SQL = (
@@ -37,8 +45,7 @@ LOG_SQL = (
 def _seconds(start: str | None, end: str | None) -> float | None:
     if not start or not end:
         return None
-    return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(),
-                 1)
+    return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 1)
 
 
 class Names:
@@ -50,8 +57,9 @@ class Names:
         self.users = user_names(db)
 
 
-def log_rows(db: sqlite_utils.Database, office_id: int, first: str, last: str,
-             names: Names | None = None) -> list[dict]:
+def log_rows(
+    db: sqlite_utils.Database, office_id: int, first: str, last: str, names: Names | None = None
+) -> list[dict]:
     """Every ticket of [first, last] with its own wait, its visit's wait and the target."""
     office = get_office(db, office_id)
     first, last = check_range(first, last)
@@ -67,8 +75,10 @@ def log_rows(db: sqlite_utils.Database, office_id: int, first: str, last: str,
         offset = offsets.get(r["day"])
         if offset is None:
             offset = offsets[r["day"]] = utc_offset(office["timezone"], r["day"])
-        r["times"] = {key: _local_naive(parse, r[key], offset)
-                      for key in ("issued_at", "called_at", "started_at", "finished_at")}
+        r["times"] = {
+            key: _local_naive(parse, r[key], offset)
+            for key in ("issued_at", "called_at", "started_at", "finished_at")
+        }
         raw.append(r)
     codes = {r["id"]: r["code"] for r in raw}
     visits: dict[int, dict] = {}
@@ -88,26 +98,41 @@ def log_rows(db: sqlite_utils.Database, office_id: int, first: str, last: str,
         service = names.services.get(r["service_id"], {})
         counter = names.counters.get(r["counter_id"]) if r["counter_id"] else None
         t = r["times"]
-        rows.append({
-            "id": r["id"], "day": r["day"], "code": r["code"], "visit_id": r["visit_id"],
-            "service_id": r["service_id"], "service": service.get("name_vi", ""),
-            "prefix": service.get("prefix", ""), "priority": r["priority"],
-            "status": r["status"], "status_vi": STATUS_VI[r["status"]],
-            "counter_id": r["counter_id"],
-            "counter": counter["number"] if counter else None,
-            "officer_id": r["officer_id"], "officer": names.users.get(r["officer_id"], ""),
-            "issued_at": t["issued_at"], "called_at": t["called_at"],
-            "started_at": t["started_at"], "finished_at": t["finished_at"],
-            "wait_s": r["wait_s"],
-            "service_s": _span(t["started_at"], t["finished_at"]) if r["status"] == "done"
-            else None,
-            "visit_wait_s": visit["wait"], "target_wait_s": target,
-            "over_target": visit["wait"] is not None and target is not None
-            and visit["wait"] > target,
-            "recalls": r["recalls"], "dossier_code": r["dossier_code"] or "",
-            "from_code": codes.get(r["from_ticket_id"], "") if r["from_ticket_id"] else "",
-            "rating": r["rating"],
-        })
+        rows.append(
+            {
+                "id": r["id"],
+                "day": r["day"],
+                "code": r["code"],
+                "visit_id": r["visit_id"],
+                "service_id": r["service_id"],
+                "service": service.get("name_vi", ""),
+                "prefix": service.get("prefix", ""),
+                "priority": r["priority"],
+                "status": r["status"],
+                "status_vi": STATUS_VI[r["status"]],
+                "counter_id": r["counter_id"],
+                "counter": counter["number"] if counter else None,
+                "officer_id": r["officer_id"],
+                "officer": names.users.get(r["officer_id"], ""),
+                "issued_at": t["issued_at"],
+                "called_at": t["called_at"],
+                "started_at": t["started_at"],
+                "finished_at": t["finished_at"],
+                "wait_s": r["wait_s"],
+                "service_s": _span(t["started_at"], t["finished_at"])
+                if r["status"] == "done"
+                else None,
+                "visit_wait_s": visit["wait"],
+                "target_wait_s": target,
+                "over_target": visit["wait"] is not None
+                and target is not None
+                and visit["wait"] > target,
+                "recalls": r["recalls"],
+                "dossier_code": r["dossier_code"] or "",
+                "from_code": codes.get(r["from_ticket_id"], "") if r["from_ticket_id"] else "",
+                "rating": r["rating"],
+            }
+        )
     rows.sort(key=lambda row: (row["day"], row["issued_at"] or "", row["id"]))
     return rows
 
@@ -140,9 +165,21 @@ def _int_or_none(value, label_vi: str):
         raise BadInputError(f"{label_vi} không hợp lệ", f"Invalid {label_vi}") from None
 
 
-def wait_log(db: sqlite_utils.Database, office_id: int, first: str, last: str, *,
-             service=None, counter=None, officer=None, status=None, over_target=False,
-             q: str = "", limit: int | None = 100, offset: int = 0) -> dict:
+def wait_log(
+    db: sqlite_utils.Database,
+    office_id: int,
+    first: str,
+    last: str,
+    *,
+    service=None,
+    counter=None,
+    officer=None,
+    status=None,
+    over_target=False,
+    q: str = "",
+    limit: int | None = 100,
+    offset: int = 0,
+) -> dict:
     """The filtered log: matching rows (a page of them) and how many match in all."""
     service = _int_or_none(service, "dịch vụ")
     counter = _int_or_none(counter, "quầy")
@@ -152,7 +189,8 @@ def wait_log(db: sqlite_utils.Database, office_id: int, first: str, last: str, *
     q = (q or "").strip()
     rows = log_rows(db, office_id, first, last)
     matched = [
-        r for r in rows
+        r
+        for r in rows
         if (service is None or r["service_id"] == service)
         and (counter is None or r["counter_id"] == counter)
         and (officer is None or r["officer_id"] == officer)
@@ -160,12 +198,13 @@ def wait_log(db: sqlite_utils.Database, office_id: int, first: str, last: str, *
         and (not over_target or r["over_target"])
         and (not q or r["code"].upper() == q.upper() or q.lower() in r["dossier_code"].lower())
     ]
-    page = matched[offset:offset + limit] if limit else matched[offset:]
+    page = matched[offset : offset + limit] if limit else matched[offset:]
     return {"total": len(matched), "rows": page, "offset": offset, "limit": limit}
 
 
-def timelines(db: sqlite_utils.Database, office_id: int, ticket_ids: list[int]
-              ) -> dict[int, list[dict]]:
+def timelines(
+    db: sqlite_utils.Database, office_id: int, ticket_ids: list[int]
+) -> dict[int, list[dict]]:
     """The events of some tickets in order: what, when (office time), which counter, who."""
     if not ticket_ids:
         return {}
@@ -181,11 +220,17 @@ def timelines(db: sqlite_utils.Database, office_id: int, ticket_ids: list[int]
         [office_id, *ticket_ids],
     ):
         details = json.loads(e["details"] or "{}")
-        out[e["ticket_id"]].append({
-            "seq": e["seq"], "type": e["type"], "type_vi": EVENT_VI.get(e["type"], e["type"]),
-            "at": _local(e["at"], tz), "counter": e["counter"], "who": e["who"] or "",
-            "note": _note(e["type"], details),
-        })
+        out[e["ticket_id"]].append(
+            {
+                "seq": e["seq"],
+                "type": e["type"],
+                "type_vi": EVENT_VI.get(e["type"], e["type"]),
+                "at": _local(e["at"], tz),
+                "counter": e["counter"],
+                "who": e["who"] or "",
+                "note": _note(e["type"], details),
+            }
+        )
     return out
 
 
@@ -215,5 +260,6 @@ def as_json(row: dict, timezone: str) -> dict:
         if isinstance(value, datetime):
             moment_offset = offset or utc_offset(timezone, value.date().isoformat())
             out[key] = value.replace(tzinfo=dt_timezone(moment_offset)).isoformat(
-                timespec="seconds")
+                timespec="seconds"
+            )
     return out

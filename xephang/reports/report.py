@@ -19,12 +19,24 @@ from .stats import Tally
 
 GROUPINGS = ("office", "service", "counter", "officer", "day", "hour", "weekday")
 GROUPING_VI = {
-    "office": "Toàn văn phòng", "service": "Dịch vụ", "counter": "Quầy", "officer": "Cán bộ",
-    "day": "Ngày", "hour": "Giờ trong ngày", "weekday": "Thứ trong tuần",
+    "office": "Toàn văn phòng",
+    "service": "Dịch vụ",
+    "counter": "Quầy",
+    "officer": "Cán bộ",
+    "day": "Ngày",
+    "hour": "Giờ trong ngày",
+    "weekday": "Thứ trong tuần",
 }
 # The stored dimension each grouping is read from.
-DIM_OF = {"office": "office", "service": "service", "counter": "counter",
-          "officer": "officer", "day": "office", "hour": "hour", "weekday": "office"}
+DIM_OF = {
+    "office": "office",
+    "service": "service",
+    "counter": "counter",
+    "officer": "officer",
+    "day": "office",
+    "hour": "hour",
+    "weekday": "office",
+}
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 PERIODS = ("day", "week", "month", "year", "custom")
 MAX_DAYS = 3 * 366
@@ -68,38 +80,51 @@ def check_range(first: str, last: str) -> tuple[str, str]:
 class ReportContext:
     """What every report of an office needs: the office, its today, targets and scale."""
 
-    def __init__(self, db: sqlite_utils.Database, office_id: int, first: str, last: str,
-                 now=None) -> None:
+    def __init__(
+        self, db: sqlite_utils.Database, office_id: int, first: str, last: str, now=None
+    ) -> None:
         self.db = db
         self.office = get_office(db, office_id)
         self.first, self.last = check_range(first, last)
         self.today = local_day(resolve_now(now), self.office["timezone"]).isoformat()
         self.targets = Targets(db, office_id)
         self.lowest = lowest_rating_level(db, office_id)
-        ensure_days(db, self.office, self.first, self.last, self.today, self.targets,
-                    self.lowest)
+        ensure_days(db, self.office, self.first, self.last, self.today, self.targets, self.lowest)
 
     def tallies(self, dim: str, with_waits: bool = True):
         """Yield (day, key, Tally) for stored days plus today computed live."""
-        yield from stored_tallies(self.db, self.office["id"], dim, self.first, self.last,
-                                  with_waits)
+        yield from stored_tallies(
+            self.db, self.office["id"], dim, self.first, self.last, with_waits
+        )
         if self.first <= self.today <= self.last:
-            live = day_tallies(self.db, self.office["id"], self.today,
-                               self.office["timezone"], self.targets, self.lowest,
-                               dims=(dim,))
+            live = day_tallies(
+                self.db,
+                self.office["id"],
+                self.today,
+                self.office["timezone"],
+                self.targets,
+                self.lowest,
+                dims=(dim,),
+            )
             for (_dim, key), tally in live.items():
                 yield self.today, key, tally
 
 
 def _names(db, office_id: int, group: str) -> dict:
     if group == "service":
-        return {r["id"]: (r["sort_order"], f"{r['prefix']} — {r['name_vi']}")
-                for r in services(db, office_id, active_only=False)}
+        return {
+            r["id"]: (r["sort_order"], f"{r['prefix']} — {r['name_vi']}")
+            for r in services(db, office_id, active_only=False)
+        }
     if group == "counter":
-        return {r["id"]: (r["number"], f"Quầy {r['number']}"
-                          + (f" ({r['name']})" if r["name"] and r["name"] != f"Quầy {r['number']}"
-                             else ""))
-                for r in counters(db, office_id, active_only=False)}
+        return {
+            r["id"]: (
+                r["number"],
+                f"Quầy {r['number']}"
+                + (f" ({r['name']})" if r["name"] and r["name"] != f"Quầy {r['number']}" else ""),
+            )
+            for r in counters(db, office_id, active_only=False)
+        }
     if group == "officer":
         return {uid: (name, name) for uid, name in user_names(db).items()}
     return {}
@@ -122,8 +147,14 @@ def group_label(group: str, key, names: dict) -> tuple:
     return (0, order), label
 
 
-def wait_report(db: sqlite_utils.Database, office_id: int, first: str, last: str,
-                group: str = "service", now=None) -> dict:
+def wait_report(
+    db: sqlite_utils.Database,
+    office_id: int,
+    first: str,
+    last: str,
+    group: str = "service",
+    now=None,
+) -> dict:
     """The report of a period grouped one way: one row per group and a total row."""
     if group not in GROUPINGS:
         raise BadInputError("Cách nhóm không hợp lệ", "Invalid grouping")
@@ -148,8 +179,10 @@ def wait_report(db: sqlite_utils.Database, office_id: int, first: str, last: str
         order, label = group_label(group, key, names)
         ref_day = key if group == "day" else min(ctx.last, ctx.today)
         service = key if group == "service" else None
-        figures = tally.figures(ctx.targets.on("avg_wait_s", ref_day, service),
-                                ctx.targets.on("satisfied_share", ref_day, service))
+        figures = tally.figures(
+            ctx.targets.on("avg_wait_s", ref_day, service),
+            ctx.targets.on("satisfied_share", ref_day, service),
+        )
         rows.append((order, {"group": label, "key": key, **figures}))
     rows.sort(key=lambda r: r[0])
     ref = min(ctx.last, ctx.today)
@@ -160,9 +193,13 @@ def wait_report(db: sqlite_utils.Database, office_id: int, first: str, last: str
         "group": group,
         "group_vi": GROUPING_VI[group],
         "rows": [r for _o, r in rows],
-        "total": {"group": "Tổng cộng", "key": None,
-                  **total.figures(ctx.targets.on("avg_wait_s", ref),
-                                  ctx.targets.on("satisfied_share", ref))},
+        "total": {
+            "group": "Tổng cộng",
+            "key": None,
+            **total.figures(
+                ctx.targets.on("avg_wait_s", ref), ctx.targets.on("satisfied_share", ref)
+            ),
+        },
         "target_changes": target_changes(ctx),
     }
 
@@ -185,8 +222,7 @@ def target_changes(ctx: ReportContext) -> list[dict]:
     return changes
 
 
-def heatmap(db: sqlite_utils.Database, office_id: int, first: str, last: str, now=None
-            ) -> dict:
+def heatmap(db: sqlite_utils.Database, office_id: int, first: str, last: str, now=None) -> dict:
     """Weekday × hour of issue: tickets per day (load) and average visit wait."""
     ctx = ReportContext(db, office_id, first, last, now)
     cells: dict = {}
@@ -202,14 +238,29 @@ def heatmap(db: sqlite_utils.Database, office_id: int, first: str, last: str, no
         row = []
         for hour in hours:
             c = cells.get((weekday, hour), Tally()).counts
-            row.append({
-                "issued": c["issued"],
-                "per_day": round(c["issued"] / open_days[weekday], 1) if open_days[weekday]
-                else 0,
-                "avg_wait_s": round(c["wait_sum_ms"] / c["visits_waited"] / 1000, 1)
-                if c["visits_waited"] else None,
-            })
-        grid.append({"weekday": weekday, "label": WEEKDAYS_VI[weekday],
-                     "open_days": open_days[weekday], "cells": row})
-    return {"from": ctx.first, "to": ctx.last, "hours": hours, "rows": grid,
-            "target_wait_s": ctx.targets.on("avg_wait_s", min(ctx.last, ctx.today))}
+            row.append(
+                {
+                    "issued": c["issued"],
+                    "per_day": round(c["issued"] / open_days[weekday], 1)
+                    if open_days[weekday]
+                    else 0,
+                    "avg_wait_s": round(c["wait_sum_ms"] / c["visits_waited"] / 1000, 1)
+                    if c["visits_waited"]
+                    else None,
+                }
+            )
+        grid.append(
+            {
+                "weekday": weekday,
+                "label": WEEKDAYS_VI[weekday],
+                "open_days": open_days[weekday],
+                "cells": row,
+            }
+        )
+    return {
+        "from": ctx.first,
+        "to": ctx.last,
+        "hours": hours,
+        "rows": grid,
+        "target_wait_s": ctx.targets.on("avg_wait_s", min(ctx.last, ctx.today)),
+    }

@@ -39,15 +39,28 @@ def invalidate_touched_days(db: sqlite_utils.Database, office_id: int) -> int:
         current, mark = last_seq(db, office_id), _mark(db, office_id)
         if current == mark:
             return 0
-        stored = db.execute("SELECT 1 FROM report_days WHERE office_id = ? LIMIT 1",
-                            [office_id]).fetchone()
-        days = [] if not stored else [r[0] for r in db.execute(
-            "SELECT DISTINCT t.day FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id"
-            " WHERE e.office_id = ? AND e.seq > ?", [office_id, mark]).fetchall()]
+        stored = db.execute(
+            "SELECT 1 FROM report_days WHERE office_id = ? LIMIT 1", [office_id]
+        ).fetchone()
+        days = (
+            []
+            if not stored
+            else [
+                r[0]
+                for r in db.execute(
+                    "SELECT DISTINCT t.day FROM ticket_events e"
+                    " JOIN tickets t ON t.id = e.ticket_id WHERE e.office_id = ? AND e.seq > ?",
+                    [office_id, mark],
+                ).fetchall()
+            ]
+        )
         for day in days:
             _drop_day(db, office_id, day)
-        db.execute("INSERT INTO report_state (office_id, seq) VALUES (?, ?) ON CONFLICT"
-                   " (office_id) DO UPDATE SET seq = excluded.seq", [office_id, current])
+        db.execute(
+            "INSERT INTO report_state (office_id, seq) VALUES (?, ?) ON CONFLICT"
+            " (office_id) DO UPDATE SET seq = excluded.seq",
+            [office_id, current],
+        )
         return len(days)
 
 
@@ -61,8 +74,14 @@ def _drop_day(db, office_id: int, day: str) -> None:
     db.execute("DELETE FROM report_days WHERE office_id = ? AND day = ?", [office_id, day])
 
 
-def build_day(db: sqlite_utils.Database, office: dict, day: str, targets: Targets,
-              lowest_level, fingerprint: str) -> None:
+def build_day(
+    db: sqlite_utils.Database,
+    office: dict,
+    day: str,
+    targets: Targets,
+    lowest_level,
+    fingerprint: str,
+) -> None:
     """Tally one closed day and store it (one short write transaction)."""
     with write(db):
         tallies = day_tallies(db, office["id"], day, office["timezone"], targets, lowest_level)
@@ -70,12 +89,22 @@ def build_day(db: sqlite_utils.Database, office: dict, day: str, targets: Target
         db.conn.executemany(
             "INSERT INTO report_rollup (office_id, day, dim, key, counts, waits)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            [(office["id"], day, dim, key,
-              json.dumps({k: v for k, v in t.counts.items() if v}), t.waits.tobytes())
-             for (dim, key), t in tallies.items()],
+            [
+                (
+                    office["id"],
+                    day,
+                    dim,
+                    key,
+                    json.dumps({k: v for k, v in t.counts.items() if v}),
+                    t.waits.tobytes(),
+                )
+                for (dim, key), t in tallies.items()
+            ],
         )
-        db.execute("INSERT INTO report_days (office_id, day, fingerprint, built_at)"
-                   " VALUES (?, ?, ?, ?)", [office["id"], day, fingerprint, iso(utcnow())])
+        db.execute(
+            "INSERT INTO report_days (office_id, day, fingerprint, built_at) VALUES (?, ?, ?, ?)",
+            [office["id"], day, fingerprint, iso(utcnow())],
+        )
 
 
 def days_between(first: str, last: str) -> list[str]:
@@ -83,14 +112,24 @@ def days_between(first: str, last: str) -> list[str]:
     return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
 
 
-def ensure_days(db: sqlite_utils.Database, office: dict, first: str, last: str, today: str,
-                targets: Targets, lowest_level) -> int:
+def ensure_days(
+    db: sqlite_utils.Database,
+    office: dict,
+    first: str,
+    last: str,
+    today: str,
+    targets: Targets,
+    lowest_level,
+) -> int:
     """Make sure every closed day in [first, last] is stored and current; return days built."""
     invalidate_touched_days(db, office["id"])
     service_ids = [s["id"] for s in services(db, office["id"], active_only=False)]
-    stored = dict(db.execute(
-        "SELECT day, fingerprint FROM report_days WHERE office_id = ? AND day BETWEEN ? AND ?",
-        [office["id"], first, last]).fetchall())
+    stored = dict(
+        db.execute(
+            "SELECT day, fingerprint FROM report_days WHERE office_id = ? AND day BETWEEN ? AND ?",
+            [office["id"], first, last],
+        ).fetchall()
+    )
     frozen = purged_before(db, office["id"]) or ""
     built = 0
     for day in days_between(max(first, frozen), min(last, _day_before(today))):
@@ -105,14 +144,21 @@ def _day_before(day: str) -> str:
     return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
 
 
-def stored_tallies(db: sqlite_utils.Database, office_id: int, dim: str, first: str, last: str,
-                   with_waits: bool = True):
+def stored_tallies(
+    db: sqlite_utils.Database,
+    office_id: int,
+    dim: str,
+    first: str,
+    last: str,
+    with_waits: bool = True,
+):
     """Yield (day, key, Tally) of stored days in [first, last] for one dimension."""
     assert dim in DIMS
     columns = "day, key, counts" + (", waits" if with_waits else "")
     for row in db.execute(
         f"SELECT {columns} FROM report_rollup WHERE office_id = ? AND dim = ?"
-        " AND day BETWEEN ? AND ?", [office_id, dim, first, last]
+        " AND day BETWEEN ? AND ?",
+        [office_id, dim, first, last],
     ).fetchall():
         tally = Tally(counts=json.loads(row[2]))  # sparse: only non-zero counts are stored
         if with_waits:
@@ -125,9 +171,17 @@ def stored_tallies(db: sqlite_utils.Database, office_id: int, dim: str, first: s
 
 def keep_figures(db: sqlite_utils.Database, office: dict, cutoff_day: str, today: str) -> None:
     """Store the daily tallies of every day before ``cutoff_day`` (run before a purge)."""
-    first = db.execute("SELECT min(day) FROM tickets WHERE office_id = ?",
-                       [office["id"]]).fetchone()[0]
+    first = db.execute(
+        "SELECT min(day) FROM tickets WHERE office_id = ?", [office["id"]]
+    ).fetchone()[0]
     if not first or first >= cutoff_day:
         return
-    ensure_days(db, office, first, _day_before(cutoff_day), today, Targets(db, office["id"]),
-                lowest_rating_level(db, office["id"]))
+    ensure_days(
+        db,
+        office,
+        first,
+        _day_before(cutoff_day),
+        today,
+        Targets(db, office["id"]),
+        lowest_rating_level(db, office["id"]),
+    )

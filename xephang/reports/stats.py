@@ -14,9 +14,23 @@ from dataclasses import dataclass, field
 
 # Additive counters of a tally, in the order they are stored.
 COUNTS = (
-    "issued", "served", "no_show", "cancelled", "expired", "transferred", "in_progress",
-    "visits", "visits_waited", "wait_sum_ms", "within", "target_sum_s",
-    "service_n", "service_sum_ms", "ratings", "satisfied", "sat_target_sum",
+    "issued",
+    "served",
+    "no_show",
+    "cancelled",
+    "expired",
+    "transferred",
+    "in_progress",
+    "visits",
+    "visits_waited",
+    "wait_sum_ms",
+    "within",
+    "target_sum_s",
+    "service_n",
+    "service_sum_ms",
+    "ratings",
+    "satisfied",
+    "sat_target_sum",
 )
 
 
@@ -101,8 +115,11 @@ class Tally:
             # Many short runs (a counter over a year): one sort is cheaper than selection.
             runs = self.runs = [array("q", sorted(v for run in runs for v in run))]
         mid = n // 2
-        med = kth_smallest(runs, mid) if n % 2 else (
-            kth_smallest(runs, mid - 1) + kth_smallest(runs, mid)) / 2
+        med = (
+            kth_smallest(runs, mid)
+            if n % 2
+            else (kth_smallest(runs, mid - 1) + kth_smallest(runs, mid)) / 2
+        )
         p90 = kth_smallest(runs, max(1, math.ceil(0.9 * n)) - 1)
         return med, p90, max(r[-1] for r in runs)
 
@@ -131,17 +148,20 @@ class Tally:
             "max_wait_s": _round(top / 1000 if top is not None else None),
             "within_target": c["within"],
             "within_target_share": _round(c["within"] / waited if waited else None, 4),
-            "avg_service_s": _round(c["service_sum_ms"] / c["service_n"] / 1000
-                                    if c["service_n"] else None),
+            "avg_service_s": _round(
+                c["service_sum_ms"] / c["service_n"] / 1000 if c["service_n"] else None
+            ),
             "ratings": c["ratings"],
             "satisfied": c["satisfied"],
             "satisfied_share": _round(sat_share, 4),
             "target_wait_s": _round(target_wait),
             "target_satisfied_share": _round(target_sat, 4),
-            "wait_pass": (avg_wait <= target_wait + 1e-9) if avg_wait is not None
-            and target_wait is not None else None,
-            "satisfaction_pass": (sat_share >= target_sat - 1e-9) if sat_share is not None
-            and target_sat is not None else None,
+            "wait_pass": (avg_wait <= target_wait + 1e-9)
+            if avg_wait is not None and target_wait is not None
+            else None,
+            "satisfaction_pass": (sat_share >= target_sat - 1e-9)
+            if sat_share is not None and target_sat is not None
+            else None,
         }
 
 

@@ -64,10 +64,19 @@ def _text(value: str) -> str:
 class Sheet:
     """One worksheet: a title, column widths, an optional frozen header, rows of values."""
 
-    def __init__(self, title: str, widths: list[float] | None = None, freeze: str | None = None,
-                 autofilter: bool = False) -> None:
-        self.title, self.widths, self.freeze, self.autofilter = title, widths or [], freeze, \
-            autofilter
+    def __init__(
+        self,
+        title: str,
+        widths: list[float] | None = None,
+        freeze: str | None = None,
+        autofilter: bool = False,
+    ) -> None:
+        self.title, self.widths, self.freeze, self.autofilter = (
+            title,
+            widths or [],
+            freeze,
+            autofilter,
+        )
         self.rows: list[tuple[list, list | int]] = []
 
     def append(self, values: list, styles: list[int] | int = PLAIN) -> None:
@@ -80,8 +89,9 @@ def _number(ref: str, attr: str, value) -> str:
 
 
 def _string(ref: str, attr: str, value) -> str:
-    return (f'<c r="{ref}"{attr} t="inlineStr"><is><t xml:space="preserve">{_text(value)}'
-            "</t></is></c>")
+    return (
+        f'<c r="{ref}"{attr} t="inlineStr"><is><t xml:space="preserve">{_text(value)}</t></is></c>'
+    )
 
 
 def _boolean(ref: str, attr: str, value) -> str:
@@ -106,28 +116,41 @@ def _cells(values, styles, row: int, letters: list[str]) -> str:
             continue
         style = styles if isinstance(styles, int) else styles[i]
         writer = WRITERS.get(type(value), _string)
-        out.append(writer(f"{letters[i]}{row}", f' s="{style}"' if style else "",
-                          value if writer is not _string else str(value)))
+        out.append(
+            writer(
+                f"{letters[i]}{row}",
+                f' s="{style}"' if style else "",
+                value if writer is not _string else str(value),
+            )
+        )
     return f'<row r="{row}">{"".join(out)}</row>'
 
 
 def _write_sheet(stream, sheet: Sheet) -> None:
     width = max([len(v) for v, _s in sheet.rows] + [len(sheet.widths), 1])
     letters = [column_letter(i) for i in range(1, width + 1)]
-    head = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">']
+    head = [
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    ]
     if sheet.freeze:
         col = sheet.freeze.rstrip("0123456789")
-        row = int(sheet.freeze[len(col):])
-        xsplit = sum((ord(ch) - 64) * 26 ** i for i, ch in enumerate(reversed(col))) - 1
+        row = int(sheet.freeze[len(col) :])
+        xsplit = sum((ord(ch) - 64) * 26**i for i, ch in enumerate(reversed(col))) - 1
         pane = (f'<pane xSplit="{xsplit}" ' if xsplit else "<pane ") + (
             f'ySplit="{row - 1}" topLeftCell="{sheet.freeze}" activePane="bottomRight"'
-            ' state="frozen"/>')
+            ' state="frozen"/>'
+        )
         head.append(f'<sheetViews><sheetView workbookViewId="0">{pane}</sheetView></sheetViews>')
     if sheet.widths:
-        head.append("<cols>" + "".join(
-            f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
-            for i, w in enumerate(sheet.widths, start=1)) + "</cols>")
+        head.append(
+            "<cols>"
+            + "".join(
+                f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
+                for i, w in enumerate(sheet.widths, start=1)
+            )
+            + "</cols>"
+        )
     head.append("<sheetData>")
     stream.write("".join(head).encode())
     chunk = []
@@ -149,44 +172,67 @@ def workbook_bytes(sheets: list[Sheet]) -> bytes:
         overrides = "".join(
             f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
             'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-            for i in range(1, len(sheets) + 1))
-        zf.writestr("[Content_Types].xml", (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="http://'
-            'schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels"'
-            ' ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/><Override'
-            ' PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
-            'officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/styles.xml"'
-            ' ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles'
-            f'+xml"/>{overrides}</Types>'))
-        zf.writestr("_rels/.rels", (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="'
-            'http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id='
-            '"rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-            'officeDocument" Target="xl/workbook.xml"/></Relationships>'))
-        entries = "".join(f'<sheet name="{_text(s.title)}" sheetId="{i}" r:id="rId{i}"/>'
-                          for i, s in enumerate(sheets, start=1))
+            for i in range(1, len(sheets) + 1)
+        )
+        zf.writestr(
+            "[Content_Types].xml",
+            (
+                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="http://'
+                'schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels"'
+                ' ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                '<Default Extension="xml" ContentType="application/xml"/><Override'
+                ' PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+                'officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/styles.xml"'
+                ' ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles'
+                f'+xml"/>{overrides}</Types>'
+            ),
+        )
+        zf.writestr(
+            "_rels/.rels",
+            (
+                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="'
+                'http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id='
+                '"rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+                'officeDocument" Target="xl/workbook.xml"/></Relationships>'
+            ),
+        )
+        entries = "".join(
+            f'<sheet name="{_text(s.title)}" sheetId="{i}" r:id="rId{i}"/>'
+            for i, s in enumerate(sheets, start=1)
+        )
         filters = "".join(
             f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
             f"'{_text(s.title)}'!$A$1:${column_letter(max(len(s.rows[0][0]), 1))}"
             f"${len(s.rows)}</definedName>"
-            for i, s in enumerate(sheets) if s.autofilter and s.rows)
-        zf.writestr("xl/workbook.xml", (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="http://'
-            'schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.'
-            'openxmlformats.org/officeDocument/2006/relationships"><sheets>'
-            f"{entries}</sheets>" + (f"<definedNames>{filters}</definedNames>" if filters
-                                     else "") + "</workbook>"))
+            for i, s in enumerate(sheets)
+            if s.autofilter and s.rows
+        )
+        zf.writestr(
+            "xl/workbook.xml",
+            (
+                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="http://'
+                'schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.'
+                'openxmlformats.org/officeDocument/2006/relationships"><sheets>'
+                f"{entries}</sheets>"
+                + (f"<definedNames>{filters}</definedNames>" if filters else "")
+                + "</workbook>"
+            ),
+        )
         rels = "".join(
             f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/'
             f'2006/relationships/worksheet" Target="worksheets/sheet{i}.xml"/>'
-            for i in range(1, len(sheets) + 1))
+            for i in range(1, len(sheets) + 1)
+        )
         styles_id = len(sheets) + 1
-        zf.writestr("xl/_rels/workbook.xml.rels", (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="'
-            f'http://schemas.openxmlformats.org/package/2006/relationships">{rels}'
-            f'<Relationship Id="rId{styles_id}" Type="http://schemas.openxmlformats.org/'
-            'officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>'))
+        zf.writestr(
+            "xl/_rels/workbook.xml.rels",
+            (
+                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="'
+                f'http://schemas.openxmlformats.org/package/2006/relationships">{rels}'
+                f'<Relationship Id="rId{styles_id}" Type="http://schemas.openxmlformats.org/'
+                'officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>'
+            ),
+        )
         zf.writestr("xl/styles.xml", STYLES)
         for i, sheet in enumerate(sheets, start=1):
             with zf.open(f"xl/worksheets/sheet{i}.xml", "w") as stream:

@@ -275,8 +275,10 @@ CREATE INDEX tickets_device ON tickets (device_id, issued_at)
 @migrations(name="0005_recent_service_index")
 def recent_service_index(db: sqlite_utils.Database) -> None:
     """The wait estimate reads a service's last finished tickets: 20 index rows, not a day's."""
-    db.execute("CREATE INDEX tickets_done_recent ON tickets (service_id, finished_at)"
-               " WHERE status = 'done'")
+    db.execute(
+        "CREATE INDEX tickets_done_recent ON tickets (service_id, finished_at)"
+        " WHERE status = 'done'"
+    )
 
 
 @migrations(name="0006_queue_rank")

@@ -26,8 +26,9 @@ def body() -> dict:
         return request.form.to_dict()
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise BadInputError("Dữ liệu gửi lên phải là một đối tượng JSON",
-                            "Body must be a JSON object")
+        raise BadInputError(
+            "Dữ liệu gửi lên phải là một đối tượng JSON", "Body must be a JSON object"
+        )
     return data
 
 
@@ -135,11 +136,17 @@ def issue():
     service = data.get("service")
     if not isinstance(service, (str, int)) or isinstance(service, bool):
         raise BadInputError("Thiếu dịch vụ", "Missing service")
-    outcome = publish(engine.issue_ticket(
-        get_db(), office_id, service, priority=priority,
-        device_id=principal.device_id, user_id=principal.user_id,
-        default_service_s=current_app.config["DEFAULT_SERVICE_TIME_S"],
-    ))
+    outcome = publish(
+        engine.issue_ticket(
+            get_db(),
+            office_id,
+            service,
+            priority=priority,
+            device_id=principal.device_id,
+            user_id=principal.user_id,
+            default_service_s=current_app.config["DEFAULT_SERVICE_TIME_S"],
+        )
+    )
     return ok(201, ticket=ticket_json(outcome.ticket))
 
 
@@ -169,18 +176,27 @@ def ticket_action(ticket_id: int, action: str):
     elif action == "start":
         outcome = engine.start(db, ticket_id, user_id=uid)
     elif action == "finish":
-        outcome = engine.finish(db, ticket_id, user_id=uid,
-                                dossier_code=data.get("dossier_code"),
-                                outcome=data.get("outcome"))
+        outcome = engine.finish(
+            db,
+            ticket_id,
+            user_id=uid,
+            dossier_code=data.get("dossier_code"),
+            outcome=data.get("outcome"),
+        )
     elif action == "no-show":
         outcome = engine.no_show(db, ticket_id, user_id=uid)
     elif action == "transfer":
         counter = data.get("counter")
         if counter not in (None, ""):
             counter = _int(counter, "Quầy", "counter")
-        outcome = engine.transfer(db, ticket_id, service=data.get("service"),
-                                  counter_id=counter, user_id=uid,
-                                  reason=data.get("reason"))
+        outcome = engine.transfer(
+            db,
+            ticket_id,
+            service=data.get("service"),
+            counter_id=counter,
+            user_id=uid,
+            reason=data.get("reason"),
+        )
     elif action == "return":
         outcome = engine.return_to_queue(db, ticket_id, user_id=uid, reason=data.get("reason"))
     else:
@@ -217,8 +233,9 @@ def counter_call_ticket(counter_id: int):
     else:
         ticket_id = _int(ticket_ref, "Vé", "ticket")
     _office_ticket(principal, ticket_id)
-    outcome = publish(engine.call_ticket(db, counter_id, ticket_id, data.get("reason"),
-                                         user_id=principal.user_id))
+    outcome = publish(
+        engine.call_ticket(db, counter_id, ticket_id, data.get("reason"), user_id=principal.user_id)
+    )
     return ok(ticket=ticket_json(outcome.ticket))
 
 

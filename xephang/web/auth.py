@@ -103,16 +103,17 @@ def check_csrf() -> None:
     # Only a bearer token authenticates instead of the session (current_principal);
     # any other Authorization header must not switch the CSRF check off.
     if request.method in SAFE_METHODS or request.headers.get("Authorization", "").startswith(
-            "Bearer "):
+        "Bearer "
+    ):
         return
-    if not (session.get("user_id") or session.get("device_id") or request.endpoint ==
-            "auth.login"):
+    if not (session.get("user_id") or session.get("device_id") or request.endpoint == "auth.login"):
         return
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
     expected = session.get("csrf", "")
     if not expected or not hmac.compare_digest(sent, expected):
-        raise ForbiddenError("Phiên làm việc hết hạn, vui lòng tải lại trang",
-                             "Missing or invalid CSRF token")
+        raise ForbiddenError(
+            "Phiên làm việc hết hạn, vui lòng tải lại trang", "Missing or invalid CSRF token"
+        )
 
 
 def pair_device_session(token: str) -> Principal | None:
@@ -136,8 +137,9 @@ def login():
     if not next_url.startswith("/") or next_url.startswith("//"):
         next_url = ""
     if request.method == "POST":
-        user = people.authenticate(get_db(), request.form.get("username", ""),
-                                   request.form.get("password", ""))
+        user = people.authenticate(
+            get_db(), request.form.get("username", ""), request.form.get("password", "")
+        )
         if user:
             session.clear()
             session.permanent = True

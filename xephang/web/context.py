@@ -16,8 +16,10 @@ def init_app(app) -> None:
 def _pool() -> ConnectionPool:
     pool = current_app.extensions.get("xephang.db_pool")
     if pool is None:
-        pool = current_app.extensions.setdefault("xephang.db_pool", ConnectionPool(
-            current_app.config["DB"], current_app.config["BUSY_TIMEOUT_MS"]))
+        pool = current_app.extensions.setdefault(
+            "xephang.db_pool",
+            ConnectionPool(current_app.config["DB"], current_app.config["BUSY_TIMEOUT_MS"]),
+        )
     return pool
 
 

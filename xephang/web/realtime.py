@@ -96,6 +96,7 @@ def this_client() -> LiveClient | None:
 
 # --- broadcasting committed events -------------------------------------------------------
 
+
 def public_event(event: dict, waiting: dict[str, int], settings: dict | None = None) -> dict:
     """An engine event as sent to rooms: no dossier code, plus the waiting counts after it."""
     payload = dict(event)
@@ -109,8 +110,12 @@ def public_event(event: dict, waiting: dict[str, int], settings: dict | None = N
     ticket = event.get("ticket")
     if event["type"] in ANNOUNCED and ticket and ticket.get("counter") and settings:
         payload["announcement"] = announcement(
-            ticket["code"], ticket["counter"]["number"], settings["announce_template"],
-            settings["number_reading"], settings["number_dialect"])
+            ticket["code"],
+            ticket["counter"]["number"],
+            settings["announce_template"],
+            settings["number_reading"],
+            settings["number_dialect"],
+        )
     return payload
 
 
@@ -177,6 +182,7 @@ def make_broadcaster(app: Flask):
 
 
 # --- who is connecting -------------------------------------------------------------------
+
 
 def identify(auth) -> LiveClient | None:
     """The client a handshake authenticates, or None."""
@@ -276,8 +282,7 @@ def on_connect(auth=None):
             join_counter(client, auth["counter"])
         except (PermissionError, QueueError, ValueError, TypeError):
             clients().pop(request.sid, None)
-            raise ConnectionRefusedError({"error": "counter not allowed", "status": 403}
-                                         ) from None
+            raise ConnectionRefusedError({"error": "counter not allowed", "status": 403}) from None
     return True
 
 
@@ -351,8 +356,9 @@ def on_sync(data=None):
     db = get_db()
     if client.kind == "tracker":
         join_visit(db, client, client.visit_token)
-        state = queue_queries.tracker_state(db, client.visit_token,
-                                            current_app.config["DEFAULT_SERVICE_TIME_S"])
+        state = queue_queries.tracker_state(
+            db, client.visit_token, current_app.config["DEFAULT_SERVICE_TIME_S"]
+        )
         return {"ok": True, "tracker": state, "seq": state["seq"] if state else 0}
     if client.office_id is None:
         return _fail(400, "join an office first")

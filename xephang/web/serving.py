@@ -64,8 +64,9 @@ def make_server(app: Flask, host: str, port: int):
     """The gevent WSGI server for the app (HTTP, long-polling and WebSocket)."""
     from gevent import pywsgi
 
-    return pywsgi.WSGIServer((host, port), app, handler_class=handler_class(), log=None,
-                             **server_options(app))
+    return pywsgi.WSGIServer(
+        (host, port), app, handler_class=handler_class(), log=None, **server_options(app)
+    )
 
 
 def run_production(app: Flask, socketio: SocketIO, host: str, port: int) -> None:
@@ -74,9 +75,13 @@ def run_production(app: Flask, socketio: SocketIO, host: str, port: int) -> None
         # not under gevent (e.g. ASYNC_MODE=threading): let Flask-SocketIO pick the server
         socketio.run(app, host=host, port=port, log_output=False, use_reloader=False)
         return
-    files = raise_open_files_limit(int(app.config.get("SERVER_WORKER_CONNECTIONS") or 10000)
-                                   + 1024)
+    files = raise_open_files_limit(int(app.config.get("SERVER_WORKER_CONNECTIONS") or 10000) + 1024)
     server = make_server(app, host, port)
-    log.info("gevent server on %s:%s, up to %s connections, %s open files",
-             host, port, server_options(app)["spawn"], files)
+    log.info(
+        "gevent server on %s:%s, up to %s connections, %s open files",
+        host,
+        port,
+        server_options(app)["spawn"],
+        files,
+    )
     server.serve_forever()

@@ -24,5 +24,6 @@ def home():
 def rules_js():
     """The ticket states and transitions as ``window.XephangRules`` (engine/states.py)."""
     body = "window.XephangRules = " + json.dumps(browser_rules(), ensure_ascii=False) + ";\n"
-    return Response(body, mimetype="text/javascript",
-                    headers={"Cache-Control": "public, max-age=300"})
+    return Response(
+        body, mimetype="text/javascript", headers={"Cache-Control": "public, max-age=300"}
+    )
