@@ -290,10 +290,19 @@ def log_xlsx(rows: list[dict], office_name: str, first: str, last: str) -> bytes
     summary.append(["Định nghĩa"], xw.BOLD)
     for text in DEFINITIONS:
         summary.append([text])
-    log = xw.Sheet(
-        "Nhật ký", widths=[w for _k, _t, _kind, w in LOG_COLUMNS], freeze="C2", autofilter=True
-    )
-    log.append([title for _k, title, _kind, _w in LOG_COLUMNS], xw.HEADER)
+    sheets = [summary]
+
+    def new_log_sheet() -> xw.Sheet:
+        """A log sheet with its header; past Excel's row limit the log goes on in another."""
+        title = "Nhật ký" if len(sheets) == 1 else f"Nhật ký ({len(sheets)})"
+        sheet = xw.Sheet(
+            title, widths=[w for _k, _t, _kind, w in LOG_COLUMNS], freeze="C2", autofilter=True
+        )
+        sheet.append([title for _k, title, _kind, _w in LOG_COLUMNS], xw.HEADER)
+        sheets.append(sheet)
+        return sheet
+
+    log = new_log_sheet()
     styles = [
         {"datetime": xw.DATETIME, "minutes": xw.DECIMAL}.get(kind, xw.PLAIN)
         for _k, _t, kind, _w in LOG_COLUMNS
@@ -308,8 +317,10 @@ def log_xlsx(rows: list[dict], office_name: str, first: str, last: str) -> bytes
         values = [row[key] for key in keys]
         for i, key, kind in converters:
             values[i] = _xlsx_value(row[key], kind)
+        if log.full:
+            log = new_log_sheet()
         log.append(values, styles)
-    return xw.workbook_bytes([summary, log])
+    return xw.workbook_bytes(sheets)
 
 
 def _save(wb: Workbook) -> bytes:

@@ -1,21 +1,36 @@
 """A small streaming XLSX writer for big plain tables (the raw wait-time log).
 
-openpyxl needs about 15 µs a cell even in write-only mode; a month's log of a
-large centre is nearly two million cells. This writes the same Office Open
-XML directly (inline strings, a handful of styles, frozen header, filter,
-column widths) at a fraction of the cost. Files are re-read with openpyxl in
-the tests.
+Why not a library: a month's log of a large centre is nearly two million
+cells. Measured on 100,000 rows × 15 cells (issue 8), this writer is about
+5× faster than XlsxWriter's constant-memory mode and 9× faster than
+openpyxl's write-only mode (openpyxl costs ~15 µs a cell), because it writes
+the Office Open XML directly: inline strings, a handful of styles, frozen
+header, filter, column widths, nothing else. The formatted report workbook
+(a few hundred cells) still uses openpyxl. Files are re-read with openpyxl
+in the tests.
+
+What it guards: XML-illegal control characters are dropped, ``&<>`` and
+(in attributes) ``"`` are escaped; a timezone-aware datetime is written as
+the wall-clock time of the sheet's ``timezone`` (or of its own offset when
+the sheet has none: Excel cells have no zone); NaN and infinities are left
+empty (Excel has no such numbers, and a ``nan`` would corrupt the file); a
+sheet refuses a row past Excel's 1,048,576 (``SheetFullError``) instead of
+writing a file Excel cannot open.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import re
 import zipfile
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 EPOCH = datetime(1899, 12, 30)
+MAX_ROWS = 1_048_576  # Excel's limit per sheet
 _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_BAD_SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
 
 # Cell styles (indexes into cellXfs below).
 PLAIN, HEADER, DATETIME, DECIMAL, BOLD, PERCENT = range(6)
@@ -54,6 +69,7 @@ def column_letter(index: int) -> str:
 
 
 def _text(value: str) -> str:
+    """Element text: control characters XML forbids dropped, ``&<>`` escaped."""
     if not value.isprintable():
         value = _BAD_XML.sub("", value)
     if "&" in value or "<" in value or ">" in value:
@@ -61,8 +77,31 @@ def _text(value: str) -> str:
     return value
 
 
+def _attr(value: str) -> str:
+    """Attribute text: as element text, with ``"`` escaped too."""
+    return _text(value).replace('"', "&quot;")
+
+
+def sheet_name(title: str) -> str:
+    """A title Excel accepts as a sheet name: none of ``[]:*?/\\``, at most 31 characters."""
+    name = _BAD_SHEET_NAME.sub(" ", _BAD_XML.sub("", title)).strip().strip("'")
+    return name[:31] or "Sheet"
+
+
+def _quoted(title: str) -> str:
+    """A sheet name as a formula reference: in single quotes, quotes doubled."""
+    return "'" + _text(title).replace("'", "''") + "'"
+
+
+class SheetFullError(ValueError):
+    """A sheet already holds as many rows as Excel can open."""
+
+
 class Sheet:
-    """One worksheet: a title, column widths, an optional frozen header, rows of values."""
+    """One worksheet: a title, column widths, an optional frozen header, rows of values.
+
+    ``timezone`` (an IANA name) is the zone aware datetimes are shown in.
+    """
 
     def __init__(
         self,
@@ -70,37 +109,44 @@ class Sheet:
         widths: list[float] | None = None,
         freeze: str | None = None,
         autofilter: bool = False,
+        timezone: str | None = None,
     ) -> None:
-        self.title, self.widths, self.freeze, self.autofilter = (
-            title,
-            widths or [],
-            freeze,
-            autofilter,
-        )
+        self.title = sheet_name(title)
+        self.widths, self.freeze, self.autofilter = widths or [], freeze, autofilter
+        self.zone = ZoneInfo(timezone) if timezone else None
         self.rows: list[tuple[list, list | int]] = []
+
+    @property
+    def full(self) -> bool:
+        """Whether another row would pass Excel's limit."""
+        return len(self.rows) >= MAX_ROWS
 
     def append(self, values: list, styles: list[int] | int = PLAIN) -> None:
         """Add a row; ``styles`` is one style for the row or one per cell."""
+        if self.full:
+            raise SheetFullError(f"sheet {self.title!r} already has {MAX_ROWS} rows")
         self.rows.append((values, styles))
 
 
-def _number(ref: str, attr: str, value) -> str:
+def _number(ref: str, attr: str, value, _zone) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return ""  # NaN and infinities: Excel has no such numbers
     return f'<c r="{ref}"{attr}><v>{value}</v></c>'
 
 
-def _string(ref: str, attr: str, value) -> str:
+def _string(ref: str, attr: str, value, _zone) -> str:
     return (
         f'<c r="{ref}"{attr} t="inlineStr"><is><t xml:space="preserve">{_text(value)}</t></is></c>'
     )
 
 
-def _boolean(ref: str, attr: str, value) -> str:
+def _boolean(ref: str, attr: str, value, _zone) -> str:
     return f'<c r="{ref}"{attr} t="b"><v>{int(value)}</v></c>'
 
 
-def _moment(ref: str, attr: str, value) -> str:
+def _moment(ref: str, attr: str, value, zone) -> str:
     if value.tzinfo is not None:
-        value = value.replace(tzinfo=None)
+        value = (value.astimezone(zone) if zone else value).replace(tzinfo=None)
     serial = (value - EPOCH).total_seconds() / 86400
     return f'<c r="{ref}"{attr or DATETIME_ATTR}><v>{serial:.8f}</v></c>'
 
@@ -109,7 +155,7 @@ DATETIME_ATTR = f' s="{DATETIME}"'
 WRITERS = {str: _string, int: _number, float: _number, bool: _boolean, datetime: _moment}
 
 
-def _cells(values, styles, row: int, letters: list[str]) -> str:
+def _cells(values, styles, row: int, letters: list[str], zone=None) -> str:
     out = []
     for i, value in enumerate(values):
         if value is None or value == "":
@@ -121,6 +167,7 @@ def _cells(values, styles, row: int, letters: list[str]) -> str:
                 f"{letters[i]}{row}",
                 f' s="{style}"' if style else "",
                 value if writer is not _string else str(value),
+                zone,
             )
         )
     return f'<row r="{row}">{"".join(out)}</row>'
@@ -155,7 +202,7 @@ def _write_sheet(stream, sheet: Sheet) -> None:
     stream.write("".join(head).encode())
     chunk = []
     for number, (values, styles) in enumerate(sheet.rows, start=1):
-        chunk.append(_cells(values, styles, number, letters))
+        chunk.append(_cells(values, styles, number, letters, sheet.zone))
         if len(chunk) == 2000:
             stream.write("".join(chunk).encode())
             chunk = []
@@ -197,12 +244,12 @@ def workbook_bytes(sheets: list[Sheet]) -> bytes:
             ),
         )
         entries = "".join(
-            f'<sheet name="{_text(s.title)}" sheetId="{i}" r:id="rId{i}"/>'
+            f'<sheet name="{_attr(s.title)}" sheetId="{i}" r:id="rId{i}"/>'
             for i, s in enumerate(sheets, start=1)
         )
         filters = "".join(
             f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
-            f"'{_text(s.title)}'!$A$1:${column_letter(max(len(s.rows[0][0]), 1))}"
+            f"{_quoted(s.title)}!$A$1:${column_letter(max(len(s.rows[0][0]), 1))}"
             f"${len(s.rows)}</definedName>"
             for i, s in enumerate(sheets)
             if s.autofilter and s.rows
