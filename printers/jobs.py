@@ -27,7 +27,6 @@ from xephang.storage import one, scalar, write
 from .layout import Receipt
 
 QUEUED, CLAIMED, SENDING, DONE, FAILED = "queued", "claimed", "sending", "done", "failed"
-FINAL = (DONE, FAILED)
 
 
 def enqueue(

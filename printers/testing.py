@@ -25,10 +25,9 @@ FIXED_LENGTH = {b"\x1b@": 2, b"\x1bd": 3, b"\x1bJ": 3, b"\x1b3": 3, b"\x1b2": 2,
 
 @dataclass
 class ReceivedJob:
-    """The non-status bytes one connection delivered, and when."""
+    """The non-status bytes one connection delivered, and when the last arrived."""
 
     data: bytearray = field(default_factory=bytearray)
-    first_at: float = 0.0
     last_at: float = 0.0
     status_queries: int = 0
     complete: bool = False  # a cut command arrived
@@ -84,7 +83,6 @@ class FakeNetworkPrinter:
         self.drop_after = drop_after
         self.jobs: list[ReceivedJob] = []
         self.connections = 0
-        self.refused = 0
         self.changed = threading.Condition()
         self._stop = threading.Event()
         self._sockets: list[socket.socket] = []
@@ -162,8 +160,6 @@ class FakeNetworkPrinter:
                         job.status_queries += 1
                         conn.sendall(bytes([self._status_byte(value, job)]))
                         continue
-                    if not job.data:
-                        job.first_at = now
                     job.data += value
                     job.last_at = now
                     if value[:2] == b"\x1dV":

@@ -144,8 +144,6 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
-SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
-
 
 def _coerce(value: str, default: Any) -> Any:
     """Turn an environment string into the type of the setting's default."""

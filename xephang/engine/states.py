@@ -43,7 +43,6 @@ STATES: dict[str, State] = {
 }
 STATUS_VI = {name: s.vi for name, s in STATES.items()}
 AT_COUNTER = tuple(name for name, s in STATES.items() if s.at_counter)
-FINAL = tuple(name for name, s in STATES.items() if s.final)
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,6 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("expired", None, (WAITING,), EXPIRED, "hết hạn"),
 )
 BY_EVENT = {t.event: t for t in TRANSITIONS}
-BY_ACTION = {t.action: t for t in TRANSITIONS if t.action}
 # Staff actions on one ticket through /api/v1/tickets/<id>/<action> (calling goes
 # through a counter instead).
 TICKET_ACTIONS = tuple(t.action for t in TRANSITIONS if t.action and t.action != "call")

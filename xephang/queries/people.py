@@ -79,14 +79,6 @@ def list_users(db: sqlite_utils.Database, office_id: int | None = None) -> list[
     return list(db.query(sql + " ORDER BY u.office_id, u.role, u.username", params))
 
 
-def get_user(db: sqlite_utils.Database, user_id: int) -> dict | None:
-    """One user row (no password hash), or None."""
-    user = one(db, "SELECT * FROM users WHERE id = ?", [user_id])
-    if user:
-        user.pop("password_hash", None)
-    return user
-
-
 def office_officers(db: sqlite_utils.Database, office_id: int) -> list[tuple[int, str]]:
     """(id, display name) of an office's officers."""
     return [

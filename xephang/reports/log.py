@@ -42,12 +42,6 @@ LOG_SQL = (
 )
 
 
-def _seconds(start: str | None, end: str | None) -> float | None:
-    if not start or not end:
-        return None
-    return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 1)
-
-
 class Names:
     """Display names of an office's services, counters and officers."""
 

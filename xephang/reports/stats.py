@@ -34,25 +34,6 @@ COUNTS = (
 )
 
 
-def percentile_nearest_rank(sorted_values, share: float):
-    """The nearest-rank percentile: the smallest value with at least ``share`` of values ≤ it."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(share * len(sorted_values)))
-    return sorted_values[rank - 1]
-
-
-def median(sorted_values):
-    """The middle value (the mean of the two middle values for an even count)."""
-    n = len(sorted_values)
-    if not n:
-        return None
-    mid = n // 2
-    if n % 2:
-        return sorted_values[mid]
-    return (sorted_values[mid - 1] + sorted_values[mid]) / 2
-
-
 def kth_smallest(runs: list, k: int):
     """The k-th smallest value (0-based) of several sorted runs of integers, without merging.
 

@@ -38,7 +38,6 @@ from .extensions import socketio
 
 log = logging.getLogger(__name__)
 
-STAFF_ROLES = ("officer", "manager", "admin")
 OFFICE_DEVICES = ("display", "kiosk")
 ANNOUNCED = ("called", "recalled")
 PRIVATE_DETAILS = ("dossier_code",)
