@@ -1,4 +1,8 @@
-"""live.js, the shared browser helper, run under Node with a fake Socket.IO client."""
+"""live.js, the shared browser helper, run under Node with a fake Socket.IO client.
+
+live.js reads the ticket lifecycle from ``window.XephangRules``; the harness
+evaluates the app's own ``/xephang/rules.js`` first, as the pages do.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,21 @@ from pathlib import Path
 
 import pytest
 
+from xephang import create_app
+from xephang.engine.states import browser_rules
+
 LIVE_JS = Path(__file__).resolve().parents[1] / "xephang" / "static" / "xephang" / "live.js"
+# Events that move no ticket (counters, printing, ratings, the close of day).
+OTHER_EVENTS = (
+    "printed",
+    "print_failed",
+    "rated",
+    "paused",
+    "resumed",
+    "counter_opened",
+    "counter_closed",
+    "day_closed",
+)
 
 HARNESS = r"""
 const fs = require("fs");
@@ -25,6 +43,7 @@ window.io = function (opts) {
   sockets.push(s);
   return s;
 };
+eval(fs.readFileSync(process.argv[2], "utf8"));  // /xephang/rules.js: window.XephangRules
 eval(fs.readFileSync(process.argv[1], "utf8"));
 const log = [];
 const live = window.XephangLive.connect({
@@ -97,13 +116,76 @@ process.exit(0);  // the safety-net timer would keep Node running
 """
 
 
-@pytest.fixture(scope="module")
-def run():
+# For each event type given, a counter holding ticket 17 gets that event about ticket 17:
+# is the counter free afterwards? Also which setInterval periods connect() starts.
+RELEASE_HARNESS = r"""
+const fs = require("fs");
+const window = {}; global.window = window;
+window.io = function () {
+  return {on() {}, emit() {}, timeout() { return this; }, close() {}, connected: false};
+};
+if (process.argv[2]) eval(fs.readFileSync(process.argv[2], "utf8"));
+eval(fs.readFileSync(process.argv[1], "utf8"));
+const freed = {};
+for (const type of JSON.parse(process.argv[3])) {
+  const t = {id: 17, code: "A001", status: "called"};
+  const snap = {seq: 1, services: [], recent_calls: [], today: {issued: 0},
+    counters: [{id: 3, number: 3, state: "open", pause_reason: null, current_ticket: t}]};
+  try {
+    window.XephangLive.applyEvent(snap, {seq: 2, type: type, counter_id: 3, ticket_id: 17,
+                                         ticket: t, details: {}});
+    freed[type] = snap.counters[0].current_ticket === null;
+  } catch (err) {
+    freed[type] = String(err.message);
+  }
+}
+const periods = [];
+global.setInterval = function (fn, ms) { periods.push(ms); return periods.length; };
+window.XephangLive.connect({});
+window.XephangLive.connect({pollMs: 0});  // a page that polls by itself (the tracker)
+console.log(JSON.stringify({freed: freed, periods: periods}));
+process.exit(0);
+"""
+
+
+def node_or_skip() -> str:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")
+    return node
+
+
+@pytest.fixture(scope="module")
+def rules_js(tmp_path_factory) -> Path:
+    """The app's /xephang/rules.js, saved to a file for Node."""
+    folder = tmp_path_factory.mktemp("rules")
+    app = create_app({"DB": str(folder / "xephang.db"), "TESTING": True, "SECRET_KEY": "test"})
+    response = app.test_client().get("/xephang/rules.js")
+    assert response.status_code == 200 and response.mimetype == "text/javascript"
+    path = folder / "rules.js"
+    path.write_bytes(response.data)
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(rules_js):
     out = subprocess.run(
-        [node, "-e", HARNESS, str(LIVE_JS)], capture_output=True, text=True, check=True, timeout=30
+        [node_or_skip(), "-e", HARNESS, str(LIVE_JS), str(rules_js)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return json.loads(out.stdout)
+
+
+def run_releases(rules: Path | None, types: list[str]) -> dict:
+    out = subprocess.run(
+        [node_or_skip(), "-e", RELEASE_HARNESS, str(LIVE_JS), str(rules or ""), json.dumps(types)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     )
     return json.loads(out.stdout)
 
@@ -155,3 +237,21 @@ def test_apply_move_counts_people_ahead_from_keys(run):
     assert run["moves"] == [True, True, True, True] and run["ahead"] == 3
     assert run["own"] is False  # the tracker's own ticket left the line: it must sync
     assert run["insane"] is False  # fewer than nobody ahead: sync
+
+
+def test_the_counter_is_freed_exactly_by_the_events_the_server_table_says(rules_js):
+    """live.js's release rule is the server's (engine/states.py), for every event type."""
+    rules = browser_rules()
+    types = sorted(rules["after"]) + list(OTHER_EVENTS)
+    freed = run_releases(rules_js, types)["freed"]
+    assert freed == {t: t in rules["releases"] for t in types}
+    assert rules["releases"]  # the comparison above is not vacuous
+
+
+def test_apply_event_refuses_to_guess_without_the_rules():
+    freed = run_releases(None, ["finished"])["freed"]
+    assert "rules.js" in freed["finished"]
+
+
+def test_a_page_that_polls_by_itself_starts_no_sync_timer(rules_js):
+    assert run_releases(rules_js, [])["periods"] == [60000]

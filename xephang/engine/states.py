@@ -115,13 +115,22 @@ def releases_counter(event: str) -> bool:
 
 
 def browser_rules() -> dict:
-    """The table as the browser code uses it (``window.XephangRules``)."""
+    """The table as the browser code uses it (``window.XephangRules``).
+
+    ``states``: each state's names and flags; ``needs``: each staff action
+    (the API's name) → the states it may start from; ``ticket_actions``: the
+    actions on one ticket (``/api/v1/tickets/<id>/<action>``, the counter
+    screen's buttons for its current ticket; ``call`` goes through a
+    counter); ``releases``: the events that free the counter holding the
+    ticket; ``after``: each event → the state it leaves its ticket in.
+    """
     return {
         "states": {
             name: {"vi": s.vi, "en": s.en, "at_counter": s.at_counter, "final": s.final}
             for name, s in STATES.items()
         },
         "needs": {t.action: list(t.sources) for t in TRANSITIONS if t.action},
+        "ticket_actions": list(TICKET_ACTIONS),
         "releases": [t.event for t in TRANSITIONS if releases_counter(t.event)],
         "after": {t.event: t.target for t in TRANSITIONS},
     }

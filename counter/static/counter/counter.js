@@ -1,20 +1,16 @@
-/* The counter screen: state from the realtime hub, actions through the JSON API. */
+/* The counter screen: state from the realtime hub, actions through the JSON API; which
+ * action each ticket state allows is the server's table (window.XephangRules). */
 (function () {
   "use strict";
-  var app = document.getElementById("app");
+  var U = window.XephangUtil, RULES = window.XephangRules;
+  var $ = U.byId, esc = U.esc;
+  var app = $("app");
   var officeId = Number(app.dataset.office);
   var api = app.dataset.api;
-  var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var storeKey = "xephang.counter." + officeId;
   var counterId = Number(localStorage.getItem(storeKey)) || null;
   var snap = null, mine = null, busy = false, live = null, counterTimer = null;
-  var $ = function (id) { return document.getElementById(id); };
 
-  function esc(s) {
-    return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
-      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
-    });
-  }
   function counter() {
     if (!snap) return null;
     for (var i = 0; i < snap.counters.length; i++) if (snap.counters[i].id === counterId) return snap.counters[i];
@@ -29,11 +25,6 @@
     m.textContent = text; m.hidden = !text; m.className = "message" + (isError ? " error" : "");
     clearTimeout(say.timer);
     say.timer = setTimeout(function () { m.hidden = true; }, isError ? 8000 : 3000);
-  }
-  function mmss(seconds) {
-    seconds = Math.max(0, Math.floor(seconds));
-    var h = Math.floor(seconds / 3600), m = Math.floor(seconds / 60) % 60, s = seconds % 60;
-    return (h ? h + ":" + (m < 10 ? "0" : "") : "") + m + ":" + (s < 10 ? "0" : "") + s;
   }
 
   // --- rendering ---------------------------------------------------------------------------
@@ -71,7 +62,7 @@
     var f = mine ? mine.mine : null;
     $("mine").innerHTML = f ? "<dt>Đã gọi</dt><dd>" + f.called + "</dd><dt>Đã phục vụ xong</dt><dd>" +
       f.done + "</dd><dt>Vắng mặt</dt><dd>" + f.no_show + "</dd><dt>Thời gian phục vụ TB</dt><dd>" +
-      (f.avg_service_s == null ? "—" : mmss(f.avg_service_s)) + "</dd>" : "";
+      U.clock(f.avg_service_s) + "</dd>" : "";
     tick();
     enable();
   }
@@ -80,28 +71,27 @@
     if (!t) { el.textContent = ""; return; }
     var from = t.status === "serving" ? t.started_at : t.last_called_at;
     var label = t.status === "serving" ? "Đã phục vụ " : "Đã gọi ";
-    el.textContent = from ? label + mmss((Date.now() - Date.parse(from)) / 1000) : "";
+    el.textContent = from ? label + U.clock((Date.now() - Date.parse(from)) / 1000) : "";
   }
   setInterval(tick, 1000);
 
-  var NEEDS = {recall: ["called"], start: ["called"], finish: ["serving"], "no-show": ["called"],
-               transfer: ["called", "serving"], "return": ["called", "serving"]};
+  // The buttons acting on the current ticket take the API's action names; the others
+  // (call next, call a ticket by its code, pause, close) act on the counter.
+  function allowed(action, t) {
+    if (RULES.ticket_actions.indexOf(action) === -1) return true;
+    return !!t && RULES.needs[action].indexOf(t.status) !== -1;
+  }
   function enable() {
     var c = counter(), t = c && c.current_ticket;
     document.body.dataset.busy = busy ? "1" : "";
     document.querySelectorAll("[data-action]").forEach(function (b) {
-      var need = NEEDS[b.dataset.action];
-      b.disabled = busy || !c || (need ? !(t && need.indexOf(t.status) >= 0) : false);
+      b.disabled = busy || !c || !allowed(b.dataset.action, t);
     });
   }
 
   // --- talking to the server -----------------------------------------------------------------
   function request(path, body) {
-    return fetch(api + path, {
-      method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf, "Accept": "application/json"},
-      body: JSON.stringify(body || {})
-    }).then(function (r) {
+    return U.postJson(api + path, body).then(function (r) {
       return r.json().catch(function () { return {ok: false, error: "HTTP " + r.status}; });
     });
   }

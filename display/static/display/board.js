@@ -1,20 +1,15 @@
 /* The waiting-room board: state from the realtime hub, calls announced by voice. */
 (function () {
   "use strict";
-  var root = document.getElementById("board");
-  var $ = function (id) { return document.getElementById(id); };
+  var U = window.XephangUtil;
+  var $ = U.byId, esc = U.esc;
+  var root = $("board");
   var snap = null, voice = null, seen = {}, syncs = 0;
   var COMMON_CLIPS = ["chime", "phrase_moi_cong_dan_co_so_thu_tu", "phrase_den_quay_so"];
 
-  function esc(s) {
-    return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
-      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
-    });
-  }
   function counterNumber(ev) {
     return (ev.details && ev.details.counter_number) || (ev.ticket && ev.ticket.counter && ev.ticket.counter.number) || "";
   }
-  function minutes(s) { return s == null ? "—" : s < 60 ? "< 1 phút" : Math.round(s / 60) + " phút"; }
 
   function render() {
     if (!snap) return;
@@ -46,7 +41,7 @@
     var w = snap.wait_today || {};
     var cls = w.avg_s != null && w.target_s != null ? (w.avg_s <= w.target_s ? "within" : "over") : "";
     $("wait-today").innerHTML = "Chờ trung bình hôm nay <small>Avg wait today</small><br><b class='" + cls + "'>" +
-      minutes(w.avg_s) + "</b>" + (w.target_s != null ? " / mục tiêu " + minutes(w.target_s) : "");
+      U.minutes(w.avg_s) + "</b>" + (w.target_s != null ? " / mục tiêu " + U.minutes(w.target_s) : "");
     var msg = (snap.board && snap.board.board_message) || "";
     if ($("message").textContent !== msg) $("message").textContent = msg;
     $("message").parentNode.style.visibility = msg ? "visible" : "hidden";

@@ -2,10 +2,10 @@
 // follow its printing, go back to the start by itself. No library, no network but the app.
 (function () {
   "use strict";
-  var config = JSON.parse(document.getElementById("kiosk-config").textContent);
-  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var U = window.XephangUtil;
+  var $ = U.byId;
+  var config = U.pageData("kiosk-config");
   var body = document.body;
-  var $ = function (id) { return document.getElementById(id); };
   var screens = ["start", "priority", "ticket", "closed"];
   var state = { priority: null, open: $("closed").hidden, resetTimer: null, countdown: null,
                 printTimer: null, busy: false };
@@ -87,14 +87,6 @@
     state.resetTimer = setTimeout(reset, seconds * 1000);
   }
 
-  function minutes(seconds) {
-    if (seconds === null || seconds === undefined) { return "—"; }
-    var en = body.classList.contains("lang-en");
-    if (seconds < 60) { return en ? "< 1 min" : "< 1 phút"; }
-    var m = Math.round(seconds / 60);
-    return en ? "~" + m + " min" : "~" + m + " phút";
-  }
-
   function showTicket(data) {
     var t = data.ticket;
     $("t-code").textContent = t.code;
@@ -102,7 +94,8 @@
     $("t-priority").hidden = !t.priority_vi;
     $("t-priority").textContent = t.priority_vi ? "Ưu tiên: " + t.priority_vi : "";
     $("t-ahead").textContent = t.people_ahead === null ? "—" : t.people_ahead;
-    $("t-wait").textContent = minutes(t.estimated_wait_s);
+    $("t-wait").textContent = U.estimate(t.estimated_wait_s,
+                                         body.classList.contains("lang-en") ? "en" : "vi");
     $("t-qr").src = t.qr_url;
     show("ticket");
     printState(data.print.state);
@@ -151,13 +144,7 @@
     if (state.priority) { payload.priority = state.priority; }
     var abort = window.AbortController ? new AbortController() : null;
     var giveUp = setTimeout(function () { if (abort) { abort.abort(); } }, 8000);
-    fetch(config.issueUrl, {
-      method: "POST",
-      signal: abort ? abort.signal : undefined,
-      headers: { "Content-Type": "application/json", Accept: "application/json",
-                 "X-CSRF-Token": csrf },
-      body: JSON.stringify(payload)
-    }).then(function (r) {
+    U.postJson(config.issueUrl, payload, { signal: abort ? abort.signal : undefined }).then(function (r) {
       return r.json().catch(function () { return { ok: false, code: "other" }; });
     }).then(function (data) {
       if (data.ok) {

@@ -1,11 +1,12 @@
-// The ticket tracker: fetch the state on connect and on its own ticket's live events,
-// count people ahead locally from queue_moved (XephangLive.applyMove, no request per
-// move), poll as a safety net (slowly while live), and send the one rating.
+// The ticket tracker: live over XephangLive (a tracker's `sync` re-joins its ticket's rooms),
+// fetch the state after each sync and on its own ticket's live events, count people ahead
+// locally from queue_moved (XephangLive.applyMove, no request per move), poll as a safety
+// net (slowly while live), and send the one rating.
 (function () {
   "use strict";
-  var config = JSON.parse(document.getElementById("tracker-config").textContent);
-  var csrf = document.querySelector('meta[name="csrf-token"]').content;
-  var $ = function (id) { return document.getElementById(id); };
+  var U = window.XephangUtil, RULES = window.XephangRules;
+  var $ = U.byId;
+  var config = U.pageData("tracker-config");
   var POLL_MS = 5000;       // without a live connection
   var LIVE_POLL_MS = 60000; // safety net while the socket is connected
   var pending = null;
@@ -15,12 +16,11 @@
   var lastStatus = config.state.ticket.status;
   var lastTicket = config.state.ticket.id;
   var lastWaiting = config.state.people_ahead != null;
-  var socket = null;
+  var live = null, online = false;
 
   function showQueue(s) {
     $("ahead").textContent = s.people_ahead;
-    $("wait").textContent = s.estimated_wait_s < 60 ? "< 1 phút"
-      : "~" + Math.round(s.estimated_wait_s / 60) + " phút";
+    $("wait").textContent = U.estimate(s.estimated_wait_s);
   }
 
   function render(s) {
@@ -41,10 +41,9 @@
       navigator.vibrate([400, 200, 400]);
     }
     lastStatus = t.status;
-    // transferred, called or back in the queue: re-join the right ticket and service rooms
-    if ((t.id !== lastTicket || waiting !== lastWaiting) && socket) {
-      socket.emit("sync", {}, function () {});
-    }
+    // transferred, called or back in the queue: sync, which re-joins the right ticket and
+    // service rooms (and fetches the state again once they are joined)
+    if ((t.id !== lastTicket || waiting !== lastWaiting) && live) { live.resync(); }
     lastTicket = t.id;
     lastWaiting = waiting;
   }
@@ -88,10 +87,9 @@
       .catch(function () { /* offline for a moment: the next poll tries again */ })
       .then(function () {
         // a finished visit changes no more (but for the rating): poll slowly
-        var settled = ["no_show", "cancelled", "expired"].indexOf(lastStatus) !== -1 ||
-          (lastStatus === "done" && $("rating").hidden);
-        var live = socket && socket.connected;
-        pending = setTimeout(refresh, stale ? 150 : settled ? 60000 : live ? LIVE_POLL_MS : POLL_MS);
+        var over = RULES.states[lastStatus] && RULES.states[lastStatus].final;
+        var settled = over && (lastStatus !== "done" || $("rating").hidden);
+        pending = setTimeout(refresh, stale ? 150 : settled ? 60000 : online ? LIVE_POLL_MS : POLL_MS);
       });
   }
 
@@ -104,12 +102,8 @@
     e.preventDefault();
     var level = e.submitter ? e.submitter.value : null;
     if (!level) { return; }
-    fetch(config.rateUrl, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json",
-                 "X-CSRF-Token": csrf },
-      body: JSON.stringify({ level: Number(level), comment: $("comment").value })
-    }).then(function (r) { return r.json(); }).then(function (s) {
+    var body = { level: Number(level), comment: $("comment").value };
+    U.postJson(config.rateUrl, body).then(function (r) { return r.json(); }).then(function (s) {
       if (s.ok) { adopt(s); $("error").hidden = true; return; }
       $("error").textContent = s.error;
       $("error").hidden = false;
@@ -121,16 +115,25 @@
   });
 
   pace(state);
-  if (window.io) {
-    socket = window.io({ auth: { visit: config.token }, transports: ["websocket", "polling"] });
-    socket.on("connect", function () { $("live").classList.add("on"); soon(); });
-    socket.on("disconnect", function () {  // offline: back to the quick poll
-      $("live").classList.remove("on");
-      clearTimeout(pending);
-      pending = setTimeout(refresh, POLL_MS);
+  if (window.io && window.XephangLive) {
+    live = XephangLive.connect({
+      auth: { visit: config.token },
+      gapCheck: false,   // a tracker sees its own tickets' events only
+      pollMs: 0,         // the fetch loop above is the safety net
+      onStatus: function (s) {
+        var was = online;
+        online = s === "online";
+        $("live").classList.toggle("on", online);
+        if (was && !online) {  // offline: back to the quick poll
+          clearTimeout(pending);
+          pending = setTimeout(refresh, POLL_MS);
+        }
+      },
+      onState: function () { soon(); },  // rooms joined ({ok, tracker, seq}): fetch what the page shows
+      onEvent: function (name, payload) {
+        if (name === "queue_moved") { moved(payload); } else { soon(); }
+      }
     });
-    socket.on("queue_event", soon);
-    socket.on("queue_moved", moved);
   }
   pending = setTimeout(refresh, POLL_MS);
 })();

@@ -3,11 +3,12 @@
  * the JSON when the socket is down, and tick the wait clocks every second. */
 (function () {
   "use strict";
+  var U = window.XephangUtil;
   var script = document.currentScript;
   var officeId = Number(script.dataset.office);
   var jsonUrl = script.dataset.json;
   var logUrl = script.dataset.log;
-  var data = JSON.parse(document.getElementById("dash-data").textContent);
+  var data = U.pageData("dash-data");
   var receivedAt = Date.now();
   var alerted = {};
 
@@ -19,18 +20,11 @@
     if (text !== undefined && text !== null) node.textContent = text;
     return node;
   }
-  function mmss(seconds) {
-    if (seconds === null || seconds === undefined) return "—";
-    seconds = Math.max(0, Math.round(seconds));
-    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
-    var two = function (n) { return (n < 10 ? "0" : "") + n; };
-    return (h ? h + ":" + two(m) : m) + ":" + two(s);
-  }
-  function minutes(seconds) {
-    return seconds === null || seconds === undefined ? "—" : (seconds / 60).toFixed(1) + " phút";
-  }
+  var minutes = U.decimalMinutes;
   function pct(share) { return share === null || share === undefined ? "—" : (share * 100).toFixed(1) + "%"; }
   function elapsed() { return (Date.now() - receivedAt) / 1000; }
+  // The wait clocks count from the figures the server rounded, to the nearest second.
+  function clock(seconds) { return U.clock(seconds == null ? null : Math.round(seconds)); }
 
   function kpi(label, value, note, state) {
     var box = el("div", {"class": "kpi" + (state ? " " + state : "")});
@@ -70,7 +64,7 @@
       tr.appendChild(el("td", {}, s.prefix + " — " + s.name_vi));
       tr.appendChild(el("td", {"class": "num big"}, String(s.waiting)));
       tr.appendChild(el("td", {"class": "clock", "data-base": s.longest_wait_s === null ? "" : s.longest_wait_s},
-                        s.longest_code ? s.longest_code + " · " + mmss(wait) : "—"));
+                        s.longest_code ? s.longest_code + " · " + clock(wait) : "—"));
       tr.appendChild(el("td", {"class": "num"}, String(s.over_target || 0)));
       tr.appendChild(el("td", {"class": "num"}, minutes(s.target_wait_s)));
       body.appendChild(tr);
@@ -87,7 +81,7 @@
       tr.appendChild(el("td", {}, state));
       tr.appendChild(el("td", {}, c.officer || "—"));
       tr.appendChild(el("td", {}, c.ticket ? c.ticket + (c.ticket_status === "called" ? " (đã gọi)" : "") : "—"));
-      tr.appendChild(el("td", {"class": "num"}, c.since_s === null ? "—" : mmss(c.since_s + elapsed())));
+      tr.appendChild(el("td", {"class": "num"}, c.since_s === null ? "—" : clock(c.since_s + elapsed())));
       body.appendChild(tr);
     });
   }

@@ -2,6 +2,7 @@
  * vendored) and colour the weekday × hour heatmaps. */
 (function () {
   "use strict";
+  var U = window.XephangUtil;
   var period = document.getElementById("period");
   function toggle() {
     var custom = period.value === "custom";
@@ -25,12 +26,12 @@
       c.style.background = "hsl(" + hue + ", 90%, " + light + "%)";
       if (light < 62) c.style.color = "#fff";
       if (table.dataset.kind === "wait" && target && v > target) c.classList.add("over");
-      c.title = table.dataset.kind === "wait" ? (v / 60).toFixed(1) + " phút" : v + " vé/ngày";
+      c.title = table.dataset.kind === "wait" ? U.decimalMinutes(v) : v + " vé/ngày";
     });
   });
 
   if (!window.Chart) return;
-  var data = JSON.parse(document.getElementById("chart-data").textContent);
+  var data = U.pageData("chart-data");
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
   Chart.defaults.animation = false;
   var min = function (s) { return s === null ? null : Math.round(s / 6) / 10; };

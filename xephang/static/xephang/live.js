@@ -1,5 +1,6 @@
 /*
- * live.js — keep a page in step with the xephang realtime hub (needs socket.io.min.js first).
+ * live.js — keep a page in step with the xephang realtime hub (needs socket.io.min.js and
+ * /xephang/rules.js first: the ticket lifecycle comes from the server's table, never a copy).
  *
  *   var live = XephangLive.connect({
  *     auth: {board: "..."} | {token: "..."} | {visit: "..."} | {counter: 3} | function () {...},
@@ -11,14 +12,16 @@
  *     onState: function (ack) {},          // every (re)connect, seq gap, and each pollMs
  *     onEvent: function (name, payload) {},// "queue_event" / "queue_moved", newer than the state
  *     onStatus: function (status) {},      // "connecting" | "online" | "offline" | "refused"
- *     pollMs: 60000                        // safety-net re-sync period
+ *     pollMs: 60000                        // safety-net re-sync period; 0: none (the page
+ *                                          // polls by itself, as the tracker does)
  *   });
  *   live.resync();  live.seq();  live.socket;  live.close();
  *
  * Events that arrive while a sync is in flight are held and replayed after
  * it if their seq is newer than the state's. XephangLive.applyEvent(snapshot,
  * event) updates an office snapshot (waiting counts, counters, recent calls)
- * from one queue_event, for pages that render the board state.
+ * from one queue_event, for pages that render the board state; which events free a
+ * counter is window.XephangRules.releases (xephang/engine/states.py).
  * XephangLive.applyMove(tracker, move) updates a tracker state (from `sync`)
  * with one queue_moved: people_ahead ± 1 when the moving ticket's key is
  * ahead of the tracker's; returns false when the tracker should sync instead.
@@ -32,7 +35,7 @@
     opts = opts || {};
     var syncEvent = opts.syncEvent || "sync";
     var gapCheck = opts.gapCheck !== false;
-    var pollMs = opts.pollMs || 60000;
+    var pollMs = opts.pollMs == null ? 60000 : opts.pollMs;
     var seq = -1;          // seq of the last queue_event applied; -1 before the first sync
     var stateSeq = -1;     // seq of the last synced state
     var syncing = false, again = false, held = [], generation = 0;
@@ -99,17 +102,21 @@
     socket.on("queue_event", receive("queue_event"));
     socket.on("queue_moved", receive("queue_moved"));
     status("connecting");
-    var timer = setInterval(resync, pollMs);
+    var timer = pollMs > 0 ? setInterval(resync, pollMs) : null;
 
     return {
       socket: socket,
       resync: resync,
       seq: function () { return seq; },
-      close: function () { clearInterval(timer); socket.close(); }
+      close: function () { if (timer) clearInterval(timer); socket.close(); }
     };
   }
 
-  var RELEASES = {finished: 1, no_show: 1, transferred: 1, returned: 1, cancelled: 1, expired: 1};
+  function releasesCounter(type) {  // the event frees the counter that held its ticket
+    var rules = global.XephangRules;
+    if (!rules) throw new Error("live.js: load /xephang/rules.js first (window.XephangRules)");
+    return rules.releases.indexOf(type) !== -1;
+  }
 
   function applyEvent(snap, ev) {
     snap.seq = ev.seq;
@@ -128,7 +135,7 @@
       })).slice(0, 10);
     } else if (ev.type === "started") {
       if (counter) counter.current_ticket = t;
-    } else if (RELEASES[ev.type]) {
+    } else if (releasesCounter(ev.type)) {
       if (counter && counter.current_ticket && counter.current_ticket.id === ev.ticket_id) {
         counter.current_ticket = null;
       }

@@ -1,0 +1,118 @@
+"""util.js, the helpers every page script shares, run under Node: what each page shows;
+and every page loads it and /xephang/rules.js before the scripts that use them."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+UTIL_JS = ROOT / "xephang" / "static" / "xephang" / "util.js"
+
+HARNESS = r"""
+const fs = require("fs");
+const window = {}; global.window = window;
+eval(fs.readFileSync(process.argv[1], "utf8"));
+const U = window.XephangUtil;
+const out = JSON.parse(process.argv[2]).map(([name, args]) => U[name].apply(null, args));
+console.log(JSON.stringify(out));
+"""
+
+CASES = [
+    # the counter screen's clocks and average service time; the dashboard's wait clocks
+    ("clock", [0], "0:00"),
+    ("clock", [7.9], "0:07"),  # whole seconds passed
+    ("clock", [-3], "0:00"),  # a clock a little ahead of the server's
+    ("clock", [725], "12:05"),
+    ("clock", [3723], "1:02:03"),
+    ("clock", [None], "—"),
+    # the board's average wait today and its target
+    ("minutes", [None], "—"),
+    ("minutes", [59], "< 1 phút"),
+    ("minutes", [90], "2 phút"),
+    ("minutes", [900], "15 phút"),
+    ("minutes", [900, "en"], "15 min"),
+    # the wait estimate on the kiosk's ticket and the tracker
+    ("estimate", [None], "—"),
+    ("estimate", [0], "< 1 phút"),
+    ("estimate", [500], "~8 phút"),
+    ("estimate", [200, "vi"], "~3 phút"),
+    ("estimate", [30, "en"], "< 1 min"),
+    ("estimate", [500, "en"], "~8 min"),
+    # the dashboard's figures and the reports' heatmap tooltips
+    ("decimalMinutes", [None], "—"),
+    ("decimalMinutes", [900], "15.0 phút"),
+    ("decimalMinutes", [6], "0.1 phút"),
+    ("esc", ["<b>\"Tom\" & 'Hà'</b>"], "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Hà&#39;&lt;/b&gt;"),
+    ("esc", [None], ""),
+    ("esc", [12], "12"),
+]
+
+
+def call_key(name: str, args: list) -> str:
+    return json.dumps([name, args])
+
+
+@pytest.fixture(scope="module")
+def results():
+    """Every case's output, by its call, from one run of Node."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    calls = [[name, args] for name, args, _ in CASES]
+    out = subprocess.run(
+        [node, "-e", HARNESS, str(UTIL_JS), json.dumps(calls)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return {
+        call_key(*call): shown for call, shown in zip(calls, json.loads(out.stdout), strict=True)
+    }
+
+
+@pytest.mark.parametrize(("name", "args", "expected"), CASES)
+def test_what_the_pages_show(results, name, args, expected):
+    assert results[call_key(name, args)] == expected
+
+
+TEMPLATES = sorted(
+    p
+    for room in ("xephang", "kiosk", "counter", "display", "manager")
+    for p in (ROOT / room / "templates").rglob("*.html")
+    if "<script src=" in p.read_text()
+)
+SCRIPT_SRC = re.compile(r"<script src=\"\{\{ url_for\(([^)]*)\) \}\}\"")
+
+
+def scripts_of(template: Path) -> list[str]:
+    """The script files a template loads from the app, in order; rules.js by its endpoint."""
+    names = []
+    for args in SCRIPT_SRC.findall(template.read_text()):
+        names.append("rules.js" if "rules_js" in args else args.split("filename=")[1].strip("'\""))
+    return names
+
+
+def source(name: str) -> str:
+    """A static file's text: ``room/...`` lives in ``<room>/static/room/...``."""
+    return (ROOT / name.split("/")[0] / "static" / name).read_text()
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_pages_load_the_shared_scripts_before_their_own(template):
+    """rules.js and util.js come before live.js and before each page script using them."""
+    scripts = scripts_of(template)
+    for i, name in enumerate(scripts):
+        if name == "rules.js" or "/vendor/" in name:
+            continue
+        text = source(name)
+        if name == "xephang/live.js" or "XephangRules" in text:
+            assert "rules.js" in scripts[:i], f"{name} needs /xephang/rules.js first"
+        if "XephangUtil" in text and name != "xephang/util.js":
+            assert "xephang/util.js" in scripts[:i], f"{name} needs xephang/util.js first"
