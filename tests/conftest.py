@@ -1,18 +1,134 @@
-"""Shared fixtures: a fresh SQLite file per test, the app, clients and tokens."""
+"""Shared fixtures: a fresh SQLite file per test, copied from templates seeded once per
+session; the app, clients and tokens; real servers; cheap password hashing throughout.
+
+Plain helpers (no fixtures) are in ``tests/helpers.py``.
+"""
 
 from __future__ import annotations
 
+import os
+from types import SimpleNamespace
+
 import pytest
 
-from xephang import create_app
+from tests.helpers import (
+    Ctx,
+    LiveServer,
+    Template,
+    cheap_password_hash,
+    fill_month,
+    make_office,
+    temp_root,
+)
+from xephang import create_app, engine
 from xephang.cli.demo import seed_demo
 from xephang.engine import accounts
 from xephang.storage import connect
 
+# pytest's tmp_path in RAM when the machine has a tmpfs: every commit of the engine
+# is durable (synchronous=FULL), and durability is not what these tests are about.
+# An explicit PYTEST_DEBUG_TEMPROOT or --basetemp still wins.
+if temp_root():
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", temp_root())
+
+PRODUCTION_PASSWORD_HASH = accounts.generate_password_hash
+
+
+def pytest_collection_modifyitems(items):
+    """Run the long tests (a browser, real server processes, many generated examples)
+    first: with several workers (pytest-xdist) the short ones then fill in around them,
+    instead of one long test finishing the run alone. The order within each group is kept."""
+
+    def long(item) -> bool:
+        return bool(
+            item.get_closest_marker("e2e")
+            or item.get_closest_marker("slow")
+            or {"live_servers", "server"} & set(item.fixturenames)
+            or getattr(getattr(item, "obj", None), "is_hypothesis_test", False)
+        )
+
+    items.sort(key=lambda item: not long(item))
+
+
+# --- password hashing ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing():
+    """Every user the tests create gets a one-round PBKDF2 hash instead of scrypt."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "generate_password_hash", cheap_password_hash)
+        yield
+
 
 @pytest.fixture
-def db_path(tmp_path):
-    return str(tmp_path / "xephang.db")
+def production_password_hashing(monkeypatch):
+    """The hash the product stores (werkzeug's default, scrypt), for the test that proves it."""
+    monkeypatch.setattr(accounts, "generate_password_hash", PRODUCTION_PASSWORD_HASH)
+
+
+# --- templates: seeded once per session, copied for each test -----------------------
+
+
+@pytest.fixture(scope="session")
+def schema_template(tmp_path_factory) -> Template:
+    """A migrated database with nothing in it."""
+    return Template.build(tmp_path_factory.mktemp("template") / "schema.db", lambda db: {})
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory, cheap_password_hashing) -> Template:
+    """The demo office; ``info`` is what ``seed_demo`` returned (ids, device tokens, board)."""
+    return Template.build(tmp_path_factory.mktemp("template") / "demo.db", seed_demo)
+
+
+@pytest.fixture(scope="session")
+def month_template(tmp_path_factory, cheap_password_hashing) -> Template:
+    """The demo office and a generated month of its work (``helpers.fill_month``)."""
+    return Template.build(tmp_path_factory.mktemp("template") / "month.db", fill_month)
+
+
+@pytest.fixture(scope="session")
+def api_template(tmp_path_factory, demo_template):
+    """The demo office and a second office, with a token for every kind of caller."""
+    path = tmp_path_factory.mktemp("template") / "api.db"
+    info = demo_template.copy_to(path)
+    db = connect(path)
+    try:
+        tokens = {
+            "officer": accounts.add_user_token(db, "canbo1"),
+            "manager": accounts.add_user_token(db, "quanly"),
+            "admin": accounts.add_user_token(db, "admin"),
+            "kiosk": info["kiosk_token"],
+            "display": info["display_token"],
+            "printer": accounts.add_device(db, info["office_id"], "printer")[1],
+        }
+        other = engine.create_office(db, "Văn phòng khác")
+        service = engine.add_service(db, other, "A", "Hộ tịch")
+        other_counter = engine.add_counter(db, other, 1, [service])
+        other_ticket = engine.issue_ticket(db, other, "A").ticket["id"]
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+    return SimpleNamespace(
+        path=path,
+        info=info,
+        tokens=tokens,
+        other_office=other,
+        other_counter=other_counter,
+        other_ticket=other_ticket,
+    )
+
+
+# --- one test's app and database ------------------------------------------------------
+
+
+@pytest.fixture
+def db_path(tmp_path, schema_template):
+    """A fresh, migrated database file for this test."""
+    path = tmp_path / "xephang.db"
+    schema_template.copy_to(path)
+    return str(path)
 
 
 @pytest.fixture
@@ -38,9 +154,10 @@ def db(app):
 
 
 @pytest.fixture
-def demo(db):
-    """The demo office: services A–F, counters 1–6, users, a kiosk and a display token."""
-    return seed_demo(db)
+def demo(db, demo_template):
+    """The demo office: services A–F, counters 1–6, users, a kiosk and a display token
+    (a copy of the session's template, so the tokens are the template's)."""
+    return demo_template.restore_into(db)
 
 
 @pytest.fixture
@@ -69,46 +186,33 @@ def tokens(db, demo):
     }
 
 
-def login(client, username, password="xephang-demo"):
-    """Log a test client in through the real form (CSRF included); return the CSRF token."""
-    client.get("/login")
-    with client.session_transaction() as sess:
-        csrf = sess["csrf"]
-    response = client.post(
-        "/login", data={"username": username, "password": password, "csrf_token": csrf}
-    )
-    assert response.status_code == 302, response.data
-    with client.session_transaction() as sess:
-        return sess["csrf"]
+@pytest.fixture
+def ctx(api_template, tmp_path):
+    """An app on a copy of ``api_template`` with helpers to put tickets in a state."""
+    context = Ctx(api_template, tmp_path)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def month(month_template, tmp_path):
+    """A fresh copy of the generated month: ``(db, info, path)``."""
+    path = str(tmp_path / "month.db")
+    info = month_template.copy_to(path)
+    database = connect(path)
+    yield database, info, path
+    database.close()
 
 
 # --- engine-level fixtures (no app): a bare migrated file and a small office ---
 
-MONDAY_9AM = "2026-03-02T02:00:00+00:00"  # Monday 09:00 in Asia/Ho_Chi_Minh
-
-
-def make_office(db, services="ABC", counters=None, name="Văn phòng thử", hours=None):
-    """An office with services by prefix and counters {number: prefixes}; returns ids."""
-    from types import SimpleNamespace
-
-    from xephang import engine
-
-    office = engine.create_office(db, name, hours=hours)
-    svc = {p: engine.add_service(db, office, p, f"Dịch vụ {p}") for p in services}
-    counters = counters or {1: "AB", 2: "BA", 3: "C"}
-    ctr = {n: engine.add_counter(db, office, n, [svc[p] for p in ps]) for n, ps in counters.items()}
-    engine.add_priority_category(db, office, "elderly", "Người cao tuổi", "Elderly", 0)
-    engine.add_priority_category(db, office, "child", "Trẻ dưới 6 tuổi", "Child", 1)
-    return SimpleNamespace(db=db, office=office, services=svc, counters=ctr)
-
 
 @pytest.fixture
-def bare_db(tmp_path):
+def bare_db(tmp_path, schema_template):
     """A migrated database file without an app."""
-    from xephang.storage import migrate
-
-    database = connect(str(tmp_path / "engine.db"))
-    migrate(database)
+    path = tmp_path / "engine.db"
+    schema_template.copy_to(path)
+    database = connect(path)
     yield database
     database.close()
 
@@ -117,3 +221,49 @@ def bare_db(tmp_path):
 def queue(bare_db):
     """A small office: services A, B, C; counter 1 serves A then B, 2 B then A, 3 C."""
     return make_office(bare_db)
+
+
+# --- real servers: `xephang serve` processes ----------------------------------------
+
+
+@pytest.fixture
+def demo_file(tmp_path, demo_template):
+    """A fresh database file with the demo office for a server process: ``(path, info)``."""
+    path = tmp_path / "server.db"
+    return path, demo_template.copy_to(path)
+
+
+@pytest.fixture
+def live_servers():
+    """``start(db_path, env=None, args=None)`` starts a ``helpers.LiveServer``; every
+    server started is stopped at the end of the test."""
+    started: list[LiveServer] = []
+
+    def start(db_path, env=None, args=None) -> LiveServer:
+        server = LiveServer(db_path, env=env, args=args)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def start_demo_server(demo_file, live_servers, tmp_path):
+    """``start(env=None)``: a server on a fresh copy of the demo office, with ``.demo``
+    (the template's tokens and board id), ``.officer`` (a bearer header of canbo1) and
+    ``.printed`` (the virtual printer's folder)."""
+
+    def start(env=None, args=None) -> LiveServer:
+        path, info = demo_file
+        db = connect(path)
+        try:
+            officer = {"Authorization": "Bearer " + accounts.add_user_token(db, "canbo1")}
+        finally:
+            db.close()
+        server = live_servers(path, env=env, args=args)
+        server.demo, server.officer, server.printed = info, officer, tmp_path / "printed"
+        return server
+
+    return start

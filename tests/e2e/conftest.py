@@ -1,28 +1,21 @@
-"""Shared e2e fixtures: a real xephang server in a subprocess, and a headless Chromium.
+"""Browser-test fixtures: a running demo server and a headless Chromium.
 
-``live_server`` seeds the demo office into a fresh database, runs ``xephang
-serve`` (the production gevent server) on a free port of 127.0.0.1 and can
-``restart()`` it on the same database. ``browser`` is Debian's Chromium
-driven by Playwright (never ``playwright install``).
+``live_server`` is ``xephang serve`` (the production gevent server, started by
+``tests.helpers.LiveServer`` through the ``start_demo_server`` fixture of
+``tests/conftest.py``) on a fresh copy of the demo template; it can
+``restart()`` on the same port and database. ``browser`` is Debian's Chromium
+driven by Playwright (never ``playwright install``), launched once per test
+process; a test's pages and contexts are closed after it.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
-from xephang.cli.demo import seed_demo
-from xephang.storage import connect, migrate
+from tests.helpers import ARTIFACTS
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -35,122 +28,51 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """One ``xephang serve`` process on a database file; restartable."""
-
-    def __init__(
-        self,
-        db_path: Path,
-        port: int | None = None,
-        env: dict | None = None,
-        args: list[str] | None = None,
-    ):
-        self.db_path = db_path
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "XEPHANG_PUBLIC_URL": self.url,
-            "XEPHANG_SECRET_KEY": "e2e",
-            "XEPHANG_PRINTER": "virtual",
-            **(env or {}),
-        }
-        self.args = args or []
-        self.proc: subprocess.Popen | None = None
-        self.log = db_path.parent / f"server-{self.port}.log"
-
-    def start(self, timeout: float = 20) -> LiveServer:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    "from xephang.cli import main; main()",
-                    "serve",
-                    "--db",
-                    str(self.db_path),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    *self.args,
-                ],
-                cwd=self.db_path.parent,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
-            try:
-                if requests.get(self.url + "/api/v1/health", timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def restart(self) -> LiveServer:
-        self.stop()
-        return self.start()
-
-
-def seeded_db(tmp_path: Path) -> tuple[Path, dict]:
-    """A fresh database with the demo office; returns its path and the demo info."""
-    path = tmp_path / "xephang.db"
-    db = connect(path)
-    migrate(db)
-    info = seed_demo(db)
-    db.close()
-    return path, info
-
-
-def start_demo_server(tmp_path: Path, env: dict | None = None) -> LiveServer:
-    """A started demo server: ``.demo`` (tokens, board id), ``.officer`` (a bearer
-    header of the demo officer canbo1), ``.printed`` (the virtual printer's folder)."""
-    from xephang.engine import accounts
-
-    path, info = seeded_db(tmp_path)
-    db = connect(path)
-    officer = {"Authorization": "Bearer " + accounts.add_user_token(db, "canbo1")}
-    db.close()
-    server = LiveServer(path, env=env).start()
-    server.demo, server.officer, server.printed = info, officer, tmp_path / "printed"
-    return server
-
-
 @pytest.fixture
-def live_server(tmp_path):
-    """A running demo server: ``.url``, ``.demo`` (tokens, board id), ``.restart()``."""
-    server = start_demo_server(tmp_path)
-    yield server
-    server.stop()
+def live_server(start_demo_server):
+    """A running demo server: ``.url``, ``.demo`` (tokens, board id), ``.officer``,
+    ``.restart()``."""
+    return start_demo_server()
 
 
-@pytest.fixture
-def browser():
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium through Playwright, launched once per test process."""
     playwright_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+class ScriptableBrowser:
+    """The shared Chromium, whose pages let Playwright evaluate script strings.
+
+    The app's Content-Security-Policy allows no ``eval`` (script-src 'self'), and
+    Playwright's ``wait_for_function("...")`` is one; so test pages bypass the CSP.
+    ``tests/e2e/test_csp_e2e.py`` opens every page with the policy in force.
+    """
+
+    def __init__(self, chromium):
+        self._chromium = chromium
+
+    def new_context(self, **options):
+        return self._chromium.new_context(**{"bypass_csp": True, **options})
+
+    def new_page(self, **options):
+        return self._chromium.new_page(**{"bypass_csp": True, **options})
+
+    def __getattr__(self, name):
+        return getattr(self._chromium, name)
+
+
+@pytest.fixture
+def browser(chromium):
+    """The shared Chromium; every page and context a test opens is closed after it, so
+    each test starts with none (``new_page`` gives each page a context of its own)."""
+    yield ScriptableBrowser(chromium)
+    for context in chromium.contexts:
+        context.close()

@@ -1,0 +1,648 @@
+"""Plain helpers the tests share: constants, builders and the one way to start a server.
+
+Fixtures live in ``conftest.py``; this module holds what is not a fixture, so a
+test module imports from here and never from another test module or a conftest.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import requests
+from PIL import Image
+from werkzeug.security import generate_password_hash
+
+from printers.layout import Receipt
+from xephang import create_app, engine
+from xephang.cli.demo import SERVICES, seed_demo
+from xephang.errors import QueueError
+from xephang.queries import queue as queue_queries
+from xephang.storage import connect, migrate
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"  # screenshots and downloads of the browser tests
+MONDAY_9AM = "2026-03-02T02:00:00+00:00"  # Monday 09:00 in Asia/Ho_Chi_Minh
+
+# One round of PBKDF2 instead of scrypt: seeding eight demo users and every login
+# would otherwise cost most of the suite's time. conftest.py puts it in place of
+# ``xephang.engine.accounts.generate_password_hash``; test_password_hashing.py
+# proves the production hash.
+cheap_password_hash = partial(generate_password_hash, method="pbkdf2:sha256:1")
+
+
+# --- database files: templates seeded once, copied per test --------------------------
+
+
+def temp_root() -> str | None:
+    """Where the tests keep their files: PYTEST_DEBUG_TEMPROOT if set, else the machine's
+    tmpfs if it has one (None: the system's temporary folder). The engine commits with
+    synchronous=FULL, and fsyncs to a disk are what these tests would otherwise wait on."""
+    if os.environ.get("PYTEST_DEBUG_TEMPROOT"):
+        return os.environ["PYTEST_DEBUG_TEMPROOT"]
+    return "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+
+
+def copy_database(source: str | Path, target: str | Path) -> None:
+    """A complete copy of a SQLite file through the backup API (pages still in the WAL
+    included); ``target`` is created or overwritten."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+@dataclass(frozen=True)
+class Template:
+    """A database file built once per session, and what building it returned
+    (ids, device tokens, the board id) for the tests that use a copy of it."""
+
+    path: Path
+    info: dict = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, path: str | Path, fill) -> Template:
+        """Migrate a new file at ``path``, run ``fill(db)`` on it and keep its answer."""
+        db = connect(path)
+        try:
+            migrate(db)
+            info = fill(db) or {}
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            db.close()
+        return cls(Path(path), info)
+
+    def copy_to(self, path: str | Path) -> dict:
+        """A new file at ``path`` with the template's contents; returns a copy of its info."""
+        copy_database(self.path, path)
+        return copy.deepcopy(self.info)
+
+    def restore_into(self, db) -> dict:
+        """Replace the contents of an open database (an app's, already migrated) with the
+        template's; returns a copy of its info."""
+        with closing(sqlite3.connect(self.path)) as src:
+            src.backup(db.conn)
+        return copy.deepcopy(self.info)
+
+
+def login(client, username, password="xephang-demo"):
+    """Log a test client in through the real form (CSRF included); return the CSRF token."""
+    client.get("/login")
+    with client.session_transaction() as sess:
+        csrf = sess["csrf"]
+    response = client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": csrf}
+    )
+    assert response.status_code == 302, response.data
+    with client.session_transaction() as sess:
+        return sess["csrf"]
+
+
+def make_office(db, services="ABC", counters=None, name="Văn phòng thử", hours=None):
+    """An office with services by prefix and counters {number: prefixes}; returns ids."""
+    office = engine.create_office(db, name, hours=hours)
+    svc = {p: engine.add_service(db, office, p, f"Dịch vụ {p}") for p in services}
+    counters = counters or {1: "AB", 2: "BA", 3: "C"}
+    ctr = {n: engine.add_counter(db, office, n, [svc[p] for p in ps]) for n, ps in counters.items()}
+    engine.add_priority_category(db, office, "elderly", "Người cao tuổi", "Elderly", 0)
+    engine.add_priority_category(db, office, "child", "Trẻ dưới 6 tuổi", "Child", 1)
+    return SimpleNamespace(db=db, office=office, services=svc, counters=ctr)
+
+
+def confirm_pairing(client, kind: str, token: str):
+    """Open a pairing link and press its button, as a person at the device does."""
+    shown = client.get(f"/{kind}/pair?token={token}")
+    assert shown.status_code == 200 and b'id="pair-confirm"' in shown.data, shown.data[:300]
+    csrf = re.search(rb'name="csrf_token" value="([^"]+)"', shown.data).group(1).decode()
+    return client.post(f"/{kind}/pair", data={"token": token, "csrf_token": csrf})
+
+
+def pair_display(client, token: str) -> None:
+    """Pair a test client as a display through /display/pair (link, then confirm)."""
+    r = confirm_pairing(client, "display", token)
+    assert r.status_code == 302 and r.location.endswith("/display/")
+
+
+def pair_kiosk(client, token: str) -> str:
+    """Pair a test client as a kiosk through /kiosk/pair; return the CSRF token the page holds."""
+    r = confirm_pairing(client, "kiosk", token)
+    assert r.status_code == 302 and r.location.endswith("/kiosk/")
+    page = client.get("/kiosk/")
+    assert page.status_code == 200
+    return re.search(rb'name="csrf-token" content="([^"]+)"', page.data).group(1).decode()
+
+
+# --- a real server: `xephang serve` in a child process ------------------------------
+
+SERVER_START_S = 120  # a guard against a server that never answers, not a speed limit
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """One ``xephang serve`` process (the production gevent server) on 127.0.0.1 and a
+    free port, on a database file; ``start()`` returns once /api/v1/health answers.
+
+    ``restart()`` keeps the port (pages reconnect to the same URL); ``kill()`` is a
+    SIGKILL. Its output goes to ``server-<port>.log`` beside the database.
+    """
+
+    def __init__(self, db_path: str | Path, env: dict | None = None, args=None):
+        self.db_path = Path(db_path)
+        self.env = dict(env or {})
+        self.args = list(args or [])
+        self.proc: subprocess.Popen | None = None
+        self._use_port(free_port())
+
+    def _use_port(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = self.db_path.parent / f"server-{port}.log"
+
+    def start(self, timeout: float = SERVER_START_S) -> LiveServer:
+        for _ in range(5):
+            if self._spawn_and_wait(timeout):
+                return self
+            # Another process took the free port before the server bound it: take another.
+            self._use_port(free_port())
+        raise RuntimeError(f"server found no free port: {self.output()}")
+
+    def _spawn_and_wait(self, timeout: float) -> bool:
+        env = {
+            **os.environ,
+            "XEPHANG_PUBLIC_URL": self.url,
+            "XEPHANG_SECRET_KEY": "test",
+            "XEPHANG_PRINTER": "virtual",
+            **self.env,
+        }
+        command = [sys.executable, "-c", "from xephang.cli import main; main()", "serve"]
+        command += ["--db", str(self.db_path), "--host", "127.0.0.1", "--port", str(self.port)]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [*command, *self.args],
+                cwd=self.db_path.parent,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                if "Address already in use" in self.output():
+                    return False
+                raise RuntimeError(f"server exited: {self.output()}")
+            try:
+                if requests.get(self.url + "/api/v1/health", timeout=5).ok:
+                    return True
+            except requests.RequestException:
+                pass  # not listening yet
+            time.sleep(0.05)  # a port that starts listening sends no event to wait on
+        self.kill()
+        raise RuntimeError(f"server did not answer within {timeout} s: {self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash or a power cut of the process."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self) -> LiveServer:
+        self.stop()
+        if not self._spawn_and_wait(SERVER_START_S):
+            raise RuntimeError(f"port {self.port} was taken while the server restarted")
+        return self
+
+
+# --- /api/v1 cases and the context that runs them (tests/test_api.py) ----------------
+
+
+@dataclass
+class Bad:
+    """A request that must be refused with ``status`` and change nothing."""
+
+    status: int
+    json: object = None
+    url: str | None = None  # defaults to the case's url
+    state: str | None = None  # ticket state to set up instead of the case's
+    role: str | None = None  # caller instead of the case's
+    raw: str | None = None  # a raw JSON body instead of ``json``
+
+
+@dataclass
+class Case:
+    method: str
+    rule: str  # as in app.url_map
+    url: str  # {office}, {counter}, {ticket} are filled in
+    role: str  # a caller that may do it ("public" for open endpoints)
+    json: object = None
+    state: str | None = None  # the {ticket} is set up in this state
+    status: int = 200
+    check: object = None  # f(body, ctx) -> bool, for the happy path
+    bad: list[Bad] = field(default_factory=list)
+    denied: str | None = None  # a caller that must get 403
+    counter_state: str | None = None  # "paused" to pause counter 1 first
+
+    @property
+    def action(self) -> str | None:
+        return self.url.rsplit("/", 1)[-1] if "<action>" in self.rule else None
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url}"
+
+
+class Ctx:
+    """One test's app, client and database, and helpers to put tickets in a state."""
+
+    def __init__(self, template, tmp_path):
+        self.path = tmp_path / "xephang.db"
+        copy_database(template.path, self.path)
+        self.app = create_app(
+            {
+                "DB": str(self.path),
+                "TESTING": True,
+                "SECRET_KEY": "test",
+                "PUBLIC_URL": "http://xephang.test",
+                "PRINTER": "none",
+                "PRINT_DIR": str(tmp_path / "printed"),
+            }
+        )
+        self.client = self.app.test_client()
+        self.db = connect(self.path)
+        self.tokens = template.tokens
+        self.office = template.info["office_id"]
+        self.counters = {
+            n: r[0]
+            for n, r in enumerate(
+                self.db.execute(
+                    "SELECT id FROM counters WHERE office_id = ? ORDER BY number", [self.office]
+                ),
+                1,
+            )
+        }
+        self.values = {
+            "office": self.office,
+            "counter": self.counters[1],
+            "counter2": self.counters[2],
+            "other_office": template.other_office,
+            "other_counter": template.other_counter,
+            "other_ticket": template.other_ticket,
+        }
+        self.ticket = None
+
+    def make_ticket(self, state: str) -> int:
+        """A new service-A ticket in ``state``, called (if at all) at counter 1."""
+        ticket_id = engine.issue_ticket(self.db, self.office, "A").ticket["id"]
+        if state in ("called", "serving", "done"):
+            held = engine.get_counter(self.db, self.counters[1])["current_ticket_id"]
+            if held:  # a previous setup's ticket: free the counter for this one
+                if engine.get_ticket(self.db, held)["status"] == "serving":
+                    engine.finish(self.db, held)
+                else:
+                    engine.no_show(self.db, held)
+            engine.call_ticket(self.db, self.counters[1], ticket_id, "test")
+        if state in ("serving", "done"):
+            engine.start(self.db, ticket_id)
+        if state == "done":
+            engine.finish(self.db, ticket_id)
+        assert engine.get_ticket(self.db, ticket_id)["status"] == state
+        return ticket_id
+
+    def prepare(self, state: str | None, counter_state: str | None = None) -> None:
+        if counter_state == "paused":
+            engine.pause(self.db, self.counters[1], "test")
+        if state:
+            self.ticket = self.make_ticket(state)
+            code = engine.get_ticket(self.db, self.ticket)["code"]
+            self.values.update(ticket=self.ticket, code=code)
+
+    def fill(self, value):
+        """Put the context's ids into a URL or JSON body."""
+        if isinstance(value, str):
+            whole = re.fullmatch(r"\{(\w+)\}", value)
+            if whole and isinstance(self.values.get(whole[1]), int):
+                return self.values[whole[1]]
+            return value.format(**self.values) if "{" in value else value
+        if isinstance(value, dict):
+            return {k: self.fill(v) for k, v in value.items()}
+        return value
+
+    def request(self, method, url, role, json=None, raw=None, headers=None):
+        headers = dict(headers or {})
+        if role not in (None, "public"):
+            headers["Authorization"] = f"Bearer {self.tokens[role]}"
+        kwargs = {}
+        if raw is not None:
+            kwargs = {"data": raw, "content_type": "application/json"}
+        elif json is not None:
+            kwargs = {"json": self.fill(json)}
+        return self.client.open(self.fill(url), method=method, headers=headers, **kwargs)
+
+    def dump(self) -> dict:
+        return {
+            t: self.db.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall()
+            for t in ("tickets", "ticket_events", "counters", "visits", "ratings")
+        }
+
+    def close(self):
+        self.db.close()
+
+
+# --- a generated month of office work (reports, exports, the manager's pages) -------
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+FIRST, LAST = "2022-12-19", "2023-01-13"
+SERVICE_TARGET = ("C", 600, "2023-01-09")  # prefix, seconds, effective from
+NOW = datetime(2023, 2, 1, 3, 0, tzinfo=UTC)  # when the month's reports are asked for
+
+
+def _users(db) -> dict[int, int]:
+    """counter number -> officer user id (canbo<n> works at counter n)."""
+    return {
+        n: db.execute("SELECT id FROM users WHERE username = ?", [f"canbo{n}"]).fetchone()[0]
+        for n in range(1, 7)
+    }
+
+
+def simulate_day(
+    db, office_id: int, day: date, rng: random.Random, counters: dict, officers: dict
+) -> None:
+    """One office day through the engine: arrivals interleaved with counter work."""
+    clock = datetime(day.year, day.month, day.day, 7, 30, tzinfo=TZ)
+    closing = clock.replace(hour=16, minute=30)
+    to_issue = rng.randint(10, 16)
+    holding: dict[int, int | None] = dict.fromkeys(counters.values())
+
+    def tick(low=20, high=420):
+        nonlocal clock
+        clock += timedelta(seconds=rng.randint(low, high), milliseconds=rng.randint(0, 999))
+        return clock
+
+    while clock < closing:
+        if to_issue and rng.random() < 0.3:
+            prefix = rng.choice("AABBCDEF")
+            priority = "elderly" if rng.random() < 0.2 else None
+            engine.issue_ticket(
+                db, office_id, prefix, priority=priority, now=tick(), check_hours=False
+            )
+            to_issue -= 1
+            continue
+        number = rng.choice(list(counters))
+        cid, uid = counters[number], officers[number]
+        current = holding[cid]
+        try:
+            if current is None:
+                if to_issue == 0 and not queue_queries.waiting_list(db, office_id, limit=1):
+                    break
+                out = engine.call_next(db, cid, user_id=uid, now=tick())
+                holding[cid] = out.ticket["id"] if out.ticket else None
+                continue
+            status = engine.get_ticket(db, current)["status"]
+            roll = rng.random()
+            if status == "called":
+                if roll < 0.12:
+                    engine.recall(db, current, user_id=uid, now=tick(5, 60))
+                elif roll < 0.22:
+                    engine.no_show(db, current, user_id=uid, now=tick(30, 90))
+                    holding[cid] = None
+                elif roll < 0.27:
+                    engine.return_to_queue(
+                        db, current, user_id=uid, reason="thiếu giấy tờ", now=tick(30, 90)
+                    )
+                    holding[cid] = None
+                elif roll < 0.30:
+                    engine.cancel(db, current, user_id=uid, reason="nhầm dịch vụ", now=tick())
+                    holding[cid] = None
+                else:
+                    engine.start(db, current, user_id=uid, now=tick(10, 90))
+            elif status == "serving":
+                if roll < 0.15:
+                    engine.transfer(
+                        db,
+                        current,
+                        service=rng.choice("ACD"),
+                        user_id=uid,
+                        reason="chuyển lĩnh vực",
+                        now=tick(60, 300),
+                    )
+                    holding[cid] = None
+                else:
+                    dossier = f"HS{day:%m%d}-{current}" if roll < 0.6 else None
+                    done = engine.finish(
+                        db, current, user_id=uid, dossier_code=dossier, now=tick(60, 900)
+                    )
+                    holding[cid] = None
+                    if rng.random() < 0.6:
+                        engine.rate_ticket(
+                            db, current, rng.choice([3, 3, 2, 2, 1]), now=tick(5, 30)
+                        )
+                    assert done.ticket["status"] == "done"
+            else:
+                holding[cid] = None
+        except QueueError:
+            holding[cid] = None
+    for current in holding.values():  # finish what counters hold at closing
+        status = engine.get_ticket(db, current)["status"] if current else None
+        if status == "serving":
+            engine.finish(db, current, user_id=None, now=tick(10, 60))
+        elif status == "called":
+            engine.no_show(db, current, now=tick(10, 60))
+    # A few tickets are left waiting and expire at the close of day.
+    if rng.random() < 0.5:
+        engine.issue_ticket(db, office_id, "E", now=tick(), check_hours=False)
+    engine.close_day(db, office_id, now=tick(), day=day.isoformat())
+
+
+def fill_month(db, seed: int = 7) -> dict:
+    """Fill a migrated database with the demo office and the test month, through the
+    engine with an injected clock; return the office id, service and counter ids."""
+    info = seed_demo(db)
+    office_id = info["office_id"]
+    services = {
+        r["prefix"]: r["id"]
+        for r in db.query("SELECT id, prefix FROM services WHERE office_id = ?", [office_id])
+    }
+    engine.set_target(
+        db,
+        office_id,
+        "avg_wait_s",
+        SERVICE_TARGET[1],
+        SERVICE_TARGET[2],
+        service_id=services[SERVICE_TARGET[0]],
+    )
+    counters = {
+        r["number"]: r["id"]
+        for r in db.query("SELECT id, number FROM counters WHERE office_id = ?", [office_id])
+    }
+    officers = _users(db)
+    rng = random.Random(seed)
+    day = date.fromisoformat(FIRST)
+    while day <= date.fromisoformat(LAST):
+        if day.weekday() < 5:
+            simulate_day(db, office_id, day, rng, counters, officers)
+        day += timedelta(days=1)
+    return {"office_id": office_id, "services": services, "counters": counters}
+
+
+# --- receipts: one example, and our own decoder of the bytes sent to a printer -------
+
+URL = "http://192.168.1.10:5000/t/Zm9vYmFyYmF6cXV4MTIzNA"
+
+RECEIPT = Receipt(
+    office_name="Trung tâm Phục vụ hành chính công tỉnh Ninh Bình",
+    service_vi="Lao động - Thương binh và Xã hội",
+    service_en="Labour and social affairs",
+    code="F023",
+    issued_at="26/11/2026 14:05",
+    people_ahead=7,
+    wait_minutes=18,
+    tracker_url=URL,
+    footer="Cảm ơn quý khách! Quét mã QR để theo dõi số thứ tự.",
+    priority_vi="Người cao tuổi",
+)
+
+# A lookup table: one raster byte -> eight grey pixels (bit set = printed = black).
+BITS = [bytes(0 if byte & (0x80 >> i) else 255 for i in range(8)) for byte in range(256)]
+
+
+def walk_commands(data: bytes) -> list[tuple[str, bytes]]:
+    """Split an ESC/POS stream into the commands a receipt may use; fail on anything else.
+
+    In particular no byte is printable text: Vietnamese goes out only as raster.
+    """
+    commands, i = [], 0
+    while i < len(data):
+        if data[i : i + 2] == b"\x1b@":
+            commands.append(("init", b""))
+            i += 2
+        elif data[i : i + 3] == b"\x1dv0":
+            width_bytes = data[i + 4] | data[i + 5] << 8
+            height = data[i + 6] | data[i + 7] << 8
+            end = i + 8 + width_bytes * height
+            assert end <= len(data), "truncated raster"
+            commands.append(("raster", data[i:end]))
+            i = end
+        elif data[i : i + 2] == b"\x1bd":
+            commands.append(("feed", data[i : i + 3]))
+            i += 3
+        elif data[i : i + 2] == b"\x1dV":
+            commands.append(("cut", data[i : i + 3]))
+            i += 3
+        else:
+            raise AssertionError(f"unexpected byte {data[i]:#04x} at {i}: not a raster command")
+    return commands
+
+
+def decode_gs_v0(data: bytes) -> Image.Image:
+    """Our own GS v 0 decoder: stack every raster block into one greyscale image."""
+    blocks = []
+    for kind, command in walk_commands(data):
+        if kind != "raster":
+            continue
+        assert command[3] == 0, "normal density expected"
+        width_bytes = command[4] | command[5] << 8
+        height = command[6] | command[7] << 8
+        pixels = b"".join(BITS[b] for b in command[8:])
+        blocks.append(Image.frombytes("L", (width_bytes * 8, height), pixels))
+    assert blocks, "no raster in the job"
+    image = Image.new("L", (blocks[0].width, sum(b.height for b in blocks)), 255)
+    y = 0
+    for block in blocks:
+        assert block.width == blocks[0].width
+        image.paste(block, (0, y))
+        y += block.height
+    return image
+
+
+# --- pages in a real Chromium (tests/e2e) -------------------------------------------
+
+
+def issue_ticket(server, page=None, service="A") -> dict:
+    """Issue by pressing the service on the kiosk page, or through the API with the kiosk token."""
+    if page is not None:
+        open_paired(page, f"{server.url}/kiosk/pair?token={server.demo['kiosk_token']}")
+        name = next(vi for prefix, vi, *_ in SERVICES if prefix == service)
+        button = page.locator(".k-service[data-service]", has_text=name).first
+        with page.expect_response(
+            lambda r: "/tickets" in r.url and r.request.method == "POST"
+        ) as response:
+            button.click()
+        assert response.value.status == 201
+        ticket = response.value.json()["ticket"]
+        page.locator(f"text={ticket['code']}").first.wait_for()
+        page.screenshot(path=str(ARTIFACTS / "flow-1-kiosk.png"))
+        return ticket
+    r = requests.post(
+        f"{server.url}/api/v1/tickets",
+        json={"service": service},
+        headers={"Authorization": f"Bearer {server.demo['kiosk_token']}"},
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["ticket"]
+
+
+def press(page, key: str) -> None:
+    """Press a counter shortcut once the previous action's request has finished."""
+    page.wait_for_function("document.body.dataset.busy !== '1'")
+    page.keyboard.press(key)
+
+
+def open_paired(page, link: str) -> None:
+    """Open a pairing link in a page and press "Ghép nối" (only pairs already there skip it)."""
+    page.goto(link)
+    if page.locator("#pair-button").count():
+        with page.expect_navigation():
+            page.click("#pair-button")
+
+
+def open_display(browser, server):
+    display = browser.new_page(viewport={"width": 1920, "height": 1080})
+    open_paired(display, f"{server.url}/display/pair?token={server.demo['display_token']}")
+    assert display.url == f"{server.url}/display/"
+    display.wait_for_function("window.xephangBoard && window.xephangBoard.state()")
+    return display
+
+
+def open_counter(browser, server, username="canbo1", counter_number=1):
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    page.goto(f"{server.url}/counter/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", server.demo["password"])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.url}/counter/")
+    page.locator("#dlg-counter").wait_for(state="visible")
+    page.click(f"#counter-choices button:has-text('Quầy {counter_number}')")
+    page.wait_for_function(
+        f"document.getElementById('counter-title').textContent.includes('{counter_number}')"
+    )
+    page.wait_for_function("!document.querySelector('[data-action=\"call-next\"]').disabled")
+    return page
