@@ -6,7 +6,7 @@ from xephang import engine
 from xephang.errors import ForbiddenError, NotFoundError
 from xephang.queries import office as office_queries
 from xephang.web import get_db
-from xephang.web.auth import current_principal, pair_device_session, public
+from xephang.web.auth import current_principal, pair_device_session, pairing_page, public
 
 bp = Blueprint(
     "display",
@@ -33,15 +33,26 @@ def index():
     return _board(principal.office_id, "session")
 
 
+BAD_TOKEN = ("Mã ghép màn hình không hợp lệ hoặc đã bị thu hồi", "Invalid or revoked display token")
+
+
 @bp.get("/pair")
 @public
 def pair():
-    """Pair this browser as the office's display with a device token, then show the board."""
-    principal = pair_device_session(request.args.get("token", ""))
-    if principal is None or principal.role != "display":
-        raise ForbiddenError(
-            "Mã ghép màn hình không hợp lệ hoặc đã bị thu hồi", "Invalid or revoked display token"
-        )
+    """The pairing link: shows what is about to be paired; nothing changes until confirmed."""
+    token = request.args.get("token", "")
+    page = pairing_page(token, "display", url_for("display.pair_confirm"))
+    if page is None:  # not a display token (a kiosk's included): nothing changes
+        raise ForbiddenError(*BAD_TOKEN)
+    return page, 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/pair")
+@public
+def pair_confirm():
+    """Pair this browser as the office's display (the confirmed form), then show the board."""
+    if pair_device_session(request.form.get("token", ""), "display") is None:
+        raise ForbiddenError(*BAD_TOKEN)
     return redirect(url_for("display.index"))
 
 

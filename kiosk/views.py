@@ -7,11 +7,19 @@ from flask import current_app, jsonify, redirect, render_template, request, url_
 import printers
 from xephang import engine
 from xephang.engine import accounts
-from xephang.errors import BadInputError, ForbiddenError, RateLimitError
+from xephang.errors import ForbiddenError
 from xephang.queries import office as office_queries
 from xephang.queries import people
 from xephang.web import get_db, publish, tracker_url
-from xephang.web.auth import allow, current_principal, pair_device_session, public
+from xephang.web.auth import (
+    allow,
+    current_principal,
+    pair_device_session,
+    pairing_page,
+    public,
+)
+from xephang.web.bodies import KioskIssueBody, read
+from xephang.web.context import device_rate_limit
 
 from .blueprint import bp
 
@@ -24,32 +32,39 @@ def kiosk_principal():
     return principal
 
 
-def rate_limit() -> tuple[int, float]:
-    """KIOSK_RATE_LIMIT as (tickets, seconds); a malformed value falls back to 20/60."""
-    try:
-        count, seconds = str(current_app.config["KIOSK_RATE_LIMIT"]).split("/")
-        return max(int(count), 1), max(float(seconds), 1.0)
-    except (TypeError, ValueError):
-        return 20, 60.0
-
-
 def unpaired(reason: str = "unpaired"):
     """The friendly page an unpaired browser sees instead of the kiosk."""
     return render_template("kiosk/unpaired.html", reason=reason), 403
 
 
+def _token_problem(token: str) -> str | None:
+    """Why a token cannot pair a kiosk ("bad_token", "not_kiosk"), or None."""
+    found = people.principal_for_token(get_db(), token)
+    if found is None or found.kind != "device":
+        return "bad_token"
+    return None if found.role == "kiosk" else "not_kiosk"
+
+
 @bp.get("/kiosk/pair")
 @public
 def pair():
-    """Pair this browser as a kiosk with a device token, then open the kiosk screen."""
+    """The pairing link: shows what is about to be paired; nothing changes until confirmed."""
     token = request.args.get("token", "")
-    found = people.principal_for_token(get_db(), token)
-    if found is None or found.kind != "device":
-        return unpaired("bad_token")
-    if found.role != "kiosk":  # checked first: a display token must not pair this browser
-        return unpaired("not_kiosk")
-    if pair_device_session(token) is None:
-        return unpaired("bad_token")
+    problem = _token_problem(token)  # checked first: a display token changes nothing here
+    if problem:
+        return unpaired(problem)
+    page = pairing_page(token, "kiosk", url_for("kiosk.pair_confirm"))
+    return (page, 200, {"Cache-Control": "no-store"}) if page else unpaired("bad_token")
+
+
+@bp.post("/kiosk/pair")
+@public
+def pair_confirm():
+    """Pair this browser as a kiosk (the confirmed form), then open the kiosk screen."""
+    token = request.form.get("token", "")
+    problem = _token_problem(token)
+    if problem or pair_device_session(token, "kiosk") is None:
+        return unpaired(problem or "bad_token")
     return redirect(url_for("kiosk.index"))
 
 
@@ -92,16 +107,6 @@ def state():
     )
 
 
-def _choice(data: dict) -> tuple[int | str, str | None]:
-    service = data.get("service")
-    if isinstance(service, bool) or not isinstance(service, (int, str)) or service == "":
-        raise BadInputError("Thiếu dịch vụ", "Missing service")
-    priority = data.get("priority") or None
-    if priority is not None and not isinstance(priority, str):
-        raise BadInputError("Nhóm ưu tiên không hợp lệ", "Invalid priority group")
-    return service, priority
-
-
 @bp.post("/kiosk/api/tickets")
 @allow("kiosk")
 def issue():
@@ -109,14 +114,8 @@ def issue():
     principal = kiosk_principal()
     if principal is None:
         raise ForbiddenError("Chỉ kiosk mới lấy số ở đây", "Kiosks only")
-    service, priority = _choice(request.get_json(silent=True) or {})
+    choice = read(KioskIssueBody)
     db = get_db()
-    limit, window = rate_limit()
-    if office_queries.issued_by_device_since(db, principal.device_id, window) >= limit:
-        raise RateLimitError(
-            "Kiosk đang quá tải, vui lòng đợi một lát rồi thử lại",
-            "Too many tickets from this kiosk, please wait a moment",
-        )
     app = current_app._get_current_object()
 
     def queue_receipt(db, outcome):
@@ -130,11 +129,12 @@ def issue():
         engine.issue_ticket(
             db,
             principal.office_id,
-            service,
-            priority=priority,
+            choice.service,
+            priority=choice.priority,
             device_id=principal.device_id,
             default_service_s=current_app.config["DEFAULT_SERVICE_TIME_S"],
             within=queue_receipt,
+            device_limit=device_rate_limit(),
         )
     )
     job = outcome.extra["within"]

@@ -52,11 +52,23 @@ def seed_demo(db: sqlite_utils.Database) -> dict:
             engine.add_counter(db, office_id, number, [ids[p] for p in prefixes])
         for key, vi, en, rank in PRIORITY:
             engine.add_priority_category(db, office_id, key, vi, en, rank)
-        accounts.add_user(db, "admin", "admin", None, DEMO_PASSWORD, "Quản trị hệ thống")
-        accounts.add_user(db, "quanly", "manager", office_id, DEMO_PASSWORD, "Trưởng bộ phận")
+        # The demo password is published and on the common-passwords list: only the
+        # demo's own accounts may have it.
+        accounts.add_user(
+            db, "admin", "admin", None, DEMO_PASSWORD, "Quản trị hệ thống", check=False
+        )
+        accounts.add_user(
+            db, "quanly", "manager", office_id, DEMO_PASSWORD, "Trưởng bộ phận", check=False
+        )
         for n in range(1, 7):
             accounts.add_user(
-                db, f"canbo{n}", "officer", office_id, DEMO_PASSWORD, f"Cán bộ quầy {n}"
+                db,
+                f"canbo{n}",
+                "officer",
+                office_id,
+                DEMO_PASSWORD,
+                f"Cán bộ quầy {n}",
+                check=False,
             )
     # Tokens are stored hashed and cannot be shown again: each run pairs fresh
     # demo devices and revokes the ones an earlier run printed.

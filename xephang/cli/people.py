@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..engine import accounts
+from ..queries import people
 from .base import db_option, open_db, reports_errors
 
 
@@ -41,6 +42,34 @@ def token():
 def token_add(db_path, name):
     """Print a new bearer token for user NAME."""
     click.echo(accounts.add_user_token(open_db(db_path), name))
+
+
+@token.command("list")
+@db_option
+@click.argument("name")
+@reports_errors
+def token_list(db_path, name):
+    """List user NAME's API tokens: id, name, created, last used, revoked."""
+    db = open_db(db_path)
+    found = people.find_user(db, name)
+    if found is None:
+        raise click.ClickException(f"Không có người dùng '{name}' / No user '{name}'")
+    for t in people.user_tokens(db, found["id"]):
+        state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "active"
+        click.echo(
+            f"{t['id']}\t{t['name'] or '-'}\tcreated {t['created_at']}\t"
+            f"last used {t['last_used_at'] or '-'}\t{state}"
+        )
+
+
+@token.command("revoke")
+@db_option
+@click.argument("token_id", type=int)
+@reports_errors
+def token_revoke(db_path, token_id):
+    """Revoke API token TOKEN_ID: refused from its next request, its sockets disconnected."""
+    accounts.revoke_user_token(open_db(db_path), token_id)
+    click.echo(f"token {token_id} revoked / đã thu hồi")
 
 
 @click.group()

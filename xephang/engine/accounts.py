@@ -1,9 +1,18 @@
-"""Users, API tokens and paired devices (kiosks, displays, printers): the writes and the
-access rule every read and write is checked against (``Principal.may_access_office``).
+"""Users, API tokens and paired devices (kiosks, displays, printers): the writes, the
+password rules, and the access rule every read and write is checked against
+(``Principal.may_access_office``).
 
 Passwords are stored as werkzeug hashes, tokens as SHA-256 digests (a token
 is 256 random bits: a fast hash is enough, and lets a lookup use an index).
 Looking a caller up by token or password is in ``queries.people``.
+
+``actor`` is who makes a change: a ``Principal`` from a web request, or None
+from the command line (the machine's operator, trusted). An actor bound to
+an office changes only that office's people; another office's user answers
+as if it did not exist. Only an admin with no office creates or moves users
+across offices, or creates admins with no office. Ending someone's access
+(deactivation, a new password, a revoked device or token) ends their
+sessions and is recorded for the sockets to follow (``access``).
 """
 
 from __future__ import annotations
@@ -13,24 +22,33 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from importlib import resources
 
 import sqlite_utils
 from werkzeug.security import generate_password_hash
 
 from ..clock import iso, utcnow
-from ..errors import BadInputError, ConflictError, NotFoundError
+from ..errors import BadInputError, ConflictError, ForbiddenError, NotFoundError
 from ..storage import one, write
-from . import audit
+from . import access, audit
 from .lookups import get_office
 
 ROLES = ("officer", "manager", "admin")
 DEVICE_KINDS = ("kiosk", "display", "printer")
 USERNAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{2,64}$")
+MIN_PASSWORD = 10
+MAX_PASSWORD = 200
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is making a request: a user (by role) or a paired device (by kind)."""
+    """Who is making a request: a user (by role) or a paired device (by kind).
+
+    ``session_id`` and ``token_id`` say how it authenticated (a browser
+    session or a bearer token), so its sockets can be ended with them.
+    """
 
     kind: str  # "user" or "device"
     role: str  # officer / manager / admin, or kiosk / display / printer
@@ -38,17 +56,87 @@ class Principal:
     user_id: int | None = None
     device_id: int | None = None
     name: str = ""
+    session_id: int | None = None
+    token_id: int | None = None
+    token_used_at: str | None = None
 
     def may_access_office(self, office_id: int) -> bool:
         """Admins without an office see every office; everyone else only their own."""
-        if self.kind == "user" and self.role == "admin" and self.office_id is None:
+        if self.is_global_admin:
             return True
         return self.office_id == office_id
+
+    @property
+    def is_global_admin(self) -> bool:
+        """An admin bound to no office: administers every office."""
+        return self.kind == "user" and self.role == "admin" and self.office_id is None
 
 
 def hash_token(token: str) -> str:
     """The stored digest of a bearer or device token."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common passwords (lower case)."""
+    text = resources.files(__package__).joinpath("common_passwords.txt").read_text("utf-8")
+    return frozenset(
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
+def check_password(password, username: str = "") -> str:
+    """A password staff may choose: 10+ characters, not the username, not a common one."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise BadInputError(
+            f"Mật khẩu tối thiểu {MIN_PASSWORD} ký tự",
+            f"Password must be {MIN_PASSWORD}+ characters",
+        )
+    if len(password) > MAX_PASSWORD:
+        raise BadInputError("Mật khẩu quá dài", "Password too long")
+    lowered = password.strip().lower()
+    if username and username.lower() in (lowered, lowered[::-1]):
+        raise BadInputError(
+            "Mật khẩu không được trùng tên đăng nhập", "Password must not be the username"
+        )
+    if lowered in common_passwords() or len(set(lowered)) <= 2:
+        raise BadInputError(
+            "Mật khẩu này quá phổ biến, dễ bị đoán; hãy chọn mật khẩu khác",
+            "This password is too common; choose another",
+        )
+    return password
+
+
+def _check_role_and_office(role: str, office_id: int | None) -> None:
+    if role not in ROLES:
+        raise BadInputError(f"Vai trò phải là một trong {', '.join(ROLES)}", "Invalid role")
+    if role != "admin" and office_id is None:
+        raise BadInputError("Cán bộ và quản lý phải thuộc một văn phòng", "Office required")
+
+
+def _check_actor_places(actor: Principal | None, office_id: int | None, role: str) -> None:
+    """An actor bound to an office only puts people in that office; a manager only officers."""
+    if actor is None or actor.is_global_admin:
+        return
+    if actor.role == "manager" and role != "officer":
+        raise ForbiddenError(
+            "Quản lý chỉ thêm và sửa tài khoản cán bộ", "Managers manage officers only"
+        )
+    if office_id != actor.office_id:
+        raise ForbiddenError(
+            "Chỉ quản trị hệ thống mới đưa người dùng sang văn phòng khác hoặc tạo quản trị"
+            " không thuộc văn phòng nào",
+            "Only an admin with no office may place users in other offices",
+        )
+
+
+def _user_for(db, user_id: int, actor: Principal | None) -> dict:
+    """The user row, if the actor may see it (another office's user does not exist)."""
+    user = one(db, "SELECT * FROM users WHERE id = ?", [user_id])
+    if user is None or (actor is not None and not actor.may_access_office(user["office_id"])):
+        raise NotFoundError("Không có người dùng này", "No such user")
+    return user
 
 
 def add_user(
@@ -58,17 +146,20 @@ def add_user(
     office_id: int | None,
     password: str | None = None,
     display_name: str = "",
-    actor_id: int | None = None,
+    actor: Principal | None = None,
+    check: bool = True,
 ) -> int:
-    """Create a user; officers and managers belong to an office."""
+    """Create a user; officers and managers belong to an office.
+
+    ``check=False`` skips the password rules: only the demo office's seeding
+    uses it, for its published demo password.
+    """
     if not USERNAME_RE.match(username or ""):
         raise BadInputError("Tên đăng nhập 2–64 ký tự: chữ, số, . _ -", "Invalid username")
-    if role not in ROLES:
-        raise BadInputError(f"Vai trò phải là một trong {', '.join(ROLES)}", "Invalid role")
-    if role != "admin" and office_id is None:
-        raise BadInputError("Cán bộ và quản lý phải thuộc một văn phòng", "Office required")
-    if password is not None and len(password) < 8:
-        raise BadInputError("Mật khẩu tối thiểu 8 ký tự", "Password must be 8+ characters")
+    _check_role_and_office(role, office_id)
+    _check_actor_places(actor, office_id, role)
+    if password is not None and check:
+        check_password(password, username)
     with write(db):
         if office_id is not None:
             get_office(db, office_id)
@@ -87,42 +178,136 @@ def add_user(
             ],
         ).lastrowid
         audit.record(
-            db, office_id, actor_id, "user.add", {"id": user_id, "username": username, "role": role}
+            db,
+            office_id,
+            actor and actor.user_id,
+            "user.add",
+            {"id": user_id, "username": username, "role": role},
         )
         return user_id
 
 
-def set_password(db, user_id: int, password: str, actor_id: int | None = None) -> None:
-    """Give a user a new password."""
-    if len(password or "") < 8:
-        raise BadInputError("Mật khẩu tối thiểu 8 ký tự", "Password must be 8+ characters")
+def set_password(db, user_id: int, password: str, actor: Principal | None = None) -> None:
+    """Give a user a new password; their open sessions end (they log in again)."""
     with write(db):
-        user = one(db, "SELECT id, office_id FROM users WHERE id = ?", [user_id])
-        if user is None:
-            raise NotFoundError("Không có người dùng này", "No such user")
+        user = _user_for(db, user_id, actor)
+        check_password(password, user["username"])
         db.execute(
             "UPDATE users SET password_hash = ? WHERE id = ?",
             [generate_password_hash(password), user_id],
         )
-        audit.record(db, user["office_id"], actor_id, "user.password", {"id": user_id})
+        access.end_sessions_of(db, user_id=user_id)
+        access.revoke(db, "user", user_id)
+        audit.record(
+            db, user["office_id"], actor and actor.user_id, "user.password", {"id": user_id}
+        )
 
 
-def add_user_token(db, username: str, name: str = "") -> str:
-    """A new bearer token for a user; only its hash is stored."""
-    user = one(db, "SELECT * FROM users WHERE username = ?", [username])
-    if user is None:
-        raise NotFoundError(f"Không có người dùng '{username}'", f"No user '{username}'")
+def update_user(
+    db,
+    user_id: int,
+    role: str,
+    office_id: int | None,
+    display_name: str = "",
+    active: bool = True,
+    actor: Principal | None = None,
+) -> None:
+    """Change a user's role, office, display name, or (de)activate the account.
+
+    Deactivating ends the user's sessions; any change disconnects their
+    sockets, which reconnect with the rights they have now.
+    """
+    _check_role_and_office(role, office_id)
+    with write(db):
+        user = _user_for(db, user_id, actor)
+        _check_actor_places(actor, user["office_id"], user["role"])
+        _check_actor_places(actor, office_id, role)
+        if office_id is not None:
+            get_office(db, office_id)
+        db.execute(
+            "UPDATE users SET role = ?, office_id = ?, display_name = ?, active = ? WHERE id = ?",
+            [role, office_id, (display_name or "").strip(), int(bool(active)), user_id],
+        )
+        if not active:
+            access.end_sessions_of(db, user_id=user_id)
+        if (role, office_id, bool(active)) != (
+            user["role"],
+            user["office_id"],
+            bool(user["active"]),
+        ):
+            access.revoke(db, "user", user_id)
+        audit.record(
+            db,
+            office_id,
+            actor and actor.user_id,
+            "user.update",
+            {"id": user_id, "role": role, "active": bool(active)},
+        )
+
+
+def add_user_token(db, username: str, name: str = "", actor: Principal | None = None) -> str:
+    """A new bearer token for a user; only its hash is stored. Returns the token (once)."""
     token = "xu_" + secrets.token_urlsafe(32)
     with write(db):
-        db.execute(
+        user = one(db, "SELECT * FROM users WHERE username = ?", [username])
+        if user is None or (actor is not None and not actor.may_access_office(user["office_id"])):
+            raise NotFoundError(f"Không có người dùng '{username}'", f"No user '{username}'")
+        token_id = db.execute(
             "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
-            [user["id"], name, hash_token(token), iso(utcnow())],
+            [user["id"], (name or "").strip()[:80], hash_token(token), iso(utcnow())],
+        ).lastrowid
+        audit.record(
+            db,
+            user["office_id"],
+            actor and actor.user_id,
+            "token.add",
+            {"id": token_id, "user_id": user["id"], "name": name},
         )
     return token
 
 
+def note_token_use(db, principal: Principal, every_s: int = 600) -> None:
+    """Record when a token was last used, at most once every ``every_s`` seconds."""
+    if principal.token_id is None:
+        return
+    now = utcnow()
+    if (
+        principal.token_used_at
+        and (now - datetime.fromisoformat(principal.token_used_at)).total_seconds() < every_s
+    ):
+        return
+    with write(db):
+        db.execute(
+            "UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [iso(now), principal.token_id]
+        )
+
+
+def revoke_user_token(db, token_id: int, actor: Principal | None = None) -> None:
+    """Revoke one API token: refused from its next request, its sockets disconnected."""
+    with write(db):
+        row = one(
+            db,
+            "SELECT t.id, t.user_id, t.revoked_at, u.office_id FROM api_tokens t"
+            " JOIN users u ON u.id = t.user_id WHERE t.id = ?",
+            [token_id],
+        )
+        if row is None or (actor is not None and not actor.may_access_office(row["office_id"])):
+            raise NotFoundError("Không có mã truy cập này", "No such token")
+        if row["revoked_at"] is not None:
+            return
+        db.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", [iso(utcnow()), token_id])
+        access.revoke(db, "token", token_id)
+        audit.record(
+            db,
+            row["office_id"],
+            actor and actor.user_id,
+            "token.revoke",
+            {"id": token_id, "user_id": row["user_id"]},
+        )
+
+
 def add_device(
-    db, office_id: int, kind: str, name: str = "", actor_id: int | None = None
+    db, office_id: int, kind: str, name: str = "", actor: Principal | None = None
 ) -> tuple[int, str]:
     """Pair a device to an office; returns its id and its token (shown once)."""
     if kind not in DEVICE_KINDS:
@@ -138,27 +323,34 @@ def add_device(
         audit.record(
             db,
             office_id,
-            actor_id,
+            actor and actor.user_id,
             "device.pair",
             {"id": device_id, "kind": kind, "name": name or kind},
         )
     return device_id, token
 
 
-def revoke_device(db, device_id: int, actor_id: int | None = None) -> None:
-    """Revoke a device's token: the device is refused from its next request on."""
+def _device_for(db, device_id: int, actor: Principal | None) -> dict:
+    device = one(db, "SELECT * FROM devices WHERE id = ?", [device_id])
+    if device is None or (actor is not None and not actor.may_access_office(device["office_id"])):
+        raise NotFoundError("Không có thiết bị này", "No such device")
+    return device
+
+
+def revoke_device(db, device_id: int, actor: Principal | None = None) -> None:
+    """Revoke a device's token: its browsers are unpaired and its sockets disconnected."""
     with write(db):
-        device = one(db, "SELECT id, office_id, name FROM devices WHERE id = ?", [device_id])
-        if device is None:
-            raise NotFoundError("Không có thiết bị này", "No such device")
+        device = _device_for(db, device_id, actor)
         db.execute(
             "UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
             [iso(utcnow()), device_id],
         )
+        access.end_sessions_of(db, device_id=device_id)
+        access.revoke(db, "device", device_id)
         audit.record(
             db,
             device["office_id"],
-            actor_id,
+            actor and actor.user_id,
             "device.revoke",
             {"id": device_id, "name": device["name"]},
         )
@@ -178,48 +370,18 @@ def touch_device(db, device_id: int, status: dict | None = None) -> None:
             )
 
 
-def update_user(
-    db,
-    user_id: int,
-    role: str,
-    office_id: int | None,
-    display_name: str = "",
-    active: bool = True,
-    actor_id: int | None = None,
-) -> None:
-    """Change a user's role, office, display name, or (de)activate the account."""
-    if role not in ROLES:
-        raise BadInputError(f"Vai trò phải là một trong {', '.join(ROLES)}", "Invalid role")
-    if role != "admin" and office_id is None:
-        raise BadInputError("Cán bộ và quản lý phải thuộc một văn phòng", "Office required")
-    with write(db):
-        if not one(db, "SELECT id FROM users WHERE id = ?", [user_id]):
-            raise NotFoundError("Không có người dùng này", "No such user")
-        if office_id is not None:
-            get_office(db, office_id)
-        db.execute(
-            "UPDATE users SET role = ?, office_id = ?, display_name = ?, active = ? WHERE id = ?",
-            [role, office_id, (display_name or "").strip(), int(bool(active)), user_id],
-        )
-        audit.record(
-            db,
-            office_id,
-            actor_id,
-            "user.update",
-            {"id": user_id, "role": role, "active": bool(active)},
-        )
-
-
-def rename_device(db, device_id: int, name: str, actor_id: int | None = None) -> None:
+def rename_device(db, device_id: int, name: str, actor: Principal | None = None) -> None:
     """Give a paired device a new name (shown on the dashboard)."""
     name = (name or "").strip()
     if not name or len(name) > 80:
         raise BadInputError("Tên thiết bị 1–80 ký tự", "Device name must be 1-80 characters")
     with write(db):
-        device = one(db, "SELECT id, office_id FROM devices WHERE id = ?", [device_id])
-        if device is None:
-            raise NotFoundError("Không có thiết bị này", "No such device")
+        device = _device_for(db, device_id, actor)
         db.execute("UPDATE devices SET name = ? WHERE id = ?", [name, device_id])
         audit.record(
-            db, device["office_id"], actor_id, "device.rename", {"id": device_id, "name": name}
+            db,
+            device["office_id"],
+            actor and actor.user_id,
+            "device.rename",
+            {"id": device_id, "name": name},
         )

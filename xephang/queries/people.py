@@ -1,42 +1,57 @@
-"""Who is calling: users, their tokens and paired devices, looked up; staff lists."""
+"""Who is calling: users, their tokens, sessions and paired devices, looked up; staff lists."""
 
 from __future__ import annotations
 
-import sqlite_utils
-from werkzeug.security import check_password_hash
+from datetime import timedelta
 
+import sqlite_utils
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..engine.access import find_session
 from ..engine.accounts import Principal, hash_token
 from ..storage import one
 
+# Checked when no such user exists, so an unknown username costs the same as a known one.
+_ABSENT_USER_HASH = generate_password_hash("no such user: the time of a real check")
 
-def user_principal(user: dict) -> Principal:
-    """The principal of a user row."""
+
+def user_principal(user: dict, **how) -> Principal:
+    """The principal of a user row (``how``: its ``session_id`` or ``token_id``)."""
     return Principal(
         "user",
         user["role"],
         user["office_id"],
         user_id=user["id"],
         name=user["display_name"] or user["username"],
+        **how,
     )
 
 
-def device_principal(device: dict) -> Principal:
+def device_principal(device: dict, **how) -> Principal:
     """The principal of a device row."""
     return Principal(
-        "device", device["kind"], device["office_id"], device_id=device["id"], name=device["name"]
+        "device",
+        device["kind"],
+        device["office_id"],
+        device_id=device["id"],
+        name=device["name"],
+        **how,
     )
 
 
-def authenticate(db: sqlite_utils.Database, username: str, password: str) -> dict | None:
-    """The active user with these credentials, or None."""
+def authenticate(
+    db: sqlite_utils.Database, username: str, password: str, check=check_password_hash
+) -> dict | None:
+    """The active user with these credentials, or None.
+
+    The password hash is checked whether or not the username exists (against a
+    hash of the same kind), so the answer takes as long either way. ``check``
+    is how to check it (the web layer runs it off the event loop).
+    """
     user = one(db, "SELECT * FROM users WHERE username = ? AND active", [username or ""])
-    if (
-        user
-        and user["password_hash"]
-        and check_password_hash(user["password_hash"], password or "")
-    ):
-        return user
-    return None
+    stored = user["password_hash"] if user and user["password_hash"] else _ABSENT_USER_HASH
+    matches = check(stored, password or "")
+    return user if matches and stored is not _ABSENT_USER_HASH else None
 
 
 def principal_for_token(db: sqlite_utils.Database, token: str) -> Principal | None:
@@ -50,28 +65,56 @@ def principal_for_token(db: sqlite_utils.Database, token: str) -> Principal | No
         return device_principal(device) if device else None
     row = one(
         db,
-        "SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?"
-        " AND t.revoked_at IS NULL AND u.active",
+        "SELECT u.*, t.id AS token_id, t.last_used_at AS token_used_at FROM api_tokens t"
+        " JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND t.revoked_at IS NULL"
+        " AND u.active",
         [digest],
     )
-    return user_principal(row) if row else None
+    if row is None:
+        return None
+    return user_principal(row, token_id=row["token_id"], token_used_at=row["token_used_at"])
 
 
-def active_user(db: sqlite_utils.Database, user_id: int) -> Principal | None:
-    """The principal of an active user by id (a signed-in session), or None."""
-    user = one(db, "SELECT * FROM users WHERE id = ? AND active", [user_id])
-    return user_principal(user) if user else None
+def principal_for_session(
+    db: sqlite_utils.Database, key: str, max_age: timedelta
+) -> Principal | None:
+    """The principal of a live browser session (an active user or a device not revoked)."""
+    found = find_session(db, key, max_age)
+    if found is None:
+        return None
+    if found.user_id is not None:
+        user = one(db, "SELECT * FROM users WHERE id = ? AND active", [found.user_id])
+        return user_principal(user, session_id=found.id) if user else None
+    device = one(db, "SELECT * FROM devices WHERE id = ? AND revoked_at IS NULL", [found.device_id])
+    return device_principal(device, session_id=found.id) if device else None
 
 
-def paired_device(db: sqlite_utils.Database, device_id: int) -> Principal | None:
-    """The principal of a device that is not revoked (a paired browser), or None."""
-    device = one(db, "SELECT * FROM devices WHERE id = ? AND revoked_at IS NULL", [device_id])
-    return device_principal(device) if device else None
+def user_tokens(db: sqlite_utils.Database, user_id: int) -> list[dict]:
+    """A user's API tokens (never the token itself): name, when made, last used, revoked."""
+    return list(
+        db.query(
+            "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens"
+            " WHERE user_id = ? ORDER BY revoked_at IS NOT NULL, id DESC",
+            [user_id],
+        )
+    )
+
+
+def find_user(db: sqlite_utils.Database, username: str) -> dict | None:
+    """A user by username (id, role, office, active), or None."""
+    return one(
+        db,
+        "SELECT id, username, display_name, role, office_id, active FROM users WHERE username = ?",
+        [username or ""],
+    )
 
 
 def list_users(db: sqlite_utils.Database, office_id: int | None = None) -> list[dict]:
     """Users with their ``office_name``: of one office, or all of them when None."""
-    sql = "SELECT u.*, o.name AS office_name FROM users u LEFT JOIN offices o ON o.id = u.office_id"
+    sql = (
+        "SELECT u.id, u.username, u.display_name, u.role, u.office_id, u.active, u.created_at,"
+        " o.name AS office_name FROM users u LEFT JOIN offices o ON o.id = u.office_id"
+    )
     params: list = []
     if office_id is not None:
         sql += " WHERE u.office_id = ?"

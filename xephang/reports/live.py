@@ -340,3 +340,26 @@ def board_snapshot(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
     snap["wait_today"] = today_wait(db, office_id, now=now)
     snap["board"] = {name: settings[name] for name in BOARD_SETTINGS}
     return snap
+
+
+AUDIO_VI = {"on": "đã bật âm thanh", "blocked": "chưa bật âm thanh", "off": "đã tắt tiếng"}
+
+
+def device_status_vi(status: dict | str | None) -> str:
+    """What a device last reported, in words (setup and dashboard), never raw JSON."""
+    if isinstance(status, str):
+        try:
+            status = json.loads(status or "{}")
+        except ValueError:
+            status = {}
+    status = status if isinstance(status, dict) else {}
+    words = []
+    if status.get("audio") in AUDIO_VI:
+        words.append(AUDIO_VI[status["audio"]])
+    if status.get("voice_pack") == "missing":
+        words.append("thiếu gói giọng đọc")
+    if status.get("paper") in ("out", "empty") or status.get("paper_out"):
+        words.append("hết giấy")
+    if status.get("screen"):
+        words.append("màn hình " + str(status["screen"]).replace("x", "×"))
+    return "; ".join(words).capitalize() if words else "—"

@@ -301,6 +301,41 @@ CREATE INDEX tickets_queue ON tickets (office_id, service_id, (priority IS NULL)
     )
 
 
+@migrations(name="0007_access")
+def access_tables(db: sqlite_utils.Database) -> None:
+    """Server-side sessions, the revocations sockets follow, failed logins for the throttle."""
+    _run(
+        db,
+        """
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY,
+    key_hash TEXT NOT NULL UNIQUE,
+    user_id INTEGER REFERENCES users(id),
+    device_id INTEGER REFERENCES devices(id),
+    created_at TEXT NOT NULL,
+    ended_at TEXT,
+    CHECK ((user_id IS NULL) != (device_id IS NULL))
+);
+CREATE INDEX sessions_user ON sessions (user_id) WHERE ended_at IS NULL;
+CREATE INDEX sessions_device ON sessions (device_id) WHERE ended_at IS NULL;
+CREATE TABLE revocations (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('session', 'user', 'token', 'device', 'board')),
+    ref INTEGER NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE TABLE login_failures (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL,
+    address TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX login_failures_username ON login_failures (username, at);
+CREATE INDEX login_failures_address ON login_failures (address, at)
+""",
+    )
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply every pending migration step."""
     migrations.apply(db)

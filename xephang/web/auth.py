@@ -3,6 +3,10 @@
 Every view declares its callers with ``@allow(...)``: user roles (officer,
 manager, admin) and device kinds (kiosk, display, printer). Roles nest:
 a manager may do what an officer may, an admin what a manager may.
+
+A browser session is a server-side record (``engine.access``): the signed
+cookie holds only its random key (``sid``) and the CSRF token, so logging
+out or a revocation ends it everywhere at once.
 """
 
 from __future__ import annotations
@@ -10,18 +14,34 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
+from urllib.parse import unquote, urlsplit
 
-from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.security import check_password_hash
 
+from ..engine import access, accounts
 from ..engine.accounts import Principal
-from ..errors import ForbiddenError, NotAuthenticatedError
+from ..errors import ForbiddenError, NotAuthenticatedError, NotFoundError, RateLimitError
 from ..queries import people
-from .context import get_db
+from .context import blocking, get_db
 
 bp = Blueprint("auth", __name__)
 
 ROLE_RANK = {"officer": 1, "manager": 2, "admin": 3}
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# Forms that start a session need their CSRF token even when the browser has none yet
+# (a forged login or pairing would put the victim's browser in someone else's session).
+SESSION_STARTERS = ("auth.login", "kiosk.pair_confirm", "display.pair_confirm")
 
 
 def current_principal() -> Principal | None:
@@ -32,10 +52,12 @@ def current_principal() -> Principal | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         principal = people.principal_for_token(get_db(), header[7:].strip())
-    elif session.get("user_id"):
-        principal = people.active_user(get_db(), session["user_id"])
-    elif session.get("device_id"):
-        principal = people.paired_device(get_db(), session["device_id"])
+        if principal is not None:
+            accounts.note_token_use(get_db(), principal)
+    elif session.get("sid"):
+        principal = people.principal_for_session(
+            get_db(), session["sid"], current_app.permanent_session_lifetime
+        )
     g.principal = principal
     return principal
 
@@ -61,9 +83,9 @@ def require(*allowed: str) -> Principal:
 
 
 def require_office(principal: Principal, office_id: int) -> None:
-    """Refuse (403) a principal acting on another office."""
+    """Another office answers exactly as a missing one (404): ids cannot be probed."""
     if not principal.may_access_office(office_id):
-        raise ForbiddenError("Không có quyền với văn phòng này", "Not allowed for this office")
+        raise NotFoundError(f"Không có văn phòng {office_id}", f"No office {office_id}")
 
 
 def allow(*allowed: str, login_page: bool = False):
@@ -106,7 +128,7 @@ def check_csrf() -> None:
         "Bearer "
     ):
         return
-    if not (session.get("user_id") or session.get("device_id") or request.endpoint == "auth.login"):
+    if not (session.get("sid") or request.endpoint in SESSION_STARTERS):
         return
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
     expected = session.get("csrf", "")
@@ -116,48 +138,107 @@ def check_csrf() -> None:
         )
 
 
-def pair_device_session(token: str) -> Principal | None:
-    """Pair this browser with a device token (kiosk or display); None if invalid."""
-    principal = people.principal_for_token(get_db(), token or "")
-    if principal is None or principal.kind != "device":
-        return None
+def _begin_session(user_id: int | None = None, device_id: int | None = None) -> None:
+    """A fresh session for this browser (a new key: no fixation), ending the one it had."""
+    old = session.get("sid")
+    if old:
+        access.end_session(get_db(), old)
     session.clear()
     session.permanent = True
-    session["device_id"] = principal.device_id
-    g.principal = principal
+    session["sid"] = access.start_session(get_db(), user_id=user_id, device_id=device_id)
+    csrf_token()
+    g.pop("principal", None)
+
+
+def pairing_page(token: str, kind: str, action: str):
+    """The page a pairing link opens: what is about to be paired, and the button that
+    does it (a POST). None when the token is not a live device token of ``kind``: the
+    kind is checked before anything is shown or changed."""
+    principal = people.principal_for_token(get_db(), token or "")
+    if principal is None or principal.kind != "device" or principal.role != kind:
+        return None
+    from ..engine.lookups import get_office
+
+    current = current_principal()
+    signed_in = current.name if current is not None and current.kind == "user" else ""
+    return render_template(
+        "xephang/pair.html",
+        kind=kind,
+        token=token,
+        action=action,
+        signed_in=signed_in,
+        office=get_office(get_db(), principal.office_id),
+        device_name=principal.name,
+    )
+
+
+def pair_device_session(token: str, kind: str) -> Principal | None:
+    """Pair this browser as a device of ``kind`` with its token; None if invalid.
+
+    The token's kind is checked before anything changes: a display token
+    cannot pair a kiosk, and a wrong token leaves a signed-in session alone.
+    """
+    principal = people.principal_for_token(get_db(), token or "")
+    if principal is None or principal.kind != "device" or principal.role != kind:
+        return None
+    _begin_session(device_id=principal.device_id)
     return principal
+
+
+def safe_next(raw: str | None) -> str:
+    """A same-site path to go to after login, or "" (no scheme, host, control character,
+    backslash or ``//`` before or after decoding)."""
+    if not raw or not isinstance(raw, str):
+        return ""
+    for text in (raw, unquote(raw)):
+        if any(ord(ch) < 32 or ch in "\\\x7f" for ch in text):
+            return ""
+        parts = urlsplit(text)
+        if parts.scheme or parts.netloc or not text.startswith("/") or text.startswith("//"):
+            return ""
+    return raw
+
+
+def _check_password(stored: str, password: str) -> bool:
+    return blocking(check_password_hash, stored, password)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login():
-    """Staff login form (officers, managers, admins)."""
-    error = None
-    next_url = request.args.get("next") or ""
-    if not next_url.startswith("/") or next_url.startswith("//"):
-        next_url = ""
+    """Staff login form (officers, managers, admins); failed logins are throttled."""
+    error, status = None, 200
+    next_url = safe_next(request.args.get("next"))
     if request.method == "POST":
+        db = get_db()
+        username = request.form.get("username", "")[:64]
+        address = request.remote_addr or ""
+        try:
+            access.check_login_allowed(db, username, address)
+        except RateLimitError as err:
+            return render_template("xephang/login.html", error=err.message, next=next_url), 429
         user = people.authenticate(
-            get_db(), request.form.get("username", ""), request.form.get("password", "")
+            db, username, request.form.get("password", ""), check=_check_password
         )
         if user:
-            session.clear()
-            session.permanent = True
-            session["user_id"] = user["id"]
-            csrf_token()
+            access.clear_login_failures(db, username)
+            _begin_session(user_id=user["id"])
             if next_url:
                 return redirect(next_url)
             home = "manager.dashboard" if user["role"] in ("manager", "admin") else "counter.index"
             return redirect(url_for(home))
+        access.record_login_failure(db, username, address)
         error = "Sai tên đăng nhập hoặc mật khẩu / Wrong username or password"
-    status = 401 if error else 200
+        status = 401
     return render_template("xephang/login.html", error=error, next=next_url), status
 
 
 @bp.route("/logout", methods=["POST"])
 @public
 def logout():
-    """End the staff session."""
+    """End this browser's session everywhere (a copy of the cookie is refused too)."""
+    if session.get("sid"):
+        access.end_session(get_db(), session["sid"])
     session.clear()
     return redirect(url_for("auth.login"))
 

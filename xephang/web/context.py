@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, request
 
+from ..clock import shown
+from ..config import parse_rate
 from ..engine import Outcome
 from ..storage import ConnectionPool
 
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
 
 def init_app(app) -> None:
-    """Return each request's connection to the pool when its context ends."""
+    """Return each request's connection to the pool when its context ends; after a change,
+    let the revocation listeners (the realtime hub) act on what it ended."""
     app.teardown_appcontext(close_db)
+    app.jinja_env.filters["localtime"] = shown  # {{ row.at|localtime(office.timezone) }}
+    app.extensions.setdefault("xephang.revocation_listeners", [])
+    app.after_request(_after_change)
+
+
+def _after_change(response):
+    if request.method in UNSAFE_METHODS:
+        for listener in current_app.extensions["xephang.revocation_listeners"]:
+            listener()
+    return response
+
+
+def blocking(fn, *args, **kwargs):
+    """Run ``fn(*args, **kwargs)`` off the event loop when serving under gevent (in a
+    thread of its pool), so password hashing or a long report never stalls boards and
+    counters. Pass the request's ``get_db()`` in: the thread has no request context."""
+    from gevent import monkey
+
+    if not monkey.is_module_patched("socket"):
+        return fn(*args, **kwargs)
+    import gevent
+
+    return gevent.get_hub().threadpool.apply(fn, args, kwargs)
 
 
 def _pool() -> ConnectionPool:
@@ -42,6 +70,11 @@ def publish(outcome: Outcome) -> Outcome:
     if outcome.events:
         current_app.extensions["xephang.hub"].publish(outcome.events)
     return outcome
+
+
+def device_rate_limit() -> tuple[int, float]:
+    """KIOSK_RATE_LIMIT as (tickets, seconds): what one device may issue, by any path."""
+    return parse_rate(current_app.config["KIOSK_RATE_LIMIT"])
 
 
 def tracker_url(token: str) -> str:
