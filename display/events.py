@@ -10,7 +10,7 @@ from __future__ import annotations
 from xephang.engine import accounts
 from xephang.web import get_db
 from xephang.web.extensions import socketio
-from xephang.web.realtime import this_client
+from xephang.web.realtime import message_text, this_client
 
 STATUS_KEYS = ("audio", "voice_pack", "screen")
 
@@ -26,6 +26,6 @@ def display_status(data=None):
     if client is None or client.kind != "device" or client.principal.role != "display":
         return {"ok": False, "status": 403, "error": "paired displays only"}
     data = data if isinstance(data, dict) else {}
-    status = {k: str(data[k])[:40] for k in STATUS_KEYS if k in data}
+    status = {k: message_text(str(data[k])[:40]) or "" for k in STATUS_KEYS if k in data}
     accounts.touch_device(get_db(), client.principal.device_id, status)
     return {"ok": True}

@@ -95,3 +95,44 @@ def event_view(event: dict, ticket: dict | None, timezone: str) -> dict:
         "from_status": event.get("from_status"),
         "ticket": ticket,
     }
+
+
+# --- what a waiting room may see --------------------------------------------------------
+# Public and citizen channels (the board link, paired displays and kiosks, trackers) carry
+# codes, counters, counts and service names only: no staff free text (reasons, outcomes,
+# dossier codes), no officer, no priority category (it can tell a disability).
+PUBLIC_DETAILS = ("counter_number", "recall", "to_ticket_id", "to_service_id", "to_counter_id")
+PUBLIC_COUNTER_KEYS = ("id", "number", "name", "services", "state", "current_ticket")
+
+
+def public_ticket(view: dict | None) -> dict | None:
+    """A ticket view as a waiting room may see it: ``priority`` only says yes or no."""
+    if view is None:
+        return None
+    shown = {k: v for k, v in view.items() if k not in PRIVATE_KEYS}
+    shown["priority"] = bool(view.get("priority"))
+    return shown
+
+
+def public_event(event: dict) -> dict:
+    """An event view for public rooms: whitelisted details, a public ticket."""
+    shown = dict(event)
+    shown["details"] = {
+        k: v for k, v in (event.get("details") or {}).items() if k in PUBLIC_DETAILS
+    }
+    shown["ticket"] = public_ticket(event.get("ticket"))
+    return shown
+
+
+def public_snapshot(snap: dict) -> dict:
+    """An office snapshot for public screens: counters without pause reasons or officers."""
+    shown = dict(snap)
+    shown["counters"] = [
+        {
+            **{k: c.get(k) for k in PUBLIC_COUNTER_KEYS},
+            "current_ticket": public_ticket(c.get("current_ticket")),
+        }
+        for c in snap.get("counters", [])
+    ]
+    shown["recent_calls"] = [public_event(e) for e in snap.get("recent_calls", [])]
+    return shown

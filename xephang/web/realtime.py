@@ -1,63 +1,40 @@
-"""The realtime hub: committed engine events to Socket.IO rooms, and who may listen.
-
-Rooms: ``office:<id>`` (boards, counters, dashboards of an office: every
-event), ``counter:<id>`` (one counter screen or LED sign: that counter's
-events), ``ticket:<id>`` (the tracker page of a ticket) and
-``service:<id>`` (trackers of waiting tickets: one ``queue_moved`` per change
-of the queue instead of one emit per waiting ticket). Every event carries
-the office's sequence number ``seq`` so a client can detect a gap and fetch
-a snapshot. ``docs/realtime.md`` is the contract.
+"""Who may listen, and the Socket.IO handlers: connect, join, leave, sync.
 
 Who may connect, from ``auth`` in the Socket.IO handshake or the session
-cookie: a user (session or ``{"token": <bearer>}``) for their office, a
-paired display or kiosk (session or ``{"token": <device token>}``) for its
-office, a public board (``{"board": <board id>}``) read-only, a tracker
-(``{"visit": <tracker token>}``) for its own tickets only.
+cookie: a user (session or ``{"token": <bearer>}``) for their office's staff
+room; a paired display or kiosk (session or ``{"token": <device token>}``)
+and a public board (``{"board": <board id>}``) for its office's board room,
+read-only; a tracker (``{"visit": <tracker token>}``) for its own tickets
+only. What each room receives is in ``broadcast``; a browser's handshake
+must come from the server's own origin (``SOCKET_ORIGINS``); open sockets
+end when their access does (``revocations``).
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 
-from flask import Flask, current_app, has_app_context, request
+from flask import Flask, current_app, request
 from flask_socketio import ConnectionRefusedError, join_room, leave_room
 
 from .. import engine
 from ..engine.accounts import Principal
-from ..engine.announcements import announcement
+from ..engine.lookups import storable_id
+from ..engine.views import public_snapshot
 from ..errors import QueueError
 from ..queries import office as office_queries
 from ..queries import people
 from ..queries import queue as queue_queries
 from ..reports.live import board_snapshot
+from . import broadcast, revocations
 from .auth import current_principal
+from .broadcast import board_room, counter_room, service_room, staff_room, ticket_room
 from .context import get_db
 from .extensions import socketio
 
-log = logging.getLogger(__name__)
-
 OFFICE_DEVICES = ("display", "kiosk")
-ANNOUNCED = ("called", "recalled")
-PRIVATE_DETAILS = ("dossier_code",)
 SYNC_LIMIT, SYNC_WINDOW_S = 20, 10.0  # well above what live.js asks for (it coalesces)
-
-
-def office_room(office_id: int) -> str:
-    return f"office:{office_id}"
-
-
-def counter_room(counter_id: int) -> str:
-    return f"counter:{counter_id}"
-
-
-def ticket_room(ticket_id: int) -> str:
-    return f"ticket:{ticket_id}"
-
-
-def service_room(service_id: int) -> str:
-    return f"service:{service_id}"
 
 
 @dataclass
@@ -75,6 +52,10 @@ class LiveClient:
     def is_staff(self) -> bool:
         return self.kind == "user"
 
+    def office_room(self, office_id: int) -> str:
+        """Staff follow an office's staff room, everyone else its board room."""
+        return staff_room(office_id) if self.is_staff else board_room(office_id)
+
     def may_sync(self, now: float) -> bool:
         """At most SYNC_LIMIT snapshots per SYNC_WINDOW_S: a snapshot costs the server queries."""
         self.syncs = [t for t in self.syncs if now - t < SYNC_WINDOW_S]
@@ -90,94 +71,30 @@ def clients() -> dict[str, LiveClient]:
 
 
 def this_client() -> LiveClient | None:
+    """The connected socket this handler runs for."""
     return clients().get(request.sid)
 
 
-# --- broadcasting committed events -------------------------------------------------------
+def message_id(value) -> int:
+    """An id from a socket message; ValueError for anything else (a bool, "abc", 2**70)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("not an id")
+    number = int(value)
+    if not storable_id(number):
+        raise ValueError("id out of range")
+    return number
 
 
-def public_event(event: dict, waiting: dict[str, int], settings: dict | None = None) -> dict:
-    """An engine event as sent to rooms: no dossier code, plus the waiting counts after it."""
-    payload = dict(event)
-    details = dict(event.get("details") or {})
-    for key in PRIVATE_DETAILS:
-        if details.pop(key, None) is not None:
-            details["has_" + key] = True
-    payload["details"] = details
-    payload["waiting"] = waiting
-    payload["waiting_total"] = sum(waiting.values())
-    ticket = event.get("ticket")
-    if event["type"] in ANNOUNCED and ticket and ticket.get("counter") and settings:
-        payload["announcement"] = announcement(
-            ticket["code"],
-            ticket["counter"]["number"],
-            settings["announce_template"],
-            settings["number_reading"],
-            settings["number_dialect"],
-        )
-    return payload
-
-
-def waiting_counts(db, office_id: int) -> dict[str, int]:
-    """Waiting tickets per service of an office (service id as a string key, as in JSON)."""
-    return {str(k): v for k, v in queue_queries.waiting_counts(db, office_id).items()}
-
-
-def broadcast_with(db, events: list[dict]) -> None:
-    """Emit committed events to their rooms, then the queue moves to the trackers."""
-    by_office: dict[int, list[dict]] = {}
-    for event in events:
-        by_office.setdefault(event["office_id"], []).append(event)
-    for office_id, office_events in by_office.items():
-        waiting = waiting_counts(db, office_id)
-        settings = None
-        if any(e["type"] in ANNOUNCED for e in office_events):
-            settings = engine.office_settings(db, office_id)
-        for event in office_events:
-            rooms = [office_room(office_id)]
-            if event.get("counter_id"):
-                rooms.append(counter_room(event["counter_id"]))
-            if event.get("ticket_id"):
-                rooms.append(ticket_room(event["ticket_id"]))
-            socketio.emit("queue_event", public_event(event, waiting, settings), to=rooms)
-        moves = queue_queries.queue_moves(db, office_events, waiting)
-        if not moves:
-            continue
-        if _cooperative():
-            # boards, counters and the HTTP answer go first; the tracker fan-out (one
-            # send per tracker) runs once this request yields. Greenlets start in order.
-            socketio.start_background_task(emit_moves, moves)
-        else:
-            socketio.sleep(0)
-            emit_moves(moves)
-
-
-def _cooperative() -> bool:
-    """Whether we serve under gevent with patched I/O (``xephang serve``), not a test client."""
-    if socketio.async_mode != "gevent":
-        return False
-    from gevent import monkey
-
-    return monkey.is_module_patched("socket")
-
-
-def emit_moves(moves: list[dict]) -> None:
-    """Send ``queue_moved`` to the trackers of each service concerned."""
-    for move in moves:
-        socketio.emit("queue_moved", move, to=service_room(move["service_id"]))
-
-
-def make_broadcaster(app: Flask):
-    """The hub subscriber: uses the request's connection, or its own outside a request."""
-
-    def broadcast(events: list[dict]) -> None:
-        if has_app_context():
-            broadcast_with(get_db(), events)
-            return
-        with app.app_context():  # a worker thread (the print spooler): the app's pool
-            broadcast_with(get_db(), events)
-
-    return broadcast
+def message_text(value, max_len: int = 200) -> str | None:
+    """A string from a socket message the database can take (bounded, no lone
+    surrogate), or None for anything else."""
+    if not isinstance(value, str) or len(value) > max_len:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
 
 
 # --- who is connecting -------------------------------------------------------------------
@@ -188,14 +105,15 @@ def identify(auth) -> LiveClient | None:
     auth = auth if isinstance(auth, dict) else {}
     db = get_db()
     if auth.get("token"):
-        principal = people.principal_for_token(db, str(auth["token"]))
-        return _principal_client(principal)
+        token = message_text(auth["token"])
+        return _principal_client(people.principal_for_token(db, token)) if token else None
     if auth.get("board"):
-        office_id = office_queries.office_for_board(db, str(auth["board"]))
+        board = message_text(auth["board"])
+        office_id = office_queries.office_for_board(db, board) if board else None
         return LiveClient("board", office_id) if office_id else None
     if auth.get("visit"):
-        token = str(auth["visit"])
-        rows = queue_queries.visit_tickets(db, token)
+        token = message_text(auth["visit"])
+        rows = queue_queries.visit_tickets(db, token) if token else []
         return LiveClient("tracker", rows[0]["office_id"], visit_token=token) if rows else None
     return _principal_client(current_principal())
 
@@ -246,7 +164,7 @@ def join_counter(client: LiveClient, counter_id) -> str:
     """Join a counter's room: staff of the counter's office only."""
     if not client.is_staff:
         raise PermissionError("staff only")
-    counter = engine.get_counter(get_db(), int(counter_id))
+    counter = engine.get_counter(get_db(), message_id(counter_id))
     if not client.principal.may_access_office(counter["office_id"]):
         raise PermissionError("other office")
     room = counter_room(counter["id"])
@@ -254,13 +172,18 @@ def join_counter(client: LiveClient, counter_id) -> str:
     return room
 
 
+def _refuse(status: int, error: str):
+    clients().pop(request.sid, None)
+    return ConnectionRefusedError({"error": error, "status": status})
+
+
 @socketio.on("connect")
 def on_connect(auth=None):
     """Sent by every client on connect and reconnect; joins its rooms or refuses it.
 
-    A display or kiosk (device token or paired session), a public board
-    (``board``) and staff are joined to their office room; a tracker
-    (``visit``) to its tickets; ``counter`` in ``auth`` also joins a counter's room.
+    Staff join their office's staff room, a display, kiosk or public board
+    (``board``) the office's board room, a tracker (``visit``) its tickets;
+    ``counter`` in ``auth`` also joins a counter's room.
     """
     client = identify(auth)
     if client is None:
@@ -270,18 +193,18 @@ def on_connect(auth=None):
     if client.kind == "tracker":
         join_visit(get_db(), client, client.visit_token)
         return True
-    office_id = client.office_id
-    if office_id is None and auth.get("office") is not None and client.is_staff:
-        office_id = int(auth["office"])  # an admin of every office picks one
-        client.office_id = office_id
-    if office_id is not None:
-        enter(client, office_room(office_id))
+    if client.office_id is None and auth.get("office") is not None and client.is_staff:
+        try:  # an admin of every office picks one
+            client.office_id = message_id(auth["office"])
+        except ValueError:
+            raise _refuse(400, "bad office") from None
+    if client.office_id is not None:
+        enter(client, client.office_room(client.office_id))
     if auth.get("counter") is not None:
         try:
             join_counter(client, auth["counter"])
         except (PermissionError, QueueError, ValueError, TypeError):
-            clients().pop(request.sid, None)
-            raise ConnectionRefusedError({"error": "counter not allowed", "status": 403}) from None
+            raise _refuse(403, "counter not allowed") from None
     return True
 
 
@@ -309,14 +232,15 @@ def on_join(data=None):
         if "counter" in data:
             return {"ok": True, "rooms": [join_counter(client, data["counter"])]}
         if "office" in data:
-            office_id = int(data["office"])
+            office_id = message_id(data["office"])
             if not may_follow_office(client, office_id):
                 return _fail(403, "other office")
             client.office_id = office_id
-            enter(client, office_room(office_id))
-            return {"ok": True, "rooms": [office_room(office_id)]}
+            enter(client, client.office_room(office_id))
+            return {"ok": True, "rooms": [client.office_room(office_id)]}
         if "visit" in data:
-            rooms = join_visit(get_db(), client, str(data["visit"]))
+            token = message_text(data["visit"])
+            rooms = join_visit(get_db(), client, token) if token else []
             return {"ok": True, "rooms": rooms} if rooms else _fail(404, "no such visit")
     except PermissionError as err:
         return _fail(403, str(err))
@@ -334,7 +258,10 @@ def on_leave(data=None):
     data = data if isinstance(data, dict) else {}
     if client is None or "counter" not in data:
         return _fail(400, "give counter")
-    room = counter_room(int(data["counter"]))
+    try:
+        room = counter_room(message_id(data["counter"]))
+    except ValueError:
+        return _fail(400, "give counter")
     leave_room(room)
     client.rooms.discard(room)
     return {"ok": True}
@@ -344,8 +271,9 @@ def on_leave(data=None):
 def on_sync(data=None):
     """Sent by a client after (re)connecting or on a sequence gap; the ack is its snapshot.
 
-    Boards and staff get the office snapshot (``board_snapshot``); a tracker
-    gets its visit's state and re-joins the rooms of a transferred ticket.
+    Staff get the office snapshot (``board_snapshot``), public screens its
+    public shape; a tracker gets its visit's state and re-joins the rooms of
+    a transferred ticket.
     """
     client = this_client()
     if client is None:
@@ -362,9 +290,12 @@ def on_sync(data=None):
     if client.office_id is None:
         return _fail(400, "join an office first")
     snap = board_snapshot(db, client.office_id)
+    if not client.is_staff:
+        snap = public_snapshot(snap)
     return {"ok": True, "snapshot": snap, "seq": snap["seq"]}
 
 
 def init_app(app: Flask) -> None:
-    """Subscribe the broadcaster to the app's hub."""
-    app.extensions["xephang.hub"].subscribe(make_broadcaster(app))
+    """Subscribe the broadcaster to the app's hub; end sockets whose access ends."""
+    app.extensions["xephang.hub"].subscribe(broadcast.make_broadcaster(app))
+    revocations.init_app(app)

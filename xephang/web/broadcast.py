@@ -1,0 +1,146 @@
+"""Committed engine events out to Socket.IO rooms: the hub's subscriber.
+
+Rooms (``docs/realtime.md`` is the contract):
+
+- ``staff:<office>``: staff screens of an office (counters, dashboards): every
+  event as the engine logged it, staff text included (dossier codes are
+  reduced to ``has_dossier_code``);
+- ``counter:<id>``: one counter screen: that counter's events, as staff see them;
+- ``board:<office>``: what a waiting room may see (board links, paired displays
+  and kiosks): ``engine.views.public_event``, codes, counters, counts only;
+- ``ticket:<id>``: the tracker of a ticket: public events of that ticket;
+- ``service:<id>``: trackers of waiting tickets: one ``queue_moved`` per change
+  of the line instead of one emit per waiting ticket.
+
+Every event carries the office's sequence number ``seq`` so a client can
+detect a gap and fetch a snapshot.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, has_app_context
+
+from .. import engine
+from ..engine.announcements import announcement
+from ..engine.views import public_event
+from ..queries import queue as queue_queries
+from .context import get_db
+from .extensions import socketio
+
+ANNOUNCED = ("called", "recalled")
+HIDDEN_FROM_STAFF_ROOMS = ("dossier_code",)
+
+
+def staff_room(office_id: int) -> str:
+    return f"staff:{office_id}"
+
+
+def board_room(office_id: int) -> str:
+    return f"board:{office_id}"
+
+
+def counter_room(counter_id: int) -> str:
+    return f"counter:{counter_id}"
+
+
+def ticket_room(ticket_id: int) -> str:
+    return f"ticket:{ticket_id}"
+
+
+def service_room(service_id: int) -> str:
+    return f"service:{service_id}"
+
+
+def staff_event(event: dict) -> dict:
+    """An event as staff rooms get it: the dossier code only as ``has_dossier_code``."""
+    shown = dict(event)
+    details = dict(event.get("details") or {})
+    for key in HIDDEN_FROM_STAFF_ROOMS:
+        if details.pop(key, None) is not None:
+            details["has_" + key] = True
+    shown["details"] = details
+    return shown
+
+
+def _with_counts(payload: dict, waiting: dict[str, int], settings: dict | None) -> dict:
+    """The waiting counts after the event and, for a call, the announcement."""
+    payload["waiting"] = waiting
+    payload["waiting_total"] = sum(waiting.values())
+    ticket = payload.get("ticket")
+    if payload["type"] in ANNOUNCED and ticket and ticket.get("counter") and settings:
+        payload["announcement"] = announcement(
+            ticket["code"],
+            ticket["counter"]["number"],
+            settings["announce_template"],
+            settings["number_reading"],
+            settings["number_dialect"],
+        )
+    return payload
+
+
+def waiting_counts(db, office_id: int) -> dict[str, int]:
+    """Waiting tickets per service of an office (service id as a string key, as in JSON)."""
+    return {str(k): v for k, v in queue_queries.waiting_counts(db, office_id).items()}
+
+
+def broadcast_with(db, events: list[dict]) -> None:
+    """Emit committed events to their rooms, then the queue moves to the trackers."""
+    by_office: dict[int, list[dict]] = {}
+    for event in events:
+        by_office.setdefault(event["office_id"], []).append(event)
+    for office_id, office_events in by_office.items():
+        waiting = waiting_counts(db, office_id)
+        settings = None
+        if any(e["type"] in ANNOUNCED for e in office_events):
+            settings = engine.office_settings(db, office_id)
+        for event in office_events:
+            staff = [staff_room(office_id)]
+            public = [board_room(office_id)]
+            if event.get("counter_id"):
+                staff.append(counter_room(event["counter_id"]))
+            if event.get("ticket_id"):
+                public.append(ticket_room(event["ticket_id"]))
+            socketio.emit(
+                "queue_event", _with_counts(staff_event(event), waiting, settings), to=staff
+            )
+            socketio.emit(
+                "queue_event", _with_counts(public_event(event), waiting, settings), to=public
+            )
+        moves = queue_queries.queue_moves(db, office_events, waiting)
+        if not moves:
+            continue
+        if _cooperative():
+            # boards, counters and the HTTP answer go first; the tracker fan-out (one
+            # send per tracker) runs once this request yields. Greenlets start in order.
+            socketio.start_background_task(emit_moves, moves)
+        else:
+            socketio.sleep(0)
+            emit_moves(moves)
+
+
+def _cooperative() -> bool:
+    """Whether we serve under gevent with patched I/O (``xephang serve``), not a test client."""
+    if socketio.async_mode != "gevent":
+        return False
+    from gevent import monkey
+
+    return monkey.is_module_patched("socket")
+
+
+def emit_moves(moves: list[dict]) -> None:
+    """Send ``queue_moved`` to the trackers of each service concerned."""
+    for move in moves:
+        socketio.emit("queue_moved", move, to=service_room(move["service_id"]))
+
+
+def make_broadcaster(app: Flask):
+    """The hub subscriber: uses the request's connection, or the app's pool outside one."""
+
+    def broadcast(events: list[dict]) -> None:
+        if has_app_context():
+            broadcast_with(get_db(), events)
+            return
+        with app.app_context():  # a worker thread (the print spooler)
+            broadcast_with(get_db(), events)
+
+    return broadcast
