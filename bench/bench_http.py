@@ -72,6 +72,7 @@ def start_server(db_path: str, port: int, workers: int = 0) -> subprocess.Popen:
         "XEPHANG_PRINTER": "none",
         "XEPHANG_PRINT_WORKER": "false",
         "XEPHANG_LOG_LEVEL": "WARNING",
+        "XEPHANG_KIOSK_RATE_LIMIT": "100000000/60",  # a load test, not a kiosk
         "XEPHANG_DB": db_path,
     }
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)

@@ -72,7 +72,9 @@ class Kiosk:
     def __init__(self, url: str, token: str):
         self.url = url
         self.session = requests.Session()
-        self.session.get(f"{url}/kiosk/pair?token={token}", timeout=5)
+        shown = self.session.get(f"{url}/kiosk/pair?token={token}", timeout=5).text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', shown).group(1)
+        self.session.post(f"{url}/kiosk/pair", data={"token": token, "csrf_token": csrf}, timeout=5)
         page = self.session.get(f"{url}/kiosk/", timeout=5).text
         self.csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
 

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import qrcode
 import qrcode.image.svg
-from flask import Response, current_app, jsonify, render_template, request, url_for
+from flask import Response, current_app, jsonify, render_template, url_for
 
 from xephang import engine
 from xephang.errors import BadInputError, NotFoundError
 from xephang.queries import queue as queue_queries
 from xephang.web import get_db, publish, tracker_url
 from xephang.web.auth import public
+from xephang.web.bodies import RatingBody, read
 
 from .blueprint import bp
 
@@ -118,13 +119,11 @@ def rate(token: str):
     rows = queue_queries.visit_tickets(get_db(), token)
     if not rows:
         raise NotFoundError("Không tìm thấy số thứ tự này", "No such ticket")
-    data = request.get_json(silent=True) or request.form.to_dict()
     try:
-        level = int(data.get("level"))
-    except (TypeError, ValueError):
-        raise BadInputError("Hãy chọn một mức đánh giá", "Choose a rating level") from None
-    comment = data.get("comment") or ""
-    if not isinstance(comment, str):
-        raise BadInputError("Góp ý không hợp lệ", "Invalid comment")
-    publish(engine.rate_ticket(get_db(), rows[-1]["id"], level, comment))
+        rating = read(RatingBody)
+    except BadInputError as err:
+        if err.extra.get("field") == "level":
+            raise BadInputError("Hãy chọn một mức đánh giá", "Choose a rating level") from None
+        raise
+    publish(engine.rate_ticket(get_db(), rows[-1]["id"], rating.level, rating.comment))
     return jsonify(tracker_state(token)), 201

@@ -20,7 +20,7 @@ def printed():
     """The last tickets the virtual printer saved, newest first."""
     oid = office_id()
     folder = printers.print_dir(current_app.config)
-    files = [p.name for p in printers.list_printed(folder, 24)]
+    files = [p.name for p in printers.list_printed(folder, 24, office_id=oid)]
     return render_template(
         "manager/printed.html",
         files=files,
@@ -33,8 +33,8 @@ def printed():
 @bp.get("/printed/<name>")
 @allow("manager")
 def printed_file(name: str):
-    """One saved ticket image."""
-    if not PNG_NAME.match(name):
+    """One saved ticket image of the office (another office's answers as missing)."""
+    if not PNG_NAME.match(name) or not printers.printed_by(name, office_id()):
         abort(404)
     return send_from_directory(
         printers.print_dir(current_app.config), name, mimetype="image/png", max_age=3600

@@ -14,6 +14,7 @@ from xephang.reports import exports, live
 from xephang.reports.log import Names, as_json, log_rows, timelines, wait_log
 from xephang.web import get_db
 from xephang.web.auth import allow, current_principal, require_office
+from xephang.web.context import blocking
 
 bp = Blueprint(
     "manager",
@@ -113,18 +114,18 @@ def report_page():
     oid = office_id()
     params = report_params(oid)
     db = get_db()
-    report = reports.wait_report(db, oid, params["from"], params["to"], params["group"])
+    report = blocking(reports.wait_report, db, oid, params["from"], params["to"], params["group"])
     daily = (
         report
         if params["group"] == "day"
-        else reports.wait_report(db, oid, params["from"], params["to"], "day")
+        else blocking(reports.wait_report, db, oid, params["from"], params["to"], "day")
     )
     by_service = (
         report
         if params["group"] == "service"
-        else reports.wait_report(db, oid, params["from"], params["to"], "service")
+        else blocking(reports.wait_report, db, oid, params["from"], params["to"], "service")
     )
-    grid = reports.heatmap(db, oid, params["from"], params["to"])
+    grid = blocking(reports.heatmap, db, oid, params["from"], params["to"])
     charts = {
         "daily": [
             {
@@ -177,7 +178,7 @@ def report_json():
     oid = office_id()
     params = report_params(oid)
     return jsonify(
-        reports.wait_report(get_db(), oid, params["from"], params["to"], params["group"])
+        blocking(reports.wait_report, get_db(), oid, params["from"], params["to"], params["group"])
     )
 
 
@@ -187,7 +188,9 @@ def report_export(fmt: str):
     """A report as a CSV or XLSX download."""
     oid = office_id()
     params = report_params(oid)
-    report = reports.wait_report(get_db(), oid, params["from"], params["to"], params["group"])
+    report = blocking(
+        reports.wait_report, get_db(), oid, params["from"], params["to"], params["group"]
+    )
     name = f"bao-cao-{params['group']}-{params['from']}_{params['to']}"
     return _download(
         fmt, name, lambda: exports.report_csv(report), lambda: exports.report_xlsx(report)
@@ -196,9 +199,9 @@ def report_export(fmt: str):
 
 def _download(fmt: str, name: str, make_csv, make_xlsx) -> Response:
     if fmt == "csv":
-        body, mime = make_csv().encode("utf-8"), "text/csv; charset=utf-8"
+        body, mime = blocking(make_csv).encode("utf-8"), "text/csv; charset=utf-8"
     elif fmt == "xlsx":
-        body, mime = make_xlsx(), XLSX
+        body, mime = blocking(make_xlsx), XLSX
     else:
         raise BadInputError("Định dạng phải là csv hoặc xlsx", "Format must be csv or xlsx")
     return Response(
@@ -212,7 +215,9 @@ def report_print():
     """A printable report: office name, period, targets, the table and the definitions."""
     oid = office_id()
     params = report_params(oid)
-    report = reports.wait_report(get_db(), oid, params["from"], params["to"], params["group"])
+    report = blocking(
+        reports.wait_report, get_db(), oid, params["from"], params["to"], params["group"]
+    )
     return render_template(
         "manager/report_print.html",
         report=report,
@@ -254,7 +259,8 @@ def log_params(oid: int) -> dict:
 
 
 def _log(oid: int, params: dict, limit: int | None, offset: int = 0) -> dict:
-    return wait_log(
+    return blocking(
+        wait_log,
         get_db(),
         oid,
         params["from"],
@@ -324,7 +330,7 @@ def log_export(fmt: str):
     rows = (
         _log(oid, params, None)["rows"]
         if filtered
-        else log_rows(get_db(), oid, params["from"], params["to"])
+        else blocking(log_rows, get_db(), oid, params["from"], params["to"])
     )
     office = engine.get_office(get_db(), oid)
     name = f"nhat-ky-{params['from']}_{params['to']}"

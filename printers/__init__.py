@@ -1,6 +1,7 @@
 """Receipt printers: ticket layout → 1-bit image → ESC/POS raster, transports, the spooler.
 
-The kiosk flow calls ``enqueue_ticket`` after a ticket is issued; the
+The kiosk queues a ticket's receipt inside the issuing transaction
+(``queue_receipt_within``) and wakes the printer after the commit; the
 spooler's workers print it. ``status(db, office_id)`` is what the manager
 dashboard reads. This package never imports a room.
 """
@@ -16,7 +17,7 @@ from xephang.engine.lookups import get_office
 from xephang.queries.office import priority_name
 from xephang.storage import write
 
-from .backends import check_spec, list_printed, make_backend
+from .backends import check_spec, list_printed, make_backend, printed_by
 from .jobs import get_job, job_view, printer_state, reprint, status
 from .layout import Receipt, render_receipt
 from .spooler import SpoolConfig, Spooler, print_dir
@@ -29,11 +30,11 @@ __all__ = [
     "Receipt",
     "SpoolConfig",
     "Spooler",
-    "enqueue_ticket",
     "get_job",
     "init_app",
     "job_view",
     "list_printed",
+    "printed_by",
     "make_backend",
     "print_dir",
     "printer_for",
@@ -178,18 +179,3 @@ def wake_printer(app: Flask, device_id: int | None) -> None:
     printer = printer_for(app.config, device_id)
     if printer.lower() != NO_PRINTER:
         get_spooler(app).wake(printer)
-
-
-def enqueue_ticket(
-    app: Flask,
-    db,
-    ticket: dict,
-    office: dict,
-    tracker_url: str,
-    device_id: int | None,
-    priority_vi: str = "",
-) -> int | None:
-    """Queue the ticket's receipt on the kiosk's printer and wake its worker; None: no printer."""
-    job_id = queue_receipt(app, db, ticket, office, tracker_url, device_id, priority_vi)
-    wake_printer(app, device_id)
-    return job_id

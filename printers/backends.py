@@ -353,12 +353,28 @@ class VirtualBackend(Backend):
         self.sent = len(data)
 
 
-def list_printed(directory: str | Path, limit: int = 20) -> list[Path]:
-    """The virtual printer's most recent PNG tickets, newest first."""
+def printed_label(office_id: int, code: str) -> str:
+    """The label a ticket is sent with: its office and code (the virtual printer's file
+    name carries it, so each office sees only its own receipts)."""
+    return f"o{office_id}_{code}"
+
+
+def printed_by(name: str, office_id: int) -> bool:
+    """Whether a saved receipt's file name is one of this office's."""
+    return f"_o{office_id}_" in name
+
+
+def list_printed(
+    directory: str | Path, limit: int = 20, office_id: int | None = None
+) -> list[Path]:
+    """The virtual printer's most recent PNG tickets (of one office), newest first."""
     path = Path(directory)
     if not path.is_dir():
         return []
-    return sorted(path.glob("*.png"), reverse=True)[:limit]
+    files = sorted(path.glob("*.png"), reverse=True)
+    if office_id is not None:
+        files = [f for f in files if printed_by(f.name, office_id)]
+    return files[:limit]
 
 
 def _hex(value: str) -> int:
@@ -413,5 +429,7 @@ __all__ = [
     "VirtualBackend",
     "check_spec",
     "list_printed",
+    "printed_by",
+    "printed_label",
     "make_backend",
 ]

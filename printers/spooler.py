@@ -33,7 +33,7 @@ from xephang.engine import accounts, record_print
 from xephang.storage import connect, write
 
 from . import jobs
-from .backends import Backend, PrintError, make_backend
+from .backends import Backend, PrintError, make_backend, printed_label
 from .escpos_bytes import PrinterStatus, encode_receipt
 from .jobs import get_job, job_view, status  # noqa: F401  (re-exported for callers)
 from .layout import Receipt, render_receipt
@@ -233,7 +233,7 @@ class PrintWorker:
                     raise PrintError(before.problem, status=before)
             if not jobs.mark_sending(self.db, job["id"]):
                 return  # another worker recovered it meanwhile
-            io(backend.send, data, receipt.code)
+            io(backend.send, data, printed_label(job["office_id"], receipt.code))
             if check:
                 try:
                     after = io(backend.status)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_api import Ctx, api_template  # noqa: F401  (the seeded template fixture)
+from tests.helpers import Ctx
 from xephang import engine
 
 KEYS = ["service", "priority", "office", "ticket", "reason", "counter", "dossier_code", "outcome"]
@@ -79,7 +79,7 @@ STATES = st.sampled_from(["waiting", "called", "serving", "done"])
     role=st.sampled_from(["admin", "manager", "officer", "kiosk"]),
 )
 def test_random_requests_never_fail_with_a_server_error(
-    api_template,  # noqa: F811
+    api_template,
     tmp_path_factory,
     url,
     body,
@@ -117,39 +117,33 @@ def teardown_module():
 HUGE = "99999999999999999999999"
 
 
-def test_ids_beyond_64_bits_are_not_found(api_template, tmp_path):  # noqa: F811
+def test_ids_beyond_64_bits_are_not_found(ctx):
     """SQLite cannot even compare such ids (OverflowError): they must not be a 500."""
-    ctx = Ctx(api_template, tmp_path)
     token = {"Authorization": f"Bearer {ctx.tokens['admin']}"}
-    try:
-        for url in (
-            f"/api/v1/tickets/{HUGE}",
-            f"/api/v1/tickets/{HUGE}/start",
-            f"/api/v1/counters/{HUGE}/call-next",
-            f"/api/v1/counters/{HUGE}/pause",
-            f"/api/v1/offices/{HUGE}/snapshot",
-            f"/api/v1/offices/{HUGE}/close-day",
-        ):
-            method = ctx.client.get if url.endswith(("snapshot", HUGE)) else ctx.client.post
-            response = method(url, headers=token)
-            assert response.status_code == 404, (url, response.get_data(True))
-        for body in (
-            {"service": int(HUGE), "office": ctx.office},
-            {"service": HUGE, "office": ctx.office},
-            {"service": "²", "office": ctx.office},
-        ):
-            assert ctx.client.post("/api/v1/tickets", json=body, headers=token).status_code == 404
-        for body in ({"service": "A", "office": int(HUGE)},):
-            assert ctx.client.post("/api/v1/tickets", json=body, headers=token).status_code == 400
-        r = ctx.client.post(
-            ctx.fill("/api/v1/counters/{counter}/call"),
-            headers=token,
-            json={"ticket": int(HUGE), "reason": "x"},
-        )
-        assert r.status_code == 400
-        r = ctx.client.get(
-            ctx.fill("/api/v1/offices/{office}/waiting?service=") + HUGE, headers=token
-        )
-        assert r.status_code == 400
-    finally:
-        ctx.close()
+    for url in (
+        f"/api/v1/tickets/{HUGE}",
+        f"/api/v1/tickets/{HUGE}/start",
+        f"/api/v1/counters/{HUGE}/call-next",
+        f"/api/v1/counters/{HUGE}/pause",
+        f"/api/v1/offices/{HUGE}/snapshot",
+        f"/api/v1/offices/{HUGE}/close-day",
+    ):
+        method = ctx.client.get if url.endswith(("snapshot", HUGE)) else ctx.client.post
+        response = method(url, headers=token)
+        assert response.status_code == 404, (url, response.get_data(True))
+    for body in (
+        {"service": int(HUGE), "office": ctx.office},
+        {"service": HUGE, "office": ctx.office},
+        {"service": "²", "office": ctx.office},
+    ):
+        assert ctx.client.post("/api/v1/tickets", json=body, headers=token).status_code == 404
+    for body in ({"service": "A", "office": int(HUGE)},):
+        assert ctx.client.post("/api/v1/tickets", json=body, headers=token).status_code == 400
+    r = ctx.client.post(
+        ctx.fill("/api/v1/counters/{counter}/call"),
+        headers=token,
+        json={"ticket": int(HUGE), "reason": "x"},
+    )
+    assert r.status_code == 400
+    r = ctx.client.get(ctx.fill("/api/v1/offices/{office}/waiting?service=") + HUGE, headers=token)
+    assert r.status_code == 400

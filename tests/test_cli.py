@@ -9,6 +9,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from tests.helpers import SERVER_START_S, free_port
 from xephang import engine
 from xephang.cli import cli
 from xephang.queries import people
@@ -207,14 +208,11 @@ def test_console_script_help():
 
 def test_demo_prints_its_urls_and_serves(tmp_path):
     """`xephang demo` seeds the office, prints the pages and logins, and serves them."""
-    import socket
     import time
 
     import requests
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "XEPHANG_PRINT_WORKER": "false", "XEPHANG_LOG_LEVEL": "WARNING"}
     proc = subprocess.Popen(
         [
@@ -251,14 +249,14 @@ def test_demo_prints_its_urls_and_serves(tmp_path):
         ):
             assert base + page in banner, page
         assert "xephang-demo" in banner and "quanly" in banner
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + SERVER_START_S
         while True:
             try:
-                assert requests.get(base + "/api/v1/health", timeout=1).ok
+                assert requests.get(base + "/api/v1/health", timeout=5).ok
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 assert time.monotonic() < deadline, "demo server did not start"
-                time.sleep(0.05)
+                time.sleep(0.05)  # not listening yet: the port has no event to wait on
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.wait(timeout=60)

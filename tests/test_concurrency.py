@@ -6,7 +6,7 @@ import threading
 import time
 from collections import Counter
 
-from tests.conftest import make_office
+from tests.helpers import make_office
 from xephang import engine
 from xephang.errors import ConflictError, IllegalTransitionError
 from xephang.storage import connect

@@ -4,16 +4,39 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.conftest import login
+from tests.helpers import login, pair_display
 from xephang import engine
 from xephang.reports import live
 from xephang.storage import write
 from xephang.web.extensions import socketio
 
 
+def test_the_pairing_link_only_shows_what_is_about_to_happen(client, demo):
+    shown = client.get(f"/display/pair?token={demo['display_token']}")
+    page = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and "Ghép nối" in page and "TV phòng chờ" in page
+    assert "no-store" in shown.headers["Cache-Control"]
+    with client.session_transaction() as sess:
+        assert "sid" not in sess  # nothing paired by the GET
+    assert client.get("/display/").status_code == 401
+
+
+def test_a_pairing_post_needs_the_pages_csrf_token(client, demo):
+    r = client.post("/display/pair", data={"token": demo["display_token"]})
+    assert r.status_code == 403
+    with client.session_transaction() as sess:
+        assert "sid" not in sess
+
+
+def test_the_pairing_link_warns_a_signed_in_officer_and_keeps_their_session(client, demo):
+    login(client, "canbo1")
+    page = client.get(f"/display/pair?token={demo['display_token']}").get_data(as_text=True)
+    assert "đang đăng nhập" in page and "Cán bộ quầy 1" in page
+    assert client.get("/counter/").status_code == 200  # the GET changed nothing
+
+
 def test_pair_then_board_of_the_paired_office(client, demo):
-    r = client.get(f"/display/pair?token={demo['display_token']}")
-    assert r.status_code == 302 and r.headers["Location"].endswith("/display/")
+    pair_display(client, demo["display_token"])
     r = client.get("/display/")
     assert r.status_code == 200
     page = r.get_data(as_text=True)
@@ -29,7 +52,7 @@ def test_pair_then_board_of_the_paired_office(client, demo):
 
 
 def test_paired_session_authorises_the_board_socket(app, client, demo):
-    client.get(f"/display/pair?token={demo['display_token']}")
+    pair_display(client, demo["display_token"])
     sio = socketio.test_client(app, flask_test_client=client)
     assert sio.is_connected()
     snap = sio.emit("sync", callback=True)["snapshot"]

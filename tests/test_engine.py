@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conftest import MONDAY_9AM, make_office
+from tests.helpers import MONDAY_9AM, make_office
 from xephang import engine
 from xephang.errors import (
     BadInputError,

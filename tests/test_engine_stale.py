@@ -3,7 +3,7 @@
 import json
 from datetime import datetime, timedelta
 
-from tests.conftest import MONDAY_9AM, make_office
+from tests.helpers import MONDAY_9AM, make_office
 from xephang import engine
 from xephang.queries import office as office_queries
 

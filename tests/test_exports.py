@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from tests.test_reports import FIRST, LAST, NOW, month, month_template  # noqa: F401
+from tests.helpers import FIRST, LAST, NOW
 from xephang import engine, reports
 from xephang.cli import cli
 from xephang.reports import exports, purge
@@ -25,7 +25,7 @@ def _sheet_rows(data: bytes, sheet: str) -> list[tuple]:
 
 
 @pytest.mark.parametrize("group", ["service", "day", "officer"])
-def test_report_xlsx_carries_the_report_figures(month, group):  # noqa: F811
+def test_report_xlsx_carries_the_report_figures(month, group):
     db, info, _ = month
     report = reports.wait_report(db, info["office_id"], FIRST, LAST, group, now=NOW)
     rows = _sheet_rows(exports.report_xlsx(report), "Báo cáo")
@@ -51,7 +51,7 @@ def test_report_xlsx_carries_the_report_figures(month, group):  # noqa: F811
     assert summary["Số vé cấp"] == report["total"]["issued"]
 
 
-def test_report_csv_carries_the_json_figures(month):  # noqa: F811
+def test_report_csv_carries_the_json_figures(month):
     db, info, _ = month
     report = reports.wait_report(db, info["office_id"], FIRST, LAST, "service", now=NOW)
     text = exports.report_csv(report)
@@ -65,7 +65,7 @@ def test_report_csv_carries_the_json_figures(month):  # noqa: F811
         assert float(line["satisfied_share"]) == row["satisfied_share"]
 
 
-def test_log_exports_have_every_ticket(month):  # noqa: F811
+def test_log_exports_have_every_ticket(month):
     db, info, _ = month
     rows = log_rows(db, info["office_id"], FIRST, LAST)
     assert len(rows) == db.execute("SELECT count(*) FROM tickets").fetchone()[0]
@@ -80,7 +80,7 @@ def test_log_exports_have_every_ticket(month):  # noqa: F811
     assert all(r["visit_wait_s"] > r["target_wait_s"] for r in over)
 
 
-def test_cli_report_json_csv_xlsx(month, tmp_path):  # noqa: F811
+def test_cli_report_json_csv_xlsx(month, tmp_path):
     db, info, path = month
     runner = CliRunner()
     base = [
@@ -130,7 +130,7 @@ def test_cli_report_json_csv_xlsx(month, tmp_path):  # noqa: F811
     assert bad.exit_code != 0 and "Ngày kết thúc" in bad.output
 
 
-def test_purge_removes_old_logs_keeps_chain_and_statistics(month):  # noqa: F811
+def test_purge_removes_old_logs_keeps_chain_and_statistics(month):
     db, info, _ = month
     office = info["office_id"]
     ticket = db.execute(
@@ -168,7 +168,7 @@ def test_purge_removes_old_logs_keeps_chain_and_statistics(month):  # noqa: F811
     assert engine.verify_log(db, office)
 
 
-def test_cli_purge_dry_run_and_run(month):  # noqa: F811
+def test_cli_purge_dry_run_and_run(month):
     db, info, path = month
     runner = CliRunner()
     dry = runner.invoke(cli, ["purge", "--db", path, "--dry-run"])

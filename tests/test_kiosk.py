@@ -8,21 +8,13 @@ import re
 import pytest
 
 import printers
+from tests.helpers import login, pair_kiosk
 from xephang import engine
 from xephang.engine import accounts
 from xephang.queries import people
 from xephang.storage import write
 
 JSON = {"Accept": "application/json"}
-
-
-def pair_kiosk(client, token: str) -> str:
-    """Pair a test client as a kiosk through /kiosk/pair; return the CSRF token the page holds."""
-    r = client.get(f"/kiosk/pair?token={token}")
-    assert r.status_code == 302 and r.location.endswith("/kiosk/")
-    page = client.get("/kiosk/")
-    assert page.status_code == 200
-    return re.search(rb'name="csrf-token" content="([^"]+)"', page.data).group(1).decode()
 
 
 @pytest.fixture
@@ -57,8 +49,13 @@ def test_pairing_with_a_wrong_token_explains_why(client, demo, token_kind, text)
     token = "xd_nope" if token_kind == "bad" else demo["display_token"]
     r = client.get(f"/kiosk/pair?token={token}")
     assert r.status_code == 403 and text in r.data.decode()
+    client.get("/login")
     with client.session_transaction() as sess:
-        assert "device_id" not in sess  # a display token must not pair the kiosk browser
+        csrf = sess["csrf"]
+    r = client.post("/kiosk/pair", data={"token": token, "csrf_token": csrf})
+    assert r.status_code == 403 and text in r.data.decode()
+    with client.session_transaction() as sess:
+        assert "sid" not in sess  # a display token must not pair the kiosk browser
 
 
 def test_a_revoked_kiosk_is_unpaired(client, db, demo):
@@ -213,8 +210,6 @@ def test_the_kiosk_page_and_its_assets_come_from_the_app(kiosk, client):
 
 
 def test_managers_see_the_tickets_the_virtual_printer_saved(kiosk, client, app):
-    from tests.conftest import login
-
     kiosk("A")
     kiosk("B")
     printers.get_spooler(app).drain()
@@ -229,8 +224,6 @@ def test_managers_see_the_tickets_the_virtual_printer_saved(kiosk, client, app):
 
 
 def test_officers_may_not_see_printed_tickets(client, demo):
-    from tests.conftest import login
-
     login(client, "canbo1")
     assert client.get("/manager/printed/").status_code == 403
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from datetime import timedelta
 
 import openpyxl
 import pytest
 
-from tests.conftest import login
-from tests.test_reports import FIRST, LAST, month_template  # noqa: F401
+from tests.helpers import FIRST, LAST, login
 from xephang import create_app, engine
 from xephang.clock import utcnow
 from xephang.engine import accounts
@@ -56,8 +54,8 @@ def test_role_checks_on_every_page_and_download(client, demo):
 def test_manager_cannot_see_another_office_but_admin_can(client, db, demo):
     other = engine.create_office(db, "Văn phòng khác")
     login(client, "quanly")
-    assert client.get(f"/manager/dashboard.json?office={other}").status_code == 403
-    assert client.get(f"/manager/reports?office={other}").status_code == 403
+    assert client.get(f"/manager/dashboard.json?office={other}").status_code == 404
+    assert client.get(f"/manager/reports?office={other}").status_code == 404
     client.post("/logout", data={"csrf_token": login(client, "quanly")})
     login(client, "admin")
     body = client.get(f"/manager/dashboard.json?office={other}").get_json()
@@ -145,14 +143,10 @@ def test_dashboard_sync_refuses_officers(app, client, demo):
 
 
 @pytest.fixture
-def month_client(month_template, tmp_path):  # noqa: F811
+def month_client(month_template, tmp_path):
     """A logged-in manager client on a copy of the generated month."""
-    src, info = month_template
-    conn = connect(src)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
     path = str(tmp_path / "month.db")
-    shutil.copy(src, path)
+    info = month_template.copy_to(path)
     app = create_app(
         {"DB": path, "TESTING": True, "SECRET_KEY": "test", "PRINT_DIR": str(tmp_path / "printed")}
     )

@@ -10,73 +10,7 @@ from PIL import Image, ImageChops
 
 from printers.escpos_bytes import encode_receipt, parse_status
 from printers.layout import Receipt, font, nfc, render_receipt, wrap
-
-URL = "http://192.168.1.10:5000/t/Zm9vYmFyYmF6cXV4MTIzNA"
-
-RECEIPT = Receipt(
-    office_name="Trung tâm Phục vụ hành chính công tỉnh Ninh Bình",
-    service_vi="Lao động - Thương binh và Xã hội",
-    service_en="Labour and social affairs",
-    code="F023",
-    issued_at="26/11/2026 14:05",
-    people_ahead=7,
-    wait_minutes=18,
-    tracker_url=URL,
-    footer="Cảm ơn quý khách! Quét mã QR để theo dõi số thứ tự.",
-    priority_vi="Người cao tuổi",
-)
-
-# A lookup table: one raster byte -> eight grey pixels (bit set = printed = black).
-BITS = [bytes(0 if byte & (0x80 >> i) else 255 for i in range(8)) for byte in range(256)]
-
-
-def walk_commands(data: bytes) -> list[tuple[str, bytes]]:
-    """Split an ESC/POS stream into the commands a receipt may use; fail on anything else.
-
-    In particular no byte is printable text: Vietnamese goes out only as raster.
-    """
-    commands, i = [], 0
-    while i < len(data):
-        if data[i : i + 2] == b"\x1b@":
-            commands.append(("init", b""))
-            i += 2
-        elif data[i : i + 3] == b"\x1dv0":
-            width_bytes = data[i + 4] | data[i + 5] << 8
-            height = data[i + 6] | data[i + 7] << 8
-            end = i + 8 + width_bytes * height
-            assert end <= len(data), "truncated raster"
-            commands.append(("raster", data[i:end]))
-            i = end
-        elif data[i : i + 2] == b"\x1bd":
-            commands.append(("feed", data[i : i + 3]))
-            i += 3
-        elif data[i : i + 2] == b"\x1dV":
-            commands.append(("cut", data[i : i + 3]))
-            i += 3
-        else:
-            raise AssertionError(f"unexpected byte {data[i]:#04x} at {i}: not a raster command")
-    return commands
-
-
-def decode_gs_v0(data: bytes) -> Image.Image:
-    """Our own GS v 0 decoder: stack every raster block into one greyscale image."""
-    blocks = []
-    for kind, command in walk_commands(data):
-        if kind != "raster":
-            continue
-        assert command[3] == 0, "normal density expected"
-        width_bytes = command[4] | command[5] << 8
-        height = command[6] | command[7] << 8
-        pixels = b"".join(BITS[b] for b in command[8:])
-        blocks.append(Image.frombytes("L", (width_bytes * 8, height), pixels))
-    assert blocks, "no raster in the job"
-    image = Image.new("L", (blocks[0].width, sum(b.height for b in blocks)), 255)
-    y = 0
-    for block in blocks:
-        assert block.width == blocks[0].width
-        image.paste(block, (0, y))
-        y += block.height
-    return image
+from tests.helpers import RECEIPT, URL, decode_gs_v0, walk_commands
 
 
 @pytest.mark.parametrize("paper_mm, width", [(80, 576), (58, 384)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import login
+from tests.helpers import login
 from xephang import engine
 from xephang.engine import accounts
 from xephang.web.extensions import socketio
@@ -229,6 +229,7 @@ def test_tracker_follows_a_transfer(app, client, tokens, demo, issue):
 
 def test_dossier_code_is_not_broadcast(app, client, tokens, demo, issue):
     display = socketio.test_client(app, auth={"board": demo["board_id"]})
+    staff = socketio.test_client(app, auth={"token": tokens["officer"]["Authorization"][7:]})
     ticket = issue("A")
     call_next(client, tokens)
     client.post(f"/api/v1/tickets/{ticket['id']}/start", headers=tokens["officer"])
@@ -238,9 +239,10 @@ def test_dossier_code_is_not_broadcast(app, client, tokens, demo, issue):
         headers=tokens["officer"],
     )
     finished = [e for e in events(display) if e["type"] == "finished"][0]
-    assert "dossier_code" not in finished["details"]
-    assert finished["details"]["has_dossier_code"] is True
-    assert "000.00.01" not in repr(finished)
+    assert finished["details"] == {}  # a board learns neither the code nor that there is one
+    assert "000.00.01" not in repr(finished) and "received" not in repr(finished)
+    for_staff = [e for e in events(staff) if e["type"] == "finished"][0]
+    assert for_staff["details"] == {"has_dossier_code": True, "outcome": "received"}
 
 
 def test_missed_events_resync_through_snapshot(app, client, tokens, demo, issue):
@@ -263,8 +265,9 @@ def test_missed_events_resync_through_snapshot(app, client, tokens, demo, issue)
     assert snap["counters"][0]["current_ticket"]["code"] == "A001"
 
 
-def test_pause_and_counter_events_reach_board(app, client, tokens, demo):
+def test_pause_and_counter_events_reach_board_without_the_reason(app, client, tokens, demo):
     board = socketio.test_client(app, auth={"board": demo["board_id"]})
+    staff = socketio.test_client(app, auth={"token": tokens["officer"]["Authorization"][7:]})
     r = client.post(
         "/api/v1/counters/4/pause", json={"reason": "Họp giao ban"}, headers=tokens["officer"]
     )
@@ -272,7 +275,8 @@ def test_pause_and_counter_events_reach_board(app, client, tokens, demo):
     client.post("/api/v1/counters/4/resume", headers=tokens["officer"])
     got = events(board)
     assert [(e["type"], e["counter_id"]) for e in got] == [("paused", 4), ("resumed", 4)]
-    assert got[0]["details"]["reason"] == "Họp giao ban"
+    assert "reason" not in got[0]["details"] and "Họp giao ban" not in repr(got)
+    assert events(staff)[0]["details"]["reason"] == "Họp giao ban"  # staff still see why
 
 
 def test_recall_is_announced_again(app, client, tokens, demo, issue):

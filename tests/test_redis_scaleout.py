@@ -1,4 +1,9 @@
-"""Two server processes on one database share events through Redis (Socket.IO message queue)."""
+"""Two server processes on one database share events through Redis (Socket.IO message queue).
+
+A process subscribes to the queue's channel when its first socket connects, in
+the background: the tests wait for Redis to count the subscriptions before
+they make the events a client must receive.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,13 @@ import pytest
 import requests
 import socketio
 
-from tests.e2e.conftest import LiveServer, free_port, seeded_db
+from tests.helpers import free_port
 from xephang.engine import accounts
 from xephang.storage import connect
 
 REDIS = shutil.which("redis-server")
+CHANNEL = "flask-socketio"  # Flask-SocketIO's message queue channel
+WAIT_S = 120  # a guard against a hang, never expected to run out
 
 
 @pytest.fixture
@@ -43,7 +50,7 @@ def redis_url(tmp_path):
     import redis
 
     client = redis.Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + WAIT_S
     while True:
         try:
             client.ping()
@@ -52,26 +59,21 @@ def redis_url(tmp_path):
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
                 raise
-            time.sleep(0.05)
+            time.sleep(0.05)  # not listening yet: the port has no event to wait on
     yield f"redis://127.0.0.1:{port}/0"
     proc.terminate()
     proc.wait(10)
 
 
 @pytest.fixture
-def two_servers(tmp_path, redis_url):
-    path, info = seeded_db(tmp_path)
+def two_servers(demo_file, redis_url, live_servers):
+    """Two server processes on one copy of the demo office, sharing events through Redis."""
+    path, info = demo_file
     db = connect(path)
     info["officer_token"] = accounts.add_user_token(db, "canbo1")
     db.close()
-    servers = [LiveServer(path, args=["--message-queue", redis_url]) for _ in range(2)]
-    try:
-        for server in servers:
-            server.start()
-        yield servers, info
-    finally:
-        for server in servers:
-            server.stop()
+    servers = [live_servers(path, args=["--message-queue", redis_url]) for _ in range(2)]
+    return servers, info
 
 
 def listen(url: str, auth: dict) -> tuple[socketio.Client, list, threading.Event]:
@@ -84,21 +86,34 @@ def listen(url: str, auth: dict) -> tuple[socketio.Client, list, threading.Event
         if event["type"] == "called":
             called.set()
 
-    client.connect(url, auth=auth, transports=["websocket"], wait_timeout=10)
+    client.connect(url, auth=auth, transports=["websocket"], wait_timeout=WAIT_S)
     return client, received, called
 
 
-def test_call_through_one_process_reaches_display_on_the_other(two_servers):
+def wait_for_subscribers(redis_url: str, processes: int) -> None:
+    """Until ``processes`` server processes listen on the message queue's channel."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + WAIT_S
+    while client.pubsub_numsub(CHANNEL)[0][1] < processes:
+        assert time.monotonic() < deadline, "the servers never subscribed"
+        time.sleep(0.02)  # Redis has no event for a new subscription: ask again
+    client.close()
+
+
+def test_call_through_one_process_reaches_display_on_the_other(two_servers, redis_url):
     (first, second), info = two_servers
     display, received, called = listen(second.url, {"token": info["display_token"]})
     try:
+        wait_for_subscribers(redis_url, 1)  # the second; the first has no socket yet
         kiosk = {"Authorization": f"Bearer {info['kiosk_token']}"}
         officer = {"Authorization": f"Bearer {info['officer_token']}"}
         r = requests.post(f"{first.url}/api/v1/tickets", json={"service": "A"}, headers=kiosk)
         assert r.status_code == 201
         r = requests.post(f"{first.url}/api/v1/counters/1/call-next", headers=officer)
         assert r.status_code == 200 and r.json()["ticket"]["code"] == "A001"
-        assert called.wait(10), received
+        assert called.wait(WAIT_S), received
         call = [e for e in received if e["type"] == "called"][0]
         assert call["ticket"]["code"] == "A001" and call["details"]["counter_number"] == 1
         assert [e["type"] for e in received] == ["issued", "called"]
@@ -107,16 +122,17 @@ def test_call_through_one_process_reaches_display_on_the_other(two_servers):
         display.disconnect()
 
 
-def test_each_event_reaches_each_client_once_across_processes(two_servers):
+def test_each_event_reaches_each_client_once_across_processes(two_servers, redis_url):
     (first, second), info = two_servers
     clients = [listen(server.url, {"board": info["board_id"]}) for server in (first, second)]
     try:
+        wait_for_subscribers(redis_url, 2)
         officer = {"Authorization": f"Bearer {info['officer_token']}"}
         kiosk = {"Authorization": f"Bearer {info['kiosk_token']}"}
         requests.post(f"{second.url}/api/v1/tickets", json={"service": "B"}, headers=kiosk)
         requests.post(f"{first.url}/api/v1/counters/2/call-next", headers=officer)
         for _client, received, called in clients:
-            assert called.wait(10)
+            assert called.wait(WAIT_S)
             assert [e["type"] for e in received] == ["issued", "called"]
     finally:
         for client, _, _ in clients:

@@ -4,183 +4,22 @@ A month (2022-12-19 .. 2023-01-13, spanning the 30 → 15 minute target
 change on 2023-01-01, plus a service target set mid-period) is generated
 through the real engine functions with an injected clock: transfers,
 recalls, returns, no-shows, cancellations, priority tickets, ratings and
-tickets left to expire.
+tickets left to expire (``tests.helpers.fill_month``, built once per session as
+``month_template``; the ``month`` fixture is a fresh copy of it).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import random
-import shutil
 import statistics
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 import pytest
 
+from tests.helpers import FIRST, LAST, NOW, SERVICE_TARGET, TZ
 from xephang import engine, reports
-from xephang.cli.demo import seed_demo
 from xephang.errors import QueueError
-from xephang.queries import queue as queue_queries
-from xephang.storage import connect, migrate
-
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-FIRST, LAST = "2022-12-19", "2023-01-13"
-SERVICE_TARGET = ("C", 600, "2023-01-09")  # prefix, seconds, effective from
-
-
-def _users(db) -> dict[int, int]:
-    """counter number -> officer user id (canbo<n> works at counter n)."""
-    return {
-        n: db.execute("SELECT id FROM users WHERE username = ?", [f"canbo{n}"]).fetchone()[0]
-        for n in range(1, 7)
-    }
-
-
-def simulate_day(
-    db, office_id: int, day: date, rng: random.Random, counters: dict, officers: dict
-) -> None:
-    """One office day through the engine: arrivals interleaved with counter work."""
-    clock = datetime(day.year, day.month, day.day, 7, 30, tzinfo=TZ)
-    closing = clock.replace(hour=16, minute=30)
-    to_issue = rng.randint(10, 16)
-    holding: dict[int, int | None] = dict.fromkeys(counters.values())
-
-    def tick(low=20, high=420):
-        nonlocal clock
-        clock += timedelta(seconds=rng.randint(low, high), milliseconds=rng.randint(0, 999))
-        return clock
-
-    while clock < closing:
-        if to_issue and rng.random() < 0.3:
-            prefix = rng.choice("AABBCDEF")
-            priority = "elderly" if rng.random() < 0.2 else None
-            engine.issue_ticket(
-                db, office_id, prefix, priority=priority, now=tick(), check_hours=False
-            )
-            to_issue -= 1
-            continue
-        number = rng.choice(list(counters))
-        cid, uid = counters[number], officers[number]
-        current = holding[cid]
-        try:
-            if current is None:
-                if to_issue == 0 and not queue_queries.waiting_list(db, office_id, limit=1):
-                    break
-                out = engine.call_next(db, cid, user_id=uid, now=tick())
-                holding[cid] = out.ticket["id"] if out.ticket else None
-                continue
-            status = engine.get_ticket(db, current)["status"]
-            roll = rng.random()
-            if status == "called":
-                if roll < 0.12:
-                    engine.recall(db, current, user_id=uid, now=tick(5, 60))
-                elif roll < 0.22:
-                    engine.no_show(db, current, user_id=uid, now=tick(30, 90))
-                    holding[cid] = None
-                elif roll < 0.27:
-                    engine.return_to_queue(
-                        db, current, user_id=uid, reason="thiếu giấy tờ", now=tick(30, 90)
-                    )
-                    holding[cid] = None
-                elif roll < 0.30:
-                    engine.cancel(db, current, user_id=uid, reason="nhầm dịch vụ", now=tick())
-                    holding[cid] = None
-                else:
-                    engine.start(db, current, user_id=uid, now=tick(10, 90))
-            elif status == "serving":
-                if roll < 0.15:
-                    engine.transfer(
-                        db,
-                        current,
-                        service=rng.choice("ACD"),
-                        user_id=uid,
-                        reason="chuyển lĩnh vực",
-                        now=tick(60, 300),
-                    )
-                    holding[cid] = None
-                else:
-                    dossier = f"HS{day:%m%d}-{current}" if roll < 0.6 else None
-                    done = engine.finish(
-                        db, current, user_id=uid, dossier_code=dossier, now=tick(60, 900)
-                    )
-                    holding[cid] = None
-                    if rng.random() < 0.6:
-                        engine.rate_ticket(
-                            db, current, rng.choice([3, 3, 2, 2, 1]), now=tick(5, 30)
-                        )
-                    assert done.ticket["status"] == "done"
-            else:
-                holding[cid] = None
-        except QueueError:
-            holding[cid] = None
-    for current in holding.values():  # finish what counters hold at closing
-        status = engine.get_ticket(db, current)["status"] if current else None
-        if status == "serving":
-            engine.finish(db, current, user_id=None, now=tick(10, 60))
-        elif status == "called":
-            engine.no_show(db, current, now=tick(10, 60))
-    # A few tickets are left waiting and expire at the close of day.
-    if rng.random() < 0.5:
-        engine.issue_ticket(db, office_id, "E", now=tick(), check_hours=False)
-    engine.close_day(db, office_id, now=tick(), day=day.isoformat())
-
-
-def generate_month(path: str, seed: int = 7) -> dict:
-    """Fill a database file with the test month; return the office id and service ids."""
-    db = connect(path)
-    migrate(db)
-    info = seed_demo(db)
-    office_id = info["office_id"]
-    services = {
-        r["prefix"]: r["id"]
-        for r in db.query("SELECT id, prefix FROM services WHERE office_id = ?", [office_id])
-    }
-    engine.set_target(
-        db,
-        office_id,
-        "avg_wait_s",
-        SERVICE_TARGET[1],
-        SERVICE_TARGET[2],
-        service_id=services[SERVICE_TARGET[0]],
-    )
-    counters = {
-        r["number"]: r["id"]
-        for r in db.query("SELECT id, number FROM counters WHERE office_id = ?", [office_id])
-    }
-    officers = _users(db)
-    rng = random.Random(seed)
-    day = date.fromisoformat(FIRST)
-    while day <= date.fromisoformat(LAST):
-        if day.weekday() < 5:
-            simulate_day(db, office_id, day, rng, counters, officers)
-        day += timedelta(days=1)
-    db.close()
-    return {"office_id": office_id, "services": services, "counters": counters}
-
-
-@pytest.fixture(scope="session")
-def month_template(tmp_path_factory):
-    """The generated month, built once; tests get their own copy of the file."""
-    path = str(tmp_path_factory.mktemp("month") / "month.db")
-    info = generate_month(path)
-    return path, info
-
-
-@pytest.fixture
-def month(month_template, tmp_path):
-    """A fresh copy of the generated month database for one test."""
-    src, info = month_template
-    path = str(tmp_path / "month.db")
-    db = connect(src)
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
-    shutil.copy(src, path)
-    database = connect(path)
-    yield database, info, path
-    database.close()
-
 
 # ---------------------------------------------------------------- independent computation
 
@@ -321,8 +160,6 @@ def assert_rows_match(actual_rows: list[dict], expected: dict, label) -> None:
 
 
 # ---------------------------------------------------------------- tests
-
-NOW = datetime(2023, 2, 1, 3, 0, tzinfo=UTC)
 
 
 def test_month_has_the_situations_the_report_must_handle(month):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import login
+from tests.helpers import login
 from xephang import engine
 from xephang.queries import people
 
@@ -207,10 +207,19 @@ def test_user_add_and_update(client, db, demo, admin):
 @pytest.mark.parametrize(
     "data,message",
     [
-        ({"username": "canbo1", "role": "officer", "password": "12345678"}, "đã có"),
-        ({"username": "x y", "role": "officer", "password": "12345678"}, "Tên đăng nhập 2–64"),
-        ({"username": "moi", "role": "officer", "password": "ngan"}, "Mật khẩu tối thiểu 8"),
-        ({"username": "moi", "role": "boss", "password": "12345678"}, "Vai trò phải là"),
+        ({"username": "canbo1", "role": "officer", "password": "Mua-thu-Ha-Noi"}, "đã có"),
+        (
+            {"username": "x y", "role": "officer", "password": "Mua-thu-Ha-Noi"},
+            "Tên đăng nhập 2–64",
+        ),
+        ({"username": "moi", "role": "officer", "password": "ngan-qua"}, "Mật khẩu tối thiểu 10"),
+        ({"username": "moi", "role": "boss", "password": "Mua-thu-Ha-Noi"}, "Vai trò phải là"),
+        ({"username": "moi", "role": "officer", "password": "password123"}, "quá phổ biến"),
+        ({"username": "moi", "role": "officer", "password": "xephang-demo"}, "quá phổ biến"),
+        (
+            {"username": "nguyenvana", "role": "officer", "password": "NguyenVanA"},
+            "trùng tên đăng nhập",
+        ),
     ],
 )
 def test_user_add_invalid(client, db, demo, admin, data, message):
@@ -245,31 +254,90 @@ def test_officer_needs_an_office_and_admin_cannot_demote_self(client, db, demo, 
     assert response.status_code == 400
 
 
-def test_managers_cannot_manage_users(client, demo, manager):
-    assert client.get("/manager/setup/users").status_code == 403
-    assert (
-        post(
+def test_managers_manage_officers_of_their_office_only(client, db, demo, manager):
+    page = client.get("/manager/setup/users").get_data(as_text=True)
+    assert "canbo1" in page and "quanly" in page and ">admin<" not in page  # own office only
+    made = post(
+        client,
+        "/manager/setup/users",
+        manager,
+        username="canbo10",
+        role="officer",
+        office_id=str(demo["office_id"]),
+        password="Mua-thu-Ha-Noi",
+    )
+    assert made.status_code == 302
+    for role in ("manager", "admin"):
+        refused = post(
             client,
             "/manager/setup/users",
             manager,
-            username="x1",
-            role="admin",
-            password="12345678",
+            username=f"x{role}",
+            role=role,
+            office_id=str(demo["office_id"]),
+            password="Mua-thu-Ha-Noi",
+        )
+        assert refused.status_code == 403
+    boss = ids(db, "SELECT id FROM users WHERE username = 'quanly'")[0]
+    officer = ids(db, "SELECT id FROM users WHERE username = 'canbo10'")[0]
+    assert (
+        post(
+            client,
+            f"/manager/setup/users/{officer}",
+            manager,
+            role="officer",
+            office_id=str(demo["office_id"]),
         ).status_code
-        == 403
+        == 302
+    )  # deactivated
+    assert db.execute("SELECT active FROM users WHERE id = ?", [officer]).fetchone()[0] == 0
+    admin_id = ids(db, "SELECT id FROM users WHERE username = 'admin'")[0]
+    assert (
+        post(
+            client,
+            f"/manager/setup/users/{admin_id}",
+            manager,
+            role="officer",
+            office_id=str(demo["office_id"]),
+            active="1",
+        ).status_code
+        == 404
     )
+    assert (
+        post(
+            client,
+            f"/manager/setup/users/{boss}",
+            manager,
+            role="officer",
+            office_id=str(demo["office_id"]),
+            active="1",
+        ).status_code
+        == 400
+    )  # self
 
 
 # ------------------------------------------------------------------ devices
 
 
+def pair_form(client, url="/manager/setup/devices"):
+    """The pairing form's one-use nonce from the devices page."""
+    page = client.get(url).get_data(as_text=True)
+    return page.split('name="nonce" value="', 1)[1].split('"', 1)[0]
+
+
+def shown_token(page: str) -> str:
+    return page.split('<p class="token"', 1)[1].split(">", 1)[1].split("</p>", 1)[0]
+
+
 def test_device_pair_shows_token_once_rename_revoke(client, db, demo, manager):
-    # Post/Redirect/Get: the pairing POST redirects; the token is on the page it leads to.
-    response = post(client, "/manager/setup/devices", manager, kind="printer", name="Máy in sảnh")
-    assert response.status_code == 302
-    response = client.get(response.headers["Location"])
+    nonce = pair_form(client)
+    response = post(
+        client, "/manager/setup/devices", manager, kind="printer", name="Máy in sảnh", nonce=nonce
+    )
     page = response.get_data(as_text=True)
-    assert response.status_code == 200 and "xd_" in page and "chỉ hiện một lần" in page
+    assert response.status_code == 200 and "chỉ hiện một lần" in page
+    assert "no-store" in response.headers["Cache-Control"]
+    assert shown_token(page).startswith("xd_")
     device = ids(db, "SELECT id FROM devices WHERE name = 'Máy in sảnh'")[0]
     assert "xd_" not in client.get("/manager/setup/devices").get_data(as_text=True)
     assert (
@@ -285,39 +353,54 @@ def test_device_pair_shows_token_once_rename_revoke(client, db, demo, manager):
     ).fetchone() == ("Máy in tầng 1", 1)
 
 
-def test_device_pair_redirects_and_reload_does_not_pair_again(client, db, demo, manager):
+def test_a_resent_pairing_form_does_not_pair_again(client, db, demo, manager):
     before = db.execute("SELECT count(*) FROM devices").fetchone()[0]
-    response = post(client, "/manager/setup/devices", manager, kind="kiosk", name="Kiosk PRG")
-    assert response.status_code == 302
-    assert response.headers["Location"].endswith("/manager/setup/devices")
-    assert db.execute("SELECT count(*) FROM devices WHERE name = 'Kiosk PRG'").fetchone()[0] == 1
-    shown = client.get("/manager/setup/devices")
-    page = shown.get_data(as_text=True)
-    assert shown.status_code == 200 and 'id="new-token"' in page
-    assert "no-store" in shown.headers.get("Cache-Control", "")
-    new_token = page.split('<p class="token">', 1)[1].split("</p>", 1)[0]
-    assert new_token.startswith("xd_")
-    again = client.get("/manager/setup/devices").get_data(as_text=True)  # the reload
-    assert 'id="new-token"' not in again and new_token not in again
+    nonce = pair_form(client)
+    first = post(
+        client, "/manager/setup/devices", manager, kind="kiosk", name="Kiosk một", nonce=nonce
+    )
+    assert first.status_code == 200 and 'id="new-token"' in first.get_data(as_text=True)
+    again = post(
+        client, "/manager/setup/devices", manager, kind="kiosk", name="Kiosk một", nonce=nonce
+    )  # the browser's "resend form" after a reload
+    assert again.status_code == 400 and "đã được gửi" in again.get_data(as_text=True)
+    assert 'id="new-token"' not in again.get_data(as_text=True)
+    assert (
+        post(client, "/manager/setup/devices", manager, kind="kiosk", name="Kiosk hai").status_code
+        == 400
+    )  # no nonce at all
     assert db.execute("SELECT count(*) FROM devices").fetchone()[0] == before + 1
-    assert db.execute("SELECT count(*) FROM devices WHERE name = 'Kiosk PRG'").fetchone()[0] == 1
-    # The shown token pairs the device it was made for.
-    row = db.execute("SELECT id FROM devices WHERE name = 'Kiosk PRG'").fetchone()
-    assert people.principal_for_token(db, new_token).device_id == row[0]
 
 
-def test_device_token_is_shown_for_its_office_only(client, db, demo):
-    csrf = login(client, "admin")
-    other = engine.create_office(db, "Văn phòng Hai")
+def test_the_new_device_token_never_enters_the_session_cookie(client, db, demo, manager):
     response = post(
-        client, f"/manager/setup/devices?office={other}", csrf, kind="display", name="TV hai"
+        client,
+        "/manager/setup/devices",
+        manager,
+        kind="display",
+        name="TV sảnh",
+        nonce=pair_form(client),
     )
-    assert response.status_code == 302 and f"office={other}" in response.headers["Location"]
-    page = client.get(f"/manager/setup/devices?office={demo['office_id']}").get_data(as_text=True)
-    assert 'id="new-token"' not in page  # popped: never shown on another office's page
-    assert 'id="new-token"' not in client.get(f"/manager/setup/devices?office={other}").get_data(
-        as_text=True
-    )
+    token = shown_token(response.get_data(as_text=True)).rsplit("token=", 1)[1]
+    with client.session_transaction() as sess:
+        assert token not in repr(dict(sess))
+    cookie = client.get_cookie("session")
+    assert cookie is not None and token not in cookie.value
+    assert people.principal_for_token(db, token).role == "display"
+
+
+def test_pairing_shows_the_full_link_and_a_qr_code(client, db, demo, manager):
+    page = post(
+        client,
+        "/manager/setup/devices",
+        manager,
+        kind="kiosk",
+        name="Kiosk QR",
+        nonce=pair_form(client),
+    ).get_data(as_text=True)
+    link = shown_token(page)
+    assert link.startswith("http://xephang.test/kiosk/pair?token=xd_")
+    assert "<svg" in page.split('id="new-token"', 1)[1].split("</section>", 1)[0]
 
 
 @pytest.mark.parametrize(
@@ -539,10 +622,10 @@ def test_manager_cannot_change_another_offices_rows(client, db, demo, manager):
     response = post(
         client, f"/manager/setup/services/{service}", manager, name_vi="Đổi", active="1"
     )
-    assert response.status_code == 403
+    assert response.status_code == 404
     assert (
         post(client, "/manager/setup/office", manager, office=str(other), **OFFICE_OK).status_code
-        == 403
+        == 404
     )
 
 

@@ -1,4 +1,4 @@
-from tests.conftest import login
+from tests.helpers import login
 
 
 def test_issue_and_call_over_api(client, tokens):

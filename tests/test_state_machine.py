@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from tests.conftest import MONDAY_9AM, make_office
+from tests.helpers import MONDAY_9AM, make_office, temp_root
 from xephang import engine
 from xephang.errors import QueueError
 from xephang.queries import office as office_queries
@@ -40,7 +40,7 @@ def dump(db) -> dict:
 class QueueMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
-        self.tmp = Path(tempfile.mkdtemp(prefix="xephang-sm-"))
+        self.tmp = Path(tempfile.mkdtemp(prefix="xephang-sm-", dir=temp_root()))
         self.db = connect(self.tmp / "sm.db")
         migrate(self.db)
         self.q = make_office(self.db, counters=COUNTERS)

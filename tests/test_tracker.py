@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import login
 from xephang import engine
 
 JSON = {"Accept": "application/json"}
@@ -131,8 +132,6 @@ def test_the_rating_form_works_without_javascript(client, tokens, issued, db):
 
 
 def test_a_logged_in_staff_browser_still_needs_the_page_csrf_token(client, tokens, issued):
-    from tests.conftest import login
-
     token = issued()
     called = call(client, tokens)["ticket"]
     act(client, tokens, called["id"], "start")

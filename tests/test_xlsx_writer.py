@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 from datetime import UTC, datetime, timedelta, timezone
@@ -83,3 +84,69 @@ def test_the_log_goes_on_in_another_sheet_past_the_limit(monkeypatch):
     codes = [c.value for name in book.sheetnames[1:] for c in book[name]["B"][1:]]
     assert codes == [f"A{n:03d}" for n in range(1, 61)]
     assert all(book[name]["B1"].value == "Số" for name in book.sheetnames[1:])
+
+
+@pytest.mark.parametrize(
+    "typed", ['=HYPERLINK("http://evil.example","x")', "+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+)
+def test_typed_text_never_becomes_a_formula_in_any_export(typed):
+    row = {key: None for key, *_ in exports.LOG_COLUMNS}
+    row.update(
+        code="A001",
+        status_vi="Đã xong",
+        from_code="",
+        visit_wait_s=60.0,
+        over_target=False,
+        dossier_code=typed,
+        officer=typed,
+        wait_s=-5.0,
+    )
+    csv_text = exports.log_csv([{**row, "status": "done"}])
+    parsed = list(csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff"), newline="")))
+    assert parsed[0]["dossier_code"] == "'" + typed and parsed[0]["officer"] == "'" + typed
+    assert parsed[0]["wait_s"] == "-5.0"  # a number keeps its sign
+    shown = "'" + typed.replace("\r", "\n")  # XML reads a CR back as a LF
+    book = reopen(exports.log_xlsx([row], typed, "2026-03-01", "2026-03-01"))
+    log = book["Nhật ký"]
+    header = [c.value for c in log[1]]
+    cells = {h: c for h, c in zip(header, log[2], strict=False)}
+    assert cells["Mã hồ sơ"].value == shown and cells["Mã hồ sơ"].data_type == "s"
+    assert cells["Cán bộ"].value == shown
+    assert book["Tóm tắt"]["A2"].value == shown
+    report = {
+        "rows": [{"group": typed}],
+        "total": {"group": "Tổng cộng"},
+        "office": {"name": typed},
+        "from": "2026-03-01",
+        "to": "2026-03-01",
+        "group_vi": "Cán bộ",
+    }
+    for part in (report["rows"][0], report["total"]):
+        part.update(
+            {
+                k: None
+                for k in (
+                    "issued",
+                    "served",
+                    "no_show",
+                    "visits",
+                    "avg_wait_s",
+                    "p90_wait_s",
+                    "target_wait_s",
+                    "wait_pass",
+                    "within_target_share",
+                    "satisfied_share",
+                    "target_satisfied_share",
+                    "satisfaction_pass",
+                )
+            }
+        )
+    workbook = reopen(exports.report_xlsx(report))
+    assert workbook["Báo cáo"]["A2"].value == shown
+    assert workbook["Báo cáo"]["A2"].data_type == "s"
+    assert workbook["Tóm tắt"]["A2"].value == shown
+
+
+def test_numbers_stay_numbers_in_exports():
+    assert exports.inert(-5) == -5 and exports.inert(-2.5) == -2.5
+    assert exports.inert("A001") == "A001"

@@ -5,16 +5,33 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from .config import load_settings
 from .storage import connect, migrate
 
 
-def _secret_key(instance_path: Path) -> str:
-    """A persistent random key for this installation when none is configured."""
-    path = instance_path / "secret_key"
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: an id SQLite can store, else the route does not match
+    (404), instead of an OverflowError deep in a query."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def _secret_key(settings: dict, db_folder: Path) -> str:
+    """SECRET_KEY, or the key in SECRET_KEY_FILE, or one generated next to the database."""
+    if settings["SECRET_KEY"]:
+        return settings["SECRET_KEY"]
+    path = (
+        Path(settings["SECRET_KEY_FILE"])
+        if settings["SECRET_KEY_FILE"]
+        else (db_folder / "secret_key")
+    )
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_hex(32))
@@ -22,17 +39,32 @@ def _secret_key(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
+def socket_origins(settings: dict) -> list[str] | str:
+    """The origins a browser may open sockets from: SOCKET_ORIGINS, else PUBLIC_URL's."""
+    if settings["SOCKET_ORIGINS"].strip() == "*":
+        return "*"
+    listed = [o.strip().rstrip("/") for o in settings["SOCKET_ORIGINS"].split(",") if o.strip()]
+    if listed:
+        return listed
+    public = urlsplit(settings["PUBLIC_URL"])
+    return [f"{public.scheme}://{public.netloc}"]
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the application: settings, database migrations, rooms and the realtime hub."""
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["int"] = IdConverter
     settings = load_settings(Path(app.instance_path), config)
     db_path = Path(settings["DB"])
     if not db_path.is_absolute():
         db_path = Path.cwd() / db_path
     settings["DB"] = str(db_path)
     app.config.update(settings)
-    app.config["SECRET_KEY"] = settings["SECRET_KEY"] or _secret_key(db_path.parent)
+    app.config["SECRET_KEY"] = _secret_key(settings, db_path.parent)
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    if str(settings["PUBLIC_URL"]).startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True
     app.json.ensure_ascii = False
 
     db = connect(settings["DB"], settings["BUSY_TIMEOUT_MS"])
@@ -41,13 +73,14 @@ def create_app(config: dict | None = None) -> Flask:
     finally:
         db.close()
 
-    from .web import api, auth, context, errors, realtime, shared
+    from .web import api, auth, context, errors, realtime, security, shared
     from .web.extensions import socketio
     from .web.hub import Hub
 
     app.extensions["xephang.hub"] = Hub()
     context.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     auth.init_app(app)
     app.register_blueprint(shared.bp)
     app.register_blueprint(api.bp)
@@ -57,7 +90,7 @@ def create_app(config: dict | None = None) -> Flask:
         app,
         async_mode=settings.get("ASYNC_MODE") or None,
         message_queue=settings["MESSAGE_QUEUE"] or None,
-        cors_allowed_origins=[],
+        cors_allowed_origins=socket_origins(settings),
     )
     realtime.init_app(app)
     import printers

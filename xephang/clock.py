@@ -71,3 +71,9 @@ def utc_offset(timezone: str, day: str) -> timedelta:
     """The office's UTC offset on a day (taken at local noon)."""
     noon = datetime.fromisoformat(day).replace(hour=12, tzinfo=ZoneInfo(timezone))
     return noon.utcoffset() or timedelta(0)
+
+
+def shown(text: str | None, timezone: str, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    """A stored time as a person reads it: the office's wall clock, dd/mm/yyyy HH:MM."""
+    moment = to_local(text, timezone)
+    return "" if moment is None else moment.strftime(fmt)

@@ -133,7 +133,34 @@ SETTINGS: tuple[Setting, ...] = (
         "first installed (gevent); `xephang serve` and `xephang demo` set gevent and "
         "monkey-patch the process first.",
     ),
-    Setting("SESSION_COOKIE_SECURE", False, "Send the session cookie over HTTPS only."),
+    Setting(
+        "SESSION_COOKIE_SECURE",
+        False,
+        "Send the session cookie over HTTPS only; on by itself when PUBLIC_URL is https://.",
+    ),
+    Setting(
+        "SECRET_KEY_FILE",
+        "",
+        "File holding the key that signs session cookies (kept outside the database folder, "
+        "e.g. /etc/xephang/secret_key); used when SECRET_KEY is empty.",
+    ),
+    Setting(
+        "SOCKET_ORIGINS",
+        "",
+        "Origins a browser may open a Socket.IO connection from, separated by commas. Empty: "
+        "only PUBLIC_URL's own origin; '*' allows any (not recommended).",
+    ),
+    Setting(
+        "MAX_CONTENT_LENGTH",
+        1_000_000,
+        "Largest request body accepted, in bytes; a larger one is refused with 413.",
+    ),
+    Setting(
+        "REQUEST_TIMEOUT_S",
+        30.0,
+        "How long `xephang serve` waits for a client to send its request (headers and body) "
+        "before closing the connection; WebSockets are exempt once open.",
+    ),
     Setting(
         "SERVER_WORKER_CONNECTIONS", 10000, "Concurrent connections one server process accepts."
     ),
@@ -143,6 +170,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Python logging level of the server (DEBUG, INFO, WARNING, ERROR).",
     ),
 )
+
+
+def parse_rate(text: str, fallback: tuple[int, float] = (20, 60.0)) -> tuple[int, float]:
+    """A COUNT/SECONDS rate (``KIOSK_RATE_LIMIT``) as (count, seconds); malformed: fallback."""
+    try:
+        count, seconds = str(text).split("/")
+        return max(int(count), 1), max(float(seconds), 1.0)
+    except (TypeError, ValueError):
+        return fallback
 
 
 def _coerce(value: str, default: Any) -> Any:

@@ -7,7 +7,7 @@ from flask import flash, redirect, render_template, request, url_for
 from xephang.errors import BadInputError, NotFoundError, QueueError
 from xephang.queries import office as office_queries
 from xephang.web import get_db
-from xephang.web.auth import current_principal, require_office
+from xephang.web.auth import current_principal
 
 from ..views import page_context
 
@@ -69,9 +69,8 @@ def actor() -> int | None:
 def owned(table: str, row_id: int) -> dict:
     """A row of the office-scoped table, checked against the caller's offices."""
     row = office_queries.owned_row(get_db(), table, row_id)
-    if row is None:
-        raise NotFoundError("Không tìm thấy", "Not found")
-    require_office(current_principal(), row["office_id"])
+    if row is None or not current_principal().may_access_office(row["office_id"]):
+        raise NotFoundError("Không tìm thấy", "Not found")  # another office's row: the same
     return row
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 
 from xephang import engine
-from xephang.errors import QueueError
+from xephang.errors import NotFoundError, QueueError
 from xephang.queries import office as office_queries
 from xephang.web import get_db
-from xephang.web.auth import allow
+from xephang.web.auth import allow, current_principal
 
 from ..views import bp, office_id
 from .forms import actor, checkbox, done, integer, owned, render, service_list, text
@@ -47,11 +47,26 @@ def setup_office():
     return render("office.html", oid, form=None)[0]
 
 
+@bp.post("/setup/office/board-link")
+@allow("manager")
+def setup_board_link():
+    """Give the public board link a new address; screens on the old one are disconnected."""
+    oid = office_id()
+    engine.rotate_board_link(get_db(), oid, user_id=actor())
+    return done(
+        "manager.setup_office",
+        oid,
+        "Đã đổi liên kết bảng hiển thị; hãy mở liên kết mới trên các màn hình",
+    )
+
+
 @bp.post("/setup/offices")
 @allow("admin")
 def setup_office_create():
-    """Create a new office (admins)."""
+    """Create a new office (admins with no office of their own)."""
     oid = office_id()
+    if not current_principal().is_global_admin:
+        raise NotFoundError("Không tìm thấy", "Not found")
     try:
         new_id = engine.create_office(get_db(), **_office_form_values(), user_id=actor())
     except QueueError as err:

@@ -6,66 +6,11 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.e2e.conftest import ARTIFACTS
-from xephang.cli.demo import SERVICES
+from tests.helpers import ARTIFACTS, issue_ticket, open_counter, open_display, press
 from xephang.engine import accounts
 from xephang.storage import connect
 
 pytestmark = pytest.mark.e2e
-
-
-def issue_ticket(server, page=None, service="A") -> dict:
-    """Issue by pressing the service on the kiosk page, or through the API with the kiosk token."""
-    if page is not None:
-        page.goto(f"{server.url}/kiosk/pair?token={server.demo['kiosk_token']}")
-        name = next(vi for prefix, vi, *_ in SERVICES if prefix == service)
-        button = page.locator(".k-service[data-service]", has_text=name).first
-        with page.expect_response(
-            lambda r: "/tickets" in r.url and r.request.method == "POST"
-        ) as response:
-            button.click()
-        assert response.value.status == 201
-        ticket = response.value.json()["ticket"]
-        page.locator(f"text={ticket['code']}").first.wait_for()
-        page.screenshot(path=str(ARTIFACTS / "flow-1-kiosk.png"))
-        return ticket
-    r = requests.post(
-        f"{server.url}/api/v1/tickets",
-        json={"service": service},
-        headers={"Authorization": f"Bearer {server.demo['kiosk_token']}"},
-    )
-    assert r.status_code == 201, r.text
-    return r.json()["ticket"]
-
-
-def press(page, key: str) -> None:
-    """Press a counter shortcut once the previous action's request has finished."""
-    page.wait_for_function("document.body.dataset.busy !== '1'")
-    page.keyboard.press(key)
-
-
-def open_display(browser, server):
-    display = browser.new_page(viewport={"width": 1920, "height": 1080})
-    display.goto(f"{server.url}/display/pair?token={server.demo['display_token']}")
-    assert display.url == f"{server.url}/display/"
-    display.wait_for_function("window.xephangBoard && window.xephangBoard.state()")
-    return display
-
-
-def open_counter(browser, server, username="canbo1", counter_number=1):
-    page = browser.new_page(viewport={"width": 1600, "height": 900})
-    page.goto(f"{server.url}/counter/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", server.demo["password"])
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server.url}/counter/")
-    page.locator("#dlg-counter").wait_for(state="visible")
-    page.click(f"#counter-choices button:has-text('Quầy {counter_number}')")
-    page.wait_for_function(
-        f"document.getElementById('counter-title').textContent.includes('{counter_number}')"
-    )
-    page.wait_for_function("!document.querySelector('[data-action=\"call-next\"]').disabled")
-    return page
 
 
 def test_ticket_called_shown_announced_and_tracked(browser, live_server):
@@ -127,14 +72,16 @@ def test_counter_keyboard_actions_and_display_pause(browser, live_server):
     counter.fill("#dlg-pause input[name=reason]", "Họp giao ban")
     counter.keyboard.press("Enter")
     display.wait_for_function(
-        "document.querySelector(\"[data-counter='2']\").textContent.includes('Họp giao ban')"
+        "document.querySelector(\"[data-counter='2']\").textContent.includes('Tạm dừng')"
     )
+    # The waiting room sees that the counter is paused, never the staff's reason.
+    assert "Họp giao ban" not in display.locator("[data-counter='2']").inner_text()
     display.screenshot(path=str(ARTIFACTS / "counter-paused-on-display.png"))
     press(counter, "n")  # refused while paused: the message says so
     counter.wait_for_function("document.getElementById('message').textContent.includes('tạm dừng')")
     press(counter, "p")  # resume
     display.wait_for_function(
-        "!document.querySelector(\"[data-counter='2']\").textContent.includes('Họp')"
+        "!document.querySelector(\"[data-counter='2']\").textContent.includes('Tạm dừng')"
     )
 
 

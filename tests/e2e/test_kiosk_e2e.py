@@ -9,7 +9,7 @@ from PIL import Image
 
 from printers.backends import list_printed
 from printers.testing import FakeNetworkPrinter
-from tests.e2e.conftest import ARTIFACTS, LiveServer, seeded_db, start_demo_server
+from tests.helpers import ARTIFACTS, open_paired
 
 pytestmark = pytest.mark.e2e
 
@@ -18,16 +18,14 @@ PHONE_VIEWPORT = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-def server(tmp_path):
+def server(start_demo_server):
     """A demo server whose kiosk screen resets after 3 s; ``officer`` is a bearer header."""
-    live = start_demo_server(tmp_path, env={"XEPHANG_KIOSK_RESET_S": "3"})
-    yield live
-    live.stop()
+    return start_demo_server(env={"XEPHANG_KIOSK_RESET_S": "3"})
 
 
 def open_kiosk(browser, server):
     page = browser.new_page(viewport=KIOSK_VIEWPORT)
-    page.goto(f"{server.url}/kiosk/pair?token={server.demo['kiosk_token']}")
+    open_paired(page, f"{server.url}/kiosk/pair?token={server.demo['kiosk_token']}")
     page.wait_for_selector(".k-service")
     return page
 
@@ -59,7 +57,7 @@ def test_the_kiosk_clock_shows_the_office_time_whatever_the_machine_zone(browser
 
     context = browser.new_context(viewport=KIOSK_VIEWPORT, timezone_id="America/New_York")
     page = context.new_page()
-    page.goto(f"{server.url}/kiosk/pair?token={server.demo['kiosk_token']}")
+    open_paired(page, f"{server.url}/kiosk/pair?token={server.demo['kiosk_token']}")
     page.wait_for_selector(".k-service")
     shown = page.inner_text("#clock")
     office_now = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
@@ -84,14 +82,14 @@ def test_english_switch_and_the_priority_path(browser, server):
     page.close()
 
 
-def test_a_broken_printer_still_shows_the_ticket_and_says_to_photograph_the_qr(browser, tmp_path):
-    path, info = seeded_db(tmp_path)
+def test_a_broken_printer_still_shows_the_ticket_and_says_to_photograph_the_qr(
+    browser, start_demo_server
+):
     with FakeNetworkPrinter("refuse") as fake:
-        live = LiveServer(
-            path, env={"XEPHANG_PRINTER": fake.spec, "XEPHANG_KIOSK_PRINT_WAIT_S": "1"}
-        ).start()
+        live = start_demo_server(
+            env={"XEPHANG_PRINTER": fake.spec, "XEPHANG_KIOSK_PRINT_WAIT_S": "1"}
+        )
         try:
-            live.demo = info
             page = open_kiosk(browser, live)
             page.get_by_role("button", name="Đất đai").click()
             page.wait_for_selector("#ticket:not([hidden])")

@@ -7,8 +7,7 @@ import openpyxl
 import pytest
 import requests
 
-from tests.e2e.conftest import ARTIFACTS, LiveServer
-from tests.test_reports import generate_month
+from tests.helpers import ARTIFACTS
 from xephang.engine import accounts
 from xephang.storage import connect
 
@@ -17,17 +16,16 @@ MONTH = "period=month&ref=2023-01-10&group=service"
 
 
 @pytest.fixture
-def month_server(tmp_path):
-    """A real server on a database holding the generated test month and a kiosk."""
-    path = tmp_path / "xephang.db"
-    info = generate_month(str(path))
+def month_server(tmp_path, month_template, live_servers):
+    """A real server on a copy of the generated test month, with a kiosk."""
+    path = tmp_path / "server.db"
+    info = month_template.copy_to(path)
     db = connect(path)
     _, info["kiosk_token"] = accounts.add_device(db, info["office_id"], "kiosk", "Kiosk e2e")
     db.close()
-    server = LiveServer(path).start()
+    server = live_servers(path)
     server.info = info
-    yield server
-    server.stop()
+    return server
 
 
 def test_manager_dashboard_report_and_xlsx(month_server, browser):

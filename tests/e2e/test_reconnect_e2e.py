@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_flow_e2e import issue_ticket, open_counter, open_display, press
+from tests.helpers import ARTIFACTS, issue_ticket, open_counter, open_display, press
 from xephang import engine
 from xephang.storage import connect
 

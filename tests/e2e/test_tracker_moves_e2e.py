@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.e2e.conftest import ARTIFACTS, start_demo_server
+from tests.helpers import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
 
@@ -15,11 +15,9 @@ COUNTERS_SERVING_A = (1, 2, 6)  # demo counters 1 "AB", 2 "BA", 6 "FA"
 
 
 @pytest.fixture
-def server(tmp_path):
+def server(start_demo_server):
     """A demo server; ``officer`` is a bearer header of the demo officer."""
-    live = start_demo_server(tmp_path)
-    yield live
-    live.stop()
+    return start_demo_server()
 
 
 def test_queue_moves_update_people_ahead_without_refetching_the_state(browser, server):

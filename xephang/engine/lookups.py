@@ -1,7 +1,8 @@
 """Finding the rows an operation works on: an office, ticket, counter or service.
 
 A missing row, or one whose id SQLite cannot even bind, raises
-``NotFoundError``; callers that act for a principal check its office after.
+``NotFoundError``. ``visible_to`` (a principal) makes another office's row
+answer exactly as a missing one, so ids cannot be probed across offices.
 """
 
 from __future__ import annotations
@@ -19,24 +20,25 @@ def storable_id(value) -> bool:
     return not isinstance(value, int) or -(2**63) <= value < 2**63
 
 
-def _row(db, table: str, row_id, what_vi: str, what_en: str) -> dict:
+def _row(db, table: str, row_id, what_vi: str, what_en: str, visible_to=None) -> dict:
     row = one(db, f"SELECT * FROM {table} WHERE id = ?", [row_id]) if storable_id(row_id) else None
-    if row is None:
+    office = None if row is None else row["id"] if table == "offices" else row["office_id"]
+    if row is None or (visible_to is not None and not visible_to.may_access_office(office)):
         raise NotFoundError(f"Không có {what_vi} {row_id}", f"No {what_en} {row_id}")
     return row
 
 
-def get_office(db: sqlite_utils.Database, office_id: int) -> dict:
-    return _row(db, "offices", office_id, "văn phòng", "office")
+def get_office(db: sqlite_utils.Database, office_id: int, visible_to=None) -> dict:
+    return _row(db, "offices", office_id, "văn phòng", "office", visible_to)
 
 
-def get_ticket(db: sqlite_utils.Database, ticket_id: int) -> dict:
-    return _row(db, "tickets", ticket_id, "vé", "ticket")
+def get_ticket(db: sqlite_utils.Database, ticket_id: int, visible_to=None) -> dict:
+    return _row(db, "tickets", ticket_id, "vé", "ticket", visible_to)
 
 
-def get_counter(db: sqlite_utils.Database, counter_id: int) -> dict:
+def get_counter(db: sqlite_utils.Database, counter_id: int, visible_to=None) -> dict:
     """An active counter."""
-    counter = _row(db, "counters", counter_id, "quầy", "counter")
+    counter = _row(db, "counters", counter_id, "quầy", "counter", visible_to)
     if not counter["active"]:
         raise NotFoundError(f"Không có quầy {counter_id}", f"No counter {counter_id}")
     return counter

@@ -16,7 +16,7 @@ import sqlite_utils
 from ..clock import iso, resolve_now
 from ..errors import BadInputError, ConflictError, NotFoundError
 from ..storage import one, write
-from . import audit
+from . import access, audit
 from .hours import validate_hours
 from .lookups import get_office
 from .targets import add_default_targets
@@ -337,3 +337,15 @@ def update_priority_category(
             "priority.update",
             {"key": category["key"], **values},
         )
+
+
+def rotate_board_link(db, office_id: int, user_id: int | None = None) -> str:
+    """Give the office's public board link a new unguessable id; boards on the old one
+    are disconnected and must be opened with the new link. Returns the new id."""
+    board_id = secrets.token_urlsafe(12)
+    with write(db):
+        get_office(db, office_id)
+        db.execute("UPDATE offices SET board_id = ? WHERE id = ?", [board_id, office_id])
+        access.revoke(db, "board", office_id)
+        audit.record(db, office_id, user_id, "office.board_link", {})
+    return board_id

@@ -8,7 +8,13 @@ from datetime import datetime, timedelta
 import sqlite_utils
 
 from ..clock import iso, local_day, resolve_now
-from ..errors import BadInputError, ConflictError, DailyCapError, OfficeClosedError
+from ..errors import (
+    BadInputError,
+    ConflictError,
+    DailyCapError,
+    OfficeClosedError,
+    RateLimitError,
+)
 from ..storage import one, scalar, write
 from .estimate import estimate_wait
 from .hours import office_is_open
@@ -44,17 +50,26 @@ def issue_ticket(
     check_hours: bool = True,
     default_service_s: int = 300,
     within=None,
+    device_limit: tuple[int, float] | None = None,
 ) -> Outcome:
     """Issue the next numbered ticket of a service for today, as one transaction.
+
+    A device (a kiosk) issues at most ``device_limit`` = (count, seconds)
+    tickets in any window of that length, whatever path it issues by: every
+    caller issuing for a device must give the limit.
 
     ``within(db, outcome)``, if given, runs last in the same transaction and its
     result lands in ``outcome.extra["within"]``: the kiosk queues the receipt
     there, so a ticket is never committed without its print job.
     """
     at = resolve_now(now)
+    if device_id is not None and device_limit is None:
+        raise ValueError("a device's ticket needs the device rate limit")
     with write(db):
         office = get_office(db, office_id)
         svc = find_service(db, office_id, service)
+        if device_id is not None:
+            _check_device_rate(db, device_id, device_limit, at)
         if check_hours and not office_is_open(office, at):
             raise OfficeClosedError("Ngoài giờ làm việc, chưa thể lấy số", "Outside opening hours")
         category = None
@@ -105,6 +120,21 @@ def issue_ticket(
         if within is not None:
             result.extra["within"] = within(db, result)
     return result
+
+
+def _check_device_rate(db, device_id: int, limit: tuple[int, float], at: datetime) -> None:
+    count, seconds = limit
+    since = iso(at - timedelta(seconds=seconds))
+    issued = scalar(
+        db,
+        "SELECT count(*) FROM tickets WHERE device_id = ? AND issued_at >= ?",
+        [device_id, since],
+    )
+    if issued >= count:
+        raise RateLimitError(
+            "Kiosk đang quá tải, vui lòng đợi một lát rồi thử lại",
+            "Too many tickets from this kiosk, please wait a moment",
+        )
 
 
 def insert_ticket(

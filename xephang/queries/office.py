@@ -4,11 +4,11 @@ the kiosk menu, setup lists. No writes."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlite_utils
 
-from ..clock import iso, local_day, resolve_now
+from ..clock import local_day, resolve_now
 from ..engine.hours import office_is_open
 from ..engine.log import last_seq
 from ..engine.lookups import get_office
@@ -180,21 +180,6 @@ def menu_version(menu: dict) -> str:
         ]
     parts += [p["key"] for p in menu["priorities"]]
     return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:16]
-
-
-def issued_by_device_since(
-    db: sqlite_utils.Database, device_id: int, seconds: float, now: datetime | None = None
-) -> int:
-    """Tickets a kiosk issued in the last ``seconds`` (the per-kiosk rate limit)."""
-    since = iso(resolve_now(now) - timedelta(seconds=seconds))
-    return (
-        scalar(
-            db,
-            "SELECT count(*) FROM tickets WHERE device_id = ? AND issued_at >= ?",
-            [device_id, since],
-        )
-        or 0
-    )
 
 
 def priority_name(db: sqlite_utils.Database, office_id: int, key: str | None) -> str:

@@ -140,12 +140,27 @@ def _csv(rows, keys) -> str:
     return BOM + out.getvalue()
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value):
+    """Text a spreadsheet will not run: a leading ``= + - @``, tab or CR gets a ``'``.
+
+    Staff and citizens type some of what exports carry (dossier codes, names,
+    comments); a cell ``=HYPERLINK(...)`` would otherwise become a live formula
+    when the manager opens the file. Numbers are left as they are.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv_value(value):
     if isinstance(value, datetime):
         return value.isoformat(sep=" ", timespec="seconds")
     if isinstance(value, bool):
         return "1" if value else "0"
-    return value
+    return inert(value)
 
 
 def report_csv(report: dict) -> str:
@@ -167,7 +182,7 @@ def _xlsx_value(value, kind):
         return "Đạt" if value else "Không đạt"
     if kind == "bool":
         return "Có" if value else ""
-    return value
+    return inert(value)
 
 
 NUMBER_FORMATS = {"minutes": "0.0", "share": "0.0%", "int": "0", "datetime": "yyyy-mm-dd hh:mm:ss"}
@@ -186,7 +201,7 @@ def _summary_sheet(ws, title: str, office: str, period: str, lines: list[tuple])
     ws.title = "Tóm tắt"
     ws["A1"] = title
     ws["A1"].font = TITLE_FONT
-    ws["A2"] = office
+    ws["A2"] = inert(office)
     ws["A3"] = period
     ws["A4"] = f"Lập lúc {datetime.now():%Y-%m-%d %H:%M}"
     row = 6
@@ -270,7 +285,7 @@ def log_xlsx(rows: list[dict], office_name: str, first: str, last: str) -> bytes
         statuses[r["status_vi"]] = statuses.get(r["status_vi"], 0) + 1
     summary = xw.Sheet("Tóm tắt", widths=[38, 22])
     summary.append(["Nhật ký thời gian chờ"], xw.BOLD)
-    summary.append([office_name])
+    summary.append([inert(office_name)])
     summary.append([f"Từ {first} đến {last}"])
     summary.append([f"Lập lúc {datetime.now():%Y-%m-%d %H:%M}"])
     summary.append([])
@@ -314,7 +329,7 @@ def log_xlsx(rows: list[dict], office_name: str, first: str, last: str) -> bytes
         if kind in ("minutes", "bool")
     ]
     for row in rows:
-        values = [row[key] for key in keys]
+        values = [inert(row[key]) for key in keys]
         for i, key, kind in converters:
             values[i] = _xlsx_value(row[key], kind)
         if log.full:

@@ -40,15 +40,29 @@ DIM_OF = {
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 PERIODS = ("day", "week", "month", "year", "custom")
 MAX_DAYS = 3 * 366
+# Days a report may name: wide enough for any office's history, narrow enough that a
+# period's neighbours (previous/next links) are still dates.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
+def _day(text) -> date:
+    """An ISO day within FIRST_DAY..LAST_DAY, or a clear BadInputError."""
+    try:
+        day = date.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise BadInputError("Ngày không hợp lệ (YYYY-MM-DD)", "Invalid date") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadInputError(
+            f"Ngày phải trong khoảng {FIRST_DAY:%d/%m/%Y}–{LAST_DAY:%d/%m/%Y}",
+            f"Dates must be within {FIRST_DAY}..{LAST_DAY}",
+        )
+    return day
 
 
 def period_bounds(period: str, ref: str, last: str | None = None) -> tuple[str, str]:
     """First and last day of a day / week (Mon–Sun) / month / year containing ``ref``."""
-    try:
-        day = date.fromisoformat(ref)
-        end = date.fromisoformat(last) if last else None
-    except (TypeError, ValueError):
-        raise BadInputError("Ngày không hợp lệ (YYYY-MM-DD)", "Invalid date") from None
+    day = _day(ref)
+    end = _day(last) if last else None
     if period == "day":
         return day.isoformat(), day.isoformat()
     if period == "week":
@@ -66,10 +80,7 @@ def period_bounds(period: str, ref: str, last: str | None = None) -> tuple[str, 
 
 def check_range(first: str, last: str) -> tuple[str, str]:
     """Validate a [first, last] range of ISO days."""
-    try:
-        start, end = date.fromisoformat(first), date.fromisoformat(last)
-    except (TypeError, ValueError):
-        raise BadInputError("Ngày không hợp lệ (YYYY-MM-DD)", "Invalid date") from None
+    start, end = _day(first), _day(last)
     if end < start:
         raise BadInputError("Ngày kết thúc phải sau ngày bắt đầu", "End before start")
     if (end - start).days >= MAX_DAYS:

@@ -34,7 +34,10 @@ def init_app(app: Flask) -> None:
         wrapped = QueueError(vi, err.name)
         wrapped.status = err.code or 500
         wrapped.code = (err.name or "error").lower().replace(" ", "_")
-        return handle_queue_error(wrapped)
+        body, status = handle_queue_error(wrapped)
+        # Keep what the error says in its headers (``Allow`` on a 405, ...).
+        kept = {k: v for k, v in err.get_headers() if k.lower() != "content-type"}
+        return body, status, kept
 
     @app.errorhandler(Exception)
     def handle_unexpected(err: Exception):

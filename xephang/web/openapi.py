@@ -1,17 +1,20 @@
 """The OpenAPI document, built from the registered /api/v1 routes.
 
-Each operation's summary is its view's docstring and its security note is
-the view's ``allowed`` declaration, so the document cannot drift from the
-code; request bodies are described here.
+Each operation's summary is its view's docstring, its security note the
+view's ``allowed`` declaration and its requestBody the JSON Schema of the
+models the view validates its body with (``@accepts``, ``bodies.py``), so the
+document cannot drift from the code; what operations answer is described here.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from flask import Flask
 
 from ..engine.states import STATES, TICKET_ACTIONS
+from .bodies import COUNTER_ACTION_BODIES, Body
 
 TICKET = {
     "type": "object",
@@ -39,36 +42,7 @@ ERROR = {
         "error": {"type": "string"},
         "status": {"type": "integer"},
         "code": {"type": "string"},
-    },
-}
-
-BODIES = {
-    ("POST", "/api/v1/tickets"): {
-        "required": ["service"],
-        "properties": {
-            "service": {"type": ["string", "integer"], "description": "prefix or id"},
-            "priority": {"type": "string", "description": "priority category key"},
-            "office": {"type": "integer", "description": "admins only"},
-        },
-    },
-    ("POST", "/api/v1/counters/{counter_id}/call"): {
-        "required": ["ticket", "reason"],
-        "properties": {
-            "ticket": {"type": ["integer", "string"], "description": "id or code"},
-            "reason": {"type": "string"},
-        },
-    },
-    ("POST", "/api/v1/counters/{counter_id}/{action}"): {
-        "properties": {"reason": {"type": "string", "description": "required for pause"}},
-    },
-    ("POST", "/api/v1/tickets/{ticket_id}/{action}"): {
-        "properties": {
-            "dossier_code": {"type": "string", "description": "finish: mã hồ sơ"},
-            "outcome": {"type": "string", "description": "finish"},
-            "service": {"type": ["string", "integer"], "description": "transfer target"},
-            "counter": {"type": "integer", "description": "transfer target"},
-            "reason": {"type": "string", "description": "transfer, return, cancel"},
-        },
+        "field": {"type": "string", "description": "bad input: the field at fault"},
     },
 }
 
@@ -134,8 +108,10 @@ RESULTS = {
 
 ENUMS = {
     "/api/v1/tickets/{ticket_id}/{action}": list(TICKET_ACTIONS),
-    "/api/v1/counters/{counter_id}/{action}": ["open", "close", "pause", "resume"],
+    "/api/v1/counters/{counter_id}/{action}": list(COUNTER_ACTION_BODIES),
 }
+# Both kinds of body the API reads, validated by the same models.
+BODY_TYPES = ("application/json", "application/x-www-form-urlencoded")
 
 
 def _path(rule: str) -> tuple[str, list[dict]]:
@@ -146,10 +122,54 @@ def _path(rule: str) -> tuple[str, list[dict]]:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "integer" if conv == "int" else "string"},
+                # the int converter takes only ids SQLite can store (else: 404)
+                "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+                if conv == "int"
+                else {"type": "string"},
             }
         )
     return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule), params
+
+
+def request_body(models: Mapping[str | None, type[Body]]) -> dict:
+    """The requestBody of a view declared with ``@accepts``: its model's JSON Schema.
+
+    ``models`` maps an action to its model (``None``: the one model of a view
+    without actions); the actions sharing a model are one alternative of an
+    ``anyOf``, titled with their names.
+    """
+    if None in models:
+        schema = models[None].model_json_schema()
+    else:
+        actions: dict[type[Body], list[str]] = {}
+        for action, model in models.items():
+            actions.setdefault(model, []).append(str(action))
+        schema = {
+            "description": "depends on the action",
+            "anyOf": [
+                {**model.model_json_schema(), "title": ", ".join(names)}
+                for model, names in actions.items()
+            ],
+        }
+    return {
+        "required": all(m.model_json_schema().get("required") for m in models.values()),
+        "content": {kind: {"schema": schema} for kind in BODY_TYPES},
+    }
+
+
+def _query(view) -> list[dict]:
+    """The query parameters a view declared (``bodies.accepts_query``)."""
+    return [
+        {
+            "name": p.name,
+            "in": "query",
+            "required": False,
+            "description": p.description,
+            "schema": p.schema(),
+            **({"style": "form", "explode": True} if p.repeat else {}),
+        }
+        for p in getattr(view, "query_params", ())
+    ]
 
 
 def build_openapi(app: Flask) -> dict:
@@ -175,7 +195,7 @@ def build_openapi(app: Flask) -> dict:
                     if "officer" in allowed or "manager" in allowed
                     else "."
                 ),
-                "parameters": params,
+                "parameters": params + _query(view),
                 "responses": {
                     "200": {
                         "description": "ok",
@@ -199,12 +219,9 @@ def build_openapi(app: Flask) -> dict:
             }
             if allowed != ("public",):
                 op["security"] = [{"bearer": []}, {"session": []}]
-            schema = BODIES.get((method, path))
-            if schema:
-                op["requestBody"] = {
-                    "required": "required" in schema,
-                    "content": {"application/json": {"schema": {"type": "object", **schema}}},
-                }
+            models = getattr(view, "request_bodies", None)
+            if models:
+                op["requestBody"] = request_body(models)
             if path == "/api/v1/openapi.json":
                 op["responses"]["200"]["content"]["application/json"]["schema"] = {
                     "type": "object",
@@ -220,7 +237,9 @@ def build_openapi(app: Flask) -> dict:
             "version": "1",
             "description": "Queue ticketing for one-stop offices. Errors always have the "
             "shape {ok: false, error, status, code}. Times are ISO 8601 "
-            "with the office's UTC offset.",
+            "with the office's UTC offset. Request bodies are JSON objects (form-encoded "
+            "fields are read too); ids may be numbers or numeric strings; null counts as "
+            "not sent; unknown fields are refused.",
         },
         "paths": paths,
         "components": {

@@ -45,8 +45,11 @@ def server_options(app: Flask) -> dict:
     return {"spawn": connections, "backlog": 2048}
 
 
-def handler_class():
-    """gevent-websocket's handler, setting TCP_NODELAY on each accepted connection."""
+def handler_class(request_timeout_s: float | None = None):
+    """gevent-websocket's handler: TCP_NODELAY on each accepted connection, and a read
+    timeout so a client that sends half a request (or idles on keep-alive) gives its
+    connection back instead of holding it; a WebSocket, once open, is exempt (its own
+    pings keep it honest)."""
     from geventwebsocket.handler import WebSocketHandler
 
     class NoDelayHandler(WebSocketHandler):
@@ -55,7 +58,13 @@ def handler_class():
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except (OSError, AttributeError):  # a UNIX socket has no Nagle to turn off
                 pass
+            if request_timeout_s:
+                sock.settimeout(request_timeout_s)
             super().__init__(sock, address, server, rfile)
+
+        def run_websocket(self):
+            self.socket.settimeout(None)
+            return super().run_websocket()
 
     return NoDelayHandler
 
@@ -65,7 +74,11 @@ def make_server(app: Flask, host: str, port: int):
     from gevent import pywsgi
 
     return pywsgi.WSGIServer(
-        (host, port), app, handler_class=handler_class(), log=None, **server_options(app)
+        (host, port),
+        app,
+        handler_class=handler_class(float(app.config.get("REQUEST_TIMEOUT_S") or 0)),
+        log=None,
+        **server_options(app),
     )
 
 
