@@ -172,9 +172,8 @@ def main() -> None:
         while day.isoformat() <= month[1]:
             day_tallies(
                 db,
-                args.office,
+                office,
                 day.isoformat(),
-                office["timezone"],
                 targets,
                 lowest,
                 dims=("service",),

@@ -72,6 +72,19 @@ def open_spans(day: date):
     return SATURDAY if day.weekday() == 5 else OPEN
 
 
+def office_hours() -> dict:
+    """OPEN and SATURDAY as the office's stored hours (what the engine closes the day by)."""
+
+    def clock(minute: int) -> str:
+        return f"{minute // 60:02d}:{minute % 60:02d}"
+
+    weekday = [[clock(a), clock(b)] for a, b in OPEN]
+    return {
+        **{d: weekday for d in ("mon", "tue", "wed", "thu", "fri")},
+        "sat": [[clock(a), clock(b)] for a, b in SATURDAY],
+    }
+
+
 def day_load(day: date, base: float) -> float:
     """Expected tickets on a day: weekday pattern, pre-Tết rush, summer lull, noise."""
     factor = WEEKDAY_LOAD[day.weekday()]
@@ -122,6 +135,7 @@ class Generator:
             db,
             "Trung tâm Phục vụ hành chính công tỉnh (benchmark)",
             address="Số 1 Đường Lê Lợi",
+            hours=office_hours(),
             now=datetime(2020, 1, 1, tzinfo=UTC),
         )
         self.services = []
@@ -218,6 +232,7 @@ class Generator:
         )
         if rng.random() < 0.01:  # gives up and cancels
             t["status"], t["finished"] = "cancelled", t["issued"] + rng.uniform(5, 40)
+            t["left"] = t["finished"]
             events.append((t["finished"], 9, i, "cancelled", None, None, {"reason": None}))
             return
         ready, cid = heapq.heappop(free)
@@ -225,6 +240,7 @@ class Generator:
         if call is None or call >= closing - 2:
             heapq.heappush(free, (ready, cid))
             t["status"], t["finished"] = "expired", closing + 5
+            t["left"] = closing  # left the line when the office's hours ended
             events.append((t["finished"], 9, i, "expired", None, None, {}))
             return
         done_at = self._call_and_serve(tickets, i, s, call, cid, events, transfers, closing)
@@ -347,6 +363,7 @@ class Generator:
                     t["recalls"],
                     t["dossier"],
                     None,
+                    _t(at, t.get("left")),
                 )
             )
         transfer_to = {t["from"]: j for j, t in enumerate(tickets) if t["from"] is not None}
@@ -446,8 +463,8 @@ def generate(path: str, tickets: int, end: date, seed: int = 1) -> dict:
             "INSERT INTO tickets (id, office_id, service_id, visit_id, from_ticket_id, day,"
             " number, code, priority, status, target_counter_id, counter_id, officer_id,"
             " device_id, issued_at, queue_at, called_at, last_called_at, started_at,"
-            " finished_at, recalls, dossier_code, outcome) VALUES"
-            f" ({','.join('?' * 23)})",
+            " finished_at, recalls, dossier_code, outcome, left_at) VALUES"
+            f" ({','.join('?' * 24)})",
             ticket_rows,
         )
         conn.executemany(

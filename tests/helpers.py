@@ -382,6 +382,10 @@ class Ctx:
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 FIRST, LAST = "2022-12-19", "2023-01-13"
 SERVICE_TARGET = ("C", 600, "2023-01-09")  # prefix, seconds, effective from
+# The month's office closes at 16:00 on weekdays; counters work on until ~16:30.
+MONTH_HOURS = {
+    d: [["07:30", "11:30"], ["13:00", "16:00"]] for d in ("mon", "tue", "wed", "thu", "fri")
+}
 NOW = datetime(2023, 2, 1, 3, 0, tzinfo=UTC)  # when the month's reports are asked for
 
 
@@ -476,10 +480,21 @@ def simulate_day(
             engine.finish(db, current, user_id=None, now=tick(10, 60))
         elif status == "called":
             engine.no_show(db, current, now=tick(10, 60))
-    # A few tickets are left waiting and expire at the close of day.
+    # Some citizens give up and cancel while still waiting (own generator: the
+    # day's other draws stay as they were).
+    gives_up = random.Random(day.toordinal())
+    if gives_up.random() < 0.6:
+        left = engine.issue_ticket(
+            db, office_id, gives_up.choice("BD"), now=tick(), check_hours=False
+        ).ticket
+        engine.cancel(db, left["id"], now=tick(60, gives_up.choice([300, 1500])))
+    # A few tickets are left waiting and expire at the close of day, after the
+    # office's hours ended (MONTH_HOURS): they waited until closing time.
     if rng.random() < 0.5:
         engine.issue_ticket(db, office_id, "E", now=tick(), check_hours=False)
-    engine.close_day(db, office_id, now=tick(), day=day.isoformat())
+    late = clock.replace(hour=16, minute=45)  # some days the close runs after hours
+    closed_at = max(tick(), late) if gives_up.random() < 0.5 else tick()
+    engine.close_day(db, office_id, now=closed_at, day=day.isoformat())
 
 
 def fill_month(db, seed: int = 7) -> dict:
@@ -487,6 +502,16 @@ def fill_month(db, seed: int = 7) -> dict:
     engine with an injected clock; return the office id, service and counter ids."""
     info = seed_demo(db)
     office_id = info["office_id"]
+    office = engine.get_office(db, office_id)
+    engine.update_office(
+        db,
+        office_id,
+        office["name"],
+        office["address"],
+        office["timezone"],
+        MONTH_HOURS,
+        office["ticket_footer"],
+    )
     services = {
         r["prefix"]: r["id"]
         for r in db.query("SELECT id, prefix FROM services WHERE office_id = ?", [office_id])
@@ -510,6 +535,17 @@ def fill_month(db, seed: int = 7) -> dict:
         if day.weekday() < 5:
             simulate_day(db, office_id, day, rng, counters, officers)
         day += timedelta(days=1)
+    # Open all day again (tests issue tickets at any hour); the month's expired tickets
+    # keep the leaving time their own day's hours gave them.
+    engine.update_office(
+        db,
+        office_id,
+        office["name"],
+        office["address"],
+        office["timezone"],
+        None,
+        office["ticket_footer"],
+    )
     return {"office_id": office_id, "services": services, "counters": counters}
 
 

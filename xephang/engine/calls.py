@@ -397,9 +397,11 @@ def cancel(
     reason = clean_text(reason, "lý do", "reason")
     with write(db):
         ticket, counter = _held(db, ticket_id, "cancelled")
+        # Cancelled before any call: it left the line now, and waited until now.
         db.execute(
-            "UPDATE tickets SET status = 'cancelled', finished_at = ? WHERE id = ?",
-            [iso(at), ticket_id],
+            "UPDATE tickets SET status = 'cancelled', finished_at = :at,"
+            " left_at = CASE WHEN called_at IS NULL THEN :at END WHERE id = :id",
+            {"at": iso(at), "id": ticket_id},
         )
         _release(db, counter, ticket_id)
         return _done(

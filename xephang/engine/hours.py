@@ -11,9 +11,10 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from ..clock import WEEKDAY_KEYS as DAYS
+from ..clock import closing_time as clock_closing_time
 from ..errors import BadInputError
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 
 
@@ -59,3 +60,8 @@ def validate_hours(hours) -> str | None:
                     f"Khoảng giờ không hợp lệ ngày {day}: {span}", f"Invalid span on {day}"
                 )
     return json.dumps(hours)
+
+
+def closing_time(office: dict, day: str) -> datetime:
+    """When the office stops serving on a local day (``clock.closing_time``)."""
+    return clock_closing_time(office["hours"], office["timezone"], day)

@@ -17,7 +17,7 @@ from ..errors import (
 )
 from ..storage import one, scalar, write
 from .estimate import estimate_wait
-from .hours import office_is_open
+from .hours import closing_time, office_is_open
 from .log import append_event
 from .lookups import find_service, get_office, get_ticket
 from .outcome import Outcome, outcome_for
@@ -263,21 +263,23 @@ def expire_waiting(
 ) -> list[dict]:
     """Expire the office's tickets still waiting from ``through_day`` or earlier.
 
-    Runs inside the caller's write transaction; returns the logged events.
+    An expired ticket that was never called left the line when its day's
+    opening hours ended, or now if that is earlier (``left_at``: reports count
+    its wait until then). Runs inside the caller's write transaction; returns
+    the logged events.
     """
-    ids = [
-        r[0]
-        for r in db.execute(
-            "SELECT id FROM tickets WHERE office_id = ? AND status = 'waiting' AND day <= ?"
-            " ORDER BY id",
-            [office_id, through_day],
-        ).fetchall()
-    ]
+    office = get_office(db, office_id)
+    rows = db.execute(
+        "SELECT id, day, called_at FROM tickets WHERE office_id = ? AND status = 'waiting'"
+        " AND day <= ? ORDER BY id",
+        [office_id, through_day],
+    ).fetchall()
     events = []
-    for ticket_id in ids:
+    for ticket_id, day, called_at in rows:
+        left = None if called_at else iso(min(at, closing_time(office, day)))
         db.execute(
-            "UPDATE tickets SET status = ?, finished_at = ? WHERE id = ?",
-            [EXPIRED, iso(at), ticket_id],
+            "UPDATE tickets SET status = ?, finished_at = ?, left_at = ? WHERE id = ?",
+            [EXPIRED, iso(at), left, ticket_id],
         )
         events.append(
             append_event(

@@ -33,6 +33,7 @@ REPORT_COLUMNS = (
     ("expired", "Hết hạn", "int"),
     ("transferred", "Đã chuyển", "int"),
     ("visits", "Lượt", "int"),
+    ("left_unserved", "Rời đi chưa được gọi", "int"),
     ("avg_wait_s", "Chờ TB (phút)", "minutes"),
     ("median_wait_s", "Chờ trung vị (phút)", "minutes"),
     ("p90_wait_s", "Chờ P90 (phút)", "minutes"),
@@ -57,11 +58,13 @@ REPORT_CSV_KEYS = (
     "in_progress",
     "visits",
     "visits_waited",
+    "left_unserved",
     "avg_wait_s",
     "median_wait_s",
     "p90_wait_s",
     "max_wait_s",
     "within_target",
+    "visits_judged",
     "within_target_share",
     "avg_service_s",
     "ratings",
@@ -86,6 +89,7 @@ LOG_COLUMNS = (
     ("visit_wait_s", "Chờ cả lượt (phút)", "minutes", 12),
     ("target_wait_s", "Chỉ tiêu (phút)", "minutes", 10),
     ("over_target", "Vượt chỉ tiêu", "bool", 10),
+    ("left_unserved", "Rời đi chưa được gọi", "bool", 10),
     ("service_s", "Phục vụ (phút)", "minutes", 10),
     ("counter", "Quầy", "int", 6),
     ("officer", "Cán bộ", "text", 20),
@@ -111,6 +115,7 @@ LOG_CSV_KEYS = (
     "visit_wait_s",
     "target_wait_s",
     "over_target",
+    "left_unserved",
     "service_s",
     "counter",
     "officer",
@@ -121,10 +126,15 @@ LOG_CSV_KEYS = (
 )
 DEFINITIONS = (
     "Thời gian chờ của một số = lúc gọi lần đầu − lúc lấy số (gọi lại không tính lại).",
+    "Số rời hàng chờ mà chưa được gọi (đã hủy, hết hạn) vẫn tính thời gian chờ đến lúc rời đi:"
+    " số hủy tính đến lúc hủy; số hết hạn tính đến giờ đóng cửa của ngày đó (hoặc cuối ngày"
+    " nếu sớm hơn).",
     "Thời gian chờ của một lượt = tổng thời gian chờ của các số trong lượt (kể cả khi chuyển"
-    " quầy/dịch vụ). Lượt chưa được gọi không có thời gian chờ.",
+    " quầy/dịch vụ). Lượt còn đang chờ chưa có thời gian chờ.",
     "Thời gian phục vụ = lúc kết thúc − lúc bắt đầu phục vụ (không tính số vắng mặt).",
-    "Đạt chỉ tiêu = thời gian chờ của lượt ≤ chỉ tiêu có hiệu lực ngày đó.",
+    "Đạt chỉ tiêu = thời gian chờ của lượt ≤ chỉ tiêu có hiệu lực ngày đó. Lượt rời đi chưa"
+    " được gọi sau khi đã quá chỉ tiêu là không đạt; rời đi trước đó thì không tính vào tỷ lệ"
+    " đạt (tỷ lệ đạt = lượt đạt ÷ lượt được xét).",
     "Hài lòng = các đánh giá khác mức thấp nhất ÷ tổng số đánh giá.",
     "Số vé, thời gian phục vụ và đánh giá tính theo dịch vụ/quầy/cán bộ/giờ của chính số đó;"
     " lượt và thời gian chờ của lượt tính theo số đầu tiên của lượt.",

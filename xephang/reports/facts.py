@@ -2,14 +2,22 @@
 
 This is where the definitions of docs/reports.md live:
 
-- wait of a ticket = first call − issue (recalls do not reset it; a ticket
-  never called has no wait);
+- wait of a ticket = first call − issue (recalls do not reset it). A ticket
+  that leaves the line without being called (cancelled while waiting,
+  expired) waited until it left: ``tickets.left_at``, set by the engine when
+  it left (a cancellation's time; for an expired ticket the end of that
+  day's opening hours, or the close of day if that came earlier). A ticket
+  still waiting has no wait yet;
 - wait of a visit = the sum of its tickets' waits (transfers included); a
-  visit none of whose tickets was called has no wait;
+  visit with a ticket still waiting is in progress and counts in no wait
+  figure yet. A visit *left unserved* when one of its tickets left the line
+  uncalled;
+- within target = visit wait ≤ the wait target in force that day for the
+  visit's service. A visit that left unserved after its target had passed
+  is a miss; one that left before is neither a hit nor a miss (not
+  *judged*): the share within target is hits ÷ judged visits;
 - service time = finish − start of a finished ticket (no-shows and
   transferred tickets have none);
-- within target = visit wait ≤ the wait target in force that day for the
-  visit's service;
 - satisfied = a rating above the lowest level of the office's scale.
 
 Attribution: ticket counts, service times and ratings belong to the
@@ -20,8 +28,8 @@ the counter and officer that handled it.
 
 from __future__ import annotations
 
+import functools
 from array import array
-from datetime import UTC, datetime, timedelta
 
 import sqlite_utils
 
@@ -32,122 +40,46 @@ from .stats import Tally
 DIMS = ("office", "service", "counter", "officer", "hour")
 NONE_KEY = 0  # office dimension, or "no counter / no officer"
 
-TICKET_SQL = (
-    "SELECT t.id, t.visit_id, t.from_ticket_id, t.service_id, t.counter_id, t.officer_id,"
-    " t.status, t.issued_at, t.called_at, t.started_at, t.finished_at, r.level"
-    " FROM tickets t LEFT JOIN ratings r ON r.ticket_id = t.id"
-    " WHERE t.office_id = ? AND t.day = ?"
-)
+# Times are stored in UTC at millisecond precision, so SQLite's julianday arithmetic
+# rounded to the millisecond is exact. The per-ticket arithmetic and grouping run in
+# SQLite; Python sees one row per group of tickets and one row per visit.
+_MS = "CAST(round((julianday({end}) - julianday({start})) * 86400000) AS INTEGER)"
+# A ticket's wait: until its first call, or until it left the line uncalled (left_at).
+WAIT_MS = _MS.format(end="coalesce(t.called_at, t.left_at)", start="t.issued_at")
+LEFT = "(t.called_at IS NULL AND t.left_at IS NOT NULL)"
+SERVICE_MS = _MS.format(end="t.finished_at", start="t.started_at")
+KEYS = {  # how each dimension's key is read from a ticket (the office has one group)
+    "service": "t.service_id",
+    "counter": "coalesce(t.counter_id, 0)",
+    "officer": "coalesce(t.officer_id, 0)",
+    "hour": "CAST(strftime('%H', t.issued_at, :offset) AS INTEGER)",
+}
+_OF_DAY = "FROM tickets t WHERE t.office_id = :office AND t.day = :day"
 
 
-def _ms(start: str | None, end: str | None) -> int | None:
-    if not start or not end:
-        return None
-    delta = datetime.fromisoformat(end) - datetime.fromisoformat(start)
-    return round(delta.total_seconds() * 1000)
-
-
-def ticket_facts(
-    db: sqlite_utils.Database, office_id: int, day: str, offset: timedelta
-) -> list[dict]:
-    """Each ticket of the day with its wait, service time, local hour and rating."""
-    facts = []
-    for (
-        tid,
-        visit_id,
-        from_id,
-        service_id,
-        counter_id,
-        officer_id,
-        status,
-        issued,
-        called,
-        started,
-        finished,
-        level,
-    ) in db.execute(TICKET_SQL, [office_id, day]).fetchall():
-        issued_dt = datetime.fromisoformat(issued)
-        facts.append(
-            {
-                "id": tid,
-                "visit_id": visit_id,
-                "root": from_id is None,
-                "service": service_id,
-                "counter": counter_id or NONE_KEY,
-                "officer": officer_id or NONE_KEY,
-                "status": status,
-                "hour": (issued_dt.astimezone(UTC) + offset).hour,
-                "wait_ms": _ms(issued, called),
-                "service_ms": _ms(started, finished) if status == "done" else None,
-                "level": level,
-            }
-        )
-    return facts
-
-
-def visit_facts(tickets: list[dict]) -> list[dict]:
-    """Visits of the day: the first ticket's attributes and the summed waits of all tickets."""
-    visits: dict[int, dict] = {}
-    for t in tickets:
-        visit = visits.setdefault(t["visit_id"], {"wait_ms": None, "root": None})
-        if t["root"]:
-            visit["root"] = t
-        if t["wait_ms"] is not None:
-            visit["wait_ms"] = (visit["wait_ms"] or 0) + t["wait_ms"]
-    return [v for v in visits.values() if v["root"] is not None]
-
-
-def day_tallies(
-    db: sqlite_utils.Database,
-    office_id: int,
-    day: str,
-    timezone: str,
-    targets: Targets,
-    lowest_level,
-    dims=DIMS,
-) -> dict[tuple[str, int], Tally]:
-    """Tallies of one day for every group of every dimension: {(dim, key): Tally}."""
-    tickets = ticket_facts(db, office_id, day, utc_offset(timezone, day))
-    tallies: dict[tuple[str, int], Tally] = {}
-    pending: dict[tuple[str, int], list[int]] = {}
-
-    def tally(dim, key) -> Tally:
-        found = tallies.get((dim, key))
-        if found is None:
-            found = tallies[(dim, key)] = Tally()
-            found.days.add(day)
-        return found
-
-    for t in tickets:
-        counts = {"issued": 1, _STATUS_COUNT.get(t["status"], "other"): 1}
-        if t["service_ms"] is not None:
-            counts["service_n"] = 1
-            counts["service_sum_ms"] = t["service_ms"]
-        if t["level"] is not None:
-            counts["ratings"] = 1
-            counts["satisfied"] = int(t["level"] != lowest_level)
-            counts["sat_target_sum"] = targets.on("satisfied_share", day, t["service"]) or 0
-        for dim in dims:
-            tally(dim, NONE_KEY if dim == "office" else t[dim]).add_counts(counts)
-    for v in visit_facts(tickets):
-        root = v["root"]
-        counts = {"visits": 1}
-        wait = v["wait_ms"]
-        if wait is not None:
-            target = targets.on("avg_wait_s", day, root["service"])
-            counts["visits_waited"] = 1
-            counts["wait_sum_ms"] = wait
-            counts["target_sum_s"] = target or 0
-            counts["within"] = int(target is not None and wait <= target * 1000)
-        for dim in dims:
-            key = (dim, NONE_KEY if dim == "office" else root[dim])
-            tally(*key).add_counts(counts)
-            if wait is not None:
-                pending.setdefault(key, []).append(wait)
-    for key, group in tallies.items():
-        group.counts.pop("other", None)
-        group.waits = array("q", sorted(pending.get(key, ())))
-    return tallies
+@functools.lru_cache(maxsize=16)
+def day_sql(dims: tuple[str, ...]) -> tuple[tuple[str, ...], str, str]:
+    """The key columns and the two queries of a day's tally, reading only the keys asked
+    for (the service always: targets are per service)."""
+    keys = ("service", *(d for d in dims if d in KEYS and d != "service"))
+    cols = ", ".join(f"{KEYS[k]} AS {k}" for k in keys)
+    done_ms = f"CASE WHEN t.status = 'done' THEN {SERVICE_MS} END"
+    groups = (
+        f"SELECT {cols}, t.status, count(*), count({done_ms}), coalesce(sum({done_ms}), 0),"
+        " count(r.level), coalesce(sum(r.level != :lowest), 0)"
+        " FROM tickets t LEFT JOIN ratings r ON r.ticket_id = t.id"
+        " WHERE t.office_id = :office AND t.day = :day"
+        f" GROUP BY {', '.join(str(i + 1) for i in range(len(keys) + 1))}"
+    )
+    # Visits: the first ticket's keys, the summed waits of all its tickets (NULL while
+    # one still waits) and whether one of them left the line uncalled.
+    roots = ", ".join(f"max(CASE WHEN root THEN {k} END)" for k in keys)
+    visits = (
+        f"SELECT {roots}, CASE WHEN count(w) = count(*) THEN sum(w) END, max(gone)"
+        f" FROM (SELECT t.visit_id, t.from_ticket_id IS NULL AS root, {cols},"
+        f" {WAIT_MS} AS w, {LEFT} AS gone {_OF_DAY}) GROUP BY visit_id HAVING max(root)"
+    )
+    return keys, groups, visits
 
 
 _STATUS_COUNT = {
@@ -160,3 +92,77 @@ _STATUS_COUNT = {
     "called": "in_progress",
     "serving": "in_progress",
 }
+
+
+def visit_counts(wait_ms: int | None, left: bool, target_s) -> dict:
+    """What one visit adds to a tally: the rules of within target, left unserved, judged."""
+    if wait_ms is None:
+        return {"visits": 1}  # still waiting: no wait yet
+    met = target_s is not None and wait_ms <= target_s * 1000
+    counts = {"visits": 1, "visits_waited": 1, "wait_sum_ms": wait_ms}
+    counts["target_sum_s"] = target_s or 0
+    if left:
+        counts["left_unserved"] = 1
+        counts["judged"] = int(not met)  # left after the target had passed: a miss
+    else:
+        counts["judged"] = 1
+        counts["within"] = int(met)
+    return counts
+
+
+def day_tallies(
+    db: sqlite_utils.Database,
+    office: dict,
+    day: str,
+    targets: Targets,
+    lowest_level,
+    dims=DIMS,
+) -> dict[tuple[str, int], Tally]:
+    """Tallies of one day for every group of every dimension: {(dim, key): Tally}."""
+    dims = tuple(dims)
+    keys, groups_sql, visits_sql = day_sql(dims)
+    offset = utc_offset(office["timezone"], day)
+    params = {
+        "office": office["id"],
+        "day": day,
+        "offset": f"{round(offset.total_seconds()):+d} seconds",
+        "lowest": lowest_level,
+    }
+    tallies: dict[tuple[str, int], Tally] = {}
+    waits: dict[tuple[str, int], list[int]] = {}
+    wait_target = functools.lru_cache(None)(lambda sid: targets.on("avg_wait_s", day, sid))
+    sat_target = functools.lru_cache(None)(lambda sid: targets.on("satisfied_share", day, sid))
+    width = len(keys)
+
+    def groups_of(row):
+        for dim in dims:
+            key = (dim, row[keys.index(dim)] if dim in keys else NONE_KEY)
+            found = tallies.get(key)
+            if found is None:
+                found = tallies[key] = Tally()
+                found.days.add(day)
+            yield key, found.counts
+
+    for row in db.execute(groups_sql, params).fetchall():
+        status, n, service_n, service_ms, rated, happy = row[width:]
+        for _key, c in groups_of(row):
+            c["issued"] += n
+            if status in _STATUS_COUNT:
+                c[_STATUS_COUNT[status]] += n
+            c["service_n"] += service_n
+            c["service_sum_ms"] += service_ms
+            if rated:
+                c["ratings"] += rated
+                c["satisfied"] += happy
+                c["sat_target_sum"] += (sat_target(row[0]) or 0) * rated
+    for row in db.execute(visits_sql, params).fetchall():
+        wait_ms, left = row[width:]
+        counts = visit_counts(wait_ms, bool(left), wait_target(row[0]))
+        for key, c in groups_of(row):
+            for name, value in counts.items():
+                c[name] += value
+            if wait_ms is not None:
+                waits.setdefault(key, []).append(wait_ms)
+    for key, group in tallies.items():
+        group.waits = array("q", sorted(waits.get(key, ())))
+    return tallies

@@ -4,7 +4,6 @@ alerts) and the board's "average wait today", both from the tally the reports us
 from __future__ import annotations
 
 import json
-from array import array
 from datetime import datetime
 
 import sqlite_utils
@@ -16,6 +15,7 @@ from ..engine.settings import office_settings
 from ..engine.targets import Targets
 from ..queries.office import lowest_rating_level, snapshot
 from ..queries.office import services as office_services
+from .facts import NONE_KEY, day_tallies
 from .stats import Tally
 
 DEVICE_OFFLINE_S = 120  # a device not seen for this long shows as offline
@@ -59,7 +59,7 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
                 }
             )
     today_figures = today_tally(
-        db, office_id, today, targets, lowest_rating_level(db, office_id)
+        db, office, today, targets, lowest_rating_level(db, office_id)
     ).figures(target_wait, targets.on("satisfied_share", today))
     if today_figures["wait_pass"] is False:
         alerts.append(
@@ -119,67 +119,11 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
     }
 
 
-_STATUS_COUNT = {
-    "done": "served",
-    "no_show": "no_show",
-    "cancelled": "cancelled",
-    "expired": "expired",
-    "transferred": "transferred",
-}
-
-
-def today_tally(db, office_id: int, day: str, targets: Targets, lowest_level) -> Tally:
-    """The office's tally of one day, aggregated in SQL (the dashboard's fast path).
-
-    The same definitions as ``facts.day_tallies`` (a test keeps them equal),
-    with the per-ticket arithmetic done by SQLite: a handful of grouped
-    queries instead of a Python pass over every ticket of the day.
-    """
-    tally = Tally()
-    c = tally.counts
-    where = "office_id = ? AND day = ?"
-    for status, count in db.execute(
-        f"SELECT status, count(*) FROM tickets WHERE {where} GROUP BY status", [office_id, day]
-    ).fetchall():
-        c["issued"] += count
-        c[_STATUS_COUNT.get(status, "in_progress")] += count
-    n, total = db.execute(
-        "SELECT count(*), coalesce(sum(round((julianday(finished_at) - julianday(started_at))"
-        f" * 86400000)), 0) FROM tickets WHERE {where} AND status = 'done' AND started_at IS"
-        " NOT NULL AND finished_at IS NOT NULL",
-        [office_id, day],
-    ).fetchone()
-    c["service_n"], c["service_sum_ms"] = n, int(total)
-    waits = []
-    for service_id, has_root, wait in db.execute(
-        "SELECT max(CASE WHEN from_ticket_id IS NULL THEN service_id END),"
-        " max(from_ticket_id IS NULL), sum(CASE WHEN called_at IS NOT NULL THEN"
-        " round((julianday(called_at) - julianday(issued_at)) * 86400000) END)"
-        f" FROM tickets WHERE {where} GROUP BY visit_id",
-        [office_id, day],
-    ).fetchall():
-        if not has_root:
-            continue
-        c["visits"] += 1
-        if wait is None:
-            continue
-        wait = int(wait)
-        target = targets.on("avg_wait_s", day, service_id)
-        c["visits_waited"] += 1
-        c["wait_sum_ms"] += wait
-        c["target_sum_s"] += target or 0
-        c["within"] += int(target is not None and wait <= target * 1000)
-        waits.append(wait)
-    for level, service_id in db.execute(
-        "SELECT r.level, t.service_id FROM ratings r JOIN tickets t ON t.id = r.ticket_id"
-        " WHERE t.office_id = ? AND t.day = ?",
-        [office_id, day],
-    ).fetchall():
-        c["ratings"] += 1
-        c["satisfied"] += int(level != lowest_level)
-        c["sat_target_sum"] += targets.on("satisfied_share", day, service_id) or 0
-    tally.waits = array("q", sorted(waits))
-    return tally
+def today_tally(db, office: dict, day: str, targets: Targets, lowest_level) -> Tally:
+    """The office's tally of one day: the reports' own definitions (``facts.day_tallies``)."""
+    return day_tallies(db, office, day, targets, lowest_level, dims=("office",)).get(
+        ("office", NONE_KEY), Tally()
+    )
 
 
 def waiting_now(db, office_id: int, now: datetime, targets: Targets, today: str) -> list[dict]:
@@ -314,20 +258,20 @@ BOARD_SETTINGS = (
 def today_wait(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
     """Today's average wait per visit against the target in force: the dashboard's figure.
 
-    The same tally as the manager's dashboard and reports (wait of a visit =
-    the sum of its tickets' first call − issue), so the board never shows a
-    different number from the one the office is judged by.
+    The same tally as the manager's dashboard and reports (visits that left
+    unserved included), so the board never shows a different number from the
+    one the office is judged by.
     """
     office = get_office(db, office_id)
     day = local_day(resolve_now(now), office["timezone"]).isoformat()
     targets = Targets(db, office_id)
     target = targets.on("avg_wait_s", day)
-    figures = today_tally(db, office_id, day, targets, lowest_rating_level(db, office_id)).figures(
+    figures = today_tally(db, office, day, targets, lowest_rating_level(db, office_id)).figures(
         target, targets.on("satisfied_share", day)
     )
     return {
         "day": day,
-        "called": figures["visits_waited"],
+        "visits": figures["visits_waited"],
         "avg_s": figures["avg_wait_s"],
         "target_s": target,
     }

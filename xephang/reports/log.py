@@ -36,7 +36,7 @@ EVENT_VI = {
 LOG_SQL = (
     "SELECT t.id, t.visit_id, t.from_ticket_id, t.day, t.code, t.service_id, t.priority,"
     " t.status, t.counter_id, t.officer_id, t.issued_at, t.called_at, t.started_at,"
-    " t.finished_at, t.recalls, t.dossier_code, r.level AS rating"
+    " t.finished_at, t.left_at, t.recalls, t.dossier_code, r.level AS rating"
     " FROM tickets t LEFT JOIN ratings r ON r.ticket_id = t.id"
     " WHERE t.office_id = ? AND t.day BETWEEN ? AND ?"
 )
@@ -71,19 +71,28 @@ def log_rows(
             offset = offsets[r["day"]] = utc_offset(office["timezone"], r["day"])
         r["times"] = {
             key: _local_naive(parse, r[key], offset)
-            for key in ("issued_at", "called_at", "started_at", "finished_at")
+            for key in ("issued_at", "called_at", "started_at", "finished_at", "left_at")
         }
         raw.append(r)
     codes = {r["id"]: r["code"] for r in raw}
     visits: dict[int, dict] = {}
     for r in raw:
         t = r["times"]
-        r["wait_s"] = _span(t["issued_at"], t["called_at"])
-        visit = visits.setdefault(r["visit_id"], {"wait": None, "root": None})
-        if r["wait_s"] is not None:
-            visit["wait"] = round((visit["wait"] or 0) + r["wait_s"], 1)
+        r["left"] = not r["called_at"] and bool(r["left_at"])  # left the line uncalled
+        r["wait_s"] = _span(t["issued_at"], t["called_at"] or t["left_at"])
+        visit = visits.setdefault(
+            r["visit_id"], {"wait": 0.0, "root": None, "open": False, "left": False}
+        )
+        if r["wait_s"] is None:
+            visit["open"] = True  # still waiting: no visit wait yet
+        else:
+            visit["wait"] = round(visit["wait"] + r["wait_s"], 1)
+        visit["left"] = visit["left"] or r["left"]
         if r["from_ticket_id"] is None:
             visit["root"] = r
+    for visit in visits.values():
+        if visit["open"]:
+            visit["wait"] = None
     rows = []
     for r in raw:
         visit = visits[r["visit_id"]]
@@ -117,6 +126,7 @@ def log_rows(
                 if r["status"] == "done"
                 else None,
                 "visit_wait_s": visit["wait"],
+                "left_unserved": visit["left"],
                 "target_wait_s": target,
                 "over_target": visit["wait"] is not None
                 and target is not None

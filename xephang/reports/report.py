@@ -110,9 +110,8 @@ class ReportContext:
         if self.first <= self.today <= self.last:
             live = day_tallies(
                 self.db,
-                self.office["id"],
+                self.office,
                 self.today,
-                self.office["timezone"],
                 self.targets,
                 self.lowest,
                 dims=(dim,),

@@ -7,8 +7,8 @@ visit waits as a blob). A stored day is dropped and rebuilt when:
 - any event touching one of its tickets is appended after it was built
   (a late rating, a ticket finished after midnight, a close of day), found
   through the office's event sequence watermark in ``report_state``; or
-- the targets or the rating scale in force that day change (its
-  ``fingerprint`` no longer matches).
+- the targets or the rating scale in force that day change, or the
+  definitions do (``ROLLUP_VERSION``): its ``fingerprint`` no longer matches.
 
 Today is always tallied live from the tickets table.
 """
@@ -29,6 +29,10 @@ from ..queries.office import lowest_rating_level, services
 from ..storage import write
 from .facts import DIMS, day_tallies
 from .stats import Tally
+
+# Bump when a definition of docs/reports.md changes: every stored day is rebuilt.
+# 2: tickets that left the line uncalled count in the waits (left_unserved, judged).
+ROLLUP_VERSION = 2
 
 
 def invalidate_touched_days(db: sqlite_utils.Database, office_id: int) -> int:
@@ -84,7 +88,7 @@ def build_day(
 ) -> None:
     """Tally one closed day and store it (one short write transaction)."""
     with write(db):
-        tallies = day_tallies(db, office["id"], day, office["timezone"], targets, lowest_level)
+        tallies = day_tallies(db, office, day, targets, lowest_level)
         _drop_day(db, office["id"], day)
         db.conn.executemany(
             "INSERT INTO report_rollup (office_id, day, dim, key, counts, waits)"
@@ -133,7 +137,7 @@ def ensure_days(
     frozen = purged_before(db, office["id"]) or ""
     built = 0
     for day in days_between(max(first, frozen), min(last, _day_before(today))):
-        fingerprint = targets.fingerprint(day, service_ids, lowest_level)
+        fingerprint = f"v{ROLLUP_VERSION}|" + targets.fingerprint(day, service_ids, lowest_level)
         if stored.get(day) != fingerprint:
             build_day(db, office, day, targets, lowest_level, fingerprint)
             built += 1

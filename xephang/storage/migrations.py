@@ -6,8 +6,12 @@ the end of this file.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlite_utils
 from sqlite_utils import Migrations
+
+from ..clock import closing_time, iso
 
 migrations = Migrations("xephang")
 
@@ -333,6 +337,33 @@ CREATE TABLE login_failures (
 CREATE INDEX login_failures_username ON login_failures (username, at);
 CREATE INDEX login_failures_address ON login_failures (address, at)
 """,
+    )
+
+
+@migrations(name="0008_left_at")
+def left_at(db: sqlite_utils.Database) -> None:
+    """When a ticket left the line without being called (cancelled while waiting, expired).
+
+    Reports count such a ticket's wait until then. Existing tickets get it
+    from the rule in force: a cancellation's time; for an expired ticket the
+    end of its day's opening hours, or its expiry if that came earlier.
+    """
+    db.execute("ALTER TABLE tickets ADD COLUMN left_at TEXT")
+    db.execute(
+        "UPDATE tickets SET left_at = finished_at WHERE status = 'cancelled'"
+        " AND called_at IS NULL AND finished_at IS NOT NULL"
+    )
+    rows = db.execute(
+        "SELECT t.id, t.day, t.finished_at, o.hours, o.timezone FROM tickets t"
+        " JOIN offices o ON o.id = t.office_id WHERE t.status = 'expired'"
+        " AND t.called_at IS NULL AND t.finished_at IS NOT NULL"
+    ).fetchall()
+    db.conn.executemany(
+        "UPDATE tickets SET left_at = ? WHERE id = ?",
+        [
+            (iso(min(datetime.fromisoformat(finished), closing_time(hours, tz, day))), tid)
+            for tid, day, finished, hours, tz in rows
+        ],
     )
 
 

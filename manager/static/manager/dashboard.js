@@ -43,6 +43,8 @@
     box.appendChild(kpi("Đã cấp hôm nay", String(t.issued), "Issued today"));
     box.appendChild(kpi("Đã phục vụ", String(t.served), "Served"));
     box.appendChild(kpi("Vắng mặt", String(t.no_show), "No-show"));
+    box.appendChild(kpi("Rời đi chưa gọi", String(t.left_unserved), "Left unserved · vẫn tính thời gian chờ",
+                        t.left_unserved ? "warn" : ""));
     box.appendChild(kpi("Chờ trung bình", minutes(t.avg_wait_s),
                         "Chỉ tiêu " + minutes(target) + (t.wait_pass === null ? "" :
                         (t.wait_pass ? " · ĐẠT" : " · KHÔNG ĐẠT")), waitState));
