@@ -85,6 +85,23 @@ def anyone_behind(db: sqlite_utils.Database, ticket: dict, priority: bool) -> bo
     )
 
 
+def waiting_counts(db: sqlite_utils.Database, office_id: int) -> dict[int, int]:
+    """Waiting tickets per service id of an office."""
+    return dict(
+        db.execute(
+            "SELECT service_id, count(*) FROM tickets WHERE office_id = ? AND status = 'waiting'"
+            " GROUP BY service_id",
+            [office_id],
+        ).fetchall()
+    )
+
+
+def ahead_sql(priority: bool) -> str:
+    """A window expression over waiting tickets ``t``: how many of the same service are
+    ahead of each one (``people_ahead`` for a whole line in one query)."""
+    return f"row_number() OVER (PARTITION BY t.service_id ORDER BY {_key_sql(priority)}) - 1"
+
+
 def waiting_in_order(
     db: sqlite_utils.Database, office_id: int, service_ids: list[int] | None = None, limit: int = 50
 ) -> list[dict]:
