@@ -18,6 +18,8 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from requests.structures import CaseInsensitiveDict
+
 
 @dataclass
 class Received:
@@ -70,7 +72,9 @@ class FakeHttpService:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                request = Received("POST", self.path, dict(self.headers), body)
+                request = Received(
+                    "POST", self.path, CaseInsensitiveDict(self.headers.items()), body
+                )
                 fake._handle(self, request)
 
         self._server = _Server(("127.0.0.1", self.port), Handler)
@@ -186,6 +190,7 @@ class FakeSmtpServer:
         self.port = free_port()
         self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port)
         self.controller.start()
+        self.stopped = False
 
     @property
     def mails(self) -> list[ReceivedMail]:
@@ -197,4 +202,6 @@ class FakeSmtpServer:
             return list(self.mails)
 
     def stop(self) -> None:
-        self.controller.stop()
+        if not self.stopped:
+            self.stopped = True
+            self.controller.stop()
