@@ -150,8 +150,10 @@ def test_every_post_operation_documents_the_models_its_view_validates_with(api):
         assert set(documented["content"]) == {"application/json", FORM}
         for content in documented["content"].values():
             schema = content["schema"]
+            # nested models (a ticket's ``notify``) are written in place: no $ref into $defs
+            assert "$ref" not in json.dumps(schema) and "$defs" not in schema, path
             if None in models:
-                assert schema == models[None].model_json_schema(), path
+                assert schema == openapi.model_schema(models[None]), path
             else:
                 expected = {
                     model: ", ".join(a for a, m in models.items() if m is model)
