@@ -38,6 +38,7 @@ class Received:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # a worker opens a batch's connections at once
 
 
 class FakeHttpService:

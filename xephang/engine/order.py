@@ -96,10 +96,16 @@ def waiting_counts(db: sqlite_utils.Database, office_id: int) -> dict[int, int]:
     )
 
 
-def ahead_sql(priority: bool) -> str:
-    """A window expression over waiting tickets ``t``: how many of the same service are
-    ahead of each one (``people_ahead`` for a whole line in one query)."""
-    return f"row_number() OVER (PARTITION BY t.service_id ORDER BY {_key_sql(priority)}) - 1"
+def line(
+    db: sqlite_utils.Database, office_id: int, service_id: int, priority: bool, limit: int
+) -> list[tuple[int, int]]:
+    """(ticket id, visit id) of the first ``limit`` waiting tickets of a service in queue
+    order: the n-th has n people ahead (``people_ahead`` for a whole line at once)."""
+    return db.execute(
+        f"SELECT t.id, t.visit_id FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
+        f" AND t.service_id = ? ORDER BY {_key_sql(priority)} LIMIT ?",
+        [office_id, service_id, limit],
+    ).fetchall()
 
 
 def waiting_in_order(

@@ -343,9 +343,12 @@ def outbox_tables(db: sqlite_utils.Database) -> None:
     ``subscriptions.address`` holds a phone number, an e-mail address or a Web Push
     subscription, given with consent; it is set to NULL when the subscription ends or
     its ``erase_after`` passes. The outbox holds no address: a message finds it through
-    its subscription when it is sent. ``dedupe`` makes a message unique per ticket,
-    purpose and channel (``t<ticket>:<purpose>:<channel>``) or per hook and event
-    (``h<hook>:<office>:<seq>``).
+    its subscription when it is sent. A message is unique per ticket, purpose and
+    channel (``outbox_once``) or per hook and event (``outbox_hook_once``).
+
+    The outbox has no foreign keys and only the indexes its worker needs: a call may
+    write 500 rows in its own transaction (BENCHMARKS.md), and retention deletes a
+    ticket's messages with the ticket.
     """
     _run(
         db,
@@ -385,13 +388,13 @@ CREATE TABLE webhooks (
 CREATE INDEX webhooks_office ON webhooks (office_id) WHERE active;
 CREATE TABLE outbox (
     id INTEGER PRIMARY KEY,
-    office_id INTEGER NOT NULL REFERENCES offices(id),
+    office_id INTEGER NOT NULL,
     channel TEXT NOT NULL CHECK (channel IN ('webpush', 'sms', 'zalo', 'email', 'webhook')),
     purpose TEXT NOT NULL,
-    ticket_id INTEGER REFERENCES tickets(id),
-    subscription_id INTEGER REFERENCES subscriptions(id),
-    webhook_id INTEGER REFERENCES webhooks(id),
-    dedupe TEXT NOT NULL UNIQUE,
+    ticket_id INTEGER,
+    subscription_id INTEGER,
+    webhook_id INTEGER,
+    event_seq INTEGER,
     payload TEXT NOT NULL DEFAULT '{}',
     state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed', 'skipped')),
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -402,9 +405,12 @@ CREATE TABLE outbox (
     finished_at TEXT,
     last_error TEXT
 );
+CREATE UNIQUE INDEX outbox_once ON outbox (ticket_id, purpose, channel) WHERE webhook_id IS NULL;
+CREATE UNIQUE INDEX outbox_hook_once ON outbox (webhook_id, event_seq)
+    WHERE webhook_id IS NOT NULL;
 CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state = 'queued';
 CREATE INDEX outbox_sending ON outbox (claimed_at) WHERE state = 'sending';
-CREATE INDEX outbox_office ON outbox (office_id, created_at)
+CREATE INDEX outbox_finished ON outbox (office_id, finished_at) WHERE finished_at IS NOT NULL
 """,
     )
 
