@@ -108,8 +108,8 @@ def purge(
             )
             db.execute("DELETE FROM tickets WHERE id IN (SELECT id FROM temp.doomed)")
             orphan = (
-                "office_id = ? AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.visit_id ="
-                " visits.id)"
+                "visits.office_id = ? AND NOT EXISTS (SELECT 1 FROM tickets t WHERE"
+                " t.visit_id = visits.id)"
             )
             db.execute(
                 "DELETE FROM outbox WHERE subscription_id IN (SELECT s.id FROM subscriptions s"

@@ -47,7 +47,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
-    StrictBool,
     StringConstraints,
     ValidationError,
     WithJsonSchema,
@@ -153,6 +152,12 @@ TicketRef = Annotated[
 ]
 
 
+def _no_object_if_blank(value: Any) -> Any:
+    # A form cannot carry an object: its "" or "null" (what a form client sends for a
+    # null field) means none.
+    return None if isinstance(value, str) and value.strip() in ("", "null") else value
+
+
 def _hide_default(schema: dict) -> None:
     schema.pop("default", None)  # absent is not null: null is refused
 
@@ -173,29 +178,52 @@ class NoBody(Body):
 class PushKeysBody(Body):
     """The keys of a browser's push subscription."""
 
-    p256dh: Annotated[str, StringConstraints(max_length=200)] = Field(title="khóa p256dh")
-    auth: Annotated[str, StringConstraints(max_length=100)] = Field(title="khóa auth")
+    p256dh: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        title="khóa p256dh"
+    )
+    auth: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(title="khóa auth")
 
 
 class PushSubscriptionBody(Body):
     """A browser's PushSubscription, as ``JSON.stringify(subscription)`` gives it."""
 
-    endpoint: Annotated[str, StringConstraints(max_length=1000)] = Field(title="địa chỉ đẩy")
+    endpoint: Annotated[str, StringConstraints(max_length=1000)] = Field(
+        title="địa chỉ đẩy", json_schema_extra={"pattern": r"^https?://[^/\s]+(/\S*)?$"}
+    )
     expirationTime: int | None = Field(None, title="hết hạn")  # noqa: N815 (the browser's name)
     keys: PushKeysBody = Field(title="khóa")
+
+
+# What the engine accepts (engine/subscriptions.py), written into the document so that a
+# client (and Schemathesis) can tell a well-formed request: checked by the engine, with
+# its own words, not by these patterns.
+PHONE_PATTERN = r"^[ .()-]*(\+84|84|0)[ .()-]*[35789]([ .()-]*[0-9]){8}[ .()-]*$"
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9-]+)+$"
 
 
 class NotifyBody(Body):
     """Messages about the visit: exactly one of a phone, an e-mail or a push subscription,
     and the citizen's explicit consent (without ``"consent": true``: 400, nothing issued)."""
 
-    phone: Annotated[Text | None, StringConstraints(max_length=30)] = Field(
-        None, title="số điện thoại", description="a Vietnamese mobile number (09…, +849…)"
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "oneOf": [{"required": ["phone"]}, {"required": ["email"]}, {"required": ["webpush"]}]
+        },
     )
-    email: Annotated[Text | None, StringConstraints(max_length=254)] = Field(None, title="e-mail")
+
+    phone: Annotated[Text | None, StringConstraints(max_length=30)] = Field(
+        None,
+        title="số điện thoại",
+        description="a Vietnamese mobile number (09…, +849…)",
+        json_schema_extra={"pattern": PHONE_PATTERN},
+    )
+    email: Annotated[Text | None, StringConstraints(max_length=254)] = Field(
+        None, title="e-mail", json_schema_extra={"pattern": EMAIL_PATTERN}
+    )
     webpush: PushSubscriptionBody | None = Field(None, title="thông báo đẩy")
-    consent: StrictBool = Field(
-        False,
+    consent: Literal[True] = Field(
         title="đồng ý",
         description="true: 'Tôi đồng ý nhận tin nhắn về lượt của mình' was ticked",
     )
@@ -222,7 +250,7 @@ class IssueBody(Body):
         description="office id; absent: the caller's own (admins must give it)",
         json_schema_extra=_hide_default,
     )
-    notify: NotifyBody | None = Field(
+    notify: Annotated[NotifyBody | None, BeforeValidator(_no_object_if_blank)] = Field(
         None, title="nhận tin nhắn", description="subscribe the visit to messages, with consent"
     )
 
@@ -234,7 +262,9 @@ class KioskIssueBody(Body):
     priority: Annotated[Text | None, BeforeValidator(_no_priority_if_blank)] = Field(
         None, title="nhóm ưu tiên", description="priority category key"
     )
-    notify: NotifyBody | None = Field(None, title="nhận tin nhắn")
+    notify: Annotated[NotifyBody | None, BeforeValidator(_no_object_if_blank)] = Field(
+        None, title="nhận tin nhắn"
+    )
 
 
 class UnsubscribeBody(Body):

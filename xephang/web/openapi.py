@@ -173,8 +173,31 @@ def request_body(models: Mapping[str | None, type[Body]]) -> dict:
         }
     return {
         "required": all(m.model_json_schema().get("required") for m in models.values()),
-        "content": {kind: {"schema": schema} for kind in BODY_TYPES},
+        "content": {
+            kind: {"schema": schema if kind == "application/json" else flat(schema)}
+            for kind in BODY_TYPES
+        },
     }
+
+
+def _holds_object(node: dict) -> bool:
+    options = node.get("anyOf", [node])
+    return any(o.get("type") == "object" or "properties" in o for o in options)
+
+
+def flat(schema: dict) -> dict:
+    """A body's schema for form encoding: without its nested objects (``notify``), which
+    a form cannot carry (OpenAPI would spread their fields among the body's own)."""
+    if "anyOf" in schema and "properties" not in schema:
+        return {**schema, "anyOf": [flat(s) for s in schema["anyOf"]]}
+    properties = schema.get("properties", {})
+    nested = {name for name, prop in properties.items() if _holds_object(prop)}
+    if not nested:
+        return schema
+    shown = {**schema, "properties": {k: v for k, v in properties.items() if k not in nested}}
+    if "required" in schema:
+        shown["required"] = [k for k in schema["required"] if k not in nested]
+    return shown
 
 
 def _query(view) -> list[dict]:
