@@ -12,14 +12,17 @@ from pathlib import Path
 
 import qrcode
 import qrcode.image.svg
-from flask import Response, current_app, jsonify, render_template, url_for
+from flask import Response, current_app, jsonify, render_template, send_from_directory, url_for
 
+import notifiers
 from xephang import engine
+from xephang.engine import subscriptions
 from xephang.errors import BadInputError, NotFoundError
+from xephang.queries import messages as message_queries
 from xephang.queries import queue as queue_queries
 from xephang.web import get_db, publish, tracker_url
 from xephang.web.auth import public
-from xephang.web.bodies import RatingBody, read
+from xephang.web.bodies import NotifyBody, RatingBody, UnsubscribeBody, read
 
 from .blueprint import bp
 
@@ -73,6 +76,21 @@ def tracker_state(token: str) -> dict:
             "level": rating["level"] if rating else None,
             "scale": engine.office_setting(db, view["office_id"], "rating_scale"),
         },
+        "notify": notify_state(token, view["office_id"]),
+    }
+
+
+def notify_state(token: str, office_id: int) -> dict:
+    """What the tracker offers about messages: the channels the office has, which this
+    visit is subscribed on (never the number itself), and the Web Push key."""
+    channels = subscriptions.office_channels(
+        get_db(), office_id, notifiers.server_channels(current_app.config)
+    )
+    app = current_app._get_current_object()
+    return {
+        "channels": channels,
+        "subscribed": message_queries.visit_subscriptions(get_db(), token),
+        "push_key": notifiers.push_public_key(app) if "webpush" in channels else None,
     }
 
 
@@ -110,6 +128,41 @@ def tracker_qr(token: str):
         mimetype="image/svg+xml",
         headers={"Cache-Control": "private, max-age=86400"},
     )
+
+
+@bp.get("/t/sw.js")
+@public
+def service_worker():
+    """The tracker's service worker (shows Web Push notifications); served under /t/ so
+    that its scope covers every tracker page."""
+    response = send_from_directory(
+        Path(bp.static_folder) / "kiosk", "sw.js", mimetype="text/javascript", max_age=0
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.post("/t/<token>/subscribe")
+@public
+def subscribe(token: str):
+    """Subscribe this visit to messages: a push subscription from this browser, or a phone
+    number or e-mail address with the consent box ticked."""
+    request_body = read(NotifyBody).request()
+    publish(
+        subscriptions.subscribe_visit(
+            get_db(), token, request_body, notifiers.server_channels(current_app.config)
+        )
+    )
+    return jsonify(tracker_state(token)), 201
+
+
+@bp.post("/t/<token>/unsubscribe")
+@public
+def unsubscribe(token: str):
+    """Stop this visit's messages (one channel, or all): the contact is erased at once."""
+    body = read(UnsubscribeBody)
+    publish(subscriptions.unsubscribe_visit(get_db(), token, body.channel))
+    return jsonify(tracker_state(token))
 
 
 @bp.post("/t/<token>/rating")

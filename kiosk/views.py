@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, redirect, render_template, request, url_for
 
+import notifiers
 import printers
 from xephang import engine
-from xephang.engine import accounts
+from xephang.engine import accounts, subscriptions
 from xephang.errors import ForbiddenError
 from xephang.queries import office as office_queries
 from xephang.queries import people
@@ -18,7 +19,7 @@ from xephang.web.auth import (
     pairing_page,
     public,
 )
-from xephang.web.bodies import KioskIssueBody, read
+from xephang.web.bodies import KioskIssueBody, NotifyBody, read
 from xephang.web.context import device_rate_limit
 
 from .blueprint import bp
@@ -84,6 +85,9 @@ def index():
         "printWaitMs": int(float(current_app.config["KIOSK_PRINT_WAIT_S"]) * 1000),
         "menuVersion": office_queries.menu_version(menu),
         "timezone": menu["office"]["timezone"],
+        # the optional phone step after the ticket, only where SMS or Zalo is set up
+        "phoneStep": any(c in subscriptions.PHONE_CHANNELS for c in _channels(principal)),
+        "notifyUrl": url_for("kiosk.notify", ticket_id=0).rsplit("/", 2)[0] + "/",
     }
     printer = printers.kiosk_printer_state(current_app.config, get_db(), principal.device_id)
     return render_template("kiosk/index.html", menu=menu, config=config, printer=printer)
@@ -135,6 +139,8 @@ def issue():
             default_service_s=current_app.config["DEFAULT_SERVICE_TIME_S"],
             within=queue_receipt,
             device_limit=device_rate_limit(),
+            notify=choice.notify.request() if choice.notify else None,
+            message_channels=notifiers.server_channels(current_app.config),
         )
     )
     job = outcome.extra["within"]
@@ -160,6 +166,34 @@ def issue():
             "qr_url": url_for("kiosk.tracker_qr", token=token),
         },
     ), 201
+
+
+def _channels(principal) -> list[str]:
+    """The channels this kiosk's office offers citizens."""
+    return subscriptions.office_channels(
+        get_db(), principal.office_id, notifiers.server_channels(current_app.config)
+    )
+
+
+@bp.post("/kiosk/api/tickets/<int:ticket_id>/notify")
+@allow("kiosk")
+def notify(ticket_id: int):
+    """The optional step after the ticket: the citizen types a phone number and ticks
+    consent; the visit gets "turn near", "called" and the rating invitation by SMS/Zalo."""
+    principal = kiosk_principal()
+    if principal is None:
+        raise ForbiddenError("Chỉ kiosk mới lấy số ở đây", "Kiosks only")
+    request_body = read(NotifyBody).request()
+    publish(
+        subscriptions.subscribe_ticket(
+            get_db(),
+            ticket_id,
+            request_body,
+            notifiers.server_channels(current_app.config),
+            device_id=principal.device_id,
+        )
+    )
+    return jsonify(ok=True), 201
 
 
 @bp.get("/kiosk/api/print/<int:job_id>")

@@ -14,6 +14,7 @@ import pytest
 from tests.helpers import (
     Ctx,
     LiveServer,
+    NotifyOffice,
     Template,
     cheap_password_hash,
     fill_month,
@@ -267,3 +268,33 @@ def start_demo_server(demo_file, live_servers, tmp_path):
         return server
 
     return start
+
+
+# --- messages out: fake providers on 127.0.0.1 and an office to send from -------------
+
+
+@pytest.fixture
+def provider():
+    """A fake HTTP provider (SMS gateway, Zalo, webhook receiver, push service) on
+    127.0.0.1 (``notifiers.testing.FakeHttpService``)."""
+    from notifiers.testing import FakeHttpService
+
+    fake = FakeHttpService()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def notify_office(tmp_path, demo_template):
+    """``make(**settings)``: the demo office behind an app with these server settings
+    (``helpers.NotifyOffice``); closed at the end of the test."""
+    made: list[NotifyOffice] = []
+
+    def make(**settings) -> NotifyOffice:
+        office = NotifyOffice(tmp_path, demo_template, **settings)
+        made.append(office)
+        return office
+
+    yield make
+    for office in made:
+        office.close()

@@ -682,3 +682,79 @@ def open_counter(browser, server, username="canbo1", counter_number=1):
     )
     page.wait_for_function("!document.querySelector('[data-action=\"call-next\"]').disabled")
     return page
+
+
+# --- messages out (notifiers/): the demo office behind an app with channels set up ----
+
+
+class NotifyOffice:
+    """The demo office behind an app whose outbox worker the test drives (``worker``:
+    ``run_once``, ``drain``); tickets through the API with an officer's token."""
+
+    def __init__(self, tmp_path, demo_template, **settings):
+        import notifiers
+
+        self.path = tmp_path / "xephang.db"
+        self.app = create_app(
+            {
+                "DB": str(self.path),
+                "TESTING": True,
+                "SECRET_KEY": "test",
+                "PUBLIC_URL": "http://xephang.test",
+                "PRINTER": "none",
+                "PRINT_DIR": str(tmp_path / "printed"),
+                "NOTIFY_RETRY_BASE_S": 0.0,
+                "NOTIFY_RETRY_MAX_S": 0.0,
+                "NOTIFY_TIMEOUT_S": 30.0,
+                **settings,
+            }
+        )
+        self.db = connect(self.path)
+        self.demo = demo_template.restore_into(self.db)
+        self.office = self.demo["office_id"]
+        self.client = self.app.test_client()
+        from xephang.engine import accounts
+
+        self.officer = {"Authorization": "Bearer " + accounts.add_user_token(self.db, "canbo1")}
+        self.counters = {
+            r[1]: r[0]
+            for r in self.db.execute(
+                "SELECT id, number FROM counters WHERE office_id = ?", [self.office]
+            )
+        }
+        self.worker = notifiers.get_notifier(self.app)
+
+    def set(self, **values) -> None:
+        engine.set_office_settings(self.db, self.office, values)
+
+    def issue(self, service="A", status=201, **notify) -> dict:
+        body = {"service": service}
+        if notify:
+            body["notify"] = notify
+        r = self.client.post("/api/v1/tickets", json=body, headers=self.officer)
+        assert r.status_code == status, r.json
+        return r.json
+
+    def call(self, counter: int = 1) -> dict | None:
+        r = self.client.post(
+            f"/api/v1/counters/{self.counters[counter]}/call-next", headers=self.officer
+        )
+        assert r.status_code == 200, r.json
+        return r.json["ticket"]
+
+    def act(self, ticket_id: int, action: str, **body) -> dict:
+        r = self.client.post(
+            f"/api/v1/tickets/{ticket_id}/{action}", json=body, headers=self.officer
+        )
+        assert r.status_code == 200, r.json
+        return r.json["ticket"]
+
+    def messages(self, **where) -> list[dict]:
+        sql = "SELECT * FROM outbox"
+        if where:
+            sql += " WHERE " + " AND ".join(f"{k} = ?" for k in where)
+        return list(self.db.query(sql + " ORDER BY id", list(where.values())))
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.db.close()

@@ -148,17 +148,21 @@ def test_every_post_operation_documents_the_models_its_view_validates_with(api):
         assert models, f"POST {path}: declare its body with @accepts (NoBody if it has none)"
         documented = spec["paths"][path]["post"]["requestBody"]
         assert set(documented["content"]) == {"application/json", FORM}
-        for content in documented["content"].values():
+        for kind, content in documented["content"].items():
             schema = content["schema"]
+            # nested models (a ticket's ``notify``) are written in place: no $ref into $defs
+            assert "$ref" not in json.dumps(schema) and "$defs" not in schema, path
+            # ...and left out of the form encoding, which cannot carry an object
+            shape = openapi.flat if kind == FORM else (lambda schema: schema)
             if None in models:
-                assert schema == models[None].model_json_schema(), path
+                assert schema == shape(openapi.model_schema(models[None])), path
             else:
                 expected = {
                     model: ", ".join(a for a, m in models.items() if m is model)
                     for model in models.values()
                 }
                 assert schema["anyOf"] == [
-                    {**model.model_json_schema(), "title": title}
+                    shape({**model.model_json_schema(), "title": title})
                     for model, title in expected.items()
                 ], path
         required = all(m.model_json_schema().get("required") for m in models.values())

@@ -96,6 +96,9 @@ def create_app(config: dict | None = None) -> Flask:
     import printers
 
     printers.init_app(app)  # the print spooler; its workers start unless TESTING
+    import notifiers
+
+    notifiers.init_app(app)  # the outbox worker; starts unless TESTING
     return app
 
 
@@ -110,8 +113,18 @@ def rooms() -> list:
 
 
 def room_commands() -> list:
-    """Command groups that live with their room (``xephang printer``, ``xephang voice``)."""
+    """Command groups that live with their room (``xephang printer``, ``xephang voice``,
+    ``xephang notify``, ``xephang webhook``)."""
     from display.cli import voice
+    from notifiers.cli import notify, webhook
     from printers.cli import printer
 
-    return [printer, voice]
+    return [printer, voice, notify, webhook]
+
+
+def prepare_instance(db_path: str) -> list[str]:
+    """What ``xephang init`` makes beyond the schema (the Web Push key pair); the lines
+    to print."""
+    import notifiers
+
+    return [notifiers.prepare_instance(db_path)]

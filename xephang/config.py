@@ -169,7 +169,109 @@ SETTINGS: tuple[Setting, ...] = (
         "INFO",
         "Python logging level of the server (DEBUG, INFO, WARNING, ERROR).",
     ),
+    Setting(
+        "NOTIFY_WORKER",
+        True,
+        "Run the message outbox's worker in this server process (`xephang notify run` runs it "
+        "alone; tests start it explicitly).",
+    ),
+    Setting("NOTIFY_MAX_ATTEMPTS", 8, "Tries before a message is marked failed."),
+    Setting(
+        "NOTIFY_RETRY_BASE_S",
+        5.0,
+        "Wait before the first retry of a message; doubles after each failed try.",
+    ),
+    Setting("NOTIFY_RETRY_MAX_S", 300.0, "Longest wait between two tries of a message."),
+    Setting(
+        "NOTIFY_TIMEOUT_S",
+        10.0,
+        "Longest one attempt to send a message (connect, send, answer) may take.",
+    ),
+    Setting(
+        "NOTIFY_POLL_S",
+        1.0,
+        "How often an idle outbox worker looks for due messages (a commit in the same process "
+        "wakes it at once).",
+    ),
+    Setting(
+        "NOTIFY_BATCH",
+        20,
+        "Messages one worker claims at a time and sends side by side.",
+    ),
+    Setting(
+        "NOTIFY_WEBPUSH",
+        True,
+        "Offer Web Push notifications on the tracker page (VAPID keys are made by `xephang init`).",
+    ),
+    Setting(
+        "VAPID_PRIVATE_KEY_FILE",
+        "",
+        "PEM file of the Web Push (VAPID) private key. Empty: `vapid_private.pem` next to the "
+        "database file, made by `xephang init` (or at start-up) when missing.",
+    ),
+    Setting(
+        "VAPID_SUBJECT",
+        "mailto:admin@localhost",
+        "Contact the push services may use about this server's notifications (mailto: or "
+        "https: URL).",
+    ),
+    Setting(
+        "SMS_URL",
+        "",
+        "HTTP endpoint that sends SMS: it receives a POST of JSON {id, to, text, sender}; any "
+        "2xx is accepted. Empty: no SMS channel.",
+    ),
+    Setting("SMS_TOKEN", "", "Bearer token sent to SMS_URL (Authorization header), if any."),
+    Setting(
+        "SMS_SENDER",
+        "",
+        "Sender name (brandname, at most 11 characters) passed to the SMS endpoint.",
+    ),
+    Setting(
+        "SMS_ASCII",
+        True,
+        "Strip Vietnamese diacritics from SMS texts (GSM-7: 160 characters per SMS instead of 70).",
+    ),
+    Setting(
+        "ZALO_URL",
+        "https://business.openapi.zalo.me/message/template",
+        "Zalo ZNS endpoint that sends a template message.",
+    ),
+    Setting(
+        "ZALO_ACCESS_TOKEN",
+        "",
+        "Access token of the office's Zalo Official Account. Empty: no Zalo channel.",
+    ),
+    Setting("SMTP_HOST", "", "SMTP server that sends e-mail. Empty: no e-mail channel."),
+    Setting("SMTP_PORT", 587, "Port of SMTP_HOST."),
+    Setting(
+        "SMTP_SECURITY",
+        "starttls",
+        "How to secure the SMTP connection: starttls, ssl or none.",
+    ),
+    Setting("SMTP_USER", "", "SMTP login, if the server wants one."),
+    Setting("SMTP_PASSWORD", "", "SMTP password of SMTP_USER."),
+    Setting(
+        "MAIL_FROM",
+        "xephang@localhost",
+        "Sender address of e-mails (From:).",
+    ),
 )
+
+
+def message_channels(settings) -> set[str]:
+    """The channels to citizens this server has set up: webpush (unless NOTIFY_WEBPUSH is
+    off), sms (SMS_URL), zalo (ZALO_ACCESS_TOKEN), email (SMTP_HOST)."""
+    found = set()
+    if settings.get("NOTIFY_WEBPUSH"):
+        found.add("webpush")
+    if settings.get("SMS_URL"):
+        found.add("sms")
+    if settings.get("ZALO_ACCESS_TOKEN"):
+        found.add("zalo")
+    if settings.get("SMTP_HOST"):
+        found.add("email")
+    return found
 
 
 def parse_rate(text: str, fallback: tuple[int, float] = (20, 60.0)) -> tuple[int, float]:

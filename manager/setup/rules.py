@@ -21,14 +21,14 @@ from .forms import actor, checkbox, done, integer, owned, render, text
 SETTINGS_PAGE_SECTIONS = ("rating", "voice", "retention")
 
 
-def _sent_settings(sections) -> dict:
+def sent_settings(sections) -> dict:
     """What the form sent for the settings of these sections (an unticked box is false)."""
     return {
         s.name: request.form.get(s.name, "") for section in sections for s in in_section(section)
     }
 
 
-def _setting_fields(oid: int, sections, form=None) -> list[dict]:
+def setting_fields(oid: int, sections, form=None) -> list[dict]:
     """The fields of these sections: each definition with its value (current, or as sent)."""
     values = engine.office_settings(get_db(), oid)
     fields = []
@@ -54,7 +54,7 @@ def setup_priority():
         try:
             if request.form.get("action") == "streak":
                 engine.set_office_settings(
-                    get_db(), oid, _sent_settings(["priority"]), user_id=actor()
+                    get_db(), oid, sent_settings(["priority"]), user_id=actor()
                 )
                 message = "Đã lưu quy tắc xen kẽ"
             else:
@@ -80,7 +80,7 @@ def _priority(oid, error=None, form=None):
         error,
         categories=office_queries.priority_categories(get_db(), oid),
         form=form,
-        fields=_setting_fields(oid, ["priority"], streak_form),
+        fields=setting_fields(oid, ["priority"], streak_form),
     )
 
 
@@ -178,14 +178,14 @@ def setup_settings():
     if request.method == "POST":
         try:
             engine.set_office_settings(
-                get_db(), oid, _sent_settings(SETTINGS_PAGE_SECTIONS), user_id=actor()
+                get_db(), oid, sent_settings(SETTINGS_PAGE_SECTIONS), user_id=actor()
             )
         except QueueError as err:
             return render(
                 "settings.html",
                 oid,
                 err,
-                fields=_setting_fields(oid, SETTINGS_PAGE_SECTIONS, request.form),
+                fields=setting_fields(oid, SETTINGS_PAGE_SECTIONS, request.form),
             )
         return done("manager.setup_settings", oid, "Đã lưu thiết lập")
-    return render("settings.html", oid, fields=_setting_fields(oid, SETTINGS_PAGE_SECTIONS))[0]
+    return render("settings.html", oid, fields=setting_fields(oid, SETTINGS_PAGE_SECTIONS))[0]

@@ -22,9 +22,13 @@ message_queue_option = click.option(
 @click.command()
 @db_option
 def init(db_path):
-    """Create (or migrate) the database."""
+    """Create (or migrate) the database and the Web Push (VAPID) key pair."""
+    from ..app import prepare_instance
+
     open_db(db_path).close()
     click.echo(f"Cơ sở dữ liệu sẵn sàng / database ready: {db_path}")
+    for line in prepare_instance(db_path):
+        click.echo(line)
 
 
 def run_server(db_path: str, host: str, port: int, extra: dict | None = None) -> None:

@@ -85,6 +85,29 @@ def anyone_behind(db: sqlite_utils.Database, ticket: dict, priority: bool) -> bo
     )
 
 
+def waiting_counts(db: sqlite_utils.Database, office_id: int) -> dict[int, int]:
+    """Waiting tickets per service id of an office."""
+    return dict(
+        db.execute(
+            "SELECT service_id, count(*) FROM tickets WHERE office_id = ? AND status = 'waiting'"
+            " GROUP BY service_id",
+            [office_id],
+        ).fetchall()
+    )
+
+
+def line(
+    db: sqlite_utils.Database, office_id: int, service_id: int, priority: bool, limit: int
+) -> list[tuple[int, int]]:
+    """(ticket id, visit id) of the first ``limit`` waiting tickets of a service in queue
+    order: the n-th has n people ahead (``people_ahead`` for a whole line at once)."""
+    return db.execute(
+        f"SELECT t.id, t.visit_id FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
+        f" AND t.service_id = ? ORDER BY {_key_sql(priority)} LIMIT ?",
+        [office_id, service_id, limit],
+    ).fetchall()
+
+
 def waiting_in_order(
     db: sqlite_utils.Database, office_id: int, service_ids: list[int] | None = None, limit: int = 50
 ) -> list[dict]:

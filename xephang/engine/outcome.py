@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
+from .outbox import record_events
 from .views import event_view, ticket_views
 
 
@@ -22,7 +23,9 @@ class Outcome:
 def outcome_for(
     db: sqlite_utils.Database, office: dict, raw_events: list[dict], ticket_id: int | None
 ) -> Outcome:
-    """Build the Outcome of an operation after its writes (still inside the transaction)."""
+    """Build the Outcome of an operation after its writes (still inside the transaction),
+    and queue the messages its events cause (``outbox.record_events``) in that same
+    transaction: a committed event always has its messages, a rolled-back one none."""
     private = None
     public_views: dict[int, dict] = {}
     if ticket_id:
@@ -33,4 +36,5 @@ def outcome_for(
         if other and other not in public_views:
             public_views[other] = ticket_views(db, other)[1]
         events.append(event_view(raw, public_views.get(other), office["timezone"]))
+    record_events(db, office, raw_events, events)
     return Outcome(ticket=private, events=events)

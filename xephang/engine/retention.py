@@ -1,8 +1,9 @@
 """Data retention: remove ticket logs and blank rating comments past the office's limits.
 
-``retention_days``: tickets, their events, ratings, visits and print jobs
-of days older than this are deleted. The event hash chain stays verifiable:
-the last deleted event's hash is kept as the office's anchor in
+``retention_days``: tickets, their events, ratings, visits, print jobs,
+messages and (long erased) subscriptions of days older than this are
+deleted. The event hash chain stays verifiable: the last deleted event's
+hash is kept as the office's anchor in
 ``log_anchors`` and ``verify_log`` resumes from it. ``keep_figures`` (the
 reports' daily tallies, ``reports.purge`` passes it) runs first, so
 statistics outlive the logs.
@@ -100,16 +101,27 @@ def purge(
             )
             db.execute("DELETE FROM ratings WHERE ticket_id IN (SELECT id FROM temp.doomed)")
             db.execute("DELETE FROM print_jobs WHERE ticket_id IN (SELECT id FROM temp.doomed)")
+            db.execute("DELETE FROM outbox WHERE ticket_id IN (SELECT id FROM temp.doomed)")
             db.execute(
                 "UPDATE counters SET current_ticket_id = NULL WHERE current_ticket_id IN"
                 " (SELECT id FROM temp.doomed)"
             )
             db.execute("DELETE FROM tickets WHERE id IN (SELECT id FROM temp.doomed)")
+            orphan = (
+                "visits.office_id = ? AND NOT EXISTS (SELECT 1 FROM tickets t WHERE"
+                " t.visit_id = visits.id)"
+            )
             db.execute(
-                "DELETE FROM visits WHERE office_id = ? AND NOT EXISTS (SELECT 1 FROM"
-                " tickets t WHERE t.visit_id = visits.id)",
+                "DELETE FROM outbox WHERE subscription_id IN (SELECT s.id FROM subscriptions s"
+                f" JOIN visits ON visits.id = s.visit_id WHERE {orphan})",
                 [office_id],
             )
+            db.execute(
+                "DELETE FROM subscriptions WHERE visit_id IN (SELECT id FROM visits WHERE"
+                f" {orphan})",
+                [office_id],
+            )
+            db.execute(f"DELETE FROM visits WHERE {orphan}", [office_id])
             db.execute("DELETE FROM temp.doomed")
             db.execute(
                 "INSERT INTO log_anchors (office_id, seq, hash, before_day, purged_at)"

@@ -13,6 +13,7 @@ an office sets its own.
 from __future__ import annotations
 
 import json
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -184,6 +185,150 @@ def _check_template(value: str) -> None:
         )
 
 
+# --- messages out (engine/outbox.py reads these) -------------------------------------------
+MESSAGE_CHANNELS = ("webpush", "sms", "zalo", "email")
+MESSAGE_FIELDS = ("code", "counter", "ahead", "minutes", "office", "service", "link", "time")
+
+
+def _check_message(value: str) -> None:
+    """A message text may use only the known {fields}; a stray brace is refused."""
+    try:
+        names = [field for _, field, _, _ in string.Formatter().parse(value) if field is not None]
+    except ValueError:
+        raise BadInputError("Mẫu tin nhắn có dấu ngoặc { } lẻ", "Unbalanced { } in text") from None
+    unknown = sorted({n for n in names if n not in MESSAGE_FIELDS})
+    if unknown:
+        raise BadInputError(
+            f"Mẫu tin nhắn có trường không biết: {', '.join(unknown)} (dùng: "
+            + ", ".join("{" + f + "}" for f in MESSAGE_FIELDS)
+            + ")",
+            f"Unknown fields in text: {', '.join(unknown)}",
+        )
+
+
+def parse_channel_list(value: str) -> list[str]:
+    """'sms, webpush' as a list of known channels (notify_channels)."""
+    names = [p.strip().lower() for p in (value or "").replace(";", ",").split(",") if p.strip()]
+    unknown = [n for n in names if n not in MESSAGE_CHANNELS]
+    if unknown:
+        raise BadInputError(
+            f"Kênh không hợp lệ: {', '.join(unknown)} (chọn {', '.join(MESSAGE_CHANNELS)})",
+            f"Unknown channels: {', '.join(unknown)}",
+        )
+    return names
+
+
+def _check_channels(value: str) -> None:
+    parse_channel_list(value)
+
+
+def parse_zalo_templates(value: str) -> dict[str, str]:
+    """'near=231001, called=231002' as {purpose: template id} (zalo_templates)."""
+    templates = {}
+    for part in (value or "").replace(";", ",").replace("\n", ",").split(","):
+        if not part.strip():
+            continue
+        purpose, sep, template = (p.strip() for p in part.partition("="))
+        if not sep or not purpose or not template or not template.isalnum():
+            raise BadInputError(
+                f"Mẫu Zalo '{part.strip()}' cần dạng mục_đích=mã_mẫu (ví dụ near=231001)",
+                "Zalo templates are purpose=template_id pairs",
+            )
+        templates[purpose] = template
+    return templates
+
+
+def _check_zalo(value: str) -> None:
+    parse_zalo_templates(value)
+
+
+def _check_clock(value: str) -> None:
+    if value == "":
+        return
+    hour, sep, minute = value.partition(":")
+    if not (sep and hour.isdigit() and minute.isdigit() and len(minute) == 2) or not (
+        0 <= int(hour) <= 23 and 0 <= int(minute) <= 59
+    ):
+        raise BadInputError("Giờ phải có dạng HH:MM (ví dụ 20:00)", "Time must be HH:MM")
+
+
+# Default texts: plain Vietnamese, short enough for one 160-character SMS once the
+# diacritics are stripped (SMS_ASCII) and the tracker link is added.
+DEFAULT_MESSAGES = {
+    "near": (
+        "Sắp đến lượt số {code}: còn {ahead} người trước bạn. Vui lòng quay lại phòng chờ. {link}",
+        "Your turn is near, number {code}: {ahead} people ahead. Please come back. {link}",
+    ),
+    "called": (
+        "Mời số {code} đến quầy {counter}.",
+        "Number {code}, please go to counter {counter}.",
+    ),
+    "recalled": (
+        "Nhắc lại: mời số {code} đến quầy {counter} ngay.",
+        "Reminder: number {code}, please go to counter {counter} now.",
+    ),
+    "rating": (
+        "Cảm ơn bạn đã đến {office}. Mời bạn đánh giá mức độ hài lòng: {link}",
+        "Thank you for visiting {office}. Please rate our service: {link}",
+    ),
+    "booking_confirmed": (
+        "Đã đặt lịch {service} lúc {time}, số {code}. Theo dõi: {link}",
+        "Booked: {service} at {time}, number {code}. Follow: {link}",
+    ),
+    "booking_reminder": (
+        "Nhắc lịch hẹn {service} lúc {time} tại {office}. {link}",
+        "Reminder: {service} at {time} at {office}. {link}",
+    ),
+    "checkin_window": (
+        "Đã mở giờ làm thủ tục cho lịch hẹn {code}: vui lòng đến kiosk trước {time}.",
+        "Check-in for booking {code} is open: please reach the kiosk before {time}.",
+    ),
+}
+MESSAGE_LABELS = {
+    "near": "Sắp đến lượt",
+    "called": "Được gọi",
+    "recalled": "Gọi lại",
+    "rating": "Mời đánh giá",
+    "booking_confirmed": "Xác nhận đặt lịch",
+    "booking_reminder": "Nhắc lịch hẹn",
+    "checkin_window": "Giờ làm thủ tục",
+}
+
+
+def _message_settings() -> tuple[OfficeSetting, ...]:
+    """A Vietnamese and an English text per purpose (``message_<purpose>[_en]``)."""
+    found = []
+    for purpose, (vi, en) in DEFAULT_MESSAGES.items():
+        label = MESSAGE_LABELS[purpose]
+        found.append(
+            OfficeSetting(
+                f"message_{purpose}",
+                "text",
+                vi,
+                f"Tin nhắn: {label}",
+                f"Vietnamese text of the '{purpose}' message; fields: "
+                + ", ".join("{" + f + "}" for f in MESSAGE_FIELDS)
+                + ".",
+                section="messages",
+                max_len=400,
+                check=_check_message,
+            )
+        )
+        found.append(
+            OfficeSetting(
+                f"message_{purpose}_en",
+                "text",
+                en,
+                f"Tin nhắn: {label} (tiếng Anh)",
+                f"English text of the '{purpose}' message (citizens who chose English).",
+                section="messages",
+                max_len=400,
+                check=_check_message,
+            )
+        )
+    return tuple(found)
+
+
 DEFAULT_RATING_SCALE = [
     {"level": 3, "vi": "Rất hài lòng", "en": "Very satisfied"},
     {"level": 2, "vi": "Hài lòng", "en": "Satisfied"},
@@ -290,6 +435,73 @@ OFFICE_SETTINGS: tuple[OfficeSetting, ...] = (
         high=3650,
         hint_vi="góp ý cũ hơn bị xóa nội dung; không quá số ngày lưu nhật ký",
     ),
+    OfficeSetting(
+        "notify_channels",
+        "text",
+        "webpush, sms, zalo, email",
+        "Kênh gửi tin cho công dân",
+        "Channels citizens may subscribe by, of those the server has set up (webpush, sms, "
+        "zalo, email, comma-separated; empty: none).",
+        section="notify",
+        hint_vi="webpush, sms, zalo, email; chỉ các kênh máy chủ đã cấu hình",
+        check=_check_channels,
+    ),
+    OfficeSetting(
+        "notify_near_people",
+        "int",
+        3,
+        "Báo sắp đến lượt khi còn (người)",
+        "The 'turn near' message goes out once this many people or fewer are ahead "
+        "(0: not by count).",
+        section="notify",
+        low=0,
+        high=50,
+    ),
+    OfficeSetting(
+        "notify_near_minutes",
+        "int",
+        10,
+        "Báo sắp đến lượt khi còn (phút)",
+        "... or once the wait estimate is this many minutes or less (0: not by estimate; "
+        "only when an open counter serves the service and its service time is measured today).",
+        section="notify",
+        low=0,
+        high=120,
+    ),
+    OfficeSetting(
+        "rating_invite_time",
+        "text",
+        "20:00",
+        "Giờ gửi lời mời đánh giá",
+        "Local time (HH:MM) the after-visit rating invitation goes out on the day of the visit; "
+        "empty: right after the service finishes (a visit finished later is invited at once).",
+        section="notify",
+        max_len=5,
+        check=_check_clock,
+    ),
+    OfficeSetting(
+        "rating_window_days",
+        "int",
+        1,
+        "Số ngày giữ liên lạc sau lượt",
+        "Phone numbers, e-mail addresses and push subscriptions are erased at the end of the "
+        "visit's day plus this many days (the rating window).",
+        section="notify",
+        low=0,
+        high=30,
+    ),
+    OfficeSetting(
+        "zalo_templates",
+        "text",
+        "",
+        "Mẫu Zalo ZNS",
+        "Approved Zalo ZNS template id per purpose, as 'near=231001, called=231002, "
+        "rating=231003'; a purpose without a template is not sent by Zalo.",
+        section="notify",
+        max_len=500,
+        check=_check_zalo,
+    ),
+    *_message_settings(),
 )
 
 OFFICE_SETTINGS_BY_NAME = {s.name: s for s in OFFICE_SETTINGS}

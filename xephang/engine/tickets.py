@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 import sqlite_utils
@@ -16,6 +17,7 @@ from ..errors import (
     RateLimitError,
 )
 from ..storage import one, scalar, write
+from . import subscriptions
 from .estimate import estimate_wait
 from .hours import closing_time, office_is_open
 from .log import append_event
@@ -51,8 +53,14 @@ def issue_ticket(
     default_service_s: int = 300,
     within=None,
     device_limit: tuple[int, float] | None = None,
+    notify: dict | None = None,
+    message_channels: Collection[str] = (),
 ) -> Outcome:
     """Issue the next numbered ticket of a service for today, as one transaction.
+
+    ``notify`` (``{"phone"|"email": ..., "consent": true}``) subscribes the visit to
+    messages over one of ``message_channels`` (those the server has set up); it is
+    checked before anything is written, so a refused one issues no ticket.
 
     A device (a kiosk) issues at most ``device_limit`` = (count, seconds)
     tickets in any window of that length, whatever path it issues by: every
@@ -96,6 +104,11 @@ def issue_ticket(
                     f"Đã hết số hôm nay cho dịch vụ {svc['name_vi']}",
                     "No more tickets today for this service",
                 )
+        contact = (
+            None
+            if notify is None
+            else subscriptions.contact_from(db, office_id, notify, message_channels)
+        )
         stale = expire_stale(db, office, at)
         visit_id = db.execute(
             "INSERT INTO visits (office_id, token, created_at) VALUES (?, ?, ?)",
@@ -113,7 +126,11 @@ def issue_ticket(
             user_id=user_id,
             details={"priority": priority, "device_id": device_id},
         )
-        result = outcome_for(db, office, [*stale, raw], ticket_id)
+        logged = [*stale, raw]
+        if contact is not None:
+            ticket = get_ticket(db, ticket_id)
+            logged.append(subscriptions.subscribe_within(db, office, ticket, contact, at))
+        result = outcome_for(db, office, logged, ticket_id)
         ahead, wait_s = estimate_wait(db, get_ticket(db, ticket_id), default_service_s)
         result.ticket["people_ahead"] = ahead
         result.ticket["estimated_wait_s"] = wait_s

@@ -25,6 +25,8 @@ VIEW_SQL = (
     " LEFT JOIN counters c ON c.id = t.counter_id WHERE t.id = ?"
 )
 PRIVATE_KEYS = ("tracker_token", "dossier_code", "outcome")
+# What no room and no webhook gets: only whether there is one (``has_dossier_code``).
+HIDDEN_FROM_STAFF = ("dossier_code",)
 
 
 def ticket_view(db: sqlite_utils.Database, ticket: dict, private: bool = False) -> dict:
@@ -95,6 +97,18 @@ def event_view(event: dict, ticket: dict | None, timezone: str) -> dict:
         "from_status": event.get("from_status"),
         "ticket": ticket,
     }
+
+
+def staff_event(event: dict) -> dict:
+    """An event as staff rooms and webhooks get it: the dossier code only as
+    ``has_dossier_code``."""
+    shown = dict(event)
+    details = dict(event.get("details") or {})
+    for key in HIDDEN_FROM_STAFF:
+        if details.pop(key, None) is not None:
+            details["has_" + key] = True
+    shown["details"] = details
+    return shown
 
 
 # --- what a waiting room may see --------------------------------------------------------

@@ -18,7 +18,9 @@ from ..storage import one, read, scalar
 from .queue import waiting_counts
 
 # Office-scoped tables whose rows a manager may change through the setup pages.
-OWNED_TABLES = frozenset({"services", "counters", "devices", "priority_categories", "targets"})
+OWNED_TABLES = frozenset(
+    {"services", "counters", "devices", "priority_categories", "targets", "webhooks"}
+)
 
 
 def services(db: sqlite_utils.Database, office_id: int, active_only: bool = True) -> list[dict]:

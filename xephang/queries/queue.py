@@ -13,19 +13,9 @@ from ..engine import order, states
 from ..engine.estimate import estimate_wait
 from ..engine.log import last_seq
 from ..engine.lookups import counter_services, get_counter, get_office
+from ..engine.order import waiting_counts  # noqa: F401  (the one count; callers read it here)
 from ..engine.views import ticket_view
 from ..storage import one
-
-
-def waiting_counts(db: sqlite_utils.Database, office_id: int) -> dict[int, int]:
-    """Waiting tickets per service id of an office."""
-    return dict(
-        db.execute(
-            "SELECT service_id, count(*) FROM tickets WHERE office_id = ? AND status = 'waiting'"
-            " GROUP BY service_id",
-            [office_id],
-        ).fetchall()
-    )
 
 
 def waiting_list(

@@ -13,6 +13,7 @@ from ..engine.log import last_seq
 from ..engine.lookups import get_office
 from ..engine.settings import office_settings
 from ..engine.targets import Targets
+from ..queries.messages import outbox_status
 from ..queries.office import lowest_rating_level, snapshot
 from ..queries.office import services as office_services
 from .facts import NONE_KEY, day_tallies
@@ -100,6 +101,9 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
                     "text": f"Máy in {p['printer']}: {p['problem'] or p['state']}",
                 }
             )
+    messages = outbox_status(db, office_id, now)
+    if messages["alert"]:
+        alerts.append({"level": "warning", "kind": "outbox", "text": messages["message_vi"]})
     return {
         "office": {"id": office["id"], "name": office["name"]},
         "day": today,
@@ -114,6 +118,7 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
         "devices": devices["devices"],
         "printers": devices["printers"],
         "print_jobs": devices["jobs"],
+        "outbox": messages,
         "alerts": alerts,
         "seq": last_seq(db, office_id),
     }

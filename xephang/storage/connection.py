@@ -14,7 +14,9 @@ def connect(path: str | Path, busy_timeout_ms: int = 10000) -> sqlite_utils.Data
     """Open the database file with the pragmas every connection needs.
 
     ``synchronous=FULL`` makes a commit durable before it returns: a ticket
-    acknowledged to a citizen survives a power cut.
+    acknowledged to a citizen survives a power cut. ``secure_delete`` overwrites
+    what is deleted or erased (a citizen's phone number once its time is up)
+    instead of leaving it in free space of the file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -28,6 +30,7 @@ def connect(path: str | Path, busy_timeout_ms: int = 10000) -> sqlite_utils.Data
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA secure_delete=ON")
     return sqlite_utils.Database(conn, execute_plugins=False)
 
 

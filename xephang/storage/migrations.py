@@ -367,6 +367,85 @@ def left_at(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0009_outbox")
+def outbox_tables(db: sqlite_utils.Database) -> None:
+    """Messages out: citizens' subscriptions (the only personal data), webhooks, the outbox.
+
+    ``subscriptions.address`` holds a phone number, an e-mail address or a Web Push
+    subscription, given with consent; it is set to NULL when the subscription ends or
+    its ``erase_after`` passes. The outbox holds no address: a message finds it through
+    its subscription when it is sent. A message is unique per ticket, purpose and
+    channel (``outbox_once``) or per hook and event (``outbox_hook_once``).
+
+    The outbox has no foreign keys and only the indexes its worker needs: a call may
+    write 500 rows in its own transaction (BENCHMARKS.md), and retention deletes a
+    ticket's messages with the ticket.
+    """
+    _run(
+        db,
+        """
+CREATE TABLE subscriptions (
+    id INTEGER PRIMARY KEY,
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    visit_id INTEGER NOT NULL REFERENCES visits(id),
+    channel TEXT NOT NULL CHECK (channel IN ('webpush', 'sms', 'zalo', 'email')),
+    address TEXT,
+    masked TEXT NOT NULL DEFAULT '',
+    lang TEXT NOT NULL DEFAULT 'vi' CHECK (lang IN ('vi', 'en')),
+    consent_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    erase_after TEXT NOT NULL,
+    ended_at TEXT,
+    end_reason TEXT
+);
+CREATE UNIQUE INDEX subscriptions_visit ON subscriptions (visit_id, channel)
+    WHERE ended_at IS NULL;
+CREATE INDEX subscriptions_office ON subscriptions (office_id) WHERE ended_at IS NULL;
+CREATE INDEX subscriptions_erase ON subscriptions (erase_after) WHERE address IS NOT NULL;
+CREATE TABLE webhooks (
+    id INTEGER PRIMARY KEY,
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    url TEXT NOT NULL,
+    events TEXT NOT NULL DEFAULT '["*"]',
+    secret TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    last_attempt_at TEXT,
+    last_status TEXT,
+    last_error TEXT,
+    last_success_at TEXT,
+    failures INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX webhooks_office ON webhooks (office_id) WHERE active;
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    office_id INTEGER NOT NULL,
+    channel TEXT NOT NULL CHECK (channel IN ('webpush', 'sms', 'zalo', 'email', 'webhook')),
+    purpose TEXT NOT NULL,
+    ticket_id INTEGER,
+    subscription_id INTEGER,
+    webhook_id INTEGER,
+    event_seq INTEGER,
+    payload TEXT NOT NULL DEFAULT '{}',
+    state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed', 'skipped')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    give_up_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    claimed_at TEXT,
+    finished_at TEXT,
+    last_error TEXT
+);
+CREATE UNIQUE INDEX outbox_once ON outbox (ticket_id, purpose, channel) WHERE webhook_id IS NULL;
+CREATE UNIQUE INDEX outbox_hook_once ON outbox (webhook_id, event_seq)
+    WHERE webhook_id IS NOT NULL;
+CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state = 'queued';
+CREATE INDEX outbox_sending ON outbox (claimed_at) WHERE state = 'sending';
+CREATE INDEX outbox_finished ON outbox (office_id, finished_at) WHERE finished_at IS NOT NULL
+""",
+    )
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply every pending migration step."""
     migrations.apply(db)

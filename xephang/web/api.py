@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 
 from .. import engine
+from ..config import message_channels
 from ..engine.states import TICKET_ACTIONS
 from ..errors import ForbiddenError, NotFoundError
+from ..queries import messages as message_queries
 from ..queries import office as office_queries
 from ..queries import queue as queue_queries
 from .auth import allow, current_principal, public, require_office
@@ -112,7 +114,8 @@ def office_close_day(office_id: int):
 @allow("officer", "kiosk")
 @accepts(IssueBody)
 def issue():
-    """Issue a ticket for a service (by prefix or id), optionally in a priority category."""
+    """Issue a ticket for a service (by prefix or id), optionally in a priority category;
+    ``notify`` (with ``"consent": true``) subscribes the visit to messages."""
     principal = current_principal()
     body: IssueBody = read_body()
     office_id = principal.office_id if body.office is None else body.office
@@ -131,6 +134,8 @@ def issue():
             user_id=principal.user_id,
             default_service_s=current_app.config["DEFAULT_SERVICE_TIME_S"],
             device_limit=device_rate_limit(),
+            notify=body.notify.request() if body.notify else None,
+            message_channels=message_channels(current_app.config),
         )
     )
     return ok(201, ticket=ticket_json(outcome.ticket))
@@ -144,6 +149,7 @@ def get_ticket(ticket_id: int):
     db = get_db()
     view = ticket_json(engine.ticket_view(db, ticket, private=True))
     view["events"] = queue_queries.ticket_events(db, ticket_id)
+    view["subscriptions"] = message_queries.ticket_subscriptions(db, ticket_id)  # masked
     return ok(ticket=view)
 
 

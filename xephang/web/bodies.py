@@ -38,7 +38,7 @@ from __future__ import annotations
 import codecs
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from flask import current_app, request
 from pydantic import (
@@ -152,6 +152,12 @@ TicketRef = Annotated[
 ]
 
 
+def _no_object_if_blank(value: Any) -> Any:
+    # A form cannot carry an object: its "" or "null" (what a form client sends for a
+    # null field) means none.
+    return None if isinstance(value, str) and value.strip() in ("", "null") else value
+
+
 def _hide_default(schema: dict) -> None:
     schema.pop("default", None)  # absent is not null: null is refused
 
@@ -169,6 +175,68 @@ class NoBody(Body):
     """No fields: send nothing, or {}."""
 
 
+class PushKeysBody(Body):
+    """The keys of a browser's push subscription."""
+
+    p256dh: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        title="khóa p256dh"
+    )
+    auth: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(title="khóa auth")
+
+
+class PushSubscriptionBody(Body):
+    """A browser's PushSubscription, as ``JSON.stringify(subscription)`` gives it."""
+
+    endpoint: Annotated[str, StringConstraints(max_length=1000)] = Field(
+        title="địa chỉ đẩy", json_schema_extra={"pattern": r"^https?://[^/\s]+(/\S*)?$"}
+    )
+    expirationTime: int | None = Field(None, title="hết hạn")  # noqa: N815 (the browser's name)
+    keys: PushKeysBody = Field(title="khóa")
+
+
+# What the engine accepts (engine/subscriptions.py), written into the document so that a
+# client (and Schemathesis) can tell a well-formed request: checked by the engine, with
+# its own words, not by these patterns.
+PHONE_PATTERN = r"^[ .()-]*(\+84|84|0)[ .()-]*[35789]([ .()-]*[0-9]){8}[ .()-]*$"
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9-]+)+$"
+
+
+class NotifyBody(Body):
+    """Messages about the visit: exactly one of a phone, an e-mail or a push subscription,
+    and the citizen's explicit consent (without ``"consent": true``: 400, nothing issued)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "oneOf": [{"required": ["phone"]}, {"required": ["email"]}, {"required": ["webpush"]}]
+        },
+    )
+
+    phone: Annotated[Text | None, StringConstraints(max_length=30)] = Field(
+        None,
+        title="số điện thoại",
+        description="a Vietnamese mobile number (09…, +849…)",
+        json_schema_extra={"pattern": PHONE_PATTERN},
+    )
+    email: Annotated[Text | None, StringConstraints(max_length=254)] = Field(
+        None, title="e-mail", json_schema_extra={"pattern": EMAIL_PATTERN}
+    )
+    webpush: PushSubscriptionBody | None = Field(None, title="thông báo đẩy")
+    consent: Literal[True] = Field(
+        title="đồng ý",
+        description="true: 'Tôi đồng ý nhận tin nhắn về lượt của mình' was ticked",
+    )
+    channel: Literal["sms", "zalo"] | None = Field(
+        None, title="kênh", description="for a phone: sms or zalo (default: what the office has)"
+    )
+    lang: Literal["vi", "en"] | None = Field(None, title="ngôn ngữ")
+
+    def request(self) -> dict:
+        """The request as the engine checks it (``engine.subscriptions.contact_from``)."""
+        return self.model_dump(exclude_none=True)
+
+
 class IssueBody(Body):
     """A new ticket for a service."""
 
@@ -182,6 +250,9 @@ class IssueBody(Body):
         description="office id; absent: the caller's own (admins must give it)",
         json_schema_extra=_hide_default,
     )
+    notify: Annotated[NotifyBody | None, BeforeValidator(_no_object_if_blank)] = Field(
+        None, title="nhận tin nhắn", description="subscribe the visit to messages, with consent"
+    )
 
 
 class KioskIssueBody(Body):
@@ -191,6 +262,15 @@ class KioskIssueBody(Body):
     priority: Annotated[Text | None, BeforeValidator(_no_priority_if_blank)] = Field(
         None, title="nhóm ưu tiên", description="priority category key"
     )
+    notify: Annotated[NotifyBody | None, BeforeValidator(_no_object_if_blank)] = Field(
+        None, title="nhận tin nhắn"
+    )
+
+
+class UnsubscribeBody(Body):
+    """Which messages to stop: one channel, or (absent) all of them."""
+
+    channel: Literal["webpush", "sms", "zalo", "email"] | None = Field(None, title="kênh")
 
 
 class CallBody(Body):
@@ -390,12 +470,27 @@ def _refusal(error: dict, fields: Mapping[str, Any]) -> BadInputError:
     """One pydantic error as the API's 400."""
     if not error["loc"]:
         return _body_refusal(error)
-    name = str(error["loc"][0])
+    name = ".".join(str(part) for part in error["loc"])  # notify.consent for a nested field
     if error["type"] == "extra_forbidden":
         shown = name if len(name) <= 40 else name[:40] + "…"
         return BadInputError(f"Không có trường '{shown}'", f"Unknown field '{shown}'", field=shown)
-    label = getattr(fields.get(name), "title", None) or name
+    label = name
+    for part in error["loc"]:  # the innermost field's Vietnamese title
+        info = fields.get(str(part)) if isinstance(fields, Mapping) else None
+        if info is None:
+            break
+        label = info.title or str(part)
+        inner = _nested_model(info.annotation)
+        fields = inner.model_fields if inner else {}
     return _field_refusal(error["type"], error.get("input"), label, name)
+
+
+def _nested_model(annotation) -> type[BaseModel] | None:
+    """The model a field holds (``NotifyBody | None`` → NotifyBody), if any."""
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
 
 
 def _field_refusal(kind: str, value: Any, label: str, name: str) -> BadInputError:

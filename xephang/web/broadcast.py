@@ -22,13 +22,12 @@ from flask import Flask, has_app_context
 
 from .. import engine
 from ..engine.announcements import announcement
-from ..engine.views import public_event
+from ..engine.views import public_event, staff_event
 from ..queries import queue as queue_queries
 from .context import get_db
 from .extensions import socketio
 
 ANNOUNCED = ("called", "recalled")
-HIDDEN_FROM_STAFF_ROOMS = ("dossier_code",)
 
 
 def staff_room(office_id: int) -> str:
@@ -49,17 +48,6 @@ def ticket_room(ticket_id: int) -> str:
 
 def service_room(service_id: int) -> str:
     return f"service:{service_id}"
-
-
-def staff_event(event: dict) -> dict:
-    """An event as staff rooms get it: the dossier code only as ``has_dossier_code``."""
-    shown = dict(event)
-    details = dict(event.get("details") or {})
-    for key in HIDDEN_FROM_STAFF_ROOMS:
-        if details.pop(key, None) is not None:
-            details["has_" + key] = True
-    shown["details"] = details
-    return shown
 
 
 def _with_counts(payload: dict, waiting: dict[str, int], settings: dict | None) -> dict:

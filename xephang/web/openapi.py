@@ -131,6 +131,26 @@ def _path(rule: str) -> tuple[str, list[dict]]:
     return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule), params
 
 
+def model_schema(model: type[Body]) -> dict:
+    """A model's JSON Schema with nested models written in place: pydantic's
+    ``#/$defs/...`` references would point into the OpenAPI document's root."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node):
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                rest = {k: v for k, v in node.items() if k != "$ref"}
+                return {**inline(defs[ref.removeprefix("#/$defs/")]), **rest}
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return inline(schema)
+
+
 def request_body(models: Mapping[str | None, type[Body]]) -> dict:
     """The requestBody of a view declared with ``@accepts``: its model's JSON Schema.
 
@@ -139,7 +159,7 @@ def request_body(models: Mapping[str | None, type[Body]]) -> dict:
     ``anyOf``, titled with their names.
     """
     if None in models:
-        schema = models[None].model_json_schema()
+        schema = model_schema(models[None])
     else:
         actions: dict[type[Body], list[str]] = {}
         for action, model in models.items():
@@ -147,14 +167,37 @@ def request_body(models: Mapping[str | None, type[Body]]) -> dict:
         schema = {
             "description": "depends on the action",
             "anyOf": [
-                {**model.model_json_schema(), "title": ", ".join(names)}
+                {**model_schema(model), "title": ", ".join(names)}
                 for model, names in actions.items()
             ],
         }
     return {
         "required": all(m.model_json_schema().get("required") for m in models.values()),
-        "content": {kind: {"schema": schema} for kind in BODY_TYPES},
+        "content": {
+            kind: {"schema": schema if kind == "application/json" else flat(schema)}
+            for kind in BODY_TYPES
+        },
     }
+
+
+def _holds_object(node: dict) -> bool:
+    options = node.get("anyOf", [node])
+    return any(o.get("type") == "object" or "properties" in o for o in options)
+
+
+def flat(schema: dict) -> dict:
+    """A body's schema for form encoding: without its nested objects (``notify``), which
+    a form cannot carry (OpenAPI would spread their fields among the body's own)."""
+    if "anyOf" in schema and "properties" not in schema:
+        return {**schema, "anyOf": [flat(s) for s in schema["anyOf"]]}
+    properties = schema.get("properties", {})
+    nested = {name for name, prop in properties.items() if _holds_object(prop)}
+    if not nested:
+        return schema
+    shown = {**schema, "properties": {k: v for k, v in properties.items() if k not in nested}}
+    if "required" in schema:
+        shown["required"] = [k for k in schema["required"] if k not in nested]
+    return shown
 
 
 def _query(view) -> list[dict]:

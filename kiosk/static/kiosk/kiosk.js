@@ -1,14 +1,15 @@
 // The kiosk screen: choose a service (optionally a priority group), show the ticket,
-// follow its printing, go back to the start by itself. No library, no network but the app.
+// follow its printing, offer the optional phone step (SMS/Zalo, with consent), go back to
+// the start by itself. No library, no network but the app.
 (function () {
   "use strict";
   var U = window.XephangUtil;
   var $ = U.byId;
   var config = U.pageData("kiosk-config");
   var body = document.body;
-  var screens = ["start", "priority", "ticket", "closed"];
+  var screens = ["start", "priority", "ticket", "closed", "phone"].filter(function (s) { return $(s); });
   var state = { priority: null, open: $("closed").hidden, resetTimer: null, countdown: null,
-                printTimer: null, busy: false };
+                printTimer: null, busy: false, ticketId: null, phone: "" };
 
   var MESSAGES = {
     daily_cap: ["Đã hết số hôm nay cho dịch vụ này", "No more tickets today for this service"],
@@ -68,6 +69,7 @@
   function reset() {
     clearTimers();
     state.priority = null;
+    clearPhone();  // the next citizen must never see this one's number
     $("priority-banner").hidden = true;
     $("t-countdown").textContent = "";
     setLang("vi");
@@ -97,6 +99,8 @@
     $("t-wait").textContent = U.estimate(t.estimated_wait_s,
                                          body.classList.contains("lang-en") ? "en" : "vi");
     $("t-qr").src = t.qr_url;
+    state.ticketId = t.id;
+    if ($("t-phone")) { $("t-phone").hidden = false; $("t-phone-done").hidden = true; }
     show("ticket");
     printState(data.print.state);
     scheduleReset(config.resetS);
@@ -163,6 +167,53 @@
     });
   }
 
+  // --- the optional phone step after the ticket (only where SMS or Zalo is set up) ------
+  function clearPhone() {
+    state.phone = "";
+    if (!$("phone")) { return; }
+    $("p-number").textContent = "";
+    $("p-consent").checked = false;
+    $("p-error").hidden = true;
+    $("p-send").disabled = true;
+  }
+
+  function phoneReady() {
+    $("p-number").textContent = state.phone.replace(/^(\d{4})(\d{0,3})(\d{0,4}).*$/, "$1 $2 $3").trim();
+    $("p-send").disabled = !($("p-consent").checked && state.phone.length >= 10);
+  }
+
+  function openPhone() {
+    clearPhone();
+    show("phone");
+    scheduleReset(config.resetS * 6);
+  }
+
+  function sendPhone() {
+    if (!$("p-consent").checked) { return; }
+    $("p-send").disabled = true;
+    var lang = body.classList.contains("lang-en") ? "en" : "vi";
+    U.postJson(config.notifyUrl + state.ticketId + "/notify",
+               {phone: state.phone, consent: true, lang: lang}).then(function (r) {
+      return r.json().catch(function () { return {ok: false}; });
+    }).then(function (data) {
+      if (!data.ok) {
+        $("p-error").textContent = data.error || MESSAGES.other[0];
+        $("p-error").hidden = false;
+        phoneReady();
+        return;
+      }
+      clearPhone();
+      show("ticket");
+      $("t-phone").hidden = true;
+      $("t-phone-done").hidden = false;
+      scheduleReset(config.resetS);
+    }).catch(function () {
+      $("p-error").textContent = MESSAGES.network[0] + " / " + MESSAGES.network[1];
+      $("p-error").hidden = false;
+      phoneReady();
+    });
+  }
+
   function refreshState() {
     fetch(config.stateUrl, { headers: { Accept: "application/json" } })
       .then(function (r) {
@@ -209,9 +260,21 @@
     if (button.id === "priority-open") { show("priority"); scheduleReset(config.resetS * 3); return; }
     if (button.id === "priority-clear") { state.priority = null; $("priority-banner").hidden = true; return; }
     if (button.id === "lang") { setLang(body.classList.contains("lang-en") ? "vi" : "en"); return; }
+    if (button.id === "t-phone") { openPhone(); return; }
+    if (button.dataset.key) {
+      var key = button.dataset.key;
+      state.phone = key === "⌫" ? state.phone.slice(0, -1) : (state.phone + key).slice(0, 11);
+      $("p-error").hidden = true;
+      phoneReady();
+      scheduleReset(config.resetS * 6);
+      return;
+    }
+    if (button.id === "p-send") { sendPhone(); return; }
+    if (button.id === "p-skip") { clearPhone(); show("ticket"); scheduleReset(config.resetS); return; }
     if (button.id === "t-done" || button.dataset.back !== undefined) { reset(); }
   });
   document.addEventListener("contextmenu", function (e) { e.preventDefault(); });
+  if ($("p-consent")) { $("p-consent").addEventListener("change", phoneReady); }
 
   tickClock();
   setInterval(tickClock, 15000);

@@ -1,7 +1,8 @@
 // The ticket tracker: live over XephangLive (a tracker's `sync` re-joins its ticket's rooms),
 // fetch the state after each sync and on its own ticket's live events, count people ahead
 // locally from queue_moved (XephangLive.applyMove, no request per move), poll as a safety
-// net (slowly while live), and send the one rating.
+// net (slowly while live), send the one rating, and subscribe to (or stop) messages about
+// the turn: Web Push through the service worker /t/sw.js, or a phone / e-mail with consent.
 (function () {
   "use strict";
   var U = window.XephangUtil, RULES = window.XephangRules;
@@ -37,6 +38,7 @@
     $("visit-codes").textContent = s.visit.map(function (v) { return v.code; }).join(" → ");
     $("rating").hidden = !s.rating.allowed;
     $("rated").hidden = s.rating.level === null;
+    renderNotify(s.notify);
     if (t.status === "called" && lastStatus !== "called" && navigator.vibrate) {
       navigator.vibrate([400, 200, 400]);
     }
@@ -114,7 +116,86 @@
     });
   });
 
+  // --- messages about the turn: Web Push from this browser, or a phone / e-mail -------
+  function renderNotify(n) {
+    if (!n) { return; }
+    $("notify").hidden = !n.channels.length;
+    var on = n.subscribed.length > 0;
+    $("notify-on").hidden = !on;
+    $("notify-offer").hidden = on;
+    $("notify-channels").textContent = n.subscribed.join(", ");
+    $("push-on").hidden = !pushPossible(n);
+  }
+
+  function pushPossible(n) {
+    return n.push_key && n.channels.indexOf("webpush") !== -1 && "serviceWorker" in navigator &&
+      "PushManager" in window && window.isSecureContext;
+  }
+
+  function serverKey(b64) {  // base64url to the bytes pushManager.subscribe wants
+    var padded = (b64 + "===".slice((b64.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
+    var raw = atob(padded), out = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) { out[i] = raw.charCodeAt(i); }
+    return out;
+  }
+
+  function notifyError(text) {
+    $("notify-error").textContent = text;
+    $("notify-error").hidden = !text;
+  }
+
+  function subscribe(body) {
+    body.consent = true;
+    body.lang = document.documentElement.lang === "en" ? "en" : "vi";
+    return U.postJson(config.subscribeUrl, body).then(function (r) { return r.json(); })
+      .then(function (s) {
+        if (s.ok) { adopt(s); notifyError(""); return; }
+        notifyError(s.error);
+      }).catch(function () {
+        notifyError("Không gửi được, vui lòng thử lại / Could not send, please retry");
+      });
+  }
+
+  $("push-on").addEventListener("click", function () {
+    var key = state.notify && state.notify.push_key;
+    navigator.serviceWorker.register(config.swUrl).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (reg) {
+      return reg.pushManager.subscribe({userVisibleOnly: true, applicationServerKey: serverKey(key)});
+    }).then(function (sub) {
+      return subscribe({webpush: sub.toJSON()});
+    }).catch(function () {
+      notifyError("Trình duyệt không cho phép thông báo / This browser does not allow notifications");
+    });
+  });
+
+  var form = $("contact-form");
+  if (form) {
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var value = $("contact").value.trim();
+      if (!$("consent").checked) {
+        notifyError("Hãy đánh dấu đồng ý nhận tin nhắn / Please tick the consent box");
+        return;
+      }
+      subscribe(value.indexOf("@") !== -1 ? {email: value} : {phone: value}).then(function () {
+        if ($("notify-error").hidden) { $("contact").value = ""; $("consent").checked = false; }
+      });
+    });
+  }
+
+  $("notify-off").addEventListener("click", function () {
+    U.postJson(config.unsubscribeUrl, {}).then(function (r) { return r.json(); })
+      .then(function (s) { if (s.ok) { adopt(s); } });
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.getRegistration(config.swUrl).then(function (reg) {
+        return reg && reg.pushManager.getSubscription();
+      }).then(function (sub) { if (sub) { sub.unsubscribe(); } }).catch(function () {});
+    }
+  });
+
   pace(state);
+  renderNotify(state.notify);
   if (window.io && window.XephangLive) {
     live = XephangLive.connect({
       auth: { visit: config.token },

@@ -120,6 +120,25 @@
     document.getElementById("printjobs").textContent = parts.length ? "Hôm nay: " + parts.join(" · ") : "";
   }
 
+  function renderOutbox() {
+    var body = document.querySelector("#outbox tbody");
+    body.textContent = "";
+    var box = data.outbox || {channels: []};
+    box.channels.forEach(function (c) {
+      var tr = el("tr", {"class": c.failing ? "warn" : ""});
+      tr.appendChild(el("td", {}, c.name_vi));
+      tr.appendChild(el("td", {"class": "num"}, String(c.queued)));
+      tr.appendChild(el("td", {"class": "num"}, String(c.sent_last_hour)));
+      tr.appendChild(el("td", {"class": "num"}, String(c.failed_last_hour)));
+      tr.appendChild(el("td", {}, c.failing ? "Liên tục gửi lỗi" : "Bình thường"));
+      body.appendChild(tr);
+    });
+    if (!box.channels.length) {
+      var tr = el("tr"); tr.appendChild(el("td", {colspan: 5, "class": "muted"}, "Chưa có tin nhắn nào trong giờ qua."));
+      body.appendChild(tr);
+    }
+  }
+
   function renderAlerts() {
     var box = document.getElementById("alerts");
     box.textContent = "";
@@ -142,7 +161,7 @@
 
   function render(next) {
     if (next) { data = next; receivedAt = Date.now(); }
-    renderKpis(); renderServices(); renderCounters(); renderDevices(); renderAlerts();
+    renderKpis(); renderServices(); renderCounters(); renderDevices(); renderOutbox(); renderAlerts();
   }
 
   function setStatus(status) {
