@@ -16,7 +16,8 @@ from flask import Response, current_app, jsonify, render_template, send_from_dir
 
 import notifiers
 from xephang import engine
-from xephang.engine import subscriptions
+from xephang.engine import estimate, subscriptions
+from xephang.engine.estimate import CITIZEN_FIELDS
 from xephang.errors import BadInputError, NotFoundError
 from xephang.queries import messages as message_queries
 from xephang.queries import queue as queue_queries
@@ -50,6 +51,9 @@ def status_text(ticket: dict) -> tuple[str, str]:
     return engine.STATUS_VI.get(status, status), status
 
 
+_NO_WAIT = {"kind": "none", "vi": "", "en": ""}
+
+
 def tracker_state(token: str) -> dict:
     """The visit's latest ticket with its status, queue place and rating state."""
     db = get_db()
@@ -64,8 +68,8 @@ def tracker_state(token: str) -> dict:
         "ok": True,
         "office": {"id": office["id"], "name": office["name"]},
         "ticket": view,
-        "people_ahead": state["people_ahead"],
-        "estimated_wait_s": state["estimated_wait_s"],
+        **{key: state[key] for key in CITIZEN_FIELDS},
+        "wait": estimate.wait_words(state) if state["people_ahead"] is not None else _NO_WAIT,
         "queue_key": state["queue_key"],
         "message_vi": message_vi,
         "message_en": message_en,

@@ -7,7 +7,8 @@ from flask import current_app, jsonify, redirect, render_template, request, url_
 import notifiers
 import printers
 from xephang import engine
-from xephang.engine import accounts, subscriptions
+from xephang.engine import accounts, estimate, subscriptions
+from xephang.engine.estimate import CITIZEN_FIELDS
 from xephang.errors import ForbiddenError
 from xephang.queries import office as office_queries
 from xephang.queries import people
@@ -159,8 +160,8 @@ def issue():
             "service": ticket["service"],
             "priority": ticket["priority"],
             "priority_vi": priority_vi,
-            "people_ahead": ticket.get("people_ahead"),
-            "estimated_wait_s": ticket.get("estimated_wait_s"),
+            **{key: ticket.get(key) for key in CITIZEN_FIELDS},
+            "wait": estimate.wait_words(ticket),
             "issued_at": ticket["issued_at"],
             "tracker_url": url,
             "qr_url": url_for("kiosk.tracker_qr", token=token),

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from flask import Flask
 
+from xephang.engine import estimate
 from xephang.engine.lookups import get_office
 from xephang.queries.office import priority_name
 from xephang.storage import write
@@ -106,9 +107,17 @@ def _printed_time(issued_at: str) -> str:
     return datetime.fromisoformat(issued_at).strftime("%d/%m/%Y %H:%M")
 
 
+def receipt_wait_lines(ticket: dict) -> tuple[str, str]:
+    """What a receipt says about the wait (``engine.estimate.wait_words``) as two lines."""
+    words = estimate.wait_words(ticket)
+    if words["kind"] == "estimate":
+        return f"Thời gian chờ dự kiến: {words['vi']}", f"Estimated wait: {words['en']}"
+    return words["vi"], words["en"]
+
+
 def receipt_for(ticket: dict, office: dict, tracker_url: str, priority_vi: str = "") -> Receipt:
     """The receipt of a just-issued ticket (a private ticket view with its wait estimate)."""
-    wait_s = ticket.get("estimated_wait_s")
+    wait_vi, wait_en = receipt_wait_lines(ticket)
     return Receipt(
         office_name=office["name"],
         service_vi=ticket["service"]["name_vi"],
@@ -116,7 +125,8 @@ def receipt_for(ticket: dict, office: dict, tracker_url: str, priority_vi: str =
         code=ticket["code"],
         issued_at=_printed_time(ticket["issued_at"]),
         people_ahead=int(ticket.get("people_ahead") or 0),
-        wait_minutes=None if wait_s is None else max(1, round(wait_s / 60)),
+        wait_vi=wait_vi,
+        wait_en=wait_en,
         tracker_url=tracker_url,
         footer=office.get("ticket_footer") or "",
         priority_vi=priority_vi,

@@ -37,7 +37,6 @@ def test_receipt(public_url: str) -> Receipt:
         code="T000",
         issued_at=datetime.now().strftime("%d/%m/%Y %H:%M"),
         people_ahead=0,
-        wait_minutes=None,
         tracker_url=public_url.rstrip("/") + "/",
         footer="Nếu đọc được dòng này và quét được mã QR, máy in đã sẵn sàng.",
     )

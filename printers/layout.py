@@ -29,8 +29,9 @@ class Receipt:
     code: str
     issued_at: str  # local time as printed, e.g. "26/11/2026 14:05"
     people_ahead: int
-    wait_minutes: int | None
     tracker_url: str
+    wait_vi: str = ""  # the whole line: an estimate, or that no counter serves now
+    wait_en: str = ""
     footer: str = ""
     priority_vi: str = ""
 
@@ -162,14 +163,6 @@ class _Canvas:
         return self.image.crop((0, 0, self.width, self.y + self.margin))
 
 
-def wait_text(minutes: int | None) -> tuple[str, str]:
-    if minutes is None:
-        return "", ""
-    if minutes <= 1:
-        return "Thời gian chờ dự kiến: dưới 1 phút", "Estimated wait: under a minute"
-    return f"Thời gian chờ dự kiến: khoảng {minutes} phút", f"Estimated wait: about {minutes} min"
-
-
 def render_receipt(receipt: Receipt, paper_mm: int = 80) -> Image.Image:
     """Lay out a ticket as a 1-bit image exactly as wide as the paper's printable area."""
     width = paper_dots(paper_mm)
@@ -185,10 +178,9 @@ def render_receipt(receipt: Receipt, paper_mm: int = 80) -> Image.Image:
         c.text(f"Ưu tiên: {receipt.priority_vi}", 24, bold=True)
     c.text(f"Số người đang chờ trước bạn: {receipt.people_ahead}", 24, gap=2)
     c.text(f"People ahead of you: {receipt.people_ahead}", 20)
-    wait_vi, wait_en = wait_text(receipt.wait_minutes)
-    if wait_vi:
-        c.text(wait_vi, 24, gap=2)
-        c.text(wait_en, 20)
+    if receipt.wait_vi:
+        c.text(receipt.wait_vi, 24, gap=2)
+        c.text(receipt.wait_en, 20)
     c.text(f"Giờ lấy số / Issued: {receipt.issued_at}", 20)
     c.paste(qr_image(receipt.tracker_url, c.px(264)))
     c.text("Quét mã QR để theo dõi lượt của bạn", 20, gap=2)

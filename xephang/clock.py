@@ -83,15 +83,27 @@ def shown(text: str | None, timezone: str, fmt: str = "%d/%m/%Y %H:%M") -> str:
 WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # keys of offices.hours
 
 
-def closing_time(hours: str | None, timezone: str, day: str) -> datetime:
-    """When an office stops serving on a local day, from its stored opening hours (JSON
-    ``{"mon": [["07:30", "11:30"], ...]}``): the end of that day's last span. An office
-    open all day (no hours) or, unusually, closed that day closes at local midnight."""
+def opening_spans(hours: str | None, timezone: str, day: str) -> list[tuple[datetime, datetime]]:
+    """An office's opening spans on a local day as aware datetimes, in order, from its
+    stored hours (JSON ``{"mon": [["07:30", "11:30"], ...]}``); [] when it has no hours
+    (open all day) or is closed that day."""
     start = datetime.fromisoformat(day).replace(tzinfo=ZoneInfo(timezone))
-    midnight = start + timedelta(days=1)
     spans = json.loads(hours).get(WEEKDAY_KEYS[start.weekday()], []) if hours else []
-    end = max((end for _start, end in spans), default="24:00")
-    if end == "24:00":
-        return midnight
-    hour, minute = (int(part) for part in end.split(":"))
-    return start.replace(hour=hour, minute=minute)
+
+    def moment(text: str) -> datetime:
+        if text == "24:00":
+            return start + timedelta(days=1)
+        hour, minute = (int(part) for part in text.split(":"))
+        return start.replace(hour=hour, minute=minute)
+
+    return sorted((moment(a), moment(b)) for a, b in spans)
+
+
+def closing_time(hours: str | None, timezone: str, day: str) -> datetime:
+    """When an office stops serving on a local day: the end of that day's last opening
+    span. An office open all day (no hours) or, unusually, closed that day closes at
+    local midnight."""
+    spans = opening_spans(hours, timezone, day)
+    if spans:
+        return spans[-1][1]
+    return datetime.fromisoformat(day).replace(tzinfo=ZoneInfo(timezone)) + timedelta(days=1)

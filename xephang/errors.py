@@ -67,6 +67,10 @@ class OfficeClosedError(ConflictError):
     code = "office_closed"
 
 
+class NoCounterError(ConflictError):
+    code = "no_counter"
+
+
 class RateLimitError(QueueError):
     status = 429
     code = "rate_limited"

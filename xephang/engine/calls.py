@@ -15,7 +15,7 @@ import sqlite_utils
 from ..clock import iso, resolve_now
 from ..errors import BadInputError, ConflictError, NotFoundError
 from ..storage import one, write
-from . import states
+from . import estimate, states
 from .log import append_event
 from .lookups import (
     clean_text,
@@ -365,7 +365,9 @@ def transfer(
                 details={"from_ticket_id": ticket_id, "priority": ticket["priority"]},
             ),
         ]
+        promised = estimate.promise(db, new_id, estimate.DEFAULT_SERVICE_S, at)
         result = outcome_for(db, office, raw, new_id)
+        result.ticket.update(promised)
         result.extra["from_ticket"] = outcome_for(db, office, [], ticket_id).ticket
         return result
 

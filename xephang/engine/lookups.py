@@ -55,6 +55,15 @@ def counter_services(db: sqlite_utils.Database, counter_id: int) -> list[int]:
     ]
 
 
+def serving_counters(db: sqlite_utils.Database, service_id: int) -> int:
+    """Active counters that serve a service, open or not (none: it cannot be offered)."""
+    return db.execute(
+        "SELECT count(*) FROM counter_services cs JOIN counters c ON c.id = cs.counter_id"
+        " WHERE cs.service_id = ? AND c.active",
+        [service_id],
+    ).fetchone()[0]
+
+
 def find_service(db: sqlite_utils.Database, office_id: int, ref) -> dict:
     """An active service of the office by id or by prefix letter(s)."""
     if ref is None or ref == "":

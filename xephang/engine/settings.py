@@ -413,6 +413,19 @@ OFFICE_SETTINGS: tuple[OfficeSetting, ...] = (
         max_len=500,
     ),
     OfficeSetting(
+        "estimate_max_p90_error_min",
+        "int",
+        10,
+        "Chỉ hiện thời gian chờ dự kiến khi sai số P90 không quá (phút)",
+        "Kiosks, receipts and trackers show an estimated wait for a service only while the "
+        "90th percentile of |estimate − actual wait| over its last 7 days is at most this "
+        "many minutes (with at least 20 called tickets); 0 never shows estimates.",
+        section="estimate",
+        low=0,
+        high=120,
+        hint_vi="0 = không bao giờ hiện; sai số tính trên 7 ngày gần nhất (ít nhất 20 lượt)",
+    ),
+    OfficeSetting(
         "retention_days",
         "int",
         1825,

@@ -13,15 +13,15 @@ from ..errors import (
     BadInputError,
     ConflictError,
     DailyCapError,
+    NoCounterError,
     OfficeClosedError,
     RateLimitError,
 )
 from ..storage import one, scalar, write
-from . import subscriptions
-from .estimate import estimate_wait
+from . import estimate, subscriptions
 from .hours import closing_time, office_is_open
 from .log import append_event
-from .lookups import find_service, get_office, get_ticket
+from .lookups import find_service, get_office, get_ticket, serving_counters
 from .outcome import Outcome, outcome_for
 from .settings import office_setting
 from .states import DONE, EXPIRED, WAITING
@@ -76,6 +76,11 @@ def issue_ticket(
     with write(db):
         office = get_office(db, office_id)
         svc = find_service(db, office_id, service)
+        if not serving_counters(db, svc["id"]):
+            raise NoCounterError(
+                f"Dịch vụ {svc['name_vi']} chưa có quầy phục vụ, chưa thể lấy số",
+                "No counter serves this service",
+            )
         if device_id is not None:
             _check_device_rate(db, device_id, device_limit, at)
         if check_hours and not office_is_open(office, at):
@@ -130,10 +135,9 @@ def issue_ticket(
         if contact is not None:
             ticket = get_ticket(db, ticket_id)
             logged.append(subscriptions.subscribe_within(db, office, ticket, contact, at))
+        promised = estimate.promise(db, ticket_id, default_service_s, at)
         result = outcome_for(db, office, logged, ticket_id)
-        ahead, wait_s = estimate_wait(db, get_ticket(db, ticket_id), default_service_s)
-        result.ticket["people_ahead"] = ahead
-        result.ticket["estimated_wait_s"] = wait_s
+        result.ticket.update(promised)
         if within is not None:
             result.extra["within"] = within(db, result)
     return result

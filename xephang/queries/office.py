@@ -134,8 +134,9 @@ def counter_view(db: sqlite_utils.Database, counter_id: int) -> dict:
 
 
 def kiosk_menu(db: sqlite_utils.Database, office_id: int, now: datetime | None = None) -> dict:
-    """The office's active services grouped by lĩnh vực (in service order), priority
-    categories by rank, whether the office is open now, and which services hit their cap."""
+    """The office's active services that a counter serves, grouped by lĩnh vực (in service
+    order), priority categories by rank, whether the office is open now, and which
+    services hit their cap."""
     office = get_office(db, office_id)
     at = resolve_now(now)
     day = local_day(at, office["timezone"]).isoformat()
@@ -146,8 +147,18 @@ def kiosk_menu(db: sqlite_utils.Database, office_id: int, now: datetime | None =
             [office_id, day],
         ).fetchall()
     )
+    served = {
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT cs.service_id FROM counter_services cs JOIN counters c ON"
+            " c.id = cs.counter_id WHERE c.office_id = ? AND c.active",
+            [office_id],
+        ).fetchall()
+    }
     fields: dict[str, list[dict]] = {}
     for s in services(db, office_id):
+        if s["id"] not in served:
+            continue  # no counter serves it: not offered (engine.issue_ticket refuses it too)
         full = s["daily_cap"] is not None and issued.get(s["id"], 0) >= s["daily_cap"]
         fields.setdefault(s["field"] or "", []).append(
             {

@@ -9,8 +9,7 @@ from __future__ import annotations
 import sqlite_utils
 
 from ..clock import local_day, resolve_now
-from ..engine import order, states
-from ..engine.estimate import estimate_wait
+from ..engine import estimate, order, states
 from ..engine.log import last_seq
 from ..engine.lookups import counter_services, get_counter, get_office
 from ..engine.order import waiting_counts  # noqa: F401  (the one count; callers read it here)
@@ -52,15 +51,17 @@ def tracker_state(
         "ticket": ticket_view(db, current),
         "tickets": [{"id": r["id"], "code": r["code"], "status": r["status"]} for r in rows],
         "people_ahead": None,
+        "counters_open": None,
         "estimated_wait_s": None,
+        "estimate_range_s": None,
+        "estimate_shown": False,
+        "past_closing": False,
         "queue_key": None,
     }
     if current["status"] == states.WAITING:
-        ahead, wait_s = estimate_wait(db, current, default_service_s)
         priority = order.priority_first(db, current["office_id"])
         state.update(
-            people_ahead=ahead,
-            estimated_wait_s=wait_s,
+            estimate.for_citizen(db, current, default_service_s),
             queue_key=order.queue_key(current, priority),
         )
     return state

@@ -41,8 +41,26 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
     ]
     waiting = waiting_now(db, office_id, now, targets, today)
     alerts = []
+    serving_now = dict(
+        db.execute(
+            "SELECT cs.service_id, count(*) FROM counter_services cs JOIN counters c"
+            " ON c.id = cs.counter_id WHERE c.office_id = ? AND c.active AND c.state = 'open'"
+            " GROUP BY cs.service_id",
+            [office_id],
+        ).fetchall()
+    )
     for s in services:
         mine = [w for w in waiting if w["service_id"] == s["id"]]
+        s["counters_open"] = serving_now.get(s["id"], 0)
+        if mine and not s["counters_open"]:
+            alerts.append(
+                {
+                    "level": "danger",
+                    "kind": "no_counter",
+                    "text": f"{len(mine)} người đang chờ dịch vụ {s['prefix']} — {s['name_vi']}"
+                    " nhưng không có quầy nào đang mở phục vụ dịch vụ này",
+                }
+            )
         s["target_wait_s"] = targets.on("avg_wait_s", today, s["id"])
         s["waiting"] = len(mine)
         s["longest_wait_s"] = max((w["wait_s"] for w in mine), default=None)

@@ -446,6 +446,20 @@ CREATE INDEX outbox_finished ON outbox (office_id, finished_at) WHERE finished_a
     )
 
 
+@migrations(name="0010_estimates")
+def estimates(db: sqlite_utils.Database) -> None:
+    """Each ticket keeps the estimate it was given when it joined the line (and its range
+    when the data was thin), so the estimate's error can be measured and reported."""
+    _run(
+        db,
+        """
+ALTER TABLE tickets ADD COLUMN estimated_wait_s INTEGER;
+ALTER TABLE tickets ADD COLUMN estimate_low_s INTEGER;
+ALTER TABLE tickets ADD COLUMN estimate_high_s INTEGER
+""",
+    )
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply every pending migration step."""
     migrations.apply(db)

@@ -30,7 +30,28 @@ TICKET = {
         "issued_at": {"type": "string", "format": "date-time"},
         "called_at": {"type": ["string", "null"], "format": "date-time"},
         "people_ahead": {"type": "integer"},
-        "estimated_wait_s": {"type": "integer"},
+        "counters_open": {
+            "type": "integer",
+            "description": "open counters that serve the ticket's service (0: no estimate)",
+        },
+        "estimated_wait_s": {
+            "type": ["integer", "null"],
+            "description": "null when no open counter serves the service",
+        },
+        "estimate_range_s": {
+            "type": ["array", "null"],
+            "items": {"type": "integer"},
+            "description": "[low, high] when the service's recent data is thin",
+        },
+        "estimate_shown": {
+            "type": "boolean",
+            "description": "whether citizen screens show the estimate: the service's 7-day"
+            " p90 error is within the office's estimate_max_p90_error_min",
+        },
+        "past_closing": {
+            "type": "boolean",
+            "description": "the estimated call falls after the office's hours today",
+        },
         "tracker_url": {"type": "string", "format": "uri"},
     },
 }

@@ -96,8 +96,13 @@
     $("t-priority").hidden = !t.priority_vi;
     $("t-priority").textContent = t.priority_vi ? "Ưu tiên: " + t.priority_vi : "";
     $("t-ahead").textContent = t.people_ahead === null ? "—" : t.people_ahead;
-    $("t-wait").textContent = U.estimate(t.estimated_wait_s,
-                                         body.classList.contains("lang-en") ? "en" : "vi");
+    // The wait as the server words it (the receipt prints the same): an estimate, that
+    // no counter serves the service now, or nothing while estimates are not yet reliable.
+    var w = t.wait || {kind: "none", vi: "", en: ""};
+    bilingual($("t-wait"), [w.vi, w.en]);
+    $("t-wait-row").hidden = w.kind !== "estimate";
+    bilingual($("t-nocounter"), [w.vi, w.en]);
+    $("t-nocounter").hidden = w.kind !== "no_counter";
     $("t-qr").src = t.qr_url;
     state.ticketId = t.id;
     if ($("t-phone")) { $("t-phone").hidden = false; $("t-phone-done").hidden = true; }

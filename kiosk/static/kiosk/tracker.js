@@ -21,7 +21,11 @@
 
   function showQueue(s) {
     $("ahead").textContent = s.people_ahead;
-    $("wait").textContent = U.estimate(s.estimated_wait_s);
+    var w = U.waitWords(s);
+    $("wait-row").hidden = w.kind !== "estimate";
+    $("nocounter").hidden = w.kind !== "no_counter";
+    $(w.kind === "no_counter" ? "nocounter-vi" : "wait-vi").textContent = w.vi;
+    $(w.kind === "no_counter" ? "nocounter-en" : "wait-en").textContent = w.en;
   }
 
   function render(s) {
@@ -52,13 +56,21 @@
 
   function apply(move) {  // one queue_moved on the state; false when a fetch is needed
     if (!window.XephangLive || !XephangLive.applyMove(state, move)) { return false; }
+    if (state.estimated_wait_s == null) { return true; }  // no estimate to scale
     if (state.people_ahead > 0 && perPerson === null) { return false; }
-    state.estimated_wait_s = Math.round(state.people_ahead * (perPerson || 0));
+    var scale = function (x) { return Math.round(state.people_ahead * x); };
+    state.estimated_wait_s = scale(perPerson[0] || 0);
+    if (state.estimate_range_s) {
+      state.estimate_range_s = [scale(perPerson[1] || 0), scale(perPerson[2] || 0)];
+    }
     return true;
   }
 
-  function pace(s) {  // seconds per person ahead, kept to scale the wait as the line moves
-    perPerson = s.people_ahead > 0 ? s.estimated_wait_s / s.people_ahead
+  function pace(s) {  // seconds per person ahead (estimate, low, high), to scale the wait
+    if (s.estimated_wait_s == null) { perPerson = null; return; }
+    var span = s.estimate_range_s || [s.estimated_wait_s, s.estimated_wait_s];
+    perPerson = s.people_ahead > 0
+      ? [s.estimated_wait_s / s.people_ahead, span[0] / s.people_ahead, span[1] / s.people_ahead]
       : (s.people_ahead === 0 ? perPerson : null);
   }
 

@@ -69,6 +69,8 @@
                         s.longest_code ? s.longest_code + " · " + clock(wait) : "—"));
       tr.appendChild(el("td", {"class": "num"}, String(s.over_target || 0)));
       tr.appendChild(el("td", {"class": "num"}, minutes(s.target_wait_s)));
+      tr.appendChild(el("td", {"class": "num" + (s.waiting && !s.counters_open ? " over" : "")},
+                        s.counters_open ? String(s.counters_open) : "Không có"));
       body.appendChild(tr);
     });
   }

@@ -13,7 +13,11 @@
  *   U.clock(s)          a running or elapsed time to the second, whole seconds passed:
  *                       "0:07", "12:05", "1:02:03" (counter screen, dashboard clocks)
  *   U.minutes(s, lang)  a duration to the minute: "< 1 phút", "12 phút" (board's average wait)
- *   U.estimate(s, lang) an estimated wait: "< 1 phút", "~12 phút" (kiosk ticket, tracker)
+ *   U.waitWords(state)  what a citizen is told of the wait, {kind, vi, en}: kind "estimate"
+ *                       ("khoảng 12 phút", "khoảng 10–20 phút"), "no_counter" (no open
+ *                       counter serves the service) or "none" (estimates not yet reliable);
+ *                       the same words as engine/estimate.py wait_words (a test keeps them
+ *                       equal). The tracker, which updates its wait as the line moves.
  *   U.decimalMinutes(s) a figure to a tenth of a minute: "12.5 phút" (dashboard, reports);
  *                       the server's templates show the same ("manager/_macros.html" minutes)
  *
@@ -64,9 +68,33 @@
     return (seconds < 60 ? "< 1" : Math.round(seconds / 60)) + unit(lang);
   }
 
-  function estimate(seconds, lang) {
-    if (seconds == null) return "—";
-    return (seconds < 60 ? "" : "~") + minutes(seconds, lang);
+  var NO_COUNTER = ["Hiện chưa có quầy nào phục vụ dịch vụ này",
+                    "No counter is serving this service right now"];
+  var PAST_CLOSING = ["có thể không kịp trong giờ làm việc hôm nay",
+                      "may run past today's opening hours"];
+
+  function halfUp(x) { return Math.floor(x + 0.5); }
+
+  function waitWords(s) {
+    if (s.counters_open === 0) { return {kind: "no_counter", vi: NO_COUNTER[0], en: NO_COUNTER[1]}; }
+    var wait = s.estimated_wait_s, span = s.estimate_range_s, vi, en;
+    if (wait == null || !s.estimate_shown) { return {kind: "none", vi: "", en: ""}; }
+    if (span) {
+      var low = Math.max(1, halfUp(span[0] / 60)), high = Math.max(low + 1, halfUp(span[1] / 60));
+      vi = "khoảng " + low + "–" + high + " phút";
+      en = "about " + low + "–" + high + " min";
+    } else if (wait < 60) {
+      vi = "dưới 1 phút";
+      en = "under a minute";
+    } else {
+      vi = "khoảng " + halfUp(wait / 60) + " phút";
+      en = "about " + halfUp(wait / 60) + " min";
+    }
+    if (s.past_closing) {
+      vi += " (" + PAST_CLOSING[0] + ")";
+      en += " (" + PAST_CLOSING[1] + ")";
+    }
+    return {kind: "estimate", vi: vi, en: en};
   }
 
   function decimalMinutes(seconds) {
@@ -75,6 +103,6 @@
 
   global.XephangUtil = {
     byId: byId, esc: esc, pageData: pageData, csrfToken: csrfToken, postJson: postJson,
-    clock: clock, minutes: minutes, estimate: estimate, decimalMinutes: decimalMinutes
+    clock: clock, minutes: minutes, waitWords: waitWords, decimalMinutes: decimalMinutes
   };
 })(window);
