@@ -151,13 +151,13 @@ def report_page():
         params=params,
         grid=grid,
         charts=charts,
-        nav=_period_nav(params),
+        nav=period_nav(params),
         **page_context(oid),
     )
 
 
-def _period_nav(params: dict) -> dict:
-    """Previous/next period links for fixed periods."""
+def period_nav(params: dict, endpoint: str = "manager.report_page") -> dict:
+    """Previous/next period links for fixed periods of a page that takes report_params."""
     if params["period"] == "custom":
         return {}
     first = date.fromisoformat(params["from"])
@@ -166,8 +166,8 @@ def _period_nav(params: dict) -> dict:
     after = last.fromordinal(last.toordinal() + 1).isoformat()
     base = {k: params[k] for k in ("period", "group", "office")}
     return {
-        "prev": url_for("manager.report_page", ref=before, **base),
-        "next": url_for("manager.report_page", ref=after, **base),
+        "prev": url_for(endpoint, ref=before, **base),
+        "next": url_for(endpoint, ref=after, **base),
     }
 
 
@@ -192,12 +192,12 @@ def report_export(fmt: str):
         reports.wait_report, get_db(), oid, params["from"], params["to"], params["group"]
     )
     name = f"bao-cao-{params['group']}-{params['from']}_{params['to']}"
-    return _download(
+    return download(
         fmt, name, lambda: exports.report_csv(report), lambda: exports.report_xlsx(report)
     )
 
 
-def _download(fmt: str, name: str, make_csv, make_xlsx) -> Response:
+def download(fmt: str, name: str, make_csv, make_xlsx) -> Response:
     if fmt == "csv":
         body, mime = blocking(make_csv).encode("utf-8"), "text/csv; charset=utf-8"
     elif fmt == "xlsx":
@@ -334,7 +334,7 @@ def log_export(fmt: str):
     )
     office = engine.get_office(get_db(), oid)
     name = f"nhat-ky-{params['from']}_{params['to']}"
-    return _download(
+    return download(
         fmt,
         name,
         lambda: exports.log_csv(rows),

@@ -121,6 +121,24 @@ def make_office(db, services="ABC", counters=None, name="Văn phòng thử", hou
     return SimpleNamespace(db=db, office=office, services=svc, counters=ctr)
 
 
+def seed_track_record(db, office_id: int, service, counter_id: int, count: int = 20):
+    """Yesterday, ``count`` tickets of a service served at one counter (1–3 minutes each),
+    whose kept estimates were a minute off: a track record that lets screens say "dự kiến".
+    """
+    base = datetime.now(UTC) - timedelta(days=1)
+    engine.open_counter(db, counter_id, now=base)
+    for k in range(count):
+        issued = base + timedelta(minutes=5 * k)
+        ticket = engine.issue_ticket(db, office_id, service, now=issued, check_hours=False)
+        tid = ticket.ticket["id"]
+        called = engine.call_next(db, counter_id, now=issued + timedelta(minutes=2))
+        assert called.ticket["id"] == tid
+        engine.start(db, tid, now=issued + timedelta(minutes=2))
+        engine.finish(db, tid, now=issued + timedelta(minutes=3 + k % 3))
+        db.execute("UPDATE tickets SET estimated_wait_s = 60 WHERE id = ?", [tid])  # 2 min
+    engine.close_counter(db, counter_id, now=base + timedelta(minutes=5 * count))
+
+
 def confirm_pairing(client, kind: str, token: str):
     """Open a pairing link and press its button, as a person at the device does."""
     shown = client.get(f"/{kind}/pair?token={token}")
@@ -329,6 +347,8 @@ class Ctx:
                     engine.finish(self.db, held)
                 else:
                     engine.no_show(self.db, held)
+            if engine.get_counter(self.db, self.counters[1])["state"] == "paused":
+                engine.resume(self.db, self.counters[1])  # paused by an earlier request
             engine.call_ticket(self.db, self.counters[1], ticket_id, "test")
         if state in ("serving", "done"):
             engine.start(self.db, ticket_id)

@@ -80,7 +80,8 @@ def test_issue_estimate_uses_the_configured_default_service_time(monkeypatch, tm
     app = create_app({"DB": str(tmp_path / "x.db"), "SECRET_KEY": "test", "PRINT_WORKER": False})
     db = connect(app.config["DB"])
     office = engine.create_office(db, "Office")
-    engine.add_service(db, office, "A", "Hộ tịch")
+    counter = engine.add_counter(db, office, 1, [engine.add_service(db, office, "A", "Hộ tịch")])
+    engine.open_counter(db, counter)
     from xephang.engine import accounts
 
     accounts.add_user(db, "canbo", "officer", office, "mat-khau-dai")
@@ -90,4 +91,6 @@ def test_issue_estimate_uses_the_configured_default_service_time(monkeypatch, tm
     client.post("/api/v1/tickets", json={"service": "A"}, headers=headers)
     second = client.post("/api/v1/tickets", json={"service": "A"}, headers=headers).get_json()
     assert second["ticket"]["people_ahead"] == 1
-    assert second["ticket"]["estimated_wait_s"] == 60  # no open counter counts as one
+    # One ahead, nothing finished yet: the configured default, as a range (±50 %).
+    assert second["ticket"]["estimated_wait_s"] == 60
+    assert second["ticket"]["estimate_range_s"] == [30, 90]

@@ -51,7 +51,9 @@ def test_issue_returns_the_contract_fields(queue):
     assert ticket["code"] == "A001" and ticket["number"] == 1 and ticket["status"] == "waiting"
     assert ticket["service"]["prefix"] == "A" and ticket["day"] == "2026-03-02"
     assert ticket["issued_at"] == "2026-03-02T09:00:00+07:00"  # local time with its offset
-    assert ticket["people_ahead"] == 0 and ticket["estimated_wait_s"] == 0
+    # No counter is open yet: no estimate, and the ticket says so.
+    assert ticket["people_ahead"] == 0 and ticket["counters_open"] == 0
+    assert ticket["estimated_wait_s"] is None and ticket["estimate_range_s"] is None
     assert ticket["tracker_token"]
     events = queue.db.execute(
         "SELECT type, seq FROM ticket_events WHERE ticket_id = ?", [ticket["id"]]
@@ -98,7 +100,7 @@ def test_numbering_restarts_at_local_midnight(queue):
 
 def test_numbering_follows_the_office_time_zone(bare_db):
     office = engine.create_office(bare_db, "Office in UTC", timezone="UTC")
-    engine.add_service(bare_db, office, "A", "Dịch vụ A")
+    engine.add_counter(bare_db, office, 1, [engine.add_service(bare_db, office, "A", "Dịch vụ A")])
     late = datetime.fromisoformat("2026-03-02T17:00:00+00:00")  # midnight in Hà Nội, not here
     numbers = [
         engine.issue_ticket(bare_db, office, "A", now=late + timedelta(hours=h)).ticket["number"]
@@ -603,25 +605,7 @@ def test_close_day_expires_waiting_tickets_only(queue):
     assert engine.close_day(queue.db, queue.office, now=at(9 * 60)).extra["expired"] == 0
 
 
-# --- estimated wait --------------------------------------------------------------------
-
-
-def test_estimated_wait_uses_default_then_recent_service_times(queue):
-    engine.open_counter(queue.db, queue.counters[1])
-    first = issue(queue, "A", minutes=0, default_service_s=300)
-    assert (first["people_ahead"], first["estimated_wait_s"]) == (0, 0)
-    third = [issue(queue, "A", minutes=m, default_service_s=300) for m in (1, 2)][-1]
-    # Two ahead, no service finished today: the default, over one open counter.
-    assert (third["people_ahead"], third["estimated_wait_s"]) == (2, 600)
-    engine.open_counter(queue.db, queue.counters[2])  # counter 2 also serves A
-    fourth = issue(queue, "A", minutes=3, default_service_s=300)
-    assert (fourth["people_ahead"], fourth["estimated_wait_s"]) == (3, 450)
-    # Counter 1 serves one ticket in 4 minutes (call to finish): that becomes the estimate.
-    t = call(queue, 1, minutes=10)
-    engine.start(queue.db, t["id"], now=at(11))
-    engine.finish(queue.db, t["id"], now=at(14))
-    fifth = issue(queue, "A", minutes=15, default_service_s=300)
-    assert (fifth["people_ahead"], fifth["estimated_wait_s"]) == (3, 3 * 240 // 2)
+# --- people ahead (the estimate itself: tests/test_estimate.py) ---------------------
 
 
 def test_priority_ticket_has_only_priority_tickets_ahead(queue):

@@ -83,7 +83,8 @@ def test_pressing_a_service_issues_a_ticket_and_queues_its_receipt(kiosk, client
     assert r.status_code == 201
     ticket = r.json["ticket"]
     assert ticket["code"] == "B001" and ticket["service"]["name_vi"] == "Chứng thực"
-    assert ticket["people_ahead"] == 0 and ticket["estimated_wait_s"] == 0
+    assert ticket["people_ahead"] == 0 and ticket["counters_open"] == 0  # none open yet
+    assert ticket["estimated_wait_s"] is None
     assert ticket["tracker_url"].startswith("http://xephang.test/t/")
     assert r.json["print"]["state"] == "queued"
     job = db.execute("SELECT ticket_id, state, printer, payload FROM print_jobs").fetchone()

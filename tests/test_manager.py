@@ -22,6 +22,7 @@ PAGES = [
     "/manager/reports",
     "/manager/log",
     "/manager/reports/print",
+    "/manager/estimates",
     "/manager/setup/",
 ]
 DATA = [
@@ -32,6 +33,9 @@ DATA = [
     "/manager/reports/export.xlsx",
     "/manager/log/export.csv",
     "/manager/log/export.xlsx",
+    "/manager/estimates.json",
+    "/manager/estimates/export.csv",
+    "/manager/estimates/export.xlsx",
 ]
 
 

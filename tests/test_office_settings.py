@@ -20,7 +20,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 def documented() -> dict[str, str]:
     """The '### name' sections under '# Per-office settings', with their text."""
     text = DOC.read_text(encoding="utf-8").split("# Per-office settings", 1)[1]
-    parts = re.split(r"^### ([a-z_]+)\s*$", text, flags=re.MULTILINE)
+    parts = re.split(r"^### ([a-z0-9_]+)\s*$", text, flags=re.MULTILINE)
     return dict(zip(parts[1::2], parts[2::2], strict=True))
 
 

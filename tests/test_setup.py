@@ -548,6 +548,7 @@ SETTINGS_OK = {
     "number_dialect": "south",
     "voice_enabled": "1",
     "board_message": "Nghỉ trưa 11:30–13:30",
+    "estimate_max_p90_error_min": "8",
     "retention_days": "730",
     "comment_retention_days": "180",
 }
@@ -559,8 +560,9 @@ def test_settings_valid(client, db, demo, manager):
     assert [lv["level"] for lv in values["rating_scale"]] == [5, 4, 3, 2, 1]
     assert values["number_dialect"] == "south" and values["retention_days"] == 730
     assert values["voice_enabled"] is True and values["board_message"].startswith("Nghỉ")
+    assert values["estimate_max_p90_error_min"] == 8
     page = client.get("/manager/setup/settings").get_data(as_text=True)
-    assert "3 | Bình thường | Neutral" in page
+    assert "3 | Bình thường | Neutral" in page and "Thời gian chờ dự kiến" in page
 
 
 @pytest.mark.parametrize(
@@ -572,6 +574,7 @@ def test_settings_valid(client, db, demo, manager):
         ("announce_template", "Mời số {code}", "phải có {code} và {counter}"),
         ("number_reading", "roman", "Cách đọc số không hợp lệ"),
         ("number_dialect", "central", "Giọng đọc không hợp lệ"),
+        ("estimate_max_p90_error_min", "200", "sai số P90 không quá (phút) phải từ 0 đến 120"),
         ("retention_days", "7", "Số ngày lưu nhật ký phải từ 30"),
         ("comment_retention_days", "900", "không được vượt số ngày lưu nhật ký"),
     ],

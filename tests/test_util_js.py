@@ -37,13 +37,6 @@ CASES = [
     ("minutes", [90], "2 phút"),
     ("minutes", [900], "15 phút"),
     ("minutes", [900, "en"], "15 min"),
-    # the wait estimate on the kiosk's ticket and the tracker
-    ("estimate", [None], "—"),
-    ("estimate", [0], "< 1 phút"),
-    ("estimate", [500], "~8 phút"),
-    ("estimate", [200, "vi"], "~3 phút"),
-    ("estimate", [30, "en"], "< 1 min"),
-    ("estimate", [500, "en"], "~8 min"),
     # the dashboard's figures and the reports' heatmap tooltips
     ("decimalMinutes", [None], "—"),
     ("decimalMinutes", [900], "15.0 phút"),
@@ -80,6 +73,63 @@ def results():
 @pytest.mark.parametrize(("name", "args", "expected"), CASES)
 def test_what_the_pages_show(results, name, args, expected):
     assert results[call_key(name, args)] == expected
+
+
+# What a citizen's ticket says of its wait: the tracker (util.js waitWords, live) and the
+# kiosk screen and receipt (engine/estimate.py wait_words) must say the same words.
+WAITS = [
+    {"counters_open": 0, "estimated_wait_s": None, "estimate_shown": False},
+    {"counters_open": 2, "estimated_wait_s": 600, "estimate_shown": False},
+    {"counters_open": 1, "estimated_wait_s": 0, "estimate_shown": True},
+    {"counters_open": 1, "estimated_wait_s": 59, "estimate_shown": True},
+    {"counters_open": 1, "estimated_wait_s": 89, "estimate_shown": True},
+    {"counters_open": 1, "estimated_wait_s": 90, "estimate_shown": True},  # half up: 2
+    {"counters_open": 1, "estimated_wait_s": 750, "estimate_shown": True},
+    {
+        "counters_open": 3,
+        "estimated_wait_s": 600,
+        "estimate_range_s": [300, 900],
+        "estimate_shown": True,
+    },
+    {
+        "counters_open": 1,
+        "estimated_wait_s": 40,
+        "estimate_range_s": [20, 60],
+        "estimate_shown": True,
+    },  # a range is never "1–1"
+    {"counters_open": 1, "estimated_wait_s": 900, "past_closing": True, "estimate_shown": True},
+]
+
+
+def test_wait_words_are_the_same_in_the_browser_and_on_the_receipt():
+    from xephang.engine.estimate import wait_words
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    calls = [["waitWords", [fields]] for fields in WAITS]
+    out = subprocess.run(
+        [node, "-e", HARNESS, str(UTIL_JS), json.dumps(calls)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    browser = json.loads(out.stdout)
+    assert browser == [wait_words(fields) for fields in WAITS]
+    kinds = [w["kind"] for w in browser]
+    assert kinds == ["no_counter", "none"] + ["estimate"] * 8
+    assert [w["vi"] for w in browser[2:]] == [
+        "dưới 1 phút",
+        "dưới 1 phút",
+        "khoảng 1 phút",
+        "khoảng 2 phút",
+        "khoảng 13 phút",
+        "khoảng 5–15 phút",
+        "khoảng 1–2 phút",
+        "khoảng 15 phút (có thể không kịp trong giờ làm việc hôm nay)",
+    ]
+    assert browser[0]["vi"] == "Hiện chưa có quầy nào phục vụ dịch vụ này"
 
 
 TEMPLATES = sorted(

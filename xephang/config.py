@@ -40,7 +40,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "DEFAULT_SERVICE_TIME_S",
         300,
-        "Service time assumed for wait estimates until a service has finished tickets today.",
+        "Service time assumed for wait estimates while a service has no finished tickets today"
+        " or in the last 7 days.",
     ),
     Setting(
         "ESTIMATE_WINDOW",

@@ -18,7 +18,7 @@ from xephang.web.auth import allow
 from ..views import bp, office_id
 from .forms import actor, checkbox, done, integer, owned, render, text
 
-SETTINGS_PAGE_SECTIONS = ("rating", "voice", "retention")
+SETTINGS_PAGE_SECTIONS = ("rating", "voice", "estimate", "retention")
 
 
 def sent_settings(sections) -> dict:
@@ -186,6 +186,12 @@ def setup_settings():
                 oid,
                 err,
                 fields=setting_fields(oid, SETTINGS_PAGE_SECTIONS, request.form),
+                sections=SETTINGS_PAGE_SECTIONS,
             )
         return done("manager.setup_settings", oid, "Đã lưu thiết lập")
-    return render("settings.html", oid, fields=setting_fields(oid, SETTINGS_PAGE_SECTIONS))[0]
+    return render(
+        "settings.html",
+        oid,
+        fields=setting_fields(oid, SETTINGS_PAGE_SECTIONS),
+        sections=SETTINGS_PAGE_SECTIONS,
+    )[0]

@@ -338,10 +338,14 @@ def for_citizen(
     return _citizen_fields(db, ticket, estimate(db, ticket, default_service_s, now=now), now)
 
 
-# |estimate − actual wait| of a called ticket that was given an estimate, in seconds.
-ERROR_S_SQL = (
-    "abs(t.estimated_wait_s - (julianday(t.called_at) - julianday(t.issued_at)) * 86400.0)"
+# estimate − actual wait of a called ticket that was given an estimate, in seconds (positive:
+# the wait was shorter than promised); the track record and the estimate report read it.
+# Rounded to the millisecond: julianday's float arithmetic is off by microseconds, and
+# "within ±5 minutes" must count an error of exactly 300 s.
+SIGNED_ERROR_S_SQL = (
+    "round(t.estimated_wait_s - (julianday(t.called_at) - julianday(t.issued_at)) * 86400.0, 3)"
 )
+ERROR_S_SQL = f"abs({SIGNED_ERROR_S_SQL})"
 
 
 def track_record(

@@ -11,7 +11,7 @@ import sqlite_utils
 from ..clock import local_day, resolve_now
 from ..engine.hours import office_is_open
 from ..engine.log import last_seq
-from ..engine.lookups import get_office
+from ..engine.lookups import get_office, served_services
 from ..engine.settings import office_setting
 from ..engine.views import event_view, ticket_views
 from ..storage import one, read, scalar
@@ -147,14 +147,7 @@ def kiosk_menu(db: sqlite_utils.Database, office_id: int, now: datetime | None =
             [office_id, day],
         ).fetchall()
     )
-    served = {
-        r[0]
-        for r in db.execute(
-            "SELECT DISTINCT cs.service_id FROM counter_services cs JOIN counters c ON"
-            " c.id = cs.counter_id WHERE c.office_id = ? AND c.active",
-            [office_id],
-        ).fetchall()
-    }
+    served = served_services(db, office_id)
     fields: dict[str, list[dict]] = {}
     for s in services(db, office_id):
         if s["id"] not in served:

@@ -16,6 +16,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from .estimates import COLUMNS as ESTIMATE_COLUMNS
+from .estimates import estimate_csv_rows
+
 BOM = "\ufeff"
 HEADER_FILL = PatternFill("solid", fgColor="0B5CAD")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -207,7 +210,9 @@ def _header(ws, row: int, titles, widths=None) -> None:
             ws.column_dimensions[get_column_letter(col)].width = widths[col - 1]
 
 
-def _summary_sheet(ws, title: str, office: str, period: str, lines: list[tuple]) -> None:
+def _summary_sheet(
+    ws, title: str, office: str, period: str, lines: list[tuple], definitions=DEFINITIONS
+) -> None:
     ws.title = "Tóm tắt"
     ws["A1"] = title
     ws["A1"].font = TITLE_FONT
@@ -223,7 +228,7 @@ def _summary_sheet(ws, title: str, office: str, period: str, lines: list[tuple])
         row += 1
     row += 1
     ws.cell(row=row, column=1, value="Định nghĩa").font = Font(bold=True)
-    for text in DEFINITIONS:
+    for text in definitions:
         row += 1
         ws.cell(row=row, column=1, value=text)
     ws.column_dimensions["A"].width = 34
@@ -352,3 +357,60 @@ def _save(wb: Workbook) -> bytes:
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+ESTIMATE_DEFINITIONS = (
+    "Mỗi số giữ thời gian chờ dự kiến được báo khi lấy số (có quầy đang mở phục vụ dịch vụ).",
+    "Sai số = dự kiến − thời gian chờ thực tế (từ lúc lấy số đến lúc được gọi); số dương: chờ"
+    " ít hơn dự kiến. Số rời đi chưa được gọi không được xét.",
+    "Trung vị và P90 là của |sai số| (P90 theo hạng gần nhất); 'Trong ±5 phút' là tỷ lệ số"
+    " được xét có |sai số| không quá 5 phút.",
+)
+
+
+def estimate_csv(report: dict) -> str:
+    """The estimate error report as CSV: per service and day, per service, the total."""
+    keys = [key for key, _title, _kind in ESTIMATE_COLUMNS[:2]] + ["service_id"]
+    keys += [key for key, _title, _kind in ESTIMATE_COLUMNS[2:]]
+    return _csv(estimate_csv_rows(report), keys)
+
+
+def estimate_xlsx(report: dict) -> bytes:
+    """The estimate error report as a workbook: a summary, then one row per service and day."""
+    wb = Workbook()
+    total = report["total"]
+    ws = wb.active
+    _summary_sheet(
+        ws,
+        "Độ chính xác của thời gian chờ dự kiến",
+        report["office"]["name"],
+        f"Từ {report['from']} đến {report['to']}",
+        [
+            ("Số vé", total["tickets"], "0"),
+            ("Có dự kiến", total["with_estimate"], "0"),
+            ("Không có quầy mở", total["without_estimate"], "0"),
+            ("Đã gọi (được xét)", total["judged"], "0"),
+            ("Sai số trung vị (phút)", _minutes(total["median_error_s"]), "0.0"),
+            ("Sai số P90 (phút)", _minutes(total["p90_error_s"]), "0.0"),
+            ("Trong ±5 phút", total["within_5min_share"], "0.0%"),
+        ],
+        ESTIMATE_DEFINITIONS,
+    )
+    sheet = wb.create_sheet("Sai số dự kiến")
+    _header(
+        sheet,
+        1,
+        [title for _k, title, _kind in ESTIMATE_COLUMNS],
+        [12, 34] + [14] * (len(ESTIMATE_COLUMNS) - 2),
+    )
+    sheet.row_dimensions[1].height = 32
+    for r, row in enumerate(estimate_csv_rows(report), start=2):
+        for c, (key, _title, kind) in enumerate(ESTIMATE_COLUMNS, start=1):
+            value = row.get(key)
+            if key == "day" and value is None:
+                value = "Cả kỳ"
+            cell = sheet.cell(row=r, column=c, value=_xlsx_value(value, kind))
+            if kind in NUMBER_FORMATS:
+                cell.number_format = NUMBER_FORMATS[kind]
+    sheet.freeze_panes = "C2"
+    return _save(wb)

@@ -1,17 +1,8 @@
-/* Report page: show the date fields the chosen period needs, draw the charts (Chart.js,
- * vendored) and colour the weekday × hour heatmaps. */
+/* Report page: draw the charts (Chart.js, vendored) and colour the weekday × hour
+ * heatmaps (period.js shows the date fields the chosen period needs). */
 (function () {
   "use strict";
   var U = window.XephangUtil;
-  var period = document.getElementById("period");
-  function toggle() {
-    var custom = period.value === "custom";
-    document.querySelectorAll("#report-form .custom").forEach(function (n) { n.hidden = !custom; });
-    document.querySelectorAll("#report-form .fixed").forEach(function (n) { n.hidden = custom; });
-  }
-  period.addEventListener("change", toggle);
-  toggle();
-
   // Heatmaps: white → amber → red; the wait map turns red past the target.
   document.querySelectorAll("table.heatmap").forEach(function (table) {
     var cells = Array.prototype.slice.call(table.querySelectorAll("td[data-v]"));
