@@ -112,12 +112,16 @@ def test_counters_share_the_people_ahead_and_the_lines_they_prefer(queue):
         issue(queue, "A", minutes=m)
     mine = issue(queue, "A", minutes=3)
     assert (mine["people_ahead"], mine["counters_open"]) == (3, 2)
-    assert mine["estimated_wait_s"] == 3 * 300 // 2
+    # Two of the three ahead are called at once, the third when a counter frees (300 s),
+    # and the ticket at the same moment by the other counter.
+    assert mine["estimated_wait_s"] == 300
     for m in (4, 5):
         issue(queue, "B", minutes=m)
-    # Counter 2 prefers B: its two waiting (a line shared by both counters) come first.
+    # Counter 2 prefers B: its share of the two B waiting (a line both counters serve) comes
+    # first there, 300 s; then A's three ahead: counter 1 at 0 and 300, counter 2 at 300;
+    # both are free again at 600.
     live = estimate.for_citizen(queue.db, engine.get_ticket(queue.db, mine["id"]), now=at(6))
-    assert live["estimated_wait_s"] == (3 * 300 + 2 * 300 / 2) / 2
+    assert live["estimated_wait_s"] == 600
     # The B tickets are not ahead of A's at counter 1, which prefers A.
     b = estimate.for_citizen(queue.db, engine.get_ticket(queue.db, mine["id"] + 2), now=at(6))
     assert b["people_ahead"] == 1  # one B ahead of the second B

@@ -12,7 +12,9 @@
   * what each counter is busy with now: the rest of its current ticket's
     expected time.
 
-  Work ÷ counters is the wait in serving time; a break in the day's opening
+  The people ahead then go one by one to whichever counter is free first;
+  when the last of them has been called and a counter frees up, the ticket is
+  called: that is the wait in serving time. A break in the day's opening
   hours that falls inside it is added (nobody is called over lunch), and
   ``past_closing`` says when the wait runs past the end of the day.
 - A service's time per person is the mean call-to-finish of its last
@@ -29,6 +31,7 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 import statistics
 import threading
@@ -96,24 +99,21 @@ class Estimate:
         }
 
 
-def _durations(rows) -> list[float]:
-    return [
-        (datetime.fromisoformat(f) - datetime.fromisoformat(c)).total_seconds()
-        for c, f in rows
-        if c and f
-    ]
-
-
 def _finished(db, service_id: int, since: str, until: str | None, limit: int) -> list[float]:
-    # The partial index tickets_done_recent (service_id, finished_at) WHERE
-    # status = 'done' hands over the newest finishes first: `limit` rows read.
-    return _durations(
-        db.execute(
-            "SELECT called_at, finished_at FROM tickets WHERE service_id = ? AND status = 'done'"
-            " AND finished_at >= ? AND finished_at < ? ORDER BY finished_at DESC LIMIT ?",
+    """Call-to-finish seconds of a service's tickets finished in [since, until), newest first.
+
+    The partial index tickets_done_recent (service_id, finished_at) WHERE
+    status = 'done' hands over the newest finishes first: ``limit`` rows read,
+    the arithmetic done by SQLite."""
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT (julianday(finished_at) - julianday(called_at)) * 86400.0 FROM tickets"
+            " WHERE service_id = ? AND status = 'done' AND finished_at >= ? AND finished_at < ?"
+            " AND called_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?",
             [service_id, since, until or "9999", limit],
         ).fetchall()
-    )
+    ]
 
 
 def per_person(
@@ -252,19 +252,30 @@ def estimate(
         return times[service_id]
 
     def work(pick) -> float:
-        """Seconds of counter work ahead of the ticket, with ``pick`` choosing the time."""
-        total = ahead * pick(time_of(service))
+        """Seconds of serving time until the ticket is called, with ``pick`` choosing the
+        time per person: each counter starts with what it must do first (the rest of its
+        current citizen, its share of the lines it prefers, tickets sent to it), then the
+        people ahead go one by one to whichever counter is free first."""
+        free = []
         for counter in counters:
-            for other in preferred.get(counter["id"], ()):
-                if waiting.get(other):
-                    total += waiting[other] * pick(time_of(other)) / max(sharing.get(other, 1), 1)
+            first = 0.0
             if counter["cur_status"] in ("called", "serving") and counter["cur_called"]:
                 busy = (at - datetime.fromisoformat(counter["cur_called"])).total_seconds()
-                total += max(0.0, pick(time_of(counter["cur_service"])) - busy)
-        for _counter, other, count in targeted:
-            if ticket.get("target_counter_id") or other != service:
-                total += count * pick(time_of(other))
-        return total / len(counters)
+                first += max(0.0, pick(time_of(counter["cur_service"])) - busy)
+            for other in preferred.get(counter["id"], ()):
+                if waiting.get(other):
+                    first += waiting[other] * pick(time_of(other)) / max(sharing.get(other, 1), 1)
+            for target, other, count in targeted:
+                if target == counter["id"] and (
+                    ticket.get("target_counter_id") or other != service
+                ):
+                    first += count * pick(time_of(other))
+            free.append(first)
+        heapq.heapify(free)
+        per = pick(time_of(service))
+        for _ in range(ahead):
+            heapq.heapreplace(free, free[0] + per)
+        return free[0]
 
     spans = opening_spans(hours, timezone, ticket["day"])
     mean_s, past = _through_hours(at, work(lambda p: p.mean), spans)
