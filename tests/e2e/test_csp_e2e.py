@@ -62,6 +62,8 @@ def test_every_page_runs_under_its_content_security_policy(chromium, live_server
         ("/manager/", "#conn[data-status=online], [data-status=online]"),
         ("/manager/reports?period=month", "canvas"),
         ("/manager/log", "main"),
+        ("/manager/estimates?period=month", "#estimates-services"),
+        ("/manager/setup/settings", "#settings-form"),
         ("/manager/setup/", "main"),
         ("/manager/setup/devices", "#device-new"),
         ("/manager/setup/users", "#user-new"),

@@ -66,6 +66,9 @@ def test_manager_dashboard_report_and_xlsx(month_server, browser):
     page.goto(server.url + "/manager/reports?" + MONTH)
     page.wait_for_selector("#report-table tr.total")
     page.wait_for_function("() => window.Chart && Chart.getChart('chart-daily')")
+    # A month shows the day-in-period field only; "custom" shows from and to instead.
+    assert page.locator("#report-form label.fixed").is_visible()
+    assert not page.locator("#report-form label.custom").first.is_visible()
     total_row = page.locator("#report-table tr.total").inner_text()
     assert "Tổng cộng" in total_row
     page.screenshot(path=str(ARTIFACTS / "manager-report-month.png"), full_page=True)
@@ -89,6 +92,13 @@ def test_manager_dashboard_report_and_xlsx(month_server, browser):
     page.goto(server.url + "/manager/reports/print?" + MONTH)
     assert "BÁO CÁO THỜI GIAN CHỜ VÀ PHỤC VỤ" in page.inner_text("h1")
     page.screenshot(path=str(ARTIFACTS / "manager-report-print.png"), full_page=True)
+    # How well the estimates held: the page, its period fields, its downloads.
+    page.goto(server.url + "/manager/estimates?" + MONTH)
+    page.wait_for_selector("#estimates-services tr.total")
+    page.select_option("#period", "custom")
+    assert page.locator("#estimates-form label.custom").first.is_visible()
+    assert not page.locator("#estimates-form label.fixed").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "manager-estimates.png"), full_page=True)
     page.goto(server.url + "/manager/setup/targets")
     page.screenshot(path=str(ARTIFACTS / "manager-setup-targets.png"), full_page=True)
     context.close()
