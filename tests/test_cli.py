@@ -260,3 +260,16 @@ def test_demo_prints_its_urls_and_serves(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def test_the_entry_point_imports_nothing_before_gevent_can_patch():
+    """`xephang serve` patches for gevent before anything imports ssl (gevent warns, and TLS
+    clients may recurse, when ssl came first); importing the entry point must not."""
+    code = (
+        "import sys; from xephang.cli import main; "
+        "print(sorted(m for m in ('ssl', 'socket', 'xephang.app') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]", out.stdout

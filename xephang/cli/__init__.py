@@ -6,29 +6,19 @@ database path from ``--db PATH`` or ``XEPHANG_DB`` (default
 ``instance/xephang.db``). Groups: ``server`` (init, serve, demo), ``people``
 (user, token, device), ``office`` (office add / settings / set), ``data``
 (verify-log, close-day, report, purge, settings); rooms add their own
-(``printer``, ``voice``) through the composition root.
+(``printer``, ``voice``) through the composition root (``commands``).
+
+Importing this package imports nothing else: a serving command patches the
+standard library for gevent before the app (and with it ``ssl``, through
+the notifiers' HTTP clients) is imported; gevent warns, and TLS clients may
+recurse, when ``ssl`` was imported first.
 """
 
 from __future__ import annotations
 
 import sys
 
-from . import data, office, people, server
-from .base import cli
-
 SERVING_COMMANDS = {"serve", "demo"}
-
-
-def _add_commands() -> None:
-    for module in (server, people, office, data):
-        module.register(cli)
-    from ..app import room_commands
-
-    for group in room_commands():
-        cli.add_command(group)
-
-
-_add_commands()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,7 +28,17 @@ def main(argv: list[str] | None = None) -> None:
         from gevent import monkey
 
         monkey.patch_all()
+    from .commands import cli
+
     cli.main(args=args, prog_name="xephang")
+
+
+def __getattr__(name: str):
+    if name == "cli":  # ``from xephang.cli import cli`` (tests, CliRunner)
+        from .commands import cli
+
+        return cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["cli", "main"]

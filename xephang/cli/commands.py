@@ -1,0 +1,20 @@
+"""Every ``xephang`` command on one click group: the core's groups, then the rooms'."""
+
+from __future__ import annotations
+
+from . import data, office, people, server
+from .base import cli
+
+
+def _add_commands() -> None:
+    for module in (server, people, office, data):
+        module.register(cli)
+    from ..app import room_commands
+
+    for group in room_commands():
+        cli.add_command(group)
+
+
+_add_commands()
+
+__all__ = ["cli"]
