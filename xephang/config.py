@@ -43,11 +43,6 @@ SETTINGS: tuple[Setting, ...] = (
         "Service time assumed for wait estimates while a service has no finished tickets today"
         " or in the last 7 days.",
     ),
-    Setting(
-        "ESTIMATE_WINDOW",
-        20,
-        "How many recently finished tickets of a service the wait estimate averages.",
-    ),
     Setting("BUSY_TIMEOUT_MS", 10000, "How long a writer waits for the SQLite lock."),
     Setting(
         "PRINTER",
