@@ -51,13 +51,11 @@ def call_key(name: str, args: list) -> str:
     return json.dumps([name, args])
 
 
-@pytest.fixture(scope="module")
-def results():
-    """Every case's output, by its call, from one run of Node."""
+def run_util(calls: list) -> list:
+    """Each ``[name, args]`` call of util.js, run under Node in one process."""
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")
-    calls = [[name, args] for name, args, _ in CASES]
     out = subprocess.run(
         [node, "-e", HARNESS, str(UTIL_JS), json.dumps(calls)],
         capture_output=True,
@@ -65,9 +63,14 @@ def results():
         check=True,
         timeout=30,
     )
-    return {
-        call_key(*call): shown for call, shown in zip(calls, json.loads(out.stdout), strict=True)
-    }
+    return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def results():
+    """Every case's output, by its call, from one run of Node."""
+    calls = [[name, args] for name, args, _ in CASES]
+    return {call_key(*call): shown for call, shown in zip(calls, run_util(calls), strict=True)}
 
 
 @pytest.mark.parametrize(("name", "args", "expected"), CASES)
@@ -104,18 +107,7 @@ WAITS = [
 def test_wait_words_are_the_same_in_the_browser_and_on_the_receipt():
     from xephang.engine.estimate import wait_words
 
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed")
-    calls = [["waitWords", [fields]] for fields in WAITS]
-    out = subprocess.run(
-        [node, "-e", HARNESS, str(UTIL_JS), json.dumps(calls)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    browser = json.loads(out.stdout)
+    browser = run_util([["waitWords", [fields]] for fields in WAITS])
     assert browser == [wait_words(fields) for fields in WAITS]
     kinds = [w["kind"] for w in browser]
     assert kinds == ["no_counter", "none"] + ["estimate"] * 8
