@@ -70,3 +70,10 @@ def test_every_room_has_the_filters_and_the_manager_macros_use_them(app):
         "|{{ minutes(none) }}"
     )
     assert macros.render() == "1,6|95,0 %|—"
+
+
+def test_the_printer_test_ticket_says_the_office_time():
+    from printers.cli import test_receipt
+
+    seen = datetime(2026, 6, 1, 21, 22, tzinfo=UTC)
+    assert test_receipt("http://x/", "Asia/Ho_Chi_Minh", seen).issued_at == "02/06/2026 04:22"
