@@ -203,7 +203,7 @@ def main() -> None:
     def month_xlsx():
         rows = log_rows(db, args.office, *month)
         rows_holder["n"] = len(rows)
-        return exports.log_xlsx(rows, office["name"], *month)
+        return exports.log_xlsx(rows, office, *month)
 
     ms, data = timed(month_xlsx, 2)
     report(

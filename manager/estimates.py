@@ -48,11 +48,12 @@ def estimates_json():
 @bp.get("/estimates/export.<fmt>")
 @allow("manager")
 def estimates_export(fmt: str):
-    """The estimate error report as a CSV or XLSX download."""
+    """The estimate error report as a CSV (machine or Vietnamese) or XLSX download."""
     _oid, params, report = _report()
     return download(
         fmt,
         f"sai-so-du-kien-{params['from']}_{params['to']}",
-        lambda: exports.estimate_csv(report),
-        lambda: exports.estimate_xlsx(report),
+        csv=lambda: exports.estimate_csv(report),
+        csv_vi=lambda: exports.estimate_csv_vi(report),
+        xlsx=lambda: exports.estimate_xlsx(report),
     )

@@ -130,6 +130,7 @@ def report_page():
         "daily": [
             {
                 "day": r["key"],
+                "label": clock.shown_day(r["key"]),
                 "avg_wait_s": r["avg_wait_s"],
                 "target_wait_s": r["target_wait_s"],
                 "issued": r["issued"],
@@ -185,7 +186,7 @@ def report_json():
 @bp.get("/reports/export.<fmt>")
 @allow("manager")
 def report_export(fmt: str):
-    """A report as a CSV or XLSX download."""
+    """A report as a CSV (machine or Vietnamese, ``export.vi.csv``) or XLSX download."""
     oid = office_id()
     params = report_params(oid)
     report = blocking(
@@ -193,17 +194,27 @@ def report_export(fmt: str):
     )
     name = f"bao-cao-{params['group']}-{params['from']}_{params['to']}"
     return download(
-        fmt, name, lambda: exports.report_csv(report), lambda: exports.report_xlsx(report)
+        fmt,
+        name,
+        csv=lambda: exports.report_csv(report),
+        csv_vi=lambda: exports.report_csv_vi(report),
+        xlsx=lambda: exports.report_xlsx(report),
     )
 
 
-def download(fmt: str, name: str, make_csv, make_xlsx) -> Response:
+def download(fmt: str, name: str, *, csv, csv_vi, xlsx) -> Response:
+    """A file to save: ``csv`` (machine names, ISO times, for scripts), ``vi.csv``
+    (Vietnamese headers and numbers, ``;``-separated, for Excel) or ``xlsx``."""
     if fmt == "csv":
-        body, mime = blocking(make_csv).encode("utf-8"), "text/csv; charset=utf-8"
+        body, mime = blocking(csv).encode("utf-8"), "text/csv; charset=utf-8"
+    elif fmt == "vi.csv":
+        body, mime = blocking(csv_vi).encode("utf-8"), "text/csv; charset=utf-8"
     elif fmt == "xlsx":
-        body, mime = blocking(make_xlsx), XLSX
+        body, mime = blocking(xlsx), XLSX
     else:
-        raise BadInputError("Định dạng phải là csv hoặc xlsx", "Format must be csv or xlsx")
+        raise BadInputError(
+            "Định dạng phải là csv, vi.csv hoặc xlsx", "Format must be csv, vi.csv or xlsx"
+        )
     return Response(
         body, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}
     )
@@ -224,6 +235,8 @@ def report_print():
         params=params,
         definitions=exports.DEFINITIONS,
         generated=_today(oid),
+        parent=engine.office_setting(get_db(), oid, "report_parent"),
+        place=engine.office_setting(get_db(), oid, "report_place"),
         **page_context(oid),
     )
 
@@ -323,7 +336,8 @@ def log_json():
 @bp.get("/log/export.<fmt>")
 @allow("manager")
 def log_export(fmt: str):
-    """The raw log of the filtered period as a CSV or XLSX download (every matching ticket)."""
+    """The raw log of the filtered period as a CSV (machine or Vietnamese) or XLSX download
+    (every matching ticket)."""
     oid = office_id()
     params = log_params(oid)
     filtered = any(params[k] for k in ("service", "counter", "officer", "status", "over", "q"))
@@ -337,6 +351,7 @@ def log_export(fmt: str):
     return download(
         fmt,
         name,
-        lambda: exports.log_csv(rows),
-        lambda: exports.log_xlsx(rows, office["name"], params["from"], params["to"]),
+        csv=lambda: exports.log_csv(rows),
+        csv_vi=lambda: exports.log_csv_vi(rows),
+        xlsx=lambda: exports.log_xlsx(rows, office, params["from"], params["to"]),
     )

@@ -21,8 +21,9 @@ import re
 import socket
 import subprocess
 import time
-from datetime import UTC, datetime
 from pathlib import Path
+
+from xephang.clock import DEFAULT_TIMEZONE, file_stamp
 
 from .escpos_bytes import (
     STATUS_OFFLINE_CAUSE,
@@ -327,13 +328,21 @@ class FileBackend(Backend):
 
 
 class VirtualBackend(Backend):
-    """Decodes the raster the job carries and saves it as a PNG (the demo printer)."""
+    """Decodes the raster the job carries and saves it as a PNG (the demo printer), named
+    by when it printed on the office's clock (``timezone``) and its label."""
 
     kind = "virtual"
 
-    def __init__(self, spec: str, directory: str | Path, io_timeout: float = 3.0):
+    def __init__(
+        self,
+        spec: str,
+        directory: str | Path,
+        io_timeout: float = 3.0,
+        timezone: str = DEFAULT_TIMEZONE,
+    ):
         super().__init__(spec, io_timeout)
         self.directory = Path(directory)
+        self.timezone = timezone
         self.last_path: Path | None = None
 
     def send(self, data: bytes, label: str = "") -> None:
@@ -342,7 +351,7 @@ class VirtualBackend(Backend):
         try:
             image = decode_raster(data)
             self.directory.mkdir(parents=True, exist_ok=True)
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+            stamp = file_stamp(self.timezone)
             safe = re.sub(r"[^A-Za-z0-9_-]", "_", label or "ticket")
             self.last_path = self.directory / f"{stamp}_{safe}.png"
             tmp = self.last_path.with_suffix(".tmp")
@@ -382,15 +391,20 @@ def _hex(value: str) -> int:
 
 
 def make_backend(
-    spec: str, print_dir: str | Path = "printed", io_timeout: float = 3.0, lp: str = "lp"
+    spec: str,
+    print_dir: str | Path = "printed",
+    io_timeout: float = 3.0,
+    lp: str = "lp",
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> Backend:
-    """The backend a configuration string describes; ValueError when it is malformed."""
+    """The backend a configuration string describes; ValueError when it is malformed.
+    ``timezone`` is the office's, for what a backend names by time (the virtual printer)."""
     kind, _, rest = (spec or "").strip().partition(":")
     kind = kind.lower()
     parts = rest.split(":") if rest else []
     try:
         if kind == "virtual":
-            return VirtualBackend(spec, rest or print_dir, io_timeout)
+            return VirtualBackend(spec, rest or print_dir, io_timeout, timezone)
         if kind == "network" and parts and parts[0]:
             port = int(parts[1]) if len(parts) > 1 else 9100
             return NetworkBackend(spec, parts[0], port, io_timeout)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+
+from xephang.clock import DEFAULT_TIMEZONE, SHOWN, local_now
 
 from .backends import PrintError, make_backend
 from .escpos_bytes import encode_receipt
@@ -28,14 +30,15 @@ def printer():
     """Receipt printers (máy in vé)."""
 
 
-def test_receipt(public_url: str) -> Receipt:
-    """A receipt that exercises every Vietnamese diacritic the font must cover."""
+def test_receipt(public_url: str, timezone: str = DEFAULT_TIMEZONE, now=None) -> Receipt:
+    """A receipt that exercises every Vietnamese diacritic the font must cover, issued now
+    on the office's clock."""
     return Receipt(
         office_name="xephang — In thử / Test print",
         service_vi="Kiểm tra máy in: ăâđêôơư ẮẰẲẴẶ ỆỖỢỮỴ",
         service_en="Printer check",
         code="T000",
-        issued_at=datetime.now().strftime("%d/%m/%Y %H:%M"),
+        issued_at=local_now(timezone, now).strftime(SHOWN),
         people_ahead=0,
         tracker_url=public_url.rstrip("/") + "/",
         footer="Nếu đọc được dòng này và quét được mã QR, máy in đã sẵn sàng.",
@@ -69,15 +72,23 @@ def test_receipt(public_url: str) -> Receipt:
 @click.option("--public-url", envvar="XEPHANG_PUBLIC_URL", default="http://127.0.0.1:5000")
 @click.option("--no-status", is_flag=True, help="Do not ask the printer its status (DLE EOT).")
 @click.option("--timeout", default=5.0, show_default=True, help="Seconds per printer operation.")
-def printer_test(db_path, spec, paper_mm, print_dir, public_url, no_status, timeout):
+@click.option(
+    "--timezone",
+    envvar="XEPHANG_TIMEZONE",
+    default=DEFAULT_TIMEZONE,
+    show_default=True,
+    help="The office's time zone: the time printed and the virtual printer's file name.",
+)
+def printer_test(db_path, spec, paper_mm, print_dir, public_url, no_status, timeout, timezone):
     """Print a test ticket directly (not through the spooler) and report what happened."""
     folder = print_dir or os.path.join(os.path.dirname(os.path.abspath(db_path)), "printed")
     try:
-        backend = make_backend(spec, print_dir=folder, io_timeout=timeout)
-    except ValueError as err:
+        ZoneInfo(timezone)
+        backend = make_backend(spec, print_dir=folder, io_timeout=timeout, timezone=timezone)
+    except (ValueError, ZoneInfoNotFoundError) as err:
         raise click.ClickException(str(err)) from None
     started = time.perf_counter()
-    data = encode_receipt(render_receipt(test_receipt(public_url), int(paper_mm)))
+    data = encode_receipt(render_receipt(test_receipt(public_url, timezone), int(paper_mm)))
     try:
         backend.open(time.monotonic() + timeout * 4)
         if backend.reads_status and not no_status:

@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 from xephang.clock import utcnow
-from xephang.engine import accounts, record_print
+from xephang.engine import accounts, get_office, record_print
 from xephang.storage import connect, write
 
 from . import jobs
@@ -218,7 +218,10 @@ class PrintWorker:
         receipt = Receipt.from_dict(json.loads(job["payload"]))
         data = encode_receipt(render_receipt(receipt, job["paper_mm"]))
         backend = self.make(
-            self.printer, print_dir=self.config.print_dir, io_timeout=self.config.io_timeout_s
+            self.printer,
+            print_dir=self.config.print_dir,
+            io_timeout=self.config.io_timeout_s,
+            timezone=get_office(self.db, job["office_id"])["timezone"],  # file names
         )
         check = self.config.status_check and backend.reads_status
         io = run_blocking if backend.blocking_io else (lambda fn, *a: fn(*a))

@@ -122,6 +122,10 @@ def test_page_json_and_downloads_agree_and_stay_in_the_office(client, db, demo):
     xlsx = client.get(f"/manager/estimates/export.xlsx?{query}")
     book = openpyxl.load_workbook(io.BytesIO(xlsx.data))
     assert book.sheetnames == ["Tóm tắt", "Sai số dự kiến"]
+    vi = client.get(f"/manager/estimates/export.vi.csv?{query}")
+    assert vi.headers["Content-Disposition"].endswith('.vi.csv"')
+    assert vi.get_data(as_text=True).startswith("\ufeffNgày;Dịch vụ;")
+    assert 'href="/manager/estimates/export.vi.csv?' in text
     assert (
         client.get("/manager/estimates?period=custom&from=2026-06-02&to=2026-06-01").status_code
         == 400
@@ -146,6 +150,14 @@ def test_the_downloads_carry_the_hand_made_day(db, day, app):
     assert rows[-1]["service"] == "Tất cả" and rows[-1]["within_5min_share"] == "0.75"
     sheet = openpyxl.load_workbook(io.BytesIO(exports.estimate_xlsx(report)))["Sai số dự kiến"]
     values = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
-    a_row = next(v for v in values if v[0] == DAY and v[1].startswith("A"))
+    a_row = next(v for v in values if v[0] == datetime(2026, 6, 1) and v[1].startswith("A"))
     assert a_row[6:9] == [5.0, 10.0, round(2 / 3, 4)]  # minutes, minutes, share
+    assert sheet["A2"].number_format == "dd/mm/yyyy"  # a real date, shown the Vietnamese way
     assert values[-1][:2] == ["Cả kỳ", "Tất cả"]
+    # The Vietnamese CSV: the XLSX's headers, minutes with a decimal comma, ';' between.
+    vi = exports.estimate_csv_vi(report)
+    assert vi.startswith("\ufeffNgày;Dịch vụ;Số vé;")
+    lines = list(csv.reader(io.StringIO(vi.lstrip("\ufeff")), delimiter=";"))
+    a_vi = next(line for line in lines if line[0] == "01/06/2026" and line[1].startswith("A"))
+    assert a_vi[6:9] == ["5,0", "10,0", "66,7"]  # minutes, minutes, percent
+    assert lines[0][8] == "Trong ±5 phút (%)" and lines[-1][:2] == ["Cả kỳ", "Tất cả"]

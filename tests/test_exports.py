@@ -15,6 +15,7 @@ from tests.helpers import FIRST, LAST, NOW
 from xephang import engine, reports
 from xephang.cli import cli
 from xephang.reports import exports, purge
+from xephang.reports.estimates import estimate_report
 from xephang.reports.log import log_rows
 from xephang.storage import write
 
@@ -35,7 +36,10 @@ def test_report_xlsx_carries_the_report_figures(month, group):
     body = rows[1:]
     assert len(body) == len(report["rows"]) + 1
     for line, row in zip(body, [*report["rows"], report["total"]], strict=True):
-        assert line[0] == row["group"]
+        if group == "day" and row["key"]:  # a day is a real date cell (dd/mm/yyyy)
+            assert line[0] == datetime.fromisoformat(row["key"])
+        else:
+            assert line[0] == row["group"]
         assert line[col["Số vé cấp"]] == row["issued"]
         assert line[col["Vắng mặt"]] == row["no_show"]
         if row["avg_wait_s"] is not None:
@@ -65,11 +69,73 @@ def test_report_csv_carries_the_json_figures(month):
         assert float(line["satisfied_share"]) == row["satisfied_share"]
 
 
+SEEN_UTC = datetime(2026, 6, 1, 21, 22, tzinfo=UTC)  # 04:22 on 2 June in Hà Nội
+
+
+def test_xlsx_files_say_when_they_were_made_on_the_office_clock(month):
+    db, info, _ = month
+    report = reports.wait_report(db, info["office_id"], FIRST, LAST, "service", now=NOW)
+    summary = _sheet_rows(exports.report_xlsx(report, now=SEEN_UTC), "Tóm tắt")
+    assert summary[3][0] == "Lập lúc 02/06/2026 04:22"  # not 21:22 (UTC), not the server's
+    dmy = "/".join(reversed(FIRST.split("-")))
+    assert summary[2][0].startswith(f"Từ {dmy} đến ")  # dd/mm/yyyy periods
+    office = engine.get_office(db, info["office_id"])
+    rows = log_rows(db, info["office_id"], FIRST, FIRST)
+    log_summary = _sheet_rows(exports.log_xlsx(rows, office, FIRST, FIRST, now=SEEN_UTC), "Tóm tắt")
+    assert log_summary[3][0] == "Lập lúc 02/06/2026 04:22"
+    estimates = _sheet_rows(
+        exports.estimate_xlsx(estimate_report(db, info["office_id"], FIRST, FIRST), SEEN_UTC),
+        "Tóm tắt",
+    )
+    assert estimates[3][0] == "Lập lúc 02/06/2026 04:22"
+
+
+def test_the_vietnamese_csv_is_for_excel_and_the_plain_one_for_scripts(month):
+    db, info, _ = month
+    report = reports.wait_report(db, info["office_id"], FIRST, LAST, "service", now=NOW)
+    text = exports.report_csv_vi(report)
+    assert text.startswith("\ufeffDịch vụ;Số vé cấp;Đã phục vụ;")
+    lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
+    header, total = lines[0], lines[-1]
+    avg, share = header.index("Chờ TB (phút)"), header.index("Tỷ lệ lượt đạt (%)")
+    assert total[0] == "Tổng cộng" and total[1] == str(report["total"]["issued"])
+    minutes = report["total"]["avg_wait_s"] / 60
+    assert total[avg] == f"{minutes:.1f}".replace(".", ",")
+    assert total[share] == f"{report['total']['within_target_share'] * 100:.1f}".replace(".", ",")
+    assert total[header.index("Đạt chỉ tiêu chờ")] in ("Đạt", "Không đạt")
+    by_day = reports.wait_report(db, info["office_id"], FIRST, LAST, "day", now=NOW)
+    days = list(
+        csv.reader(io.StringIO(exports.report_csv_vi(by_day).lstrip("\ufeff")), delimiter=";")
+    )
+    first_day = by_day["rows"][0]["key"]
+    assert days[0][0] == "Ngày" and days[1][0] == "/".join(reversed(first_day.split("-")))
+    # The plain CSV is as it was: machine names, seconds, ISO days.
+    plain = list(csv.reader(io.StringIO(exports.report_csv(by_day).lstrip("\ufeff"))))
+    assert plain[0][:3] == ["group", "issued", "served"] and plain[1][0] == first_day
+    # The log: Vietnamese statuses and priority names, office times dd/mm/yyyy HH:MM.
+    rows = log_rows(db, info["office_id"], FIRST, LAST)
+    log = list(
+        csv.DictReader(io.StringIO(exports.log_csv_vi(rows).lstrip("\ufeff")), delimiter=";")
+    )
+    first = rows[0]
+    assert log[0]["Trạng thái"] == first["status_vi"]
+    assert log[0]["Ngày"] == "/".join(reversed(first["day"].split("-")))
+    assert log[0]["Lấy số lúc"] == first["issued_at"].strftime("%d/%m/%Y %H:%M")
+    prio = next(i for i, r in enumerate(rows) if r["priority"])
+    assert log[prio]["Ưu tiên"] == rows[prio]["priority_vi"] != rows[prio]["priority"]
+    machine = list(csv.DictReader(io.StringIO(exports.log_csv(rows).lstrip("\ufeff"))))
+    assert machine[prio]["priority"] == rows[prio]["priority"]  # the key, for scripts
+    assert machine[0]["status"] == first["status"]
+
+
 def test_log_exports_have_every_ticket(month):
     db, info, _ = month
     rows = log_rows(db, info["office_id"], FIRST, LAST)
     assert len(rows) == db.execute("SELECT count(*) FROM tickets").fetchone()[0]
-    sheet = _sheet_rows(exports.log_xlsx(rows, "VP", FIRST, LAST), "Nhật ký")
+    sheet = _sheet_rows(
+        exports.log_xlsx(rows, {"name": "VP", "timezone": "Asia/Ho_Chi_Minh"}, FIRST, LAST),
+        "Nhật ký",
+    )
     assert len(sheet) == len(rows) + 1
     first = dict(zip(sheet[0], sheet[1], strict=True))
     assert first["Số"] == rows[0]["code"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -219,6 +221,10 @@ def test_managers_see_the_tickets_the_virtual_printer_saved(kiosk, client, app):
     page = client.get("/manager/printed/").data.decode()
     names = re.findall(r'src="/manager/printed/([^"]+)"', page)
     assert len(names) == 2 and names[0].endswith("_B001.png")  # newest first
+    # Named by when it printed on the office's clock (Asia/Ho_Chi_Minh), not in UTC.
+    stamp = datetime.strptime(names[0].split("_")[0], "%Y%m%dT%H%M%S%f")
+    office_now = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).replace(tzinfo=None)
+    assert abs(office_now - stamp) < timedelta(minutes=10)
     image = client.get(f"/manager/printed/{names[0]}")
     assert image.status_code == 200 and image.data[:4] == b"\x89PNG"
     assert client.get("/manager/printed/..%2Fxephang.db").status_code == 404

@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from tests.helpers import FIRST, LAST, login
-from xephang import create_app, engine
+from xephang import clock, create_app, engine
 from xephang.clock import utcnow
 from xephang.engine import accounts
 from xephang.reports import live
@@ -36,6 +36,9 @@ DATA = [
     "/manager/estimates.json",
     "/manager/estimates/export.csv",
     "/manager/estimates/export.xlsx",
+    "/manager/reports/export.vi.csv",
+    "/manager/log/export.vi.csv",
+    "/manager/estimates/export.vi.csv",
 ]
 
 
@@ -166,7 +169,11 @@ def test_monthly_report_page_json_and_exports_agree(month_client):
     assert (data["from"], data["to"]) == ("2023-01-01", "2023-01-31")
     total = data["total"]
     page = client.get(f"/manager/reports?{query}").get_data(as_text=True)
-    assert f"{total['avg_wait_s'] / 60:.1f}" in page
+    assert f"{total['avg_wait_s'] / 60:.1f}".replace(".", ",") in page  # decimal comma
+    assert f"{total['within_target_share'] * 100:.1f} %".replace(".", ",") in page
+    assert f"{total['avg_wait_s'] / 60:.1f}" not in page  # no decimal point on the page
+    assert "từ 01/01/2023 đến 31/01/2023" in page
+    assert 'id="export-csv-vi"' in page
     assert "Không đạt" in page or "Đạt" in page
     for row in data["rows"]:
         assert row["group"] in page
@@ -181,9 +188,12 @@ def test_monthly_report_page_json_and_exports_agree(month_client):
     assert sheet[-1][sheet[0].index("Rời đi chưa được gọi")] == total["left_unserved"] > 0
     csv_text = client.get(f"/manager/reports/export.csv?{query}").get_data(as_text=True)
     assert csv_text.splitlines()[-1].split(",")[1] == str(total["issued"])
+    vi = client.get(f"/manager/reports/export.vi.csv?{query}")
+    assert vi.headers["Content-Disposition"].endswith('.vi.csv"')
+    assert vi.get_data(as_text=True).startswith("\ufeffDịch vụ;Số vé cấp;")
     printable = client.get(f"/manager/reports/print?{query}").get_data(as_text=True)
-    assert "Trung tâm Phục vụ hành chính công (Demo)" in printable
-    assert "từ ngày 2023-01-01 đến ngày 2023-01-31" in printable
+    assert "TRUNG TÂM PHỤC VỤ HÀNH CHÍNH CÔNG (DEMO)" in printable
+    assert "từ ngày 01/01/2023 đến ngày 31/01/2023" in printable
 
 
 def test_report_groupings_and_periods_render(month_client):
@@ -244,3 +254,69 @@ def test_revoked_device_disappears_from_dashboard(client, db, demo):
     accounts.revoke_device(db, kiosk["id"])
     after = client.get("/manager/dashboard.json").get_json()["devices"]
     assert kiosk["id"] not in [d["id"] for d in after]
+
+
+SEEN = "2026-06-01T21:22:00.000+00:00"  # 04:22 on 2 June on a Hà Nội office's clock
+
+
+def test_times_a_person_reads_are_on_the_office_clock(client, db, demo):
+    office = demo["office_id"]
+    device_id, _ = accounts.add_device(db, office, "display", "Màn hình sảnh")
+    with write(db):
+        db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?", [SEEN, device_id])
+        db.execute("UPDATE setup_audit SET at = ? WHERE office_id = ?", [SEEN, office])
+    login(client, "quanly")
+    data = client.get("/manager/dashboard.json").get_json()
+    seen = next(d for d in data["devices"] if d["id"] == device_id)
+    assert seen["last_seen_at"] == SEEN  # the machine form stays ISO UTC
+    assert seen["last_seen_shown"] == "02/06/2026 04:22"  # what dashboard.js shows
+    script = client.get("/manager/static/manager/dashboard.js").get_data(as_text=True)
+    assert "toLocaleString" not in script and "last_seen_shown" in script  # no browser zone
+    setup = client.get("/manager/setup/").get_data(as_text=True)
+    assert "UTC" not in setup and "02/06/2026 04:22:00" in setup and "21:22" not in setup
+    devices = client.get("/manager/setup/devices").get_data(as_text=True)
+    assert "02/06/2026 04:22" in devices and "21:22" not in devices
+
+
+def test_the_printed_report_has_the_national_heading_place_date_and_signatures(client, db, demo):
+    office = demo["office_id"]
+    engine.set_office_settings(
+        db, office, {"report_place": "Ninh Bình", "report_parent": "UBND tỉnh Ninh Bình"}
+    )
+    login(client, "quanly")
+    page = client.get("/manager/reports/print?period=month&ref=2026-03-05").get_data(as_text=True)
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in page
+    assert "Độc lập - Tự do - Hạnh phúc" in page
+    assert "UBND TỈNH NINH BÌNH" in page  # the body the office belongs to, above its name
+    row = engine.get_office(db, office)
+    assert row["name"].upper() in page
+    assert "Kỳ báo cáo: từ ngày 01/03/2026 đến ngày 31/03/2026" in page
+    assert f"Ninh Bình, {written(clock.today(row['timezone']))}" in page
+    assert "NGƯỜI LẬP BIỂU" in page and "THỦ TRƯỞNG ĐƠN VỊ" in page
+    assert page.count("(Ký, ghi rõ họ tên") == 2
+
+
+def written(day: str) -> str:
+    """The date line written here independently of clock.written_day (NĐ 30/2020)."""
+    year, month, date = (int(part) for part in day.split("-"))
+    month_text = f"{month:02d}" if month < 3 else str(month)
+    return f"ngày {date:02d} tháng {month_text} năm {year}"
+
+
+def test_the_log_shows_priority_names_and_dd_mm_yyyy_days(month_client):
+    client, _, path = month_client
+    db = connect(path)
+    day, key = db.execute(
+        "SELECT day, priority FROM tickets WHERE priority IS NOT NULL LIMIT 1"
+    ).fetchone()
+    name = db.execute(
+        "SELECT name_vi FROM priority_categories WHERE key = ? LIMIT 1", [key]
+    ).fetchone()[0]
+    page = client.get(f"/manager/log?from={day}&to={day}").get_data(as_text=True)
+    dmy = "/".join(reversed(day.split("-")))
+    assert f"<td>{dmy}</td>" in page and f"<td>{day}</td>" not in page
+    assert name in page and f">{key}<" not in page
+    report = client.get("/manager/reports?period=day&ref=" + day + "&group=day").get_data(
+        as_text=True
+    )
+    assert f'<th scope="row">{dmy}</th>' in report

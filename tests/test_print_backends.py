@@ -7,6 +7,8 @@ import pty
 import stat
 import threading
 import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import zxingcpp
@@ -90,6 +92,16 @@ def test_the_virtual_printer_saves_the_ticket_as_a_png(tmp_path):
     image = Image.open(path)
     assert image.width == 384
     assert [r.text for r in zxingcpp.read_barcodes(image)] == [URL]
+
+
+def test_the_virtual_printers_file_names_carry_the_office_time(tmp_path):
+    for zone in ("Asia/Ho_Chi_Minh", "America/Los_Angeles"):
+        backend = make_backend("virtual", print_dir=tmp_path / zone, timezone=zone)
+        backend.open()
+        backend.send(DATA, "o1_A001")
+        stamp = datetime.strptime(backend.last_path.name.split("_")[0], "%Y%m%dT%H%M%S%f")
+        office_now = datetime.now(ZoneInfo(zone)).replace(tzinfo=None)
+        assert abs(office_now - stamp) < timedelta(minutes=10), zone
 
 
 def test_the_file_backend_writes_the_exact_bytes(tmp_path):

@@ -39,8 +39,13 @@ CASES = [
     ("minutes", [900, "en"], "15 min"),
     # the dashboard's figures and the reports' heatmap tooltips
     ("decimalMinutes", [None], "—"),
-    ("decimalMinutes", [900], "15.0 phút"),
-    ("decimalMinutes", [6], "0.1 phút"),
+    ("decimalMinutes", [900], "15,0 phút"),  # the Vietnamese decimal comma
+    ("decimalMinutes", [6], "0,1 phút"),
+    ("decimalMinutes", [96], "1,6 phút"),
+    ("percent", [0.95], "95,0 %"),
+    ("percent", [None], "—"),
+    ("number", [1234567], "1.234.567"),
+    ("number", [1234.5, 1, False], "1234,5"),  # a spreadsheet cell: no thousands dots
     ("esc", ["<b>\"Tom\" & 'Hà'</b>"], "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Hà&#39;&lt;/b&gt;"),
     ("esc", [None], ""),
     ("esc", [12], "12"),
@@ -122,6 +127,59 @@ def test_wait_words_are_the_same_in_the_browser_and_on_the_receipt():
         "khoảng 15 phút (có thể không kịp trong giờ làm việc hôm nay)",
     ]
     assert browser[0]["vi"] == "Hiện chưa có quầy nào phục vụ dịch vụ này"
+
+
+# Every number a page shows: the live pages (util.js) and the server's pages, printed
+# reports and spreadsheets (xephang/formats.py) must write it the same way.
+NUMBERS = [
+    ("number", [0]),
+    ("number", [7]),
+    ("number", [999.5]),
+    ("number", [1000]),
+    ("number", [1234567.891, 2]),
+    ("number", [-0.04, 1]),  # never "-0,0"
+    ("number", [-1.25, 1]),
+    ("number", [0.05, 1]),
+    ("number", [2.675, 2]),  # a float just under the tie: both languages say the same
+    ("number", [12345.6, 1, False]),
+    ("number", [None]),
+    ("percent", [0.95]),
+    ("percent", [1]),
+    ("percent", [0.12345]),
+    ("percent", [0.5, 0]),
+    ("percent", [None]),
+    ("minutes", [96]),
+    ("minutes", [900]),
+    ("minutes", [0]),
+    ("minutes", [None]),
+]
+
+
+def test_numbers_are_the_same_in_the_browser_and_on_the_server():
+    from xephang import formats
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    # util.js names the minutes figure with its unit; formats.minutes leaves the unit out
+    js_names = {"minutes": "decimalMinutes"}
+    calls = [[js_names.get(name, name), args] for name, args in NUMBERS]
+    out = subprocess.run(
+        [node, "-e", HARNESS, str(UTIL_JS), json.dumps(calls)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    browser = json.loads(out.stdout)
+    server = []
+    for name, args in NUMBERS:
+        text = getattr(formats, name)(*args)
+        server.append(text + " phút" if name == "minutes" and args[0] is not None else text)
+    assert browser == server
+    assert server[:6] == ["0", "7", "1.000", "1.000", "1.234.567,89", "0,0"]
+    assert server[11:13] == ["95,0 %", "100,0 %"]
+    assert server[16] == "1,6 phút"
 
 
 TEMPLATES = sorted(

@@ -13,6 +13,8 @@ from openpyxl import load_workbook
 from xephang.reports import exports
 from xephang.reports import xlsx_writer as xw
 
+OFFICE = {"name": "Văn phòng", "timezone": "Asia/Ho_Chi_Minh"}
+
 
 def reopen(data: bytes):
     return load_workbook(io.BytesIO(data))
@@ -79,7 +81,7 @@ def test_the_log_goes_on_in_another_sheet_past_the_limit(monkeypatch):
         }
         for n in range(1, 61)
     ]
-    book = reopen(exports.log_xlsx(rows, "Văn phòng", "2026-03-01", "2026-03-01"))
+    book = reopen(exports.log_xlsx(rows, OFFICE, "2026-03-01", "2026-03-01"))
     assert book.sheetnames == ["Tóm tắt", "Nhật ký", "Nhật ký (2)", "Nhật ký (3)"]
     codes = [c.value for name in book.sheetnames[1:] for c in book[name]["B"][1:]]
     assert codes == [f"A{n:03d}" for n in range(1, 61)]
@@ -106,7 +108,11 @@ def test_typed_text_never_becomes_a_formula_in_any_export(typed):
     assert parsed[0]["dossier_code"] == "'" + typed and parsed[0]["officer"] == "'" + typed
     assert parsed[0]["wait_s"] == "-5.0"  # a number keeps its sign
     shown = "'" + typed.replace("\r", "\n")  # XML reads a CR back as a LF
-    book = reopen(exports.log_xlsx([row], typed, "2026-03-01", "2026-03-01"))
+    vi_csv = exports.log_csv_vi([row])
+    parsed = list(csv.DictReader(io.StringIO(vi_csv.lstrip("\ufeff"), newline=""), delimiter=";"))
+    assert parsed[0]["Mã hồ sơ"] == "'" + typed and parsed[0]["Cán bộ"] == "'" + typed
+    office = {"name": typed, "timezone": "Asia/Ho_Chi_Minh"}
+    book = reopen(exports.log_xlsx([row], office, "2026-03-01", "2026-03-01"))
     log = book["Nhật ký"]
     header = [c.value for c in log[1]]
     cells = {h: c for h, c in zip(header, log[2], strict=False)}
@@ -116,9 +122,10 @@ def test_typed_text_never_becomes_a_formula_in_any_export(typed):
     report = {
         "rows": [{"group": typed}],
         "total": {"group": "Tổng cộng"},
-        "office": {"name": typed},
+        "office": office,
         "from": "2026-03-01",
         "to": "2026-03-01",
+        "group": "officer",
         "group_vi": "Cán bộ",
     }
     for part in (report["rows"][0], report["total"]):

@@ -5,6 +5,12 @@ the office's wall clock (``local_iso``, ``to_local``); an office's day
 (ticket numbering, reports) is its local calendar day (``local_day``,
 ``day_bounds``). The engine takes an injected ``now`` for tests
 (``resolve_now``).
+
+The one home of how a person reads a time or a date: ``shown`` (a stored time,
+dd/mm/yyyy HH:MM in the office's zone), ``shown_day`` (a day, dd/mm/yyyy),
+``written_day`` (a printed report's date line, "ngày 05 tháng 3 năm 2026"),
+``local_now`` (this moment on the office's clock: "made at" lines) and
+``file_stamp`` (file names). Machine forms (JSON, ``export.csv``) stay ISO 8601.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import functools
 import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"  # an office's zone unless it has its own
 
 
 def utcnow() -> datetime:
@@ -74,10 +82,37 @@ def utc_offset(timezone: str, day: str) -> timedelta:
     return noon.utcoffset() or timedelta(0)
 
 
-def shown(text: str | None, timezone: str, fmt: str = "%d/%m/%Y %H:%M") -> str:
+SHOWN = "%d/%m/%Y %H:%M"  # how a person reads a time: 26/11/2026 14:05
+
+
+def shown(text: str | None, timezone: str, fmt: str = SHOWN) -> str:
     """A stored time as a person reads it: the office's wall clock, dd/mm/yyyy HH:MM."""
     moment = to_local(text, timezone)
     return "" if moment is None else moment.strftime(fmt)
+
+
+def shown_day(day: str | None) -> str:
+    """An office's day (YYYY-MM-DD) as a person reads it: dd/mm/yyyy ("" for none)."""
+    return date.fromisoformat(day).strftime("%d/%m/%Y") if day else ""
+
+
+def written_day(day: str) -> str:
+    """A day as an administrative document writes it (Nghị định 30/2020/NĐ-CP): a day
+    below 10 and the months 1 and 2 take a leading zero, "ngày 05 tháng 02 năm 2026",
+    "ngày 15 tháng 3 năm 2026"."""
+    moment = date.fromisoformat(day)
+    month = f"{moment.month:02d}" if moment.month < 3 else str(moment.month)
+    return f"ngày {moment.day:02d} tháng {month} năm {moment.year}"
+
+
+def local_now(timezone: str, now: datetime | None = None) -> datetime:
+    """This moment (or the injected ``now``) on the office's wall clock, aware."""
+    return resolve_now(now).astimezone(ZoneInfo(timezone))
+
+
+def file_stamp(timezone: str, now: datetime | None = None) -> str:
+    """A file name's time stamp on the office's clock, sortable: 20260601T081503123456."""
+    return local_now(timezone, now).strftime("%Y%m%dT%H%M%S%f")
 
 
 WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # keys of offices.hours

@@ -18,7 +18,7 @@ from xephang.web.auth import allow
 from ..views import bp, office_id
 from .forms import actor, checkbox, done, integer, owned, render, text
 
-SETTINGS_PAGE_SECTIONS = ("rating", "voice", "estimate", "retention")
+SETTINGS_PAGE_SECTIONS = ("rating", "voice", "estimate", "report", "retention")
 
 
 def sent_settings(sections) -> dict:

@@ -8,8 +8,9 @@ import pytest
 import requests
 
 from tests.helpers import ARTIFACTS
+from xephang import formats
 from xephang.engine import accounts
-from xephang.storage import connect
+from xephang.storage import connect, write
 
 pytestmark = pytest.mark.e2e
 MONTH = "period=month&ref=2023-01-10&group=service"
@@ -22,6 +23,12 @@ def month_server(tmp_path, month_template, live_servers):
     info = month_template.copy_to(path)
     db = connect(path)
     _, info["kiosk_token"] = accounts.add_device(db, info["office_id"], "kiosk", "Kiosk e2e")
+    display, _ = accounts.add_device(db, info["office_id"], "display", "Màn hình e2e")
+    with write(db):  # last seen at 21:22 UTC: 04:22 the next morning on the office's clock
+        db.execute(
+            "UPDATE devices SET last_seen_at = '2026-06-01T21:22:00.000+00:00' WHERE id = ?",
+            [display],
+        )
     db.close()
     server = live_servers(path)
     server.info = info
@@ -31,7 +38,10 @@ def month_server(tmp_path, month_template, live_servers):
 def test_manager_dashboard_report_and_xlsx(month_server, browser):
     server = month_server
     context = browser.new_context(
-        accept_downloads=True, viewport={"width": 1400, "height": 1000}, locale="vi-VN"
+        accept_downloads=True,
+        viewport={"width": 1400, "height": 1000},
+        locale="vi-VN",
+        timezone_id="America/Los_Angeles",  # the browser's zone is not the office's
     )
     page = context.new_page()
     page.goto(server.url + "/manager/")
@@ -59,6 +69,9 @@ def test_manager_dashboard_report_and_xlsx(month_server, browser):
         timeout=10000,
     )
     assert "Đã cấp hôm nay" in page.inner_text("#kpis")
+    # The kiosk's "last seen" is on the office's clock (Asia/Ho_Chi_Minh), not the browser's.
+    page.wait_for_selector("#devices td:text-is('02/06/2026 04:22')", timeout=10000)
+    assert "," in page.inner_text("#kpis") and "%" in page.inner_text("#kpis")  # "95,0 %"
     page.screenshot(path=str(ARTIFACTS / "manager-dashboard.png"), full_page=True)
 
     # The monthly report with its charts.
@@ -73,7 +86,8 @@ def test_manager_dashboard_report_and_xlsx(month_server, browser):
     assert "Tổng cộng" in total_row
     page.screenshot(path=str(ARTIFACTS / "manager-report-month.png"), full_page=True)
     data = page.request.get(server.url + "/manager/reports.json?" + MONTH).json()
-    assert data["from"] == "2023-01-01" and str(data["total"]["issued"]) in total_row
+    assert data["from"] == "2023-01-01" and formats.number(data["total"]["issued"]) in total_row
+    assert "từ 01/01/2023 đến 31/01/2023" in page.inner_text(".toolbar")
 
     with page.expect_download() as download_info:
         page.click("#export-xlsx")
@@ -89,8 +103,15 @@ def test_manager_dashboard_report_and_xlsx(month_server, browser):
     page.wait_for_selector("#log-table")
     page.locator("#log-table details summary").first.click()
     page.screenshot(path=str(ARTIFACTS / "manager-log.png"), full_page=True)
+    with page.expect_download() as download_info:
+        page.click("#export-csv-vi")
+    vi_csv = ARTIFACTS / "manager-log.vi.csv"
+    download_info.value.save_as(str(vi_csv))
+    assert vi_csv.read_text(encoding="utf-8-sig").startswith("Ngày;Số;Dịch vụ;")
     page.goto(server.url + "/manager/reports/print?" + MONTH)
     assert "BÁO CÁO THỜI GIAN CHỜ VÀ PHỤC VỤ" in page.inner_text("h1")
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in page.inner_text("#national-heading")
+    assert "NGƯỜI LẬP BIỂU" in page.inner_text("#signatures")
     page.screenshot(path=str(ARTIFACTS / "manager-report-print.png"), full_page=True)
     # How well the estimates held: the page, its period fields, its downloads.
     page.goto(server.url + "/manager/estimates?" + MONTH)

@@ -62,7 +62,12 @@ def settings_cmd():
 @click.option("--to", "last", required=True, help="Last day, YYYY-MM-DD.")
 @click.option("--group", default="service", show_default=True, type=click.Choice(reports.GROUPINGS))
 @click.option(
-    "--format", "fmt", default="json", show_default=True, type=click.Choice(["json", "csv", "xlsx"])
+    "--format",
+    "fmt",
+    default="json",
+    show_default=True,
+    type=click.Choice(["json", "csv", "vi.csv", "xlsx"]),
+    help="csv: machine names and ISO times; vi.csv: Vietnamese headers and numbers, ';'.",
 )
 @click.option("--output", "output", default=None, help="File to write (default: stdout).")
 @reports_errors
@@ -86,6 +91,8 @@ def report_cmd(db_path, office_id, first, last, group, fmt, output):
         ).encode()
     elif fmt == "csv":
         payload = exports.report_csv(data).encode()
+    elif fmt == "vi.csv":
+        payload = exports.report_csv_vi(data).encode()
     else:
         payload = exports.report_xlsx(data)
     if output:

@@ -426,6 +426,26 @@ OFFICE_SETTINGS: tuple[OfficeSetting, ...] = (
         hint_vi="0 = không bao giờ hiện; sai số tính trên 7 ngày gần nhất (ít nhất 20 lượt)",
     ),
     OfficeSetting(
+        "report_parent",
+        "text",
+        "",
+        "Cơ quan chủ quản (in trên báo cáo)",
+        "The body the office belongs to, printed above the office's name in the heading of "
+        "printed reports (e.g. 'UBND TỈNH NINH BÌNH'); empty: the office's name alone.",
+        section="report",
+        max_len=120,
+    ),
+    OfficeSetting(
+        "report_place",
+        "text",
+        "",
+        "Địa danh (in trên báo cáo)",
+        "The place name of a printed report's date line ('Ninh Bình, ngày 05 tháng 3 năm "
+        "2026'); empty: a dotted space to write it by hand.",
+        section="report",
+        max_len=80,
+    ),
+    OfficeSetting(
         "retention_days",
         "int",
         1825,

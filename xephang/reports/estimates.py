@@ -109,7 +109,7 @@ def estimate_report(db: sqlite_utils.Database, office_id: int, first: str, last:
         [e for a in totals for e in a[2]],
     )
     return {
-        "office": {"id": office["id"], "name": office["name"]},
+        "office": {"id": office["id"], "name": office["name"], "timezone": office["timezone"]},
         "from": first,
         "to": last,
         "within_s": WITHIN_S,

@@ -1,21 +1,29 @@
 """Reports and the wait-time log as CSV and formatted XLSX files.
 
 CSV files carry the machine names of the JSON report (seconds, shares as
-fractions) so scripts can read them; a UTF-8 byte order mark makes Excel
-open the Vietnamese text correctly. XLSX files are for people: Vietnamese
-headers, minutes, percentages, pass/fail colours, a summary sheet.
+fractions, ISO 8601 times) so scripts can read them; a UTF-8 byte order mark
+makes Excel open the Vietnamese text correctly. The Vietnamese CSV variant
+(``*_csv_vi``, ``export.vi.csv``) is for people who open it in Excel with
+Vietnamese regional settings: Vietnamese headers, minutes and percentages
+with a decimal comma, dd/mm/yyyy HH:MM office times, Vietnamese statuses and
+priority names, and ``;`` between fields (the list separator of a
+decimal-comma locale, which Excel splits on). XLSX files are for people:
+Vietnamese headers, minutes, percentages, pass/fail colours, a summary sheet
+that says when it was made on the office's clock.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import date, datetime
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from .. import formats
+from ..clock import SHOWN, local_now, shown_day
 from .estimates import COLUMNS as ESTIMATE_COLUMNS
 from .estimates import estimate_csv_rows
 
@@ -79,10 +87,10 @@ REPORT_CSV_KEYS = (
     "satisfaction_pass",
 )
 LOG_COLUMNS = (
-    ("day", "Ngày", "text", 11),
+    ("day", "Ngày", "date", 11),
     ("code", "Số", "text", 7),
     ("service", "Dịch vụ", "text", 24),
-    ("priority", "Ưu tiên", "text", 10),
+    ("priority_vi", "Ưu tiên", "text", 16),
     ("status_vi", "Trạng thái", "text", 13),
     ("issued_at", "Lấy số lúc", "datetime", 19),
     ("called_at", "Gọi lúc", "datetime", 19),
@@ -186,6 +194,64 @@ def log_csv(rows: list[dict]) -> str:
     return _csv(rows, LOG_CSV_KEYS)
 
 
+VI_SEPARATOR = ";"  # Excel with Vietnamese regional settings splits a .csv on ";"
+
+
+def _vi_value(value, kind: str) -> str:
+    """A cell of the Vietnamese CSV as Excel-vi reads it (formats.py, clock.py)."""
+    if value is None or value == "":
+        return ""
+    if kind == "minutes":
+        return formats.number(value / 60, 1, grouping=False)
+    if kind == "share":
+        return formats.number(value * 100, 1, grouping=False)
+    if kind == "pass":
+        return "Đạt" if value else "Không đạt"
+    if kind == "bool":
+        return "Có" if value else ""
+    if kind == "datetime":
+        return value.strftime(SHOWN)
+    if kind == "date":
+        return shown_day(value)
+    if kind == "int":
+        return str(value)
+    return inert(str(value))
+
+
+def _vi_header(title: str, kind: str) -> str:
+    return f"{title} (%)" if kind == "share" else title
+
+
+def _csv_vi(rows, columns) -> str:
+    """Rows as the Vietnamese CSV: ``columns`` are (key, Vietnamese header, kind, ...)."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=VI_SEPARATOR)
+    writer.writerow([_vi_header(title, kind) for key, title, kind, *_w in columns])
+    for row in rows:
+        writer.writerow([_vi_value(row.get(key), kind) for key, _t, kind, *_w in columns])
+    return BOM + out.getvalue()
+
+
+def group_cells(report: dict, day=shown_day) -> list[dict]:
+    """A report's rows and total for people's files: a day group's cell is ``day(key)``
+    (dd/mm/yyyy text, or a date for a spreadsheet cell), the other groups their label."""
+    rows = [*report["rows"], report["total"]]
+    if report["group"] != "day":
+        return rows
+    return [{**row, "group": day(row["key"])} if row.get("key") else row for row in rows]
+
+
+def report_csv_vi(report: dict) -> str:
+    """A report as the Vietnamese CSV: the XLSX's headers, minutes, percentages."""
+    columns = ((REPORT_COLUMNS[0][0], report["group_vi"], "text"), *REPORT_COLUMNS[1:])
+    return _csv_vi(group_cells(report), columns)
+
+
+def log_csv_vi(rows: list[dict]) -> str:
+    """The raw wait-time log as the Vietnamese CSV, the XLSX's columns, one ticket a line."""
+    return _csv_vi(rows, LOG_COLUMNS)
+
+
 def _xlsx_value(value, kind):
     if value is None:
         return None
@@ -195,10 +261,33 @@ def _xlsx_value(value, kind):
         return "Đạt" if value else "Không đạt"
     if kind == "bool":
         return "Có" if value else ""
+    if kind == "date":
+        return _day_cell(value) if isinstance(value, str) else value
     return inert(value)
 
 
-NUMBER_FORMATS = {"minutes": "0.0", "share": "0.0%", "int": "0", "datetime": "yyyy-mm-dd hh:mm:ss"}
+NUMBER_FORMATS = {
+    "minutes": "0.0",
+    "share": "0.0%",
+    "int": "0",
+    "datetime": "dd/mm/yyyy hh:mm:ss",
+    "date": "dd/mm/yyyy",
+}
+
+
+def made_at(timezone: str, now: datetime | None = None) -> str:
+    """A file's "made at" line, on the office's clock (never the server's or UTC)."""
+    return f"Lập lúc {local_now(timezone, now).strftime(SHOWN)}"
+
+
+def period_text(first: str, last: str) -> str:
+    """A period as people read it: "Từ 01/01/2023 đến 31/01/2023"."""
+    return f"Từ {shown_day(first)} đến {shown_day(last)}"
+
+
+def _day_cell(day: str | None):
+    """An office day as a spreadsheet date (shown dd/mm/yyyy)."""
+    return date.fromisoformat(day) if day else None
 
 
 def _header(ws, row: int, titles, widths=None) -> None:
@@ -211,14 +300,14 @@ def _header(ws, row: int, titles, widths=None) -> None:
 
 
 def _summary_sheet(
-    ws, title: str, office: str, period: str, lines: list[tuple], definitions=DEFINITIONS
+    ws, title: str, office: dict, period: str, lines: list[tuple], definitions=DEFINITIONS, now=None
 ) -> None:
     ws.title = "Tóm tắt"
     ws["A1"] = title
     ws["A1"].font = TITLE_FONT
-    ws["A2"] = inert(office)
+    ws["A2"] = inert(office["name"])
     ws["A3"] = period
-    ws["A4"] = f"Lập lúc {datetime.now():%Y-%m-%d %H:%M}"
+    ws["A4"] = made_at(office["timezone"], now)
     row = 6
     for label, value, fmt in lines:
         ws.cell(row=row, column=1, value=label).font = Font(bold=True)
@@ -239,11 +328,11 @@ def _minutes(seconds):
     return None if seconds is None else round(seconds / 60, 2)
 
 
-def report_xlsx(report: dict) -> bytes:
+def report_xlsx(report: dict, now: datetime | None = None) -> bytes:
     """A report as a workbook: a summary sheet, then the table with pass/fail colours."""
     wb = Workbook()
     total = report["total"]
-    period = f"Từ {report['from']} đến {report['to']} — nhóm theo: {report['group_vi']}"
+    period = f"{period_text(report['from'], report['to'])} — nhóm theo: {report['group_vi']}"
     lines = [
         ("Số vé cấp", total["issued"], "0"),
         ("Đã phục vụ", total["served"], "0"),
@@ -260,23 +349,35 @@ def report_xlsx(report: dict) -> bytes:
     ]
     for change in report.get("target_changes", []):
         lines.append(
-            (f"Chỉ tiêu từ {change['from']} (phút)", _minutes(change["target_wait_s"]), "0.0")
+            (
+                f"Chỉ tiêu từ {shown_day(change['from'])} (phút)",
+                _minutes(change["target_wait_s"]),
+                "0.0",
+            )
         )
     _summary_sheet(
-        wb.active, "Báo cáo thời gian chờ và phục vụ", report["office"]["name"], period, lines
+        wb.active,
+        "Báo cáo thời gian chờ và phục vụ",
+        report["office"],
+        period,
+        lines,
+        now=now,
     )
     ws = wb.create_sheet("Báo cáo")
     widths = [30] + [13] * (len(REPORT_COLUMNS) - 1)
     _header(ws, 1, [title for _k, title, _kind in REPORT_COLUMNS], widths)
     ws.row_dimensions[1].height = 32
-    for r, row in enumerate([*report["rows"], total], start=2):
+    cells = group_cells(report, _day_cell)
+    for r, row in enumerate(cells, start=2):
         for c, (key, _title, kind) in enumerate(REPORT_COLUMNS, start=1):
             cell = ws.cell(row=r, column=c, value=_xlsx_value(row.get(key), kind))
             if kind in NUMBER_FORMATS:
                 cell.number_format = NUMBER_FORMATS[kind]
+            elif isinstance(cell.value, date):
+                cell.number_format = NUMBER_FORMATS["date"]
             if kind == "pass" and row.get(key) is not None:
                 cell.fill = PASS_FILL if row[key] else FAIL_FILL
-        if row is total:
+        if r == len(cells) + 1:  # the total row
             for c in range(1, len(REPORT_COLUMNS) + 1):
                 ws.cell(row=r, column=c).font = Font(bold=True)
     ws.freeze_panes = "B2"
@@ -284,8 +385,11 @@ def report_xlsx(report: dict) -> bytes:
     return _save(wb)
 
 
-def log_xlsx(rows: list[dict], office_name: str, first: str, last: str) -> bytes:
-    """The raw wait-time log as a workbook: a summary sheet, then one ticket a row.
+def log_xlsx(
+    rows: list[dict], office: dict, first: str, last: str, now: datetime | None = None
+) -> bytes:
+    """The raw wait-time log as a workbook: a summary sheet, then one ticket a row; times
+    on the office's clock (``office`` has its name and timezone).
 
     Written with the streaming writer in ``xlsx_writer``: a month of a large
     centre is two million cells, too many for openpyxl's per-cell cost.
@@ -300,9 +404,9 @@ def log_xlsx(rows: list[dict], office_name: str, first: str, last: str) -> bytes
         statuses[r["status_vi"]] = statuses.get(r["status_vi"], 0) + 1
     summary = xw.Sheet("Tóm tắt", widths=[38, 22])
     summary.append(["Nhật ký thời gian chờ"], xw.BOLD)
-    summary.append([inert(office_name)])
-    summary.append([f"Từ {first} đến {last}"])
-    summary.append([f"Lập lúc {datetime.now():%Y-%m-%d %H:%M}"])
+    summary.append([inert(office["name"])])
+    summary.append([period_text(first, last)])
+    summary.append([made_at(office["timezone"], now)])
     summary.append([])
     summary.append(["Số vé", len(rows)])
     for status, count in sorted(statuses.items()):
@@ -334,14 +438,14 @@ def log_xlsx(rows: list[dict], office_name: str, first: str, last: str) -> bytes
 
     log = new_log_sheet()
     styles = [
-        {"datetime": xw.DATETIME, "minutes": xw.DECIMAL}.get(kind, xw.PLAIN)
+        {"datetime": xw.DATETIME, "minutes": xw.DECIMAL, "date": xw.DATE}.get(kind, xw.PLAIN)
         for _k, _t, kind, _w in LOG_COLUMNS
     ]
     keys = [key for key, _t, _kind, _w in LOG_COLUMNS]
     converters = [
         (i, key, kind)
         for i, (key, _t, kind, _w) in enumerate(LOG_COLUMNS)
-        if kind in ("minutes", "bool")
+        if kind in ("minutes", "bool", "date")
     ]
     for row in rows:
         values = [inert(row[key]) for key in keys]
@@ -375,7 +479,20 @@ def estimate_csv(report: dict) -> str:
     return _csv(estimate_csv_rows(report), keys)
 
 
-def estimate_xlsx(report: dict) -> bytes:
+WHOLE_PERIOD = "Cả kỳ"  # the day cell of a row over the whole period
+
+
+def estimate_csv_vi(report: dict) -> str:
+    """The estimate error report as the Vietnamese CSV: the XLSX's columns and rows."""
+    rows = [
+        {**row, "day": shown_day(row["day"]) if row["day"] else WHOLE_PERIOD}
+        for row in estimate_csv_rows(report)
+    ]
+    columns = [(k, t, "text" if k == "day" else kind) for k, t, kind in ESTIMATE_COLUMNS]
+    return _csv_vi(rows, columns)
+
+
+def estimate_xlsx(report: dict, now: datetime | None = None) -> bytes:
     """The estimate error report as a workbook: a summary, then one row per service and day."""
     wb = Workbook()
     total = report["total"]
@@ -383,8 +500,8 @@ def estimate_xlsx(report: dict) -> bytes:
     _summary_sheet(
         ws,
         "Độ chính xác của thời gian chờ dự kiến",
-        report["office"]["name"],
-        f"Từ {report['from']} đến {report['to']}",
+        report["office"],
+        period_text(report["from"], report["to"]),
         [
             ("Số vé", total["tickets"], "0"),
             ("Có dự kiến", total["with_estimate"], "0"),
@@ -395,6 +512,7 @@ def estimate_xlsx(report: dict) -> bytes:
             ("Trong ±5 phút", total["within_5min_share"], "0.0%"),
         ],
         ESTIMATE_DEFINITIONS,
+        now=now,
     )
     sheet = wb.create_sheet("Sai số dự kiến")
     _header(
@@ -408,7 +526,7 @@ def estimate_xlsx(report: dict) -> bytes:
         for c, (key, _title, kind) in enumerate(ESTIMATE_COLUMNS, start=1):
             value = row.get(key)
             if key == "day" and value is None:
-                value = "Cả kỳ"
+                value, kind = WHOLE_PERIOD, "text"
             cell = sheet.cell(row=r, column=c, value=_xlsx_value(value, kind))
             if kind in NUMBER_FORMATS:
                 cell.number_format = NUMBER_FORMATS[kind]

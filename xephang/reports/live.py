@@ -8,7 +8,8 @@ from datetime import datetime
 
 import sqlite_utils
 
-from ..clock import day_bounds, local_day, resolve_now
+from .. import formats
+from ..clock import day_bounds, local_day, resolve_now, shown
 from ..engine.log import last_seq
 from ..engine.lookups import get_office
 from ..engine.settings import office_settings
@@ -86,7 +87,7 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
                 "level": "danger",
                 "kind": "average",
                 "text": f"Thời gian chờ trung bình hôm nay"
-                f" {round(today_figures['avg_wait_s'] / 60, 1)} phút vượt chỉ"
+                f" {formats.minutes(today_figures['avg_wait_s'])} phút vượt chỉ"
                 f" tiêu {round(target_wait / 60)} phút",
             }
         )
@@ -218,7 +219,10 @@ def counters_now(db, office_id: int, now: datetime) -> list[dict]:
 
 
 def devices_now(db, office_id: int, now: datetime, today: str) -> dict:
-    """Paired devices (last seen, status), printer states and today's print jobs."""
+    """Paired devices (last seen, status), printer states and today's print jobs; each
+    time also as the office's clock shows it (``*_shown``: the browser's zone is not the
+    office's)."""
+    office = get_office(db, office_id)
     devices = []
     for r in db.query(
         "SELECT id, kind, name, last_seen_at, status FROM devices"
@@ -231,7 +235,7 @@ def devices_now(db, office_id: int, now: datetime, today: str) -> dict:
         if age is None:
             problem = "chưa từng kết nối"
         elif age > DEVICE_OFFLINE_S:
-            problem = f"mất kết nối {round(age / 60)} phút"
+            problem = f"mất kết nối {formats.number(age / 60)} phút"
         if status.get("paper") in ("out", "empty") or status.get("paper_out"):
             problem = (problem + "; " if problem else "") + "hết giấy"
         if status.get("error"):
@@ -242,13 +246,13 @@ def devices_now(db, office_id: int, now: datetime, today: str) -> dict:
                 "kind": r["kind"],
                 "name": r["name"],
                 "last_seen_at": r["last_seen_at"],
+                "last_seen_shown": shown(r["last_seen_at"], office["timezone"]),
                 "age_s": round(age) if age else age,
                 "online": age is not None and age <= DEVICE_OFFLINE_S,
                 "status": status,
                 "problem": problem,
             }
         )
-    office = get_office(db, office_id)
     start, end = day_bounds(today, office["timezone"])
     jobs = dict(
         db.execute(
@@ -258,7 +262,7 @@ def devices_now(db, office_id: int, now: datetime, today: str) -> dict:
         ).fetchall()
     )
     printers = [
-        dict(r)
+        {**r, "checked_shown": shown(r["checked_at"], office["timezone"])}
         for r in db.query(
             "SELECT printer, state, problem, detail, checked_at, last_ok_at FROM"
             " printer_status WHERE printer IN (SELECT DISTINCT printer FROM print_jobs"

@@ -14,7 +14,7 @@ from ..engine.lookups import get_office
 from ..engine.states import STATUS_VI
 from ..engine.targets import Targets
 from ..errors import BadInputError
-from ..queries.office import counters, services
+from ..queries.office import counters, priority_categories, services
 from ..queries.people import user_names
 from .report import check_range
 
@@ -43,12 +43,18 @@ LOG_SQL = (
 
 
 class Names:
-    """Display names of an office's services, counters and officers."""
+    """Display names of an office's services, counters, officers and priority categories."""
 
     def __init__(self, db: sqlite_utils.Database, office_id: int) -> None:
         self.services = {r["id"]: r for r in services(db, office_id, active_only=False)}
         self.counters = {r["id"]: r for r in counters(db, office_id, active_only=False)}
         self.users = user_names(db)
+        self.priorities = priority_names(db, office_id)
+
+
+def priority_names(db: sqlite_utils.Database, office_id: int) -> dict[str, str]:
+    """Each priority key of the office ("elderly") by the Vietnamese name people read."""
+    return {r["key"]: r["name_vi"] for r in priority_categories(db, office_id)}
 
 
 def log_rows(
@@ -111,6 +117,9 @@ def log_rows(
                 "service": service.get("name_vi", ""),
                 "prefix": service.get("prefix", ""),
                 "priority": r["priority"],
+                "priority_vi": names.priorities.get(r["priority"], r["priority"])
+                if r["priority"]
+                else "",
                 "status": r["status"],
                 "status_vi": STATUS_VI[r["status"]],
                 "counter_id": r["counter_id"],
@@ -214,6 +223,7 @@ def timelines(
         return {}
     office = get_office(db, office_id)
     tz = ZoneInfo(office["timezone"])
+    priorities = priority_names(db, office_id)
     marks = ",".join("?" * len(ticket_ids))
     out: dict[int, list[dict]] = {tid: [] for tid in ticket_ids}
     for e in db.query(
@@ -232,13 +242,13 @@ def timelines(
                 "at": _local(e["at"], tz),
                 "counter": e["counter"],
                 "who": e["who"] or "",
-                "note": _note(e["type"], details),
+                "note": _note(e["type"], details, priorities),
             }
         )
     return out
 
 
-def _note(kind: str, details: dict) -> str:
+def _note(kind: str, details: dict, priorities: dict[str, str]) -> str:
     """A short Vietnamese note of what an event's details say."""
     parts = []
     if details.get("reason"):
@@ -250,7 +260,7 @@ def _note(kind: str, details: dict) -> str:
     if kind == "rated" and "level" in details:
         parts.append(f"mức {details['level']}")
     if kind == "issued" and details.get("priority"):
-        parts.append(f"ưu tiên: {details['priority']}")
+        parts.append(f"ưu tiên: {priorities.get(details['priority'], details['priority'])}")
     if details.get("recall"):
         parts.append(f"lần {details['recall']}")
     return "; ".join(parts)

@@ -197,7 +197,11 @@ def wait_report(
     rows.sort(key=lambda r: r[0])
     ref = min(ctx.last, ctx.today)
     return {
-        "office": {"id": ctx.office["id"], "name": ctx.office["name"]},
+        "office": {
+            "id": ctx.office["id"],
+            "name": ctx.office["name"],
+            "timezone": ctx.office["timezone"],
+        },
         "from": ctx.first,
         "to": ctx.last,
         "group": group,

@@ -24,7 +24,7 @@ import io
 import math
 import re
 import zipfile
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 EPOCH = datetime(1899, 12, 30)
@@ -33,12 +33,13 @@ _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _BAD_SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
 
 # Cell styles (indexes into cellXfs below).
-PLAIN, HEADER, DATETIME, DECIMAL, BOLD, PERCENT = range(6)
+PLAIN, HEADER, DATETIME, DECIMAL, BOLD, PERCENT, DATE = range(7)
 
 STYLES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">
-<numFmts count="3"><numFmt numFmtId="164" formatCode="yyyy-mm-dd hh:mm:ss"/>
-<numFmt numFmtId="165" formatCode="0.0"/><numFmt numFmtId="166" formatCode="0.0%"/></numFmts>
+<numFmts count="4"><numFmt numFmtId="164" formatCode="dd/mm/yyyy hh:mm:ss"/>
+<numFmt numFmtId="165" formatCode="0.0"/><numFmt numFmtId="166" formatCode="0.0%"/>
+<numFmt numFmtId="167" formatCode="dd/mm/yyyy"/></numFmts>
 <fonts count="3"><font><sz val="11"/><name val="Calibri"/></font>
 <font><b/><sz val="11"/><color rgb="FFFFFFFF"/><name val="Calibri"/></font>
 <font><b/><sz val="11"/><name val="Calibri"/></font></fonts>
@@ -48,13 +49,14 @@ STYLES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 </patternFill></fill></fills>
 <borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>
 <cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>
-<cellXfs count="6"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>
+<cellXfs count="7"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>
 <xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1"
  applyAlignment="1"><alignment wrapText="1" vertical="center"/></xf>
 <xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
 <xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
 <xf numFmtId="0" fontId="2" fillId="0" borderId="0" xfId="0" applyFont="1"/>
-<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>
+<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
+<xf numFmtId="167" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>
 <cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>
 </styleSheet>"""
 
@@ -151,8 +153,21 @@ def _moment(ref: str, attr: str, value, zone) -> str:
     return f'<c r="{ref}"{attr or DATETIME_ATTR}><v>{serial:.8f}</v></c>'
 
 
+def _day(ref: str, attr: str, value, _zone) -> str:
+    serial = (value - EPOCH.date()).days
+    return f'<c r="{ref}"{attr or DATE_ATTR}><v>{serial}</v></c>'
+
+
 DATETIME_ATTR = f' s="{DATETIME}"'
-WRITERS = {str: _string, int: _number, float: _number, bool: _boolean, datetime: _moment}
+DATE_ATTR = f' s="{DATE}"'
+WRITERS = {
+    str: _string,
+    int: _number,
+    float: _number,
+    bool: _boolean,
+    datetime: _moment,
+    date: _day,
+}
 
 
 def _cells(values, styles, row: int, letters: list[str], zone=None) -> str:

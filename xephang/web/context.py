@@ -4,19 +4,30 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
-from ..clock import shown
+from .. import formats
+from ..clock import shown, shown_day, written_day
 from ..config import parse_rate
 from ..engine import Outcome
 from ..storage import ConnectionPool
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
+# How every room's templates write times, dates and numbers: clock.py and formats.py.
+FILTERS = {
+    "localtime": shown,  # {{ row.at|localtime(office.timezone) }} → 26/11/2026 14:05
+    "localday": shown_day,  # {{ report.from|localday }} → 01/01/2023
+    "writtenday": written_day,  # ngày 05 tháng 3 năm 2026 (a printed report's date line)
+    "number": formats.number,  # {{ t.issued|number }} → 12.345; {{ x|number(1) }} → 1,6
+    "minutes": formats.minutes,  # seconds → minutes to a tenth: 96 → 1,6
+    "percent": formats.percent,  # 0.95 → 95,0 %
+}
+
 
 def init_app(app) -> None:
     """Return each request's connection to the pool when its context ends; after a change,
     let the revocation listeners (the realtime hub) act on what it ended."""
     app.teardown_appcontext(close_db)
-    app.jinja_env.filters["localtime"] = shown  # {{ row.at|localtime(office.timezone) }}
+    app.jinja_env.filters.update(FILTERS)
     app.extensions.setdefault("xephang.revocation_listeners", [])
     app.after_request(_after_change)
 

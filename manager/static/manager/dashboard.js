@@ -21,7 +21,7 @@
     return node;
   }
   var minutes = U.decimalMinutes;
-  function pct(share) { return share === null || share === undefined ? "—" : (share * 100).toFixed(1) + "%"; }
+  var pct = U.percent;  // "95,0 %", the same as the server's pages (xephang/formats.py)
   function elapsed() { return (Date.now() - receivedAt) / 1000; }
   // The wait clocks count from the figures the server rounded, to the nearest second.
   function clock(seconds) { return U.clock(seconds == null ? null : Math.round(seconds)); }
@@ -90,6 +90,7 @@
     });
   }
 
+  // Times come formatted on the office's clock (reports/live.py): never the browser's zone.
   function renderDevices() {
     var body = document.querySelector("#devices tbody");
     body.textContent = "";
@@ -99,7 +100,7 @@
       tr.appendChild(el("td", {}, kinds[d.kind] || d.kind));
       tr.appendChild(el("td", {}, d.name));
       tr.appendChild(el("td", {}, d.problem || "Hoạt động"));
-      tr.appendChild(el("td", {}, d.last_seen_at ? new Date(d.last_seen_at).toLocaleString("vi-VN") : "—"));
+      tr.appendChild(el("td", {}, d.last_seen_shown || "—"));
       body.appendChild(tr);
     });
     (data.printers || []).forEach(function (p) {
@@ -107,7 +108,7 @@
       tr.appendChild(el("td", {}, "Máy in"));
       tr.appendChild(el("td", {}, p.printer));
       tr.appendChild(el("td", {}, p.state === "ok" ? "Hoạt động" : (p.problem || p.state) + (p.detail ? " — " + p.detail : "")));
-      tr.appendChild(el("td", {}, p.checked_at ? new Date(p.checked_at).toLocaleString("vi-VN") : "—"));
+      tr.appendChild(el("td", {}, p.checked_shown || "—"));
       body.appendChild(tr);
     });
     if (!body.children.length) {

@@ -17,7 +17,7 @@
       c.style.background = "hsl(" + hue + ", 90%, " + light + "%)";
       if (light < 62) c.style.color = "#fff";
       if (table.dataset.kind === "wait" && target && v > target) c.classList.add("over");
-      c.title = table.dataset.kind === "wait" ? U.decimalMinutes(v) : v + " vé/ngày";
+      c.title = table.dataset.kind === "wait" ? U.decimalMinutes(v) : U.number(v, 1) + " vé/ngày";
     });
   });
 
@@ -25,11 +25,12 @@
   var data = U.pageData("chart-data");
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
   Chart.defaults.animation = false;
+  Chart.defaults.locale = "vi-VN";  // axis and tooltip numbers with a decimal comma
   var min = function (s) { return s === null ? null : Math.round(s / 6) / 10; };
   new Chart(document.getElementById("chart-daily"), {
     type: "line",
     data: {
-      labels: data.daily.map(function (d) { return d.day; }),
+      labels: data.daily.map(function (d) { return d.label; }),
       datasets: [
         {label: "Chờ TB mỗi lượt (phút)", data: data.daily.map(function (d) { return min(d.avg_wait_s); }),
          borderColor: "#0b5cad", backgroundColor: "#0b5cad", spanGaps: true, tension: 0.2},

@@ -18,8 +18,13 @@
  *                       counter serves the service) or "none" (estimates not yet reliable);
  *                       the same words as engine/estimate.py wait_words (a test keeps them
  *                       equal). The tracker, which updates its wait as the line moves.
- *   U.decimalMinutes(s) a figure to a tenth of a minute: "12.5 phút" (dashboard, reports);
- *                       the server's templates show the same ("manager/_macros.html" minutes)
+ *   U.decimalMinutes(s) a figure to a tenth of a minute: "12,5 phút" (dashboard, reports);
+ *                       the server's templates show the same (the ``minutes`` filter)
+ *
+ * Numbers, the Vietnamese way, the same as xephang/formats.py (a test keeps them equal):
+ *
+ *   U.number(x, places, grouping)  decimal comma, dots between thousands: "1,6", "12.345"
+ *   U.percent(share)               a share as a percentage: 0.95 → "95,0 %"
  *
  * `lang` is "vi" (the default) or "en" ("< 1 min", "~12 min").
  */
@@ -97,12 +102,30 @@
     return {kind: "estimate", vi: vi, en: en};
   }
 
+  // Half away from zero on the scaled float: the same arithmetic as formats.number.
+  function number(value, places, grouping) {
+    if (value == null) return "—";
+    places = places || 0;
+    var scale = Math.pow(10, places);
+    var scaled = Math.floor(Math.abs(value) * scale + 0.5);
+    var whole = Math.floor(scaled / scale), frac = scaled - whole * scale;
+    var digits = String(whole);
+    if (grouping !== false) digits = digits.replace(/\B(?=(\d{3})+(?!\d))/g, ".");
+    var text = digits + (places ? "," + String(frac).padStart(places, "0") : "");
+    return value < 0 && scaled ? "-" + text : text;
+  }
+
+  function percent(share, places) {
+    return share == null ? "—" : number(share * 100, places == null ? 1 : places) + " %";
+  }
+
   function decimalMinutes(seconds) {
-    return seconds == null ? "—" : (seconds / 60).toFixed(1) + " phút";
+    return seconds == null ? "—" : number(seconds / 60, 1) + " phút";
   }
 
   global.XephangUtil = {
     byId: byId, esc: esc, pageData: pageData, csrfToken: csrfToken, postJson: postJson,
-    clock: clock, minutes: minutes, waitWords: waitWords, decimalMinutes: decimalMinutes
+    clock: clock, minutes: minutes, waitWords: waitWords, decimalMinutes: decimalMinutes,
+    number: number, percent: percent
   };
 })(window);
