@@ -346,6 +346,7 @@ def transfer(
             first_issue,
             from_ticket_id=ticket_id,
             target_counter_id=target_counter["id"] if target_counter else None,
+            channel=ticket["channel"],  # the visit came in by one channel
         )
         details = {
             "to_ticket_id": new_id,

@@ -2,7 +2,8 @@
 
 This is where the definitions of docs/reports.md live:
 
-- wait of a ticket = first call − issue (recalls do not reset it). A ticket
+- wait of a ticket = first call − issue (recalls do not reset it); for an
+  appointment, first call − the later of check-in and slot start. A ticket
   that leaves the line without being called (cancelled while waiting,
   expired) waited until it left: ``tickets.left_at``, set by the engine when
   it left (a cancellation's time; for an expired ticket the end of that
@@ -44,8 +45,11 @@ NONE_KEY = 0  # office dimension, or "no counter / no officer"
 # rounded to the millisecond is exact. The per-ticket arithmetic and grouping run in
 # SQLite; Python sees one row per group of tickets and one row per visit.
 _MS = "CAST(round((julianday({end}) - julianday({start})) * 86400000) AS INTEGER)"
-# A ticket's wait: until its first call, or until it left the line uncalled (left_at).
-WAIT_MS = _MS.format(end="coalesce(t.called_at, t.left_at)", start="t.issued_at")
+# A ticket's wait: until its first call, or until it left the line uncalled (left_at),
+# from its issue or, for an appointment, from the later of check-in (its issue) and its
+# slot's start (never below zero: a booking called before its slot waited nothing).
+WAIT_FROM = "max(t.issued_at, coalesce(t.slot_at, t.issued_at))"
+WAIT_MS = "max(0, {})".format(_MS.format(end="coalesce(t.called_at, t.left_at)", start=WAIT_FROM))
 LEFT = "(t.called_at IS NULL AND t.left_at IS NOT NULL)"
 SERVICE_MS = _MS.format(end="t.finished_at", start="t.started_at")
 KEYS = {  # how each dimension's key is read from a ticket (the office has one group)

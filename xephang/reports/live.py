@@ -152,8 +152,9 @@ def today_tally(db, office: dict, day: str, targets: Targets, lowest_level) -> T
 def waiting_now(db, office_id: int, now: datetime, targets: Targets, today: str) -> list[dict]:
     """Waiting tickets with their visit's wait so far (earlier tickets' waits included)."""
     rows = db.execute(
-        "SELECT id, code, service_id, visit_id, from_ticket_id, issued_at, day, priority FROM"
-        " tickets WHERE office_id = ? AND status = 'waiting'",
+        "SELECT id, code, service_id, visit_id, from_ticket_id,"
+        " max(issued_at, coalesce(slot_at, issued_at)), day, priority FROM tickets"
+        " WHERE office_id = ? AND status = 'waiting'",
         [office_id],
     ).fetchall()
     earlier: dict[int, float] = {}
@@ -171,7 +172,9 @@ def waiting_now(db, office_id: int, now: datetime, targets: Targets, today: str)
             )
     out = []
     for tid, code, service_id, visit_id, _from, issued, day, priority in rows:
-        wait = (now - datetime.fromisoformat(issued)).total_seconds() + earlier.get(visit_id, 0)
+        # ``issued``: when the wait began (an appointment's slot start, if later)
+        wait = max(0.0, (now - datetime.fromisoformat(issued)).total_seconds())
+        wait += earlier.get(visit_id, 0)
         target = targets.on("avg_wait_s", day, service_id)
         out.append(
             {
