@@ -15,6 +15,7 @@ from xephang.errors import (
     BadInputError,
     ConflictError,
     NoCounterError,
+    NoSlotError,
     NotFoundError,
     OfficeClosedError,
     OnlineCapError,
@@ -205,19 +206,22 @@ def test_the_managers_capacity_wins_and_a_full_slot_refuses(office):
 
 
 @pytest.mark.parametrize(
-    "slot,message",
+    "slot,error,message",
     [
-        ("2026-12-05T08:00", "không nhận đặt lịch"),  # Saturday
-        ("2026-12-30T08:00", "không nhận đặt lịch"),  # past the 14-day horizon
-        ("2026-12-03T08:10", "Khung giờ không hợp lệ"),
-        ("2026-12-03T12:00", "Khung giờ không hợp lệ"),  # lunch
-        ("2026-12-02T08:00", "Khung giờ không hợp lệ"),  # passed
-        ("tomorrow", "Khung giờ không hợp lệ"),
+        ("2026-12-05T08:00", NoSlotError, "không nhận đặt lịch"),  # Saturday
+        ("2026-12-30T08:00", NoSlotError, "không nhận đặt lịch"),  # past the 14-day horizon
+        ("2026-12-01T08:00", NoSlotError, "không nhận đặt lịch"),  # yesterday
+        ("2026-12-03T08:10", NoSlotError, "không có hoặc đã qua"),
+        ("2026-12-03T12:00", NoSlotError, "không có hoặc đã qua"),  # lunch
+        ("2026-12-02T08:00", NoSlotError, "không có hoặc đã qua"),  # passed
+        ("2026-02-30T08:00", NoSlotError, "Không có khung giờ"),
+        ("tomorrow", BadInputError, "Khung giờ không hợp lệ"),
+        ("2026-12-03 08:00", BadInputError, "Khung giờ không hợp lệ"),
     ],
 )
-def test_bad_slots_are_refused_and_change_nothing(office, slot, message):
+def test_bad_slots_are_refused_and_change_nothing(office, slot, error, message):
     before = counts(office.db)
-    with pytest.raises(BadInputError, match=message):
+    with pytest.raises(error, match=message):
         book(office, slot)
     assert counts(office.db) == before
 

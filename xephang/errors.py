@@ -89,6 +89,12 @@ class OnlineShareError(ConflictError):
     code = "online_share"
 
 
+class NoSlotError(ConflictError):
+    """A well-formed time that is not a slot on offer (passed, closed day, past the horizon)."""
+
+    code = "no_slot"
+
+
 class SlotFullError(ConflictError):
     """An appointment slot has no place left."""
 

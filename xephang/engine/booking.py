@@ -42,6 +42,7 @@ from ..errors import (
     BadInputError,
     ConflictError,
     NoCounterError,
+    NoSlotError,
     NotFoundError,
     OfficeClosedError,
     OnlineCapError,
@@ -496,16 +497,27 @@ def take_online_number(
 # --- appointments -----------------------------------------------------------------------------
 
 
+# A slot as clients send it: the office's wall-clock time, optionally with an offset.
+SLOT_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?([+-]\d{2}:\d{2}|Z)?$"
+
+
+def _no_slot(vi: str, en: str) -> NoSlotError:
+    return NoSlotError(vi, en, field="slot")
+
+
 def _slot_moment(office: dict, raw) -> datetime:
     if isinstance(raw, datetime):
         moment = raw
     else:
-        try:
-            moment = datetime.fromisoformat(str(raw or "").strip())
-        except ValueError:
+        text = str(raw or "").strip()
+        if not re.fullmatch(SLOT_PATTERN, text):
             raise BadInputError(
                 "Khung giờ không hợp lệ (ví dụ 2026-12-03T08:00)", "Invalid slot", field="slot"
-            ) from None
+            )
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:  # well-formed but no such time (30 February): no such slot
+            raise _no_slot("Không có khung giờ này", "No such slot") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(office["timezone"]))
     return moment
@@ -543,19 +555,17 @@ def book_appointment(
         start = _slot_moment(office, slot)
         day = local_day(start, office["timezone"]).isoformat()
         if day not in bookable_days(office, settings["booking_horizon_days"], at):
-            raise BadInputError(
-                f"Ngày {date.fromisoformat(day):%d/%m/%Y} không nhận đặt lịch (ngày nghỉ hoặc"
-                f" quá {settings['booking_horizon_days']} ngày tới)",
+            raise _no_slot(
+                f"Ngày {date.fromisoformat(day):%d/%m/%Y} không nhận đặt lịch (ngày nghỉ, đã qua"
+                f" hoặc quá {settings['booking_horizon_days']} ngày tới)",
                 "That day takes no appointments",
-                field="slot",
             )
         slots = {s["start"]: s for s in day_slots(db, office, svc, day, at, default_service_s)}
         chosen = slots.get(start.astimezone(ZoneInfo(office["timezone"])).isoformat("T", "minutes"))
         if chosen is None:
-            raise BadInputError(
-                "Khung giờ không hợp lệ hoặc đã qua; vui lòng chọn khung giờ khác",
+            raise _no_slot(
+                "Khung giờ này không có hoặc đã qua; vui lòng chọn khung giờ khác",
                 "No such slot (or it has passed)",
-                field="slot",
             )
         if chosen["free"] <= 0:
             raise SlotFullError(

@@ -53,6 +53,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ..engine.booking import SLOT_PATTERN
 from ..engine.lookups import MAX_TEXT, storable_id
 from ..errors import BadInputError
 
@@ -264,6 +265,71 @@ class KioskIssueBody(Body):
     )
     notify: Annotated[NotifyBody | None, BeforeValidator(_no_object_if_blank)] = Field(
         None, title="nhận tin nhắn"
+    )
+
+
+CCCD_PATTERN = r"^[ .-]*([0-9][ .-]*){12}$"
+
+
+class RemoteBody(Body):
+    """Who is taking a number or a slot from home, as the office's ``online_identity``
+    asks (``none``: nothing; ``phone``; ``cccd``: ``citizen_id``), and their consent to
+    keeping its keyed hash and last 3 digits. Checked by the engine, in its own words."""
+
+    service: ServiceRef = Field(title="dịch vụ", description="prefix (A) or service id")
+    phone: Annotated[Text | None, StringConstraints(max_length=30)] = Field(
+        None,
+        title="số điện thoại",
+        description="a Vietnamese mobile number, when the office asks for a phone",
+        json_schema_extra={"pattern": PHONE_PATTERN},
+    )
+    citizen_id: Annotated[Text | None, StringConstraints(max_length=30)] = Field(
+        None,
+        title="số CCCD",
+        description="the 12-digit citizen-ID number, when the office asks for it",
+        json_schema_extra={"pattern": CCCD_PATTERN},
+    )
+    consent: Annotated[bool | None, BeforeValidator(_no_object_if_blank)] = Field(
+        None,
+        title="đồng ý",
+        description="true: the consent line was accepted (needed when an identity is asked)",
+    )
+
+
+class OnlineTicketBody(RemoteBody):
+    """An online number, in line from the moment it is taken."""
+
+    notify: Annotated[NotifyBody | None, BeforeValidator(_no_object_if_blank)] = Field(
+        None, title="nhận tin nhắn", description="subscribe the visit to messages, with consent"
+    )
+
+
+class AppointmentBody(RemoteBody):
+    """An appointment: a service and one of its half-hour slots."""
+
+    slot: RequiredText = Field(
+        title="khung giờ",
+        description="the slot's start in the office's time (2026-12-03T08:00), as listed by"
+        " availability; a well-formed time that is no slot on offer answers 409",
+        examples=["2026-12-03T08:00"],
+        json_schema_extra={"pattern": SLOT_PATTERN},
+    )
+
+
+class CheckinBody(Body):
+    """What a kiosk's scanner typed, or staff entered: a booking's code, its QR (the page
+    link) or a CCCD QR text (only its first field is read)."""
+
+    text: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
+        WithJsonSchema({**NOT_BLANK, "maxLength": 1000}),
+    ] = Field(title="mã lịch hẹn", examples=["HX7K3M"])
+    office: Id = Field(
+        None,
+        title="văn phòng",
+        description="office id; absent: the caller's own (admins must give it)",
+        json_schema_extra=_hide_default,
     )
 
 
