@@ -323,7 +323,7 @@ def appointment_json(appointment: dict) -> dict:
     token = found.pop("token", None)
     if token:
         found["booking_url"] = booking_url(token)
-        found["ics_url"] = booking_url(token) + ".ics"
+        found["ics_url"] = booking_url(token) + "/calendar.ics"
     return found
 
 
