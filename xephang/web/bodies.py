@@ -333,6 +333,16 @@ class CheckinBody(Body):
     )
 
 
+class KioskCheckinBody(Body):
+    """What a kiosk's scanner typed, or the citizen keyed in (its office is the kiosk's)."""
+
+    text: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
+        WithJsonSchema({**NOT_BLANK, "maxLength": 1000}),
+    ] = Field(title="mã lịch hẹn")
+
+
 class UnsubscribeBody(Body):
     """Which messages to stop: one channel, or (absent) all of them."""
 
