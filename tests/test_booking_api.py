@@ -3,11 +3,14 @@ real SQLite file): the API's table of cases, and what must hold end to end."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from tests.helpers import Bad, Case
+from tests.helpers import Bad, Case, login
 from xephang import engine
+from xephang.web.extensions import socketio
 
 AVAILABILITY = "/api/v1/offices/<int:office_id>/availability"
 ONLINE = "/api/v1/offices/<int:office_id>/online-tickets"
@@ -163,3 +166,56 @@ def test_booked_then_checked_in_by_staff(ctx):
         headers={"Authorization": f"Bearer {ctx.tokens['officer']}"},
     )
     assert response.status_code == 409 and "không phải hôm nay" in response.get_json()["error"]
+
+
+CCCD = "001203004567"
+CCCD_QR = f"{CCCD}|012345678|Trần Thị B|01011990|Nữ|Số 9 Lê Lợi, Huế|15062021"
+PHONE_FORMS = ("0912345678", "912345678", "+84912345678")
+
+
+def file_bytes(path) -> bytes:
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    wal = path.with_name(path.name + "-wal")
+    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+def test_no_raw_cccd_or_phone_in_the_file_the_log_lines_or_any_socket(ctx, caplog):
+    caplog.set_level(logging.DEBUG)
+    demo_board = ctx.db.execute(
+        "SELECT board_id FROM offices WHERE id = ?", [ctx.office]
+    ).fetchone()[0]
+    board = socketio.test_client(ctx.app, auth={"board": demo_board})
+    staff_client = ctx.app.test_client()
+    login(staff_client, "quanly")
+    staff = socketio.test_client(ctx.app, flask_test_client=staff_client)
+    assert board.is_connected() and staff.is_connected()
+
+    engine.set_office_settings(ctx.db, ctx.office, {"online_identity": "cccd"})
+    online = "/api/v1/offices/{office}/online-tickets"
+    person = {"citizen_id": CCCD, "consent": True}
+    for service in "AC":
+        assert post(ctx, online, {"service": service, **person}).status_code == 201
+    refused = post(ctx, online, {"service": "D", **person})
+    assert refused.status_code == 409  # two a day
+    booked = post(
+        ctx,
+        "/api/v1/offices/{office}/appointments",
+        {"service": "B", "slot": TOMORROW_10, **person},
+    )
+    assert booked.status_code == 201 and booked.get_json()["appointment"]["identity"] == "•••567"
+    kiosk = {"Authorization": f"Bearer {ctx.tokens['kiosk']}"}
+    wrong = ctx.client.post("/api/v1/checkins", json={"text": CCCD_QR}, headers=kiosk)
+    assert wrong.status_code == 404  # booked for tomorrow, not today
+    engine.set_office_settings(ctx.db, ctx.office, {"online_identity": "phone"})
+    by_phone = {"service": "D", "phone": "0912 345 678", "consent": True}
+    assert post(ctx, online, by_phone).status_code == 201
+
+    received = repr(board.get_received() + staff.get_received())
+    assert "booked" in received  # staff heard the booking...
+    for raw in (CCCD, "Trần Thị B", "Lê Lợi", *PHONE_FORMS):
+        assert raw not in received, raw  # ...but no one heard who
+        assert raw not in caplog.text, raw
+        assert raw.encode() not in file_bytes(ctx.path), raw
+    board.disconnect()
+    staff.disconnect()
