@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.helpers import login
 from xephang import engine
 from xephang.engine import booking
+from xephang.engine.settings import in_section
 
 TOMORROW = (datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) + timedelta(days=1)).strftime("%Y-%m-%d")
 
@@ -118,3 +120,49 @@ def test_a_full_slot_is_said_on_the_form(ctx):
     )
     assert response.status_code == 409 and "đã hết chỗ" in response.get_data(True)
     assert ctx.dump() == before
+
+
+def test_the_manager_sets_slots_and_sees_the_days_bookings(ctx):
+    client = ctx.app.test_client()
+    csrf = login(client, "quanly")
+    service = ctx.db.execute(
+        "SELECT id FROM services WHERE office_id = ? AND prefix = 'B'", [ctx.office]
+    ).fetchone()[0]
+    weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[
+        datetime.fromisoformat(TOMORROW).weekday()
+    ]
+    saved = client.post(
+        "/manager/setup/booking",
+        data={"csrf_token": csrf, "action": "slot", "service": service, "weekday": weekday,
+              "starts": "10:00, 10:30", "capacity": "1"},
+    )  # fmt: skip
+    assert saved.status_code == 302
+    page = client.get("/manager/setup/booking").get_data(True)
+    assert "10:30" in page and "online_identity" in page
+    bad = client.post(
+        "/manager/setup/booking",
+        data={"csrf_token": csrf, "action": "slot", "service": service, "weekday": weekday,
+              "starts": "25:00", "capacity": "1"},
+    )  # fmt: skip
+    assert bad.status_code == 400 and "HH:MM" in bad.get_data(True)
+    values = {s.name: str(s.default).lower() for s in in_section("booking")}
+    refused = client.post(
+        "/manager/setup/booking", data={"csrf_token": csrf, **values, "online_share": "2"}
+    )
+    assert refused.status_code == 400 and "phải từ 0 đến 1" in refused.get_data(True)
+    saved = client.post(
+        "/manager/setup/booking", data={"csrf_token": csrf, **values, "online_cap_per_person": "3"}
+    )
+    assert saved.status_code == 302
+    assert engine.office_setting(ctx.db, ctx.office, "online_cap_per_person") == 3
+    form_post(ctx, f"/booking/{ctx.office}/appointment", {"service": service,
+              "slot": f"{TOMORROW}T10:00"})  # fmt: skip
+    full = form_post(
+        ctx, f"/booking/{ctx.office}/appointment", {"service": service, "slot": f"{TOMORROW}T10:00"}
+    )
+    assert full.status_code == 409
+    listed = client.get(f"/manager/bookings?day={TOMORROW}").get_data(True)
+    assert "10:00" in listed and "Đã đặt: <b>1</b>" in listed
+    assert client.get("/manager/bookings?day=soon").status_code == 400
+    # the CHECK7 booking of today is listed on today's page
+    assert "CHECK7" in client.get("/manager/bookings").get_data(True)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 import sqlite_utils
 
-from ..clock import iso, local_day, resolve_now
+from ..clock import WEEKDAY_KEYS, iso, local_day, resolve_now
 from ..engine import booking, estimate
 from ..engine.hours import day_is_closed, office_is_open
 from ..engine.log import last_seq
@@ -190,3 +190,16 @@ def appointment_for_ticket(db: sqlite_utils.Database, ticket_id: int) -> dict | 
     """The appointment a ticket checked in from, as staff see it (or None)."""
     row = one(db, "SELECT * FROM appointments WHERE ticket_id = ?", [ticket_id])
     return None if row is None else booking.appointment_view(db, row, private=False)
+
+
+def slot_capacities(db: sqlite_utils.Database, office_id: int) -> list[dict]:
+    """The manager's slot capacities of an office, by service, weekday and start."""
+    order = "CASE weekday " + " ".join(f"WHEN '{d}' THEN {i}" for i, d in enumerate(WEEKDAY_KEYS))
+    return list(
+        db.query(
+            "SELECT b.service_id, s.prefix, s.name_vi, b.weekday, b.start, b.capacity"
+            " FROM booking_slots b JOIN services s ON s.id = b.service_id WHERE b.office_id = ?"
+            f" ORDER BY s.sort_order, s.prefix, {order} END, b.start",
+            [office_id],
+        )
+    )
