@@ -231,6 +231,7 @@ def checkin():
         ok=True,
         print=job,
         on_time=outcome.extra["on_time"],
+        late=outcome.extra["late"],
         appointment={"code": appt["code"], "time": appt["time"]},
         ticket={
             "id": ticket["id"],

@@ -384,3 +384,31 @@ def test_fifty_concurrent_bookings_never_exceed_a_slot(office):
         "SELECT count(*) FROM appointments WHERE status = 'booked'"
     ).fetchone()[0]
     assert booked == 7
+
+
+def test_after_k_appointments_in_a_row_a_walk_in_goes_first(office):
+    settings(office.db, office, booking_streak_max=1)
+    booking.set_slot_capacity(office.db, office.office, "A", "wed", "09:30", 3)
+    codes = [book(office, "2026-12-02T09:30").extra["appointment"]["code"] for _ in range(2)]
+    walk_in = engine.issue_ticket(office.db, office.office, "A", now=NINE + timedelta(minutes=35))
+    booked = [check_in(office, c, NINE + timedelta(minutes=40)).ticket["id"] for c in codes]
+    engine.close_counter(office.db, office.counters[2], now=NINE)
+    order = []
+    for minute in (41, 42, 43):
+        at = NINE + timedelta(minutes=minute)
+        called = engine.call_next(office.db, office.counters[1], now=at).ticket
+        order.append(called["id"])
+        engine.start(office.db, called["id"], now=at)
+        engine.finish(office.db, called["id"], now=at)
+    assert order == [booked[0], walk_in.ticket["id"], booked[1]]
+
+
+def test_with_no_precedence_an_appointment_queues_from_its_check_in(office):
+    settings(office.db, office, booking_streak_max=0)
+    appt = book(office, "2026-12-02T09:30").extra["appointment"]
+    outcome = booking.check_in(office.db, office.office, appt["code"], KEY, now=NINE)
+    assert outcome.extra == {**outcome.extra, "on_time": False, "late": False}
+    queue_at = office.db.execute(
+        "SELECT queue_at FROM tickets WHERE id = ?", [outcome.ticket["id"]]
+    ).fetchone()[0]
+    assert queue_at == "2026-12-02T02:00:00.000+00:00"

@@ -763,8 +763,11 @@ def check_in(
                 "This appointment is for another day",
             )
         start = datetime.fromisoformat(appt["slot_start"])
-        grace = timedelta(minutes=office_settings(db, office_id)["booking_grace_min"])
-        on_time = at <= start + grace
+        settings = office_settings(db, office_id)
+        grace = timedelta(minutes=settings["booking_grace_min"])
+        late = at > start + grace
+        # With no precedence for bookings (booking_streak_max 0) everyone queues from arrival.
+        on_time = not late and settings["booking_streak_max"] > 0
         outcome = issue_ticket(
             db,
             office_id,
@@ -794,5 +797,6 @@ def check_in(
         outcome.extra["appointment"] = appointment_view(
             db, get_appointment(db, appt["id"]), private=False
         )
-        outcome.extra["on_time"] = on_time
+        outcome.extra["on_time"] = on_time  # in line from its slot's start
+        outcome.extra["late"] = late
     return outcome

@@ -542,6 +542,18 @@ OFFICE_SETTINGS: tuple[OfficeSetting, ...] = (
         high=120,
     ),
     OfficeSetting(
+        "booking_streak_max",
+        "int",
+        2,
+        "Số lượt lịch hẹn được gọi liên tiếp trước người đến trực tiếp",
+        "At most this many appointments that checked in on time are called ahead of waiting "
+        "walk-ins at one counter before a walk-in is taken (priority calls in between do not "
+        "count); 0: appointments get no precedence and queue from their check-in.",
+        section="booking",
+        low=0,
+        high=20,
+    ),
+    OfficeSetting(
         "online_rate_per_hour",
         "int",
         10,

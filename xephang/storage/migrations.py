@@ -463,7 +463,8 @@ ALTER TABLE tickets ADD COLUMN estimate_high_s INTEGER
 @migrations(name="0014_booking")
 def booking(db: sqlite_utils.Database) -> None:
     """Online numbers and appointments: each ticket records its channel (and an
-    appointment's slot start, from which its wait counts); the manager's slot capacities;
+    appointment's slot start, from which its wait counts); each counter its run of
+    appointments called ahead of walk-ins (``booking_streak``); the manager's slot capacities;
     appointments; and the remote claims the caps count, keyed by a keyed hash of the
     citizen's phone or CCCD number (never the number itself)."""
     _run(
@@ -472,6 +473,7 @@ def booking(db: sqlite_utils.Database) -> None:
 ALTER TABLE tickets ADD COLUMN channel TEXT NOT NULL DEFAULT 'kiosk'
     CHECK (channel IN ('kiosk', 'online', 'appointment'));
 ALTER TABLE tickets ADD COLUMN slot_at TEXT;
+ALTER TABLE counters ADD COLUMN booking_streak INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE booking_slots (
     office_id INTEGER NOT NULL REFERENCES offices(id),
     service_id INTEGER NOT NULL REFERENCES services(id),

@@ -70,9 +70,12 @@
     if (data.on_time) {
       pair($("c-slot"), "Lịch hẹn " + data.appointment.time + " — bạn được xếp theo giờ hẹn",
            "Appointment at " + data.appointment.time + " — you are in line from your booked time");
-    } else {
+    } else if (data.late) {
       pair($("c-slot"), "Bạn đến trễ giờ hẹn " + data.appointment.time + " — xếp hàng như người mới đến",
            "Late for " + data.appointment.time + " — you queue like a walk-in");
+    } else {
+      pair($("c-slot"), "Lịch hẹn " + data.appointment.time + " — bạn xếp hàng theo giờ đến",
+           "Appointment at " + data.appointment.time + " — you queue from your arrival");
     }
     pair($("c-wait"), t.wait.vi || "", t.wait.en || "");
     $("c-qr").src = t.qr_url;
