@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from xephang import engine
+from xephang import engine, reports
 from xephang.engine import booking
 from xephang.errors import (
     BadInputError,
@@ -412,3 +412,34 @@ def test_with_no_precedence_an_appointment_queues_from_its_check_in(office):
         "SELECT queue_at FROM tickets WHERE id = ?", [outcome.ticket["id"]]
     ).fetchone()[0]
     assert queue_at == "2026-12-02T02:00:00.000+00:00"
+
+
+def test_reports_split_by_channel_and_count_bookings(office):
+    engine.issue_ticket(office.db, office.office, "A", now=NINE)
+    take(office, "A")
+    appt = book(office, "2026-12-02T10:00").extra["appointment"]
+    ticket = check_in(office, appt["code"], NINE + timedelta(minutes=55)).ticket
+    book(office, "2026-12-02T10:30")  # never comes
+    cancelled = book(office, "2026-12-02T11:00").extra["appointment"]
+    booking.cancel_appointment(office.db, cancelled["token"], now=NINE)
+    engine.call_ticket(
+        office.db, office.counters[1], ticket["id"], "hẹn", now=NINE + timedelta(hours=1, minutes=5)
+    )
+    report = reports.wait_report(
+        office.db,
+        office.office,
+        "2026-12-02",
+        "2026-12-02",
+        "channel",
+        now=NINE + timedelta(hours=2),
+    )
+    rows = {r["group"]: r for r in report["rows"]}
+    assert {k: rows[k]["issued"] for k in rows} == {
+        "Tại văn phòng (kiosk, quầy)": 1,
+        "Lấy số trực tuyến": 1,
+        "Lịch hẹn": 1,
+    }
+    assert rows["Lịch hẹn"]["avg_wait_s"] == 5 * 60  # from 10:00, not from the 09:55 check-in
+    assert report["channels"]["bookings"] == {
+        "booked": 1, "checked_in": 1, "cancelled": 1, "missed": 0, "no_show": 0
+    }  # fmt: skip

@@ -22,7 +22,8 @@ This is where the definitions of docs/reports.md live:
 - satisfied = a rating above the lowest level of the office's scale.
 
 Attribution: ticket counts, service times and ratings belong to the
-ticket's own service, counter, officer and hour of issue. A visit (its wait)
+ticket's own service, counter, officer, hour of issue and channel (kiosk, online,
+appointment; a transfer's ticket keeps its visit's). A visit (its wait)
 belongs to its first ticket: that ticket's day, service, hour of issue, and
 the counter and officer that handled it.
 """
@@ -38,7 +39,9 @@ from ..clock import utc_offset
 from ..engine.targets import Targets
 from .stats import Tally
 
-DIMS = ("office", "service", "counter", "officer", "hour")
+DIMS = ("office", "service", "counter", "officer", "hour", "channel")
+# How a visit came in (its first ticket's channel), as the integer keys the rollup stores.
+CHANNEL_KEYS = {"kiosk": 1, "online": 2, "appointment": 3}
 NONE_KEY = 0  # office dimension, or "no counter / no officer"
 
 # Times are stored in UTC at millisecond precision, so SQLite's julianday arithmetic
@@ -57,6 +60,7 @@ KEYS = {  # how each dimension's key is read from a ticket (the office has one g
     "counter": "coalesce(t.counter_id, 0)",
     "officer": "coalesce(t.officer_id, 0)",
     "hour": "CAST(strftime('%H', t.issued_at, :offset) AS INTEGER)",
+    "channel": "CASE t.channel WHEN 'online' THEN 2 WHEN 'appointment' THEN 3 ELSE 1 END",
 }
 _OF_DAY = "FROM tickets t WHERE t.office_id = :office AND t.day = :day"
 
