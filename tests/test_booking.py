@@ -97,9 +97,14 @@ def test_availability_shows_what_a_new_ticket_would_be_told(office):
     assert "2026-12-05" not in found["appointments"]["days"]  # a Saturday: closed
 
 
-def test_availability_is_cached_until_an_event(office):
+def test_availability_is_cached_until_a_queue_event(office):
     first = booking_queries.availability(office.db, office.office, now=NINE)
     assert booking_queries.availability(office.db, office.office, now=NINE) is first
+    book(office, "2026-12-03T08:00")  # a booking changes its slot's places only
+    assert booking_queries.availability(office.db, office.office, now=NINE) is first
+    later = NINE + timedelta(seconds=booking_queries.AVAILABILITY_TTL_S + 1)
+    assert booking_queries.availability(office.db, office.office, now=later) is not first
+    first = booking_queries.availability(office.db, office.office, now=NINE)
     take(office)
     again = booking_queries.availability(office.db, office.office, now=NINE)
     assert again is not first

@@ -255,16 +255,16 @@ def day_slots(
             [svc["id"], iso(starts[0]), iso(starts[-1])],
         ).fetchall()
     )
-    slots = []
-    for start in starts:
-        local = start.astimezone(tz)
-        capacity = set_by_manager.get(local.strftime("%H:%M"), fallback)
+    slots, step = [], timedelta(minutes=SLOT_MINUTES)
+    for start in starts:  # on the path of every availability request: few conversions
+        local = start.astimezone(tz).isoformat(timespec="minutes")
+        capacity = set_by_manager.get(local[11:16], fallback)
         taken = booked.get(iso(start), 0)
         slots.append(
             {
-                "start": local.isoformat(timespec="minutes"),
-                "end": (local + timedelta(minutes=SLOT_MINUTES)).isoformat(timespec="minutes"),
-                "time": local.strftime("%H:%M"),
+                "start": local,
+                "end": (start + step).astimezone(tz).isoformat(timespec="minutes"),
+                "time": local[11:16],
                 "capacity": capacity,
                 "booked": taken,
                 "free": max(0, capacity - taken),

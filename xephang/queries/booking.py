@@ -11,7 +11,6 @@ import sqlite_utils
 from ..clock import WEEKDAY_KEYS, iso, local_day, resolve_now
 from ..engine import booking, estimate
 from ..engine.hours import day_is_closed, office_is_open
-from ..engine.log import last_seq
 from ..engine.lookups import find_service, get_office, serving_counters
 from ..engine.settings import office_settings
 from ..storage import one
@@ -47,6 +46,22 @@ def new_ticket_estimate(db, office: dict, svc: dict, day: str, default_s: float,
     return estimate.for_citizen(db, ghost, default_s, now=at)
 
 
+BOOKING_EVENTS = ("booked", "booking_cancelled", "booking_missed")
+
+
+def queue_seq(db: sqlite_utils.Database, office_id: int) -> int:
+    """The office's last event that can change what availability shows (a booking's own
+    events change only its slot's places, which are never cached): read backwards along
+    the log's (office, seq) index."""
+    marks = ",".join("?" * len(BOOKING_EVENTS))
+    row = db.execute(
+        f"SELECT seq FROM ticket_events WHERE office_id = ? AND type NOT IN ({marks})"
+        " ORDER BY seq DESC LIMIT 1",
+        [office_id, *BOOKING_EVENTS],
+    ).fetchone()
+    return row[0] if row else 0
+
+
 def availability(
     db: sqlite_utils.Database,
     office_id: int,
@@ -56,11 +71,11 @@ def availability(
 ) -> dict:
     """What an office offers citizens from home: its services open now with the people
     waiting, the honest estimate and the online numbers left today; the days that take
-    appointments. Served from a cache that any event of the office (its log's sequence
-    number) or ``AVAILABILITY_TTL_S`` invalidates."""
+    appointments. Served from a cache that any queue event of the office (``queue_seq``)
+    or ``AVAILABILITY_TTL_S`` invalidates."""
     at = resolve_now(now)
     key = (db.execute("PRAGMA database_list").fetchone()[2], office_id, default_s)
-    seq = last_seq(db, office_id)
+    seq = queue_seq(db, office_id)
     if cached:
         with _CACHE_LOCK:
             hit = _CACHE.get(key)
@@ -164,6 +179,24 @@ def slots(
         return []
     svc = find_service(db, office_id, service)
     return booking.day_slots(db, office, svc, day, at, default_s, settings)
+
+
+def slots_by_day(
+    db: sqlite_utils.Database,
+    office_id: int,
+    service,
+    days: list[str],
+    now: datetime | None = None,
+    default_s: float = estimate.DEFAULT_SERVICE_S,
+) -> dict[str, list[dict]]:
+    """A service's slots on each of these bookable days (the availability's ``slots``)."""
+    at = resolve_now(now)
+    office = get_office(db, office_id)
+    settings = office_settings(db, office_id)
+    svc = find_service(db, office_id, service)
+    if not settings["appointments_enabled"]:
+        return {}
+    return {day: booking.day_slots(db, office, svc, day, at, default_s, settings) for day in days}
 
 
 def day_bookings(db: sqlite_utils.Database, office_id: int, day: str) -> list[dict]:

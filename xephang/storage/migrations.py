@@ -524,7 +524,10 @@ CREATE TABLE online_claims (
 );
 CREATE INDEX online_claims_identity ON online_claims (office_id, identity_hash, day)
     WHERE identity_hash IS NOT NULL AND released_at IS NULL;
-CREATE INDEX online_claims_address ON online_claims (address_hash, created_at);
+CREATE INDEX online_claims_address ON online_claims (address_hash, created_at)
+    WHERE address_hash IS NOT NULL;
+CREATE INDEX online_claims_to_forget ON online_claims (office_id, day)
+    WHERE identity_hash IS NOT NULL OR address_hash IS NOT NULL;
 CREATE INDEX online_claims_day ON online_claims (office_id, service_id, day, kind)
 """,
     )

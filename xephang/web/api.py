@@ -23,6 +23,7 @@ from .bodies import (
     IssueBody,
     NoBody,
     OnlineTicketBody,
+    QueryDay,
     QueryNumber,
     accepts,
     accepts_query,
@@ -268,6 +269,7 @@ def counter_action(counter_id: int, action: str):
 @public
 @accepts_query(
     QueryNumber("service", "dịch vụ", "a service id: add its appointment slots by day"),
+    QueryDay("day", "ngày", "with service: that day's slots only"),
 )
 def office_availability(office_id: int):
     """What citizens can take from home now and ahead (public): services, waits, slots.
@@ -276,12 +278,14 @@ def office_availability(office_id: int):
     left today; the days that take appointments; with ``service``, its slots by day."""
     db, default_s = get_db(), current_app.config["DEFAULT_SERVICE_TIME_S"]
     found = dict(booking_queries.availability(db, office_id, default_s=default_s))
-    service = read_query()["service"]
-    if service is not None:
-        found["slots"] = {
-            day: booking_queries.slots(db, office_id, service, day, default_s=default_s)
-            for day in found["appointments"]["days"]
-        }
+    query = read_query()
+    if query["service"] is not None:
+        days = found["appointments"]["days"]
+        if query["day"] is not None:
+            days = [d for d in days if d == query["day"]]
+        found["slots"] = booking_queries.slots_by_day(
+            db, office_id, query["service"], days, default_s=default_s
+        )
     return ok(availability=found)
 
 

@@ -36,6 +36,7 @@ also trims and bounds text for its other callers.
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -502,7 +503,32 @@ class QueryNumber:
         return number
 
 
-def accepts_query(*params: QueryNumber):
+@dataclass(frozen=True)
+class QueryDay:
+    """A day query parameter (YYYY-MM-DD), optional."""
+
+    name: str
+    title: str
+    description: str
+    repeat: bool = False
+
+    def schema(self) -> dict:
+        return {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+
+    def read(self) -> Any:
+        raw = request.args.getlist(self.name)
+        if not raw:
+            return None
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw[-1]):
+            raise BadInputError(
+                f"{self.title[:1].upper() + self.title[1:]} không hợp lệ (YYYY-MM-DD)",
+                f"{self.name} must be YYYY-MM-DD",
+                field=self.name,
+            )
+        return raw[-1]  # a day that does not exist is no bookable day: it has no slots
+
+
+def accepts_query(*params: QueryNumber | QueryDay):
     """Declare a view's query parameters; the view reads them with ``read_query()``."""
 
     def decorator(view):
