@@ -14,7 +14,8 @@ import qrcode
 import qrcode.image.svg
 from flask import Response, current_app, redirect, render_template, request, url_for
 
-from xephang.engine import booking
+import notifiers
+from xephang.engine import booking, subscriptions
 from xephang.errors import QueueError
 from xephang.queries import booking as booking_queries
 from xephang.web import get_db, publish
@@ -54,6 +55,27 @@ def _remote(form) -> dict:
         "citizen_id": (form.get("citizen_id") or "").strip() or None,
         "consent": form.get("consent") in ("1", "on", "true"),
         "address": request.remote_addr,
+    }
+
+
+def _notify(form) -> dict | None:
+    """The optional reminder contact of the booking form: a phone or an e-mail, and the
+    tick of its own consent line."""
+    contact = (form.get("notify_contact") or "").strip()
+    if not contact:
+        return None
+    kind = "email" if "@" in contact else "phone"
+    return {kind: contact, "consent": form.get("notify_consent") in ("1", "on", "true")}
+
+
+def _reminder_channels(office_id: int) -> dict:
+    """Whether the booking form can offer a reminder by phone and by e-mail here."""
+    channels = subscriptions.office_channels(
+        get_db(), office_id, notifiers.server_channels(current_app.config)
+    )
+    return {
+        "phone": any(c in subscriptions.PHONE_CHANNELS for c in channels),
+        "email": "email" in channels,
     }
 
 
@@ -106,6 +128,8 @@ def appointment(office_id: int):
                     request.form.get("service") or None,
                     request.form.get("slot") or "",
                     default_service_s=_default_s(),
+                    notify=_notify(request.form),
+                    message_channels=notifiers.server_channels(current_app.config),
                     **_remote(request.form),
                 )
             )
@@ -134,6 +158,7 @@ def appointment(office_id: int):
         slots=slots,
         error=error,
         form=request.form,
+        reminder=_reminder_channels(office_id),
     )
     return page, status
 

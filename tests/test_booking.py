@@ -11,6 +11,7 @@ import pytest
 
 from xephang import engine, reports
 from xephang.engine import booking
+from xephang.engine.retention import purge
 from xephang.errors import (
     BadInputError,
     ConflictError,
@@ -448,3 +449,32 @@ def test_reports_split_by_channel_and_count_bookings(office):
     assert report["channels"]["bookings"] == {
         "booked": 1, "checked_in": 1, "cancelled": 1, "missed": 0, "no_show": 0
     }  # fmt: skip
+
+
+def test_purge_takes_old_bookings_and_claims_and_keeps_future_ones(office):
+    settings(office.db, office, online_identity="cccd", booking_horizon_days=60,
+             retention_days=30, comment_retention_days=30, online_cap_per_field=3,
+             online_cap_per_person=3)  # fmt: skip
+    person = {"citizen_id": CCCD, "consent": True}
+    take(office, **person)
+    appt = book(office, "2026-12-02T10:00", **person).extra["appointment"]
+    check_in(office, appt["code"], NINE + timedelta(minutes=50))
+    book(office, "2026-12-02T10:30", **person)  # never comes
+    future = book(office, "2027-01-28T10:00", **person).extra["appointment"]  # a Thursday
+    later = NINE + timedelta(days=35)
+    engine.issue_ticket(office.db, office.office, "A", now=later)  # the office goes on
+    done = purge(office.db, office.office, now=later)
+    assert done["tickets"] >= 2
+    left = office.db.execute("SELECT code FROM appointments").fetchall()
+    assert left == [(future["code"],)]
+    assert (
+        office.db.execute("SELECT count(*) FROM online_claims WHERE day < '2026-12-03'").fetchone()[
+            0
+        ]
+        == 0
+    )
+    visit = office.db.execute("SELECT visit_id FROM appointments").fetchone()[0]
+    assert office.db.execute("SELECT count(*) FROM visits WHERE id = ?", [visit]).fetchone()[0]
+    assert engine.verify_log(office.db, office.office) == []
+    ticket = check_in(office, future["code"], datetime(2027, 1, 28, 2, 55, tzinfo=UTC)).ticket
+    assert ticket["visit_id"] == visit

@@ -52,7 +52,7 @@ from ..errors import (
     SlotFullError,
 )
 from ..storage import one, scalar, write
-from . import audit, estimate
+from . import audit, estimate, outbox, subscriptions
 from .hours import closing_time, day_is_closed, office_is_open
 from .log import append_event
 from .lookups import find_service, get_office, serving_counters
@@ -544,9 +544,13 @@ def book_appointment(
     address: str | None = None,
     now: datetime | None = None,
     default_service_s: float = estimate.DEFAULT_SERVICE_S,
+    notify: dict | None = None,
+    message_channels=(),
 ) -> Outcome:
     """Book a half-hour slot of a service; ``outcome.extra["appointment"]`` is its view
-    (with the page token, for the citizen only)."""
+    (with the page token, for the citizen only). ``notify`` (a phone or an e-mail, with
+    consent) sends its confirmation and a reminder an hour before, and, once it checks
+    in, its ticket's messages."""
     at = resolve_now(now)
     with write(db):
         office, svc, settings = _open_online_service(
@@ -578,25 +582,47 @@ def book_appointment(
         address_key = address_hash(key, address)
         _check_rate(db, address_key, settings["online_rate_per_hour"], at)
         _check_caps(db, office_id, svc, day, who, settings)
+        contact = (
+            None
+            if notify is None
+            else subscriptions.contact_from(db, office_id, notify, message_channels)
+        )
         settled = settle_past_days(db, office, at)
         end = start + timedelta(minutes=SLOT_MINUTES)
+        visit_id = db.execute(  # the visit its messages and, once here, its ticket belong to
+            "INSERT INTO visits (office_id, token, created_at) VALUES (?, ?, ?)",
+            [office_id, secrets.token_urlsafe(16), iso(at)],
+        ).lastrowid
         appointment_id = db.execute(
             "INSERT INTO appointments (office_id, service_id, day, slot_start, slot_end, code,"
-            " token, identity_kind, identity_hash, identity_last3, consent_at, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " token, identity_kind, identity_hash, identity_last3, visit_id, consent_at,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [office_id, svc["id"], day, iso(start), iso(end), _new_code(db, office_id),
-             secrets.token_urlsafe(16), who.kind, who.hash, who.last3,
+             secrets.token_urlsafe(16), who.kind, who.hash, who.last3, visit_id,
              iso(at) if who.kind else None, iso(at)],
         ).lastrowid  # fmt: skip
         _claim(db, office_id, svc, day, "appointment", who, address_key, at, None, appointment_id)
-        raw = append_event(
-            db,
-            office_id,
-            "booked",
-            at,
-            details={"appointment_id": appointment_id, "service_id": svc["id"], "slot": iso(start)},
-        )
-        outcome = outcome_for(db, office, [*settled, raw], None)
+        raw = [
+            append_event(
+                db,
+                office_id,
+                "booked",
+                at,
+                details={
+                    "appointment_id": appointment_id,
+                    "service_id": svc["id"],
+                    "slot": iso(start),
+                },
+            )
+        ]
+        if contact is not None:
+            appt = get_appointment(db, appointment_id)
+            subscription_id, event = subscriptions.subscribe_booking_within(
+                db, office, appt, contact, at
+            )
+            raw.append(event)
+            outbox.queue_booking_messages(db, office, appt, subscription_id, at)
+        outcome = outcome_for(db, office, [*settled, *raw], None)
         outcome.extra["appointment"] = appointment_view(db, get_appointment(db, appointment_id))
     return outcome
 
@@ -782,6 +808,7 @@ def check_in(
             slot_at=start,
             details={"appointment_id": appt["id"], "on_time": on_time},
             within=within,
+            visit_id=appt["visit_id"],  # its messages follow it into the line
         )
         changed = db.execute(
             "UPDATE appointments SET status = 'checked_in', ticket_id = ?, checked_in_at = ?"

@@ -59,6 +59,7 @@ def issue_ticket(
     queue_at: datetime | None = None,
     slot_at: datetime | None = None,
     details: dict | None = None,
+    visit_id: int | None = None,
 ) -> Outcome:
     """Issue the next numbered ticket of a service for today, as one transaction.
 
@@ -124,10 +125,11 @@ def issue_ticket(
             else subscriptions.contact_from(db, office_id, notify, message_channels)
         )
         stale = expire_stale(db, office, at)
-        visit_id = db.execute(
-            "INSERT INTO visits (office_id, token, created_at) VALUES (?, ?, ?)",
-            [office_id, secrets.token_urlsafe(16), iso(at)],
-        ).lastrowid
+        if visit_id is None:  # a booking checking in brings the visit it was booked with
+            visit_id = db.execute(
+                "INSERT INTO visits (office_id, token, created_at) VALUES (?, ?, ?)",
+                [office_id, secrets.token_urlsafe(16), iso(at)],
+            ).lastrowid
         ticket_id = insert_ticket(
             db,
             office,

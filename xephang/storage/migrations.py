@@ -464,9 +464,10 @@ ALTER TABLE tickets ADD COLUMN estimate_high_s INTEGER
 def booking(db: sqlite_utils.Database) -> None:
     """Online numbers and appointments: each ticket records its channel (and an
     appointment's slot start, from which its wait counts); each counter its run of
-    appointments called ahead of walk-ins (``booking_streak``); the manager's slot capacities;
-    appointments; and the remote claims the caps count, keyed by a keyed hash of the
-    citizen's phone or CCCD number (never the number itself)."""
+    appointments called ahead of walk-ins (``booking_streak``); the booking a message is
+    about (``outbox.appointment_id``); the manager's slot capacities; appointments (with
+    the visit their messages and ticket belong to); and the remote claims the caps count,
+    keyed by a keyed hash of the citizen's phone or CCCD number (never the number)."""
     _run(
         db,
         """
@@ -474,6 +475,7 @@ ALTER TABLE tickets ADD COLUMN channel TEXT NOT NULL DEFAULT 'kiosk'
     CHECK (channel IN ('kiosk', 'online', 'appointment'));
 ALTER TABLE tickets ADD COLUMN slot_at TEXT;
 ALTER TABLE counters ADD COLUMN booking_streak INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN appointment_id INTEGER;
 CREATE TABLE booking_slots (
     office_id INTEGER NOT NULL REFERENCES offices(id),
     service_id INTEGER NOT NULL REFERENCES services(id),
@@ -497,6 +499,7 @@ CREATE TABLE appointments (
     status TEXT NOT NULL DEFAULT 'booked'
         CHECK (status IN ('booked', 'checked_in', 'cancelled', 'missed')),
     ticket_id INTEGER REFERENCES tickets(id),
+    visit_id INTEGER REFERENCES visits(id),
     consent_at TEXT,
     created_at TEXT NOT NULL,
     checked_in_at TEXT,

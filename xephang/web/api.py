@@ -345,6 +345,8 @@ def book_appointment(office_id: int):
             body.service,
             body.slot,
             default_service_s=current_app.config["DEFAULT_SERVICE_TIME_S"],
+            notify=body.notify.request() if body.notify else None,
+            message_channels=message_channels(current_app.config),
             **remote_fields(body),
         )
     )

@@ -315,6 +315,11 @@ class AppointmentBody(RemoteBody):
         examples=["2026-12-03T08:00"],
         json_schema_extra={"pattern": SLOT_PATTERN},
     )
+    notify: Annotated[NotifyBody | None, BeforeValidator(_no_object_if_blank)] = Field(
+        None,
+        title="nhận tin nhắn",
+        description="a confirmation, a reminder an hour before, then the ticket's messages",
+    )
 
 
 class CheckinBody(Body):
