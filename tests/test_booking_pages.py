@@ -166,3 +166,18 @@ def test_the_manager_sets_slots_and_sees_the_days_bookings(ctx):
     assert client.get("/manager/bookings?day=soon").status_code == 400
     # the CHECK7 booking of today is listed on today's page
     assert "CHECK7" in client.get("/manager/bookings").get_data(True)
+
+
+def test_the_dashboard_counts_todays_bookings(ctx):
+    client = ctx.app.test_client()
+    login(client, "quanly")
+    data = client.get("/manager/dashboard.json").get_json()
+    assert data["bookings"]["booked"] == 1 and data["bookings"]["late"] == 1  # CHECK7
+    kiosk = {"Authorization": f"Bearer {ctx.tokens['kiosk']}"}
+    assert (
+        ctx.client.post("/api/v1/checkins", json={"text": "CHECK7"}, headers=kiosk).status_code
+        == 201
+    )
+    data = client.get("/manager/dashboard.json").get_json()
+    assert data["bookings"] == {**data["bookings"], "booked": 0, "checked_in": 1, "late": 0}
+    assert 'id="bookings-today"' in client.get("/manager/").get_data(True)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import sqlite_utils
 
-from ..clock import day_bounds, local_day, resolve_now
+from ..clock import day_bounds, iso, local_day, resolve_now
 from ..engine.log import last_seq
 from ..engine.lookups import get_office
 from ..engine.settings import office_settings
@@ -137,9 +137,27 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
         "printers": devices["printers"],
         "print_jobs": devices["jobs"],
         "outbox": messages,
+        "bookings": bookings_today(db, office_id, today, now),
         "alerts": alerts,
         "seq": last_seq(db, office_id),
     }
+
+
+def bookings_today(db, office_id: int, day: str, now: datetime) -> dict:
+    """Today's appointments by status, and those booked whose slot has started but who have
+    not checked in yet (``late``)."""
+    counts = dict.fromkeys(("booked", "checked_in", "cancelled", "missed"), 0)
+    for status, n in db.execute(
+        "SELECT status, count(*) FROM appointments WHERE office_id = ? AND day = ? GROUP BY status",
+        [office_id, day],
+    ).fetchall():
+        counts[status] = n
+    counts["late"] = db.execute(
+        "SELECT count(*) FROM appointments WHERE office_id = ? AND day = ? AND status = 'booked'"
+        " AND slot_start <= ?",
+        [office_id, day, iso(now)],
+    ).fetchone()[0]
+    return counts
 
 
 def today_tally(db, office: dict, day: str, targets: Targets, lowest_level) -> Tally:
