@@ -478,11 +478,12 @@ class QueryNumber:
     repeat: bool = False  # ?service=1&service=2
 
     def schema(self) -> dict:
-        number = {"type": "integer"}
-        if self.low is not None:
-            number["minimum"] = self.low
-        if self.high is not None:
-            number["maximum"] = self.high
+        # Without bounds of its own, a number is still one SQLite can store (``_checked``).
+        number = {
+            "type": "integer",
+            "minimum": -(2**63) if self.low is None else self.low,
+            "maximum": 2**63 - 1 if self.high is None else self.high,
+        }
         if self.repeat:
             return {"type": "array", "items": number}
         return {**number, **({"default": self.default} if self.default is not None else {})}
