@@ -19,7 +19,7 @@ from xephang.engine import booking, subscriptions
 from xephang.errors import QueueError
 from xephang.queries import booking as booking_queries
 from xephang.web import get_db, publish
-from xephang.web.auth import public
+from xephang.web.auth import public, refuse_cross_site
 from xephang.web.context import booking_url, identity_key
 
 from .blueprint import bp
@@ -77,6 +77,13 @@ def _reminder_channels(office_id: int) -> dict:
         "phone": any(c in subscriptions.PHONE_CHANNELS for c in channels),
         "email": "email" in channels,
     }
+
+
+@bp.before_request
+def _same_site_posts():
+    """Every form here creates or cancels something: only from this site's own pages."""
+    if request.method == "POST":
+        refuse_cross_site()
 
 
 @bp.get("/booking/<int:office_id>/")

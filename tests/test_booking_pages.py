@@ -181,3 +181,30 @@ def test_the_dashboard_counts_todays_bookings(ctx):
     data = client.get("/manager/dashboard.json").get_json()
     assert data["bookings"] == {**data["bookings"], "booked": 0, "checked_in": 1, "late": 0}
     assert 'id="bookings-today"' in client.get("/manager/").get_data(True)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site", "Origin": "https://sub.xephang.test"},
+    ],
+)
+def test_another_site_cannot_take_numbers_or_book_with_its_visitors_browsers(ctx, headers):
+    before = ctx.dump()
+    for url, body in (
+        (f"/booking/{ctx.office}/online", {"service": "A"}),
+        (f"/booking/{ctx.office}/appointment", {"service": "A", "slot": f"{TOMORROW}T10:00"}),
+        (f"/api/v1/offices/{ctx.office}/online-tickets", {"service": "A"}),
+    ):
+        response = ctx.client.post(url, data=body, headers=headers)
+        assert response.status_code == 403, url
+    assert ctx.dump() == before
+    same = {"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"}
+    assert (
+        ctx.client.post(
+            f"/api/v1/offices/{ctx.office}/online-tickets", json={"service": "A"}, headers=same
+        ).status_code
+        == 201
+    )

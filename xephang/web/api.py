@@ -13,7 +13,7 @@ from ..queries import booking as booking_queries
 from ..queries import messages as message_queries
 from ..queries import office as office_queries
 from ..queries import queue as queue_queries
-from .auth import allow, current_principal, public, require_office
+from .auth import allow, current_principal, public, refuse_cross_site, require_office
 from .bodies import (
     COUNTER_ACTION_BODIES,
     TICKET_ACTION_BODIES,
@@ -305,6 +305,7 @@ def remote_fields(body) -> dict:
 @accepts(OnlineTicketBody)
 def online_ticket(office_id: int):
     """Take an online number, in line at once; answers the ticket and its tracker URL."""
+    refuse_cross_site()
     body: OnlineTicketBody = read_body()
     engine.get_office(get_db(), office_id)
     outcome = publish(
@@ -336,6 +337,7 @@ def appointment_json(appointment: dict) -> dict:
 @accepts(AppointmentBody)
 def book_appointment(office_id: int):
     """Book a half-hour slot of a service; answers the booking, its code and its page URL."""
+    refuse_cross_site()
     body: AppointmentBody = read_body()
     engine.get_office(get_db(), office_id)
     outcome = publish(
@@ -381,6 +383,7 @@ def checkin():
         ticket=ticket_json(outcome.ticket),
         appointment=outcome.extra["appointment"],
         on_time=outcome.extra["on_time"],
+        late=outcome.extra["late"],
     )
 
 

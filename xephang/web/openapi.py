@@ -183,6 +183,7 @@ RESULTS = {
         "ticket": TICKET,
         "appointment": APPOINTMENT,
         "on_time": {"type": "boolean", "description": "in line from its slot's start"},
+        "late": {"type": "boolean", "description": "checked in past the grace time"},
     },
     ("POST", "/api/v1/counters/{counter_id}/call-next"): {
         "ticket": {"anyOf": [TICKET, {"type": "null"}], "description": "null: nobody waits"}
