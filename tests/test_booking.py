@@ -15,6 +15,7 @@ from xephang.engine.retention import purge
 from xephang.errors import (
     BadInputError,
     ConflictError,
+    DailyCapError,
     NoCounterError,
     NoSlotError,
     NotFoundError,
@@ -478,3 +479,12 @@ def test_purge_takes_old_bookings_and_claims_and_keeps_future_ones(office):
     assert engine.verify_log(office.db, office.office) == []
     ticket = check_in(office, future["code"], datetime(2027, 1, 28, 2, 55, tzinfo=UTC)).ticket
     assert ticket["visit_id"] == visit
+
+
+def test_a_booking_checks_in_even_when_the_days_tickets_ran_out(office):
+    engine.update_service(office.db, office.services["A"], "Dịch vụ A", daily_cap=1)
+    appt = book(office, "2026-12-02T10:00").extra["appointment"]
+    engine.issue_ticket(office.db, office.office, "A", now=NINE)
+    with pytest.raises(DailyCapError):
+        engine.issue_ticket(office.db, office.office, "A", now=NINE)
+    assert check_in(office, appt["code"], NINE + timedelta(minutes=55)).ticket["code"] == "A002"

@@ -107,7 +107,8 @@ def issue_ticket(
                     f"Không có nhóm ưu tiên '{priority}'", f"No priority category '{priority}'"
                 )
         day = local_day(at, office["timezone"]).isoformat()
-        if svc["daily_cap"] is not None:
+        # A booking checking in had its place before the day's tickets ran out.
+        if svc["daily_cap"] is not None and channel != "appointment":
             issued_today = scalar(
                 db,
                 "SELECT count(*) FROM tickets WHERE office_id = ? AND service_id = ? AND day = ?"
