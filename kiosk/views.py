@@ -7,9 +7,9 @@ from flask import current_app, jsonify, redirect, render_template, request, url_
 import notifiers
 import printers
 from xephang import engine
-from xephang.engine import accounts, estimate, subscriptions
+from xephang.engine import accounts, booking, estimate, subscriptions
 from xephang.engine.estimate import CITIZEN_FIELDS
-from xephang.errors import ForbiddenError
+from xephang.errors import ForbiddenError, QueueError
 from xephang.queries import office as office_queries
 from xephang.queries import people
 from xephang.web import get_db, publish, tracker_url
@@ -20,8 +20,8 @@ from xephang.web.auth import (
     pairing_page,
     public,
 )
-from xephang.web.bodies import KioskIssueBody, NotifyBody, read
-from xephang.web.context import device_rate_limit
+from xephang.web.bodies import KioskCheckinBody, KioskIssueBody, NotifyBody, read
+from xephang.web.context import device_rate_limit, identity_key
 
 from .blueprint import bp
 
@@ -165,6 +165,81 @@ def issue():
             "issued_at": ticket["issued_at"],
             "tracker_url": url,
             "qr_url": url_for("kiosk.tracker_qr", token=token),
+        },
+    ), 201
+
+
+@bp.get("/kiosk/checkin")
+@public
+def checkin_page():
+    """The check-in screen: a booking's QR, its code or the citizen's CCCD QR, read by the
+    kiosk's scanner (it types like a keyboard, then Enter) or keyed in."""
+    principal = kiosk_principal()
+    if principal is None:
+        return unpaired()
+    menu = office_queries.kiosk_menu(get_db(), principal.office_id)
+    config = {
+        "checkinUrl": url_for("kiosk.checkin"),
+        "homeUrl": url_for("kiosk.index"),
+        "printUrl": url_for("kiosk.print_status", job_id=0).rsplit("/", 1)[0] + "/",
+        "resetS": int(current_app.config["KIOSK_RESET_S"]),
+        "printWaitMs": int(float(current_app.config["KIOSK_PRINT_WAIT_S"]) * 1000),
+    }
+    return render_template("kiosk/checkin.html", menu=menu, config=config)
+
+
+@bp.post("/kiosk/api/checkins")
+@allow("kiosk")
+def checkin():
+    """Check a booking in at the kiosk and queue its receipt, in one transaction."""
+    principal = kiosk_principal()
+    if principal is None:
+        raise ForbiddenError("Chỉ kiosk mới xác nhận lịch hẹn ở đây", "Kiosks only")
+    entry = read(KioskCheckinBody)
+    app = current_app._get_current_object()
+
+    def queue_receipt(db, outcome):
+        """The receipt's print job, in the check-in's transaction."""
+        ticket = outcome.ticket
+        return printers.queue_receipt_within(
+            app, db, ticket, tracker_url(ticket["tracker_token"]), principal.device_id
+        )
+
+    try:
+        outcome = publish(
+            booking.check_in(
+                get_db(),
+                principal.office_id,
+                entry.text,
+                identity_key(),
+                device_id=principal.device_id,
+                device_limit=device_rate_limit(),
+                default_service_s=current_app.config["DEFAULT_SERVICE_TIME_S"],
+                within=queue_receipt,
+            )
+        )
+    except QueueError as err:  # said on the screen in both languages
+        return jsonify(
+            ok=False, status=err.status, code=err.code, vi=err.message_vi, en=err.message_en
+        ), err.status
+    job = outcome.extra["within"]
+    if job["id"] is not None:
+        printers.wake_printer(app, principal.device_id)
+    ticket = outcome.ticket
+    appt = outcome.extra["appointment"]
+    return jsonify(
+        ok=True,
+        print=job,
+        on_time=outcome.extra["on_time"],
+        late=outcome.extra["late"],
+        appointment={"code": appt["code"], "time": appt["time"]},
+        ticket={
+            "id": ticket["id"],
+            "code": ticket["code"],
+            "service": ticket["service"],
+            **{key: ticket.get(key) for key in CITIZEN_FIELDS},
+            "wait": estimate.wait_words(ticket),
+            "qr_url": url_for("kiosk.tracker_qr", token=ticket["tracker_token"]),
         },
     ), 201
 

@@ -7,7 +7,9 @@ from datetime import date
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
 from xephang import clock, engine, reports
+from xephang.engine.booking import STATUS_VI as STATUS_VI_BOOKING
 from xephang.errors import BadInputError
+from xephang.queries import booking as booking_queries
 from xephang.queries import office as office_queries
 from xephang.queries import people
 from xephang.reports import exports, live
@@ -354,4 +356,25 @@ def log_export(fmt: str):
         csv=lambda: exports.log_csv(rows),
         csv_vi=lambda: exports.log_csv_vi(rows),
         xlsx=lambda: exports.log_xlsx(rows, office, params["from"], params["to"]),
+    )
+
+
+@bp.get("/bookings")
+@allow("manager", login_page=True)
+def bookings_page():
+    """A day's appointments (code, time, service, status, the last 3 digits only)."""
+    oid = office_id()
+    day = request.args.get("day") or _today(oid)
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        raise BadInputError("Ngày không hợp lệ (YYYY-MM-DD)", "Invalid day") from None
+    db = get_db()
+    return render_template(
+        "manager/bookings.html",
+        day=day,
+        rows=booking_queries.day_bookings(db, oid, day),
+        counts=booking_queries.booking_counts(db, oid, day),
+        statuses=STATUS_VI_BOOKING,
+        **page_context(oid),
     )

@@ -49,6 +49,8 @@ def message_fields(message: dict, public_url: str) -> dict:
     payload = message.get("payload_data") or {}
     lang = message.get("lang") or "vi"
     link = public_url.rstrip("/") + "/t/" + message["token"] if message.get("token") else public_url
+    if message.get("booking_token") and not message.get("token"):  # a booking not here yet
+        link = public_url.rstrip("/") + "/booking/b/" + message["booking_token"]
     service = message.get("service_en") if lang == "en" else message.get("service_vi")
     return {
         "code": message.get("code") or "",

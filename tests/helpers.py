@@ -390,7 +390,15 @@ class Ctx:
     def dump(self) -> dict:
         return {
             t: self.db.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall()
-            for t in ("tickets", "ticket_events", "counters", "visits", "ratings")
+            for t in (
+                "tickets",
+                "ticket_events",
+                "counters",
+                "visits",
+                "ratings",
+                "appointments",
+                "online_claims",
+            )
         }
 
     def close(self):

@@ -444,7 +444,8 @@ def test_no_login_is_unauthenticated(ctx, case):
 def test_public_endpoints_need_no_login(ctx):
     for case in CASES:
         if case.role == "public":
-            assert ctx.request(case.method, case.url, None).status_code == 200
+            response = ctx.request(case.method, case.url, None, case.json)
+            assert response.status_code == case.status, (case, response.get_data(True))
 
 
 # --- coverage of the url map -----------------------------------------------------------

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from datetime import datetime, timedelta
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 from openapi_spec_validator import validate
@@ -19,6 +21,7 @@ from pydantic import ValidationError
 import xephang
 from xephang import engine
 from xephang.cli.demo import seed_demo
+from xephang.clock import iso, today, utcnow
 from xephang.engine import accounts
 from xephang.engine.states import TICKET_ACTIONS
 from xephang.storage import connect, migrate
@@ -39,7 +42,16 @@ def template(tmp_path_factory):
     tokens = {
         "officer": accounts.add_user_token(db, "canbo1"),
         "manager": accounts.add_user_token(db, "quanly"),
+        "kiosk": info["kiosk_token"],
     }
+    now = utcnow()  # a booking of today to check in: its slot started now
+    db.execute(
+        "INSERT INTO appointments (office_id, service_id, day, slot_start, slot_end, code, token,"
+        " created_at) SELECT office_id, id, ?, ?, ?, 'CHECK7', 'bodies-test-token-0001', ?"
+        " FROM services WHERE office_id = ? AND prefix = 'A'",
+        [today("Asia/Ho_Chi_Minh", now), iso(now), iso(now + timedelta(minutes=30)), iso(now),
+         info["office_id"]],
+    )  # fmt: skip
     db.close()
     return SimpleNamespace(path=path, info=info, tokens=tokens)
 
@@ -192,6 +204,9 @@ def test_every_model_documents_that_unknown_fields_are_refused(model):
 # --- each operation, with a ticket in the state it needs --------------------------------
 
 # url, the state of {ticket}, a body that is accepted, the role that may post it.
+TOMORROW_10 = (datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) + timedelta(days=1)).strftime(
+    "%Y-%m-%dT10:00"
+)
 OPERATIONS = [
     ("/api/v1/tickets", None, {"service": "A"}, "officer"),
     ("/api/v1/tickets/{ticket}/recall", "called", {}, "officer"),
@@ -213,6 +228,9 @@ OPERATIONS = [
     ("/api/v1/counters/{counter}/pause", None, {"reason": "Nghỉ trưa"}, "officer"),
     ("/api/v1/counters/{counter}/resume", "paused", {}, "officer"),
     ("/api/v1/offices/{office}/close-day", "waiting", {}, "manager"),
+    ("/api/v1/offices/{office}/online-tickets", None, {"service": "A"}, None),
+    ("/api/v1/offices/{office}/appointments", None, {"service": "A", "slot": TOMORROW_10}, None),
+    ("/api/v1/checkins", None, {"text": "CHECK7"}, "kiosk"),
 ]
 OPERATION_IDS = [url.rsplit("}", 1)[-1] or url for url, *_ in OPERATIONS]
 

@@ -104,12 +104,13 @@ def create_app(config: dict | None = None) -> Flask:
 
 def rooms() -> list:
     """The user-facing rooms, each a package with a blueprint ``bp``."""
+    import booking
     import counter
     import display
     import kiosk
     import manager
 
-    return [kiosk, counter, display, manager]
+    return [kiosk, booking, counter, display, manager]
 
 
 def room_commands() -> list:

@@ -71,6 +71,36 @@ class NoCounterError(ConflictError):
     code = "no_counter"
 
 
+class OnlineClosedError(ConflictError):
+    """Online numbers or appointments are not taken now (off, or too near closing)."""
+
+    code = "online_closed"
+
+
+class OnlineCapError(ConflictError):
+    """One person's online numbers and appointments reached the office's cap."""
+
+    code = "online_cap"
+
+
+class OnlineShareError(ConflictError):
+    """The share of a service's capacity remote citizens may take is used up."""
+
+    code = "online_share"
+
+
+class NoSlotError(ConflictError):
+    """A well-formed time that is not a slot on offer (passed, closed day, past the horizon)."""
+
+    code = "no_slot"
+
+
+class SlotFullError(ConflictError):
+    """An appointment slot has no place left."""
+
+    code = "slot_full"
+
+
 class RateLimitError(QueueError):
     status = 429
     code = "rate_limited"

@@ -11,4 +11,4 @@ and ``rules`` (priority, targets, settings). All register on the manager
 blueprint, so endpoints stay ``manager.setup_*``.
 """
 
-from . import messages, offices, people, rules  # noqa: F401  (register the setup views)
+from . import booking, messages, offices, people, rules  # noqa: F401  (register the views)

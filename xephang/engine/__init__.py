@@ -10,6 +10,7 @@ after the commit. Where each rule lives:
 - ``tickets``, ``calls``, ``counters``: the operations;
 - ``log``: the hash-chained event log; ``audit``: the setup audit;
 - ``setup``, ``targets``, ``settings``, ``accounts``: an office's setup;
+- ``booking``: online numbers, appointments, check-in, the caps and identities;
 - ``hours``, ``retention``, ``announcements``: opening hours, data
   retention, the spoken call.
 """

@@ -25,7 +25,7 @@ from .lookups import (
     get_office,
     get_ticket,
 )
-from .order import pick_next
+from .order import in_booked_place, pick_next
 from .outcome import Outcome, outcome_for
 from .states import AT_COUNTER, SERVING
 from .tickets import expire_stale, insert_ticket
@@ -61,10 +61,16 @@ def _claim(db, ticket: dict, counter: dict, user_id, at: datetime) -> None:
     if cur.rowcount != 1:
         raise ConflictError("Số này vừa được quầy khác gọi", "Ticket already taken")
     streak = counter["priority_streak"] + 1 if ticket["priority"] else 0
+    # Appointments called in their booked place since the last walk-in (priority apart).
+    booked = counter["booking_streak"]
+    if in_booked_place(ticket):
+        booked += 1
+    elif not ticket["priority"]:
+        booked = 0
     db.execute(
-        "UPDATE counters SET current_ticket_id = ?, priority_streak = ?, officer_id ="
-        " coalesce(?, officer_id), state = 'open' WHERE id = ?",
-        [ticket["id"], streak, user_id, counter["id"]],
+        "UPDATE counters SET current_ticket_id = ?, priority_streak = ?, booking_streak = ?,"
+        " officer_id = coalesce(?, officer_id), state = 'open' WHERE id = ?",
+        [ticket["id"], streak, booked, user_id, counter["id"]],
     )
 
 
@@ -346,6 +352,7 @@ def transfer(
             first_issue,
             from_ticket_id=ticket_id,
             target_counter_id=target_counter["id"] if target_counter else None,
+            channel=ticket["channel"],  # the visit came in by one channel
         )
         details = {
             "to_ticket_id": new_id,

@@ -1,14 +1,17 @@
-"""Opening hours: when an office issues tickets.
+"""Opening hours and closed days: when an office issues tickets and takes bookings.
 
 ``offices.hours`` is JSON: ``{"mon": [["07:30", "11:30"], ["13:30", "17:00"]],
-...}``; NULL means always open, a missing day means closed that day.
+...}``; NULL means always open, a missing day means closed that day. Holidays
+(``offices.holidays``, a JSON list of ``{"day": "2026-09-02", "name": ...}``, where
+the schema has them) close a whole day whatever the hours; ``day_is_closed`` is the
+one check bookings use.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from ..clock import WEEKDAY_KEYS as DAYS
@@ -16,6 +19,29 @@ from ..clock import closing_time as clock_closing_time
 from ..errors import BadInputError
 
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+
+def holidays(office: dict) -> list[dict]:
+    """The office's holidays, by date ([] where the schema has no holidays yet)."""
+    return json.loads(office.get("holidays") or "[]")
+
+
+def holiday_on(office: dict, day: date) -> str | None:
+    """The name of the office's holiday on ``day`` ("" if unnamed), or None."""
+    for h in holidays(office):
+        if h["day"] == day.isoformat():
+            return h.get("name") or ""
+    return None
+
+
+def day_is_closed(office: dict, day: date) -> bool:
+    """Whether the office is closed all of a local day: a holiday, or no opening span that
+    weekday (an office without hours is open every day but its holidays)."""
+    if holiday_on(office, day) is not None:
+        return True
+    if not office.get("hours"):
+        return False
+    return not json.loads(office["hours"]).get(DAYS[day.weekday()])
 
 
 def office_is_open(office: dict, now: datetime) -> bool:

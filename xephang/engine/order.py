@@ -15,7 +15,13 @@ Call-next (``pick_next``) takes, at a counter: tickets transferred to that
 counter first, then the counter's services, and within them the smallest
 key, except that after ``priority_streak_max`` priority calls in a row the
 walk-ins' class goes first once (the interleave that keeps walk-ins from
-starving). ``people_ahead`` counts the smaller keys of the same service;
+starving). Appointments checked in on time are in line from their slot's start
+(``queue_at``); after ``booking_streak_max`` of them in a row at a counter (priority
+calls between do not count, a walk-in's call ends the run) the walk-ins of the line go
+first once: between two walk-in calls a counter makes at most K appointment calls and
+N priority calls before each non-priority call, so a waiting walk-in's line gets a
+call at least every (K + 1)(N + 1) calls. ``people_ahead`` counts the smaller keys of
+the same service;
 the realtime hub sends keys in ``queue_moved`` and trackers compare them
 (``live.js applyMove``): all three read the expressions below.
 """
@@ -30,9 +36,20 @@ from .settings import office_setting
 from .states import WAITING
 
 CLASS_SQL = "(t.priority IS NULL)"
+# An appointment in its booked place: checked in on time, in line from its slot's start.
+BOOKED_SQL = "(t.channel = 'appointment' AND t.queue_at = t.slot_at)"
 RANK_SQL = "coalesce(t.priority_rank, 0)"
 ARRIVAL_SQL = "t.queue_at, t.id"
 KEY_SQL = f"{CLASS_SQL}, {RANK_SQL}, {ARRIVAL_SQL}"
+
+
+def in_booked_place(ticket: dict) -> bool:
+    """Whether a ticket is an appointment in line from its slot's start (``BOOKED_SQL``)."""
+    return (
+        ticket.get("channel") == "appointment"
+        and ticket.get("slot_at") is not None
+        and ticket["queue_at"] == ticket["slot_at"]
+    )
 
 
 def priority_first(db: sqlite_utils.Database, office_id: int) -> bool:
@@ -134,7 +151,13 @@ def pick_next(db: sqlite_utils.Database, counter: dict) -> dict | None:
     params = [counter["office_id"], *services, counter["id"]]
     # Targeted tickets first (explicitly: CASE gives NULL for an unserved service,
     # which would otherwise sort first only by accident), then service preference.
-    place = f"t.target_counter_id IS NULL, CASE t.service_id {preference} END, {ARRIVAL_SQL}"
+    # After booking_streak_max appointments in their booked place in a row (since the
+    # last walk-in), they go behind the counter's walk-ins, of any of its services, once.
+    booked_max = office_setting(db, counter["office_id"], "booking_streak_max")
+    demote = f"{BOOKED_SQL}, " if 0 < booked_max <= counter["booking_streak"] else ""
+    place = (
+        f"t.target_counter_id IS NULL, {demote}CASE t.service_id {preference} END, {ARRIVAL_SQL}"
+    )
     streak_max = office_setting(db, counter["office_id"], "priority_streak_max")
     if streak_max <= 0:  # priority gets no precedence: one line in arrival order
         return one(db, f"{base} ORDER BY {place} LIMIT 1", params)

@@ -179,6 +179,35 @@ def _queue_for_ticket(db, office: dict, ticket_id: int, purpose: str, at, payloa
     )
 
 
+REMINDER_BEFORE = timedelta(hours=1)  # "booking_reminder" goes out this long before the slot
+
+
+def queue_booking_messages(
+    db: sqlite_utils.Database, office: dict, appointment: dict, subscription_id: int, at
+) -> None:
+    """A booking's confirmation now and its reminder an hour before the slot (or none when
+    the slot is nearer than that), for the subscription given with it (caller's
+    transaction). What they say is read when they are sent: a cancelled booking's
+    reminder is skipped."""
+    start = parse_iso(appointment["slot_start"])
+    local = start.astimezone(ZoneInfo(office["timezone"]))
+    payload = json.dumps({"time": local.strftime("%H:%M %d/%m/%Y")})
+    rows = [
+        ("booking_confirmed", at, at + timedelta(seconds=PURPOSES["booking_confirmed"].max_age_s))
+    ]
+    remind = start - REMINDER_BEFORE
+    if remind > at:
+        rows.append(("booking_reminder", remind, start))
+    for purpose, due, give_up in rows:
+        db.execute(
+            "INSERT INTO outbox (office_id, channel, purpose, appointment_id, subscription_id,"
+            " payload, state, next_attempt_at, give_up_at, created_at) SELECT office_id,"
+            " channel, ?, ?, id, ?, 'queued', ?, ?, ? FROM subscriptions WHERE id = ?",
+            [purpose, appointment["id"], payload, iso(due), iso(min(give_up, start)), iso(at),
+             subscription_id],
+        )  # fmt: skip
+
+
 def invite_time(office: dict, at: datetime, clock_text: str) -> datetime:
     """When a visit finished at ``at`` is invited to rate: the office's evening time that
     day, or at once (no time set, or already past it)."""
@@ -396,14 +425,18 @@ def remove_webhook(
 # --- delivery: what the workers in notifiers/ call ----------------------------------------
 
 CLAIM_SQL = (
-    "SELECT o.*, s.address, s.lang, s.ended_at AS sub_ended_at, t.code, t.status AS"
-    " ticket_status, t.day, v.token, sv.name_vi AS service_vi, sv.name_en AS service_en,"
+    "SELECT o.*, s.address, s.lang, s.ended_at AS sub_ended_at,"
+    " coalesce(t.code, a.code) AS code, t.status AS ticket_status, coalesce(t.day, a.day) AS"
+    " day, v.token, sv.name_vi AS service_vi, sv.name_en AS service_en,"
+    " a.token AS booking_token, a.status AS booking_status, a.slot_start,"
     " w.url, w.secret, w.active AS hook_active, f.name AS office_name, f.timezone,"
     " EXISTS (SELECT 1 FROM ratings r WHERE r.ticket_id = o.ticket_id) AS rated"
     " FROM outbox o JOIN offices f ON f.id = o.office_id"
     " LEFT JOIN subscriptions s ON s.id = o.subscription_id"
     " LEFT JOIN tickets t ON t.id = o.ticket_id LEFT JOIN visits v ON v.id = t.visit_id"
-    " LEFT JOIN services sv ON sv.id = t.service_id LEFT JOIN webhooks w ON w.id = o.webhook_id"
+    " LEFT JOIN appointments a ON a.id = o.appointment_id"
+    " LEFT JOIN services sv ON sv.id = coalesce(t.service_id, a.service_id)"
+    " LEFT JOIN webhooks w ON w.id = o.webhook_id"
 )
 
 
@@ -418,6 +451,8 @@ def _moot(message: dict) -> str | None:
         return f"ticket is {message['ticket_status']}"
     if message["purpose"] == "rating" and message["rated"]:
         return "already rated"
+    if message["appointment_id"] and message["booking_status"] != "booked":
+        return f"booking is {message['booking_status']}"  # cancelled, or already here
     return None
 
 

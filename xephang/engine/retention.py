@@ -106,10 +106,30 @@ def purge(
                 "UPDATE counters SET current_ticket_id = NULL WHERE current_ticket_id IN"
                 " (SELECT id FROM temp.doomed)"
             )
+            # bookings of those days, and the cap claims (their hashes are long gone)
+            db.execute(
+                "DELETE FROM online_claims WHERE office_id = ? AND day < ?",
+                [office_id, cutoff_day],
+            )
+            db.execute(
+                "DELETE FROM outbox WHERE appointment_id IN (SELECT id FROM appointments"
+                " WHERE office_id = ? AND day < ?)",
+                [office_id, cutoff_day],
+            )
+            db.execute(
+                "DELETE FROM appointments WHERE office_id = ? AND day < ?"
+                " AND (ticket_id IS NULL OR ticket_id IN (SELECT id FROM temp.doomed))",
+                [office_id, cutoff_day],
+            )
+            db.execute(
+                "UPDATE appointments SET ticket_id = NULL WHERE ticket_id IN"
+                " (SELECT id FROM temp.doomed)"
+            )
             db.execute("DELETE FROM tickets WHERE id IN (SELECT id FROM temp.doomed)")
             orphan = (
                 "visits.office_id = ? AND NOT EXISTS (SELECT 1 FROM tickets t WHERE"
-                " t.visit_id = visits.id)"
+                " t.visit_id = visits.id) AND NOT EXISTS (SELECT 1 FROM appointments a"
+                " WHERE a.visit_id = visits.id)"  # a booking's visit waits for its ticket
             )
             db.execute(
                 "DELETE FROM outbox WHERE subscription_id IN (SELECT s.id FROM subscriptions s"

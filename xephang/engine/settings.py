@@ -62,6 +62,8 @@ class OfficeSetting:
             return f"integer {self.low}–{self.high}"
         if self.type == "bool":
             return "true | false"
+        if self.type == "fraction":
+            return f"a fraction {self.low}–{self.high}"
         if self.type == "scale":
             return "2–7 lines 'level | Vietnamese | English', best first"
         return f"text, at most {self.max_len} characters"
@@ -85,6 +87,23 @@ def _parse_int(setting: OfficeSetting, raw) -> int:
             f"must be within {setting.low}..{setting.high}",
         )
     return value
+
+
+def _parse_fraction(setting: OfficeSetting, raw) -> float:
+    if isinstance(raw, bool):
+        raise _bad(setting, "phải là số (ví dụ 0.5)", "must be a number such as 0.5")
+    try:
+        text = str(raw).strip().replace(",", ".")
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except (TypeError, ValueError):
+        raise _bad(setting, "phải là số (ví dụ 0.5)", "must be a number such as 0.5") from None
+    if not (setting.low <= value <= setting.high):  # NaN fails here too
+        raise _bad(
+            setting,
+            f"phải từ {setting.low} đến {setting.high}",
+            f"must be within {setting.low}..{setting.high}",
+        )
+    return round(value, 4)
 
 
 def _parse_bool(setting: OfficeSetting, raw) -> bool:
@@ -142,6 +161,7 @@ def _parse_scale(setting: OfficeSetting, raw) -> list[dict]:
 
 _PARSERS = {
     "int": _parse_int,
+    "fraction": _parse_fraction,
     "bool": _parse_bool,
     "text": _parse_text,
     "choice": _parse_choice,
@@ -444,6 +464,125 @@ OFFICE_SETTINGS: tuple[OfficeSetting, ...] = (
         "2026'); empty: a dotted space to write it by hand.",
         section="report",
         max_len=80,
+    ),
+    OfficeSetting(
+        "online_numbers_enabled",
+        "bool",
+        True,
+        "Cho lấy số trực tuyến",
+        "Citizens may take a number remotely from the booking pages or the API (in line from "
+        "the moment it is taken).",
+        section="booking",
+    ),
+    OfficeSetting(
+        "appointments_enabled",
+        "bool",
+        True,
+        "Cho đặt lịch hẹn",
+        "Citizens may book a half-hour slot ahead; the booking checks in at the kiosk.",
+        section="booking",
+    ),
+    OfficeSetting(
+        "online_identity",
+        "choice",
+        "none",
+        "Thông tin công dân cần khai khi lấy số trực tuyến",
+        "What an online number or an appointment needs: 'none', a mobile 'phone' number or "
+        "the 12-digit citizen-ID number 'cccd'. Only a keyed hash (HMAC with the server's "
+        "secret) and the last 3 digits are kept, for the caps and for the officer to match.",
+        section="booking",
+        choices=("none", "phone", "cccd"),
+        choice_labels=("Không cần", "Số điện thoại", "Số CCCD (12 số)"),
+    ),
+    OfficeSetting(
+        "online_cap_per_person",
+        "int",
+        2,
+        "Số lượt trực tuyến tối đa mỗi người mỗi ngày",
+        "At most this many online numbers and appointments per person (by phone or CCCD) "
+        "per day, all services together (with online_identity 'phone' or 'cccd').",
+        section="booking",
+        low=1,
+        high=20,
+    ),
+    OfficeSetting(
+        "online_cap_per_field",
+        "int",
+        1,
+        "Số lượt trực tuyến tối đa mỗi người mỗi lĩnh vực mỗi ngày",
+        "At most this many online numbers and appointments per person per lĩnh vực per day.",
+        section="booking",
+        low=1,
+        high=20,
+    ),
+    OfficeSetting(
+        "online_share",
+        "fraction",
+        0.5,
+        "Tỷ lệ năng lực dành cho trực tuyến",
+        "Share of a service's capacity remote citizens may take: online numbers per day "
+        "(capacity = counters serving it × the day's opening time ÷ its service time) and, "
+        "where the manager set no capacity, appointments per half-hour slot (counters × 30 "
+        "minutes ÷ service time). The rest stays for the people in the room.",
+        section="booking",
+        low=0,
+        high=1,
+        hint_vi="0–1, ví dụ 0.5 = một nửa",
+    ),
+    OfficeSetting(
+        "online_close_before_min",
+        "int",
+        30,
+        "Ngừng lấy số trực tuyến trước giờ đóng cửa (phút)",
+        "Online numbers stop this many minutes before the end of the day's opening hours.",
+        section="booking",
+        low=0,
+        high=480,
+    ),
+    OfficeSetting(
+        "booking_horizon_days",
+        "int",
+        14,
+        "Đặt lịch trước tối đa (ngày)",
+        "Appointments may be booked for today and up to this many days ahead (closed days "
+        "and holidays excluded).",
+        section="booking",
+        low=0,
+        high=90,
+    ),
+    OfficeSetting(
+        "booking_grace_min",
+        "int",
+        15,
+        "Thời gian ân hạn khi đến trễ giờ hẹn (phút)",
+        "An appointment checked in up to this many minutes after its slot starts is in line "
+        "from the slot's start; later it becomes an ordinary ticket of the moment it checks in.",
+        section="booking",
+        low=0,
+        high=120,
+    ),
+    OfficeSetting(
+        "booking_streak_max",
+        "int",
+        2,
+        "Số lượt lịch hẹn được gọi liên tiếp trước người đến trực tiếp",
+        "At most this many appointments that checked in on time are called ahead of waiting "
+        "walk-ins at one counter before a walk-in is taken (priority calls in between do not "
+        "count); 0: appointments get no precedence and queue from their check-in.",
+        section="booking",
+        low=0,
+        high=20,
+    ),
+    OfficeSetting(
+        "online_rate_per_hour",
+        "int",
+        10,
+        "Số lượt trực tuyến tối đa mỗi địa chỉ mạng mỗi giờ",
+        "At most this many online numbers and appointments from one network address in any "
+        "hour (429 beyond).",
+        section="booking",
+        low=1,
+        high=10000,
     ),
     OfficeSetting(
         "retention_days",

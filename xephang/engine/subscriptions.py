@@ -215,6 +215,38 @@ def subscribe_within(
     )
 
 
+def subscribe_booking_within(
+    db: sqlite_utils.Database, office: dict, appointment: dict, contact: Contact, at: datetime
+) -> tuple[int, dict]:
+    """Store a consented subscription for a booking's visit (its confirmation, reminder and,
+    once checked in, its ticket's messages) and log that it exists (caller's transaction);
+    kept until the end of the booking's day plus the rating window. Returns its id and
+    the logged event."""
+    subscription_id = db.execute(
+        "INSERT INTO subscriptions (office_id, visit_id, channel, address, masked, lang,"
+        " consent_at, created_at, erase_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            office["id"],
+            appointment["visit_id"],
+            contact.channel,
+            contact.address,
+            contact.masked,
+            contact.lang,
+            iso(at),
+            iso(at),
+            erase_time(db, office, appointment["day"]),
+        ],
+    ).lastrowid
+    event = append_event(
+        db,
+        office["id"],
+        "subscribed",
+        at,
+        details={"channel": contact.channel, "appointment_id": appointment["id"]},
+    )
+    return subscription_id, event
+
+
 def _visit_ticket(db, token: str) -> dict:
     row = one(
         db,

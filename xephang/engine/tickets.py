@@ -55,6 +55,11 @@ def issue_ticket(
     device_limit: tuple[int, float] | None = None,
     notify: dict | None = None,
     message_channels: Collection[str] = (),
+    channel: str = "kiosk",
+    queue_at: datetime | None = None,
+    slot_at: datetime | None = None,
+    details: dict | None = None,
+    visit_id: int | None = None,
 ) -> Outcome:
     """Issue the next numbered ticket of a service for today, as one transaction.
 
@@ -65,6 +70,11 @@ def issue_ticket(
     A device (a kiosk) issues at most ``device_limit`` = (count, seconds)
     tickets in any window of that length, whatever path it issues by: every
     caller issuing for a device must give the limit.
+
+    ``channel`` is how the citizen came: the kiosk (or staff), an ``online`` number, or an
+    ``appointment`` checking in (``engine/booking.py``, which gives the appointment's
+    place in line as ``queue_at`` and its slot start as ``slot_at``; ``details`` go into
+    the logged event).
 
     ``within(db, outcome)``, if given, runs last in the same transaction and its
     result lands in ``outcome.extra["within"]``: the kiosk queues the receipt
@@ -97,7 +107,8 @@ def issue_ticket(
                     f"Không có nhóm ưu tiên '{priority}'", f"No priority category '{priority}'"
                 )
         day = local_day(at, office["timezone"]).isoformat()
-        if svc["daily_cap"] is not None:
+        # A booking checking in had its place before the day's tickets ran out.
+        if svc["daily_cap"] is not None and channel != "appointment":
             issued_today = scalar(
                 db,
                 "SELECT count(*) FROM tickets WHERE office_id = ? AND service_id = ? AND day = ?"
@@ -115,13 +126,27 @@ def issue_ticket(
             else subscriptions.contact_from(db, office_id, notify, message_channels)
         )
         stale = expire_stale(db, office, at)
-        visit_id = db.execute(
-            "INSERT INTO visits (office_id, token, created_at) VALUES (?, ?, ?)",
-            [office_id, secrets.token_urlsafe(16), iso(at)],
-        ).lastrowid
+        if visit_id is None:  # a booking checking in brings the visit it was booked with
+            visit_id = db.execute(
+                "INSERT INTO visits (office_id, token, created_at) VALUES (?, ?, ?)",
+                [office_id, secrets.token_urlsafe(16), iso(at)],
+            ).lastrowid
         ticket_id = insert_ticket(
-            db, office, svc, day, visit_id, category, at, iso(at), device_id=device_id
+            db,
+            office,
+            svc,
+            day,
+            visit_id,
+            category,
+            at,
+            iso(queue_at or at),
+            device_id=device_id,
+            channel=channel,
+            slot_at=None if slot_at is None else iso(slot_at),
         )
+        logged_details = {"priority": priority, "device_id": device_id}
+        if channel != "kiosk":
+            logged_details.update(channel=channel, **(details or {}))
         raw = append_event(
             db,
             office_id,
@@ -129,7 +154,7 @@ def issue_ticket(
             at,
             ticket_id=ticket_id,
             user_id=user_id,
-            details={"priority": priority, "device_id": device_id},
+            details=logged_details,
         )
         logged = [*stale, raw]
         if contact is not None:
@@ -170,6 +195,8 @@ def insert_ticket(
     device_id: int | None = None,
     from_ticket_id: int | None = None,
     target_counter_id: int | None = None,
+    channel: str = "kiosk",
+    slot_at: str | None = None,
 ) -> int:
     """Insert the next numbered waiting ticket of a service (caller's transaction).
 
@@ -179,8 +206,8 @@ def insert_ticket(
     number = next_number(db, office["id"], svc["id"], day)
     return db.execute(
         "INSERT INTO tickets (office_id, service_id, visit_id, from_ticket_id, day, number, code,"
-        " priority, priority_rank, status, target_counter_id, device_id, issued_at, queue_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?)",
+        " priority, priority_rank, status, target_counter_id, device_id, issued_at, queue_at,"
+        " channel, slot_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?, ?)",
         [
             office["id"],
             svc["id"],
@@ -195,6 +222,8 @@ def insert_ticket(
             device_id,
             iso(at),
             queue_at,
+            channel,
+            slot_at,
         ],
     ).lastrowid
 

@@ -76,6 +76,8 @@ def _build_view(ticket: dict, row: dict, private: bool) -> dict:
         "started_at": local_iso(ticket["started_at"], tz),
         "finished_at": local_iso(ticket["finished_at"], tz),
         "recalls": ticket["recalls"],
+        "channel": ticket["channel"],
+        "slot_at": local_iso(ticket["slot_at"], tz),
     }
     if private:
         view["tracker_token"] = row["v_token"]

@@ -2,7 +2,8 @@
 
 This is where the definitions of docs/reports.md live:
 
-- wait of a ticket = first call − issue (recalls do not reset it). A ticket
+- wait of a ticket = first call − issue (recalls do not reset it); for an
+  appointment, first call − the later of check-in and slot start. A ticket
   that leaves the line without being called (cancelled while waiting,
   expired) waited until it left: ``tickets.left_at``, set by the engine when
   it left (a cancellation's time; for an expired ticket the end of that
@@ -21,7 +22,8 @@ This is where the definitions of docs/reports.md live:
 - satisfied = a rating above the lowest level of the office's scale.
 
 Attribution: ticket counts, service times and ratings belong to the
-ticket's own service, counter, officer and hour of issue. A visit (its wait)
+ticket's own service, counter, officer, hour of issue and channel (kiosk, online,
+appointment; a transfer's ticket keeps its visit's). A visit (its wait)
 belongs to its first ticket: that ticket's day, service, hour of issue, and
 the counter and officer that handled it.
 """
@@ -37,15 +39,20 @@ from ..clock import utc_offset
 from ..engine.targets import Targets
 from .stats import Tally
 
-DIMS = ("office", "service", "counter", "officer", "hour")
+DIMS = ("office", "service", "counter", "officer", "hour", "channel")
+# How a visit came in (its first ticket's channel), as the integer keys the rollup stores.
+CHANNEL_KEYS = {"kiosk": 1, "online": 2, "appointment": 3}
 NONE_KEY = 0  # office dimension, or "no counter / no officer"
 
 # Times are stored in UTC at millisecond precision, so SQLite's julianday arithmetic
 # rounded to the millisecond is exact. The per-ticket arithmetic and grouping run in
 # SQLite; Python sees one row per group of tickets and one row per visit.
 _MS = "CAST(round((julianday({end}) - julianday({start})) * 86400000) AS INTEGER)"
-# A ticket's wait: until its first call, or until it left the line uncalled (left_at).
-WAIT_MS = _MS.format(end="coalesce(t.called_at, t.left_at)", start="t.issued_at")
+# A ticket's wait: until its first call, or until it left the line uncalled (left_at),
+# from its issue or, for an appointment, from the later of check-in (its issue) and its
+# slot's start (never below zero: a booking called before its slot waited nothing).
+WAIT_FROM = "max(t.issued_at, coalesce(t.slot_at, t.issued_at))"
+WAIT_MS = "max(0, {})".format(_MS.format(end="coalesce(t.called_at, t.left_at)", start=WAIT_FROM))
 LEFT = "(t.called_at IS NULL AND t.left_at IS NOT NULL)"
 SERVICE_MS = _MS.format(end="t.finished_at", start="t.started_at")
 KEYS = {  # how each dimension's key is read from a ticket (the office has one group)
@@ -53,6 +60,7 @@ KEYS = {  # how each dimension's key is read from a ticket (the office has one g
     "counter": "coalesce(t.counter_id, 0)",
     "officer": "coalesce(t.officer_id, 0)",
     "hour": "CAST(strftime('%H', t.issued_at, :offset) AS INTEGER)",
+    "channel": "CASE t.channel WHEN 'online' THEN 2 WHEN 'appointment' THEN 3 ELSE 1 END",
 }
 _OF_DAY = "FROM tickets t WHERE t.office_id = :office AND t.day = :day"
 

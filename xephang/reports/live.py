@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlite_utils
 
 from .. import formats
-from ..clock import day_bounds, local_day, resolve_now, shown
+from ..clock import day_bounds, iso, local_day, resolve_now, shown
 from ..engine.log import last_seq
 from ..engine.lookups import get_office
 from ..engine.settings import office_settings
@@ -138,9 +138,27 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
         "printers": devices["printers"],
         "print_jobs": devices["jobs"],
         "outbox": messages,
+        "bookings": bookings_today(db, office_id, today, now),
         "alerts": alerts,
         "seq": last_seq(db, office_id),
     }
+
+
+def bookings_today(db, office_id: int, day: str, now: datetime) -> dict:
+    """Today's appointments by status, and those booked whose slot has started but who have
+    not checked in yet (``late``)."""
+    counts = dict.fromkeys(("booked", "checked_in", "cancelled", "missed"), 0)
+    for status, n in db.execute(
+        "SELECT status, count(*) FROM appointments WHERE office_id = ? AND day = ? GROUP BY status",
+        [office_id, day],
+    ).fetchall():
+        counts[status] = n
+    counts["late"] = db.execute(
+        "SELECT count(*) FROM appointments WHERE office_id = ? AND day = ? AND status = 'booked'"
+        " AND slot_start <= ?",
+        [office_id, day, iso(now)],
+    ).fetchone()[0]
+    return counts
 
 
 def today_tally(db, office: dict, day: str, targets: Targets, lowest_level) -> Tally:
@@ -153,8 +171,9 @@ def today_tally(db, office: dict, day: str, targets: Targets, lowest_level) -> T
 def waiting_now(db, office_id: int, now: datetime, targets: Targets, today: str) -> list[dict]:
     """Waiting tickets with their visit's wait so far (earlier tickets' waits included)."""
     rows = db.execute(
-        "SELECT id, code, service_id, visit_id, from_ticket_id, issued_at, day, priority FROM"
-        " tickets WHERE office_id = ? AND status = 'waiting'",
+        "SELECT id, code, service_id, visit_id, from_ticket_id,"
+        " max(issued_at, coalesce(slot_at, issued_at)), day, priority FROM tickets"
+        " WHERE office_id = ? AND status = 'waiting'",
         [office_id],
     ).fetchall()
     earlier: dict[int, float] = {}
@@ -172,7 +191,9 @@ def waiting_now(db, office_id: int, now: datetime, targets: Targets, today: str)
             )
     out = []
     for tid, code, service_id, visit_id, _from, issued, day, priority in rows:
-        wait = (now - datetime.fromisoformat(issued)).total_seconds() + earlier.get(visit_id, 0)
+        # ``issued``: when the wait began (an appointment's slot start, if later)
+        wait = max(0.0, (now - datetime.fromisoformat(issued)).total_seconds())
+        wait += earlier.get(visit_id, 0)
         target = targets.on("avg_wait_s", day, service_id)
         out.append(
             {

@@ -36,7 +36,8 @@ EVENT_VI = {
 LOG_SQL = (
     "SELECT t.id, t.visit_id, t.from_ticket_id, t.day, t.code, t.service_id, t.priority,"
     " t.status, t.counter_id, t.officer_id, t.issued_at, t.called_at, t.started_at,"
-    " t.finished_at, t.left_at, t.recalls, t.dossier_code, r.level AS rating"
+    " t.finished_at, t.left_at, t.recalls, t.dossier_code, t.channel, t.slot_at,"
+    " r.level AS rating"
     " FROM tickets t LEFT JOIN ratings r ON r.ticket_id = t.id"
     " WHERE t.office_id = ? AND t.day BETWEEN ? AND ?"
 )
@@ -77,7 +78,7 @@ def log_rows(
             offset = offsets[r["day"]] = utc_offset(office["timezone"], r["day"])
         r["times"] = {
             key: _local_naive(parse, r[key], offset)
-            for key in ("issued_at", "called_at", "started_at", "finished_at", "left_at")
+            for key in ("issued_at", "called_at", "started_at", "finished_at", "left_at", "slot_at")
         }
         raw.append(r)
     codes = {r["id"]: r["code"] for r in raw}
@@ -85,7 +86,10 @@ def log_rows(
     for r in raw:
         t = r["times"]
         r["left"] = not r["called_at"] and bool(r["left_at"])  # left the line uncalled
-        r["wait_s"] = _span(t["issued_at"], t["called_at"] or t["left_at"])
+        # an appointment waits from the later of check-in and its slot's start
+        since = max(t["issued_at"], t["slot_at"]) if t["slot_at"] else t["issued_at"]
+        wait = _span(since, t["called_at"] or t["left_at"])
+        r["wait_s"] = None if wait is None else max(0.0, wait)
         visit = visits.setdefault(
             r["visit_id"], {"wait": 0.0, "root": None, "open": False, "left": False}
         )

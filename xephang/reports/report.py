@@ -17,7 +17,7 @@ from .facts import NONE_KEY, day_tallies
 from .rollup import ensure_days, stored_tallies
 from .stats import Tally
 
-GROUPINGS = ("office", "service", "counter", "officer", "day", "hour", "weekday")
+GROUPINGS = ("office", "service", "counter", "officer", "day", "hour", "weekday", "channel")
 GROUPING_VI = {
     "office": "Toàn văn phòng",
     "service": "Dịch vụ",
@@ -26,7 +26,9 @@ GROUPING_VI = {
     "day": "Ngày",
     "hour": "Giờ trong ngày",
     "weekday": "Thứ trong tuần",
+    "channel": "Kênh lấy số",
 }
+CHANNELS_VI = {1: "Tại văn phòng (kiosk, quầy)", 2: "Lấy số trực tuyến", 3: "Lịch hẹn"}
 # The stored dimension each grouping is read from.
 DIM_OF = {
     "office": "office",
@@ -36,6 +38,7 @@ DIM_OF = {
     "day": "office",
     "hour": "hour",
     "weekday": "office",
+    "channel": "channel",
 }
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 PERIODS = ("day", "week", "month", "year", "custom")
@@ -150,6 +153,8 @@ def group_label(group: str, key, names: dict) -> tuple:
         return key, f"{key:02d}:00–{key + 1:02d}:00"
     if group == "office":
         return 0, "Toàn văn phòng"
+    if group == "channel":
+        return key, CHANNELS_VI.get(key, f"#{key}")
     if key == NONE_KEY:
         none = {"counter": "(chưa gọi tại quầy nào)", "officer": "(không ghi cán bộ)"}
         return (1, ""), none.get(group, "—")
@@ -215,6 +220,37 @@ def wait_report(
             ),
         },
         "target_changes": target_changes(ctx),
+        "channels": channel_summary(db, ctx.office["id"], ctx.first, ctx.last),
+    }
+
+
+def channel_summary(db: sqlite_utils.Database, office_id: int, first: str, last: str) -> dict:
+    """Bookings of the period by status (``missed``: never came; ``no_show``: checked in,
+    called and absent) and dossiers recorded per channel (the share of each channel)."""
+    bookings = dict.fromkeys(("booked", "checked_in", "cancelled", "missed"), 0)
+    for status, n in db.execute(
+        "SELECT status, count(*) FROM appointments WHERE office_id = ? AND day BETWEEN ? AND ?"
+        " GROUP BY status",
+        [office_id, first, last],
+    ).fetchall():
+        bookings[status] = n
+    bookings["no_show"] = db.execute(
+        "SELECT count(*) FROM tickets WHERE office_id = ? AND day BETWEEN ? AND ?"
+        " AND channel = 'appointment' AND status = 'no_show'",
+        [office_id, first, last],
+    ).fetchone()[0]
+    dossiers = dict.fromkeys(("kiosk", "online", "appointment"), 0)
+    for channel, n in db.execute(
+        "SELECT channel, count(*) FROM tickets WHERE office_id = ? AND day BETWEEN ? AND ?"
+        " AND dossier_code IS NOT NULL AND dossier_code != '' GROUP BY channel",
+        [office_id, first, last],
+    ).fetchall():
+        dossiers[channel] = n
+    total = sum(dossiers.values())
+    return {
+        "bookings": bookings,
+        "dossiers": dossiers,
+        "dossier_share": {k: (v / total if total else None) for k, v in dossiers.items()},
     }
 
 

@@ -460,6 +460,82 @@ ALTER TABLE tickets ADD COLUMN estimate_high_s INTEGER
     )
 
 
+@migrations(name="0014_booking")
+def booking(db: sqlite_utils.Database) -> None:
+    """Online numbers and appointments: each ticket records its channel (and an
+    appointment's slot start, from which its wait counts); each counter its run of
+    appointments called ahead of walk-ins (``booking_streak``); the booking a message is
+    about (``outbox.appointment_id``); the manager's slot capacities; appointments (with
+    the visit their messages and ticket belong to); and the remote claims the caps count,
+    keyed by a keyed hash of the citizen's phone or CCCD number (never the number)."""
+    _run(
+        db,
+        """
+ALTER TABLE tickets ADD COLUMN channel TEXT NOT NULL DEFAULT 'kiosk'
+    CHECK (channel IN ('kiosk', 'online', 'appointment'));
+ALTER TABLE tickets ADD COLUMN slot_at TEXT;
+ALTER TABLE counters ADD COLUMN booking_streak INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN appointment_id INTEGER;
+CREATE TABLE booking_slots (
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    service_id INTEGER NOT NULL REFERENCES services(id),
+    weekday TEXT NOT NULL CHECK (weekday IN ('mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun')),
+    start TEXT NOT NULL,
+    capacity INTEGER NOT NULL CHECK (capacity >= 0),
+    PRIMARY KEY (service_id, weekday, start)
+);
+CREATE TABLE appointments (
+    id INTEGER PRIMARY KEY,
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    service_id INTEGER NOT NULL REFERENCES services(id),
+    day TEXT NOT NULL,
+    slot_start TEXT NOT NULL,
+    slot_end TEXT NOT NULL,
+    code TEXT NOT NULL,
+    token TEXT NOT NULL UNIQUE,
+    identity_kind TEXT CHECK (identity_kind IN ('phone', 'cccd')),
+    identity_hash TEXT,
+    identity_last3 TEXT,
+    status TEXT NOT NULL DEFAULT 'booked'
+        CHECK (status IN ('booked', 'checked_in', 'cancelled', 'missed')),
+    ticket_id INTEGER REFERENCES tickets(id),
+    visit_id INTEGER REFERENCES visits(id),
+    consent_at TEXT,
+    created_at TEXT NOT NULL,
+    checked_in_at TEXT,
+    cancelled_at TEXT,
+    UNIQUE (office_id, code)
+);
+CREATE INDEX appointments_slot ON appointments (service_id, slot_start)
+    WHERE status != 'cancelled';
+CREATE INDEX appointments_day ON appointments (office_id, day, status);
+CREATE INDEX appointments_identity ON appointments (office_id, identity_hash, day)
+    WHERE identity_hash IS NOT NULL;
+CREATE TABLE online_claims (
+    id INTEGER PRIMARY KEY,
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    day TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('online', 'appointment')),
+    service_id INTEGER NOT NULL REFERENCES services(id),
+    field TEXT NOT NULL DEFAULT '',
+    identity_hash TEXT,
+    address_hash TEXT,
+    ticket_id INTEGER REFERENCES tickets(id),
+    appointment_id INTEGER REFERENCES appointments(id),
+    created_at TEXT NOT NULL,
+    released_at TEXT
+);
+CREATE INDEX online_claims_identity ON online_claims (office_id, identity_hash, day)
+    WHERE identity_hash IS NOT NULL AND released_at IS NULL;
+CREATE INDEX online_claims_address ON online_claims (address_hash, created_at)
+    WHERE address_hash IS NOT NULL;
+CREATE INDEX online_claims_to_forget ON online_claims (office_id, day)
+    WHERE identity_hash IS NOT NULL OR address_hash IS NOT NULL;
+CREATE INDEX online_claims_day ON online_claims (office_id, service_id, day, kind)
+""",
+    )
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply every pending migration step."""
     migrations.apply(db)

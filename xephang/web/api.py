@@ -2,29 +2,42 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 
 from .. import engine
 from ..config import message_channels
+from ..engine import booking
 from ..engine.states import TICKET_ACTIONS
 from ..errors import ForbiddenError, NotFoundError
+from ..queries import booking as booking_queries
 from ..queries import messages as message_queries
 from ..queries import office as office_queries
 from ..queries import queue as queue_queries
-from .auth import allow, current_principal, public, require_office
+from .auth import allow, current_principal, public, refuse_cross_site, require_office
 from .bodies import (
     COUNTER_ACTION_BODIES,
     TICKET_ACTION_BODIES,
+    AppointmentBody,
     CallBody,
+    CheckinBody,
     IssueBody,
     NoBody,
+    OnlineTicketBody,
+    QueryDay,
     QueryNumber,
     accepts,
     accepts_query,
     read_body,
     read_query,
 )
-from .context import device_rate_limit, get_db, publish, tracker_url
+from .context import (
+    booking_url,
+    device_rate_limit,
+    get_db,
+    identity_key,
+    publish,
+    tracker_url,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -250,6 +263,128 @@ def counter_action(counter_id: int, action: str):
         outcome = engine.close_counter(db, counter_id, user_id=uid)
     publish(outcome)
     return ok(counter=office_queries.counter_view(db, counter_id))
+
+
+@bp.get("/offices/<int:office_id>/availability")
+@public
+@accepts_query(
+    QueryNumber("service", "dịch vụ", "a service id: add its appointment slots by day"),
+    QueryDay("day", "ngày", "with service: that day's slots only"),
+)
+def office_availability(office_id: int):
+    """What citizens can take from home now and ahead (public): services, waits, slots.
+
+    Services open now with the people waiting, the honest estimate and the online numbers
+    left today; the days that take appointments; with ``service``, its slots by day."""
+    db, default_s = get_db(), current_app.config["DEFAULT_SERVICE_TIME_S"]
+    found = dict(booking_queries.availability(db, office_id, default_s=default_s))
+    query = read_query()
+    if query["service"] is not None:
+        days = found["appointments"]["days"]
+        if query["day"] is not None:
+            days = [d for d in days if d == query["day"]]
+        found["slots"] = booking_queries.slots_by_day(
+            db, office_id, query["service"], days, default_s=default_s
+        )
+    return ok(availability=found)
+
+
+def remote_fields(body) -> dict:
+    """The identity, consent and address a citizen's remote request carries, for the engine."""
+    return {
+        "key": identity_key(),
+        "phone": body.phone,
+        "citizen_id": body.citizen_id,
+        "consent": body.consent is True,
+        "address": request.remote_addr,
+    }
+
+
+@bp.post("/offices/<int:office_id>/online-tickets")
+@public
+@accepts(OnlineTicketBody)
+def online_ticket(office_id: int):
+    """Take an online number, in line at once; answers the ticket and its tracker URL."""
+    refuse_cross_site()
+    body: OnlineTicketBody = read_body()
+    engine.get_office(get_db(), office_id)
+    outcome = publish(
+        booking.take_online_number(
+            get_db(),
+            office_id,
+            body.service,
+            default_service_s=current_app.config["DEFAULT_SERVICE_TIME_S"],
+            notify=body.notify.request() if body.notify else None,
+            message_channels=message_channels(current_app.config),
+            **remote_fields(body),
+        )
+    )
+    return ok(201, ticket=ticket_json(outcome.ticket))
+
+
+def appointment_json(appointment: dict) -> dict:
+    """An appointment for its citizen, with its page and calendar links."""
+    found = dict(appointment)
+    token = found.pop("token", None)
+    if token:
+        found["booking_url"] = booking_url(token)
+        found["ics_url"] = booking_url(token) + "/calendar.ics"
+    return found
+
+
+@bp.post("/offices/<int:office_id>/appointments")
+@public
+@accepts(AppointmentBody)
+def book_appointment(office_id: int):
+    """Book a half-hour slot of a service; answers the booking, its code and its page URL."""
+    refuse_cross_site()
+    body: AppointmentBody = read_body()
+    engine.get_office(get_db(), office_id)
+    outcome = publish(
+        booking.book_appointment(
+            get_db(),
+            office_id,
+            body.service,
+            body.slot,
+            default_service_s=current_app.config["DEFAULT_SERVICE_TIME_S"],
+            notify=body.notify.request() if body.notify else None,
+            message_channels=message_channels(current_app.config),
+            **remote_fields(body),
+        )
+    )
+    return ok(201, appointment=appointment_json(outcome.extra["appointment"]))
+
+
+@bp.post("/checkins")
+@allow("officer", "kiosk")
+@accepts(CheckinBody)
+def checkin():
+    """Check a booking in by its code, its QR or the citizen's CCCD QR: it joins the line."""
+    principal = current_principal()
+    body: CheckinBody = read_body()
+    office_id = principal.office_id if body.office is None else body.office
+    if office_id is None:
+        raise ForbiddenError("Cần chọn văn phòng (trường office)", "Give an office")
+    require_office(principal, office_id)
+    outcome = publish(
+        booking.check_in(
+            get_db(),
+            office_id,
+            body.text,
+            identity_key(),
+            device_id=principal.device_id,
+            device_limit=device_rate_limit() if principal.device_id else None,
+            user_id=principal.user_id,
+            default_service_s=current_app.config["DEFAULT_SERVICE_TIME_S"],
+        )
+    )
+    return ok(
+        201,
+        ticket=ticket_json(outcome.ticket),
+        appointment=outcome.extra["appointment"],
+        on_time=outcome.extra["on_time"],
+        late=outcome.extra["late"],
+    )
 
 
 @bp.get("/openapi.json")

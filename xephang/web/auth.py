@@ -113,6 +113,24 @@ def public(view):
     return view
 
 
+def refuse_cross_site() -> None:
+    """Refuse a public request that creates something when a browser sent it from another
+    site (datasette's check): its ``Sec-Fetch-Site``, else its ``Origin`` against this
+    host. Public forms and API calls have no session to carry a CSRF token, and a page
+    elsewhere must not take numbers or book slots with its visitors' browsers. Clients
+    that are not browsers send neither header and pass."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        allowed = site in ("same-origin", "none")
+    else:
+        origin = request.headers.get("Origin")
+        allowed = origin is None or urlsplit(origin).netloc == request.host
+    if not allowed:
+        raise ForbiddenError(
+            "Yêu cầu gửi từ trang web khác bị từ chối", "Cross-site request refused"
+        )
+
+
 def csrf_token() -> str:
     """This session's CSRF token (made on first use)."""
     if "csrf" not in session:

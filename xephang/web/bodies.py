@@ -36,6 +36,7 @@ also trims and bounds text for its other callers.
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -53,6 +54,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ..engine.booking import SLOT_PATTERN
 from ..engine.lookups import MAX_TEXT, storable_id
 from ..errors import BadInputError
 
@@ -267,6 +269,86 @@ class KioskIssueBody(Body):
     )
 
 
+CCCD_PATTERN = r"^[ .-]*([0-9][ .-]*){12}$"
+
+
+class RemoteBody(Body):
+    """Who is taking a number or a slot from home, as the office's ``online_identity``
+    asks (``none``: nothing; ``phone``; ``cccd``: ``citizen_id``), and their consent to
+    keeping its keyed hash and last 3 digits. Checked by the engine, in its own words."""
+
+    service: ServiceRef = Field(title="dịch vụ", description="prefix (A) or service id")
+    phone: Annotated[Text | None, StringConstraints(max_length=30)] = Field(
+        None,
+        title="số điện thoại",
+        description="a Vietnamese mobile number, when the office asks for a phone",
+        json_schema_extra={"pattern": PHONE_PATTERN},
+    )
+    citizen_id: Annotated[Text | None, StringConstraints(max_length=30)] = Field(
+        None,
+        title="số CCCD",
+        description="the 12-digit citizen-ID number, when the office asks for it",
+        json_schema_extra={"pattern": CCCD_PATTERN},
+    )
+    consent: Annotated[bool | None, BeforeValidator(_no_object_if_blank)] = Field(
+        None,
+        title="đồng ý",
+        description="true: the consent line was accepted (needed when an identity is asked)",
+    )
+
+
+class OnlineTicketBody(RemoteBody):
+    """An online number, in line from the moment it is taken."""
+
+    notify: Annotated[NotifyBody | None, BeforeValidator(_no_object_if_blank)] = Field(
+        None, title="nhận tin nhắn", description="subscribe the visit to messages, with consent"
+    )
+
+
+class AppointmentBody(RemoteBody):
+    """An appointment: a service and one of its half-hour slots."""
+
+    slot: RequiredText = Field(
+        title="khung giờ",
+        description="the slot's start in the office's time (2026-12-03T08:00), as listed by"
+        " availability; a well-formed time that is no slot on offer answers 409",
+        examples=["2026-12-03T08:00"],
+        json_schema_extra={"pattern": SLOT_PATTERN},
+    )
+    notify: Annotated[NotifyBody | None, BeforeValidator(_no_object_if_blank)] = Field(
+        None,
+        title="nhận tin nhắn",
+        description="a confirmation, a reminder an hour before, then the ticket's messages",
+    )
+
+
+class CheckinBody(Body):
+    """What a kiosk's scanner typed, or staff entered: a booking's code, its QR (the page
+    link) or a CCCD QR text (only its first field is read)."""
+
+    text: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
+        WithJsonSchema({**NOT_BLANK, "maxLength": 1000}),
+    ] = Field(title="mã lịch hẹn", examples=["HX7K3M"])
+    office: Id = Field(
+        None,
+        title="văn phòng",
+        description="office id; absent: the caller's own (admins must give it)",
+        json_schema_extra=_hide_default,
+    )
+
+
+class KioskCheckinBody(Body):
+    """What a kiosk's scanner typed, or the citizen keyed in (its office is the kiosk's)."""
+
+    text: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
+        WithJsonSchema({**NOT_BLANK, "maxLength": 1000}),
+    ] = Field(title="mã lịch hẹn")
+
+
 class UnsubscribeBody(Body):
     """Which messages to stop: one channel, or (absent) all of them."""
 
@@ -396,11 +478,12 @@ class QueryNumber:
     repeat: bool = False  # ?service=1&service=2
 
     def schema(self) -> dict:
-        number = {"type": "integer"}
-        if self.low is not None:
-            number["minimum"] = self.low
-        if self.high is not None:
-            number["maximum"] = self.high
+        # Without bounds of its own, a number is still one SQLite can store (``_checked``).
+        number = {
+            "type": "integer",
+            "minimum": -(2**63) if self.low is None else self.low,
+            "maximum": 2**63 - 1 if self.high is None else self.high,
+        }
         if self.repeat:
             return {"type": "array", "items": number}
         return {**number, **({"default": self.default} if self.default is not None else {})}
@@ -426,7 +509,32 @@ class QueryNumber:
         return number
 
 
-def accepts_query(*params: QueryNumber):
+@dataclass(frozen=True)
+class QueryDay:
+    """A day query parameter (YYYY-MM-DD), optional."""
+
+    name: str
+    title: str
+    description: str
+    repeat: bool = False
+
+    def schema(self) -> dict:
+        return {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+
+    def read(self) -> Any:
+        raw = request.args.getlist(self.name)
+        if not raw:
+            return None
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw[-1]):
+            raise BadInputError(
+                f"{self.title[:1].upper() + self.title[1:]} không hợp lệ (YYYY-MM-DD)",
+                f"{self.name} must be YYYY-MM-DD",
+                field=self.name,
+            )
+        return raw[-1]  # a day that does not exist is no bookable day: it has no slots
+
+
+def accepts_query(*params: QueryNumber | QueryDay):
     """Declare a view's query parameters; the view reads them with ``read_query()``."""
 
     def decorator(view):

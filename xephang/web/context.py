@@ -8,6 +8,7 @@ from .. import formats
 from ..clock import shown, shown_day, written_day
 from ..config import parse_rate
 from ..engine import Outcome
+from ..engine.booking import identity_key as derive_identity_key
 from ..storage import ConnectionPool
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -91,3 +92,13 @@ def device_rate_limit() -> tuple[int, float]:
 def tracker_url(token: str) -> str:
     """The address the ticket's QR code opens."""
     return current_app.config["PUBLIC_URL"].rstrip("/") + "/t/" + token
+
+
+def identity_key() -> bytes:
+    """The key citizens' phone and CCCD numbers are hashed with (from SECRET_KEY)."""
+    return derive_identity_key(current_app.config["SECRET_KEY"])
+
+
+def booking_url(token: str) -> str:
+    """The address of a booking's page (its QR code opens it; the kiosk reads it)."""
+    return current_app.config["PUBLIC_URL"].rstrip("/") + "/booking/b/" + token

@@ -110,6 +110,65 @@ SNAPSHOT = {
         "counters": {"type": "array", "items": COUNTER},
     },
 }
+APPOINTMENT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "code": {"type": "string", "example": "HX7K3M", "description": "the booking code"},
+        "status": {"type": "string", "enum": ["booked", "checked_in", "cancelled", "missed"]},
+        "day": {"type": "string", "format": "date"},
+        "slot_start": {"type": "string", "format": "date-time"},
+        "slot_end": {"type": "string", "format": "date-time"},
+        "service": {"type": "object"},
+        "identity": {"type": "string", "description": "the last 3 digits only (•••567)"},
+        "ticket_id": {"type": ["integer", "null"]},
+        "booking_url": {"type": "string", "format": "uri", "description": "its page (QR)"},
+        "ics_url": {"type": "string", "format": "uri"},
+    },
+}
+SLOT = {
+    "type": "object",
+    "properties": {
+        "start": {"type": "string", "format": "date-time"},
+        "end": {"type": "string", "format": "date-time"},
+        "time": {"type": "string", "example": "08:00"},
+        "capacity": {"type": "integer"},
+        "booked": {"type": "integer"},
+        "free": {"type": "integer"},
+    },
+}
+AVAILABILITY = {
+    "type": "object",
+    "properties": {
+        "office": {"type": "object"},
+        "day": {"type": "string", "format": "date"},
+        "open_now": {"type": "boolean"},
+        "online": {"type": "object", "description": "enabled, open, closes_at"},
+        "appointments": {"type": "object", "description": "enabled, days, slot_minutes"},
+        "identity": {"type": "object", "description": "mode (none|phone|cccd), consent line"},
+        "services": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "prefix": {"type": "string"},
+                    "waiting": {"type": "integer"},
+                    "counters_open": {"type": "integer"},
+                    "estimated_wait_s": {"type": ["integer", "null"]},
+                    "online_left": {"type": "integer"},
+                    "online_open": {"type": "boolean"},
+                    "bookable": {"type": "boolean"},
+                },
+            },
+        },
+        "slots": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": SLOT},
+            "description": "with ?service=: its slots still to come, by day",
+        },
+    },
+}
 # What each operation answers besides {"ok": true}; a ticket by default.
 RESULTS = {
     ("GET", "/api/v1/health"): {"version": {"type": "string"}},
@@ -118,6 +177,14 @@ RESULTS = {
     ("GET", "/api/v1/offices/{office_id}/waiting"): {"tickets": {"type": "array", "items": TICKET}},
     ("POST", "/api/v1/offices/{office_id}/close-day"): {"expired": {"type": "integer"}},
     ("POST", "/api/v1/counters/{counter_id}/{action}"): {"counter": COUNTER},
+    ("GET", "/api/v1/offices/{office_id}/availability"): {"availability": AVAILABILITY},
+    ("POST", "/api/v1/offices/{office_id}/appointments"): {"appointment": APPOINTMENT},
+    ("POST", "/api/v1/checkins"): {
+        "ticket": TICKET,
+        "appointment": APPOINTMENT,
+        "on_time": {"type": "boolean", "description": "in line from its slot's start"},
+        "late": {"type": "boolean", "description": "checked in past the grace time"},
+    },
     ("POST", "/api/v1/counters/{counter_id}/call-next"): {
         "ticket": {"anyOf": [TICKET, {"type": "null"}], "description": "null: nobody waits"}
     },
@@ -130,6 +197,13 @@ RESULTS = {
 ENUMS = {
     "/api/v1/tickets/{ticket_id}/{action}": list(TICKET_ACTIONS),
     "/api/v1/counters/{counter_id}/{action}": list(COUNTER_ACTION_BODIES),
+}
+# Operations that answer 201 Created.
+CREATED = {
+    ("POST", "/api/v1/tickets"),
+    ("POST", "/api/v1/offices/{office_id}/online-tickets"),
+    ("POST", "/api/v1/offices/{office_id}/appointments"),
+    ("POST", "/api/v1/checkins"),
 }
 # Both kinds of body the API reads, validated by the same models.
 BODY_TYPES = ("application/json", "application/x-www-form-urlencoded")
@@ -291,7 +365,7 @@ def build_openapi(app: Flask) -> dict:
                     "type": "object",
                     "description": "this document",
                 }
-            if path == "/api/v1/tickets" and method == "POST":
+            if (method, path) in CREATED:
                 op["responses"]["201"] = op["responses"].pop("200")
             paths.setdefault(path, {})[method.lower()] = op
     return {

@@ -32,7 +32,8 @@ def _headers(response):
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     # A tracker page's address is its key: never send it on as a referrer.
-    referrer = "no-referrer" if request.path.startswith("/t/") else "same-origin"
+    private = request.path.startswith(("/t/", "/booking/b/"))  # addresses that are keys
+    referrer = "no-referrer" if private else "same-origin"
     headers.setdefault("Referrer-Policy", referrer)
     return response
 

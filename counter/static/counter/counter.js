@@ -27,6 +27,14 @@
     say.timer = setTimeout(function () { m.hidden = true; }, isError ? 8000 : 3000);
   }
 
+  // How the citizen came: an appointment shows its booked time, an online number says so.
+  function channel(t) {
+    if (t.channel === "appointment") {
+      return " · <em class='channel'>Lịch hẹn " + esc((t.slot_at || "").slice(11, 16)) + "</em>";
+    }
+    return t.channel === "online" ? " · <em class='channel'>Trực tuyến</em>" : "";
+  }
+
   // --- rendering ---------------------------------------------------------------------------
   function render() {
     if (!snap) return;
@@ -39,7 +47,8 @@
     $("current-code").dataset.status = t ? t.status : "";
     $("current-info").innerHTML = t
       ? esc(t.service.name_vi) + " · <strong>" + esc(t.status_vi) + "</strong>" +
-        (t.priority ? " · Ưu tiên" : "") + (t.recalls ? " · đã gọi lại " + t.recalls + " lần" : "")
+        (t.priority ? " · Ưu tiên" : "") + channel(t) +
+        (t.recalls ? " · đã gọi lại " + t.recalls + " lần" : "")
       : "Chưa có số nào. Nhấn <kbd>N</kbd> để gọi số tiếp theo.";
     var state = c ? c.state : "closed";
     $("counter-state").textContent = !c ? "" : state === "paused"
@@ -57,6 +66,7 @@
     $("next").innerHTML = next.length ? next.map(function (n) {
       return "<li><button type='button' class='linklike' data-call='" + esc(n.code) + "'>" +
         esc(n.code) + "</button> " + esc(n.service.name_vi) + (n.priority ? " · <em>ưu tiên</em>" : "") +
+        channel(n) +
         " · " + esc((n.issued_at || "").slice(11, 16)) + "</li>";
     }).join("") : "<li class='muted'>Không có ai đang chờ</li>";
     var f = mine ? mine.mine : null;
@@ -240,6 +250,22 @@
   });
   document.querySelectorAll("[data-action]").forEach(function (b) {
     b.addEventListener("click", function () { if (!b.disabled) actions[b.dataset.action](); });
+  });
+  // Staff check a booked citizen in (the booking code, or a scan of its QR or of a CCCD).
+  $("checkin-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var text = $("checkin-text").value.trim();
+    if (!text || busy) return;
+    busy = true;
+    U.postJson(api + "checkins", {text: text, office: snap ? snap.office.id : null})
+      .then(function (r) { return r.json(); })
+      .then(function (res) {
+        if (!res.ok) { say(res.error || "Lỗi", true); return; }
+        $("checkin-text").value = "";
+        say("Đã xác nhận lịch hẹn " + res.appointment.code + ": số " + res.ticket.code +
+            (res.on_time ? " (đúng giờ hẹn)" : " (đến trễ, xếp như người mới đến)"));
+      }, function () { say("Mất kết nối tới máy chủ, thử lại sau / Server unreachable", true); })
+      .then(function () { busy = false; if (live) live.resync(); refreshCounter(); });
   });
   $("next").addEventListener("click", function (e) {
     var b = e.target.closest("[data-call]");

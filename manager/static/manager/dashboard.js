@@ -142,6 +142,14 @@
     }
   }
 
+  function renderBookings() {
+    var b = data.bookings || {};
+    var node = document.getElementById("bookings-today");
+    node.textContent = "Chưa đến: " + (b.booked || 0) + (b.late ? " (" + b.late + " đã quá giờ hẹn)" : "") +
+      " · Đã đến: " + (b.checked_in || 0) + " · Đã hủy: " + (b.cancelled || 0);
+    node.className = b.late ? "warn" : "";
+  }
+
   function renderAlerts() {
     var box = document.getElementById("alerts");
     box.textContent = "";
@@ -164,7 +172,8 @@
 
   function render(next) {
     if (next) { data = next; receivedAt = Date.now(); }
-    renderKpis(); renderServices(); renderCounters(); renderDevices(); renderOutbox(); renderAlerts();
+    renderKpis(); renderServices(); renderCounters(); renderDevices(); renderOutbox(); renderBookings();
+    renderAlerts();
   }
 
   function setStatus(status) {
