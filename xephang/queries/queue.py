@@ -18,11 +18,14 @@ from ..storage import one
 
 
 def waiting_counts(db: sqlite_utils.Database, office_id: int) -> dict[int, int]:
-    """Waiting tickets per service id of an office."""
+    """Waiting tickets per service id of an office (services with someone waiting).
+
+    Read from the kept counts (migration 0200): one row per service, however long
+    the lines are.
+    """
     return dict(
         db.execute(
-            "SELECT service_id, count(*) FROM tickets WHERE office_id = ? AND status = 'waiting'"
-            " GROUP BY service_id",
+            "SELECT service_id, waiting FROM queue_counts WHERE office_id = ? AND waiting > 0",
             [office_id],
         ).fetchall()
     )
