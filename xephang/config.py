@@ -49,6 +49,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("BUSY_TIMEOUT_MS", 10000, "How long a writer waits for the SQLite lock."),
     Setting(
+        "GROUP_COMMIT",
+        True,
+        "Let queue operations that arrive together (issue, call, start, finish, ...) share "
+        "one transaction and one disk sync, each in its own savepoint and answered after the "
+        "commit. Off: each request commits on its own.",
+    ),
+    Setting(
         "PRINTER",
         "virtual",
         "Receipt printer backend: virtual, file:PATH, network:HOST[:PORT], "
