@@ -13,6 +13,7 @@ from tests.helpers import make_office
 from xephang import engine
 from xephang.errors import ConflictError
 from xephang.storage import GroupCommit, connect, migrate
+from xephang.storage import group as group_module
 
 WAIT_S = 60  # a guard against a hang, never expected to run out
 
@@ -100,8 +101,9 @@ def test_a_failing_write_rolls_back_only_its_own_savepoint(office_file):
     assert engine.verify_log(db) == []  # the failed job's event left no gap in the chain
 
 
-def test_nobody_is_answered_before_the_commit(office_file):
+def test_nobody_is_answered_before_the_commit(office_file, monkeypatch):
     path, q = office_file
+    monkeypatch.setattr(group_module, "SLOW_COMMIT_S", -1.0)  # every commit through offload
     seen_at_commit: list[int] = []
     answered: list[int] = []
 
