@@ -79,6 +79,13 @@ SETTINGS: tuple[Setting, ...] = (
         True,
         "Run the print spooler's worker in this server process (tests start it explicitly).",
     ),
+    Setting(
+        "BACKGROUND_WORKERS",
+        True,
+        "Run the background workers (print spooler, outbox) in this process. `xephang serve "
+        "--workers N` turns it off in the N web processes and runs them in one process of "
+        "their own.",
+    ),
     Setting("PRINT_MAX_ATTEMPTS", 5, "Tries before a print job is marked failed."),
     Setting(
         "PRINT_RETRY_BASE_S",
@@ -175,6 +182,18 @@ SETTINGS: tuple[Setting, ...] = (
         "LOG_LEVEL",
         "INFO",
         "Python logging level of the server (DEBUG, INFO, WARNING, ERROR).",
+    ),
+    Setting(
+        "LOG_FORMAT",
+        "text",
+        "How the server writes its log on stderr: text, or json (one JSON object a line, "
+        "with the request id).",
+    ),
+    Setting(
+        "METRICS_ALLOW",
+        "127.0.0.1",
+        "Client addresses (or networks, e.g. 10.0.0.0/24), separated by commas, that may read "
+        "GET /metrics without an admin's bearer token.",
     ),
 )
 

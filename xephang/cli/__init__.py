@@ -16,7 +16,9 @@ import sys
 from . import data, office, people, server
 from .base import cli
 
-SERVING_COMMANDS = {"serve", "demo"}
+# Patched for gevent before anything else runs; `serve` patches itself when it serves in
+# this process (with --workers N it supervises worker processes and stays unpatched).
+SERVING_COMMANDS = {"demo", "serve-worker"}
 
 
 def _add_commands() -> None:

@@ -23,6 +23,7 @@ from .bodies import (
     read_query,
 )
 from .context import device_rate_limit, get_db, grouped, publish, tracker_url
+from .health import report as health_report
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -56,9 +57,10 @@ def _office_counter(principal, counter_id: int) -> dict:
 @bp.get("/health")
 @public
 def health():
-    """Liveness: the server answers and the database is reachable."""
-    get_db().execute("SELECT 1").fetchone()
-    return ok(version=current_app.extensions.get("xephang.version", "0.1.0"))
+    """Whether the database, print spooler, outbox and message queue are well (503 if not)."""
+    well, checks = health_report()
+    body = {"ok": well, "version": current_app.extensions.get("xephang.version", "0.1.0")}
+    return jsonify({**body, "checks": checks}), 200 if well else 503
 
 
 @bp.get("/offices")
