@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import current_app, g, has_app_context, request
 
 from ..clock import shown
 from ..config import parse_rate
@@ -62,9 +62,9 @@ def grouped(fn, *args, **kwargs):
     (``storage.GroupCommit``): with the writes that arrive at the same time, in one
     transaction, each in its own savepoint; returns once that transaction is durable.
 
-    Without GROUP_COMMIT, on the request's own connection. The job runs in the writer,
-    inside an app context but outside the request: give it what it needs from the
-    request as arguments.
+    Without GROUP_COMMIT, on the request's own connection. The job may run in another
+    request's greenlet (the one leading the group): it may use ``current_app``, never
+    ``request`` or ``g``; give it what it needs from its request as arguments.
     """
     committer = current_app.extensions.get("xephang.group_commit")
     if committer is None:
@@ -72,6 +72,8 @@ def grouped(fn, *args, **kwargs):
     app = current_app._get_current_object()
 
     def job(db):
+        if has_app_context():  # the leader's request context, of the same app
+            return fn(db, *args, **kwargs)
         with app.app_context():
             return fn(db, *args, **kwargs)
 
