@@ -29,8 +29,10 @@ def init(db_path):
 def build_app(db_path: str, host: str, port: int, extra: dict | None = None):
     """The app for this database as a server process runs it, its logging configured."""
     from .. import create_app
+    from ..storage.backup import hold_serving_lock
     from ..web.logs import configure_logging
 
+    hold_serving_lock(db_path)  # `xephang restore` refuses while this process lives
     config = {"DB": os.path.abspath(db_path), "ASYNC_MODE": "gevent", **(extra or {})}
     config.setdefault("PUBLIC_URL", os.environ.get("XEPHANG_PUBLIC_URL") or f"http://{host}:{port}")
     app = create_app(config)
@@ -93,9 +95,11 @@ def serve(db_path, host, port, message_queue, workers, worker_ports):
             raise click.UsageError(
                 "Cần gói redis: pip install 'xephang[redis]' / the redis package is needed"
             ) from None
+    from ..storage.backup import hold_serving_lock
     from ..web.logs import configure_logging
     from ..web.workers import Supervisor
 
+    hold_serving_lock(db_path)
     configure_logging(
         os.environ.get("XEPHANG_LOG_LEVEL", "INFO"), os.environ.get("XEPHANG_LOG_FORMAT", "text")
     )
