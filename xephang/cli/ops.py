@@ -117,7 +117,45 @@ def restore(db_path, backup_file):
         click.echo(f"  bản cũ giữ tại / previous database kept as {kept}")
 
 
+def static_folders(app) -> list[tuple[str, Path]]:
+    """(URL prefix, folder) of every static route of the app: the core's and each room's."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.endswith("static"):
+            continue
+        blueprint = rule.endpoint.rpartition(".")[0]
+        folder = app.blueprints[blueprint].static_folder if blueprint else app.static_folder
+        if folder and Path(folder).is_dir():
+            found.append((rule.rule.split("<", 1)[0], Path(folder)))
+    return found
+
+
+@click.command("static-files")
+@click.argument("folder", type=click.Path(file_okay=False))
+def static_files(folder):
+    """Copy every static file (scripts, styles, fonts, voice clips) into FOLDER with the
+    paths of their URLs, for a web server (nginx) to serve straight from disk."""
+    import shutil
+    import tempfile
+
+    from .. import create_app
+
+    with tempfile.TemporaryDirectory() as scratch:  # the app wants a database: a throw-away
+        app = create_app(
+            {"DB": f"{scratch}/x.db", "TESTING": True, "SECRET_KEY": "static-files"}
+        )
+    target = Path(folder)
+    copied = 0
+    for prefix, source in static_folders(app):
+        destination = target / prefix.strip("/")
+        if destination.exists():
+            shutil.rmtree(destination)  # files gone from the new version go from disk too
+        shutil.copytree(source, destination)
+        copied += sum(1 for p in destination.rglob("*") if p.is_file())
+    click.echo(f"OK: {copied} tệp / files in {target}")
+
+
 def register(cli: click.Group) -> None:
     """Add these commands to the ``xephang`` group."""
-    for command in (backup, restore):
+    for command in (backup, restore, static_files):
         cli.add_command(command)
