@@ -29,9 +29,10 @@ SETTING_NAMES = {f"XEPHANG_{s.name}" for s in SETTINGS}
 
 def parses(words: list[str]) -> None:
     """The words after `xephang` are a command line the command accepts."""
-    ctx = cli.make_context("xephang", list(words), resilient_parsing=False)
-    name, command, rest = cli.resolve_command(ctx, ctx.protected_args + ctx.args)
-    command.make_context(name, rest, parent=ctx)
+    name, *rest = words
+    command = cli.get_command(cli.make_context("xephang", [name]), name)
+    assert command is not None, name
+    command.make_context(name, rest)
 
 
 def unit() -> configparser.RawConfigParser:
