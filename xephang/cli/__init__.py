@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from . import data, office, ops, people, server
+from . import data, office, ops, people, server, setup
 from .base import cli
 
 # Patched for gevent before anything else runs; `serve` patches itself when it serves in
@@ -23,7 +23,7 @@ SERVING_COMMANDS = {"demo", "serve-worker"}
 
 
 def _add_commands() -> None:
-    for module in (server, people, office, data, ops):
+    for module in (server, people, office, data, ops, setup):
         module.register(cli)
     from ..app import room_commands
 

@@ -141,9 +141,7 @@ def static_files(folder):
     from .. import create_app
 
     with tempfile.TemporaryDirectory() as scratch:  # the app wants a database: a throw-away
-        app = create_app(
-            {"DB": f"{scratch}/x.db", "TESTING": True, "SECRET_KEY": "static-files"}
-        )
+        app = create_app({"DB": f"{scratch}/x.db", "TESTING": True, "SECRET_KEY": "static-files"})
     target = Path(folder)
     copied = 0
     for prefix, source in static_folders(app):
