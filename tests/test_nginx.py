@@ -154,6 +154,7 @@ class Listener:
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_kiosk_counter_and_board_through_nginx(tmp_path, start_demo_server, redis_url):
     https_port, http_port = free_port(), free_port()
     public = f"https://127.0.0.1:{https_port}"

@@ -4,6 +4,7 @@ between them; a worker that dies is started again while the others keep serving.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -16,6 +17,7 @@ from click.testing import CliRunner
 
 from tests.helpers import free_port
 from xephang.cli import cli
+from xephang.storage import connect
 
 WAIT_S = 120  # a guard against a hang, never expected to run out
 
@@ -47,6 +49,30 @@ def children(pid: int) -> dict[tuple[str, int], int]:
         role, slot = words[words.index("--role") + 1], int(words[words.index("--slot") + 1])
         found[(role, slot)] = int(entry.name)
     return found
+
+
+def kiosk_issue(server) -> dict:
+    """Pair a kiosk in a browser-like session and press service A, as the kiosk page does."""
+    kiosk = requests.Session()
+    link = f"{server.url}/kiosk/pair?token={server.demo['kiosk_token']}"
+    shown = kiosk.get(link, timeout=30)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', shown.text).group(1)
+    token = server.demo["kiosk_token"]
+    paired = kiosk.post(
+        f"{server.url}/kiosk/pair", data={"token": token, "csrf_token": csrf}, timeout=30
+    )
+    assert paired.ok, paired.text[:300]
+    page = kiosk.get(f"{server.url}/kiosk/", timeout=30)
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+    r = kiosk.post(
+        f"{server.url}/kiosk/api/tickets",
+        json={"service": "A"},
+        headers={"X-CSRF-Token": csrf, "Origin": server.url},
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text[:300]
+    assert r.json()["print"]["state"] == "queued"
+    return r.json()["ticket"]
 
 
 def wait_answering(url: str) -> None:
@@ -144,6 +170,16 @@ def test_a_killed_web_worker_is_replaced_while_the_others_serve(start_demo_serve
         for board in boards.values():
             called = board.wait_for(lambda e: e["type"] == "called")
             assert called["ticket"]["code"] == codes[0]
+        # a kiosk's receipt, queued by whichever web worker answers, is printed once, by
+        # the background worker (the one spooler), and its `printed` event reaches boards
+        ticket = kiosk_issue(server)
+        printed = boards[2].wait_for(lambda e: e["type"] == "printed")
+        assert printed["ticket_id"] == ticket["id"]
+        db = connect(server.db_path)
+        jobs = db.execute("SELECT state FROM print_jobs WHERE ticket_id = ?", [ticket["id"]])
+        assert [r[0] for r in jobs] == ["done"]
+        db.close()
+        assert len(list(server.printed.glob("*.png"))) == 1
     finally:
         for board in boards.values():
             board.client.disconnect()
