@@ -114,6 +114,23 @@ def start_server(
     raise SystemExit("server did not start")
 
 
+def raw_commit_rate(directory: str, seconds: float = 2.0) -> float:
+    """The disk's durable one-row commits per second (WAL, synchronous=FULL), one writer:
+    the ceiling of one-commit-per-ticket, measured beside the run."""
+    from xephang.storage import write
+
+    db = connect(os.path.join(directory, "raw.db"))
+    db.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)")
+    done, began = 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        with write(db):
+            db.execute("INSERT INTO t (v) VALUES ('x')")
+        done += 1
+    rate = done / (time.perf_counter() - began)
+    db.close()
+    return rate
+
+
 def run_clients(port: int, token: str, clients: int, total: int, seconds: float):
     """(latencies in seconds of acknowledged issues, failures, wall time)."""
     latencies: list[float] = []
@@ -197,9 +214,11 @@ def main() -> None:
         server = start_server(db_path, port, args.gunicorn_workers, args.workers, queue)
         try:
             run_clients(port, token, args.clients, args.warmup, args.seconds)
+            ceiling_before = raw_commit_rate(tmp)
             latencies, failures, wall = run_clients(
                 port, token, args.clients, args.requests, args.seconds
             )
+            ceiling = (ceiling_before + raw_commit_rate(tmp)) / 2
         finally:
             # SIGINT stops cleanly enough for cProfile to write its file.
             server.send_signal(signal.SIGINT if PROFILE else signal.SIGTERM)
@@ -230,6 +249,10 @@ def main() -> None:
         f" {stored} in the database incl. {args.warmup} warm-up)"
     )
     print(f"tickets/s:        {rate:8.0f}   (goal >= 1500: {'met' if rate >= 1500 else 'NOT met'})")
+    print(
+        f"disk ceiling:     {ceiling:8.0f} durable commits/s (one writer, measured before and"
+        f" after); tickets/s / ceiling = {rate / ceiling:.2f}"
+    )
     print(f"latency p50:      {statistics.median(ms):8.2f} ms")
     print(f"latency p99:      {p99:8.2f} ms   (goal < 20 ms: {'met' if p99 < 20 else 'NOT met'})")
     print(f"latency max:      {ms[-1]:8.2f} ms")
