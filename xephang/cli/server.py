@@ -76,7 +76,9 @@ def _patch_for_gevent() -> None:
 )
 def serve(db_path, host, port, message_queue, workers, worker_ports):
     """Run the server (gevent, WebSockets) on HOST:PORT."""
-    if workers > 1 and not message_queue:
+    if (workers > 1 or worker_ports) and not message_queue:
+        # (worker processes, even one, print from a process of their own: its events and
+        # wake-ups cross through Redis)
         raise click.UsageError(
             "--workers > 1 cần hàng đợi tin nhắn Redis: đặt XEPHANG_MESSAGE_QUEUE="
             "redis://HOST:6379/0 (hoặc --message-queue). / Several workers need the Redis "
