@@ -105,3 +105,31 @@ def test_every_request_has_an_id_on_its_answer_and_its_json_log_line(client, tok
     assert first["logger"] == "xephang.access" and first["level"] == "INFO"
     assert (first["method"], first["path"], first["status"]) == ("GET", "/api/v1/health", 200)
     assert first["ms"] >= 0 and first["time"].endswith("+00:00")
+
+
+def test_health_and_metrics_read_the_notifiers_outbox_when_it_is_installed(app, client, db):
+    """The outbox of issue 12 (its table, as its migration makes it): a message queued and
+    overdue by more than five minutes means its worker is not working."""
+    db.execute(
+        "CREATE TABLE outbox (id INTEGER PRIMARY KEY, office_id INTEGER NOT NULL, channel TEXT,"
+        " purpose TEXT, state TEXT NOT NULL, next_attempt_at TEXT NOT NULL,"
+        " created_at TEXT NOT NULL)"
+    )
+    now, old = "2999-01-01T00:00:00.000+00:00", "2000-01-01T00:00:00.000+00:00"
+    db.execute(
+        "INSERT INTO outbox (office_id, channel, purpose, state, next_attempt_at, created_at)"
+        " VALUES (1, 'sms', 'turn_near', 'queued', ?, ?), (1, 'sms', 'x', 'sent', ?, ?)",
+        [now, now, now, now],
+    )
+    r = client.get("/api/v1/health")
+    assert r.status_code == 200 and r.json["checks"]["outbox"] == {
+        "ok": True,
+        "queued": 1,
+        "late": 0,
+    }
+    found = samples(client.get("/metrics").get_data(as_text=True))
+    assert found[("xephang_outbox_messages", frozenset({"state": "queued"}.items()))] == 1
+    assert found[("xephang_outbox_messages", frozenset({"state": "sent"}.items()))] == 1
+    db.execute("UPDATE outbox SET next_attempt_at = ? WHERE state = 'queued'", [old])
+    r = client.get("/api/v1/health")
+    assert r.status_code == 503 and r.json["checks"]["outbox"]["late"] == 1

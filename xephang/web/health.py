@@ -7,7 +7,10 @@ Checks, each ``{"ok": bool, ...}``:
   --workers N`, in the background worker (its heartbeat in Redis); ``off`` when this
   install prints nowhere (PRINT_WORKER off, or no printer);
 - ``outbox``: whatever the outbox worker registered (``register_check(app,
-  "outbox", fn)``); ``{"ok": true, "state": "absent"}`` until one does;
+  "outbox", fn)``); else, when the database has the notifiers' ``outbox`` table,
+  whether any message has waited past its due time by more than
+  ``OUTBOX_LATE_S`` (its worker is not working); ``{"ok": true, "state":
+  "absent"}`` when there is no outbox at all;
 - ``message_queue``: Redis answers a PING, when one is configured.
 
 The answer is 200 when every check is ok, else 503; the body is the same either way.
@@ -23,6 +26,7 @@ from flask import Flask, current_app
 from .context import get_db
 
 CHECKS = ("database", "spooler", "outbox", "message_queue")
+OUTBOX_LATE_S = 300
 
 
 def register_check(app: Flask, name: str, check: Callable[[], dict]) -> None:
@@ -57,6 +61,22 @@ def _spooler() -> dict:
     return {"ok": False, "state": "not running"}
 
 
+def _outbox() -> dict:
+    db = get_db()
+    if not db["outbox"].exists():
+        return {"ok": True, "state": "absent"}
+    from datetime import timedelta
+
+    from ..clock import iso, utcnow
+
+    late = db.execute(
+        "SELECT count(*) FROM outbox WHERE state = 'queued' AND next_attempt_at < ?",
+        [iso(utcnow() - timedelta(seconds=OUTBOX_LATE_S))],
+    ).fetchone()[0]
+    queued = db.execute("SELECT count(*) FROM outbox WHERE state = 'queued'").fetchone()[0]
+    return {"ok": late == 0, "queued": queued, "late": late}
+
+
 def _message_queue() -> dict:
     url = current_app.config.get("MESSAGE_QUEUE")
     if not url:
@@ -71,13 +91,15 @@ def _message_queue() -> dict:
 def report() -> tuple[bool, dict]:
     """(all well, each check's answer)."""
     registered = current_app.extensions.get("xephang.health_checks", {})
-    builtin = {"database": _database, "spooler": _spooler, "message_queue": _message_queue}
+    builtin = {
+        "database": _database,
+        "spooler": _spooler,
+        "outbox": _outbox,
+        "message_queue": _message_queue,
+    }
     answers = {}
     for name in CHECKS:
-        check = registered.get(name) or builtin.get(name)
-        if check is None:
-            answers[name] = {"ok": True, "state": "absent"}
-            continue
+        check = registered.get(name) or builtin[name]
         try:
             answers[name] = check()
         except Exception as err:  # a failing check is an answer, not a 500

@@ -21,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import (
@@ -34,6 +34,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from ..clock import iso
 from ..errors import ForbiddenError
 from ..storage import connect, observe_commits
 from .auth import current_principal, public
@@ -162,7 +163,7 @@ class DatabaseCollector:
             "Print jobs of the last 24 hours by state (queued, claimed, sending, done, failed).",
             labels=["state"],
         )
-        since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now - 86400))
+        since = iso(datetime.fromtimestamp(now - 86400, UTC))
         counts = dict.fromkeys(("queued", "claimed", "sending", "done", "failed"), 0)
         for state, count in db.execute(
             "SELECT state, count(*) FROM print_jobs WHERE created_at >= ? GROUP BY state", [since]
@@ -171,6 +172,18 @@ class DatabaseCollector:
         for state, count in counts.items():
             jobs.add_metric([state], count)
         yield jobs
+        if db["outbox"].exists():  # the notifiers' outbox (issue 12), when installed
+            outbox = GaugeMetricFamily(
+                "xephang_outbox_messages",
+                "Outgoing messages (SMS, Zalo, e-mail, Web Push, webhooks) of the last 24 hours"
+                " by state.",
+                labels=["state"],
+            )
+            for state, count in db.execute(
+                "SELECT state, count(*) FROM outbox WHERE created_at >= ? GROUP BY state", [since]
+            ):
+                outbox.add_metric([state], count)
+            yield outbox
 
 
 def register_collector(app: Flask, collector) -> None:
