@@ -134,7 +134,10 @@ def serve_worker(db_path, host, port, role, slot, fd, own_port):
         app = build_app(db_path, host, port, {"BACKGROUND_WORKERS": True})
         workers.run_background(app)
         return
-    app = build_app(db_path, host, port, {"BACKGROUND_WORKERS": False, "WORKER_SLOT": slot})
+    # No background worker here: the print spooler and the notifiers' outbox worker
+    # (NOTIFY_WORKER, once installed) run in the background process only.
+    quiet = {"BACKGROUND_WORKERS": False, "NOTIFY_WORKER": False}
+    app = build_app(db_path, host, port, {**quiet, "WORKER_SLOT": slot})
     if app.config.get("MESSAGE_QUEUE"):
         workers.forward_wakes(app)
     run_production(app, socketio, host, port, listener, [own_port] if own_port else [])
