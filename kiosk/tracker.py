@@ -23,6 +23,7 @@ from xephang.queries import queue as queue_queries
 from xephang.web import get_db, publish, tracker_url
 from xephang.web.auth import public
 from xephang.web.bodies import NotifyBody, RatingBody, UnsubscribeBody, read
+from xephang.web.context import grouped
 
 from .blueprint import bp
 
@@ -178,5 +179,5 @@ def rate(token: str):
         if err.extra.get("field") == "level":
             raise BadInputError("Hãy chọn một mức đánh giá", "Choose a rating level") from None
         raise
-    publish(engine.rate_ticket(get_db(), rows[-1]["id"], rating.level, rating.comment))
+    publish(grouped(engine.rate_ticket, rows[-1]["id"], rating.level, rating.comment))
     return jsonify(tracker_state(token)), 201

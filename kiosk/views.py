@@ -20,7 +20,7 @@ from xephang.web.auth import (
     public,
 )
 from xephang.web.bodies import KioskIssueBody, NotifyBody, read
-from xephang.web.context import device_rate_limit
+from xephang.web.context import device_rate_limit, grouped
 
 from .blueprint import bp
 
@@ -130,8 +130,8 @@ def issue():
         )
 
     outcome = publish(
-        engine.issue_ticket(
-            db,
+        grouped(
+            engine.issue_ticket,
             principal.office_id,
             choice.service,
             priority=choice.priority,

@@ -76,7 +76,9 @@ def configured_printers(config) -> list[str]:
 
 
 def init_app(app: Flask) -> Spooler:
-    """Create the spooler; start its workers unless testing or PRINT_WORKER is off."""
+    """Create the spooler; start its workers unless testing, PRINT_WORKER is off or this
+    process runs no background workers (BACKGROUND_WORKERS: `xephang serve --workers N`
+    prints from one process only)."""
 
     def publish(events: list[dict]) -> None:
         with app.app_context():
@@ -85,7 +87,8 @@ def init_app(app: Flask) -> Spooler:
     config = SpoolConfig.from_config(app.config)
     spool = Spooler(config, configured_printers(app.config), publish)
     app.extensions["xephang.spooler"] = spool
-    if app.config.get("PRINT_WORKER") and not app.testing:
+    background = app.config.get("BACKGROUND_WORKERS", True)
+    if app.config.get("PRINT_WORKER") and background and not app.testing:
         spool.start()
     return spool
 

@@ -49,6 +49,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("BUSY_TIMEOUT_MS", 10000, "How long a writer waits for the SQLite lock."),
     Setting(
+        "GROUP_COMMIT",
+        True,
+        "Let queue operations that arrive together (issue, call, start, finish, ...) share "
+        "one transaction and one disk sync, each in its own savepoint and answered after the "
+        "commit. Off: each request commits on its own.",
+    ),
+    Setting(
         "PRINTER",
         "virtual",
         "Receipt printer backend: virtual, file:PATH, network:HOST[:PORT], "
@@ -71,6 +78,13 @@ SETTINGS: tuple[Setting, ...] = (
         "PRINT_WORKER",
         True,
         "Run the print spooler's worker in this server process (tests start it explicitly).",
+    ),
+    Setting(
+        "BACKGROUND_WORKERS",
+        True,
+        "Run the background workers (print spooler, outbox) in this process. `xephang serve "
+        "--workers N` turns it off in the N web processes and runs them in one process of "
+        "their own.",
     ),
     Setting("PRINT_MAX_ATTEMPTS", 5, "Tries before a print job is marked failed."),
     Setting(
@@ -173,7 +187,8 @@ SETTINGS: tuple[Setting, ...] = (
         "NOTIFY_WORKER",
         True,
         "Run the message outbox's worker in this server process (`xephang notify run` runs it "
-        "alone; tests start it explicitly).",
+        "alone; with `xephang serve --workers N` the background worker runs it; tests start "
+        "it explicitly).",
     ),
     Setting("NOTIFY_MAX_ATTEMPTS", 8, "Tries before a message is marked failed."),
     Setting(
@@ -255,6 +270,18 @@ SETTINGS: tuple[Setting, ...] = (
         "MAIL_FROM",
         "xephang@localhost",
         "Sender address of e-mails (From:).",
+    ),
+    Setting(
+        "LOG_FORMAT",
+        "text",
+        "How the server writes its log on stderr: text, or json (one JSON object a line, "
+        "with the request id).",
+    ),
+    Setting(
+        "METRICS_ALLOW",
+        "127.0.0.1",
+        "Client addresses (or networks, e.g. 10.0.0.0/24), separated by commas, that may read "
+        "GET /metrics without an admin's bearer token.",
     ),
 )
 

@@ -5,7 +5,8 @@ done by ``engine``, ``queries`` and ``reports``. Every command reads the
 database path from ``--db PATH`` or ``XEPHANG_DB`` (default
 ``instance/xephang.db``). Groups: ``server`` (init, serve, demo), ``people``
 (user, token, device), ``office`` (office add / settings / set), ``data``
-(verify-log, close-day, report, purge, settings); rooms add their own
+(verify-log, close-day, report, purge, settings), ``ops`` (backup, restore),
+``setup`` (apply, export); rooms add their own
 (``printer``, ``voice``) through the composition root.
 """
 
@@ -13,14 +14,16 @@ from __future__ import annotations
 
 import sys
 
-from . import data, office, people, server
+from . import data, office, ops, people, server, setup
 from .base import cli
 
-SERVING_COMMANDS = {"serve", "demo"}
+# Patched for gevent before anything else runs; `serve` patches itself when it serves in
+# this process (with --workers N it supervises worker processes and stays unpatched).
+SERVING_COMMANDS = {"demo", "serve-worker"}
 
 
 def _add_commands() -> None:
-    for module in (server, people, office, data):
+    for module in (server, people, office, data, ops, setup):
         module.register(cli)
     from ..app import room_commands
 

@@ -446,6 +446,54 @@ CREATE INDEX outbox_finished ON outbox (office_id, finished_at) WHERE finished_a
     )
 
 
+@migrations(name="0011_queue_counts")
+def queue_counts(db: sqlite_utils.Database) -> None:
+    """Waiting counts kept per service instead of recounted; indexes for the rest of the
+    queue's hot path, so issuing and calling cost the same with 10 or 10,000 waiting.
+
+    The triggers keep ``queue_counts.waiting`` equal to the service's waiting tickets
+    whatever writes them (engine, purge, a hand-run UPDATE), in the same transaction.
+    ``tickets_waiting_day`` serves the stale-ticket check every issue and call runs;
+    ``tickets_targeted`` the tickets transferred to one counter.
+    """
+    # One statement each: a trigger's body holds ";\n", which _run would split.
+    for statement in (
+        """CREATE TABLE queue_counts (
+    service_id INTEGER PRIMARY KEY REFERENCES services(id),
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    waiting INTEGER NOT NULL DEFAULT 0 CHECK (waiting >= 0))""",
+        "CREATE INDEX queue_counts_office ON queue_counts (office_id)",
+        """INSERT INTO queue_counts (service_id, office_id, waiting)
+    SELECT s.id, s.office_id, (SELECT count(*) FROM tickets t
+        WHERE t.service_id = s.id AND t.status = 'waiting') FROM services s""",
+        """CREATE TRIGGER queue_counts_service AFTER INSERT ON services BEGIN
+    INSERT INTO queue_counts (service_id, office_id, waiting) VALUES (new.id, new.office_id, 0);
+END""",
+        """CREATE TRIGGER queue_counts_service_gone AFTER DELETE ON services BEGIN
+    DELETE FROM queue_counts WHERE service_id = old.id;
+END""",
+        """CREATE TRIGGER queue_counts_insert AFTER INSERT ON tickets
+    WHEN new.status = 'waiting' BEGIN
+    UPDATE queue_counts SET waiting = waiting + 1 WHERE service_id = new.service_id;
+END""",
+        """CREATE TRIGGER queue_counts_delete AFTER DELETE ON tickets
+    WHEN old.status = 'waiting' BEGIN
+    UPDATE queue_counts SET waiting = waiting - 1 WHERE service_id = old.service_id;
+END""",
+        """CREATE TRIGGER queue_counts_update AFTER UPDATE OF status, service_id ON tickets
+    WHEN old.status = 'waiting' OR new.status = 'waiting' BEGIN
+    UPDATE queue_counts SET waiting = waiting - 1
+        WHERE service_id = old.service_id AND old.status = 'waiting';
+    UPDATE queue_counts SET waiting = waiting + 1
+        WHERE service_id = new.service_id AND new.status = 'waiting';
+END""",
+        "CREATE INDEX tickets_waiting_day ON tickets (office_id, day) WHERE status = 'waiting'",
+        """CREATE INDEX tickets_targeted ON tickets (target_counter_id, queue_at)
+    WHERE status = 'waiting' AND target_counter_id IS NOT NULL""",
+    ):
+        db.execute(statement)
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply every pending migration step."""
     migrations.apply(db)

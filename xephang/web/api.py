@@ -24,7 +24,8 @@ from .bodies import (
     read_body,
     read_query,
 )
-from .context import device_rate_limit, get_db, publish, tracker_url
+from .context import device_rate_limit, get_db, grouped, publish, tracker_url
+from .health import report as health_report
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -58,9 +59,10 @@ def _office_counter(principal, counter_id: int) -> dict:
 @bp.get("/health")
 @public
 def health():
-    """Liveness: the server answers and the database is reachable."""
-    get_db().execute("SELECT 1").fetchone()
-    return ok(version=current_app.extensions.get("xephang.version", "0.1.0"))
+    """Whether the database, print spooler, outbox and message queue are well (503 if not)."""
+    well, checks = health_report()
+    body = {"ok": well, "version": current_app.extensions.get("xephang.version", "0.1.0")}
+    return jsonify({**body, "checks": checks}), 200 if well else 503
 
 
 @bp.get("/offices")
@@ -106,7 +108,7 @@ def office_close_day(office_id: int):
     principal = current_principal()
     require_office(principal, office_id)
     read_body()
-    outcome = publish(engine.close_day(get_db(), office_id, user_id=principal.user_id))
+    outcome = publish(grouped(engine.close_day, office_id, user_id=principal.user_id))
     return ok(expired=outcome.extra["expired"])
 
 
@@ -125,8 +127,8 @@ def issue():
         raise ForbiddenError("Cần chọn văn phòng (trường office)", "Give an office")
     require_office(principal, office_id)
     outcome = publish(
-        engine.issue_ticket(
-            get_db(),
+        grouped(
+            engine.issue_ticket,
             office_id,
             body.service,
             priority=body.priority,
@@ -163,24 +165,24 @@ def ticket_action(ticket_id: int, action: str):
     principal = current_principal()
     _office_ticket(principal, ticket_id)
     body = read_body()
-    db, uid = get_db(), principal.user_id
+    uid = principal.user_id
     if action == "recall":
-        outcome = engine.recall(db, ticket_id, user_id=uid)
+        outcome = grouped(engine.recall, ticket_id, user_id=uid)
     elif action == "start":
-        outcome = engine.start(db, ticket_id, user_id=uid)
+        outcome = grouped(engine.start, ticket_id, user_id=uid)
     elif action == "finish":
-        outcome = engine.finish(
-            db,
+        outcome = grouped(
+            engine.finish,
             ticket_id,
             user_id=uid,
             dossier_code=body.dossier_code,
             outcome=body.outcome,
         )
     elif action == "no-show":
-        outcome = engine.no_show(db, ticket_id, user_id=uid)
+        outcome = grouped(engine.no_show, ticket_id, user_id=uid)
     elif action == "transfer":
-        outcome = engine.transfer(
-            db,
+        outcome = grouped(
+            engine.transfer,
             ticket_id,
             service=body.service,
             counter_id=body.counter,
@@ -188,9 +190,9 @@ def ticket_action(ticket_id: int, action: str):
             reason=body.reason,
         )
     elif action == "return":
-        outcome = engine.return_to_queue(db, ticket_id, user_id=uid, reason=body.reason)
+        outcome = grouped(engine.return_to_queue, ticket_id, user_id=uid, reason=body.reason)
     else:
-        outcome = engine.cancel(db, ticket_id, user_id=uid, reason=body.reason)
+        outcome = grouped(engine.cancel, ticket_id, user_id=uid, reason=body.reason)
     publish(outcome)
     extra = {}
     if "from_ticket" in outcome.extra:
@@ -206,7 +208,7 @@ def counter_call_next(counter_id: int):
     principal = current_principal()
     _office_counter(principal, counter_id)
     read_body()
-    outcome = publish(engine.call_next(get_db(), counter_id, user_id=principal.user_id))
+    outcome = publish(grouped(engine.call_next, counter_id, user_id=principal.user_id))
     return ok(ticket=ticket_json(outcome.ticket))
 
 
@@ -224,7 +226,7 @@ def counter_call_ticket(counter_id: int):
         ticket_id = engine.find_waiting_code(db, counter["office_id"], ticket_id)
     _office_ticket(principal, ticket_id)
     outcome = publish(
-        engine.call_ticket(db, counter_id, ticket_id, body.reason, user_id=principal.user_id)
+        grouped(engine.call_ticket, counter_id, ticket_id, body.reason, user_id=principal.user_id)
     )
     return ok(ticket=ticket_json(outcome.ticket))
 
@@ -241,13 +243,13 @@ def counter_action(counter_id: int, action: str):
     body = read_body()
     db, uid = get_db(), principal.user_id
     if action == "pause":
-        outcome = engine.pause(db, counter_id, body.reason, user_id=uid)
+        outcome = grouped(engine.pause, counter_id, body.reason, user_id=uid)
     elif action == "resume":
-        outcome = engine.resume(db, counter_id, user_id=uid)
+        outcome = grouped(engine.resume, counter_id, user_id=uid)
     elif action == "open":
-        outcome = engine.open_counter(db, counter_id, user_id=uid)
+        outcome = grouped(engine.open_counter, counter_id, user_id=uid)
     else:
-        outcome = engine.close_counter(db, counter_id, user_id=uid)
+        outcome = grouped(engine.close_counter, counter_id, user_id=uid)
     publish(outcome)
     return ok(counter=office_queries.counter_view(db, counter_id))
 

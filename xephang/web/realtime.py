@@ -27,7 +27,7 @@ from ..queries import office as office_queries
 from ..queries import people
 from ..queries import queue as queue_queries
 from ..reports.live import board_snapshot
-from . import broadcast, revocations
+from . import broadcast, metrics, revocations
 from .auth import current_principal
 from .broadcast import board_room, counter_room, service_room, staff_room, ticket_room
 from .context import get_db
@@ -173,7 +173,9 @@ def join_counter(client: LiveClient, counter_id) -> str:
 
 
 def _refuse(status: int, error: str):
-    clients().pop(request.sid, None)
+    client = clients().pop(request.sid, None)
+    if client is not None:
+        metrics.socket_connected(client.kind, -1)
     return ConnectionRefusedError({"error": error, "status": status})
 
 
@@ -189,6 +191,7 @@ def on_connect(auth=None):
     if client is None:
         raise ConnectionRefusedError({"error": "unauthorized", "status": 401})
     clients()[request.sid] = client
+    metrics.socket_connected(client.kind, 1)
     auth = auth if isinstance(auth, dict) else {}
     if client.kind == "tracker":
         join_visit(get_db(), client, client.visit_token)
@@ -211,7 +214,9 @@ def on_connect(auth=None):
 @socketio.on("disconnect")
 def on_disconnect(*_args):
     """Forget the socket (Socket.IO leaves its rooms by itself)."""
-    clients().pop(request.sid, None)
+    client = clients().pop(request.sid, None)
+    if client is not None:
+        metrics.socket_connected(client.kind, -1)
 
 
 def _fail(status: int, error: str) -> dict:
