@@ -322,7 +322,7 @@ class Ctx:
     def make_ticket(self, state: str) -> int:
         """A new service-A ticket in ``state``, called (if at all) at counter 1."""
         ticket_id = engine.issue_ticket(self.db, self.office, "A").ticket["id"]
-        if state in ("called", "serving", "done"):
+        if state in ("called", "serving", "done", "no_show"):
             held = engine.get_counter(self.db, self.counters[1])["current_ticket_id"]
             if held:  # a previous setup's ticket: free the counter for this one
                 if engine.get_ticket(self.db, held)["status"] == "serving":
@@ -334,6 +334,8 @@ class Ctx:
             engine.start(self.db, ticket_id)
         if state == "done":
             engine.finish(self.db, ticket_id)
+        if state == "no_show":
+            engine.no_show(self.db, ticket_id)
         assert engine.get_ticket(self.db, ticket_id)["status"] == state
         return ticket_id
 

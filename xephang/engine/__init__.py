@@ -19,13 +19,14 @@ from .calls import (
     call_next,
     call_ticket,
     cancel,
-    find_waiting_code,
+    find_code_to_call,
     finish,
     no_show,
     recall,
     return_to_queue,
     start,
     transfer,
+    undo,
 )
 from .counters import close_counter, close_day, open_counter, pause, resume
 from .log import last_seq, replay_states, verify_log
@@ -71,7 +72,7 @@ __all__ = [
     "create_office",
     "delete_target",
     "find_service",
-    "find_waiting_code",
+    "find_code_to_call",
     "finish",
     "get_counter",
     "get_office",
@@ -96,6 +97,7 @@ __all__ = [
     "start",
     "ticket_view",
     "transfer",
+    "undo",
     "update_counter",
     "update_office",
     "update_priority_category",

@@ -84,6 +84,13 @@ def _snapshot(db: sqlite_utils.Database, office_id: int, now, recent_calls: int)
         for s in services(db, office_id)
     ]
     counter_rows = []
+    names = dict(
+        db.execute(
+            "SELECT u.id, coalesce(nullif(u.display_name, ''), u.username) FROM users u"
+            " JOIN counters c ON c.officer_id = u.id WHERE c.office_id = ?",
+            [office_id],
+        ).fetchall()
+    )
     for c in counters(db, office_id):
         current = ticket_views(db, c["current_ticket_id"])[1] if c["current_ticket_id"] else None
         counter_rows.append(
@@ -95,6 +102,7 @@ def _snapshot(db: sqlite_utils.Database, office_id: int, now, recent_calls: int)
                 "state": c["state"],
                 "pause_reason": c["pause_reason"],
                 "officer_id": c["officer_id"],
+                "officer": names.get(c["officer_id"]),
                 "current_ticket": current,
             }
         )

@@ -37,12 +37,21 @@ def waiting_list(
     ]
 
 
+# A transfer that was undone leaves its new ticket cancelled by the undo: withdrawn, it is
+# no longer part of the visit (the visit is back at the counter with its earlier ticket).
+WITHDRAWN_SQL = (
+    "EXISTS (SELECT 1 FROM ticket_events e WHERE e.ticket_id = t.id AND e.type = 'cancelled'"
+    " AND json_extract(e.details, '$.undo'))"
+)
+
+
 def visit_tickets(db: sqlite_utils.Database, token: str) -> list[dict]:
-    """The tickets of the visit a tracker token belongs to, oldest first."""
+    """The tickets of the visit a tracker token belongs to, oldest first (withdrawn
+    ones left out: the last is the visit's current ticket)."""
     return list(
         db.query(
             "SELECT t.* FROM tickets t JOIN visits v ON v.id = t.visit_id WHERE v.token = ?"
-            " ORDER BY t.id",
+            f" AND NOT {WITHDRAWN_SQL} ORDER BY t.id",
             [token or ""],
         )
     )

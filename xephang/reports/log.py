@@ -32,6 +32,7 @@ EVENT_VI = {
     "cancelled": "Hủy số",
     "expired": "Hết hạn",
     "rated": "Đánh giá",
+    "undone": "Hoàn tác",
 }
 LOG_SQL = (
     "SELECT t.id, t.visit_id, t.from_ticket_id, t.day, t.code, t.service_id, t.priority,"
@@ -243,6 +244,8 @@ def _note(kind: str, details: dict) -> str:
         parts.append(f"ưu tiên: {details['priority']}")
     if details.get("recall"):
         parts.append(f"lần {details['recall']}")
+    if kind == "undone" and details.get("undid"):
+        parts.append(f"hoàn tác: {EVENT_VI.get(details['undid'], details['undid']).lower()}")
     return "; ".join(parts)
 
 

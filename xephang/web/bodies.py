@@ -229,6 +229,14 @@ class ReasonBody(Body):
     reason: Text | None = Field(None, title="lý do")
 
 
+class OpenBody(Body):
+    """Opening a counter; another officer's counter only with ``takeover`` (logged)."""
+
+    takeover: bool = Field(
+        False, title="nhận quầy", description="take over a counter another officer holds"
+    )
+
+
 class RatingBody(Body):
     """A citizen's rating of a finished visit, from the tracker page."""
 
@@ -247,9 +255,10 @@ TICKET_ACTION_BODIES: dict[str, type[Body]] = {
     "transfer": TransferBody,
     "return": ReasonBody,
     "cancel": ReasonBody,
+    "undo": NoBody,
 }
 COUNTER_ACTION_BODIES: dict[str, type[Body]] = {
-    "open": NoBody,
+    "open": OpenBody,
     "close": NoBody,
     "pause": PauseBody,
     "resume": NoBody,
