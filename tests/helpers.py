@@ -648,3 +648,41 @@ def open_counter(browser, server, username="canbo1", counter_number=1):
     )
     page.wait_for_function("!document.querySelector('[data-action=\"call-next\"]').disabled")
     return page
+
+
+# Pairs of visible elements matching a selector whose boxes overlap (by more than 1 px).
+OVERLAPS_JS = """sel => {
+  const els = [...document.querySelectorAll(sel)].filter(e => e.getClientRects().length);
+  const r = els.map(e => e.getBoundingClientRect());
+  const name = e => (e.id || e.className || e.tagName) + ' ' + e.textContent.trim().slice(0, 24);
+  const out = [];
+  for (let i = 0; i < r.length; i++) {
+    for (let j = i + 1; j < r.length; j++) {
+      if (els[i].contains(els[j]) || els[j].contains(els[i])) continue;
+      if (r[i].left < r[j].right - 1 && r[j].left < r[i].right - 1 &&
+          r[i].top < r[j].bottom - 1 && r[j].top < r[i].bottom - 1) {
+        out.push([name(els[i]), name(els[j])]);
+      }
+    }
+  }
+  return out;
+}"""
+
+# Visible elements matching a selector that stick out of the viewport, or whose own text
+# is cut (it overflows the element's box without an ellipsis meant for it).
+OUTSIDE_JS = """sel => [...document.querySelectorAll(sel)]
+  .filter(e => e.getClientRects().length)
+  .filter(e => { const b = e.getBoundingClientRect();
+                 return b.left < -1 || b.top < -1 || b.right > innerWidth + 1
+                   || b.bottom > innerHeight + 1; })
+  .map(e => (e.id || e.className || e.tagName) + ' ' + e.textContent.trim().slice(0, 24))"""
+
+
+def boxes_overlap(page, selector: str) -> list:
+    """Pairs of visible elements matching ``selector`` (neither inside the other) that overlap."""
+    return page.evaluate(OVERLAPS_JS, selector)
+
+
+def outside_viewport(page, selector: str) -> list:
+    """Visible elements matching ``selector`` that are not wholly inside the viewport."""
+    return page.evaluate(OUTSIDE_JS, selector)

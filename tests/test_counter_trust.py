@@ -334,3 +334,83 @@ def test_a_takeover_over_the_api_is_refused_then_confirmed(ctx):
         "SELECT type, details FROM ticket_events ORDER BY id DESC LIMIT 1"
     ).fetchone()
     assert last[0] == "counter_opened" and "takeover_from" in json.loads(last[1])
+
+
+# --- reprinting a citizen's ticket at the counter -----------------------------------------
+
+
+def test_a_counter_reprints_the_citizens_ticket_as_it_is_now(app, client, db, demo, tmp_path):
+    import printers
+    from tests.helpers import login, pair_kiosk
+
+    kiosk_csrf = pair_kiosk(client, demo["kiosk_token"])
+    issued = client.post(
+        "/kiosk/api/tickets", json={"service": "A"}, headers={"X-CSRF-Token": kiosk_csrf}
+    ).json["ticket"]
+    printers.get_spooler(app).drain()
+    client.post("/logout", data={"csrf_token": kiosk_csrf})
+    csrf = login(client, "canbo1")
+    headers = {"X-CSRF-Token": csrf}
+    engine.call_next(db, 1)
+    moved = engine.transfer(db, issued["id"], service="C").ticket  # the citizen now holds C001
+    r = client.post(
+        f"/counter/api/tickets/{moved['id']}/print", json={"counter": 1}, headers=headers
+    )
+    assert r.status_code == 201, r.json
+    assert r.json["code"] == "C001" and r.json["print"]["printer"] == "virtual"
+    payload = json.loads(
+        db.execute(
+            "SELECT payload FROM print_jobs WHERE id = ?", [r.json["print"]["id"]]
+        ).fetchone()[0]
+    )
+    assert payload["code"] == "C001" and payload["service_vi"] == "Đất đai"
+    assert payload["tracker_url"] == issued["tracker_url"]  # the same visit's tracker
+    printers.get_spooler(app).drain()
+    assert list((tmp_path / "printed").glob("*_C001.png"))
+    assert "printed" in [kind for kind, _ in events_of(db, moved["id"])]
+    # a second reprint is one more copy
+    again = client.post(f"/counter/api/tickets/{moved['id']}/print", json={}, headers=headers)
+    assert again.status_code == 201 and again.json["print"]["id"] != r.json["print"]["id"]
+
+
+def test_a_counter_printer_is_used_when_the_counter_has_one(app, client, db, demo):
+    import printers
+    from tests.helpers import login
+
+    ticket = engine.issue_ticket(db, demo["office_id"], "A").ticket
+    app.config["COUNTER_PRINTER_MAP"] = "2=file:/tmp/xephang-counter-2.bin"
+    assert "file:/tmp/xephang-counter-2.bin" in printers.configured_printers(app.config)
+    csrf = login(client, "canbo2")
+    r = client.post(
+        f"/counter/api/tickets/{ticket['id']}/print",
+        json={"counter": 2},
+        headers={"X-CSRF-Token": csrf, "Accept": "application/json"},
+    )
+    assert r.status_code == 201 and r.json["print"]["printer"] == "file:/tmp/xephang-counter-2.bin"
+    app.config["PRINTER"] = "none"
+    app.config["COUNTER_PRINTER_MAP"] = ""
+    refused = client.post(
+        f"/counter/api/tickets/{ticket['id']}/print",
+        json={},
+        headers={"X-CSRF-Token": csrf, "Accept": "application/json"},
+    )
+    assert refused.status_code == 409 and "máy in" in refused.json["error"]
+    app.config["COUNTER_PRINTER_MAP"] = "two=virtual"
+    with pytest.raises(ValueError):
+        printers.counter_printer_map(app.config)
+
+
+def test_only_officers_of_the_office_reprint(client, db, demo, tokens):
+    ticket = engine.issue_ticket(db, demo["office_id"], "A").ticket
+    url = f"/counter/api/tickets/{ticket['id']}/print"
+    assert client.post(url, json={}, headers=tokens["kiosk"]).status_code == 403
+    assert client.post(url, json={}).status_code == 401
+    other = engine.create_office(db, "Văn phòng khác")
+    engine.add_service(db, other, "A", "Hộ tịch")
+    theirs = engine.issue_ticket(db, other, "A").ticket
+    r = client.post(
+        f"/counter/api/tickets/{theirs['id']}/print", json={}, headers=tokens["officer"]
+    )
+    assert r.status_code == 404
+    bad = client.post(url, json={"counter": "x"}, headers=tokens["officer"])
+    assert bad.status_code == 400

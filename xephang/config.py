@@ -62,6 +62,13 @@ SETTINGS: tuple[Setting, ...] = (
         "';' (e.g. '3=network:10.0.0.21;4=network:10.0.0.22').",
     ),
     Setting(
+        "COUNTER_PRINTER_MAP",
+        "",
+        "Printers at counters, for reprinting a citizen's ticket there, as COUNTER_ID=SPEC "
+        "pairs separated by ';'. A counter without one reprints on the printer of the kiosk "
+        "that issued the ticket, else on PRINTER.",
+    ),
+    Setting(
         "PRINT_DIR",
         "",
         "Folder where the virtual printer saves each ticket as a PNG. Empty: `printed/` "

@@ -66,7 +66,7 @@ def test_counter_keyboard_actions_and_display_pause(browser, live_server):
     press(counter, "f")  # finish with a dossier code
     counter.fill("#dlg-finish input[name=dossier_code]", "H01.22-260101-0001")
     counter.keyboard.press("Enter")
-    counter.wait_for_function("document.getElementById('current-code').textContent === '—'")
+    counter.wait_for_function("document.getElementById('current-code').classList.contains('empty')")
     counter.wait_for_function("document.getElementById('mine').textContent.includes('1')")
     press(counter, "p")  # pause with a reason
     counter.fill("#dlg-pause input[name=reason]", "Họp giao ban")
@@ -169,7 +169,7 @@ def test_counter_calls_specific_transfers_and_returns(browser, live_server):
     press(counter, "b")
     counter.fill("#dlg-return input[name=reason]", "Thiếu giấy tờ")
     counter.keyboard.press("Enter")
-    counter.wait_for_function("document.getElementById('current-code').textContent === '—'")
+    counter.wait_for_function("document.getElementById('current-code').classList.contains('empty')")
     press(counter, "n")
     counter.wait_for_function(
         f"document.getElementById('current-code').textContent === '{a1['code']}'"
@@ -182,7 +182,7 @@ def test_counter_calls_specific_transfers_and_returns(browser, live_server):
     press(counter, "t")
     counter.select_option("#dlg-transfer select[name=service]", label="C — Đất đai")
     counter.keyboard.press("Enter")
-    counter.wait_for_function("document.getElementById('current-code').textContent === '—'")
+    counter.wait_for_function("document.getElementById('current-code').classList.contains('empty')")
     counter.wait_for_function(  # the next tickets and figures follow within a moment
         f"!document.getElementById('next').textContent.includes('{a1['code']}')"
         " && document.getElementById('mine').textContent.includes('Đã gọi2')"

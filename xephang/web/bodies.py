@@ -237,6 +237,12 @@ class OpenBody(Body):
     )
 
 
+class ReprintBody(Body):
+    """Print a citizen's ticket again, at a counter (its printer, else the kiosk's)."""
+
+    counter: OptionalId = Field(None, title="quầy", description="the counter asking (its printer)")
+
+
 class RatingBody(Body):
     """A citizen's rating of a finished visit, from the tracker page."""
 
