@@ -686,3 +686,26 @@ def boxes_overlap(page, selector: str) -> list:
 def outside_viewport(page, selector: str) -> list:
     """Visible elements matching ``selector`` that are not wholly inside the viewport."""
     return page.evaluate(OUTSIDE_JS, selector)
+
+
+# Headless Chromium (driven by Playwright) lets Web Audio start without a gesture; this puts
+# back what desktop browsers do: an AudioContext stays suspended until the user clicks or types.
+AUTOPLAY_POLICY = """
+(() => {
+  let activated = false;
+  const activate = e => { if (e.isTrusted) activated = true; };
+  addEventListener("pointerdown", activate, true);
+  addEventListener("keydown", activate, true);
+  const Real = window.AudioContext;
+  window.AudioContext = class extends Real {
+    constructor(...args) {
+      super(...args);
+      if (!activated) this.suspend();
+    }
+    resume() {
+      return activated ? super.resume()
+        : Promise.reject(new DOMException("blocked until a gesture", "NotAllowedError"));
+    }
+  };
+})();
+"""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 
 from xephang import engine
+from xephang.engine.setup import parse_zone
 from xephang.errors import NotFoundError, QueueError
 from xephang.queries import office as office_queries
 from xephang.web import get_db
@@ -42,9 +43,27 @@ def setup_office():
         try:
             engine.update_office(get_db(), oid, **_office_form_values(), user_id=actor())
         except QueueError as err:
-            return render("office.html", oid, err, form=request.form)
+            return render("office.html", oid, err, form=request.form, **_zone_link(oid))
         return done("manager.setup_office", oid, "Đã lưu thông tin văn phòng")
-    return render("office.html", oid, form=None)[0]
+    try:
+        return render("office.html", oid, form=None, **_zone_link(oid))[0]
+    except QueueError as err:
+        return render("office.html", oid, err, form=None, zone_form=request.args, zone_link=None)
+
+
+def _zone_link(oid: int) -> dict:
+    """The public board link limited to a zone, from ``?zone_services=&zone_counters=``."""
+    services = (request.args.get("zone_services") or "").strip()
+    counters = (request.args.get("zone_counters") or "").strip()
+    form = {"services": services, "counters": counters}
+    if not services and not counters:
+        return {"zone_form": form, "zone_link": None}
+    parse_zone(get_db(), oid, services, counters)  # refused here, not on the TV
+    office = engine.get_office(get_db(), oid)
+    query = {k: v for k, v in (("services", services), ("counters", counters)) if v}
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    link = base + url_for("display.board", board_id=office["board_id"], **query)
+    return {"zone_form": form, "zone_link": link}
 
 
 @bp.post("/setup/office/board-link")

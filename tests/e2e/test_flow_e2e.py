@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.helpers import ARTIFACTS, issue_ticket, open_counter, open_display, press
+from tests.helpers import (
+    ARTIFACTS,
+    AUTOPLAY_POLICY,
+    issue_ticket,
+    open_counter,
+    open_display,
+    press,
+)
 from xephang.engine import accounts
 from xephang.storage import connect
 
@@ -90,29 +97,6 @@ def officer(server) -> dict:
     token = accounts.add_user_token(db, "canbo1")
     db.close()
     return {"Authorization": f"Bearer {token}"}
-
-
-# Headless Chromium (driven by Playwright) lets Web Audio start without a gesture; this puts
-# back what desktop browsers do: an AudioContext stays suspended until the user clicks or types.
-AUTOPLAY_POLICY = """
-(() => {
-  let activated = false;
-  const activate = e => { if (e.isTrusted) activated = true; };
-  addEventListener("pointerdown", activate, true);
-  addEventListener("keydown", activate, true);
-  const Real = window.AudioContext;
-  window.AudioContext = class extends Real {
-    constructor(...args) {
-      super(...args);
-      if (!activated) this.suspend();
-    }
-    resume() {
-      return activated ? super.resume()
-        : Promise.reject(new DOMException("blocked until a gesture", "NotAllowedError"));
-    }
-  };
-})();
-"""
 
 
 def test_blocked_audio_shows_button_then_announces_in_turn(browser, live_server):

@@ -66,10 +66,11 @@ def find_service(db: sqlite_utils.Database, office_id: int, ref) -> dict:
             db, "SELECT * FROM services WHERE id = ? AND office_id = ?", [int(ref), office_id]
         )
     elif isinstance(ref, str):
+        # Prefixes are stored upper-case; SQLite's upper() knows ASCII only (not "đ").
         row = one(
             db,
-            "SELECT * FROM services WHERE upper(prefix) = upper(?) AND office_id = ?",
-            [ref.strip(), office_id],
+            "SELECT * FROM services WHERE prefix = ? AND office_id = ?",
+            [ref.strip().upper(), office_id],
         )
     else:
         raise BadInputError("Dịch vụ không hợp lệ", "Invalid service")

@@ -21,7 +21,10 @@ from .hours import validate_hours
 from .lookups import get_office
 from .targets import add_default_targets
 
-PREFIX_RE = re.compile(r"^[A-Z]{1,2}$")
+# Prefix letters: A–Z and Đ (the voice pack reads "đê"), never I or O (read as 1 and 0
+# on a ticket and a board: "I01", "O10").
+PREFIX_RE = re.compile(r"^[A-HJ-NP-ZĐ]{1,2}$")
+NUMBERS_RE = re.compile(r"^\s*(\d{1,4})\s*(?:-\s*(\d{1,4})\s*)?$")
 PRIORITY_KEY_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 
 
@@ -118,8 +121,16 @@ def add_service(
 ) -> int:
     """A service of an office, identified on tickets by its prefix letter(s)."""
     prefix = (prefix or "").strip().upper()
+    if prefix and set(prefix) & set("IO"):
+        raise BadInputError(
+            "Không dùng chữ I hoặc O làm ký hiệu dịch vụ: trên phiếu và bảng gọi số chúng dễ"
+            " nhầm với số 1 và 0",
+            "I and O are not used as prefixes: they read like 1 and 0",
+        )
     if not PREFIX_RE.match(prefix):
-        raise BadInputError("Ký hiệu dịch vụ phải là 1–2 chữ cái A–Z", "Prefix must be 1-2 letters")
+        raise BadInputError(
+            "Ký hiệu dịch vụ phải là 1–2 chữ cái A–Z hoặc Đ", "Prefix must be 1-2 letters (A-Z, Đ)"
+        )
     if not name_vi or not name_vi.strip():
         raise BadInputError("Thiếu tên dịch vụ", "Missing service name")
     _check_daily_cap(daily_cap)
@@ -349,3 +360,54 @@ def rotate_board_link(db, office_id: int, user_id: int | None = None) -> str:
         access.revoke(db, "board", office_id)
         audit.record(db, office_id, user_id, "office.board_link", {})
     return board_id
+
+
+def parse_zone(db, office_id: int, services: str = "", counters: str = "") -> dict:
+    """A board's zone from what a person types: service prefixes ("A, B, Đ") and counter
+    numbers ("1-5, 8"); empty means every one. Returns ``{"services": [ids], "counters":
+    [ids]}`` in the order given; an unknown prefix or number is refused."""
+    known = {
+        r["prefix"]: r["id"]
+        for r in db.query("SELECT id, prefix FROM services WHERE office_id = ?", [office_id])
+    }
+    numbers = {
+        r["number"]: r["id"]
+        for r in db.query("SELECT id, number FROM counters WHERE office_id = ?", [office_id])
+    }
+    service_ids, counter_ids = [], []
+    for word in re.split(r"[,;\s]+", (services or "").strip().upper()):
+        if not word:
+            continue
+        if word not in known:
+            raise BadInputError(f"Không có dịch vụ ký hiệu {word}", f"No service {word}")
+        if known[word] not in service_ids:
+            service_ids.append(known[word])
+    for part in re.split(r"[,;]+", counters or ""):
+        if not part.strip():
+            continue
+        match = NUMBERS_RE.match(part)
+        if not match:
+            raise BadInputError(
+                f"Số quầy không hợp lệ: '{part.strip()}' (ví dụ 1-5, 8)", "Invalid counter numbers"
+            )
+        first = int(match[1])
+        last = int(match[2] or first)
+        if last < first or last - first > 999:
+            raise BadInputError(f"Khoảng quầy không hợp lệ: {part.strip()}", "Invalid range")
+        for number in range(first, last + 1):
+            if number not in numbers:
+                raise BadInputError(f"Không có quầy số {number}", f"No counter {number}")
+            if numbers[number] not in counter_ids:
+                counter_ids.append(numbers[number])
+    return {"services": service_ids, "counters": counter_ids}
+
+
+def zone_text(db, office_id: int, zone: dict | None) -> dict:
+    """A zone as people type it back: ``{"services": "A, B", "counters": "1, 2, 3"}``."""
+    zone = zone or {}
+    prefix = dict(db.execute("SELECT id, prefix FROM services WHERE office_id = ?", [office_id]))
+    number = dict(db.execute("SELECT id, number FROM counters WHERE office_id = ?", [office_id]))
+    return {
+        "services": ", ".join(prefix[i] for i in zone.get("services", []) if i in prefix),
+        "counters": ", ".join(str(number[i]) for i in zone.get("counters", []) if i in number),
+    }
