@@ -22,7 +22,7 @@ from xephang.queries.queue import visit_tickets
 from xephang.storage import write
 
 from .backends import check_spec, list_printed, make_backend, printed_by
-from .jobs import get_job, job_view, printer_state, reprint, status
+from .jobs import get_job, job_view, printer_state, reprint, status, withdraw
 from .layout import Receipt, render_receipt
 from .spooler import SpoolConfig, Spooler, print_dir
 
@@ -50,6 +50,7 @@ __all__ = [
     "render_receipt",
     "get_spooler",
     "status",
+    "withdraw",
 ]
 
 

@@ -95,6 +95,14 @@ def reprint(db: sqlite_utils.Database, job_id: int, now: datetime | None = None)
     )
 
 
+def withdraw(db: sqlite_utils.Database, ticket_id: int) -> int:
+    """Forget a ticket's receipts no worker has taken yet (the citizen cancelled it at the
+    kiosk); one already printing or printed stays. Returns how many were withdrawn."""
+    return db.execute(
+        "DELETE FROM print_jobs WHERE ticket_id = ? AND state = 'queued'", [ticket_id]
+    ).rowcount
+
+
 def get_job(db: sqlite_utils.Database, job_id: int) -> dict | None:
     return one(db, "SELECT * FROM print_jobs WHERE id = ?", [job_id])
 

@@ -123,6 +123,18 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("KIOSK_RESET_S", 10, "Seconds the issued ticket stays on the kiosk screen."),
     Setting(
+        "KIOSK_CANCEL_S",
+        10,
+        "Seconds after issue during which the kiosk offers \"Hủy số này\" (a mis-tap is "
+        "taken back, logged as cancelled by the citizen); 0 turns it off.",
+    ),
+    Setting(
+        "KIOSK_IDLE_S",
+        60,
+        "Seconds without a touch after which the kiosk goes back to its start screen in "
+        "Vietnamese, whatever was on it.",
+    ),
+    Setting(
         "MESSAGE_QUEUE",
         "",
         "Socket.IO message queue URL (redis://...) when more than one server "

@@ -52,7 +52,7 @@ from .setup import (
 )
 from .states import STATUS_VI
 from .targets import Targets, delete_target, set_target
-from .tickets import issue_ticket, rate_ticket, record_print
+from .tickets import cancel_by_citizen, issue_ticket, rate_ticket, record_print
 from .views import ticket_view
 
 __all__ = [
@@ -67,6 +67,7 @@ __all__ = [
     "call_next",
     "call_ticket",
     "cancel",
+    "cancel_by_citizen",
     "close_counter",
     "close_day",
     "create_office",

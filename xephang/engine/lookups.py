@@ -7,6 +7,8 @@ answer exactly as a missing one, so ids cannot be probed across offices.
 
 from __future__ import annotations
 
+import unicodedata
+
 import sqlite_utils
 
 from ..errors import BadInputError, NotFoundError
@@ -93,3 +95,10 @@ def clean_text(
     if len(value) > max_len:
         raise BadInputError(f"{label_vi} quá dài", f"{label_en} too long")
     return value
+
+
+def fold(text: str | None) -> str:
+    """Text without diacritics or case, for matching what people type: "nguyen van an"
+    finds "Nguyễn Văn An" (đ is d)."""
+    decomposed = unicodedata.normalize("NFD", text or "").replace("đ", "d").replace("Đ", "D")
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()

@@ -17,7 +17,7 @@ from ..clock import iso, resolve_now
 from ..errors import BadInputError, ConflictError, NotFoundError
 from ..storage import one, write
 from . import access, audit
-from .hours import validate_hours
+from .hours import validate_holidays, validate_hours
 from .lookups import get_office
 from .targets import add_default_targets
 
@@ -40,18 +40,23 @@ def _check_timezone(timezone: str) -> str:
     return timezone.strip()
 
 
-def _office_values(name: str, address: str, timezone: str, hours, ticket_footer: str) -> dict:
+def _office_values(
+    name: str, address: str, timezone: str, hours, ticket_footer: str, holidays=None
+) -> dict:
     if not name or not name.strip():
         raise BadInputError("Thiếu tên văn phòng", "Missing office name")
     if len(ticket_footer or "") > 300:
         raise BadInputError("Chân phiếu tối đa 300 ký tự", "Ticket footer too long")
-    return {
+    values = {
         "name": name.strip(),
         "address": (address or "").strip(),
         "timezone": _check_timezone(timezone),
         "hours": validate_hours(hours),
         "ticket_footer": (ticket_footer or "").strip(),
     }
+    if holidays is not None:
+        values["holidays"] = validate_holidays(holidays)
+    return values
 
 
 def create_office(
@@ -63,15 +68,16 @@ def create_office(
     ticket_footer: str = "",
     now=None,
     user_id: int | None = None,
+    holidays=None,
 ) -> int:
     """A new office with the default targets (30 min from 2022, 15 min from 2023, 95%)."""
-    values = _office_values(name, address, timezone, hours, ticket_footer)
+    values = _office_values(name, address, timezone, hours, ticket_footer, holidays or [])
     at = resolve_now(now)
     with write(db):
         office_id = db.execute(
-            "INSERT INTO offices (name, address, timezone, hours, ticket_footer, board_id,"
-            " created_at) VALUES (:name, :address, :timezone, :hours, :ticket_footer, :board,"
-            " :at)",
+            "INSERT INTO offices (name, address, timezone, hours, ticket_footer, holidays,"
+            " board_id, created_at) VALUES (:name, :address, :timezone, :hours, :ticket_footer,"
+            " :holidays, :board, :at)",
             {**values, "board": secrets.token_urlsafe(12), "at": iso(at)},
         ).lastrowid
         add_default_targets(db, office_id)
@@ -88,14 +94,18 @@ def update_office(
     hours=None,
     ticket_footer: str = "",
     user_id: int | None = None,
+    holidays=None,
 ) -> None:
-    """Change an office's name, address, time zone, opening hours and ticket footer."""
-    values = _office_values(name, address, timezone, hours, ticket_footer)
+    """Change an office's name, address, time zone, opening hours, holidays (None: kept)
+    and ticket footer."""
+    values = _office_values(name, address, timezone, hours, ticket_footer, holidays)
     with write(db):
         get_office(db, office_id)
         db.execute(
             "UPDATE offices SET name = :name, address = :address, timezone = :timezone,"
-            " hours = :hours, ticket_footer = :ticket_footer WHERE id = :id",
+            " hours = :hours, ticket_footer = :ticket_footer"
+            + (", holidays = :holidays" if "holidays" in values else "")
+            + " WHERE id = :id",
             {**values, "id": office_id},
         )
         audit.record(db, office_id, user_id, "office.update", values)
@@ -118,8 +128,10 @@ def add_service(
     daily_cap: int | None = None,
     sort_order: int = 0,
     user_id: int | None = None,
+    field_en: str = "",
 ) -> int:
-    """A service of an office, identified on tickets by its prefix letter(s)."""
+    """A service of an office, identified on tickets by its prefix letter(s); ``field`` is
+    its lĩnh vực (``field_en`` its English name, for the kiosk's English mode)."""
     prefix = (prefix or "").strip().upper()
     if prefix and set(prefix) & set("IO"):
         raise BadInputError(
@@ -139,6 +151,7 @@ def add_service(
         "name_vi": name_vi.strip(),
         "name_en": (name_en or "").strip(),
         "field": (field or "").strip(),
+        "field_en": (field_en or "").strip(),
         "daily_cap": daily_cap,
         "sort_order": sort_order,
     }
@@ -149,9 +162,9 @@ def add_service(
         ):
             raise ConflictError(f"Ký hiệu {prefix} đã được dùng", f"Prefix {prefix} in use")
         service_id = db.execute(
-            "INSERT INTO services (office_id, prefix, name_vi, name_en, field, daily_cap,"
-            " sort_order) VALUES (:office, :prefix, :name_vi, :name_en, :field, :daily_cap,"
-            " :sort_order)",
+            "INSERT INTO services (office_id, prefix, name_vi, name_en, field, field_en,"
+            " daily_cap, sort_order) VALUES (:office, :prefix, :name_vi, :name_en, :field,"
+            " :field_en, :daily_cap, :sort_order)",
             {"office": office_id, **values},
         ).lastrowid
         audit.record(db, office_id, user_id, "service.add", values)
@@ -168,8 +181,10 @@ def update_service(
     active: bool = True,
     sort_order: int = 0,
     user_id: int | None = None,
+    field_en: str = "",
 ) -> None:
-    """Change a service's names, lĩnh vực, daily cap, order, or (de)activate it."""
+    """Change a service's names, lĩnh vực (and its English name), daily cap, order, or
+    (de)activate it."""
     if not name_vi or not name_vi.strip():
         raise BadInputError("Thiếu tên dịch vụ", "Missing service name")
     _check_daily_cap(daily_cap)
@@ -177,6 +192,7 @@ def update_service(
         "name_vi": name_vi.strip(),
         "name_en": (name_en or "").strip(),
         "field": (field or "").strip(),
+        "field_en": (field_en or "").strip(),
         "daily_cap": daily_cap,
         "active": bool(active),
         "sort_order": sort_order,
@@ -187,7 +203,8 @@ def update_service(
             raise NotFoundError(f"Không có dịch vụ {service_id}", f"No service {service_id}")
         db.execute(
             "UPDATE services SET name_vi = :name_vi, name_en = :name_en, field = :field,"
-            " daily_cap = :daily_cap, active = :active, sort_order = :sort_order"
+            " field_en = :field_en, daily_cap = :daily_cap, active = :active,"
+            " sort_order = :sort_order"
             " WHERE id = :id",
             {**values, "active": int(values["active"]), "id": service_id},
         )
