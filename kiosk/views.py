@@ -169,7 +169,7 @@ def issue():
 @bp.post("/kiosk/api/tickets/<int:ticket_id>/cancel")
 @allow("kiosk")
 def cancel(ticket_id: int):
-    """"Hủy số này": the citizen takes back a ticket this kiosk has just issued (a mis-tap),
+    """ "Hủy số này": the citizen takes back a ticket this kiosk has just issued (a mis-tap),
     within KIOSK_CANCEL_S; its receipt is withdrawn if not printed yet."""
     principal = kiosk_principal()
     if principal is None:

@@ -125,7 +125,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "KIOSK_CANCEL_S",
         10,
-        "Seconds after issue during which the kiosk offers \"Hủy số này\" (a mis-tap is "
+        'Seconds after issue during which the kiosk offers "Hủy số này" (a mis-tap is '
         "taken back, logged as cancelled by the citizen); 0 turns it off.",
     ),
     Setting(
