@@ -634,6 +634,17 @@ def open_display(browser, server):
     return display
 
 
+def login_page(browser, server, username: str, path: str, viewport=None):
+    """A new page logged in as ``username`` through the login form, at ``path``."""
+    page = browser.new_page(viewport=viewport or {"width": 1400, "height": 1000})
+    page.goto(server.url + path)
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", server.demo["password"])
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    return page
+
+
 def open_counter(browser, server, username="canbo1", counter_number=1):
     page = browser.new_page(viewport={"width": 1600, "height": 900})
     page.goto(f"{server.url}/counter/")

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from ..clock import utc_offset
-from ..engine.lookups import get_office
+from ..engine.lookups import fold, get_office
 from ..engine.states import STATUS_VI
 from ..engine.targets import Targets
 from ..errors import BadInputError
@@ -175,13 +175,14 @@ def wait_log(
     limit: int | None = 100,
     offset: int = 0,
 ) -> dict:
-    """The filtered log: matching rows (a page of them) and how many match in all."""
+    """The filtered log: matching rows (a page of them) and how many match in all. ``q``
+    searches codes, dossier codes, officers and services, whatever the diacritics and case."""
     service = _int_or_none(service, "dịch vụ")
     counter = _int_or_none(counter, "quầy")
     officer = _int_or_none(officer, "cán bộ")
     if status and status not in STATUS_VI:
         raise BadInputError("Trạng thái không hợp lệ", "Invalid status")
-    q = (q or "").strip()
+    words = fold(q).split()
     rows = log_rows(db, office_id, first, last)
     matched = [
         r
@@ -191,10 +192,19 @@ def wait_log(
         and (officer is None or r["officer_id"] == officer)
         and (not status or r["status"] == status)
         and (not over_target or r["over_target"])
-        and (not q or r["code"].upper() == q.upper() or q.lower() in r["dossier_code"].lower())
+        and (not words or _matches(r, words))
     ]
     page = matched[offset : offset + limit] if limit else matched[offset:]
     return {"total": len(matched), "rows": page, "offset": offset, "limit": limit}
+
+
+def _matches(row: dict, words: list[str]) -> bool:
+    """Whether every word typed is the row's code (whole: "a023" is not A0231) or is in its
+    dossier code, officer or service, ignoring diacritics and case ("nguyen van an" finds
+    "Nguyễn Văn An")."""
+    code = fold(row["code"])
+    text = fold(" ".join((row["dossier_code"], row["officer"], row["service"])))
+    return all(word == code or word in text for word in words)
 
 
 def timelines(
