@@ -7,7 +7,7 @@ from datetime import date
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
 from xephang import clock, engine, reports
-from xephang.errors import BadInputError
+from xephang.errors import BadInputError, QueueError
 from xephang.queries import office as office_queries
 from xephang.queries import people
 from xephang.reports import exports, live
@@ -107,12 +107,30 @@ def report_params(oid: int) -> dict:
     return {"period": period, "ref": ref, "from": first, "to": last, "group": group, "office": oid}
 
 
+CHART_GROUPS = ("service", "counter", "officer", "hour", "weekday")
+
+
 @bp.get("/reports")
 @allow("manager", login_page=True)
 def report_page():
-    """A report for any period and grouping, with pass/fail and charts."""
+    """A report for any period and grouping, with pass/fail and charts; a bad period or
+    date is said on the form, which keeps what was typed."""
     oid = office_id()
-    params = report_params(oid)
+    try:
+        params = report_params(oid)
+    except QueueError as err:
+        typed = {k: request.args.get(k, "") for k in ("period", "ref", "from", "to", "group")}
+        typed["period"] = typed["period"] or "month"
+        typed["group"] = typed["group"] or "service"
+        page = render_template(
+            "manager/report.html",
+            report=None,
+            params=typed,
+            error=err,
+            nav={},
+            **page_context(oid),
+        )
+        return page, err.status
     db = get_db()
     report = blocking(reports.wait_report, db, oid, params["from"], params["to"], params["group"])
     daily = (
@@ -120,10 +138,12 @@ def report_page():
         if params["group"] == "day"
         else blocking(reports.wait_report, db, oid, params["from"], params["to"], "day")
     )
-    by_service = (
+    # the second chart follows the grouping chosen (by service when it is office or day)
+    chart_group = params["group"] if params["group"] in CHART_GROUPS else "service"
+    by_group = (
         report
-        if params["group"] == "service"
-        else blocking(reports.wait_report, db, oid, params["from"], params["to"], "service")
+        if params["group"] == chart_group
+        else blocking(reports.wait_report, db, oid, params["from"], params["to"], chart_group)
     )
     grid = blocking(reports.heatmap, db, oid, params["from"], params["to"])
     charts = {
@@ -136,13 +156,17 @@ def report_page():
             }
             for r in daily["rows"]
         ],
-        "services": [
+        "group": chart_group,
+        "group_vi": by_group["group_vi"],
+        "groups": [
             {
-                "service": r["group"],
+                "label": r["group"],
                 "share": r["within_target_share"],
                 "satisfied": r["satisfied_share"],
+                "avg_wait_s": r["avg_wait_s"],
+                "target_wait_s": r["target_wait_s"],
             }
-            for r in by_service["rows"]
+            for r in by_group["rows"]
         ],
     }
     return render_template(

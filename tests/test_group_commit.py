@@ -113,12 +113,18 @@ def test_nobody_is_answered_before_the_commit(office_file, monkeypatch):
         return fn(*args)
 
     group = GroupCommit(path, offload=offload)
-    watcher = connect(path)
 
     def issue_and_look(index):
         ticket = group.run(engine.issue_ticket, q.office, "A").ticket
-        # once answered, another connection sees it: it is committed
-        assert watcher.execute("SELECT 1 FROM tickets WHERE id = ?", [ticket["id"]]).fetchone()
+        # once answered, another connection sees it: it is committed. A connection of its
+        # own: on one shared by the threads, a statement another thread has not finished
+        # keeps that connection's read snapshot from before this commit.
+        watcher = connect(path)
+        try:
+            seen = watcher.execute("SELECT 1 FROM tickets WHERE id = ?", [ticket["id"]]).fetchall()
+        finally:
+            watcher.close()
+        assert seen
         answered.append(index)
 
     threads = [threading.Thread(target=issue_and_look, args=(i,)) for i in range(10)]

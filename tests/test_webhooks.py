@@ -161,3 +161,16 @@ def test_bad_hooks_are_refused(notify_office, args, error):
     )
     assert result.exit_code != 0 and error in result.output
     assert webhooks(office.db) == []
+
+
+def test_every_event_the_engine_logs_may_be_asked_for_and_is_documented():
+    """Each ticket move of the transition table (an undo too), a rating and a print are
+    webhook event types, named in the wait log and listed in docs/realtime.md."""
+    from xephang.engine import outbox, states
+    from xephang.reports.log import EVENT_VI
+
+    moves = {t.event for t in states.TRANSITIONS}
+    assert moves | {"printed", "print_failed", "rated"} <= set(outbox.EVENT_TYPES)
+    assert moves | {"printed", "rated"} <= set(EVENT_VI)
+    realtime = (DOC.parent / "realtime.md").read_text(encoding="utf-8")
+    assert [e for e in outbox.EVENT_TYPES if f"`{e}`" not in realtime] == []

@@ -69,6 +69,13 @@ SETTINGS: tuple[Setting, ...] = (
         "';' (e.g. '3=network:10.0.0.21;4=network:10.0.0.22').",
     ),
     Setting(
+        "COUNTER_PRINTER_MAP",
+        "",
+        "Printers at counters, for reprinting a citizen's ticket there, as COUNTER_ID=SPEC "
+        "pairs separated by ';'. A counter without one reprints on the printer of the kiosk "
+        "that issued the ticket, else on PRINTER.",
+    ),
+    Setting(
         "PRINT_DIR",
         "",
         "Folder where the virtual printer saves each ticket as a PNG. Empty: `printed/` "
@@ -129,6 +136,18 @@ SETTINGS: tuple[Setting, ...] = (
         "to photograph the QR code instead.",
     ),
     Setting("KIOSK_RESET_S", 10, "Seconds the issued ticket stays on the kiosk screen."),
+    Setting(
+        "KIOSK_CANCEL_S",
+        10,
+        'Seconds after issue during which the kiosk offers "Hủy số này" (a mis-tap is '
+        "taken back, logged as cancelled by the citizen); 0 turns it off.",
+    ),
+    Setting(
+        "KIOSK_IDLE_S",
+        60,
+        "Seconds without a touch after which the kiosk goes back to its start screen in "
+        "Vietnamese, whatever was on it.",
+    ),
     Setting(
         "MESSAGE_QUEUE",
         "",

@@ -10,6 +10,7 @@ offices or makes admins of no office.
 from __future__ import annotations
 
 import io
+import json
 import secrets
 
 import qrcode
@@ -17,6 +18,7 @@ import qrcode.image.svg
 from flask import current_app, request, session, url_for
 
 from xephang.engine import accounts
+from xephang.engine.setup import parse_zone, zone_text
 from xephang.errors import BadInputError, QueueError
 from xephang.queries import office as office_queries
 from xephang.queries import people
@@ -200,7 +202,11 @@ def _devices(oid, error=None, token=None, kind=None):
         oid,
         error,
         devices=[
-            {**d, "status_vi": device_status_vi(d["status"])}
+            {
+                **d,
+                "status_vi": device_status_vi(d["status"]),
+                "zone_text": zone_text(get_db(), oid, json.loads(d["zone"] or "{}")),
+            }
             for d in people.list_devices(get_db(), oid)
         ],
         token=token,
@@ -215,13 +221,23 @@ def _devices(oid, error=None, token=None, kind=None):
 @bp.post("/setup/devices/<int:device_id>")
 @allow("manager")
 def setup_device_update(device_id: int):
-    """Rename or revoke a device."""
+    """Rename or revoke a device, or set a display's zone (the services and counters its
+    board shows)."""
     device = owned("devices", device_id)
     oid = device["office_id"]
     try:
         if request.form.get("action") == "revoke":
             accounts.revoke_device(get_db(), device_id, actor=current_principal())
             message = f"Đã thu hồi thiết bị {device['name']}"
+        elif request.form.get("action") == "zone":
+            zone = parse_zone(
+                get_db(),
+                oid,
+                text("zone_services", "dịch vụ của khu vực", max_len=300),
+                text("zone_counters", "quầy của khu vực", max_len=300),
+            )
+            accounts.set_device_zone(get_db(), device_id, zone, actor=current_principal())
+            message = f"Đã lưu khu vực của {device['name']}; màn hình cập nhật trong vòng một phút"
         else:
             name = text("name", "tên thiết bị", required=True, max_len=80)
             accounts.rename_device(get_db(), device_id, name, actor=current_principal())

@@ -11,9 +11,9 @@ from tests.helpers import ARTIFACTS
 pytestmark = pytest.mark.e2e
 
 
-def watch(page) -> list[str]:
-    """Console errors and CSP violations the page reports."""
-    problems: list[str] = []
+def watch(page, problems: list[str] | None = None) -> list[str]:
+    """Console errors and CSP violations the page reports, added to ``problems`` as they come."""
+    problems = [] if problems is None else problems
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda err: problems.append(str(err)))
     page.on(
@@ -40,19 +40,24 @@ def test_every_page_runs_under_its_content_security_policy(chromium, live_server
     with page.expect_response(lambda r: "/kiosk/api/tickets" in r.url) as issued:
         page.locator(".k-service[data-service]").first.click()
     tracker = issued.value.json()["ticket"]["tracker_url"]
+    page.locator("#t-cancel").wait_for(state="visible")  # "Hủy số này", offered for a while
     page.screenshot(path=str(ARTIFACTS / "csp-kiosk.png"))
 
     page.goto(tracker)
     page.locator("main.tr[data-status=waiting]").wait_for()
 
     board = context.new_page()
-    problems += watch(board)
+    watch(board, problems)
     board.goto(f"{server.url}/display/board/{server.demo['board_id']}")
     board.locator("#conn[data-status=online]").wait_for()
+    board.locator(".counter").first.wait_for()  # laid out by board.js
+    board.goto(f"{server.url}/display/board/{server.demo['board_id']}?services=A&counters=1-2")
+    board.locator(".counter").nth(1).wait_for()
+    assert board.locator(".counter").count() == 2
 
     staff = chromium.new_context(viewport={"width": 1600, "height": 900})
     counter = staff.new_page()
-    problems += watch(counter)
+    watch(counter, problems)
     counter.goto(f"{server.url}/counter/")
     counter.fill("input[name=username]", "quanly")
     counter.fill("input[name=password]", server.demo["password"])
@@ -64,12 +69,19 @@ def test_every_page_runs_under_its_content_security_policy(chromium, live_server
         ("/manager/log", "main"),
         ("/manager/setup/", "main"),
         ("/manager/setup/devices", "#device-new"),
+        ("/manager/setup/office", "input[type=time]"),
+        ("/manager/setup/office?zone_services=A&zone_counters=1", "#zone-link-url"),
+        ("/manager/reports?period=day", "canvas"),
         ("/manager/setup/users", "#user-new"),
         ("/manager/printed/", "main"),
         ("/manager/reports/print?period=month", "[data-print]"),
     ):
         counter.goto(server.url + path)
         counter.locator(ready).first.wait_for()
+    # a report date error is a 400 with the form: its scripts run under the policy too
+    counter.goto(f"{server.url}/manager/reports?period=custom&from=2024-03-10&to=2024-03-01")
+    counter.locator("#report-error").wait_for()
+    problems[:] = [p for p in problems if not p.startswith("400 ") and "status of 400" not in p]
     counter.goto(f"{server.url}/counter/")
     counter.locator("#conn[data-status=online]").wait_for()
     counter.screenshot(path=str(ARTIFACTS / "csp-counter.png"))

@@ -22,6 +22,15 @@ SERVICES = (
     ("E", "Xây dựng", "Construction permits", "Xây dựng"),
     ("F", "Lao động - Thương binh và Xã hội", "Labour and social affairs", "Lao động - Xã hội"),
 )
+# Each lĩnh vực's English name (the kiosk's English mode).
+FIELDS_EN = {
+    "Tư pháp - Hộ tịch": "Justice - Civil status",
+    "Tư pháp - Chứng thực": "Justice - Certification",
+    "Tài nguyên - Môi trường": "Natural resources and environment",
+    "Kinh tế": "Economy",
+    "Xây dựng": "Construction",
+    "Lao động - Xã hội": "Labour and social affairs",
+}
 # counter number -> services served, in order of preference
 COUNTERS = {1: "AB", 2: "BA", 3: "C", 4: "DE", 5: "ED", 6: "FA"}
 PRIORITY = (
@@ -43,11 +52,13 @@ def seed_demo(db: sqlite_utils.Database) -> dict:
             db,
             OFFICE_NAME,
             address="Số 1 Đường Trần Hưng Đạo, Phường Demo",
-            ticket_footer="Cảm ơn quý khách! Quét mã QR để theo dõi số thứ tự.",
+            ticket_footer="Cảm ơn quý khách!",  # the receipt says how to scan its QR code
         )
         ids = {}
         for order, (prefix, vi, en, field) in enumerate(SERVICES):
-            ids[prefix] = engine.add_service(db, office_id, prefix, vi, en, field, sort_order=order)
+            ids[prefix] = engine.add_service(
+                db, office_id, prefix, vi, en, field, sort_order=order, field_en=FIELDS_EN[field]
+            )
         for number, prefixes in COUNTERS.items():
             engine.add_counter(db, office_id, number, [ids[p] for p in prefixes])
         for key, vi, en, rank in PRIORITY:

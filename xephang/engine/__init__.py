@@ -19,13 +19,14 @@ from .calls import (
     call_next,
     call_ticket,
     cancel,
-    find_waiting_code,
+    find_code_to_call,
     finish,
     no_show,
     recall,
     return_to_queue,
     start,
     transfer,
+    undo,
 )
 from .counters import close_counter, close_day, open_counter, pause, resume
 from .log import last_seq, replay_states, verify_log
@@ -51,7 +52,7 @@ from .setup import (
 )
 from .states import STATUS_VI
 from .targets import Targets, delete_target, set_target
-from .tickets import issue_ticket, rate_ticket, record_print
+from .tickets import cancel_by_citizen, issue_ticket, rate_ticket, record_print
 from .views import ticket_view
 
 __all__ = [
@@ -66,12 +67,13 @@ __all__ = [
     "call_next",
     "call_ticket",
     "cancel",
+    "cancel_by_citizen",
     "close_counter",
     "close_day",
     "create_office",
     "delete_target",
     "find_service",
-    "find_waiting_code",
+    "find_code_to_call",
     "finish",
     "get_counter",
     "get_office",
@@ -96,6 +98,7 @@ __all__ = [
     "start",
     "ticket_view",
     "transfer",
+    "undo",
     "update_counter",
     "update_office",
     "update_priority_category",

@@ -356,6 +356,31 @@ def revoke_device(db, device_id: int, actor: Principal | None = None) -> None:
         )
 
 
+def set_device_zone(db, device_id: int, zone: dict, actor: Principal | None = None) -> None:
+    """Limit a display's board to some services and counters (a floor, a wing); empty lists
+    show everything. ``zone`` is what ``setup.parse_zone`` gives."""
+    services = [int(i) for i in zone.get("services") or []]
+    counters = [int(i) for i in zone.get("counters") or []]
+    with write(db):
+        device = _device_for(db, device_id, actor)
+        if device["kind"] != "display":
+            raise BadInputError("Chỉ màn hình mới có khu vực hiển thị", "Displays only")
+        for table, ids in (("services", services), ("counters", counters)):
+            for row_id in ids:
+                owner = one(db, f"SELECT office_id FROM {table} WHERE id = ?", [row_id])
+                if owner is None or owner["office_id"] != device["office_id"]:
+                    raise NotFoundError("Không có mục này trong văn phòng", "Not in this office")
+        value = {"services": services, "counters": counters}
+        db.execute("UPDATE devices SET zone = ? WHERE id = ?", [json.dumps(value), device_id])
+        audit.record(
+            db,
+            device["office_id"],
+            actor and actor.user_id,
+            "device.zone",
+            {"id": device_id, **value},
+        )
+
+
 def touch_device(db, device_id: int, status: dict | None = None) -> None:
     """Record that a device was seen (and optionally its status)."""
     with write(db):

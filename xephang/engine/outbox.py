@@ -52,7 +52,7 @@ from . import audit, order
 from .estimate import open_counters, recent_service_time
 from .lookups import counter_services, get_office
 from .settings import office_settings
-from .states import CALLED, DONE, WAITING
+from .states import CALLED, DONE, NO_SHOW, WAITING
 from .views import staff_event
 
 QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
@@ -72,6 +72,7 @@ EVENT_TYPES = (
     "cancelled",
     "expired",
     "rated",
+    "undone",
     "counter_opened",
     "counter_closed",
     "paused",
@@ -119,9 +120,11 @@ def record_events(
     """Queue the messages these just-logged events cause (caller's transaction).
 
     Webhooks get each event they asked for; a ticket's subscribers get
-    ``called``/``recalled`` and, after ``finished``, the rating invitation;
-    after anything that may move a line, waiting subscribers who are now near
-    the front get ``near`` (once).
+    ``called``/``recalled`` (a ticket called again after a no-show gets
+    ``recalled``: it was called once already) and, after ``finished``, the
+    rating invitation, withdrawn if not sent when the finish is undone; after
+    anything that may move a line, waiting subscribers who are now near the
+    front get ``near`` (once).
     """
     if not raw_events:
         return
@@ -144,12 +147,31 @@ def record_events(
             continue
         if raw["type"] in ("called", "recalled"):
             counter = json.loads(raw["details"]).get("counter_number")
-            _queue_for_ticket(db, office, raw["ticket_id"], raw["type"], at, {"counter": counter})
+            purpose = raw["type"]
+            if purpose == "called" and _called_before(db, raw):
+                purpose = "recalled"  # a no-show called back, or returned and called again
+            _queue_for_ticket(db, office, raw["ticket_id"], purpose, at, {"counter": counter})
         elif raw["type"] == "finished":
             _queue_rating(db, office, raw["ticket_id"], at, settings["rating_invite_time"])
+        elif raw["type"] == "undone" and json.loads(raw["details"]).get("undid") == "finished":
+            # Being served again: the invitation goes out after the next finish instead.
+            db.execute(
+                "DELETE FROM outbox WHERE ticket_id = ? AND purpose = 'rating'"
+                " AND webhook_id IS NULL AND state IN ('queued', 'skipped')",
+                [raw["ticket_id"]],
+            )
     services = moved_services(db, views)
     if services:
         queue_near(db, office, at, settings, services)
+
+
+def _called_before(db, raw: dict) -> bool:
+    """Whether a ``called`` event's ticket had been called before (its first call time,
+    which a wait keeps, is earlier than this call)."""
+    if raw.get("from_status") == NO_SHOW:
+        return True
+    first = scalar(db, "SELECT called_at FROM tickets WHERE id = ?", [raw["ticket_id"]])
+    return first is not None and first < raw["at"]
 
 
 def moved_services(db, views: list[dict]) -> list[int]:

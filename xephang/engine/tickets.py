@@ -13,13 +13,14 @@ from ..errors import (
     BadInputError,
     ConflictError,
     DailyCapError,
+    NotFoundError,
     OfficeClosedError,
     RateLimitError,
 )
 from ..storage import one, scalar, write
-from . import subscriptions
+from . import states, subscriptions
 from .estimate import estimate_wait
-from .hours import closing_time, office_is_open
+from .hours import closed_message, closing_time, office_is_open
 from .log import append_event
 from .lookups import find_service, get_office, get_ticket
 from .outcome import Outcome, outcome_for
@@ -78,8 +79,8 @@ def issue_ticket(
         svc = find_service(db, office_id, service)
         if device_id is not None:
             _check_device_rate(db, device_id, device_limit, at)
-        if check_hours and not office_is_open(office, at):
-            raise OfficeClosedError("Ngoài giờ làm việc, chưa thể lấy số", "Outside opening hours")
+        if check_hours and not office_is_open(office, at):  # holidays too: kiosk and online
+            raise OfficeClosedError(*closed_message(office, at))
         category = None
         if priority:
             category = one(
@@ -196,6 +197,55 @@ def insert_ticket(
             queue_at,
         ],
     ).lastrowid
+
+
+def cancel_by_citizen(
+    db: sqlite_utils.Database,
+    ticket_id: int,
+    device_id: int,
+    within_s: float,
+    now: datetime | None = None,
+    within=None,
+) -> Outcome:
+    """The citizen takes back a ticket just issued at this kiosk (a mis-tap): only the
+    issuing kiosk, only while it still waits, only within ``within_s`` of issue. Logged
+    as cancelled by the citizen. ``within(db)`` runs in the same transaction (the kiosk
+    withdraws the receipt not yet printed)."""
+    at = resolve_now(now)
+    with write(db):
+        ticket = get_ticket(db, ticket_id)
+        if ticket["device_id"] != device_id:
+            raise NotFoundError(f"Không có vé {ticket_id}", f"No ticket {ticket_id}")
+        states.check(ticket, "cancelled")
+        if ticket["status"] != WAITING:
+            raise ConflictError(
+                f"Số {ticket['code']} đã được gọi, không hủy được tại kiosk",
+                "The ticket was already called",
+            )
+        age = (at - datetime.fromisoformat(ticket["issued_at"])).total_seconds()
+        if age > within_s:
+            raise ConflictError(
+                "Đã quá thời gian hủy số; vui lòng báo cán bộ tại quầy",
+                "Too late to cancel here; please ask at a counter",
+            )
+        # It left the line now, and waited until now (a returned no-show was called once).
+        db.execute(
+            "UPDATE tickets SET status = 'cancelled', finished_at = :at,"
+            " left_at = CASE WHEN called_at IS NULL THEN :at END WHERE id = :id",
+            {"at": iso(at), "id": ticket_id},
+        )
+        if within is not None:
+            within(db)
+        raw = append_event(
+            db,
+            ticket["office_id"],
+            "cancelled",
+            at,
+            ticket_id=ticket_id,
+            details={"by": "citizen", "device_id": device_id},
+            from_status=ticket["status"],
+        )
+        return outcome_for(db, get_office(db, ticket["office_id"]), [raw], ticket_id)
 
 
 def record_print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import sqlite_utils
@@ -149,3 +150,10 @@ def list_devices(db: sqlite_utils.Database, office_id: int) -> list[dict]:
             [office_id],
         )
     )
+
+
+def device_zone(db: sqlite_utils.Database, device_id: int | None) -> dict:
+    """The zone of a display (``{"services": [ids], "counters": [ids]}``; empty: all)."""
+    row = one(db, "SELECT zone FROM devices WHERE id = ?", [device_id]) if device_id else None
+    zone = json.loads(row["zone"] or "{}") if row else {}
+    return {"services": zone.get("services", []), "counters": zone.get("counters", [])}

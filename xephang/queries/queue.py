@@ -10,6 +10,7 @@ import sqlite_utils
 
 from ..clock import local_day, resolve_now
 from ..engine import order, states
+from ..engine.calls import WITHDRAWN_SQL
 from ..engine.estimate import estimate_wait
 from ..engine.log import last_seq
 from ..engine.lookups import counter_services, get_counter, get_office
@@ -28,11 +29,12 @@ def waiting_list(
 
 
 def visit_tickets(db: sqlite_utils.Database, token: str) -> list[dict]:
-    """The tickets of the visit a tracker token belongs to, oldest first."""
+    """The tickets of the visit a tracker token belongs to, oldest first (withdrawn
+    ones left out: the last is the visit's current ticket)."""
     return list(
         db.query(
             "SELECT t.* FROM tickets t JOIN visits v ON v.id = t.visit_id WHERE v.token = ?"
-            " ORDER BY t.id",
+            f" AND NOT {WITHDRAWN_SQL} ORDER BY t.id",
             [token or ""],
         )
     )
@@ -74,7 +76,8 @@ def rating_of(db: sqlite_utils.Database, ticket_id: int) -> dict | None:
 def counter_state(
     db: sqlite_utils.Database, counter_id: int, user_id: int | None, now=None, next_limit: int = 10
 ) -> dict:
-    """The counter screen's own part: its services' waiting counts, next tickets, figures."""
+    """The counter screen's own part: its services' waiting counts, next tickets, today's
+    no-shows of its services (they may be called again or returned), the officer's figures."""
     counter = get_counter(db, counter_id)
     office = get_office(db, counter["office_id"])
     services = counter_services(db, counter_id)
@@ -84,6 +87,15 @@ def counter_state(
     if nxt is not None:  # the ticket call-next would take goes first, as it will be called
         waiting = [ticket_view(db, nxt)] + [t for t in waiting if t["id"] != nxt["id"]]
         waiting = waiting[:next_limit]
+    no_shows = [
+        ticket_view(db, row)
+        for row in db.query(
+            "SELECT * FROM tickets WHERE office_id = ? AND day = ? AND status = 'no_show'"
+            f" AND service_id IN ({','.join('?' * len(services or [-1]))})"
+            " ORDER BY finished_at DESC LIMIT ?",
+            [office["id"], day, *(services or [-1]), next_limit],
+        )
+    ]
     mine = {"called": 0, "done": 0, "no_show": 0, "avg_service_s": None}
     if user_id is not None:
         row = db.execute(
@@ -106,6 +118,7 @@ def counter_state(
         "services": services,
         "next_tickets": waiting,
         "next_ticket_id": nxt["id"] if nxt else None,
+        "no_shows": no_shows,
         "mine": mine,
         "day": day,
     }

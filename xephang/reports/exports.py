@@ -262,7 +262,8 @@ def report_xlsx(report: dict) -> bytes:
     )
     ws = wb.create_sheet("Báo cáo")
     widths = [30] + [13] * (len(REPORT_COLUMNS) - 1)
-    _header(ws, 1, [title for _k, title, _kind in REPORT_COLUMNS], widths)
+    titles = [report.get("issued_vi", t) if k == "issued" else t for k, t, _ in REPORT_COLUMNS]
+    _header(ws, 1, titles, widths)
     ws.row_dimensions[1].height = 32
     for r, row in enumerate([*report["rows"], total], start=2):
         for c, (key, _title, kind) in enumerate(REPORT_COLUMNS, start=1):

@@ -494,6 +494,20 @@ END""",
         db.execute(statement)
 
 
+@migrations(name="0012_screens")
+def screens(db: sqlite_utils.Database) -> None:
+    """What the screens need: a display's zone (the services and counters its board shows),
+    a lĩnh vực's English name (the kiosk's English mode), an office's holidays."""
+    _run(
+        db,
+        """
+ALTER TABLE devices ADD COLUMN zone TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE services ADD COLUMN field_en TEXT NOT NULL DEFAULT '';
+ALTER TABLE offices ADD COLUMN holidays TEXT NOT NULL DEFAULT '[]'
+""",
+    )
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply every pending migration step."""
     migrations.apply(db)

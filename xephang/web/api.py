@@ -159,7 +159,7 @@ def get_ticket(ticket_id: int):
 @allow("officer")
 @accepts(TICKET_ACTION_BODIES, per="action")
 def ticket_action(ticket_id: int, action: str):
-    """recall, start, finish, no-show, transfer, return or cancel a ticket."""
+    """recall, start, finish, no-show, transfer, return, cancel or undo a ticket."""
     if action not in TICKET_ACTIONS:
         raise NotFoundError(f"Không có thao tác '{action}'", f"No action '{action}'")
     principal = current_principal()
@@ -191,6 +191,8 @@ def ticket_action(ticket_id: int, action: str):
         )
     elif action == "return":
         outcome = grouped(engine.return_to_queue, ticket_id, user_id=uid, reason=body.reason)
+    elif action == "undo":
+        outcome = grouped(engine.undo, ticket_id, user_id=uid)
     else:
         outcome = grouped(engine.cancel, ticket_id, user_id=uid, reason=body.reason)
     publish(outcome)
@@ -216,14 +218,14 @@ def counter_call_next(counter_id: int):
 @allow("officer")
 @accepts(CallBody)
 def counter_call_ticket(counter_id: int):
-    """Call a specific waiting ticket out of order, with a reason."""
+    """Call a specific waiting ticket out of order, or today's no-show again, with a reason."""
     principal = current_principal()
     counter = _office_counter(principal, counter_id)
     body: CallBody = read_body()
     db = get_db()
     ticket_id = body.ticket
-    if isinstance(ticket_id, str):  # a code: the office's latest waiting ticket with it
-        ticket_id = engine.find_waiting_code(db, counter["office_id"], ticket_id)
+    if isinstance(ticket_id, str):  # a code: the latest waiting ticket, or today's no-show
+        ticket_id = engine.find_code_to_call(db, counter["office_id"], ticket_id)
     _office_ticket(principal, ticket_id)
     outcome = publish(
         grouped(engine.call_ticket, counter_id, ticket_id, body.reason, user_id=principal.user_id)
@@ -235,7 +237,8 @@ def counter_call_ticket(counter_id: int):
 @allow("officer")
 @accepts(COUNTER_ACTION_BODIES, per="action")
 def counter_action(counter_id: int, action: str):
-    """open, close, pause (with a reason) or resume a counter."""
+    """open (``takeover`` for a counter another officer holds), close, pause (with a
+    reason) or resume a counter."""
     principal = current_principal()
     _office_counter(principal, counter_id)
     if action not in COUNTER_ACTION_BODIES:
@@ -247,7 +250,7 @@ def counter_action(counter_id: int, action: str):
     elif action == "resume":
         outcome = grouped(engine.resume, counter_id, user_id=uid)
     elif action == "open":
-        outcome = grouped(engine.open_counter, counter_id, user_id=uid)
+        outcome = grouped(engine.open_counter, counter_id, user_id=uid, takeover=body.takeover)
     else:
         outcome = grouped(engine.close_counter, counter_id, user_id=uid)
     publish(outcome)

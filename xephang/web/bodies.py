@@ -309,6 +309,20 @@ class ReasonBody(Body):
     reason: Text | None = Field(None, title="lý do")
 
 
+class OpenBody(Body):
+    """Opening a counter; another officer's counter only with ``takeover`` (logged)."""
+
+    takeover: bool = Field(
+        False, title="nhận quầy", description="take over a counter another officer holds"
+    )
+
+
+class ReprintBody(Body):
+    """Print a citizen's ticket again, at a counter (its printer, else the kiosk's)."""
+
+    counter: OptionalId = Field(None, title="quầy", description="the counter asking (its printer)")
+
+
 class RatingBody(Body):
     """A citizen's rating of a finished visit, from the tracker page."""
 
@@ -327,9 +341,10 @@ TICKET_ACTION_BODIES: dict[str, type[Body]] = {
     "transfer": TransferBody,
     "return": ReasonBody,
     "cancel": ReasonBody,
+    "undo": NoBody,
 }
 COUNTER_ACTION_BODIES: dict[str, type[Body]] = {
-    "open": NoBody,
+    "open": OpenBody,
     "close": NoBody,
     "pause": PauseBody,
     "resume": NoBody,
@@ -396,11 +411,12 @@ class QueryNumber:
     repeat: bool = False  # ?service=1&service=2
 
     def schema(self) -> dict:
-        number = {"type": "integer"}
-        if self.low is not None:
-            number["minimum"] = self.low
-        if self.high is not None:
-            number["maximum"] = self.high
+        # The bounds _checked applies, stated: an id SQLite can store unless narrower.
+        number = {
+            "type": "integer",
+            "minimum": self.low if self.low is not None else -(2**63),
+            "maximum": self.high if self.high is not None else 2**63 - 1,
+        }
         if self.repeat:
             return {"type": "array", "items": number}
         return {**number, **({"default": self.default} if self.default is not None else {})}

@@ -297,6 +297,8 @@ def on_sync(data=None):
     snap = board_snapshot(db, client.office_id)
     if not client.is_staff:
         snap = public_snapshot(snap)
+    if client.kind == "device" and client.principal.role == "display":
+        snap["zone"] = people.device_zone(db, client.principal.device_id)  # set in setup
     return {"ok": True, "snapshot": snap, "seq": snap["seq"]}
 
 

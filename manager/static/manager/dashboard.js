@@ -96,7 +96,7 @@
       var tr = el("tr", {"class": d.problem ? "warn" : ""});
       tr.appendChild(el("td", {}, kinds[d.kind] || d.kind));
       tr.appendChild(el("td", {}, d.name));
-      tr.appendChild(el("td", {}, d.problem || "Hoạt động"));
+      tr.appendChild(el("td", {}, d.problem || "Hoạt động" + (d.status_vi && d.status_vi !== "—" ? " · " + d.status_vi : "")));
       tr.appendChild(el("td", {}, d.last_seen_at ? new Date(d.last_seen_at).toLocaleString("vi-VN") : "—"));
       body.appendChild(tr);
     });
