@@ -17,6 +17,7 @@ from flask import Response, current_app, jsonify, render_template, url_for
 from xephang import engine
 from xephang.errors import BadInputError, NotFoundError
 from xephang.queries import queue as queue_queries
+from xephang.queries import ratings as rating_queries
 from xephang.web import get_db, publish, tracker_url
 from xephang.web.auth import public
 from xephang.web.bodies import RatingBody, read
@@ -55,7 +56,7 @@ def tracker_state(token: str) -> dict:
         raise NotFoundError("Không tìm thấy số thứ tự này", "No such ticket")
     view = state["ticket"]
     message_vi, message_en = status_text(view)
-    rating = queue_queries.rating_of(db, view["id"])
+    rating = rating_queries.visit_rating(db, view["visit_id"])  # one rating per visit
     office = engine.get_office(db, view["office_id"])
     return {
         "ok": True,

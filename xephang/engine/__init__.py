@@ -24,6 +24,7 @@ from .calls import (
     no_show,
     recall,
     return_to_queue,
+    set_dossier_code,
     start,
     transfer,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "resume",
     "return_to_queue",
     "rotate_board_link",
+    "set_dossier_code",
     "set_office_settings",
     "set_target",
     "start",

@@ -27,7 +27,7 @@ from .lookups import (
 )
 from .order import pick_next
 from .outcome import Outcome, outcome_for
-from .states import AT_COUNTER, SERVING
+from .states import AT_COUNTER, DONE, SERVING
 from .tickets import expire_stale, insert_ticket
 
 
@@ -235,6 +235,8 @@ def start(db, ticket_id: int, user_id=None, now: datetime | None = None) -> Outc
 
 
 def _finish(db, ticket, counter, user_id, at, dossier_code, outcome) -> dict:
+    # A code scanned while serving (set_dossier_code) stays when finishing gives none.
+    dossier_code = dossier_code or ticket["dossier_code"]
     db.execute(
         "UPDATE tickets SET status = 'done', finished_at = ?, dossier_code = ?, outcome = ?"
         " WHERE id = ?",
@@ -267,6 +269,43 @@ def finish(
     with write(db):
         ticket, counter = _held(db, ticket_id, "finished")
         return _done(db, ticket, [_finish(db, ticket, counter, user_id, at, dossier_code, outcome)])
+
+
+DOSSIER_STATES = (SERVING, DONE)
+
+
+def set_dossier_code(
+    db, ticket_id: int, dossier_code: str, user_id=None, now: datetime | None = None
+) -> Outcome:
+    """Record (or correct) the dossier code (mã hồ sơ) of a ticket being served or done:
+    typed, or scanned from the receipt's code (a 2D scanner types like a keyboard).
+
+    Logged as ``dossier_set``. A rating of the visit already given is tied to
+    the code too, so the 766 figures find it whichever came first.
+    """
+    at = resolve_now(now)
+    code = clean_text(dossier_code, "mã hồ sơ", "dossier code", required=True)
+    with write(db):
+        ticket = get_ticket(db, ticket_id)
+        if ticket["status"] not in DOSSIER_STATES:
+            raise ConflictError(
+                f"Chỉ ghi mã hồ sơ cho số đang phục vụ hoặc đã xong; số {ticket['code']} đang"
+                f" ở trạng thái '{states.STATUS_VI[ticket['status']]}'",
+                "A dossier code goes on a ticket being served or done",
+                ticket_status=ticket["status"],
+            )
+        db.execute("UPDATE tickets SET dossier_code = ? WHERE id = ?", [code, ticket_id])
+        for rating in db.execute(
+            "SELECT r.id, t.dossier_code FROM ratings r JOIN tickets t ON t.id = r.ticket_id"
+            " WHERE r.visit_id = ?",
+            [ticket["visit_id"]],
+        ).fetchall():
+            # The rated ticket's own code wins over one recorded on another ticket of the visit.
+            if rating[1] in (None, code):
+                db.execute("UPDATE ratings SET dossier_code = ? WHERE id = ?", [code, rating[0]])
+        counter = {"id": ticket["counter_id"]} if ticket["counter_id"] else None
+        details = {"dossier_code": code}  # the earlier code is in the log's earlier events
+        return _done(db, ticket, [_log(db, ticket, counter, "dossier_set", at, user_id, details)])
 
 
 def no_show(db, ticket_id: int, user_id=None, now: datetime | None = None) -> Outcome:
