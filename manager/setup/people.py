@@ -28,7 +28,7 @@ from ..views import bp, office_id
 from .forms import checkbox, done, integer, owned, render, text
 
 PAIR_NONCE = "manager_pair_nonce"  # session key: the pairing form's one-use nonce (no secret)
-PAIR_PATHS = {"kiosk": "/kiosk/pair", "display": "/display/pair"}
+PAIR_PATHS = {"kiosk": "/kiosk/pair", "display": "/display/pair", "rating": "/counter/rating/pair"}
 
 
 def _scope_office() -> int | None:
@@ -169,8 +169,9 @@ def setup_devices():
         try:
             kind = text("kind", "loại thiết bị", required=True)
             name = text("name", "tên thiết bị", required=True, max_len=80)
+            counter = integer("counter_id", "quầy", low=1) if kind == "rating" else None
             _device_id, token = accounts.add_device(
-                get_db(), oid, kind, name, actor=current_principal()
+                get_db(), oid, kind, name, actor=current_principal(), counter_id=counter
             )
         except QueueError as err:
             return _devices(oid, err)
@@ -195,6 +196,7 @@ def _qr_svg(text: str) -> str:
 def _devices(oid, error=None, token=None, kind=None):
     session[PAIR_NONCE] = nonce = secrets.token_urlsafe(16)
     link = _pair_link(kind, token) if token else None
+    counters = office_queries.counters(get_db(), oid)
     return render(
         "devices.html",
         oid,
@@ -208,6 +210,8 @@ def _devices(oid, error=None, token=None, kind=None):
         pair_qr=_qr_svg(link) if link else None,
         nonce=nonce,
         kinds=accounts.DEVICE_KINDS,
+        counters=counters,
+        counter_numbers={c["id"]: c["number"] for c in counters},
         pair_url=url_for("manager.setup_devices", office=oid if _scope_office() is None else None),
     )
 
@@ -215,7 +219,7 @@ def _devices(oid, error=None, token=None, kind=None):
 @bp.post("/setup/devices/<int:device_id>")
 @allow("manager")
 def setup_device_update(device_id: int):
-    """Rename or revoke a device."""
+    """Rename or revoke a device; move a rating tablet to another counter."""
     device = owned("devices", device_id)
     oid = device["office_id"]
     try:
@@ -224,8 +228,11 @@ def setup_device_update(device_id: int):
             message = f"Đã thu hồi thiết bị {device['name']}"
         else:
             name = text("name", "tên thiết bị", required=True, max_len=80)
-            accounts.rename_device(get_db(), device_id, name, actor=current_principal())
-            message = "Đã đổi tên thiết bị"
+            counter = integer("counter_id", "quầy", low=1)
+            accounts.rename_device(
+                get_db(), device_id, name, actor=current_principal(), counter_id=counter
+            )
+            message = "Đã lưu thiết bị"
     except QueueError as err:
         return _devices(oid, err)
     return done("manager.setup_devices", oid, message)
