@@ -38,7 +38,12 @@ def _scope_office() -> int | None:
 
 
 def _roles() -> tuple[str, ...]:
-    return ("officer",) if current_principal().role == "manager" else accounts.ROLES
+    principal = current_principal()
+    if principal.role == "manager":
+        return ("officer",)
+    if not principal.is_global_admin:  # province users belong to no office
+        return tuple(r for r in accounts.ROLES if r != accounts.PROVINCE)
+    return accounts.ROLES
 
 
 @bp.route("/setup/users", methods=["GET", "POST"])
@@ -55,10 +60,11 @@ def setup_users():
                 get_db(),
                 username,
                 role,
-                office,
+                None if role == accounts.PROVINCE else office,
                 request.form.get("password") or "",
                 text("display_name", "tên hiển thị"),
                 actor=current_principal(),
+                offices=_chosen_offices() if role == accounts.PROVINCE else None,
             )
         except QueueError as err:
             return _users(oid, err, request.form)
@@ -96,6 +102,8 @@ def setup_user_update(user_id: int):
     try:
         role = text("role", "vai trò", required=True)
         office = integer("office_id", "văn phòng", low=1)
+        if role == accounts.PROVINCE:
+            office = None
         principal = current_principal()
         if user_id == principal.user_id and (role != principal.role or not checkbox("active")):
             raise BadInputError(
@@ -117,6 +125,25 @@ def setup_user_update(user_id: int):
     except QueueError as err:
         return _users(oid, err)
     return done("manager.setup_users", oid, "Đã lưu người dùng")
+
+
+def _chosen_offices() -> list[int]:
+    try:
+        return [int(v) for v in request.form.getlist("offices") if v]
+    except ValueError:
+        raise BadInputError("Văn phòng không hợp lệ", "Invalid office") from None
+
+
+@bp.post("/setup/users/<int:user_id>/offices")
+@allow("admin")
+def setup_user_offices(user_id: int):
+    """The offices a province user may read (admins of every office only)."""
+    oid = office_id()
+    try:
+        accounts.set_user_offices(get_db(), user_id, _chosen_offices(), actor=current_principal())
+    except QueueError as err:
+        return _users(oid, err)
+    return done("manager.setup_users", oid, "Đã lưu các văn phòng được xem")
 
 
 @bp.post("/setup/users/<int:user_id>/tokens")

@@ -50,8 +50,8 @@ SESSION_STARTERS = (
     "display.pair_confirm",
     "counter.rating_pair_confirm",
 )
-# What a read-only caller may still send: ending its own session.
-READ_ONLY_WRITES = ("auth.logout",)
+# What a read-only caller may still send: ending its session, or starting another one.
+READ_ONLY_WRITES = ("auth.logout", "auth.login")
 
 
 def current_principal() -> Principal | None:
