@@ -19,7 +19,7 @@ from ..queries.office import services as office_services
 from .stats import Tally
 
 DEVICE_OFFLINE_S = 120  # a device not seen for this long shows as offline
-KIND_VI = {"kiosk": "Kiosk", "display": "Màn hình", "printer": "Máy in"}
+KIND_VI = {"kiosk": "Kiosk", "display": "Màn hình", "printer": "Máy in", "rating": "Máy đánh giá"}
 STATE_VI = {"open": "Đang mở", "paused": "Tạm dừng", "closed": "Đóng"}
 
 

@@ -77,6 +77,7 @@
         "<small lang='en'>" + esc(a.bad_en) + "</small></button></div>";
     }).join("");
     $("comment").value = "";
+    $("tablet").classList.remove("chosen");
     $("extras").hidden = true;
     $("error").hidden = true;
     show("ask");
@@ -104,6 +105,7 @@
       x.setAttribute("aria-pressed", x === b ? "true" : "false");
     });
     $("levels").className = "rt-levels chosen";
+    $("tablet").classList.add("chosen");
     $("extras").hidden = false;
     armIdle();
   });
