@@ -256,3 +256,47 @@ def test_an_admin_gives_a_province_user_its_offices_in_setup(app, client, db, of
         data={"csrf_token": manager_csrf, "offices": [str(offices["demo"])]},
     )
     assert refused.status_code == 403
+
+
+def test_the_command_line_makes_province_users_and_rating_tablets(tmp_path):
+    from click.testing import CliRunner
+
+    from xephang.cli import cli
+    from xephang.queries import people
+    from xephang.storage import connect
+
+    path = str(tmp_path / "cli.db")
+
+    def run(*args):
+        return CliRunner().invoke(cli, [*args, "--db", path], catch_exceptions=False)
+
+    run("init")
+    db = connect(path)
+    first, second = engine.create_office(db, "Xã A"), engine.create_office(db, "Xã B")
+    service = engine.add_service(db, first, "A", "Hộ tịch")
+    counter = engine.add_counter(db, first, 1, [service])
+    added = run(
+        "user",
+        "add",
+        "tinh",
+        "--role",
+        "province",
+        "--password",
+        PASSWORD,
+        "--offices",
+        f"{first},{second}",
+    )
+    assert added.exit_code == 0, added.output
+    user = people.find_user(db, "tinh")
+    assert people.user_offices(db, user["id"]) == {first, second}
+    assert run("user", "offices", "tinh", str(second)).output.strip().endswith(str(second))
+    assert people.user_offices(db, user["id"]) == {second}
+    token = run(
+        "device", "add", "--office", str(first), "--kind", "rating", "--counter", str(counter)
+    ).output.strip()
+    assert people.principal_for_token(db, token).counter_id == counter
+    refused = CliRunner().invoke(
+        cli, ["device", "add", "--office", str(first), "--kind", "rating", "--db", path]
+    )
+    assert refused.exit_code != 0 and "gắn với một quầy" in refused.output
+    db.close()
