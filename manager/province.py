@@ -191,6 +191,7 @@ def province_dossiers(fmt: str):
             satisfaction.DOSSIER_COLUMNS,
             "Đánh giá hài lòng theo hồ sơ (QĐ 766)",
             lines + list(satisfaction.DEFINITIONS_766),
+            offices[0]["timezone"],
         ),
     )
 

@@ -136,6 +136,7 @@ def satisfaction_dossiers(fmt: str):
             satisfaction.DOSSIER_COLUMNS,
             "Đánh giá hài lòng theo hồ sơ (QĐ 766)",
             lines + list(satisfaction.DEFINITIONS_766),
+            office["timezone"],
         ),
     )
 
@@ -223,5 +224,6 @@ def ratings_export(fmt: str):
             satisfaction.RATING_COLUMNS,
             "Đánh giá và góp ý của công dân",
             [office["name"], f"Từ {params['from']} đến {params['to']}"],
+            office["timezone"],
         ),
     )

@@ -31,6 +31,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
@@ -535,13 +536,14 @@ def table_csv(rows: list[dict], keys) -> str:
 def table_xlsx(
     rows: list[dict], columns, title: str, lines: list[str], timezone: str | None = None
 ) -> bytes:
-    """Rows as a workbook: a summary sheet (title and lines), then the table with
-    Vietnamese headers, frozen header and filters."""
+    """Rows as a workbook: a summary sheet (title, lines, when it was made in the office's
+    ``timezone``), then the table with Vietnamese headers, frozen header and filters."""
     summary = xw.Sheet("Tóm tắt", widths=[90])
     summary.append([title], xw.BOLD)
     for line in lines:
         summary.append([inert(line)])
-    summary.append([f"Lập lúc {datetime.now():%Y-%m-%d %H:%M}"])
+    made = datetime.now(ZoneInfo(timezone or "Asia/Ho_Chi_Minh"))  # office time, not UTC
+    summary.append([f"Lập lúc {made:%d/%m/%Y %H:%M}"])
     table = xw.Sheet(
         "Dữ liệu", widths=[w for *_x, w in columns], freeze="B2", autofilter=True, timezone=timezone
     )
