@@ -222,6 +222,7 @@ def test_the_report_page_chooses_offices_and_exports(app, offices, db, demo):
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
     dossiers = client.get(f"/manager/province/dossiers.json?{chosen}").json
     assert dossiers["dossiers"] == []
+    assert re.search(r"<th scope=\"row\">UBND xã An Hòa</th><td class=\"num\">0</td>", text)
 
 
 def test_an_admin_gives_a_province_user_its_offices_in_setup(app, client, db, offices):

@@ -271,6 +271,8 @@ def satisfaction_report(
             counts if group == "office" else _counts(db, None, office, first, last)
         ):
             total.add(dossiers, rated, lowest, office.target)
+        if group == "office":  # every office chosen has its row, dossiers or none
+            groups.setdefault(office_id, Count())
         for key, dossiers, rated, lowest in counts:
             groups.setdefault(key, Count()).add(dossiers, rated, lowest, office.target)
         unlinked += _ratings_without_dossier(db, office_id, first, last, office.office["timezone"])
