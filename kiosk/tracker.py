@@ -20,6 +20,7 @@ from xephang.engine import subscriptions
 from xephang.errors import BadInputError, NotFoundError
 from xephang.queries import messages as message_queries
 from xephang.queries import queue as queue_queries
+from xephang.queries import ratings as rating_queries
 from xephang.web import get_db, publish, tracker_url
 from xephang.web.auth import public
 from xephang.web.bodies import NotifyBody, RatingBody, UnsubscribeBody, read
@@ -59,7 +60,7 @@ def tracker_state(token: str) -> dict:
         raise NotFoundError("Không tìm thấy số thứ tự này", "No such ticket")
     view = state["ticket"]
     message_vi, message_en = status_text(view)
-    rating = queue_queries.rating_of(db, view["id"])
+    rating = rating_queries.visit_rating(db, view["visit_id"])  # one rating per visit
     office = engine.get_office(db, view["office_id"])
     return {
         "ok": True,

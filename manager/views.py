@@ -31,7 +31,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def office_id() -> int:
-    """The office this request is about: the manager's own, or ``?office=`` for admins."""
+    """The office this request is about: the manager's own, or ``?office=`` for admins and
+    province users (their first office by default)."""
     principal = current_principal()
     wanted = request.values.get("office")
     if wanted not in (None, ""):
@@ -42,9 +43,15 @@ def office_id() -> int:
     elif principal.office_id is not None:
         chosen = principal.office_id
     else:
-        first = office_queries.first_office_id(get_db())
+        first = (
+            min(principal.offices, default=None)
+            if principal.is_province
+            else office_queries.first_office_id(get_db())
+        )
         if first is None:
-            raise BadInputError("Chưa có văn phòng nào; hãy tạo văn phòng trước", "No office yet")
+            raise BadInputError(
+                "Chưa có văn phòng nào (hoặc chưa được giao văn phòng nào)", "No office yet"
+            )
         chosen = first
     require_office(principal, chosen)
     engine.get_office(get_db(), chosen)
@@ -56,7 +63,10 @@ def page_context(oid: int) -> dict:
     db = get_db()
     principal = current_principal()
     offices = (
-        sorted(office_queries.offices(db), key=lambda o: o["name"])
+        sorted(
+            (o for o in office_queries.offices(db) if principal.may_access_office(o["id"])),
+            key=lambda o: o["name"],
+        )
         if (principal.office_id is None)
         else []
     )
@@ -65,6 +75,8 @@ def page_context(oid: int) -> dict:
         "offices": offices,
         "principal": principal,
         "is_admin": principal.role == "admin",
+        "is_province": principal.is_province,
+        "sees_province": principal.is_province or principal.is_global_admin,
     }
 
 
@@ -73,7 +85,7 @@ def _today(oid: int) -> str:
 
 
 @bp.get("/")
-@allow("manager", login_page=True)
+@allow("manager", "province", login_page=True)
 def dashboard():
     """The live dashboard: queues, counters, today's waits against the target, devices."""
     oid = office_id()
@@ -83,7 +95,7 @@ def dashboard():
 
 
 @bp.get("/dashboard.json")
-@allow("manager")
+@allow("manager", "province")
 def dashboard_json():
     """The live dashboard's data (polled when the socket is down)."""
     return jsonify({"ok": True, **live.dashboard(get_db(), office_id())})
@@ -111,7 +123,7 @@ CHART_GROUPS = ("service", "counter", "officer", "hour", "weekday")
 
 
 @bp.get("/reports")
-@allow("manager", login_page=True)
+@allow("manager", "province", login_page=True)
 def report_page():
     """A report for any period and grouping, with pass/fail and charts; a bad period or
     date is said on the form, which keeps what was typed."""
@@ -196,7 +208,7 @@ def _period_nav(params: dict) -> dict:
 
 
 @bp.get("/reports.json")
-@allow("manager")
+@allow("manager", "province")
 def report_json():
     """A report as JSON: ``{"rows": [...], "total": {...}, ...}``."""
     oid = office_id()
@@ -207,7 +219,7 @@ def report_json():
 
 
 @bp.get("/reports/export.<fmt>")
-@allow("manager")
+@allow("manager", "province")
 def report_export(fmt: str):
     """A report as a CSV or XLSX download."""
     oid = office_id()
@@ -234,7 +246,7 @@ def _download(fmt: str, name: str, make_csv, make_xlsx) -> Response:
 
 
 @bp.get("/reports/print")
-@allow("manager", login_page=True)
+@allow("manager", "province", login_page=True)
 def report_print():
     """A printable report: office name, period, targets, the table and the definitions."""
     oid = office_id()
@@ -301,7 +313,7 @@ def _log(oid: int, params: dict, limit: int | None, offset: int = 0) -> dict:
 
 
 @bp.get("/log")
-@allow("manager", login_page=True)
+@allow("manager", "province", login_page=True)
 def log_page():
     """The wait-time log: every ticket with its timeline; filters and search."""
     oid = office_id()
@@ -329,7 +341,7 @@ def log_page():
 
 
 @bp.get("/log.json")
-@allow("manager")
+@allow("manager", "province")
 def log_json():
     """The filtered wait-time log as JSON (one page of 100; ``page=``)."""
     oid = office_id()
@@ -345,7 +357,7 @@ def log_json():
 
 
 @bp.get("/log/export.<fmt>")
-@allow("manager")
+@allow("manager", "province")
 def log_export(fmt: str):
     """The raw log of the filtered period as a CSV or XLSX download (every matching ticket)."""
     oid = office_id()

@@ -199,6 +199,7 @@ OPERATIONS = [
     ("/api/v1/tickets/{ticket}/recall", "called", {}, "officer"),
     ("/api/v1/tickets/{ticket}/start", "called", {}, "officer"),
     ("/api/v1/tickets/{ticket}/finish", "serving", {"dossier_code": "H40-1"}, "officer"),
+    ("/api/v1/tickets/{ticket}/dossier-code", "serving", {"dossier_code": "H40-1"}, "officer"),
     ("/api/v1/tickets/{ticket}/no-show", "called", {}, "officer"),
     ("/api/v1/tickets/{ticket}/transfer", "serving", {"service": "C"}, "officer"),
     ("/api/v1/tickets/{ticket}/return", "called", {"reason": "Đi photo"}, "officer"),

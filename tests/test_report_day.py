@@ -264,3 +264,20 @@ def test_undone_moves_count_as_if_they_never_happened(db, day):
     assert rows["A006"]["wait_s"] == 120.0 and rows["A006"]["status"] == "called"
     again = reports.wait_report(db, day.office, DAY, DAY, "office", now=now)["total"]
     assert (again["avg_wait_s"], again["no_show"]) == (after["avg_wait_s"], after["no_show"] - 1)
+
+
+def test_a_new_definitions_version_rebuilds_the_stored_days(db, day, monkeypatch):
+    """The targets' fingerprint is computed once per target era (cached); the definitions'
+    version is put in front of it, so a new version still rebuilds every stored day."""
+    from xephang.reports import rollup
+
+    engine.close_day(db, day.office, now=at("18:00"))
+    later = at("18:05") + timedelta(1)
+    reports.wait_report(db, day.office, DAY, DAY, "office", now=later)
+    (stored,) = db.execute("SELECT fingerprint FROM report_days").fetchone()
+    assert stored.startswith(f"v{rollup.ROLLUP_VERSION}|")
+    monkeypatch.setattr(rollup, "ROLLUP_VERSION", rollup.ROLLUP_VERSION + 1)
+    total = reports.wait_report(db, day.office, DAY, DAY, "office", now=later)["total"]
+    assert_figures(total, AFTER_CLOSE)
+    (rebuilt,) = db.execute("SELECT fingerprint FROM report_days").fetchone()
+    assert rebuilt == f"v{rollup.ROLLUP_VERSION}|" + stored.split("|", 1)[1]

@@ -7,8 +7,10 @@ import tomllib
 
 from click.testing import CliRunner
 
+from xephang import engine
 from xephang.cli import cli
-from xephang.engine import declared
+from xephang.engine import accounts, declared
+from xephang.engine.setup import parse_zone
 from xephang.storage import connect
 
 COMMUNE = """
@@ -182,7 +184,27 @@ def test_a_dry_run_says_what_would_change_and_changes_nothing(tmp_path):
 
 
 def test_export_then_apply_elsewhere_gives_the_same_office(tmp_path, demo_file):
+    """The whole office: with its holidays, a lĩnh vực's English name, a display's zone
+    and the rating tablet's counter too."""
     path, info = demo_file
+    db = connect(path)
+    office = info["office_id"]
+    row = engine.get_office(db, office)
+    engine.update_office(
+        db,
+        office,
+        row["name"],
+        row["address"],
+        row["timezone"],
+        row["hours"],
+        row["ticket_footer"],
+        holidays=[{"day": "2026-09-02", "name": "Quốc khánh"}],
+    )
+    db.execute("UPDATE services SET field_en = 'Civil status' WHERE office_id = ?", [office])
+    display = db.execute("SELECT id FROM devices WHERE kind = 'display'").fetchone()[0]
+    zone = parse_zone(db, office, "A, B", "1-2")
+    accounts.set_device_zone(db, display, zone)
+    db.close()
     exported = tmp_path / "demo.toml"
     result = CliRunner().invoke(
         cli,
@@ -206,3 +228,7 @@ def test_export_then_apply_elsewhere_gives_the_same_office(tmp_path, demo_file):
     db.close()
     original = tomllib.loads(exported.read_text())
     assert again == original
+    assert original["office"]["holidays"] == [{"day": "2026-09-02", "name": "Quốc khánh"}]
+    kinds = {d["kind"]: d for d in original["devices"]}
+    assert kinds["display"]["zone"] == {"services": ["A", "B"], "counters": [1, 2]}
+    assert kinds["rating"]["counter"] == 1

@@ -149,6 +149,17 @@ SETTINGS: tuple[Setting, ...] = (
         "Vietnamese, whatever was on it.",
     ),
     Setting(
+        "RATING_TABLET_WINDOW_S",
+        600,
+        "How long after a ticket is finished its counter's rating tablet may still rate it.",
+    ),
+    Setting(
+        "RATING_TABLET_RESET_S",
+        45,
+        "Seconds a rating tablet waits for the citizen's next touch before it sends the "
+        "level chosen (or, with none chosen, goes back to the counter's screen).",
+    ),
+    Setting(
         "MESSAGE_QUEUE",
         "",
         "Socket.IO message queue URL (redis://...) when more than one server "

@@ -36,7 +36,21 @@ def fits(page) -> dict:
         """() => ({scroll: document.scrollingElement.scrollHeight, height: innerHeight,
                    width: document.scrollingElement.scrollWidth, inner: innerWidth})"""
     )
-    return {**size, "cut": outside_viewport(page, "main .card, .actions button, .bar")}
+    # inside a card that clips (overflow: hidden): the dossier field and the counter's
+    # state line must not fall below its bottom edge
+    clipped = page.evaluate(
+        """sel => [...document.querySelectorAll(sel)]
+          .filter(e => e.getClientRects().length)
+          .filter(e => e.getBoundingClientRect().bottom
+                       > e.closest('.card').getBoundingClientRect().bottom + 1)
+          .map(e => e.id || e.className)""",
+        "#dossier-code, #dossier-save, #dossier-for, #counter-state, .actions button",
+    )
+    return {
+        **size,
+        "cut": outside_viewport(page, "main .card, .actions button, .bar"),
+        "clipped": clipped,
+    }
 
 
 def test_the_counter_fits_1366x768_with_a_calm_placeholder(browser, live_server):
@@ -50,7 +64,7 @@ def test_the_counter_fits_1366x768_with_a_calm_placeholder(browser, live_server)
     empty_box = placeholder.bounding_box()
     layout = fits(page)
     assert layout["scroll"] <= layout["height"] and layout["width"] <= layout["inner"], layout
-    assert layout["cut"] == []
+    assert layout["cut"] == [] and layout["clipped"] == []
     assert boxes_overlap(page, ".actions button") == []
 
     for service in "AAAB":
@@ -61,6 +75,7 @@ def test_the_counter_fits_1366x768_with_a_calm_placeholder(browser, live_server)
     page.screenshot(path=str(ARTIFACTS / "counter-1366-called.png"))
     layout = fits(page)
     assert layout["scroll"] <= layout["height"] and layout["cut"] == [], layout
+    assert layout["clipped"] == [], layout
     # the ticket area keeps its place: the actions below do not jump
     called_box = placeholder.bounding_box()
     assert abs(called_box["y"] - empty_box["y"]) < 1

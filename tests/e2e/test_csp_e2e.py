@@ -75,6 +75,8 @@ def test_every_page_runs_under_its_content_security_policy(chromium, live_server
         ("/manager/setup/users", "#user-new"),
         ("/manager/printed/", "main"),
         ("/manager/reports/print?period=month", "[data-print]"),
+        ("/manager/satisfaction", "#satisfaction-table"),
+        ("/manager/ratings", "#ratings-table"),
     ):
         counter.goto(server.url + path)
         counter.locator(ready).first.wait_for()
@@ -86,7 +88,32 @@ def test_every_page_runs_under_its_content_security_policy(chromium, live_server
     counter.locator("#conn[data-status=online]").wait_for()
     counter.screenshot(path=str(ARTIFACTS / "csp-counter.png"))
 
+    tablets = chromium.new_context(viewport={"width": 1280, "height": 800})
+    tablet = tablets.new_page()
+    problems += watch(tablet)
+    tablet.goto(f"{server.url}/counter/rating/pair?token={server.demo['rating_token']}")
+    with tablet.expect_navigation():
+        tablet.click("#pair-button")
+    tablet.locator("#conn[data-status=online]").wait_for()
+
+    province = chromium.new_context(viewport={"width": 1600, "height": 900})
+    reader = province.new_page()
+    problems += watch(reader)
+    reader.goto(f"{server.url}/login")
+    reader.fill("input[name=username]", "tinh")
+    reader.fill("input[name=password]", server.demo["password"])
+    with reader.expect_navigation():
+        reader.click("button[type=submit]")
+    reader.locator("#province-table").wait_for()
+    reader.screenshot(path=str(ARTIFACTS / "csp-province.png"))
+    reader.goto(f"{server.url}/manager/province/report?period=month")
+    reader.locator("#province-satisfaction").wait_for()
+    reader.goto(f"{server.url}/manager/?office={server.demo['office_id']}")
+    reader.locator("#conn[data-status=online]").wait_for()
+
     assert real(problems) == []
+    tablets.close()
+    province.close()
     policy = requests.get(server.url + "/counter/", timeout=10).headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy
     staff.close()

@@ -13,6 +13,7 @@ DEMO_PASSWORD = "xephang-demo"
 OFFICE_NAME = "Trung tâm Phục vụ hành chính công (Demo)"
 KIOSK_NAME = "Kiosk sảnh chính"
 DISPLAY_NAME = "TV phòng chờ"
+TABLET_NAME = "Máy đánh giá quầy 1"
 
 SERVICES = (
     ("A", "Hộ tịch", "Civil status", "Tư pháp - Hộ tịch"),
@@ -81,24 +82,40 @@ def seed_demo(db: sqlite_utils.Database) -> dict:
                 f"Cán bộ quầy {n}",
                 check=False,
             )
+        accounts.add_user(
+            db,
+            "tinh",
+            "province",
+            None,
+            DEMO_PASSWORD,
+            "Văn phòng UBND tỉnh",
+            check=False,
+            offices=[office_id],
+        )
     # Tokens are stored hashed and cannot be shown again: each run pairs fresh
     # demo devices and revokes the ones an earlier run printed.
-    for kind, name in (("kiosk", KIOSK_NAME), ("display", DISPLAY_NAME)):
+    for kind, name in (("kiosk", KIOSK_NAME), ("display", DISPLAY_NAME), ("rating", TABLET_NAME)):
         for row in people.list_devices(db, office_id):
             if row["kind"] == kind and row["name"] == name and row["revoked_at"] is None:
                 accounts.revoke_device(db, row["id"])
     _, kiosk_token = accounts.add_device(db, office_id, "kiosk", KIOSK_NAME)
     _, display_token = accounts.add_device(db, office_id, "display", DISPLAY_NAME)
+    counter_1 = next(c["id"] for c in office_queries.counters(db, office_id) if c["number"] == 1)
+    _, rating_token = accounts.add_device(
+        db, office_id, "rating", TABLET_NAME, counter_id=counter_1
+    )
     board_id = engine.get_office(db, office_id)["board_id"]
     return {
         "office_id": office_id,
         "kiosk_token": kiosk_token,
         "display_token": display_token,
+        "rating_token": rating_token,
         "board_id": board_id,
         "users": {
             "admin": "admin",
             "quanly": "manager",
             **{f"canbo{n}": "officer" for n in range(1, 7)},
+            "tinh": "province",
         },
         "password": DEMO_PASSWORD,
     }

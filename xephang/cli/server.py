@@ -166,9 +166,11 @@ xephang demo — {base}/
   Quầy (counter):        {base}/counter/
   Bảng hiển thị (TV):    {base}/display/pair?token={info["display_token"]}
   Bảng công khai:        {base}/display/board/{info["board_id"]}
+  Máy đánh giá quầy 1:   {base}/counter/rating/pair?token={info["rating_token"]}
   Quản lý (manager):     {base}/manager/
+  Toàn tỉnh (province):  {base}/manager/province
   Đăng nhập / logins (mật khẩu / password: {info["password"]}):
-    admin (admin), quanly (manager), canbo1 … canbo6 (officers)
+    admin (admin), quanly (manager), canbo1 … canbo6 (officers), tinh (province, read-only)
   Máy in ảo / virtual printer: PNG tickets in {os.path.dirname(os.path.abspath(db_path))}/printed/
 """)
     extra = {"MESSAGE_QUEUE": message_queue} if message_queue else {}

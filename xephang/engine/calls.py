@@ -28,7 +28,16 @@ from .lookups import (
 )
 from .order import pick_next
 from .outcome import Outcome, outcome_for
-from .states import AT_COUNTER, CALLED, NO_SHOW, SERVING, UNDO_WINDOW_S, UNDOABLE, WAITING
+from .states import (
+    AT_COUNTER,
+    CALLED,
+    DONE,
+    NO_SHOW,
+    SERVING,
+    UNDO_WINDOW_S,
+    UNDOABLE,
+    WAITING,
+)
 from .tickets import expire_stale, insert_ticket
 
 # A transfer that was undone leaves its new ticket cancelled by the undo: withdrawn, it is
@@ -272,6 +281,8 @@ def start(db, ticket_id: int, user_id=None, now: datetime | None = None) -> Outc
 
 
 def _finish(db, ticket, counter, user_id, at, dossier_code, outcome) -> dict:
+    # A code scanned while serving (set_dossier_code) stays when finishing gives none.
+    dossier_code = dossier_code or ticket["dossier_code"]
     db.execute(
         "UPDATE tickets SET status = 'done', finished_at = ?, dossier_code = ?, outcome = ?"
         " WHERE id = ?",
@@ -304,6 +315,43 @@ def finish(
     with write(db):
         ticket, counter = _held(db, ticket_id, "finished")
         return _done(db, ticket, [_finish(db, ticket, counter, user_id, at, dossier_code, outcome)])
+
+
+DOSSIER_STATES = (SERVING, DONE)
+
+
+def set_dossier_code(
+    db, ticket_id: int, dossier_code: str, user_id=None, now: datetime | None = None
+) -> Outcome:
+    """Record (or correct) the dossier code (mã hồ sơ) of a ticket being served or done:
+    typed, or scanned from the receipt's code (a 2D scanner types like a keyboard).
+
+    Logged as ``dossier_set``. A rating of the visit already given is tied to
+    the code too, so the 766 figures find it whichever came first.
+    """
+    at = resolve_now(now)
+    code = clean_text(dossier_code, "mã hồ sơ", "dossier code", required=True)
+    with write(db):
+        ticket = get_ticket(db, ticket_id)
+        if ticket["status"] not in DOSSIER_STATES:
+            raise ConflictError(
+                f"Chỉ ghi mã hồ sơ cho số đang phục vụ hoặc đã xong; số {ticket['code']} đang"
+                f" ở trạng thái '{states.STATUS_VI[ticket['status']]}'",
+                "A dossier code goes on a ticket being served or done",
+                ticket_status=ticket["status"],
+            )
+        db.execute("UPDATE tickets SET dossier_code = ? WHERE id = ?", [code, ticket_id])
+        for rating in db.execute(
+            "SELECT r.id, t.dossier_code FROM ratings r JOIN tickets t ON t.id = r.ticket_id"
+            " WHERE r.visit_id = ?",
+            [ticket["visit_id"]],
+        ).fetchall():
+            # The rated ticket's own code wins over one recorded on another ticket of the visit.
+            if rating[1] in (None, code):
+                db.execute("UPDATE ratings SET dossier_code = ? WHERE id = ?", [code, rating[0]])
+        counter = {"id": ticket["counter_id"]} if ticket["counter_id"] else None
+        details = {"dossier_code": code}  # the earlier code is in the log's earlier events
+        return _done(db, ticket, [_log(db, ticket, counter, "dossier_set", at, user_id, details)])
 
 
 def no_show(db, ticket_id: int, user_id=None, now: datetime | None = None) -> Outcome:
@@ -524,11 +572,20 @@ def undo(db, ticket_id: int, user_id=None, now: datetime | None = None) -> Outco
             or (last["type"] == "transferred" and ticket["started_at"])
             else CALLED
         )
+        # Back to being served, the ticket has the dossier code it had then: one scanned
+        # while serving (set_dossier_code) stays, one typed at the finish goes.
+        scanned = one(
+            db,
+            "SELECT details FROM ticket_events WHERE ticket_id = ? AND type = 'dossier_set'"
+            " AND seq < ? ORDER BY seq DESC LIMIT 1",
+            [ticket_id, last["seq"]],
+        )
+        code = json.loads(scanned["details"])["dossier_code"] if scanned else None
         db.execute(
-            "UPDATE tickets SET status = ?, finished_at = NULL, dossier_code = CASE WHEN ? ="
-            " 'serving' THEN NULL ELSE dossier_code END, outcome = CASE WHEN ? = 'serving'"
-            " THEN NULL ELSE outcome END WHERE id = ?",
-            [back, back, back, ticket_id],
+            "UPDATE tickets SET status = :back, finished_at = NULL, dossier_code = CASE WHEN"
+            " :back = 'serving' THEN :code ELSE dossier_code END, outcome = CASE WHEN :back ="
+            " 'serving' THEN NULL ELSE outcome END WHERE id = :id",
+            {"back": back, "code": code, "id": ticket_id},
         )
         db.execute(
             "UPDATE counters SET current_ticket_id = ?, officer_id = coalesce(?, officer_id)"

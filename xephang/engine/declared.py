@@ -11,7 +11,9 @@ audited the same way), in one transaction: the whole file applies or nothing doe
   writes no audit entry).
 - Things are matched by what people call them: the office by ``name`` (or ``id``),
   services by prefix, counters by number, categories by key, targets by (metric,
-  service, from), devices by (kind, name), users by username.
+  service, from), devices by (kind, name), users by username. A display's zone names
+  services by prefix and counters by number; a rating tablet names its ``counter``
+  by number. (Province users belong to no office: they are not part of a file.)
 - What the file leaves out is left alone, unless ``prune``: then services, counters
   and categories are deactivated, devices revoked, users deactivated and targets
   removed.
@@ -29,6 +31,7 @@ import sqlite_utils
 from ..errors import BadInputError, NotFoundError
 from ..storage import one, write
 from . import accounts, setup, targets
+from .hours import validate_holidays
 from .settings import definition, office_settings, set_office_settings
 
 SECTIONS = ("office", "settings", "services", "counters", "priority", "targets", "devices", "users")
@@ -87,6 +90,8 @@ def _apply(db, spec: dict, prune: bool, result: Applied) -> None:
         "hours": office_spec.get("hours") or None,
         "ticket_footer": office_spec.get("ticket_footer", ""),
     }
+    if "holidays" in office_spec:  # left out: the office keeps the holidays it has
+        values["holidays"] = office_spec["holidays"]
     if office_spec.get("id") is not None:
         office = one(db, "SELECT * FROM offices WHERE id = ?", [office_spec["id"]])
         if office is None:
@@ -116,6 +121,9 @@ def _apply(db, spec: dict, prune: bool, result: Applied) -> None:
         wanted = {**values, "hours": values["hours"]}
         if isinstance(wanted["hours"], str):
             wanted["hours"] = json.loads(wanted["hours"])
+        if "holidays" in wanted:
+            current["holidays"] = json.loads(office["holidays"] or "[]")
+            wanted["holidays"] = json.loads(validate_holidays(wanted["holidays"]))
         if current != {k: (v.strip() if isinstance(v, str) else v) for k, v in wanted.items()}:
             setup.update_office(db, office_id, **values)
             result.changes.append(f"office {values['name']!r}: updated")
@@ -125,7 +133,7 @@ def _apply(db, spec: dict, prune: bool, result: Applied) -> None:
     _apply_counters(db, office_id, spec.get("counters") or [], services, prune, result)
     _apply_priority(db, office_id, spec.get("priority") or [], prune, result)
     _apply_targets(db, office_id, spec.get("targets") or [], services, prune, result)
-    _apply_devices(db, office_id, spec.get("devices") or [], prune, result)
+    _apply_devices(db, office_id, spec.get("devices") or [], services, prune, result)
     _apply_users(db, office_id, spec.get("users") or [], prune, result)
 
 
@@ -156,6 +164,7 @@ def _apply_services(db, office_id, declared: list, prune: bool, result: Applied)
             "name_vi": item.get("name_vi", ""),
             "name_en": item.get("name_en", ""),
             "field": item.get("field", ""),
+            "field_en": item.get("field_en", ""),
             "daily_cap": item.get("daily_cap"),
             "sort_order": item.get("sort_order", position),
         }
@@ -174,7 +183,7 @@ def _apply_services(db, office_id, declared: list, prune: bool, result: Applied)
     if prune:
         for prefix, row in existing.items():
             if prefix not in seen and row["active"]:
-                keep = {k: row[k] for k in ("name_vi", "name_en", "field", "daily_cap")}
+                keep = {k: row[k] for k in ("name_vi", "name_en", "field", "field_en", "daily_cap")}
                 setup.update_service(
                     db, row["id"], **keep, sort_order=row["sort_order"], active=False
                 )
@@ -306,7 +315,17 @@ def _apply_targets(db, office_id, declared: list, services: dict, prune, result)
                 result.changes.append(f"target {key[0]} {key[1] or '*'} from {key[2]}: removed")
 
 
-def _apply_devices(db, office_id, declared: list, prune, result) -> None:
+def _counter_ids(db, office_id: int, numbers, where: str) -> list[int]:
+    ids = dict(db.execute("SELECT number, id FROM counters WHERE office_id = ?", [office_id]))
+    found = []
+    for number in numbers or []:
+        if int(number) not in ids:
+            raise BadInputError(f"{where}: không có quầy {number}", f"{where}: no counter {number}")
+        found.append(ids[int(number)])
+    return found
+
+
+def _apply_devices(db, office_id, declared: list, services: dict, prune, result) -> None:
     existing = {
         (r["kind"], r["name"]): r
         for r in _rows(
@@ -317,11 +336,32 @@ def _apply_devices(db, office_id, declared: list, prune, result) -> None:
     for item in declared:
         key = (item["kind"], item.get("name") or item["kind"])
         seen.add(key)
-        if key in existing:
-            continue
-        _device_id, token = accounts.add_device(db, office_id, key[0], key[1])
-        result.changes.append(f"device {key[0]} {key[1]!r}: paired")
-        result.secrets.append(f"device {key[0]} {key[1]!r}: token {token}")
+        where = f"thiết bị {key[1]}"
+        counter = None
+        if item.get("counter") is not None:  # a rating tablet's counter, by number
+            counter = _counter_ids(db, office_id, [item["counter"]], where)[0]
+        row = existing.get(key)
+        if row is None:
+            device_id, token = accounts.add_device(
+                db, office_id, key[0], key[1], counter_id=counter
+            )
+            result.changes.append(f"device {key[0]} {key[1]!r}: paired")
+            result.secrets.append(f"device {key[0]} {key[1]!r}: token {token}")
+        else:
+            device_id = row["id"]
+            if counter is not None and counter != row["counter_id"]:
+                accounts.rename_device(db, device_id, key[1], counter_id=counter)
+                result.changes.append(f"device {key[0]} {key[1]!r}: moved to its counter")
+        if "zone" in item:  # a display's zone: services by prefix, counters by number
+            zone = item.get("zone") or {}
+            wanted = {
+                "services": _service_ids(services, zone.get("services"), where),
+                "counters": _counter_ids(db, office_id, zone.get("counters"), where),
+            }
+            now = json.loads((row or {}).get("zone") or "{}") if row else {}
+            if {k: now.get(k, []) for k in wanted} != wanted:
+                accounts.set_device_zone(db, device_id, wanted)
+                result.changes.append(f"device {key[0]} {key[1]!r}: zone")
     if prune:
         for key, row in existing.items():
             if key not in seen:
@@ -376,6 +416,8 @@ def export_office(db: sqlite_utils.Database, office_id: int) -> dict:
     }
     if office["hours"]:
         head["hours"] = json.loads(office["hours"])
+    if json.loads(office["holidays"] or "[]"):
+        head["holidays"] = json.loads(office["holidays"])
     prefixes = {}
     services = []
     for r in _rows(
@@ -387,6 +429,7 @@ def export_office(db: sqlite_utils.Database, office_id: int) -> dict:
             "name_vi": r["name_vi"],
             "name_en": r["name_en"],
             "field": r["field"],
+            "field_en": r["field_en"],
             "sort_order": r["sort_order"],
             "active": bool(r["active"]),
         }
@@ -431,14 +474,23 @@ def export_office(db: sqlite_utils.Database, office_id: int) -> dict:
         if r["service_id"] is not None:
             item["service"] = prefixes.get(r["service_id"])
         target_rows.append(item)
-    devices = [
-        {"kind": r["kind"], "name": r["name"]}
-        for r in _rows(
-            db,
-            "SELECT * FROM devices WHERE office_id = ? AND revoked_at IS NULL ORDER BY id",
-            [office_id],
-        )
-    ]
+    numbers = dict(db.execute("SELECT id, number FROM counters WHERE office_id = ?", [office_id]))
+    devices = []
+    for r in _rows(
+        db,
+        "SELECT * FROM devices WHERE office_id = ? AND revoked_at IS NULL ORDER BY id",
+        [office_id],
+    ):
+        item = {"kind": r["kind"], "name": r["name"]}
+        if r["counter_id"] is not None:
+            item["counter"] = numbers.get(r["counter_id"])
+        zone = json.loads(r["zone"] or "{}")
+        if zone.get("services") or zone.get("counters"):
+            item["zone"] = {
+                "services": [prefixes[i] for i in zone.get("services", []) if i in prefixes],
+                "counters": [numbers[i] for i in zone.get("counters", []) if i in numbers],
+            }
+        devices.append(item)
     users = [
         {
             "username": r["username"],

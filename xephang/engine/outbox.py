@@ -66,6 +66,7 @@ EVENT_TYPES = (
     "recalled",
     "started",
     "finished",
+    "dossier_set",
     "no_show",
     "transferred",
     "returned",
@@ -82,7 +83,13 @@ EVENT_TYPES = (
     "unsubscribed",
 )
 # Events after which someone's place or estimate may have changed: "near" is re-checked.
-NEAR_TRIGGERS = frozenset(EVENT_TYPES) - {"printed", "print_failed", "rated", "unsubscribed"}
+NEAR_TRIGGERS = frozenset(EVENT_TYPES) - {
+    "printed",
+    "print_failed",
+    "rated",
+    "dossier_set",
+    "unsubscribed",
+}
 
 
 @dataclass(frozen=True)
@@ -421,7 +428,9 @@ CLAIM_SQL = (
     "SELECT o.*, s.address, s.lang, s.ended_at AS sub_ended_at, t.code, t.status AS"
     " ticket_status, t.day, v.token, sv.name_vi AS service_vi, sv.name_en AS service_en,"
     " w.url, w.secret, w.active AS hook_active, f.name AS office_name, f.timezone,"
-    " EXISTS (SELECT 1 FROM ratings r WHERE r.ticket_id = o.ticket_id) AS rated"
+    # one rating per visit: rated on any of its tickets (tracker or counter tablet) is rated
+    " EXISTS (SELECT 1 FROM ratings r WHERE r.ticket_id = o.ticket_id"
+    " OR r.visit_id = t.visit_id) AS rated"
     " FROM outbox o JOIN offices f ON f.id = o.office_id"
     " LEFT JOIN subscriptions s ON s.id = o.subscription_id"
     " LEFT JOIN tickets t ON t.id = o.ticket_id LEFT JOIN visits v ON v.id = t.visit_id"

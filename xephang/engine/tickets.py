@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Collection
 from datetime import datetime, timedelta
@@ -283,34 +284,112 @@ def rating_scale(db: sqlite_utils.Database, office_id: int) -> list[dict]:
     return office_setting(db, office_id, "rating_scale")
 
 
+RATING_CHANNELS = ("tracker", "tablet")
+
+
+def rating_attributes(db: sqlite_utils.Database, office_id: int) -> list[dict]:
+    """What the office asks a citizen to add to a rating: each a pair of answers."""
+    return office_setting(db, office_id, "rating_attributes")
+
+
+def _answers(db, office_id: int, attributes) -> dict[str, bool]:
+    """A rating's attribute answers, {key: True (the good answer) / False}, checked against
+    the office's attributes."""
+    if not attributes:
+        return {}
+    known = {a["key"] for a in rating_attributes(db, office_id)}
+    if not isinstance(attributes, dict) or not all(
+        isinstance(k, str) and k in known and isinstance(v, bool) for k, v in attributes.items()
+    ):
+        raise BadInputError("Tiêu chí đánh giá không hợp lệ", "Invalid rating attributes")
+    return dict(sorted(attributes.items()))
+
+
+def visit_dossier_code(db: sqlite_utils.Database, ticket: dict) -> str | None:
+    """The dossier code a rating of this ticket is about: the ticket's own, or the latest
+    one recorded on another ticket of its visit (a code recorded before a transfer)."""
+    if ticket["dossier_code"]:
+        return ticket["dossier_code"]
+    return scalar(
+        db,
+        "SELECT dossier_code FROM tickets WHERE visit_id = ? AND dossier_code IS NOT NULL"
+        " ORDER BY id DESC LIMIT 1",
+        [ticket["visit_id"]],
+    )
+
+
 def rate_ticket(
     db: sqlite_utils.Database,
     ticket_id: int,
     level: int,
     comment: str = "",
     now: datetime | None = None,
+    attributes: dict | None = None,
+    channel: str = "tracker",
+    counter_id: int | None = None,
+    within_s: float | None = None,
 ) -> Outcome:
-    """Record the citizen's one rating of a finished ticket."""
+    """Record the citizen's one rating of a visit, on its finished ticket.
+
+    One rating per visit whatever the channel (the ticket's tracker page or
+    the counter's tablet): a visit rated on any of its tickets is rated. The
+    rating records the ticket, visit, dossier code, officer, counter and
+    service as they are now. ``counter_id`` (a tablet's counter) limits it to
+    tickets that counter finished in the last ``within_s`` seconds; any other
+    ticket answers as missing.
+    """
     at = resolve_now(now)
     comment = (comment or "").strip()
     if len(comment) > 1000:
         raise BadInputError("Góp ý quá dài (tối đa 1000 ký tự)", "Comment too long")
+    if channel not in RATING_CHANNELS:
+        raise ValueError(f"unknown rating channel {channel!r}")
     with write(db):
         ticket = get_ticket(db, ticket_id)
         office = get_office(db, ticket["office_id"])
+        if counter_id is not None and ticket["counter_id"] != counter_id:
+            raise NotFoundError(f"Không có vé {ticket_id}", f"No ticket {ticket_id}")
         levels = [lv["level"] for lv in rating_scale(db, office["id"])]
         if level not in levels:
             raise BadInputError("Mức đánh giá không hợp lệ", "Invalid rating level")
+        answers = _answers(db, office["id"], attributes)
         if ticket["status"] != DONE:
             raise ConflictError(
                 "Chỉ đánh giá được sau khi được phục vụ xong", "Rate only after service"
             )
-        if scalar(db, "SELECT count(*) FROM ratings WHERE ticket_id = ?", [ticket_id]):
-            raise ConflictError("Vé này đã được đánh giá", "Already rated")
+        if (
+            within_s is not None
+            and (at - datetime.fromisoformat(ticket["finished_at"])).total_seconds() > within_s
+        ):
+            raise ConflictError(
+                "Đã hết thời gian đánh giá tại quầy cho số này; công dân vẫn có thể đánh giá"
+                " bằng mã QR trên phiếu",
+                "Too late to rate this ticket at the counter",
+            )
+        if scalar(
+            db,
+            "SELECT count(*) FROM ratings WHERE ticket_id = ? OR visit_id = ?",
+            [ticket_id, ticket["visit_id"]],
+        ):
+            raise ConflictError("Lượt này đã được đánh giá", "Already rated")
         db.execute(
-            "INSERT INTO ratings (office_id, ticket_id, level, comment, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [office["id"], ticket_id, level, comment, iso(at)],
+            "INSERT INTO ratings (office_id, ticket_id, level, comment, created_at, visit_id,"
+            " dossier_code, officer_id, counter_id, service_id, channel, attributes)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                office["id"],
+                ticket_id,
+                level,
+                comment,
+                iso(at),
+                ticket["visit_id"],
+                visit_dossier_code(db, ticket),
+                ticket["officer_id"],
+                ticket["counter_id"],
+                ticket["service_id"],
+                channel,
+                json.dumps(answers),
+            ],
         )
         raw = append_event(
             db,
@@ -318,7 +397,8 @@ def rate_ticket(
             "rated",
             at,
             ticket_id=ticket_id,
-            details={"level": level, "has_comment": bool(comment)},
+            counter_id=ticket["counter_id"],
+            details={"level": level, "has_comment": bool(comment), "channel": channel},
         )
         return outcome_for(db, office, [raw], ticket_id)
 

@@ -136,6 +136,11 @@ def _snapshot(db: sqlite_utils.Database, office_id: int, now, recent_calls: int)
     }
 
 
+def counter_row(db: sqlite_utils.Database, counter_id: int) -> dict | None:
+    """One counter's row (active or not), or None."""
+    return one(db, "SELECT * FROM counters WHERE id = ?", [counter_id])
+
+
 def counter_view(db: sqlite_utils.Database, counter_id: int) -> dict:
     """One counter as the snapshot shows it."""
     office_id = scalar(db, "SELECT office_id FROM counters WHERE id = ?", [counter_id])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from ..clock import local_day, resolve_now
+from ..clock import local_day, local_iso, resolve_now
 from ..engine import order, states
 from ..engine.calls import WITHDRAWN_SQL
 from ..engine.estimate import estimate_wait
@@ -68,16 +68,12 @@ def tracker_state(
     return state
 
 
-def rating_of(db: sqlite_utils.Database, ticket_id: int) -> dict | None:
-    """The rating of one ticket (level, when), or None."""
-    return one(db, "SELECT level, created_at FROM ratings WHERE ticket_id = ?", [ticket_id])
-
-
 def counter_state(
     db: sqlite_utils.Database, counter_id: int, user_id: int | None, now=None, next_limit: int = 10
 ) -> dict:
     """The counter screen's own part: its services' waiting counts, next tickets, today's
-    no-shows of its services (they may be called again or returned), the officer's figures."""
+    no-shows of its services (they may be called again or returned), the officer's figures,
+    and the ticket it finished last today (a dossier code can still be scanned onto it)."""
     counter = get_counter(db, counter_id)
     office = get_office(db, counter["office_id"])
     services = counter_services(db, counter_id)
@@ -112,6 +108,16 @@ def counter_state(
             "no_show": row[2] or 0,
             "avg_service_s": round(row[3]) if row[3] is not None else None,
         }
+    last = one(
+        db,
+        "SELECT id, code, finished_at, dossier_code IS NOT NULL AS has_dossier_code FROM tickets"
+        " WHERE counter_id = ? AND status = 'done' AND day = ?"
+        " ORDER BY finished_at DESC, id DESC LIMIT 1",
+        [counter_id, day],
+    )
+    if last is not None:
+        last["has_dossier_code"] = bool(last["has_dossier_code"])
+        last["finished_at"] = local_iso(last["finished_at"], office["timezone"])
     return {
         "counter_id": counter_id,
         "office_id": office["id"],
@@ -121,6 +127,7 @@ def counter_state(
         "no_shows": no_shows,
         "mine": mine,
         "day": day,
+        "last_finished": last,
     }
 
 

@@ -25,7 +25,7 @@ DISPLAY_PROBLEMS = (
     ("audio", "blocked", "chưa bật âm thanh"),
     ("voice_pack", "missing", "thiếu gói giọng đọc"),
 )
-KIND_VI = {"kiosk": "Kiosk", "display": "Màn hình", "printer": "Máy in"}
+KIND_VI = {"kiosk": "Kiosk", "display": "Màn hình", "printer": "Máy in", "rating": "Máy đánh giá"}
 STATE_VI = {"open": "Đang mở", "paused": "Tạm dừng", "closed": "Đóng"}
 
 

@@ -34,6 +34,7 @@ EVENT_VI = {
     "expired": "Hết hạn",
     "rated": "Đánh giá",
     "undone": "Hoàn tác",
+    "dossier_set": "Ghi mã hồ sơ",
 }
 LOG_SQL = (
     "SELECT t.id, t.visit_id, t.from_ticket_id, t.day, t.code, t.service_id, t.priority,"
@@ -258,7 +259,7 @@ def _note(kind: str, details: dict) -> str:
         parts.append(f"lý do: {details['reason']}")
     if details.get("out_of_order"):
         parts.append("gọi không theo thứ tự")
-    if kind == "finished" and details.get("dossier_code"):
+    if kind in ("finished", "dossier_set") and details.get("dossier_code"):
         parts.append(f"mã hồ sơ {details['dossier_code']}")
     if kind == "rated" and "level" in details:
         parts.append(f"mức {details['level']}")

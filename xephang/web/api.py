@@ -16,6 +16,7 @@ from .bodies import (
     COUNTER_ACTION_BODIES,
     TICKET_ACTION_BODIES,
     CallBody,
+    DossierBody,
     IssueBody,
     NoBody,
     QueryNumber,
@@ -153,6 +154,20 @@ def get_ticket(ticket_id: int):
     view["events"] = queue_queries.ticket_events(db, ticket_id)
     view["subscriptions"] = message_queries.ticket_subscriptions(db, ticket_id)  # masked
     return ok(ticket=view)
+
+
+@bp.post("/tickets/<int:ticket_id>/dossier-code")
+@allow("officer")
+@accepts(DossierBody)
+def ticket_dossier_code(ticket_id: int):
+    """Record or correct the dossier code of a ticket being served or done (logged)."""
+    principal = current_principal()
+    _office_ticket(principal, ticket_id)
+    body: DossierBody = read_body()
+    outcome = publish(
+        grouped(engine.set_dossier_code, ticket_id, body.dossier_code, user_id=principal.user_id)
+    )
+    return ok(ticket=ticket_json(outcome.ticket))
 
 
 @bp.post("/tickets/<int:ticket_id>/<action>")

@@ -97,6 +97,7 @@
       U.clock(f.avg_service_s) + "</dd>" : "";
     tick();
     enable();
+    document.dispatchEvent(new CustomEvent("xephang:counter-render"));  // dossier.js follows
   }
   function tick() {
     var c = counter(), t = c && c.current_ticket, el = $("current-elapsed");

@@ -91,7 +91,7 @@
   function renderDevices() {
     var body = document.querySelector("#devices tbody");
     body.textContent = "";
-    var kinds = {kiosk: "Kiosk", display: "Màn hình", printer: "Máy in"};
+    var kinds = {kiosk: "Kiosk", display: "Màn hình", printer: "Máy in", rating: "Máy đánh giá"};
     data.devices.forEach(function (d) {
       var tr = el("tr", {"class": d.problem ? "warn" : ""});
       tr.appendChild(el("td", {}, kinds[d.kind] || d.kind));
