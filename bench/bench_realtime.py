@@ -1,6 +1,7 @@
 """Realtime fan-out: call-next → displays, counters and trackers, with N Socket.IO clients.
 
     python bench/bench_realtime.py [--clients 1000 3000] [--calls 40] [--client-procs 1]
+        [--workers N]   # `xephang serve --workers N` with a redis-server of its own
 
 Starts ``xephang serve`` (the production gevent server) on a demo database
 with one waiting ticket of service A per tracker, then connects lean raw
@@ -13,7 +14,9 @@ HTTP and the clients timestamp arrival with the system-wide monotonic clock:
   over all (call, client) pairs;
 - call → ``queue_moved`` at the last tracker: p50 / p99 over calls;
 - server memory per connected client (RSS growth / clients) and server CPU
-  per call (user+system time over the fan-out of one call).
+  per call (user+system time over the fan-out of one call), summed over the web
+  workers when there are several; with ``--workers N`` each client connects to one
+  worker's own port in turn (``--worker-ports``), so each worker holds 1/N of them.
 """
 
 from __future__ import annotations
@@ -133,7 +136,7 @@ async def run_clients(host, port, specs, conn):
     transports = []
     sem = asyncio.Semaphore(100)
 
-    async def one(kind, auth):
+    async def one(kind, auth, port):
         async with sem:
             sink, ready = [], loop.create_future()
             transport, _ = await loop.create_connection(
@@ -143,7 +146,7 @@ async def run_clients(host, port, specs, conn):
             sinks.append((kind, sink))
             transports.append(transport)
 
-    await asyncio.gather(*(one(kind, auth) for kind, auth in specs))
+    await asyncio.gather(*(one(kind, auth, port or own) for kind, auth, own in specs))
     conn.send(("connected", len(sinks)))
     while True:
         command = await loop.run_in_executor(None, conn.recv)
@@ -223,8 +226,65 @@ def prepare(
     return info
 
 
-def start_server(tmp: Path, port: int) -> subprocess.Popen:
+def start_redis(port: int) -> subprocess.Popen:
+    """A throw-away redis-server on 127.0.0.1: the message queue of the workers."""
+    import socket
+
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+def web_workers(server: subprocess.Popen, workers: int) -> list[int]:
+    """The processes that hold the sockets: the server, or its web workers."""
+    if workers <= 1:
+        return [server.pid]
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            args = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == server.pid and b"web\0--slot" in args:
+            found.append(int(entry.name))
+    return found
+
+
+def total_stat(pids: list[int]) -> tuple[float, int]:
+    stats = [proc_stat(pid) for pid in pids]
+    return sum(c for c, _ in stats), sum(r for _, r in stats)
+
+
+def start_server(
+    tmp: Path, port: int, workers: int = 1, queue: str = "", base: int = 0
+) -> subprocess.Popen:
     env = {**os.environ, "XEPHANG_LOG_LEVEL": "WARNING", "XEPHANG_SECRET_KEY": "bench"}
+    extra = []
+    if workers > 1:
+        extra = ["--workers", str(workers), "--worker-ports", str(base), "--message-queue", queue]
+        env["XEPHANG_SOCKET_ORIGINS"] = "*"
     proc = subprocess.Popen(
         # BENCH_SERVER_SCRIPT: run another server script (DB PORT arguments), e.g. a profiler
         [sys.executable, os.environ["BENCH_SERVER_SCRIPT"], str(tmp / "bench.db"), str(port)]
@@ -238,28 +298,42 @@ def start_server(tmp: Path, port: int) -> subprocess.Popen:
             str(tmp / "bench.db"),
             "--port",
             str(port),
+            *extra,
         ],
         cwd=tmp,
         env=env,
         stdout=open(tmp / "server.log", "wb"),
         stderr=subprocess.STDOUT,
     )
-    if wait_healthy(proc, port):
+    if wait_healthy(proc, port, 120) and all(
+        wait_healthy(proc, base + i, 120) for i in range(1, workers + 1) if workers > 1
+    ):
         return proc
     proc.kill()
     raise RuntimeError((tmp / "server.log").read_text())
 
 
 def scenario(
-    total: int, calls: int, client_procs: int, spread: bool = False, done: bool = False
+    total: int,
+    calls: int,
+    client_procs: int,
+    spread: bool = False,
+    done: bool = False,
+    workers: int = 1,
 ) -> dict:
     trackers = total - DISPLAYS - COUNTERS
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         info = prepare(tmp, calls + 5, trackers, spread, done)
         port = free_port()
-        server = start_server(tmp, port)
+        redis, queue, base = None, "", 0
+        if workers > 1:
+            redis_port = free_port()
+            redis, queue = start_redis(redis_port), f"redis://127.0.0.1:{redis_port}/0"
+            base = free_port()
+        server = start_server(tmp, port, workers, queue, base)
         url = f"http://127.0.0.1:{port}"
+        pids = web_workers(server, workers)
         try:
             specs = (
                 [("display", {"token": info["display_token"]})] * DISPLAYS
@@ -269,8 +343,13 @@ def scenario(
                 ]
                 + [("tracker", {"visit": v}) for v in info["visits"]]
             )
+            # one port (0: the shared one) per client: the workers' own ports in turn
+            specs = [
+                (kind, auth, base + 1 + i % workers if workers > 1 else 0)
+                for i, (kind, auth) in enumerate(specs)
+            ]
             time.sleep(0.5)
-            cpu0, rss0 = proc_stat(server.pid)
+            cpu0, rss0 = total_stat(pids)
             pipes, procs = [], []
             for k in range(client_procs):
                 parent, child = mp.Pipe()
@@ -284,7 +363,7 @@ def scenario(
             connected = sum(pipe.recv()[1] for pipe in pipes)
             connect_s = time.perf_counter() - t
             time.sleep(1.0)
-            cpu1, rss1 = proc_stat(server.pid)
+            cpu1, rss1 = total_stat(pids)
             for pipe in pipes:
                 pipe.send("clear")
                 pipe.recv()
@@ -297,7 +376,7 @@ def scenario(
                 if previous:
                     http.post(f"{url}/api/v1/tickets/{previous}/start").raise_for_status()
                 time.sleep(0.05)
-                before = proc_stat(server.pid)[0]
+                before = total_stat(pids)[0]
                 t0 = time.perf_counter()
                 r = http.post(f"{url}/api/v1/counters/{counter}/call-next")
                 r.raise_for_status()
@@ -305,7 +384,7 @@ def scenario(
                 ticket = r.json()["ticket"]["id"]
                 sent[ticket] = t0
                 time.sleep(gap)
-                cpu_per_call.append(proc_stat(server.pid)[0] - before)
+                cpu_per_call.append(total_stat(pids)[0] - before)
                 previous = ticket
             results = []
             for pipe in pipes:
@@ -318,7 +397,9 @@ def scenario(
                 p.join(10)
         finally:
             server.terminate()
-            server.wait(10)
+            server.wait(30)
+            if redis is not None:
+                redis.terminate()
     called_service = 0 if done else trackers if not spread else -(-trackers // 6)
     office_lat, last_tracker = [], {tid: 0.0 for tid in sent}
     per_call = {tid: [] for tid in sent}
@@ -363,9 +444,14 @@ def scenario(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="call-next fan-out over Socket.IO")
+    # (the goal of issue 14: 10,000 trackers over 2 workers, last tracker p99 < 500 ms,
+    # < 60 KB per socket, displays and counters p99 < 20 ms)
     parser.add_argument("--clients", type=int, nargs="+", default=[1000, 3000])
     parser.add_argument("--calls", type=int, default=40)
     parser.add_argument("--client-procs", type=int, default=1)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="xephang serve --workers N (with Redis)"
+    )
     parser.add_argument("--verbose", action="store_true", help="print every figure as JSON")
     parser.add_argument(
         "--spread",
@@ -384,7 +470,7 @@ def main() -> None:
         f" | KB/client | server CPU ms/call | µs/recipient | connect s"
     )
     for total in args.clients:
-        r = scenario(total, args.calls, args.client_procs, args.spread, args.done)
+        r = scenario(total, args.calls, args.client_procs, args.spread, args.done, args.workers)
         print(
             f"{r['clients']:>7} {r['trackers_moved_per_call']:>8} | {r['office_p50_ms']:>12.1f} /"
             f" {r['office_p99_ms']:<12.1f} | {r['tracker_last_p50_ms']:>10.1f} /"

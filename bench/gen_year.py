@@ -1,6 +1,13 @@
 """Generate a year of a large one-stop centre into a fresh SQLite file, fast.
 
     python bench/gen_year.py --db /tmp/xephang-year.db [--tickets 1000000] [--end 2026-11-25]
+    python bench/gen_year.py --db /tmp/xephang-province.db --offices 100 --days 35 --tickets 5000
+
+With ``--offices N`` it generates N offices of one province, each over the
+same ``--days`` days ending on ``--end``: every tenth a provincial centre at
+four times the average (``--tickets`` per office over the period), the others
+commune/ward offices at two thirds of it; each office is sized and simulated
+as below, with its own hash chain.
 
 A provincial centre: 12 services, counters sized to the load (about 65 for
 a million tickets), one officer each; open Monday to Friday 07:30–11:30 and
@@ -120,20 +127,20 @@ def next_open(minute: float, spans) -> float | None:
 
 
 class Generator:
-    def __init__(self, db, seed: int) -> None:
+    def __init__(self, db, seed: int, first_ticket: int = 0, first_visit: int = 0) -> None:
         self.db = db
         self.rng = random.Random(seed)
-        self.ticket_id = 0
-        self.visit_id = 0
+        self.ticket_id = first_ticket  # ids continue across the offices of one file
+        self.visit_id = first_visit
         self.seq = 0
         self.prev_hash = GENESIS_HASH
 
-    def setup(self, per_day: float) -> None:
+    def setup(self, per_day: float, name: str = "", user_prefix: str = "") -> None:
         """The office, its services, counters sized for ``per_day`` tickets, officers."""
         db = self.db
         self.office = engine.create_office(
             db,
-            "Trung tâm Phục vụ hành chính công tỉnh (benchmark)",
+            name or "Trung tâm Phục vụ hành chính công tỉnh (benchmark)",
             address="Số 1 Đường Lê Lợi",
             hours=office_hours(),
             now=datetime(2020, 1, 1, tzinfo=UTC),
@@ -158,7 +165,12 @@ class Generator:
             for cid in s["counters"]:
                 n = len(self.officer) + 1
                 self.officer[cid] = accounts.add_user(
-                    db, f"canbo{n:02d}", "officer", self.office, None, f"Cán bộ {n:02d}"
+                    db,
+                    f"{user_prefix}canbo{n:02d}",
+                    "officer",
+                    self.office,
+                    None,
+                    f"Cán bộ {n:02d}",
                 )
         engine.add_priority_category(db, self.office, "elderly", "Người cao tuổi", "Elderly")
 
@@ -408,8 +420,20 @@ class Generator:
             event["prev_hash"] = self.prev_hash
             event["hash"] = self.prev_hash = event_hash(self.prev_hash, event)
             event_rows.append(tuple(event[k] for k in EVENT_COLUMNS))
-        ratings = [
-            (self.office, ids[i], t["rating"], "", _t(at, t["finished"] + 1))
+        ratings = [  # as engine.rate_ticket records them: whom and what each rates
+            (
+                self.office,
+                ids[i],
+                t["rating"],
+                "",
+                _t(at, t["finished"] + 1),
+                visit_of[i],
+                t["dossier"],
+                t.get("officer"),
+                t["counter"],
+                t["service"],
+                "tablet" if ids[i] % 3 else "tracker",
+            )
             for i, t in enumerate(tickets)
             if t["rating"] is not None
         ]
@@ -434,22 +458,49 @@ def _t(at, minute):
     return fmt(at(minute)) if minute is not None else None
 
 
-def generate(path: str, tickets: int, end: date, seed: int = 1) -> dict:
-    """Write a year ending on ``end`` with about ``tickets`` tickets into a new file."""
+def generate(
+    path: str, tickets: int, end: date, seed: int = 1, offices: int = 1, length: int = 365
+) -> dict:
+    """Write ``length`` days ending on ``end`` with about ``tickets`` tickets (per office,
+    on average) into a new file, for one office or ``offices`` of them."""
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(path + suffix):
             os.remove(path + suffix)
     db = connect(path)
     migrate(db)
-    start = end - timedelta(days=364)
-    days = [start + timedelta(days=n) for n in range(365)]
+    start = end - timedelta(days=length - 1)
+    days = [start + timedelta(days=n) for n in range(length)]
     weight = sum(day_load(d, 1.0) for d in days if open_spans(d))
-    base = tickets / weight  # transfers then add about 1.5% on top
-    gen = Generator(db, seed)
-    gen.setup(base)
     db.execute("PRAGMA synchronous=OFF")
     started = time.perf_counter()
-    totals = {"tickets": 0, "events": 0, "visits": 0}
+    totals = {"tickets": 0, "events": 0, "visits": 0, "offices": []}
+    gen = None
+    for k in range(offices):
+        scale = 1.0 if offices == 1 else (4.0 if k % 10 == 0 else 2 / 3)
+        base = tickets * scale / weight  # transfers then add about 1.5% on top
+        gen = Generator(db, seed + k, gen.ticket_id if gen else 0, gen.visit_id if gen else 0)
+        if offices == 1:
+            gen.setup(base)
+        else:
+            kind = "Trung tâm Phục vụ hành chính công" if k % 10 == 0 else "UBND xã"
+            gen.setup(base, f"{kind} số {k + 1:03d} (benchmark)", f"o{k + 1:03d}_")
+        _write_days(db, gen, days, base, totals)
+        totals["offices"].append(gen.office)
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("ANALYZE")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    totals["seconds"] = round(time.perf_counter() - started, 1)
+    totals["office_id"] = totals["offices"][0]
+    totals["offices"] = len(totals["offices"])
+    if offices == 1:
+        del totals["offices"]
+    totals["first"], totals["last"] = start.isoformat(), end.isoformat()
+    return totals
+
+
+def _write_days(db, gen: Generator, days: list[date], base: float, totals: dict) -> None:
+    """Simulate and bulk-insert each day of one office (one transaction per day)."""
     for day in days:
         visits, ticket_rows, event_rows, ratings = gen.day(day, day_load(day, base))
         if not ticket_rows:
@@ -473,22 +524,15 @@ def generate(path: str, tickets: int, end: date, seed: int = 1) -> dict:
             event_rows,
         )
         conn.executemany(
-            "INSERT INTO ratings (office_id, ticket_id, level, comment,"
-            " created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO ratings (office_id, ticket_id, level, comment, created_at, visit_id,"
+            " dossier_code, officer_id, counter_id, service_id, channel)"
+            f" VALUES ({','.join('?' * 11)})",
             ratings,
         )
         conn.execute("COMMIT")
         totals["tickets"] += len(ticket_rows)
         totals["events"] += len(event_rows)
         totals["visits"] += len(visits)
-    db.execute("PRAGMA synchronous=FULL")
-    db.execute("ANALYZE")
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
-    totals["seconds"] = round(time.perf_counter() - started, 1)
-    totals["office_id"] = gen.office
-    totals["first"], totals["last"] = start.isoformat(), end.isoformat()
-    return totals
 
 
 def main() -> None:
@@ -497,13 +541,15 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--end", default=None, help="Last day (default: yesterday, UTC+7)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--offices", type=int, default=1, help="How many offices (default 1)")
+    parser.add_argument("--days", type=int, default=365, help="Days generated (default 365)")
     args = parser.parse_args()
     end = (
         date.fromisoformat(args.end)
         if args.end
         else (datetime.now(UTC) + TZ_OFFSET).date() - timedelta(days=1)
     )
-    totals = generate(args.db, args.tickets, end, args.seed)
+    totals = generate(args.db, args.tickets, end, args.seed, args.offices, args.days)
     print(json.dumps(totals))
 
 

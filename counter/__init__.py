@@ -1,6 +1,6 @@
-"""The counter room."""
+"""The counter room: the officer's screen and the counter's rating tablet."""
 
-from . import events  # noqa: F401  (registers the Socket.IO handlers)
+from . import events, rating  # noqa: F401  (register the Socket.IO handlers and the tablet)
 from .views import bp
 
 __all__ = ["bp"]

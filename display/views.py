@@ -3,8 +3,10 @@
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from xephang import engine
+from xephang.engine.setup import parse_zone
 from xephang.errors import ForbiddenError, NotFoundError
 from xephang.queries import office as office_queries
+from xephang.queries import people
 from xephang.web import get_db
 from xephang.web.auth import current_principal, pair_device_session, pairing_page, public
 
@@ -18,9 +20,15 @@ bp = Blueprint(
 )
 
 
-def _board(office_id: int, mode: str, board_id: str = ""):
+def _board(office_id: int, mode: str, board_id: str = "", zone: dict | None = None):
     office = engine.get_office(get_db(), office_id)
-    return render_template("display/board.html", office=office, mode=mode, board_id=board_id)
+    return render_template(
+        "display/board.html",
+        office=office,
+        mode=mode,
+        board_id=board_id,
+        zone=zone or {"services": [], "counters": []},
+    )
 
 
 @bp.get("/")
@@ -30,7 +38,8 @@ def index():
     principal = current_principal()
     if principal is None or principal.office_id is None or principal.role in ("kiosk", "printer"):
         return render_template("display/unpaired.html"), 401
-    return _board(principal.office_id, "session")
+    zone = people.device_zone(get_db(), principal.device_id) if principal.kind == "device" else None
+    return _board(principal.office_id, "session", zone=zone)
 
 
 BAD_TOKEN = ("Mã ghép màn hình không hợp lệ hoặc đã bị thu hồi", "Invalid or revoked display token")
@@ -59,8 +68,12 @@ def pair_confirm():
 @bp.get("/board/<board_id>")
 @public
 def board(board_id: str):
-    """The public read-only board of an office, opened by its unguessable id."""
+    """The public read-only board of an office, opened by its unguessable id; ``?services=A,B``
+    and ``?counters=1-5`` limit it to a zone (a floor, a wing)."""
     office_id = office_queries.office_for_board(get_db(), board_id)
     if office_id is None:
         raise NotFoundError("Không có bảng hiển thị này", "No such board")
-    return _board(office_id, "board", board_id)
+    zone = parse_zone(
+        get_db(), office_id, request.args.get("services", ""), request.args.get("counters", "")
+    )
+    return _board(office_id, "board", board_id, zone)

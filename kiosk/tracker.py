@@ -21,9 +21,11 @@ from xephang.engine.estimate import CITIZEN_FIELDS
 from xephang.errors import BadInputError, NotFoundError
 from xephang.queries import messages as message_queries
 from xephang.queries import queue as queue_queries
+from xephang.queries import ratings as rating_queries
 from xephang.web import get_db, publish, tracker_url
 from xephang.web.auth import public
 from xephang.web.bodies import NotifyBody, RatingBody, UnsubscribeBody, read
+from xephang.web.context import grouped
 
 from .blueprint import bp
 
@@ -62,7 +64,7 @@ def tracker_state(token: str) -> dict:
         raise NotFoundError("Không tìm thấy số thứ tự này", "No such ticket")
     view = state["ticket"]
     message_vi, message_en = status_text(view)
-    rating = queue_queries.rating_of(db, view["id"])
+    rating = rating_queries.visit_rating(db, view["visit_id"])  # one rating per visit
     office = engine.get_office(db, view["office_id"])
     return {
         "ok": True,
@@ -182,5 +184,5 @@ def rate(token: str):
         if err.extra.get("field") == "level":
             raise BadInputError("Hãy chọn một mức đánh giá", "Choose a rating level") from None
         raise
-    publish(engine.rate_ticket(get_db(), rows[-1]["id"], rating.level, rating.comment))
+    publish(grouped(engine.rate_ticket, rows[-1]["id"], rating.level, rating.comment))
     return jsonify(tracker_state(token)), 201

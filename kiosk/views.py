@@ -9,7 +9,7 @@ import printers
 from xephang import engine
 from xephang.engine import accounts, booking, estimate, subscriptions
 from xephang.engine.estimate import CITIZEN_FIELDS
-from xephang.errors import ForbiddenError, QueueError
+from xephang.errors import ConflictError, ForbiddenError, QueueError
 from xephang.queries import office as office_queries
 from xephang.queries import people
 from xephang.web import get_db, publish, tracker_url
@@ -20,8 +20,8 @@ from xephang.web.auth import (
     pairing_page,
     public,
 )
-from xephang.web.bodies import KioskCheckinBody, KioskIssueBody, NotifyBody, read
-from xephang.web.context import device_rate_limit, identity_key
+from xephang.web.bodies import KioskCheckinBody, KioskIssueBody, NoBody, NotifyBody, read
+from xephang.web.context import device_rate_limit, grouped, identity_key
 
 from .blueprint import bp
 
@@ -83,6 +83,9 @@ def index():
         "stateUrl": url_for("kiosk.state"),
         "printUrl": url_for("kiosk.print_status", job_id=0).rsplit("/", 1)[0] + "/",
         "resetS": int(current_app.config["KIOSK_RESET_S"]),
+        "cancelS": int(current_app.config["KIOSK_CANCEL_S"]),
+        "idleS": int(current_app.config["KIOSK_IDLE_S"]),
+        "cancelUrl": url_for("kiosk.cancel", ticket_id=0).rsplit("/0/", 1)[0] + "/",
         "printWaitMs": int(float(current_app.config["KIOSK_PRINT_WAIT_S"]) * 1000),
         "menuVersion": office_queries.menu_version(menu),
         "timezone": menu["office"]["timezone"],
@@ -106,6 +109,7 @@ def state():
     return jsonify(
         ok=True,
         open=menu["open"],
+        closed=menu["closed"],
         full=full,
         printer=printer,
         menu_version=office_queries.menu_version(menu),
@@ -131,8 +135,8 @@ def issue():
         )
 
     outcome = publish(
-        engine.issue_ticket(
-            db,
+        grouped(
+            engine.issue_ticket,
             principal.office_id,
             choice.service,
             priority=choice.priority,
@@ -270,6 +274,30 @@ def notify(ticket_id: int):
         )
     )
     return jsonify(ok=True), 201
+
+
+@bp.post("/kiosk/api/tickets/<int:ticket_id>/cancel")
+@allow("kiosk")
+def cancel(ticket_id: int):
+    """ "Hủy số này": the citizen takes back a ticket this kiosk has just issued (a mis-tap),
+    within KIOSK_CANCEL_S; its receipt is withdrawn if not printed yet."""
+    principal = kiosk_principal()
+    if principal is None:
+        raise ForbiddenError("Chỉ kiosk mới hủy số ở đây", "Kiosks only")
+    read(NoBody)
+    if not current_app.config["KIOSK_CANCEL_S"]:
+        raise ConflictError("Kiosk này không hủy số; vui lòng báo cán bộ", "Cancelling is off")
+    outcome = publish(
+        grouped(
+            engine.cancel_by_citizen,
+            ticket_id,
+            principal.device_id,
+            # the button shows for KIOSK_CANCEL_S: a press in its last second still counts
+            float(current_app.config["KIOSK_CANCEL_S"]) + 2,
+            within=lambda db: printers.withdraw(db, ticket_id),
+        )
+    )
+    return jsonify(ok=True, ticket={"id": ticket_id, "code": outcome.ticket["code"]})
 
 
 @bp.get("/kiosk/api/print/<int:job_id>")

@@ -1,6 +1,14 @@
-"""The manager room: live dashboard, reports, the wait-time log, exports and setup."""
+"""The manager room: live dashboard, reports, the wait-time log, satisfaction (QĐ 766) and
+comments, the province view, exports and setup."""
 
-from . import estimates, events, printed, setup  # noqa: F401  (register handlers and pages)
+from . import (  # noqa: F401  (register handlers and pages)
+    estimates,
+    events,
+    printed,
+    province,
+    satisfaction,
+    setup,
+)
 from .views import bp
 
 __all__ = ["bp"]

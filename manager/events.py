@@ -15,16 +15,19 @@ from xephang.web.auth import permits
 from xephang.web.extensions import socketio
 from xephang.web.realtime import this_client
 
+READERS = ("manager", "province")  # a province user reads the dashboards of its offices
+
 
 @socketio.on("dashboard_sync")
 def dashboard_sync(data=None):
     """Sent by a manager's dashboard with ``{"office": id}``; the ack is the dashboard's data.
 
-    Managers of the office and admins only; nothing is emitted to anyone.
+    Managers of the office, admins and province users given the office only; nothing is
+    emitted to anyone.
     """
     client = this_client()
     data = data if isinstance(data, dict) else {}
-    if client is None or not client.is_staff or not permits(client.principal, ("manager",)):
+    if client is None or not client.is_staff or not permits(client.principal, READERS):
         return {"ok": False, "status": 403, "error": "managers only"}
     try:
         office_id = int(data.get("office") or client.office_id)

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify, render_template, request, url_fo
 
 from xephang import clock, engine, reports
 from xephang.engine.booking import STATUS_VI as STATUS_VI_BOOKING
-from xephang.errors import BadInputError
+from xephang.errors import BadInputError, QueueError
 from xephang.queries import booking as booking_queries
 from xephang.queries import office as office_queries
 from xephang.queries import people
@@ -33,7 +33,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def office_id() -> int:
-    """The office this request is about: the manager's own, or ``?office=`` for admins."""
+    """The office this request is about: the manager's own, or ``?office=`` for admins and
+    province users (their first office by default)."""
     principal = current_principal()
     wanted = request.values.get("office")
     if wanted not in (None, ""):
@@ -44,9 +45,15 @@ def office_id() -> int:
     elif principal.office_id is not None:
         chosen = principal.office_id
     else:
-        first = office_queries.first_office_id(get_db())
+        first = (
+            min(principal.offices, default=None)
+            if principal.is_province
+            else office_queries.first_office_id(get_db())
+        )
         if first is None:
-            raise BadInputError("Chưa có văn phòng nào; hãy tạo văn phòng trước", "No office yet")
+            raise BadInputError(
+                "Chưa có văn phòng nào (hoặc chưa được giao văn phòng nào)", "No office yet"
+            )
         chosen = first
     require_office(principal, chosen)
     engine.get_office(get_db(), chosen)
@@ -58,7 +65,10 @@ def page_context(oid: int) -> dict:
     db = get_db()
     principal = current_principal()
     offices = (
-        sorted(office_queries.offices(db), key=lambda o: o["name"])
+        sorted(
+            (o for o in office_queries.offices(db) if principal.may_access_office(o["id"])),
+            key=lambda o: o["name"],
+        )
         if (principal.office_id is None)
         else []
     )
@@ -67,6 +77,8 @@ def page_context(oid: int) -> dict:
         "offices": offices,
         "principal": principal,
         "is_admin": principal.role == "admin",
+        "is_province": principal.is_province,
+        "sees_province": principal.is_province or principal.is_global_admin,
     }
 
 
@@ -75,7 +87,7 @@ def _today(oid: int) -> str:
 
 
 @bp.get("/")
-@allow("manager", login_page=True)
+@allow("manager", "province", login_page=True)
 def dashboard():
     """The live dashboard: queues, counters, today's waits against the target, devices."""
     oid = office_id()
@@ -85,7 +97,7 @@ def dashboard():
 
 
 @bp.get("/dashboard.json")
-@allow("manager")
+@allow("manager", "province")
 def dashboard_json():
     """The live dashboard's data (polled when the socket is down)."""
     return jsonify({"ok": True, **live.dashboard(get_db(), office_id())})
@@ -109,12 +121,30 @@ def report_params(oid: int) -> dict:
     return {"period": period, "ref": ref, "from": first, "to": last, "group": group, "office": oid}
 
 
+CHART_GROUPS = ("service", "counter", "officer", "hour", "weekday")
+
+
 @bp.get("/reports")
-@allow("manager", login_page=True)
+@allow("manager", "province", login_page=True)
 def report_page():
-    """A report for any period and grouping, with pass/fail and charts."""
+    """A report for any period and grouping, with pass/fail and charts; a bad period or
+    date is said on the form, which keeps what was typed."""
     oid = office_id()
-    params = report_params(oid)
+    try:
+        params = report_params(oid)
+    except QueueError as err:
+        typed = {k: request.args.get(k, "") for k in ("period", "ref", "from", "to", "group")}
+        typed["period"] = typed["period"] or "month"
+        typed["group"] = typed["group"] or "service"
+        page = render_template(
+            "manager/report.html",
+            report=None,
+            params=typed,
+            error=err,
+            nav={},
+            **page_context(oid),
+        )
+        return page, err.status
     db = get_db()
     report = blocking(reports.wait_report, db, oid, params["from"], params["to"], params["group"])
     daily = (
@@ -122,10 +152,12 @@ def report_page():
         if params["group"] == "day"
         else blocking(reports.wait_report, db, oid, params["from"], params["to"], "day")
     )
-    by_service = (
+    # the second chart follows the grouping chosen (by service when it is office or day)
+    chart_group = params["group"] if params["group"] in CHART_GROUPS else "service"
+    by_group = (
         report
-        if params["group"] == "service"
-        else blocking(reports.wait_report, db, oid, params["from"], params["to"], "service")
+        if params["group"] == chart_group
+        else blocking(reports.wait_report, db, oid, params["from"], params["to"], chart_group)
     )
     grid = blocking(reports.heatmap, db, oid, params["from"], params["to"])
     charts = {
@@ -139,13 +171,17 @@ def report_page():
             }
             for r in daily["rows"]
         ],
-        "services": [
+        "group": chart_group,
+        "group_vi": by_group["group_vi"],
+        "groups": [
             {
-                "service": r["group"],
+                "label": r["group"],
                 "share": r["within_target_share"],
                 "satisfied": r["satisfied_share"],
+                "avg_wait_s": r["avg_wait_s"],
+                "target_wait_s": r["target_wait_s"],
             }
-            for r in by_service["rows"]
+            for r in by_group["rows"]
         ],
     }
     return render_template(
@@ -175,7 +211,7 @@ def period_nav(params: dict, endpoint: str = "manager.report_page") -> dict:
 
 
 @bp.get("/reports.json")
-@allow("manager")
+@allow("manager", "province")
 def report_json():
     """A report as JSON: ``{"rows": [...], "total": {...}, ...}``."""
     oid = office_id()
@@ -186,7 +222,7 @@ def report_json():
 
 
 @bp.get("/reports/export.<fmt>")
-@allow("manager")
+@allow("manager", "province")
 def report_export(fmt: str):
     """A report as a CSV (machine or Vietnamese, ``export.vi.csv``) or XLSX download."""
     oid = office_id()
@@ -223,7 +259,7 @@ def download(fmt: str, name: str, *, csv, csv_vi, xlsx) -> Response:
 
 
 @bp.get("/reports/print")
-@allow("manager", login_page=True)
+@allow("manager", "province", login_page=True)
 def report_print():
     """A printable report: office name, period, targets, the table and the definitions."""
     oid = office_id()
@@ -292,7 +328,7 @@ def _log(oid: int, params: dict, limit: int | None, offset: int = 0) -> dict:
 
 
 @bp.get("/log")
-@allow("manager", login_page=True)
+@allow("manager", "province", login_page=True)
 def log_page():
     """The wait-time log: every ticket with its timeline; filters and search."""
     oid = office_id()
@@ -320,7 +356,7 @@ def log_page():
 
 
 @bp.get("/log.json")
-@allow("manager")
+@allow("manager", "province")
 def log_json():
     """The filtered wait-time log as JSON (one page of 100; ``page=``)."""
     oid = office_id()
@@ -336,7 +372,7 @@ def log_json():
 
 
 @bp.get("/log/export.<fmt>")
-@allow("manager")
+@allow("manager", "province")
 def log_export(fmt: str):
     """The raw log of the filtered period as a CSV (machine or Vietnamese) or XLSX download
     (every matching ticket)."""

@@ -4,10 +4,13 @@ signed webhooks).
 The engine writes the outbox (``xephang.engine.outbox``) in the transaction
 of the events that cause each message; this package sends them:
 ``init_app`` builds the channels the settings set up and the worker
-(``worker.Notifier``), starts it in the server process unless testing or
-``NOTIFY_WORKER`` is off, and wakes it after every commit the hub sees.
-``xephang notify run`` runs the same worker as its own process. This package
-never imports a room people use.
+(``worker.Notifier``), starts it in the server process unless testing,
+``NOTIFY_WORKER`` is off or the process runs no background workers (the web
+workers of ``xephang serve --workers N``: there the background worker sends, and
+a commit's wake-up reaches it through Redis), and wakes it after every commit the
+hub sees. ``xephang notify run`` runs the same worker as its own process. Health
+(``/api/v1/health``'s ``outbox``) and metrics read the outbox and this worker.
+This package never imports a room people use.
 """
 
 from __future__ import annotations
@@ -99,13 +102,16 @@ def prepare_instance(db_path: str) -> str:
 
 def init_app(app: Flask) -> Notifier:
     """Make the VAPID key if missing, build the channels and the worker; start it unless
-    testing or NOTIFY_WORKER is off; wake it after every published commit."""
+    testing, NOTIFY_WORKER is off or this process runs no background workers
+    (BACKGROUND_WORKERS: `xephang serve --workers N` sends from one process only); wake
+    it after every published commit."""
     if app.config.get("NOTIFY_WEBPUSH"):
         vapid.ensure_key(vapid.key_path(app.config))
     notifier = Notifier(NotifyConfig.from_config(app.config), make_channels(app.config))
     app.extensions["xephang.notifier"] = notifier
     app.extensions["xephang.hub"].subscribe(lambda events: notifier.wake())
-    if app.config.get("NOTIFY_WORKER") and not app.testing:
+    background = app.config.get("BACKGROUND_WORKERS", True)
+    if app.config.get("NOTIFY_WORKER") and background and not app.testing:
         notifier.start()
     return notifier
 

@@ -102,6 +102,9 @@ class Notifier:
         self.thread: threading.Thread | None = None
         self.db = None
         self.last_housekeeping = 0.0
+        # Set where another process sends (`xephang serve --workers N`: the background
+        # worker): wake() hands the wake-up on to it instead of to a local thread.
+        self.forward: Callable[[], None] | None = None
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> None:
@@ -120,8 +123,21 @@ class Notifier:
             channel.close()
 
     def wake(self) -> None:
-        """A commit may have queued messages: look now rather than at the next poll."""
+        """A commit may have queued messages: look now rather than at the next poll (here,
+        or in the process that sends)."""
+        if not self.running and self.forward is not None:
+            self.forward()
+            return
         self.wakeup.set()
+
+    @property
+    def running(self) -> bool:
+        """Whether this process's worker was started (and not stopped)."""
+        return self.thread is not None
+
+    def alive(self) -> bool:
+        """Whether the started worker's thread still runs."""
+        return self.thread is not None and self.thread.is_alive()
 
     def connection(self):
         """This worker's own database connection (opened on first use)."""

@@ -14,12 +14,15 @@ from datetime import datetime
 from flask import Flask
 
 from xephang.engine import estimate
-from xephang.engine.lookups import get_office
+from xephang.engine.lookups import get_counter, get_office, get_ticket
+from xephang.engine.views import ticket_view
+from xephang.errors import BadInputError, ConflictError
 from xephang.queries.office import priority_name
+from xephang.queries.queue import visit_tickets
 from xephang.storage import write
 
 from .backends import check_spec, list_printed, make_backend, printed_by
-from .jobs import get_job, job_view, printer_state, reprint, status
+from .jobs import get_job, job_view, printer_state, reprint, status, withdraw
 from .layout import Receipt, render_receipt
 from .spooler import SpoolConfig, Spooler, print_dir
 
@@ -43,9 +46,11 @@ __all__ = [
     "printer_state",
     "receipt_for",
     "reprint",
+    "reprint_ticket",
     "render_receipt",
     "get_spooler",
     "status",
+    "withdraw",
 ]
 
 
@@ -68,16 +73,35 @@ def printer_for(config, device_id: int | None) -> str:
     return (spec or config.get("PRINTER") or NO_PRINTER).strip()
 
 
+def counter_printer_map(config) -> dict[int, str]:
+    """COUNTER_PRINTER_MAP parsed: counter id → printer setting."""
+    mapping = {}
+    for pair in (config.get("COUNTER_PRINTER_MAP") or "").split(";"):
+        if not pair.strip():
+            continue
+        counter, sep, spec = pair.partition("=")
+        if not sep or not counter.strip().isdigit():
+            raise ValueError(f"COUNTER_PRINTER_MAP entry {pair!r} is not COUNTER_ID=SPEC")
+        mapping[int(counter)] = spec.strip()
+    return mapping
+
+
 def configured_printers(config) -> list[str]:
     """Every distinct printer the settings name (a worker each), validated."""
-    specs = {printer_for(config, None), *printer_map(config).values()}
+    specs = {
+        printer_for(config, None),
+        *printer_map(config).values(),
+        *counter_printer_map(config).values(),
+    }
     for spec in specs:
         check_spec(spec)
     return sorted(s for s in specs if s.lower() != NO_PRINTER)
 
 
 def init_app(app: Flask) -> Spooler:
-    """Create the spooler; start its workers unless testing or PRINT_WORKER is off."""
+    """Create the spooler; start its workers unless testing, PRINT_WORKER is off or this
+    process runs no background workers (BACKGROUND_WORKERS: `xephang serve --workers N`
+    prints from one process only)."""
 
     def publish(events: list[dict]) -> None:
         with app.app_context():
@@ -86,7 +110,8 @@ def init_app(app: Flask) -> Spooler:
     config = SpoolConfig.from_config(app.config)
     spool = Spooler(config, configured_printers(app.config), publish)
     app.extensions["xephang.spooler"] = spool
-    if app.config.get("PRINT_WORKER") and not app.testing:
+    background = app.config.get("BACKGROUND_WORKERS", True)
+    if app.config.get("PRINT_WORKER") and background and not app.testing:
         spool.start()
     return spool
 
@@ -182,6 +207,51 @@ def queue_receipt_within(
         log.exception("could not queue the receipt of ticket %s", ticket["id"])
         return {"id": None, "state": "failed"}
     return {"id": job_id, "state": "queued" if job_id is not None else "none"}
+
+
+def reprint_ticket(
+    app: Flask, db, ticket_id: int, tracker_url: str, counter_id: int | None = None
+) -> dict:
+    """Queue a fresh receipt of a citizen's ticket as it is now (after a transfer: its new
+    code and service; a lost ticket: its place now), for a counter.
+
+    It prints on the counter's own printer (``COUNTER_PRINTER_MAP``), else on the
+    printer of the kiosk that issued the visit's first ticket, else on ``PRINTER``,
+    through the spooler like any receipt (its print result is logged on the
+    ticket). Returns ``{"id": job id, "state": "queued", "printer": ...}``.
+    """
+    from .jobs import enqueue, next_copy
+
+    ticket = get_ticket(db, ticket_id)
+    office = get_office(db, ticket["office_id"])
+    if counter_id is not None and get_counter(db, counter_id)["office_id"] != office["id"]:
+        raise BadInputError("Quầy không thuộc văn phòng này", "Counter of another office")
+    view = ticket_view(db, ticket, private=True)
+    kiosks = [r["device_id"] for r in visit_tickets(db, view["tracker_token"]) if r["device_id"]]
+    printer = counter_printer_map(app.config).get(counter_id) if counter_id else None
+    printer = (printer or printer_for(app.config, kiosks[0] if kiosks else None)).strip()
+    if printer.lower() == NO_PRINTER:
+        raise ConflictError(
+            "Chưa có máy in cho quầy này (COUNTER_PRINTER_MAP hoặc PRINTER)",
+            "No printer for this counter",
+        )
+    # the wait as it is now, in the words a receipt uses (none once called)
+    view.update(estimate.for_citizen(db, ticket, int(app.config["DEFAULT_SERVICE_TIME_S"])))
+    priority_vi = priority_name(db, office["id"], ticket["priority"])
+    receipt = receipt_for(view, office, tracker_url, priority_vi)
+    job_id = enqueue(
+        db,
+        office["id"],
+        receipt,
+        printer,
+        int(app.config["PAPER_WIDTH_MM"]),
+        ticket_id=ticket_id,
+        device_id=kiosks[0] if kiosks else None,
+        copy=next_copy(db, ticket_id),
+    )
+    if app.extensions.get("xephang.spooler"):
+        get_spooler(app).wake(printer)
+    return {"id": job_id, "state": "queued", "printer": printer}
 
 
 def wake_printer(app: Flask, device_id: int | None) -> None:

@@ -67,20 +67,21 @@ def enqueue(
         ).lastrowid
 
 
+def next_copy(db: sqlite_utils.Database, ticket_id: int | None) -> int:
+    """The copy number a ticket's next receipt gets (1 for the first)."""
+    if ticket_id is None:
+        return 1
+    return (
+        scalar(db, "SELECT max(copy) FROM print_jobs WHERE ticket_id = ?", [ticket_id]) or 0
+    ) + 1
+
+
 def reprint(db: sqlite_utils.Database, job_id: int, now: datetime | None = None) -> int:
     """Queue one more copy of a job's receipt (a manager's deliberate reprint); its id."""
     job = get_job(db, job_id)
     if job is None:
         raise NotFoundError(f"Không có lệnh in {job_id}", f"No print job {job_id}")
-    copy = (
-        (
-            scalar(db, "SELECT max(copy) FROM print_jobs WHERE ticket_id = ?", [job["ticket_id"]])
-            or 0
-        )
-        + 1
-        if job["ticket_id"]
-        else 1
-    )
+    copy = next_copy(db, job["ticket_id"])
     return enqueue(
         db,
         job["office_id"],
@@ -92,6 +93,14 @@ def reprint(db: sqlite_utils.Database, job_id: int, now: datetime | None = None)
         copy=copy,
         now=now,
     )
+
+
+def withdraw(db: sqlite_utils.Database, ticket_id: int) -> int:
+    """Forget a ticket's receipts no worker has taken yet (the citizen cancelled it at the
+    kiosk); one already printing or printed stays. Returns how many were withdrawn."""
+    return db.execute(
+        "DELETE FROM print_jobs WHERE ticket_id = ? AND state = 'queued'", [ticket_id]
+    ).rowcount
 
 
 def get_job(db: sqlite_utils.Database, job_id: int) -> dict | None:

@@ -8,12 +8,15 @@ thermal printers' text modes cannot print Vietnamese reliably.
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import qrcode
 from PIL import Image, ImageDraw, ImageFont
+
+from xephang.engine.lookups import fold
 
 FONTS = Path(__file__).with_name("fonts")
 PAPER_DOTS = {80: 576, 58: 384}  # printable dots at 203 dpi
@@ -163,6 +166,16 @@ class _Canvas:
         return self.image.crop((0, 0, self.width, self.y + self.margin))
 
 
+QR_LINE = "Quét mã QR để theo dõi lượt của bạn"
+
+
+def footer_text(footer: str) -> str:
+    """The office's footer without a sentence that repeats the receipt's own QR line
+    (offices set up before it said "Quét mã QR để theo dõi số thứ tự" there)."""
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", nfc(footer)) if s.strip()]
+    return " ".join(s for s in sentences if not fold(s).startswith("quet ma qr"))
+
+
 def render_receipt(receipt: Receipt, paper_mm: int = 80) -> Image.Image:
     """Lay out a ticket as a 1-bit image exactly as wide as the paper's printable area."""
     width = paper_dots(paper_mm)
@@ -183,9 +196,10 @@ def render_receipt(receipt: Receipt, paper_mm: int = 80) -> Image.Image:
         c.text(receipt.wait_en, 20)
     c.text(f"Giờ lấy số / Issued: {receipt.issued_at}", 20)
     c.paste(qr_image(receipt.tracker_url, c.px(264)))
-    c.text("Quét mã QR để theo dõi lượt của bạn", 20, gap=2)
+    c.text(QR_LINE, 20, gap=2)
     c.text("Scan to follow your turn", 18)
-    if receipt.footer:
+    footer = footer_text(receipt.footer)
+    if footer:
         c.rule()
-        c.text(receipt.footer, 20)
+        c.text(footer, 20)
     return c.finish()

@@ -373,6 +373,9 @@ class Spooler:
         self.config = config
         self.workers = {p: PrintWorker(p, config, publish, make) for p in printers}
         self.started = False
+        # Set where another process prints (`xephang serve --workers N`): wake() hands the
+        # printer's name on to it instead of to a local worker.
+        self.forward: Callable[[str], None] | None = None
 
     def start(self) -> None:
         if not self.started:
@@ -386,9 +389,19 @@ class Spooler:
         self.started = False
 
     def wake(self, printer: str) -> None:
+        """A job for ``printer`` is waiting: tell its worker, here or in the printing process."""
+        if not self.started and self.forward is not None:
+            self.forward(printer)
+            return
         worker = self.workers.get(printer)
         if worker is not None:
             worker.wake()
+
+    def alive(self) -> bool:
+        """Whether every started worker's thread still runs."""
+        return self.started and all(
+            w.thread is not None and w.thread.is_alive() for w in self.workers.values()
+        )
 
     def drain(self, timeout: float = 10.0) -> None:
         """Print every due job in the calling thread (tests, CLI); stops at ``timeout``."""

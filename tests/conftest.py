@@ -7,6 +7,9 @@ Plain helpers (no fixtures) are in ``tests/helpers.py``.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import time
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -19,6 +22,7 @@ from tests.helpers import (
     Template,
     cheap_password_hash,
     fill_month,
+    free_port,
     make_office,
     temp_root,
 )
@@ -309,3 +313,48 @@ def notify_office(tmp_path, demo_template):
     yield make
     for office in made:
         office.close()
+
+
+# --- Redis: the Socket.IO message queue of several server processes ------------------
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A redis-server of this test on 127.0.0.1 and a free port: its URL."""
+    REDIS = shutil.which("redis-server")
+    if REDIS is None:
+        pytest.skip("redis-server is not installed (.ci/run installs it)")
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            REDIS,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port)
+    deadline = time.monotonic() + 120  # a guard against a hang
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise
+            time.sleep(0.05)  # not listening yet: the port has no event to wait on
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)

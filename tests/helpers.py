@@ -340,7 +340,7 @@ class Ctx:
     def make_ticket(self, state: str) -> int:
         """A new service-A ticket in ``state``, called (if at all) at counter 1."""
         ticket_id = engine.issue_ticket(self.db, self.office, "A").ticket["id"]
-        if state in ("called", "serving", "done"):
+        if state in ("called", "serving", "done", "no_show"):
             held = engine.get_counter(self.db, self.counters[1])["current_ticket_id"]
             if held:  # a previous setup's ticket: free the counter for this one
                 if engine.get_ticket(self.db, held)["status"] == "serving":
@@ -354,6 +354,8 @@ class Ctx:
             engine.start(self.db, ticket_id)
         if state == "done":
             engine.finish(self.db, ticket_id)
+        if state == "no_show":
+            engine.no_show(self.db, ticket_id)
         assert engine.get_ticket(self.db, ticket_id)["status"] == state
         return ticket_id
 
@@ -697,6 +699,17 @@ def open_display(browser, server):
     return display
 
 
+def login_page(browser, server, username: str, path: str, viewport=None):
+    """A new page logged in as ``username`` through the login form, at ``path``."""
+    page = browser.new_page(viewport=viewport or {"width": 1400, "height": 1000})
+    page.goto(server.url + path)
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", server.demo["password"])
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    return page
+
+
 def open_counter(browser, server, username="canbo1", counter_number=1):
     page = browser.new_page(viewport={"width": 1600, "height": 900})
     page.goto(f"{server.url}/counter/")
@@ -787,3 +800,64 @@ class NotifyOffice:
     def close(self) -> None:
         self.worker.stop()
         self.db.close()
+
+
+# Pairs of visible elements matching a selector whose boxes overlap (by more than 1 px).
+OVERLAPS_JS = """sel => {
+  const els = [...document.querySelectorAll(sel)].filter(e => e.getClientRects().length);
+  const r = els.map(e => e.getBoundingClientRect());
+  const name = e => (e.id || e.className || e.tagName) + ' ' + e.textContent.trim().slice(0, 24);
+  const out = [];
+  for (let i = 0; i < r.length; i++) {
+    for (let j = i + 1; j < r.length; j++) {
+      if (els[i].contains(els[j]) || els[j].contains(els[i])) continue;
+      if (r[i].left < r[j].right - 1 && r[j].left < r[i].right - 1 &&
+          r[i].top < r[j].bottom - 1 && r[j].top < r[i].bottom - 1) {
+        out.push([name(els[i]), name(els[j])]);
+      }
+    }
+  }
+  return out;
+}"""
+
+# Visible elements matching a selector that stick out of the viewport, or whose own text
+# is cut (it overflows the element's box without an ellipsis meant for it).
+OUTSIDE_JS = """sel => [...document.querySelectorAll(sel)]
+  .filter(e => e.getClientRects().length)
+  .filter(e => { const b = e.getBoundingClientRect();
+                 return b.left < -1 || b.top < -1 || b.right > innerWidth + 1
+                   || b.bottom > innerHeight + 1; })
+  .map(e => (e.id || e.className || e.tagName) + ' ' + e.textContent.trim().slice(0, 24))"""
+
+
+def boxes_overlap(page, selector: str) -> list:
+    """Pairs of visible elements matching ``selector`` (neither inside the other) that overlap."""
+    return page.evaluate(OVERLAPS_JS, selector)
+
+
+def outside_viewport(page, selector: str) -> list:
+    """Visible elements matching ``selector`` that are not wholly inside the viewport."""
+    return page.evaluate(OUTSIDE_JS, selector)
+
+
+# Headless Chromium (driven by Playwright) lets Web Audio start without a gesture; this puts
+# back what desktop browsers do: an AudioContext stays suspended until the user clicks or types.
+AUTOPLAY_POLICY = """
+(() => {
+  let activated = false;
+  const activate = e => { if (e.isTrusted) activated = true; };
+  addEventListener("pointerdown", activate, true);
+  addEventListener("keydown", activate, true);
+  const Real = window.AudioContext;
+  window.AudioContext = class extends Real {
+    constructor(...args) {
+      super(...args);
+      if (!activated) this.suspend();
+    }
+    resume() {
+      return activated ? super.resume()
+        : Promise.reject(new DOMException("blocked until a gesture", "NotAllowedError"));
+    }
+  };
+})();
+"""

@@ -84,10 +84,12 @@ class Api:
     def ticket(self, state: str) -> int:
         """A new service-A ticket in ``state`` (called at counter 1 if at all)."""
         ticket_id = engine.issue_ticket(self.db, self.office, "A").ticket["id"]
-        if state in ("called", "serving"):
+        if state in ("called", "serving", "no_show"):
             engine.call_ticket(self.db, self.counter, ticket_id, "test")
         if state == "serving":
             engine.start(self.db, ticket_id)
+        if state == "no_show":
+            engine.no_show(self.db, ticket_id)
         ticket = engine.get_ticket(self.db, ticket_id)
         self.values.update(ticket=ticket_id, code=ticket["code"])
         return ticket_id
@@ -212,10 +214,12 @@ OPERATIONS = [
     ("/api/v1/tickets/{ticket}/recall", "called", {}, "officer"),
     ("/api/v1/tickets/{ticket}/start", "called", {}, "officer"),
     ("/api/v1/tickets/{ticket}/finish", "serving", {"dossier_code": "H40-1"}, "officer"),
+    ("/api/v1/tickets/{ticket}/dossier-code", "serving", {"dossier_code": "H40-1"}, "officer"),
     ("/api/v1/tickets/{ticket}/no-show", "called", {}, "officer"),
     ("/api/v1/tickets/{ticket}/transfer", "serving", {"service": "C"}, "officer"),
     ("/api/v1/tickets/{ticket}/return", "called", {"reason": "Đi photo"}, "officer"),
     ("/api/v1/tickets/{ticket}/cancel", "waiting", {"reason": "Lấy nhầm"}, "officer"),
+    ("/api/v1/tickets/{ticket}/undo", "no_show", {}, "officer"),
     ("/api/v1/counters/{counter}/call-next", "waiting", {}, "officer"),
     (
         "/api/v1/counters/{counter}/call",
@@ -223,7 +227,7 @@ OPERATIONS = [
         {"ticket": "{ticket}", "reason": "x"},
         "officer",
     ),
-    ("/api/v1/counters/{counter}/open", None, {}, "officer"),
+    ("/api/v1/counters/{counter}/open", None, {"takeover": True}, "officer"),
     ("/api/v1/counters/{counter}/close", None, {}, "officer"),
     ("/api/v1/counters/{counter}/pause", None, {"reason": "Nghỉ trưa"}, "officer"),
     ("/api/v1/counters/{counter}/resume", "paused", {}, "officer"),

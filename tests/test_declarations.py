@@ -1,6 +1,16 @@
 """Every endpoint declares who may call it (STYLE: auth is declared, never implied)."""
 
-KNOWN = {"public", "officer", "manager", "admin", "kiosk", "display", "printer"}
+KNOWN = {
+    "public",
+    "officer",
+    "manager",
+    "admin",
+    "province",
+    "kiosk",
+    "display",
+    "printer",
+    "rating",
+}
 
 
 def test_every_view_declares_its_callers(app):

@@ -489,7 +489,7 @@ ILLEGAL = [
     ("done", "return"),
     ("done", "cancel"),
     ("no_show", "start"),
-    ("no_show", "return"),
+    ("no_show", "cancel"),  # (a no-show may come back: call, return, undo)
     ("cancelled", "recall"),
     ("cancelled", "cancel"),
     ("expired", "start"),

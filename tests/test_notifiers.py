@@ -277,6 +277,42 @@ def test_a_rated_visit_is_not_invited(office, provider):
     assert (rating["state"], rating["last_error"]) == ("skipped", "already rated")
 
 
+def test_a_no_show_called_back_is_reminded(notify_office, provider):
+    """Called again after a no-show (by its code, or returned and called), the citizen gets
+    the reminder: "called" went out with the first call."""
+    office = notify_office(SMS_URL=provider.url + "/sms")
+    office.set(notify_near_people=0, notify_near_minutes=0)
+    office.issue(phone=PHONES[0], consent=True)
+    ticket = office.call()
+    office.act(ticket["id"], "no-show")
+    r = office.client.post(
+        f"/api/v1/counters/{office.counters[2]}/call",
+        json={"ticket": ticket["code"], "reason": "Gọi lại số vắng mặt"},
+        headers=office.officer,
+    )
+    assert r.status_code == 200, r.json
+    assert [m["purpose"] for m in office.messages()] == ["called", "recalled"]
+    assert office.worker.drain() == 2
+    texts = sorted(r.json()["text"] for r in provider.received)
+    assert texts[1] == f"Nhac lai: moi so {ticket['code']} den quay 2 ngay."
+
+
+def test_an_undone_finish_invites_after_the_next_finish(office, provider):
+    """The invitation of an undone finish is withdrawn unless already sent; the next
+    finish queues it again."""
+    office.set(notify_near_people=0, rating_invite_time="")
+    ticket = office.issue(phone=PHONES[0], consent=True)["ticket"]
+    office.call()
+    office.act(ticket["id"], "start")
+    office.act(ticket["id"], "finish")
+    assert [m["state"] for m in office.messages(purpose="rating")] == ["queued"]
+    assert office.act(ticket["id"], "undo")["status"] == "serving"
+    assert office.messages(purpose="rating") == []
+    office.act(ticket["id"], "finish")
+    office.worker.drain()
+    assert [m["state"] for m in office.messages(purpose="rating")] == ["sent"]
+
+
 def test_evening_invitation_time_rules():
     office = {"timezone": "Asia/Ho_Chi_Minh"}
     morning = outbox.parse_iso("2026-03-02T03:00:00+00:00")  # 10:00 local

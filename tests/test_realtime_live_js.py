@@ -126,15 +126,20 @@ window.io = function () {
 };
 if (process.argv[2]) eval(fs.readFileSync(process.argv[2], "utf8"));
 eval(fs.readFileSync(process.argv[1], "utf8"));
-const freed = {};
+const freed = {}, seated = {};
 for (const type of JSON.parse(process.argv[3])) {
   const t = {id: 17, code: "A001", status: "called"};
   const snap = {seq: 1, services: [], recent_calls: [], today: {issued: 0},
     counters: [{id: 3, number: 3, state: "open", pause_reason: null, current_ticket: t}]};
+  const empty = {seq: 1, services: [], recent_calls: [], today: {issued: 0},
+    counters: [{id: 3, number: 3, state: "open", pause_reason: null, current_ticket: null}]};
   try {
     window.XephangLive.applyEvent(snap, {seq: 2, type: type, counter_id: 3, ticket_id: 17,
                                          ticket: t, details: {}});
     freed[type] = snap.counters[0].current_ticket === null;
+    window.XephangLive.applyEvent(empty, {seq: 2, type: type, counter_id: 3, ticket_id: 17,
+                                          ticket: t, details: {}});
+    seated[type] = empty.counters[0].current_ticket !== null;
   } catch (err) {
     freed[type] = String(err.message);
   }
@@ -143,7 +148,7 @@ const periods = [];
 global.setInterval = function (fn, ms) { periods.push(ms); return periods.length; };
 window.XephangLive.connect({});
 window.XephangLive.connect({pollMs: 0});  // a page that polls by itself (the tracker)
-console.log(JSON.stringify({freed: freed, periods: periods}));
+console.log(JSON.stringify({freed: freed, seated: seated, periods: periods}));
 process.exit(0);
 """
 
@@ -246,6 +251,16 @@ def test_the_counter_is_freed_exactly_by_the_events_the_server_table_says(rules_
     freed = run_releases(rules_js, types)["freed"]
     assert freed == {t: t in rules["releases"] for t in types}
     assert rules["releases"]  # the comparison above is not vacuous
+
+
+def test_a_ticket_is_seated_at_its_counter_by_the_events_the_table_says(rules_js):
+    """A start and an undo put the ticket (back) at its counter on every board, as a call
+    does: live.js reads ``seats`` from the server's table."""
+    rules = browser_rules()
+    types = sorted(rules["after"]) + list(OTHER_EVENTS)
+    seated = run_releases(rules_js, types)["seated"]
+    assert seated == {t: t in rules["seats"] for t in types}
+    assert {"called", "recalled", "started", "undone"} <= set(rules["seats"])
 
 
 def test_apply_event_refuses_to_guess_without_the_rules():

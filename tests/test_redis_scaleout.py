@@ -7,8 +7,6 @@ they make the events a client must receive.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import threading
 import time
 
@@ -16,53 +14,11 @@ import pytest
 import requests
 import socketio
 
-from tests.helpers import free_port
 from xephang.engine import accounts
 from xephang.storage import connect
 
-REDIS = shutil.which("redis-server")
 CHANNEL = "flask-socketio"  # Flask-SocketIO's message queue channel
 WAIT_S = 120  # a guard against a hang, never expected to run out
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    if REDIS is None:
-        pytest.skip("redis-server is not installed (.ci/run installs it)")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            REDIS,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + WAIT_S
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise
-            time.sleep(0.05)  # not listening yet: the port has no event to wait on
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
 
 
 @pytest.fixture

@@ -234,3 +234,50 @@ def test_an_older_database_gets_the_leaving_times_from_the_rule(db, day):
     assert sorted(left) == ["A004", "A005", "A008", "A009"]
     total = reports.wait_report(db, day.office, DAY, DAY, "office", now=at("18:05"))["total"]
     assert_figures(total, AFTER_CLOSE)
+
+
+def test_undone_moves_count_as_if_they_never_happened(db, day):
+    """A transfer undone withdraws its new ticket from every figure (the visit went back to
+    its earlier ticket, and its wait is not left open); a no-show returned and called
+    again keeps its first call's wait."""
+    now = at("16:40")
+    before = reports.wait_report(db, day.office, DAY, DAY, "office", now=now)["total"]
+    c1 = day.counters[1]
+    a010 = engine.issue_ticket(db, day.office, "A", now=at("11:00"), check_hours=False).ticket
+    assert engine.call_next(db, c1, now=at("11:01")).ticket["id"] == a010["id"]
+    moved = engine.transfer(db, a010["id"], service="B", now=at("11:05")).ticket
+    engine.undo(db, a010["id"], now=at("11:05") + timedelta(seconds=20))
+    engine.start(db, a010["id"], now=at("11:06"))
+    engine.finish(db, a010["id"], now=at("11:10"))
+    after = reports.wait_report(db, day.office, DAY, DAY, "office", now=now)["total"]
+    grew = {k: after[k] - before[k] for k in ("issued", "served", "cancelled", "transferred")}
+    assert grew == {"issued": 1, "served": 1, "cancelled": 0, "transferred": 0}
+    assert (after["visits"], after["visits_waited"]) == (before["visits"] + 1, 8)
+    assert after["within_target"] == before["within_target"] + 1  # waited 1 minute
+    rows = {r["id"]: r for r in wait_log(db, day.office, DAY, DAY)["rows"]}
+    assert moved["id"] not in rows and rows[a010["id"]]["visit_wait_s"] == 60.0
+    # the no-show of 10:04 comes back at its place and is called again: still 2 minutes
+    a006 = next(r for r in rows.values() if r["code"] == "A006")
+    engine.return_to_queue(db, a006["id"], reason="quay lại", now=at("10:30"))
+    engine.call_ticket(db, c1, a006["id"], "gọi lại", now=at("11:20"))
+    rows = {r["code"]: r for r in wait_log(db, day.office, DAY, DAY)["rows"]}
+    assert rows["A006"]["wait_s"] == 120.0 and rows["A006"]["status"] == "called"
+    again = reports.wait_report(db, day.office, DAY, DAY, "office", now=now)["total"]
+    assert (again["avg_wait_s"], again["no_show"]) == (after["avg_wait_s"], after["no_show"] - 1)
+
+
+def test_a_new_definitions_version_rebuilds_the_stored_days(db, day, monkeypatch):
+    """The targets' fingerprint is computed once per target era (cached); the definitions'
+    version is put in front of it, so a new version still rebuilds every stored day."""
+    from xephang.reports import rollup
+
+    engine.close_day(db, day.office, now=at("18:00"))
+    later = at("18:05") + timedelta(1)
+    reports.wait_report(db, day.office, DAY, DAY, "office", now=later)
+    (stored,) = db.execute("SELECT fingerprint FROM report_days").fetchone()
+    assert stored.startswith(f"v{rollup.ROLLUP_VERSION}|")
+    monkeypatch.setattr(rollup, "ROLLUP_VERSION", rollup.ROLLUP_VERSION + 1)
+    total = reports.wait_report(db, day.office, DAY, DAY, "office", now=later)["total"]
+    assert_figures(total, AFTER_CLOSE)
+    (rebuilt,) = db.execute("SELECT fingerprint FROM report_days").fetchone()
+    assert rebuilt == f"v{rollup.ROLLUP_VERSION}|" + stored.split("|", 1)[1]

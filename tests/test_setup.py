@@ -12,7 +12,8 @@ OFFICE_OK = {
     "name": "Bộ phận Một cửa phường Demo",
     "address": "Số 2",
     "timezone": "Asia/Ho_Chi_Minh",
-    "hours": '{"mon": [["07:30", "11:30"]]}',
+    "hours_mon_1_from": "07:30",
+    "hours_mon_1_to": "11:30",
     "ticket_footer": "Cảm ơn",
 }
 
@@ -52,13 +53,18 @@ def test_office_update_valid(client, db, demo, manager):
     [
         ("name", "", "Thiếu tên văn phòng"),
         ("timezone", "Mars/Olympus", "Mars/Olympus&#39; không tồn tại"),
-        ("hours", "{not json", "Giờ làm việc không đúng định dạng JSON"),
-        ("hours", '{"mon": [["11:30", "07:30"]]}', "Khoảng giờ không hợp lệ"),
+        ("hours_mon_1_to", "", "Thứ Hai, buổi sáng: cần cả giờ mở và giờ đóng"),
+        ("hours_mon_1_to", "07:00", "Khoảng giờ không hợp lệ Thứ Hai"),
+        ("hours_mon_1_from", "", "Chưa có giờ làm việc nào"),
+        ("holiday_day_0", "2026-02-30", "Ngày nghỉ không hợp lệ"),
         ("ticket_footer", "x" * 301, "chân phiếu tối đa 300 ký tự"),
     ],
 )
 def test_office_update_invalid(client, db, demo, manager, field, value, message):
-    response = post(client, "/manager/setup/office", manager, **{**OFFICE_OK, field: value})
+    data = {**OFFICE_OK, field: value}
+    if field == "hours_mon_1_from" and not value:
+        data["hours_mon_1_to"] = ""
+    response = post(client, "/manager/setup/office", manager, **data)
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert engine.get_office(db, demo["office_id"])["name"] != OFFICE_OK["name"]

@@ -156,6 +156,12 @@ class QueueMachine(RuleBasedStateMachine):
             assert outcome.ticket["status"] == "called"
             assert outcome.ticket["counter"]["id"] == counter["id"]
 
+    def today(self) -> str:
+        return self.now.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
+
+    def todays_no_show(self, ticket: dict) -> bool:
+        return ticket["status"] == "no_show" and ticket["day"] == self.today()
+
     @precondition(lambda self: self.ticket_ids())
     @rule(n=PICK, t=PICK, live=st.booleans())
     def call_specific(self, n, t, live):
@@ -163,7 +169,7 @@ class QueueMachine(RuleBasedStateMachine):
         legal = (
             counter["state"] != "paused"
             and not self.holds_any(counter)
-            and ticket["status"] == "waiting"
+            and (ticket["status"] == "waiting" or self.todays_no_show(ticket))
         )
         self.attempt(
             legal,
@@ -177,8 +183,9 @@ class QueueMachine(RuleBasedStateMachine):
         t=PICK,
         live=st.booleans(),
         op=st.sampled_from(["recall", "start", "finish", "no_show", "return", "cancel"]),
+        reason=st.sampled_from([None, "Công dân quay lại"]),
     )
-    def ticket_operation(self, t, live, op):
+    def ticket_operation(self, t, live, op, reason):
         ticket = self.pick_ticket(t, live)
         allowed = {
             "recall": ("called",),
@@ -188,6 +195,9 @@ class QueueMachine(RuleBasedStateMachine):
             "return": ("called", "serving"),
             "cancel": ("waiting", "called"),
         }[op]
+        legal = ticket["status"] in allowed
+        if op == "return" and self.todays_no_show(ticket):
+            legal = reason is not None  # a no-show comes back the same day, with a reason
         call = {
             "recall": lambda: engine.recall(self.db, ticket["id"], now=self.now),
             "start": lambda: engine.start(self.db, ticket["id"], now=self.now),
@@ -195,10 +205,17 @@ class QueueMachine(RuleBasedStateMachine):
                 self.db, ticket["id"], dossier_code="HS-1", now=self.now
             ),
             "no_show": lambda: engine.no_show(self.db, ticket["id"], now=self.now),
-            "return": lambda: engine.return_to_queue(self.db, ticket["id"], now=self.now),
+            "return": lambda: engine.return_to_queue(
+                self.db, ticket["id"], reason=reason, now=self.now
+            ),
             "cancel": lambda: engine.cancel(self.db, ticket["id"], now=self.now),
         }[op]
-        outcome = self.attempt(ticket["status"] in allowed, call)
+        if op == "return" and ticket["status"] == "no_show":
+            before_key = (ticket["queue_at"], ticket["priority_rank"])
+        outcome = self.attempt(legal, call)
+        if outcome and op == "return" and ticket["status"] == "no_show":
+            back = engine.get_ticket(self.db, ticket["id"])
+            assert (back["queue_at"], back["priority_rank"]) == before_key  # its old place
         if outcome:
             expected = {
                 "recall": "called",
@@ -255,10 +272,62 @@ class QueueMachine(RuleBasedStateMachine):
         with write(self.db):
             engine.set_office_settings(self.db, self.q.office, {"priority_streak_max": streak_max})
 
+    def undoable(self, ticket: dict) -> bool:
+        """The undo rule, written out plainly from the event log."""
+        if ticket["status"] not in ("no_show", "done", "transferred"):
+            return False
+        events = list(
+            self.db.query(
+                "SELECT * FROM ticket_events WHERE ticket_id = ? ORDER BY seq", [ticket["id"]]
+            )
+        )
+        last = events[-1]
+        if last["type"] not in ("no_show", "finished", "transferred"):
+            return False
+        if (self.now - datetime.fromisoformat(last["at"])).total_seconds() > 30:
+            return False
+        counter = engine.get_counter(self.db, last["counter_id"])
+        watched, since = {ticket["id"]}, last["seq"]
+        if last["type"] == "transferred":
+            made = self.db.execute(
+                "SELECT id, status FROM tickets WHERE from_ticket_id = ? ORDER BY id DESC",
+                [ticket["id"]],
+            ).fetchone()
+            if made[1] != "waiting":
+                return False
+            watched.add(made[0])
+            since += 1  # the new ticket's "issued"
+        for e in self.db.query("SELECT * FROM ticket_events WHERE seq > ?", [since]):
+            if e["counter_id"] == counter["id"] or e["ticket_id"] in watched:
+                return False
+        return not counter["current_ticket_id"]
+
+    @precondition(lambda self: self.ticket_ids())
+    @rule(t=PICK)
+    def undo(self, t):
+        ids = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT id FROM tickets WHERE status IN ('no_show', 'done', 'transferred')"
+                " ORDER BY id"
+            )
+        ] or self.ticket_ids()
+        ticket = engine.get_ticket(self.db, ids[t % len(ids)])
+        before = ticket["status"]
+        outcome = self.attempt(
+            self.undoable(ticket), lambda: engine.undo(self.db, ticket["id"], now=self.now)
+        )
+        if outcome:
+            expected = {"no_show": ("called",), "done": ("serving",)}.get(
+                before, ("called", "serving")
+            )
+            assert outcome.ticket["status"] in expected
+
     @rule(n=PICK, reason=st.sampled_from(["Nghỉ trưa", "Họp", ""]))
     def pause(self, n, reason):
         counter = self.pick_counter(n)
-        legal = counter["state"] != "paused" and reason != ""
+        # like closing: refused while the counter holds a citizen
+        legal = counter["state"] != "paused" and reason != "" and not self.holds_any(counter)
         self.attempt(legal, lambda: engine.pause(self.db, counter["id"], reason, now=self.now))
 
     @rule(n=PICK)

@@ -161,3 +161,40 @@ def test_bad_hooks_are_refused(notify_office, args, error):
     )
     assert result.exit_code != 0 and error in result.output
     assert webhooks(office.db) == []
+
+
+def test_every_event_the_engine_logs_may_be_asked_for_and_is_documented():
+    """Each ticket move of the transition table (an undo too), a rating, a dossier code
+    and a print are webhook event types, named in the wait log and listed in
+    docs/realtime.md."""
+    from xephang.engine import outbox, states
+    from xephang.reports.log import EVENT_VI
+
+    moves = {t.event for t in states.TRANSITIONS}
+    logged = moves | {"printed", "print_failed", "rated", "dossier_set"}
+    assert logged <= set(outbox.EVENT_TYPES)
+    assert logged <= set(EVENT_VI)
+    realtime = (DOC.parent / "realtime.md").read_text(encoding="utf-8")
+    assert [e for e in outbox.EVENT_TYPES if f"`{e}`" not in realtime] == []
+
+
+def test_a_scanned_dossier_code_reaches_a_hook_as_a_yes_only(notify_office, provider):
+    """``dossier_set`` (the counter's scanned or typed code) goes to a hook that asks for it,
+    as ``has_dossier_code``: the code never leaves the server."""
+    office = notify_office()
+    add_hook(office, provider.url + "/hook", "dossier_set")
+    office.issue()
+    ticket = office.call()
+    office.act(ticket["id"], "start")
+    r = office.client.post(
+        f"/api/v1/tickets/{ticket['id']}/dossier-code",
+        json={"dossier_code": "HS-000777"},
+        headers=office.officer,
+    )
+    assert r.status_code == 200, r.json
+    (delivery,) = office.messages(channel="webhook")
+    assert "HS-000777" not in delivery["payload"]
+    assert office.worker.drain() == 1
+    (request,) = provider.received
+    body = request.json()
+    assert body["type"] == "dossier_set" and body["details"] == {"has_dossier_code": True}

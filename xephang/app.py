@@ -73,17 +73,19 @@ def create_app(config: dict | None = None) -> Flask:
     finally:
         db.close()
 
-    from .web import api, auth, context, errors, realtime, security, shared
+    from .web import api, auth, context, errors, logs, metrics, realtime, security, shared
     from .web.extensions import socketio
     from .web.hub import Hub
 
     app.extensions["xephang.hub"] = Hub()
+    logs.init_app(app)
     context.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     auth.init_app(app)
     app.register_blueprint(shared.bp)
     app.register_blueprint(api.bp)
+    metrics.init_app(app)
     for room in rooms():
         app.register_blueprint(room.bp)
     socketio.init_app(

@@ -45,6 +45,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("BUSY_TIMEOUT_MS", 10000, "How long a writer waits for the SQLite lock."),
     Setting(
+        "GROUP_COMMIT",
+        True,
+        "Let queue operations that arrive together (issue, call, start, finish, ...) share "
+        "one transaction and one disk sync, each in its own savepoint and answered after the "
+        "commit. Off: each request commits on its own.",
+    ),
+    Setting(
         "PRINTER",
         "virtual",
         "Receipt printer backend: virtual, file:PATH, network:HOST[:PORT], "
@@ -58,6 +65,13 @@ SETTINGS: tuple[Setting, ...] = (
         "';' (e.g. '3=network:10.0.0.21;4=network:10.0.0.22').",
     ),
     Setting(
+        "COUNTER_PRINTER_MAP",
+        "",
+        "Printers at counters, for reprinting a citizen's ticket there, as COUNTER_ID=SPEC "
+        "pairs separated by ';'. A counter without one reprints on the printer of the kiosk "
+        "that issued the ticket, else on PRINTER.",
+    ),
+    Setting(
         "PRINT_DIR",
         "",
         "Folder where the virtual printer saves each ticket as a PNG. Empty: `printed/` "
@@ -67,6 +81,13 @@ SETTINGS: tuple[Setting, ...] = (
         "PRINT_WORKER",
         True,
         "Run the print spooler's worker in this server process (tests start it explicitly).",
+    ),
+    Setting(
+        "BACKGROUND_WORKERS",
+        True,
+        "Run the background workers (print spooler, outbox) in this process. `xephang serve "
+        "--workers N` turns it off in the N web processes and runs them in one process of "
+        "their own.",
     ),
     Setting("PRINT_MAX_ATTEMPTS", 5, "Tries before a print job is marked failed."),
     Setting(
@@ -111,6 +132,29 @@ SETTINGS: tuple[Setting, ...] = (
         "to photograph the QR code instead.",
     ),
     Setting("KIOSK_RESET_S", 10, "Seconds the issued ticket stays on the kiosk screen."),
+    Setting(
+        "KIOSK_CANCEL_S",
+        10,
+        'Seconds after issue during which the kiosk offers "Hủy số này" (a mis-tap is '
+        "taken back, logged as cancelled by the citizen); 0 turns it off.",
+    ),
+    Setting(
+        "KIOSK_IDLE_S",
+        60,
+        "Seconds without a touch after which the kiosk goes back to its start screen in "
+        "Vietnamese, whatever was on it.",
+    ),
+    Setting(
+        "RATING_TABLET_WINDOW_S",
+        600,
+        "How long after a ticket is finished its counter's rating tablet may still rate it.",
+    ),
+    Setting(
+        "RATING_TABLET_RESET_S",
+        45,
+        "Seconds a rating tablet waits for the citizen's next touch before it sends the "
+        "level chosen (or, with none chosen, goes back to the counter's screen).",
+    ),
     Setting(
         "MESSAGE_QUEUE",
         "",
@@ -169,7 +213,8 @@ SETTINGS: tuple[Setting, ...] = (
         "NOTIFY_WORKER",
         True,
         "Run the message outbox's worker in this server process (`xephang notify run` runs it "
-        "alone; tests start it explicitly).",
+        "alone; with `xephang serve --workers N` the background worker runs it; tests start "
+        "it explicitly).",
     ),
     Setting("NOTIFY_MAX_ATTEMPTS", 8, "Tries before a message is marked failed."),
     Setting(
@@ -251,6 +296,18 @@ SETTINGS: tuple[Setting, ...] = (
         "MAIL_FROM",
         "xephang@localhost",
         "Sender address of e-mails (From:).",
+    ),
+    Setting(
+        "LOG_FORMAT",
+        "text",
+        "How the server writes its log on stderr: text, or json (one JSON object a line, "
+        "with the request id).",
+    ),
+    Setting(
+        "METRICS_ALLOW",
+        "127.0.0.1",
+        "Client addresses (or networks, e.g. 10.0.0.0/24), separated by commas, that may read "
+        "GET /metrics without an admin's bearer token.",
     ),
 )
 

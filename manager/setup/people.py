@@ -10,6 +10,7 @@ offices or makes admins of no office.
 from __future__ import annotations
 
 import io
+import json
 import secrets
 
 import qrcode
@@ -17,6 +18,7 @@ import qrcode.image.svg
 from flask import current_app, request, session, url_for
 
 from xephang.engine import accounts
+from xephang.engine.setup import parse_zone, zone_text
 from xephang.errors import BadInputError, QueueError
 from xephang.queries import office as office_queries
 from xephang.queries import people
@@ -28,7 +30,7 @@ from ..views import bp, office_id
 from .forms import checkbox, done, integer, owned, render, text
 
 PAIR_NONCE = "manager_pair_nonce"  # session key: the pairing form's one-use nonce (no secret)
-PAIR_PATHS = {"kiosk": "/kiosk/pair", "display": "/display/pair"}
+PAIR_PATHS = {"kiosk": "/kiosk/pair", "display": "/display/pair", "rating": "/counter/rating/pair"}
 
 
 def _scope_office() -> int | None:
@@ -38,7 +40,12 @@ def _scope_office() -> int | None:
 
 
 def _roles() -> tuple[str, ...]:
-    return ("officer",) if current_principal().role == "manager" else accounts.ROLES
+    principal = current_principal()
+    if principal.role == "manager":
+        return ("officer",)
+    if not principal.is_global_admin:  # province users belong to no office
+        return tuple(r for r in accounts.ROLES if r != accounts.PROVINCE)
+    return accounts.ROLES
 
 
 @bp.route("/setup/users", methods=["GET", "POST"])
@@ -55,10 +62,11 @@ def setup_users():
                 get_db(),
                 username,
                 role,
-                office,
+                None if role == accounts.PROVINCE else office,
                 request.form.get("password") or "",
                 text("display_name", "tên hiển thị"),
                 actor=current_principal(),
+                offices=_chosen_offices() if role == accounts.PROVINCE else None,
             )
         except QueueError as err:
             return _users(oid, err, request.form)
@@ -96,6 +104,8 @@ def setup_user_update(user_id: int):
     try:
         role = text("role", "vai trò", required=True)
         office = integer("office_id", "văn phòng", low=1)
+        if role == accounts.PROVINCE:
+            office = None
         principal = current_principal()
         if user_id == principal.user_id and (role != principal.role or not checkbox("active")):
             raise BadInputError(
@@ -117,6 +127,25 @@ def setup_user_update(user_id: int):
     except QueueError as err:
         return _users(oid, err)
     return done("manager.setup_users", oid, "Đã lưu người dùng")
+
+
+def _chosen_offices() -> list[int]:
+    try:
+        return [int(v) for v in request.form.getlist("offices") if v]
+    except ValueError:
+        raise BadInputError("Văn phòng không hợp lệ", "Invalid office") from None
+
+
+@bp.post("/setup/users/<int:user_id>/offices")
+@allow("admin")
+def setup_user_offices(user_id: int):
+    """The offices a province user may read (admins of every office only)."""
+    oid = office_id()
+    try:
+        accounts.set_user_offices(get_db(), user_id, _chosen_offices(), actor=current_principal())
+    except QueueError as err:
+        return _users(oid, err)
+    return done("manager.setup_users", oid, "Đã lưu các văn phòng được xem")
 
 
 @bp.post("/setup/users/<int:user_id>/tokens")
@@ -169,8 +198,9 @@ def setup_devices():
         try:
             kind = text("kind", "loại thiết bị", required=True)
             name = text("name", "tên thiết bị", required=True, max_len=80)
+            counter = integer("counter_id", "quầy", low=1) if kind == "rating" else None
             _device_id, token = accounts.add_device(
-                get_db(), oid, kind, name, actor=current_principal()
+                get_db(), oid, kind, name, actor=current_principal(), counter_id=counter
             )
         except QueueError as err:
             return _devices(oid, err)
@@ -195,12 +225,17 @@ def _qr_svg(text: str) -> str:
 def _devices(oid, error=None, token=None, kind=None):
     session[PAIR_NONCE] = nonce = secrets.token_urlsafe(16)
     link = _pair_link(kind, token) if token else None
+    counters = office_queries.counters(get_db(), oid)
     return render(
         "devices.html",
         oid,
         error,
         devices=[
-            {**d, "status_vi": device_status_vi(d["status"])}
+            {
+                **d,
+                "status_vi": device_status_vi(d["status"]),
+                "zone_text": zone_text(get_db(), oid, json.loads(d["zone"] or "{}")),
+            }
             for d in people.list_devices(get_db(), oid)
         ],
         token=token,
@@ -208,6 +243,8 @@ def _devices(oid, error=None, token=None, kind=None):
         pair_qr=_qr_svg(link) if link else None,
         nonce=nonce,
         kinds=accounts.DEVICE_KINDS,
+        counters=counters,
+        counter_numbers={c["id"]: c["number"] for c in counters},
         pair_url=url_for("manager.setup_devices", office=oid if _scope_office() is None else None),
     )
 
@@ -215,17 +252,30 @@ def _devices(oid, error=None, token=None, kind=None):
 @bp.post("/setup/devices/<int:device_id>")
 @allow("manager")
 def setup_device_update(device_id: int):
-    """Rename or revoke a device."""
+    """Rename or revoke a device, set a display's zone (the services and counters its
+    board shows), or move a rating tablet to another counter."""
     device = owned("devices", device_id)
     oid = device["office_id"]
     try:
         if request.form.get("action") == "revoke":
             accounts.revoke_device(get_db(), device_id, actor=current_principal())
             message = f"Đã thu hồi thiết bị {device['name']}"
+        elif request.form.get("action") == "zone":
+            zone = parse_zone(
+                get_db(),
+                oid,
+                text("zone_services", "dịch vụ của khu vực", max_len=300),
+                text("zone_counters", "quầy của khu vực", max_len=300),
+            )
+            accounts.set_device_zone(get_db(), device_id, zone, actor=current_principal())
+            message = f"Đã lưu khu vực của {device['name']}; màn hình cập nhật trong vòng một phút"
         else:
             name = text("name", "tên thiết bị", required=True, max_len=80)
-            accounts.rename_device(get_db(), device_id, name, actor=current_principal())
-            message = "Đã đổi tên thiết bị"
+            counter = integer("counter_id", "quầy", low=1)
+            accounts.rename_device(
+                get_db(), device_id, name, actor=current_principal(), counter_id=counter
+            )
+            message = "Đã lưu thiết bị"
     except QueueError as err:
         return _devices(oid, err)
     return done("manager.setup_devices", oid, message)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import request
 
 from xephang import engine
-from xephang.engine.settings import in_section
+from xephang.engine.settings import ATTRIBUTE_FIELDS, in_section
 from xephang.errors import BadInputError, QueueError
 from xephang.queries import office as office_queries
 from xephang.web import get_db
@@ -41,6 +41,8 @@ def setting_fields(oid: int, sections, form=None) -> list[dict]:
                 value = "\n".join(
                     f"{lv['level']} | {lv.get('vi', '')} | {lv.get('en', '')}" for lv in value
                 )
+            elif s.type == "attributes":
+                value = "\n".join(" | ".join(a.get(k, "") for k in ATTRIBUTE_FIELDS) for a in value)
             fields.append({"setting": s, "value": value, "section": section})
     return fields
 

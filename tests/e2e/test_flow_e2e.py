@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.helpers import ARTIFACTS, issue_ticket, open_counter, open_display, press
+from tests.helpers import (
+    ARTIFACTS,
+    AUTOPLAY_POLICY,
+    issue_ticket,
+    open_counter,
+    open_display,
+    press,
+)
 from xephang.engine import accounts
 from xephang.storage import connect
 
@@ -66,7 +73,7 @@ def test_counter_keyboard_actions_and_display_pause(browser, live_server):
     press(counter, "f")  # finish with a dossier code
     counter.fill("#dlg-finish input[name=dossier_code]", "H01.22-260101-0001")
     counter.keyboard.press("Enter")
-    counter.wait_for_function("document.getElementById('current-code').textContent === '—'")
+    counter.wait_for_function("document.getElementById('current-code').classList.contains('empty')")
     counter.wait_for_function("document.getElementById('mine').textContent.includes('1')")
     press(counter, "p")  # pause with a reason
     counter.fill("#dlg-pause input[name=reason]", "Họp giao ban")
@@ -90,29 +97,6 @@ def officer(server) -> dict:
     token = accounts.add_user_token(db, "canbo1")
     db.close()
     return {"Authorization": f"Bearer {token}"}
-
-
-# Headless Chromium (driven by Playwright) lets Web Audio start without a gesture; this puts
-# back what desktop browsers do: an AudioContext stays suspended until the user clicks or types.
-AUTOPLAY_POLICY = """
-(() => {
-  let activated = false;
-  const activate = e => { if (e.isTrusted) activated = true; };
-  addEventListener("pointerdown", activate, true);
-  addEventListener("keydown", activate, true);
-  const Real = window.AudioContext;
-  window.AudioContext = class extends Real {
-    constructor(...args) {
-      super(...args);
-      if (!activated) this.suspend();
-    }
-    resume() {
-      return activated ? super.resume()
-        : Promise.reject(new DOMException("blocked until a gesture", "NotAllowedError"));
-    }
-  };
-})();
-"""
 
 
 def test_blocked_audio_shows_button_then_announces_in_turn(browser, live_server):
@@ -169,7 +153,7 @@ def test_counter_calls_specific_transfers_and_returns(browser, live_server):
     press(counter, "b")
     counter.fill("#dlg-return input[name=reason]", "Thiếu giấy tờ")
     counter.keyboard.press("Enter")
-    counter.wait_for_function("document.getElementById('current-code').textContent === '—'")
+    counter.wait_for_function("document.getElementById('current-code').classList.contains('empty')")
     press(counter, "n")
     counter.wait_for_function(
         f"document.getElementById('current-code').textContent === '{a1['code']}'"
@@ -182,7 +166,7 @@ def test_counter_calls_specific_transfers_and_returns(browser, live_server):
     press(counter, "t")
     counter.select_option("#dlg-transfer select[name=service]", label="C — Đất đai")
     counter.keyboard.press("Enter")
-    counter.wait_for_function("document.getElementById('current-code').textContent === '—'")
+    counter.wait_for_function("document.getElementById('current-code').classList.contains('empty')")
     counter.wait_for_function(  # the next tickets and figures follow within a moment
         f"!document.getElementById('next').textContent.includes('{a1['code']}')"
         " && document.getElementById('mine').textContent.includes('Đã gọi2')"

@@ -19,8 +19,9 @@ PHONE_VIEWPORT = {"width": 390, "height": 844}
 
 @pytest.fixture
 def server(start_demo_server):
-    """A demo server whose kiosk screen resets after 3 s; ``officer`` is a bearer header."""
-    return start_demo_server(env={"XEPHANG_KIOSK_RESET_S": "3"})
+    """A demo server whose kiosk screen resets after 3 s (and offers "Hủy số này" as long);
+    ``officer`` is a bearer header."""
+    return start_demo_server(env={"XEPHANG_KIOSK_RESET_S": "3", "XEPHANG_KIOSK_CANCEL_S": "3"})
 
 
 def open_kiosk(browser, server):

@@ -53,8 +53,10 @@ def test_pages_reconnect_after_restart_and_show_current_state(browser, live_serv
 
     # and live events flow again over the new connection
     third = issue_ticket(server)
-    press(counter, "v")  # no-show for the second ticket
-    counter.wait_for_function("document.getElementById('current-code').textContent === '—'")
+    press(counter, "v")  # no-show for the second ticket, confirmed with V again
+    counter.locator("#dlg-noshow").wait_for(state="visible")
+    counter.keyboard.press("v")
+    counter.wait_for_function("document.getElementById('current-code').classList.contains('empty')")
     press(counter, "n")
     display.wait_for_function(
         f"document.getElementById('latest-code').textContent === '{third['code']}'"

@@ -5,26 +5,49 @@ done by ``engine``, ``queries`` and ``reports``. Every command reads the
 database path from ``--db PATH`` or ``XEPHANG_DB`` (default
 ``instance/xephang.db``). Groups: ``server`` (init, serve, demo), ``people``
 (user, token, device), ``office`` (office add / settings / set), ``data``
-(verify-log, close-day, report, purge, settings); rooms add their own
-(``printer``, ``voice``) through the composition root (``commands``).
+(verify-log, close-day, report, purge, settings), ``ops`` (backup, restore),
+``setup`` (apply, export); rooms add their own (``printer``, ``voice``)
+through the composition root (``commands``).
 
-Importing this package imports nothing else: a serving command patches the
-standard library for gevent before the app (and with it ``ssl``, through
-the notifiers' HTTP clients) is imported; gevent warns, and TLS clients may
-recurse, when ``ssl`` was imported first.
+Importing this package imports nothing else: a command that serves in this
+process patches the standard library for gevent before the app (and with it
+``ssl``, through the notifiers' HTTP clients) is imported; gevent warns, and
+TLS clients may recurse, when ``ssl`` was imported first.
 """
 
 from __future__ import annotations
 
 import sys
 
-SERVING_COMMANDS = {"serve", "demo"}
+# demo and serve-worker always serve in this process; serve does unless it supervises
+# worker processes (--workers N > 1 or --worker-ports), which stays unpatched.
+ALWAYS_SERVING = {"demo", "serve-worker"}
+
+
+def _option(args: list[str], name: str) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def serves_here(args: list[str]) -> bool:
+    """Whether this command line serves HTTP in this process (so gevent must patch first)."""
+    if not args:
+        return False
+    if args[0] in ALWAYS_SERVING:
+        return True
+    if args[0] != "serve":
+        return False
+    return _option(args, "--workers") in (None, "1") and _option(args, "--worker-ports") is None
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point; patches for gevent first when the command serves."""
+    """Console entry point; patches for gevent first when the command serves here."""
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in SERVING_COMMANDS:
+    if serves_here(args):
         from gevent import monkey
 
         monkey.patch_all()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from . import data, office, people, server
+from . import data, office, ops, people, server, setup
 from .base import cli
 
 
 def _add_commands() -> None:
-    for module in (server, people, office, data):
+    for module in (server, people, office, data, ops, setup):
         module.register(cli)
     from ..app import room_commands
 

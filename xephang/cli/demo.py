@@ -13,6 +13,7 @@ DEMO_PASSWORD = "xephang-demo"
 OFFICE_NAME = "Trung tâm Phục vụ hành chính công (Demo)"
 KIOSK_NAME = "Kiosk sảnh chính"
 DISPLAY_NAME = "TV phòng chờ"
+TABLET_NAME = "Máy đánh giá quầy 1"
 
 SERVICES = (
     ("A", "Hộ tịch", "Civil status", "Tư pháp - Hộ tịch"),
@@ -22,6 +23,15 @@ SERVICES = (
     ("E", "Xây dựng", "Construction permits", "Xây dựng"),
     ("F", "Lao động - Thương binh và Xã hội", "Labour and social affairs", "Lao động - Xã hội"),
 )
+# Each lĩnh vực's English name (the kiosk's English mode).
+FIELDS_EN = {
+    "Tư pháp - Hộ tịch": "Justice - Civil status",
+    "Tư pháp - Chứng thực": "Justice - Certification",
+    "Tài nguyên - Môi trường": "Natural resources and environment",
+    "Kinh tế": "Economy",
+    "Xây dựng": "Construction",
+    "Lao động - Xã hội": "Labour and social affairs",
+}
 # counter number -> services served, in order of preference
 COUNTERS = {1: "AB", 2: "BA", 3: "C", 4: "DE", 5: "ED", 6: "FA"}
 PRIORITY = (
@@ -43,11 +53,13 @@ def seed_demo(db: sqlite_utils.Database) -> dict:
             db,
             OFFICE_NAME,
             address="Số 1 Đường Trần Hưng Đạo, Phường Demo",
-            ticket_footer="Cảm ơn quý khách! Quét mã QR để theo dõi số thứ tự.",
+            ticket_footer="Cảm ơn quý khách!",  # the receipt says how to scan its QR code
         )
         ids = {}
         for order, (prefix, vi, en, field) in enumerate(SERVICES):
-            ids[prefix] = engine.add_service(db, office_id, prefix, vi, en, field, sort_order=order)
+            ids[prefix] = engine.add_service(
+                db, office_id, prefix, vi, en, field, sort_order=order, field_en=FIELDS_EN[field]
+            )
         for number, prefixes in COUNTERS.items():
             engine.add_counter(db, office_id, number, [ids[p] for p in prefixes])
         for key, vi, en, rank in PRIORITY:
@@ -70,24 +82,40 @@ def seed_demo(db: sqlite_utils.Database) -> dict:
                 f"Cán bộ quầy {n}",
                 check=False,
             )
+        accounts.add_user(
+            db,
+            "tinh",
+            "province",
+            None,
+            DEMO_PASSWORD,
+            "Văn phòng UBND tỉnh",
+            check=False,
+            offices=[office_id],
+        )
     # Tokens are stored hashed and cannot be shown again: each run pairs fresh
     # demo devices and revokes the ones an earlier run printed.
-    for kind, name in (("kiosk", KIOSK_NAME), ("display", DISPLAY_NAME)):
+    for kind, name in (("kiosk", KIOSK_NAME), ("display", DISPLAY_NAME), ("rating", TABLET_NAME)):
         for row in people.list_devices(db, office_id):
             if row["kind"] == kind and row["name"] == name and row["revoked_at"] is None:
                 accounts.revoke_device(db, row["id"])
     _, kiosk_token = accounts.add_device(db, office_id, "kiosk", KIOSK_NAME)
     _, display_token = accounts.add_device(db, office_id, "display", DISPLAY_NAME)
+    counter_1 = next(c["id"] for c in office_queries.counters(db, office_id) if c["number"] == 1)
+    _, rating_token = accounts.add_device(
+        db, office_id, "rating", TABLET_NAME, counter_id=counter_1
+    )
     board_id = engine.get_office(db, office_id)["board_id"]
     return {
         "office_id": office_id,
         "kiosk_token": kiosk_token,
         "display_token": display_token,
+        "rating_token": rating_token,
         "board_id": board_id,
         "users": {
             "admin": "admin",
             "quanly": "manager",
             **{f"canbo{n}": "officer" for n in range(1, 7)},
+            "tinh": "province",
         },
         "password": DEMO_PASSWORD,
     }

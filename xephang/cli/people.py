@@ -21,13 +21,46 @@ def user():
 @click.option("--office", "office_id", type=int, default=None)
 @click.option("--password", default=None, help="Prompted for when omitted.")
 @click.option("--display-name", default="")
+@click.option(
+    "--offices", default="", help="A province user's offices, as ids separated by commas."
+)
 @reports_errors
-def user_add(db_path, name, role, office_id, password, display_name):
-    """Add a user with a role, in an office."""
+def user_add(db_path, name, role, office_id, password, display_name, offices):
+    """Add a user with a role, in an office (a province user: in none, reading --offices)."""
     if password is None:
         password = click.prompt("Mật khẩu / password", hide_input=True, confirmation_prompt=True)
-    user_id = accounts.add_user(open_db(db_path), name, role, office_id, password, display_name)
+    user_id = accounts.add_user(
+        open_db(db_path),
+        name,
+        role,
+        office_id,
+        password,
+        display_name,
+        offices=_office_ids(offices),
+    )
     click.echo(f"user {name} ({role}) id={user_id}")
+
+
+def _office_ids(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise click.BadParameter("office ids separated by commas, e.g. 1,2,3") from None
+
+
+@user.command("offices")
+@db_option
+@click.argument("name")
+@click.argument("office_ids", nargs=-1, type=int)
+@reports_errors
+def user_offices(db_path, name, office_ids):
+    """Give province user NAME the offices it may read (replacing those it had)."""
+    db = open_db(db_path)
+    found = people.find_user(db, name)
+    if found is None:
+        raise click.ClickException(f"Không có người dùng '{name}' / No user '{name}'")
+    given = accounts.set_user_offices(db, found["id"], list(office_ids))
+    click.echo(f"user {name} reads offices {', '.join(map(str, given)) or '(none)'}")
 
 
 @click.group()
@@ -82,10 +115,13 @@ def device():
 @click.option("--office", "office_id", type=int, required=True)
 @click.option("--kind", type=click.Choice(accounts.DEVICE_KINDS), required=True)
 @click.option("--name", default="")
+@click.option(
+    "--counter", "counter_id", type=int, default=None, help="A rating tablet's counter id."
+)
 @reports_errors
-def device_add(db_path, office_id, kind, name):
-    """Pair a device to an office and print its token."""
-    _, tok = accounts.add_device(open_db(db_path), office_id, kind, name)
+def device_add(db_path, office_id, kind, name, counter_id):
+    """Pair a device to an office and print its token (a rating tablet: to a counter)."""
+    _, tok = accounts.add_device(open_db(db_path), office_id, kind, name, counter_id=counter_id)
     click.echo(tok)
 
 

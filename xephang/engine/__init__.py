@@ -20,13 +20,15 @@ from .calls import (
     call_next,
     call_ticket,
     cancel,
-    find_waiting_code,
+    find_code_to_call,
     finish,
     no_show,
     recall,
     return_to_queue,
+    set_dossier_code,
     start,
     transfer,
+    undo,
 )
 from .counters import close_counter, close_day, open_counter, pause, resume
 from .log import last_seq, replay_states, verify_log
@@ -52,7 +54,7 @@ from .setup import (
 )
 from .states import STATUS_VI
 from .targets import Targets, delete_target, set_target
-from .tickets import issue_ticket, rate_ticket, record_print
+from .tickets import cancel_by_citizen, issue_ticket, rate_ticket, record_print
 from .views import ticket_view
 
 __all__ = [
@@ -67,12 +69,13 @@ __all__ = [
     "call_next",
     "call_ticket",
     "cancel",
+    "cancel_by_citizen",
     "close_counter",
     "close_day",
     "create_office",
     "delete_target",
     "find_service",
-    "find_waiting_code",
+    "find_code_to_call",
     "finish",
     "get_counter",
     "get_office",
@@ -92,11 +95,13 @@ __all__ = [
     "resume",
     "return_to_queue",
     "rotate_board_link",
+    "set_dossier_code",
     "set_office_settings",
     "set_target",
     "start",
     "ticket_view",
     "transfer",
+    "undo",
     "update_counter",
     "update_office",
     "update_priority_category",

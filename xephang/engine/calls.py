@@ -8,13 +8,14 @@ back. Who is called next is ``order.pick_next``.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import sqlite_utils
 
-from ..clock import iso, resolve_now
+from ..clock import iso, local_day, resolve_now
 from ..errors import BadInputError, ConflictError, NotFoundError
-from ..storage import one, write
+from ..storage import one, scalar, write
 from . import estimate, states
 from .log import append_event
 from .lookups import (
@@ -27,8 +28,41 @@ from .lookups import (
 )
 from .order import in_booked_place, pick_next
 from .outcome import Outcome, outcome_for
-from .states import AT_COUNTER, SERVING
+from .states import (
+    AT_COUNTER,
+    CALLED,
+    DONE,
+    NO_SHOW,
+    SERVING,
+    UNDO_WINDOW_S,
+    UNDOABLE,
+    WAITING,
+)
 from .tickets import expire_stale, insert_ticket
+
+# A transfer that was undone leaves its new ticket cancelled by the undo: withdrawn, it is
+# no longer part of the visit (the visit is back at the counter with its earlier ticket),
+# so trackers, reports and the wait log leave it out. Over a ticket ``t``.
+WITHDRAWN_SQL = (
+    "EXISTS (SELECT 1 FROM ticket_events e WHERE e.ticket_id = t.id AND e.type = 'cancelled'"
+    " AND json_extract(e.details, '$.undo'))"
+)
+# The same, cheap for the tickets that cannot be withdrawn (only a cancelled one is).
+KEPT_SQL = f"NOT (t.status = 'cancelled' AND t.called_at IS NULL AND {WITHDRAWN_SQL})"
+
+
+def _same_day_no_show(ticket: dict, office: dict, at: datetime, verb_vi: str) -> None:
+    """A no-show comes back on its own day only (yesterday's citizen has gone home)."""
+    if (
+        ticket["status"] == NO_SHOW
+        and ticket["day"] != local_day(at, office["timezone"]).isoformat()
+    ):
+        raise ConflictError(
+            f"Chỉ {verb_vi} được số vắng mặt trong ngày; số {ticket['code']} là của ngày"
+            f" {ticket['day']}",
+            "A no-show can only be brought back on its own day",
+            ticket_status=ticket["status"],
+        )
 
 
 def _ensure_free(db, counter: dict) -> None:
@@ -51,12 +85,13 @@ def _ensure_callable(counter: dict) -> None:
 
 
 def _claim(db, ticket: dict, counter: dict, user_id, at: datetime) -> None:
-    """Take a waiting ticket for a counter; the row count is the race backstop."""
+    """Take a waiting ticket (or today's no-show) for a counter; the row count is the race
+    backstop. The first call time stays: a wait is first call − issue."""
     cur = db.execute(
         "UPDATE tickets SET status = 'called', counter_id = ?, officer_id = ?,"
-        " called_at = coalesce(called_at, ?), last_called_at = ? WHERE id = ? AND status ="
-        " 'waiting'",
-        [counter["id"], user_id, iso(at), iso(at), ticket["id"]],
+        " called_at = coalesce(called_at, ?), last_called_at = ?, finished_at = NULL"
+        " WHERE id = ? AND status = ?",
+        [counter["id"], user_id, iso(at), iso(at), ticket["id"], ticket["status"]],
     )
     if cur.rowcount != 1:
         raise ConflictError("Số này vừa được quầy khác gọi", "Ticket already taken")
@@ -132,7 +167,8 @@ def call_ticket(
     user_id: int | None = None,
     now: datetime | None = None,
 ) -> Outcome:
-    """Call one specific waiting ticket out of order; the reason is logged."""
+    """Call one specific waiting ticket out of order, or bring back today's no-show; the
+    reason is logged."""
     at = resolve_now(now)
     reason = clean_text(reason, "lý do", "reason", required=True)
     with write(db):
@@ -144,6 +180,7 @@ def call_ticket(
         _ensure_callable(counter)
         _ensure_free(db, counter)
         states.check(ticket, "called")
+        _same_day_no_show(ticket, office, at, "gọi lại")
         _claim(db, ticket, counter, user_id, at)
         raw = append_event(
             db,
@@ -159,16 +196,25 @@ def call_ticket(
         return outcome_for(db, office, [raw], ticket_id)
 
 
-def find_waiting_code(db: sqlite_utils.Database, office_id: int, code: str) -> int:
-    """The id of the office's latest waiting ticket with this code (A023), for call-by-code."""
+def find_code_to_call(
+    db: sqlite_utils.Database, office_id: int, code: str, now: datetime | None = None
+) -> int:
+    """The ticket call-by-code means (A023): the office's latest waiting ticket with this
+    code, else today's no-show with it (brought back by calling it)."""
+    office = get_office(db, office_id)
+    today = local_day(resolve_now(now), office["timezone"]).isoformat()
+    # Codes are stored upper-case; SQLite's upper() knows ASCII only (not "đ").
     row = one(
         db,
-        "SELECT id FROM tickets WHERE office_id = ? AND upper(code) = upper(?)"
-        " AND status = 'waiting' ORDER BY id DESC LIMIT 1",
-        [office_id, code.strip()],
+        "SELECT id FROM tickets WHERE office_id = ? AND code = ? AND (status = 'waiting'"
+        " OR status = 'no_show' AND day = ?) ORDER BY status = 'waiting' DESC, id DESC LIMIT 1",
+        [office_id, code.strip().upper(), today],
     )
     if row is None:
-        raise NotFoundError(f"Không có số {code} đang chờ", "No such waiting ticket")
+        raise NotFoundError(
+            f"Không có số {code} đang chờ hoặc vắng mặt hôm nay",
+            "No waiting ticket or today's no-show with this code",
+        )
     return row["id"]
 
 
@@ -241,6 +287,8 @@ def start(db, ticket_id: int, user_id=None, now: datetime | None = None) -> Outc
 
 
 def _finish(db, ticket, counter, user_id, at, dossier_code, outcome) -> dict:
+    # A code scanned while serving (set_dossier_code) stays when finishing gives none.
+    dossier_code = dossier_code or ticket["dossier_code"]
     db.execute(
         "UPDATE tickets SET status = 'done', finished_at = ?, dossier_code = ?, outcome = ?"
         " WHERE id = ?",
@@ -273,6 +321,43 @@ def finish(
     with write(db):
         ticket, counter = _held(db, ticket_id, "finished")
         return _done(db, ticket, [_finish(db, ticket, counter, user_id, at, dossier_code, outcome)])
+
+
+DOSSIER_STATES = (SERVING, DONE)
+
+
+def set_dossier_code(
+    db, ticket_id: int, dossier_code: str, user_id=None, now: datetime | None = None
+) -> Outcome:
+    """Record (or correct) the dossier code (mã hồ sơ) of a ticket being served or done:
+    typed, or scanned from the receipt's code (a 2D scanner types like a keyboard).
+
+    Logged as ``dossier_set``. A rating of the visit already given is tied to
+    the code too, so the 766 figures find it whichever came first.
+    """
+    at = resolve_now(now)
+    code = clean_text(dossier_code, "mã hồ sơ", "dossier code", required=True)
+    with write(db):
+        ticket = get_ticket(db, ticket_id)
+        if ticket["status"] not in DOSSIER_STATES:
+            raise ConflictError(
+                f"Chỉ ghi mã hồ sơ cho số đang phục vụ hoặc đã xong; số {ticket['code']} đang"
+                f" ở trạng thái '{states.STATUS_VI[ticket['status']]}'",
+                "A dossier code goes on a ticket being served or done",
+                ticket_status=ticket["status"],
+            )
+        db.execute("UPDATE tickets SET dossier_code = ? WHERE id = ?", [code, ticket_id])
+        for rating in db.execute(
+            "SELECT r.id, t.dossier_code FROM ratings r JOIN tickets t ON t.id = r.ticket_id"
+            " WHERE r.visit_id = ?",
+            [ticket["visit_id"]],
+        ).fetchall():
+            # The rated ticket's own code wins over one recorded on another ticket of the visit.
+            if rating[1] in (None, code):
+                db.execute("UPDATE ratings SET dossier_code = ? WHERE id = ?", [code, rating[0]])
+        counter = {"id": ticket["counter_id"]} if ticket["counter_id"] else None
+        details = {"dossier_code": code}  # the earlier code is in the log's earlier events
+        return _done(db, ticket, [_log(db, ticket, counter, "dossier_set", at, user_id, details)])
 
 
 def no_show(db, ticket_id: int, user_id=None, now: datetime | None = None) -> Outcome:
@@ -382,11 +467,27 @@ def transfer(
 def return_to_queue(
     db, ticket_id: int, user_id=None, reason: str | None = None, now: datetime | None = None
 ) -> Outcome:
-    """Put a called or served ticket back to waiting, at the end of its service's queue."""
+    """Put a called or served ticket back to waiting, at the end of its service's queue;
+    or today's no-show back at its original place in line (a reason is then required)."""
     at = resolve_now(now)
     reason = clean_text(reason, "lý do", "reason")
     with write(db):
         ticket, counter = _held(db, ticket_id, "returned")
+        if ticket["status"] == NO_SHOW:
+            _same_day_no_show(ticket, get_office(db, ticket["office_id"]), at, "trả về hàng chờ")
+            if reason is None:
+                raise BadInputError(
+                    "Cần ghi lý do khi đưa số vắng mặt trở lại hàng chờ",
+                    "Give a reason to bring a no-show back",
+                )
+            # Its queue time is kept: it goes back to where it was in line.
+            db.execute(
+                "UPDATE tickets SET status = 'waiting', counter_id = NULL, finished_at = NULL"
+                " WHERE id = ?",
+                [ticket_id],
+            )
+            raw = _log(db, ticket, None, "returned", at, user_id, {"reason": reason})
+            return _done(db, ticket, [raw])
         db.execute(
             "UPDATE tickets SET status = 'waiting', queue_at = ?, counter_id = NULL,"
             " started_at = NULL WHERE id = ?",
@@ -416,3 +517,120 @@ def cancel(
         return _done(
             db, ticket, [_log(db, ticket, counter, "cancelled", at, user_id, {"reason": reason})]
         )
+
+
+def undo(db, ticket_id: int, user_id=None, now: datetime | None = None) -> Outcome:
+    """Take back a ticket's last no-show, finish or transfer, shortly after and only if
+    nothing happened since at its counter or to the ticket (and, for a transfer, to the
+    ticket it made, which is withdrawn: cancelled, so it never reaches another counter).
+
+    The ticket goes back to its counter in the state it had: called after a no-show,
+    being served after a finish, either after a transfer.
+    """
+    at = resolve_now(now)
+    with write(db):
+        ticket = get_ticket(db, ticket_id)
+        states.check(ticket, "undone")
+        last = one(
+            db,
+            "SELECT * FROM ticket_events WHERE ticket_id = ? ORDER BY seq DESC LIMIT 1",
+            [ticket_id],
+        )
+        if last is None or last["type"] not in UNDOABLE:
+            raise ConflictError(
+                f"Không có thao tác nào của số {ticket['code']} để hoàn tác", "Nothing to undo"
+            )
+        age = (at - datetime.fromisoformat(last["at"])).total_seconds()
+        if age > UNDO_WINDOW_S:
+            raise ConflictError(
+                f"Chỉ hoàn tác được trong {UNDO_WINDOW_S} giây sau thao tác",
+                f"Undo is possible for {UNDO_WINDOW_S} seconds only",
+            )
+        counter = get_counter(db, last["counter_id"]) if last["counter_id"] else None
+        if counter is None:
+            raise ConflictError("Số này không còn quầy để trở lại", "No counter to go back to")
+        office = get_office(db, ticket["office_id"])
+        details = json.loads(last["details"] or "{}")
+        watched, since = [ticket_id], last["seq"]
+        made = None
+        if last["type"] == "transferred":
+            made = get_ticket(db, details["to_ticket_id"])
+            watched.append(made["id"])
+            since = scalar(
+                db, "SELECT max(seq) FROM ticket_events WHERE ticket_id = ?", [made["id"]]
+            )
+            if made["status"] != WAITING or since is None:
+                raise ConflictError(
+                    f"Số {made['code']} đã được gọi; không thể hoàn tác việc chuyển",
+                    "The transferred ticket has moved on",
+                )
+        later = scalar(
+            db,
+            "SELECT count(*) FROM ticket_events WHERE office_id = ? AND seq > ? AND"
+            f" (counter_id = ? OR ticket_id IN ({','.join('?' * len(watched))}))",
+            [office["id"], since, counter["id"], *watched],
+        )
+        if later or counter["current_ticket_id"]:
+            raise ConflictError(
+                f"Quầy {counter['number']} đã có thao tác khác sau đó; không thể hoàn tác",
+                "Something happened since; cannot undo",
+            )
+        back = (
+            SERVING
+            if last["type"] == "finished"
+            or (last["type"] == "transferred" and ticket["started_at"])
+            else CALLED
+        )
+        # Back to being served, the ticket has the dossier code it had then: one scanned
+        # while serving (set_dossier_code) stays, one typed at the finish goes.
+        scanned = one(
+            db,
+            "SELECT details FROM ticket_events WHERE ticket_id = ? AND type = 'dossier_set'"
+            " AND seq < ? ORDER BY seq DESC LIMIT 1",
+            [ticket_id, last["seq"]],
+        )
+        code = json.loads(scanned["details"])["dossier_code"] if scanned else None
+        db.execute(
+            "UPDATE tickets SET status = :back, finished_at = NULL, dossier_code = CASE WHEN"
+            " :back = 'serving' THEN :code ELSE dossier_code END, outcome = CASE WHEN :back ="
+            " 'serving' THEN NULL ELSE outcome END WHERE id = :id",
+            {"back": back, "code": code, "id": ticket_id},
+        )
+        db.execute(
+            "UPDATE counters SET current_ticket_id = ?, officer_id = coalesce(?, officer_id)"
+            " WHERE id = ?",
+            [ticket_id, user_id, counter["id"]],
+        )
+        raw = [
+            _log(
+                db,
+                ticket,
+                counter,
+                "undone",
+                at,
+                user_id,
+                {
+                    "undid": last["type"],
+                    "undid_seq": last["seq"],
+                    "counter_number": counter["number"],
+                },
+            )
+        ]
+        if made is not None:
+            states.check(made, "cancelled")
+            db.execute(
+                "UPDATE tickets SET status = 'cancelled', finished_at = ? WHERE id = ?",
+                [iso(at), made["id"]],
+            )
+            raw.append(
+                _log(
+                    db,
+                    made,
+                    None,
+                    "cancelled",
+                    at,
+                    user_id,
+                    {"reason": "Hoàn tác chuyển", "undo": True},
+                )
+            )
+        return _done(db, ticket, raw)

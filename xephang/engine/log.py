@@ -16,7 +16,7 @@ from datetime import datetime
 import sqlite_utils
 
 from ..clock import iso
-from .states import state_after
+from .states import replay
 
 GENESIS_HASH = "0" * 64
 HASHED_FIELDS = ("office_id", "seq", "ticket_id", "counter_id", "user_id", "type", "at", "details")
@@ -114,17 +114,14 @@ def verify_log(db: sqlite_utils.Database, office_id: int | None = None) -> list[
 
 
 def replay_states(db: sqlite_utils.Database, office_id: int) -> dict[int, str]:
-    """Ticket states rebuilt from the event log alone."""
-    states: dict[int, str] = {}
-    for ticket_id, type_ in db.execute(
-        "SELECT ticket_id, type FROM ticket_events WHERE office_id = ? AND ticket_id"
-        " IS NOT NULL ORDER BY seq",
-        [office_id],
-    ).fetchall():
-        after = state_after(type_)
-        if after:
-            states[ticket_id] = after
-    return states
+    """Ticket states rebuilt from the event log alone (through the transition table)."""
+    return replay(
+        db.execute(
+            "SELECT ticket_id, type FROM ticket_events WHERE office_id = ? AND ticket_id"
+            " IS NOT NULL ORDER BY seq",
+            [office_id],
+        ).fetchall()
+    )
 
 
 def count_events(db: sqlite_utils.Database, office_id: int | None = None) -> int:

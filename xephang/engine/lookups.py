@@ -7,6 +7,8 @@ answer exactly as a missing one, so ids cannot be probed across offices.
 
 from __future__ import annotations
 
+import unicodedata
+
 import sqlite_utils
 
 from ..errors import BadInputError, NotFoundError
@@ -87,10 +89,11 @@ def find_service(db: sqlite_utils.Database, office_id: int, ref) -> dict:
             db, "SELECT * FROM services WHERE id = ? AND office_id = ?", [int(ref), office_id]
         )
     elif isinstance(ref, str):
+        # Prefixes are stored upper-case; SQLite's upper() knows ASCII only (not "đ").
         row = one(
             db,
-            "SELECT * FROM services WHERE upper(prefix) = upper(?) AND office_id = ?",
-            [ref.strip(), office_id],
+            "SELECT * FROM services WHERE prefix = ? AND office_id = ?",
+            [ref.strip().upper(), office_id],
         )
     else:
         raise BadInputError("Dịch vụ không hợp lệ", "Invalid service")
@@ -113,3 +116,10 @@ def clean_text(
     if len(value) > max_len:
         raise BadInputError(f"{label_vi} quá dài", f"{label_en} too long")
     return value
+
+
+def fold(text: str | None) -> str:
+    """Text without diacritics or case, for matching what people type: "nguyen van an"
+    finds "Nguyễn Văn An" (đ is d)."""
+    decomposed = unicodedata.normalize("NFD", text or "").replace("đ", "d").replace("Đ", "D")
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()

@@ -73,41 +73,101 @@ def _key_sql(priority: bool) -> str:
     return KEY_SQL if priority else ARRIVAL_SQL
 
 
+# How many of the last tickets of a line people_ahead reads before counting from the front:
+# a new ticket is almost always at the back, and counting an index range costs a step per row.
+BEHIND_PROBE = 64
+
+
+def _key_parts(priority: bool) -> list[str]:
+    return [CLASS_SQL, RANK_SQL, "t.queue_at", "t.id"] if priority else ["t.queue_at", "t.id"]
+
+
+def _line_sql(priority: bool) -> str:
+    """A service's waiting line on the index whose order is the queue key (migration 0006,
+    or 0001's tickets_waiting for arrival order), named so no other plan is taken."""
+    index = "tickets_queue" if priority else "tickets_waiting"
+    return (
+        f"FROM tickets t INDEXED BY {index}"
+        " WHERE t.office_id = ? AND t.status = 'waiting' AND t.service_id = ?"
+    )
+
+
+def _last_keys(db, ticket: dict, priority: bool, limit: int) -> list[tuple]:
+    """The queue keys of the last ``limit`` tickets of the ticket's line, last first
+    (a walk back from the end of the index: ``limit`` rows read)."""
+    parts = _key_parts(priority)
+    return db.execute(
+        f"SELECT {', '.join(parts)} {_line_sql(priority)}"
+        f" ORDER BY {', '.join(p + ' DESC' for p in parts)} LIMIT ?",
+        [ticket["office_id"], ticket["service_id"], limit],
+    ).fetchall()
+
+
+def _count_smaller(db, ticket: dict, priority: bool, key: list) -> int:
+    """Waiting tickets of the line with a smaller key, as index ranges (SQLite does not
+    range-scan a row value over expression columns): equal on the first parts, smaller
+    on the next one."""
+    parts, total = _key_parts(priority), 0
+    for j, part in enumerate(parts):
+        terms = [f"{p} = ?" for p in parts[:j]] + [f"{part} < ?"]
+        total += scalar(
+            db,
+            f"SELECT count(*) {_line_sql(priority)} AND {' AND '.join(terms)}",
+            [ticket["office_id"], ticket["service_id"], *key[: j + 1]],
+        )
+    return total
+
+
+def waiting_count(db: sqlite_utils.Database, service_id: int) -> int:
+    """The service's waiting tickets: the kept count (migration 0011), not a recount."""
+    return scalar(db, "SELECT waiting FROM queue_counts WHERE service_id = ?", [service_id]) or 0
+
+
 def people_ahead(db: sqlite_utils.Database, ticket: dict, priority: bool | None = None) -> int:
-    """Waiting tickets of the same service whose queue key is smaller than this one's."""
+    """Waiting tickets of the same service whose queue key is smaller than this one's.
+
+    Counted from whichever end is near: the kept waiting count minus those
+    behind (a new walk-in has none), or, when many are behind (a priority
+    ticket near the front), those ahead. The cost follows the shorter side.
+    """
     if ticket["status"] != WAITING:
         return 0
     if priority is None:
         priority = priority_first(db, ticket["office_id"])
-    key = queue_key(ticket, priority)
-    return scalar(
-        db,
-        f"SELECT count(*) FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
-        f" AND t.service_id = ? AND ({_key_sql(priority)}) < ({','.join('?' * len(key))})",
-        [ticket["office_id"], ticket["service_id"], *key],
-    )
+    key = tuple(queue_key(ticket, priority))
+    last = _last_keys(db, ticket, priority, BEHIND_PROBE)
+    behind = sum(1 for row in last if tuple(row) > key)
+    if behind < BEHIND_PROBE:
+        return max(waiting_count(db, ticket["service_id"]) - 1 - behind, 0)
+    return _count_smaller(db, ticket, priority, list(key))
 
 
 def anyone_behind(db: sqlite_utils.Database, ticket: dict, priority: bool) -> bool:
     """Whether a waiting ticket of the service has a larger queue key than ``ticket``."""
-    key = queue_key(ticket, priority)
-    return (
-        db.execute(
-            f"SELECT 1 FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
-            f" AND t.service_id = ? AND ({_key_sql(priority)}) > ({','.join('?' * len(key))})"
-            " LIMIT 1",
-            [ticket["office_id"], ticket["service_id"], *key],
-        ).fetchone()
-        is not None
-    )
+    last = _last_keys(db, ticket, priority, 1)
+    return bool(last) and tuple(last[0]) > tuple(queue_key(ticket, priority))
+
+
+def _first_of_each(selects: list[str], params: list, order_by: str, limit: int) -> str:
+    """One statement: the first ``limit`` rows of each per-service index walk, merged in
+    queue order. Each walk reads ``limit`` index rows; no sort of the whole line."""
+    parts = " UNION ALL ".join(f"SELECT * FROM ({sql} LIMIT {int(limit)})" for sql in selects)
+    return f"SELECT * FROM ({parts}) t ORDER BY {order_by} LIMIT {int(limit)}"
+
+
+def _office_services(db, office_id: int) -> list[int]:
+    return [r[0] for r in db.execute("SELECT id FROM services WHERE office_id = ?", [office_id])]
 
 
 def waiting_counts(db: sqlite_utils.Database, office_id: int) -> dict[int, int]:
-    """Waiting tickets per service id of an office."""
+    """Waiting tickets per service id of an office (services with someone waiting).
+
+    Read from the kept counts (migration 0011): one row per service, however long
+    the lines are.
+    """
     return dict(
         db.execute(
-            "SELECT service_id, count(*) FROM tickets WHERE office_id = ? AND status = 'waiting'"
-            " GROUP BY service_id",
+            "SELECT service_id, waiting FROM queue_counts WHERE office_id = ? AND waiting > 0",
             [office_id],
         ).fetchall()
     )
@@ -117,10 +177,10 @@ def line(
     db: sqlite_utils.Database, office_id: int, service_id: int, priority: bool, limit: int
 ) -> list[tuple[int, int]]:
     """(ticket id, visit id) of the first ``limit`` waiting tickets of a service in queue
-    order: the n-th has n people ahead (``people_ahead`` for a whole line at once)."""
+    order: the n-th has n people ahead (``people_ahead`` for a whole line at once). The
+    same walk of the queue index as ``people_ahead`` and ``pick_next``: ``limit`` rows read."""
     return db.execute(
-        f"SELECT t.id, t.visit_id FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
-        f" AND t.service_id = ? ORDER BY {_key_sql(priority)} LIMIT ?",
+        f"SELECT t.id, t.visit_id {_line_sql(priority)} ORDER BY {_key_sql(priority)} LIMIT ?",
         [office_id, service_id, limit],
     ).fetchall()
 
@@ -129,26 +189,29 @@ def waiting_in_order(
     db: sqlite_utils.Database, office_id: int, service_ids: list[int] | None = None, limit: int = 50
 ) -> list[dict]:
     """Waiting ticket rows of an office in queue-key order, optionally of some services."""
-    sql = "SELECT t.* FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
-    params: list = [office_id]
-    if service_ids:
-        sql += f" AND t.service_id IN ({','.join('?' * len(service_ids))})"
-        params += service_ids
-    sql += f" ORDER BY {_key_sql(priority_first(db, office_id))} LIMIT ?"
-    return list(db.query(sql, [*params, limit]))
+    services = list(dict.fromkeys(service_ids or _office_services(db, office_id)))
+    if not services:
+        return []
+    key = _key_sql(priority_first(db, office_id))
+    one_service = (
+        "SELECT t.* FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
+        f" AND t.service_id = ? ORDER BY {key}"
+    )
+    params = [p for sid in services for p in (office_id, sid)]
+    sql = _first_of_each([one_service] * len(services), params, key, limit)
+    return list(db.query(sql, params))
 
 
 def pick_next(db: sqlite_utils.Database, counter: dict) -> dict | None:
-    """The ticket call-next would take at this counter, without taking it."""
+    """The ticket call-next would take at this counter, without taking it.
+
+    The candidates are few: the first untargeted ticket of each class (priority,
+    walk-in) of each service the counter serves, read off the queue index, and
+    the tickets transferred to this counter; the order below picks among them,
+    and gives the same ticket as ordering the whole line would.
+    """
     services = counter_services(db, counter["id"]) or [0]
     preference = " ".join(f"WHEN {sid} THEN {pos}" for pos, sid in enumerate(services))
-    marks = ",".join("?" * len(services))
-    base = (
-        f"SELECT t.* FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
-        f" AND (t.service_id IN ({marks}) AND t.target_counter_id IS NULL"
-        f" OR t.target_counter_id = ?)"
-    )
-    params = [counter["office_id"], *services, counter["id"]]
     # Targeted tickets first (explicitly: CASE gives NULL for an unserved service,
     # which would otherwise sort first only by accident), then service preference.
     # After booking_streak_max appointments in their booked place in a row (since the
@@ -159,8 +222,30 @@ def pick_next(db: sqlite_utils.Database, counter: dict) -> dict | None:
         f"t.target_counter_id IS NULL, {demote}CASE t.service_id {preference} END, {ARRIVAL_SQL}"
     )
     streak_max = office_setting(db, counter["office_id"], "priority_streak_max")
+    office = counter["office_id"]
+    untargeted = (
+        "SELECT t.* FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
+        " AND t.service_id = ? AND t.target_counter_id IS NULL"
+    )
+    targeted = (
+        "SELECT t.* FROM tickets t INDEXED BY tickets_targeted WHERE t.status = 'waiting'"
+        " AND t.target_counter_id = ? AND t.office_id = ?"
+    )
     if streak_max <= 0:  # priority gets no precedence: one line in arrival order
-        return one(db, f"{base} ORDER BY {place} LIMIT 1", params)
-    # The preferred class sorts first: priority, or walk-ins once the streak is full.
-    prefer = CLASS_SQL if counter["priority_streak"] < streak_max else f"NOT {CLASS_SQL}"
-    return one(db, f"{base} ORDER BY {prefer}, {RANK_SQL}, {place} LIMIT 1", params)
+        order_by = place
+        selects = [f"{untargeted} ORDER BY {ARRIVAL_SQL}"] * len(services)
+        params = [p for sid in services for p in (office, sid)]
+    else:
+        # The preferred class sorts first: priority, or walk-ins once the streak is full.
+        prefer = CLASS_SQL if counter["priority_streak"] < streak_max else f"NOT {CLASS_SQL}"
+        order_by = f"{prefer}, {RANK_SQL}, {place}"
+        selects, params = [], []
+        for sid in services:
+            for walk_in in (0, 1):
+                selects.append(
+                    f"{untargeted} AND {CLASS_SQL} = ? ORDER BY {RANK_SQL}, {ARRIVAL_SQL}"
+                )
+                params += [office, sid, walk_in]
+    selects.append(f"{targeted} ORDER BY {order_by}")
+    params += [counter["id"], office]
+    return one(db, _first_of_each(selects, params, order_by, 1), params)

@@ -52,7 +52,7 @@ from . import audit, order
 from .estimate import open_counters, recent_service_time
 from .lookups import counter_services, get_office
 from .settings import office_settings
-from .states import CALLED, DONE, WAITING
+from .states import CALLED, DONE, NO_SHOW, WAITING
 from .views import staff_event
 
 QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
@@ -66,12 +66,14 @@ EVENT_TYPES = (
     "recalled",
     "started",
     "finished",
+    "dossier_set",
     "no_show",
     "transferred",
     "returned",
     "cancelled",
     "expired",
     "rated",
+    "undone",
     "counter_opened",
     "counter_closed",
     "paused",
@@ -81,7 +83,13 @@ EVENT_TYPES = (
     "unsubscribed",
 )
 # Events after which someone's place or estimate may have changed: "near" is re-checked.
-NEAR_TRIGGERS = frozenset(EVENT_TYPES) - {"printed", "print_failed", "rated", "unsubscribed"}
+NEAR_TRIGGERS = frozenset(EVENT_TYPES) - {
+    "printed",
+    "print_failed",
+    "rated",
+    "dossier_set",
+    "unsubscribed",
+}
 
 
 @dataclass(frozen=True)
@@ -119,9 +127,11 @@ def record_events(
     """Queue the messages these just-logged events cause (caller's transaction).
 
     Webhooks get each event they asked for; a ticket's subscribers get
-    ``called``/``recalled`` and, after ``finished``, the rating invitation;
-    after anything that may move a line, waiting subscribers who are now near
-    the front get ``near`` (once).
+    ``called``/``recalled`` (a ticket called again after a no-show gets
+    ``recalled``: it was called once already) and, after ``finished``, the
+    rating invitation, withdrawn if not sent when the finish is undone; after
+    anything that may move a line, waiting subscribers who are now near the
+    front get ``near`` (once).
     """
     if not raw_events:
         return
@@ -144,12 +154,31 @@ def record_events(
             continue
         if raw["type"] in ("called", "recalled"):
             counter = json.loads(raw["details"]).get("counter_number")
-            _queue_for_ticket(db, office, raw["ticket_id"], raw["type"], at, {"counter": counter})
+            purpose = raw["type"]
+            if purpose == "called" and _called_before(db, raw):
+                purpose = "recalled"  # a no-show called back, or returned and called again
+            _queue_for_ticket(db, office, raw["ticket_id"], purpose, at, {"counter": counter})
         elif raw["type"] == "finished":
             _queue_rating(db, office, raw["ticket_id"], at, settings["rating_invite_time"])
+        elif raw["type"] == "undone" and json.loads(raw["details"]).get("undid") == "finished":
+            # Being served again: the invitation goes out after the next finish instead.
+            db.execute(
+                "DELETE FROM outbox WHERE ticket_id = ? AND purpose = 'rating'"
+                " AND webhook_id IS NULL AND state IN ('queued', 'skipped')",
+                [raw["ticket_id"]],
+            )
     services = moved_services(db, views)
     if services:
         queue_near(db, office, at, settings, services)
+
+
+def _called_before(db, raw: dict) -> bool:
+    """Whether a ``called`` event's ticket had been called before (its first call time,
+    which a wait keeps, is earlier than this call)."""
+    if raw.get("from_status") == NO_SHOW:
+        return True
+    first = scalar(db, "SELECT called_at FROM tickets WHERE id = ?", [raw["ticket_id"]])
+    return first is not None and first < raw["at"]
 
 
 def moved_services(db, views: list[dict]) -> list[int]:
@@ -430,7 +459,9 @@ CLAIM_SQL = (
     " day, v.token, sv.name_vi AS service_vi, sv.name_en AS service_en,"
     " a.token AS booking_token, a.status AS booking_status, a.slot_start,"
     " w.url, w.secret, w.active AS hook_active, f.name AS office_name, f.timezone,"
-    " EXISTS (SELECT 1 FROM ratings r WHERE r.ticket_id = o.ticket_id) AS rated"
+    # one rating per visit: rated on any of its tickets (tracker or counter tablet) is rated
+    " EXISTS (SELECT 1 FROM ratings r WHERE r.ticket_id = o.ticket_id"
+    " OR r.visit_id = t.visit_id) AS rated"
     " FROM outbox o JOIN offices f ON f.id = o.office_id"
     " LEFT JOIN subscriptions s ON s.id = o.subscription_id"
     " LEFT JOIN tickets t ON t.id = o.ticket_id LEFT JOIN visits v ON v.id = t.visit_id"

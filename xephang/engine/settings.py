@@ -13,6 +13,7 @@ an office sets its own.
 from __future__ import annotations
 
 import json
+import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ FALSE_WORDS = {"0", "false", "no", "off", "không", "tắt", ""}
 
 @dataclass(frozen=True)
 class OfficeSetting:
-    """One office setting: its type (int, bool, text, choice, scale) and what it accepts."""
+    """One office setting: its type (int, bool, text, choice, scale, attributes) and what it
+    accepts."""
 
     name: str
     type: str
@@ -66,6 +68,11 @@ class OfficeSetting:
             return f"a fraction {self.low}–{self.high}"
         if self.type == "scale":
             return "2–7 lines 'level | Vietnamese | English', best first"
+        if self.type == "attributes":
+            return (
+                f"0–{MAX_ATTRIBUTES} lines 'key | Vietnamese, good | Vietnamese, not good"
+                " | English, good | English, not good'"
+            )
         return f"text, at most {self.max_len} characters"
 
 
@@ -159,6 +166,26 @@ def _parse_scale(setting: OfficeSetting, raw) -> list[dict]:
     return parse_rating_scale(raw)
 
 
+def _parse_attributes(setting: OfficeSetting, raw) -> list[dict]:
+    if isinstance(raw, str) and raw.strip().startswith("["):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise _bad(setting, "không đúng định dạng JSON", "is not valid JSON") from None
+    if isinstance(raw, list):
+        lines = []
+        for item in raw:
+            if not isinstance(item, dict):
+                raise _bad(setting, "mỗi dòng cần key và nhãn", "each line needs a key and labels")
+            lines.append(" | ".join(str(item.get(k) or "") for k in ATTRIBUTE_FIELDS))
+        raw = "\n".join(lines)
+    if raw is None:
+        raw = ""
+    if not isinstance(raw, str):
+        raise _bad(setting, "không hợp lệ", "is invalid")
+    return parse_rating_attributes(raw)
+
+
 _PARSERS = {
     "int": _parse_int,
     "fraction": _parse_fraction,
@@ -166,7 +193,44 @@ _PARSERS = {
     "text": _parse_text,
     "choice": _parse_choice,
     "scale": _parse_scale,
+    "attributes": _parse_attributes,
 }
+
+ATTRIBUTE_FIELDS = ("key", "good_vi", "bad_vi", "good_en", "bad_en")
+ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
+MAX_ATTRIBUTES = 8
+
+
+def parse_rating_attributes(raw: str) -> list[dict]:
+    """Lines "key | tốt | chưa tốt | good | not good": what a citizen may add to a rating
+    (each a pair of answers, e.g. Đúng hẹn / Trễ hẹn). No lines: no attributes asked."""
+    attributes, seen = [], set()
+    for number, line in enumerate((raw or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split("|")]
+        parts += [""] * (len(ATTRIBUTE_FIELDS) - len(parts))
+        if len(parts) > len(ATTRIBUTE_FIELDS) or not all(parts[:3]):
+            raise BadInputError(
+                f"Dòng {number} của tiêu chí đánh giá cần 'mã | tốt | chưa tốt | good | not good'",
+                "Rating attribute line malformed",
+            )
+        if not ATTRIBUTE_KEY.match(parts[0]):
+            raise BadInputError(
+                f"Dòng {number}: mã tiêu chí chỉ gồm chữ thường không dấu, số và _",
+                "Attribute key must be lower-case letters, digits and _",
+            )
+        if parts[0] in seen:
+            raise BadInputError(f"Tiêu chí '{parts[0]}' bị lặp", "Duplicate attribute")
+        if any(len(p) > 40 for p in parts[1:]):
+            raise BadInputError(f"Dòng {number}: nhãn tối đa 40 ký tự", "Attribute label too long")
+        seen.add(parts[0])
+        attributes.append(dict(zip(ATTRIBUTE_FIELDS, parts, strict=True)))
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise BadInputError(
+            f"Tối đa {MAX_ATTRIBUTES} tiêu chí đánh giá", f"At most {MAX_ATTRIBUTES} attributes"
+        )
+    return attributes
 
 
 def parse_rating_scale(raw: str) -> list[dict]:
@@ -355,6 +419,30 @@ DEFAULT_RATING_SCALE = [
     {"level": 1, "vi": "Không hài lòng", "en": "Not satisfied"},
 ]
 
+DEFAULT_RATING_ATTRIBUTES = [
+    {
+        "key": "on_time",
+        "good_vi": "Đúng hẹn",
+        "bad_vi": "Trễ hẹn",
+        "good_en": "On time",
+        "bad_en": "Late",
+    },
+    {
+        "key": "clear",
+        "good_vi": "Hướng dẫn rõ ràng",
+        "bad_vi": "Hướng dẫn chưa rõ",
+        "good_en": "Clear guidance",
+        "bad_en": "Unclear guidance",
+    },
+    {
+        "key": "attitude",
+        "good_vi": "Thái độ niềm nở",
+        "bad_vi": "Thái độ chưa tốt",
+        "good_en": "Friendly",
+        "bad_en": "Impolite",
+    },
+]
+
 OFFICE_SETTINGS: tuple[OfficeSetting, ...] = (
     OfficeSetting(
         "priority_streak_max",
@@ -378,6 +466,17 @@ OFFICE_SETTINGS: tuple[OfficeSetting, ...] = (
         section="rating",
         hint_vi="Mỗi dòng: mức | tiếng Việt | English, tốt nhất trước; dòng cuối là mức thấp"
         " nhất (tính là không hài lòng)",
+    ),
+    OfficeSetting(
+        "rating_attributes",
+        "attributes",
+        DEFAULT_RATING_ATTRIBUTES,
+        "Tiêu chí đánh giá thêm",
+        "What a citizen may add to a rating at the counter's tablet, each a pair of answers "
+        "(on time / late); optional for the citizen, empty: none asked.",
+        section="rating",
+        hint_vi="Mỗi dòng: mã | tốt | chưa tốt | good | not good (vd. on_time | Đúng hẹn |"
+        " Trễ hẹn | On time | Late); để trống: không hỏi",
     ),
     OfficeSetting(
         "announce_template",

@@ -17,11 +17,14 @@ from ..clock import iso, resolve_now
 from ..errors import BadInputError, ConflictError, NotFoundError
 from ..storage import one, write
 from . import access, audit
-from .hours import validate_hours
+from .hours import validate_holidays, validate_hours
 from .lookups import get_office
 from .targets import add_default_targets
 
-PREFIX_RE = re.compile(r"^[A-Z]{1,2}$")
+# Prefix letters: A–Z and Đ (the voice pack reads "đê"), never I or O (read as 1 and 0
+# on a ticket and a board: "I01", "O10").
+PREFIX_RE = re.compile(r"^[A-HJ-NP-ZĐ]{1,2}$")
+NUMBERS_RE = re.compile(r"^\s*(\d{1,4})\s*(?:-\s*(\d{1,4})\s*)?$")
 PRIORITY_KEY_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 
 
@@ -37,18 +40,23 @@ def _check_timezone(timezone: str) -> str:
     return timezone.strip()
 
 
-def _office_values(name: str, address: str, timezone: str, hours, ticket_footer: str) -> dict:
+def _office_values(
+    name: str, address: str, timezone: str, hours, ticket_footer: str, holidays=None
+) -> dict:
     if not name or not name.strip():
         raise BadInputError("Thiếu tên văn phòng", "Missing office name")
     if len(ticket_footer or "") > 300:
         raise BadInputError("Chân phiếu tối đa 300 ký tự", "Ticket footer too long")
-    return {
+    values = {
         "name": name.strip(),
         "address": (address or "").strip(),
         "timezone": _check_timezone(timezone),
         "hours": validate_hours(hours),
         "ticket_footer": (ticket_footer or "").strip(),
     }
+    if holidays is not None:
+        values["holidays"] = validate_holidays(holidays)
+    return values
 
 
 def create_office(
@@ -60,15 +68,16 @@ def create_office(
     ticket_footer: str = "",
     now=None,
     user_id: int | None = None,
+    holidays=None,
 ) -> int:
     """A new office with the default targets (30 min from 2022, 15 min from 2023, 95%)."""
-    values = _office_values(name, address, timezone, hours, ticket_footer)
+    values = _office_values(name, address, timezone, hours, ticket_footer, holidays or [])
     at = resolve_now(now)
     with write(db):
         office_id = db.execute(
-            "INSERT INTO offices (name, address, timezone, hours, ticket_footer, board_id,"
-            " created_at) VALUES (:name, :address, :timezone, :hours, :ticket_footer, :board,"
-            " :at)",
+            "INSERT INTO offices (name, address, timezone, hours, ticket_footer, holidays,"
+            " board_id, created_at) VALUES (:name, :address, :timezone, :hours, :ticket_footer,"
+            " :holidays, :board, :at)",
             {**values, "board": secrets.token_urlsafe(12), "at": iso(at)},
         ).lastrowid
         add_default_targets(db, office_id)
@@ -85,14 +94,18 @@ def update_office(
     hours=None,
     ticket_footer: str = "",
     user_id: int | None = None,
+    holidays=None,
 ) -> None:
-    """Change an office's name, address, time zone, opening hours and ticket footer."""
-    values = _office_values(name, address, timezone, hours, ticket_footer)
+    """Change an office's name, address, time zone, opening hours, holidays (None: kept)
+    and ticket footer."""
+    values = _office_values(name, address, timezone, hours, ticket_footer, holidays)
     with write(db):
         get_office(db, office_id)
         db.execute(
             "UPDATE offices SET name = :name, address = :address, timezone = :timezone,"
-            " hours = :hours, ticket_footer = :ticket_footer WHERE id = :id",
+            " hours = :hours, ticket_footer = :ticket_footer"
+            + (", holidays = :holidays" if "holidays" in values else "")
+            + " WHERE id = :id",
             {**values, "id": office_id},
         )
         audit.record(db, office_id, user_id, "office.update", values)
@@ -115,11 +128,21 @@ def add_service(
     daily_cap: int | None = None,
     sort_order: int = 0,
     user_id: int | None = None,
+    field_en: str = "",
 ) -> int:
-    """A service of an office, identified on tickets by its prefix letter(s)."""
+    """A service of an office, identified on tickets by its prefix letter(s); ``field`` is
+    its lĩnh vực (``field_en`` its English name, for the kiosk's English mode)."""
     prefix = (prefix or "").strip().upper()
+    if prefix and set(prefix) & set("IO"):
+        raise BadInputError(
+            "Không dùng chữ I hoặc O làm ký hiệu dịch vụ: trên phiếu và bảng gọi số chúng dễ"
+            " nhầm với số 1 và 0",
+            "I and O are not used as prefixes: they read like 1 and 0",
+        )
     if not PREFIX_RE.match(prefix):
-        raise BadInputError("Ký hiệu dịch vụ phải là 1–2 chữ cái A–Z", "Prefix must be 1-2 letters")
+        raise BadInputError(
+            "Ký hiệu dịch vụ phải là 1–2 chữ cái A–Z hoặc Đ", "Prefix must be 1-2 letters (A-Z, Đ)"
+        )
     if not name_vi or not name_vi.strip():
         raise BadInputError("Thiếu tên dịch vụ", "Missing service name")
     _check_daily_cap(daily_cap)
@@ -128,6 +151,7 @@ def add_service(
         "name_vi": name_vi.strip(),
         "name_en": (name_en or "").strip(),
         "field": (field or "").strip(),
+        "field_en": (field_en or "").strip(),
         "daily_cap": daily_cap,
         "sort_order": sort_order,
     }
@@ -138,9 +162,9 @@ def add_service(
         ):
             raise ConflictError(f"Ký hiệu {prefix} đã được dùng", f"Prefix {prefix} in use")
         service_id = db.execute(
-            "INSERT INTO services (office_id, prefix, name_vi, name_en, field, daily_cap,"
-            " sort_order) VALUES (:office, :prefix, :name_vi, :name_en, :field, :daily_cap,"
-            " :sort_order)",
+            "INSERT INTO services (office_id, prefix, name_vi, name_en, field, field_en,"
+            " daily_cap, sort_order) VALUES (:office, :prefix, :name_vi, :name_en, :field,"
+            " :field_en, :daily_cap, :sort_order)",
             {"office": office_id, **values},
         ).lastrowid
         audit.record(db, office_id, user_id, "service.add", values)
@@ -157,8 +181,10 @@ def update_service(
     active: bool = True,
     sort_order: int = 0,
     user_id: int | None = None,
+    field_en: str = "",
 ) -> None:
-    """Change a service's names, lĩnh vực, daily cap, order, or (de)activate it."""
+    """Change a service's names, lĩnh vực (and its English name), daily cap, order, or
+    (de)activate it."""
     if not name_vi or not name_vi.strip():
         raise BadInputError("Thiếu tên dịch vụ", "Missing service name")
     _check_daily_cap(daily_cap)
@@ -166,6 +192,7 @@ def update_service(
         "name_vi": name_vi.strip(),
         "name_en": (name_en or "").strip(),
         "field": (field or "").strip(),
+        "field_en": (field_en or "").strip(),
         "daily_cap": daily_cap,
         "active": bool(active),
         "sort_order": sort_order,
@@ -176,7 +203,8 @@ def update_service(
             raise NotFoundError(f"Không có dịch vụ {service_id}", f"No service {service_id}")
         db.execute(
             "UPDATE services SET name_vi = :name_vi, name_en = :name_en, field = :field,"
-            " daily_cap = :daily_cap, active = :active, sort_order = :sort_order"
+            " field_en = :field_en, daily_cap = :daily_cap, active = :active,"
+            " sort_order = :sort_order"
             " WHERE id = :id",
             {**values, "active": int(values["active"]), "id": service_id},
         )
@@ -349,3 +377,54 @@ def rotate_board_link(db, office_id: int, user_id: int | None = None) -> str:
         access.revoke(db, "board", office_id)
         audit.record(db, office_id, user_id, "office.board_link", {})
     return board_id
+
+
+def parse_zone(db, office_id: int, services: str = "", counters: str = "") -> dict:
+    """A board's zone from what a person types: service prefixes ("A, B, Đ") and counter
+    numbers ("1-5, 8"); empty means every one. Returns ``{"services": [ids], "counters":
+    [ids]}`` in the order given; an unknown prefix or number is refused."""
+    known = {
+        r["prefix"]: r["id"]
+        for r in db.query("SELECT id, prefix FROM services WHERE office_id = ?", [office_id])
+    }
+    numbers = {
+        r["number"]: r["id"]
+        for r in db.query("SELECT id, number FROM counters WHERE office_id = ?", [office_id])
+    }
+    service_ids, counter_ids = [], []
+    for word in re.split(r"[,;\s]+", (services or "").strip().upper()):
+        if not word:
+            continue
+        if word not in known:
+            raise BadInputError(f"Không có dịch vụ ký hiệu {word}", f"No service {word}")
+        if known[word] not in service_ids:
+            service_ids.append(known[word])
+    for part in re.split(r"[,;]+", counters or ""):
+        if not part.strip():
+            continue
+        match = NUMBERS_RE.match(part)
+        if not match:
+            raise BadInputError(
+                f"Số quầy không hợp lệ: '{part.strip()}' (ví dụ 1-5, 8)", "Invalid counter numbers"
+            )
+        first = int(match[1])
+        last = int(match[2] or first)
+        if last < first or last - first > 999:
+            raise BadInputError(f"Khoảng quầy không hợp lệ: {part.strip()}", "Invalid range")
+        for number in range(first, last + 1):
+            if number not in numbers:
+                raise BadInputError(f"Không có quầy số {number}", f"No counter {number}")
+            if numbers[number] not in counter_ids:
+                counter_ids.append(numbers[number])
+    return {"services": service_ids, "counters": counter_ids}
+
+
+def zone_text(db, office_id: int, zone: dict | None) -> dict:
+    """A zone as people type it back: ``{"services": "A, B", "counters": "1, 2, 3"}``."""
+    zone = zone or {}
+    prefix = dict(db.execute("SELECT id, prefix FROM services WHERE office_id = ?", [office_id]))
+    number = dict(db.execute("SELECT id, number FROM counters WHERE office_id = ?", [office_id]))
+    return {
+        "services": ", ".join(prefix[i] for i in zone.get("services", []) if i in prefix),
+        "counters": ", ".join(str(number[i]) for i in zone.get("counters", []) if i in number),
+    }

@@ -8,6 +8,7 @@ change the table (audited).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import date
 
 import sqlite_utils
@@ -40,6 +41,7 @@ class Targets:
         ]
         # Service-specific first, then latest effective date, then latest row.
         self.rows.sort(key=lambda r: (r[1] is None, _neg_date(r[2]), -r[3]))
+        self._dates = sorted({r[2] for r in self.rows})
         self._cache: dict = {}
 
     def on(self, metric: str, day: str, service_id: int | None = None):
@@ -55,13 +57,22 @@ class Targets:
         return self._cache[key]
 
     def fingerprint(self, day: str, service_ids, lowest_level) -> str:
-        """What the stored figures of a day depend on besides the tickets themselves."""
-        parts = [f"L{lowest_level}"]
-        for sid in [None, *sorted(service_ids)]:
-            parts.append(
-                f"{sid}:{self.on('avg_wait_s', day, sid)}:{self.on('satisfied_share', day, sid)}"
-            )
-        return "|".join(parts)
+        """What the stored figures of a day depend on besides the tickets themselves.
+
+        Days after the same latest effective date have the same targets in force,
+        so they share one fingerprint: a month of days is one computation, not 30.
+        """
+        services = tuple(sorted(service_ids))
+        key = ("fingerprint", bisect_right(self._dates, day), services, lowest_level)
+        if key not in self._cache:
+            parts = [f"L{lowest_level}"]
+            for sid in [None, *services]:
+                parts.append(
+                    f"{sid}:{self.on('avg_wait_s', day, sid)}"
+                    f":{self.on('satisfied_share', day, sid)}"
+                )
+            self._cache[key] = "|".join(parts)
+        return self._cache[key]
 
 
 def _neg_date(text: str) -> tuple:

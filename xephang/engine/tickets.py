@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Collection
 from datetime import datetime, timedelta
@@ -14,12 +15,13 @@ from ..errors import (
     ConflictError,
     DailyCapError,
     NoCounterError,
+    NotFoundError,
     OfficeClosedError,
     RateLimitError,
 )
 from ..storage import one, scalar, write
-from . import estimate, subscriptions
-from .hours import closing_time, office_is_open
+from . import estimate, states, subscriptions
+from .hours import closed_message, closing_time, office_is_open
 from .log import append_event
 from .lookups import find_service, get_office, get_ticket, serving_counters
 from .outcome import Outcome, outcome_for
@@ -93,8 +95,8 @@ def issue_ticket(
             )
         if device_id is not None:
             _check_device_rate(db, device_id, device_limit, at)
-        if check_hours and not office_is_open(office, at):
-            raise OfficeClosedError("Ngoài giờ làm việc, chưa thể lấy số", "Outside opening hours")
+        if check_hours and not office_is_open(office, at):  # holidays too: kiosk and online
+            raise OfficeClosedError(*closed_message(office, at))
         category = None
         if priority:
             category = one(
@@ -171,10 +173,13 @@ def issue_ticket(
 def _check_device_rate(db, device_id: int, limit: tuple[int, float], at: datetime) -> None:
     count, seconds = limit
     since = iso(at - timedelta(seconds=seconds))
+    # Counting stops at the limit: the check reads at most `count` index rows, however
+    # many the device issued in the window.
     issued = scalar(
         db,
-        "SELECT count(*) FROM tickets WHERE device_id = ? AND issued_at >= ?",
-        [device_id, since],
+        "SELECT count(*) FROM (SELECT 1 FROM tickets WHERE device_id = ? AND issued_at >= ?"
+        " LIMIT ?)",
+        [device_id, since, count],
     )
     if issued >= count:
         raise RateLimitError(
@@ -228,6 +233,55 @@ def insert_ticket(
     ).lastrowid
 
 
+def cancel_by_citizen(
+    db: sqlite_utils.Database,
+    ticket_id: int,
+    device_id: int,
+    within_s: float,
+    now: datetime | None = None,
+    within=None,
+) -> Outcome:
+    """The citizen takes back a ticket just issued at this kiosk (a mis-tap): only the
+    issuing kiosk, only while it still waits, only within ``within_s`` of issue. Logged
+    as cancelled by the citizen. ``within(db)`` runs in the same transaction (the kiosk
+    withdraws the receipt not yet printed)."""
+    at = resolve_now(now)
+    with write(db):
+        ticket = get_ticket(db, ticket_id)
+        if ticket["device_id"] != device_id:
+            raise NotFoundError(f"Không có vé {ticket_id}", f"No ticket {ticket_id}")
+        states.check(ticket, "cancelled")
+        if ticket["status"] != WAITING:
+            raise ConflictError(
+                f"Số {ticket['code']} đã được gọi, không hủy được tại kiosk",
+                "The ticket was already called",
+            )
+        age = (at - datetime.fromisoformat(ticket["issued_at"])).total_seconds()
+        if age > within_s:
+            raise ConflictError(
+                "Đã quá thời gian hủy số; vui lòng báo cán bộ tại quầy",
+                "Too late to cancel here; please ask at a counter",
+            )
+        # It left the line now, and waited until now (a returned no-show was called once).
+        db.execute(
+            "UPDATE tickets SET status = 'cancelled', finished_at = :at,"
+            " left_at = CASE WHEN called_at IS NULL THEN :at END WHERE id = :id",
+            {"at": iso(at), "id": ticket_id},
+        )
+        if within is not None:
+            within(db)
+        raw = append_event(
+            db,
+            ticket["office_id"],
+            "cancelled",
+            at,
+            ticket_id=ticket_id,
+            details={"by": "citizen", "device_id": device_id},
+            from_status=ticket["status"],
+        )
+        return outcome_for(db, get_office(db, ticket["office_id"]), [raw], ticket_id)
+
+
 def record_print(
     db: sqlite_utils.Database,
     ticket_id: int,
@@ -263,34 +317,112 @@ def rating_scale(db: sqlite_utils.Database, office_id: int) -> list[dict]:
     return office_setting(db, office_id, "rating_scale")
 
 
+RATING_CHANNELS = ("tracker", "tablet")
+
+
+def rating_attributes(db: sqlite_utils.Database, office_id: int) -> list[dict]:
+    """What the office asks a citizen to add to a rating: each a pair of answers."""
+    return office_setting(db, office_id, "rating_attributes")
+
+
+def _answers(db, office_id: int, attributes) -> dict[str, bool]:
+    """A rating's attribute answers, {key: True (the good answer) / False}, checked against
+    the office's attributes."""
+    if not attributes:
+        return {}
+    known = {a["key"] for a in rating_attributes(db, office_id)}
+    if not isinstance(attributes, dict) or not all(
+        isinstance(k, str) and k in known and isinstance(v, bool) for k, v in attributes.items()
+    ):
+        raise BadInputError("Tiêu chí đánh giá không hợp lệ", "Invalid rating attributes")
+    return dict(sorted(attributes.items()))
+
+
+def visit_dossier_code(db: sqlite_utils.Database, ticket: dict) -> str | None:
+    """The dossier code a rating of this ticket is about: the ticket's own, or the latest
+    one recorded on another ticket of its visit (a code recorded before a transfer)."""
+    if ticket["dossier_code"]:
+        return ticket["dossier_code"]
+    return scalar(
+        db,
+        "SELECT dossier_code FROM tickets WHERE visit_id = ? AND dossier_code IS NOT NULL"
+        " ORDER BY id DESC LIMIT 1",
+        [ticket["visit_id"]],
+    )
+
+
 def rate_ticket(
     db: sqlite_utils.Database,
     ticket_id: int,
     level: int,
     comment: str = "",
     now: datetime | None = None,
+    attributes: dict | None = None,
+    channel: str = "tracker",
+    counter_id: int | None = None,
+    within_s: float | None = None,
 ) -> Outcome:
-    """Record the citizen's one rating of a finished ticket."""
+    """Record the citizen's one rating of a visit, on its finished ticket.
+
+    One rating per visit whatever the channel (the ticket's tracker page or
+    the counter's tablet): a visit rated on any of its tickets is rated. The
+    rating records the ticket, visit, dossier code, officer, counter and
+    service as they are now. ``counter_id`` (a tablet's counter) limits it to
+    tickets that counter finished in the last ``within_s`` seconds; any other
+    ticket answers as missing.
+    """
     at = resolve_now(now)
     comment = (comment or "").strip()
     if len(comment) > 1000:
         raise BadInputError("Góp ý quá dài (tối đa 1000 ký tự)", "Comment too long")
+    if channel not in RATING_CHANNELS:
+        raise ValueError(f"unknown rating channel {channel!r}")
     with write(db):
         ticket = get_ticket(db, ticket_id)
         office = get_office(db, ticket["office_id"])
+        if counter_id is not None and ticket["counter_id"] != counter_id:
+            raise NotFoundError(f"Không có vé {ticket_id}", f"No ticket {ticket_id}")
         levels = [lv["level"] for lv in rating_scale(db, office["id"])]
         if level not in levels:
             raise BadInputError("Mức đánh giá không hợp lệ", "Invalid rating level")
+        answers = _answers(db, office["id"], attributes)
         if ticket["status"] != DONE:
             raise ConflictError(
                 "Chỉ đánh giá được sau khi được phục vụ xong", "Rate only after service"
             )
-        if scalar(db, "SELECT count(*) FROM ratings WHERE ticket_id = ?", [ticket_id]):
-            raise ConflictError("Vé này đã được đánh giá", "Already rated")
+        if (
+            within_s is not None
+            and (at - datetime.fromisoformat(ticket["finished_at"])).total_seconds() > within_s
+        ):
+            raise ConflictError(
+                "Đã hết thời gian đánh giá tại quầy cho số này; công dân vẫn có thể đánh giá"
+                " bằng mã QR trên phiếu",
+                "Too late to rate this ticket at the counter",
+            )
+        if scalar(
+            db,
+            "SELECT count(*) FROM ratings WHERE ticket_id = ? OR visit_id = ?",
+            [ticket_id, ticket["visit_id"]],
+        ):
+            raise ConflictError("Lượt này đã được đánh giá", "Already rated")
         db.execute(
-            "INSERT INTO ratings (office_id, ticket_id, level, comment, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [office["id"], ticket_id, level, comment, iso(at)],
+            "INSERT INTO ratings (office_id, ticket_id, level, comment, created_at, visit_id,"
+            " dossier_code, officer_id, counter_id, service_id, channel, attributes)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                office["id"],
+                ticket_id,
+                level,
+                comment,
+                iso(at),
+                ticket["visit_id"],
+                visit_dossier_code(db, ticket),
+                ticket["officer_id"],
+                ticket["counter_id"],
+                ticket["service_id"],
+                channel,
+                json.dumps(answers),
+            ],
         )
         raw = append_event(
             db,
@@ -298,7 +430,8 @@ def rate_ticket(
             "rated",
             at,
             ticket_id=ticket_id,
-            details={"level": level, "has_comment": bool(comment)},
+            counter_id=ticket["counter_id"],
+            details={"level": level, "has_comment": bool(comment), "channel": channel},
         )
         return outcome_for(db, office, [raw], ticket_id)
 

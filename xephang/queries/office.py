@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlite_utils
 
 from ..clock import local_day, resolve_now
-from ..engine.hours import office_is_open
+from ..engine.hours import office_is_open, opening_words
 from ..engine.log import last_seq
 from ..engine.lookups import get_office, served_services
 from ..engine.settings import office_setting
@@ -80,12 +80,20 @@ def _snapshot(db: sqlite_utils.Database, office_id: int, now, recent_calls: int)
             "name_vi": s["name_vi"],
             "name_en": s["name_en"],
             "field": s["field"],
+            "field_en": s["field_en"],
             "daily_cap": s["daily_cap"],
             "waiting": waiting.get(s["id"], 0),
         }
         for s in services(db, office_id)
     ]
     counter_rows = []
+    names = dict(
+        db.execute(
+            "SELECT u.id, coalesce(nullif(u.display_name, ''), u.username) FROM users u"
+            " JOIN counters c ON c.officer_id = u.id WHERE c.office_id = ?",
+            [office_id],
+        ).fetchall()
+    )
     for c in counters(db, office_id):
         current = ticket_views(db, c["current_ticket_id"])[1] if c["current_ticket_id"] else None
         counter_rows.append(
@@ -97,6 +105,7 @@ def _snapshot(db: sqlite_utils.Database, office_id: int, now, recent_calls: int)
                 "state": c["state"],
                 "pause_reason": c["pause_reason"],
                 "officer_id": c["officer_id"],
+                "officer": names.get(c["officer_id"]),
                 "current_ticket": current,
             }
         )
@@ -127,6 +136,11 @@ def _snapshot(db: sqlite_utils.Database, office_id: int, now, recent_calls: int)
     }
 
 
+def counter_row(db: sqlite_utils.Database, counter_id: int) -> dict | None:
+    """One counter's row (active or not), or None."""
+    return one(db, "SELECT * FROM counters WHERE id = ?", [counter_id])
+
+
 def counter_view(db: sqlite_utils.Database, counter_id: int) -> dict:
     """One counter as the snapshot shows it."""
     office_id = scalar(db, "SELECT office_id FROM counters WHERE id = ?", [counter_id])
@@ -135,8 +149,9 @@ def counter_view(db: sqlite_utils.Database, counter_id: int) -> dict:
 
 def kiosk_menu(db: sqlite_utils.Database, office_id: int, now: datetime | None = None) -> dict:
     """The office's active services that a counter serves, grouped by lĩnh vực (in service
-    order), priority categories by rank, whether the office is open now, and which
-    services hit their cap."""
+    order, with its English name), priority categories by rank, whether the office is open
+    now (and, closed, why and when it opens again: ``closed``), and which services hit
+    their cap."""
     office = get_office(db, office_id)
     at = resolve_now(now)
     day = local_day(at, office["timezone"]).isoformat()
@@ -149,10 +164,13 @@ def kiosk_menu(db: sqlite_utils.Database, office_id: int, now: datetime | None =
     )
     served = served_services(db, office_id)
     fields: dict[str, list[dict]] = {}
+    fields_en: dict[str, str] = {}
     for s in services(db, office_id):
         if s["id"] not in served:
             continue  # no counter serves it: not offered (engine.issue_ticket refuses it too)
         full = s["daily_cap"] is not None and issued.get(s["id"], 0) >= s["daily_cap"]
+        if s["field_en"] and not fields_en.get(s["field"] or ""):
+            fields_en[s["field"] or ""] = s["field_en"]
         fields.setdefault(s["field"] or "", []).append(
             {
                 "id": s["id"],
@@ -172,7 +190,11 @@ def kiosk_menu(db: sqlite_utils.Database, office_id: int, now: datetime | None =
     return {
         "office": {"id": office["id"], "name": office["name"], "timezone": office["timezone"]},
         "open": office_is_open(office, at),
-        "fields": [{"field": f, "services": rows} for f, rows in fields.items()],
+        "closed": opening_words(office, at),
+        "fields": [
+            {"field": f, "field_en": fields_en.get(f) or f, "services": rows}
+            for f, rows in fields.items()
+        ],
         "priorities": priorities,
     }
 
@@ -181,7 +203,7 @@ def menu_version(menu: dict) -> str:
     """A fingerprint of what the kiosk shows, so an idle kiosk reloads when setup changes."""
     parts = [menu["office"]["name"]]
     for group in menu["fields"]:
-        parts += [group["field"]] + [
+        parts += [group["field"], group["field_en"]] + [
             f"{s['id']}:{s['name_vi']}:{s['name_en']}" for s in group["services"]
         ]
     parts += [p["key"] for p in menu["priorities"]]

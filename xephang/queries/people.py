@@ -2,41 +2,59 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import sqlite_utils
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..engine.access import find_session
-from ..engine.accounts import Principal, hash_token
+from ..engine.accounts import PROVINCE, Principal, hash_token
 from ..storage import one
 
 # Checked when no such user exists, so an unknown username costs the same as a known one.
 _ABSENT_USER_HASH = generate_password_hash("no such user: the time of a real check")
 
 
-def user_principal(user: dict, **how) -> Principal:
-    """The principal of a user row (``how``: its ``session_id`` or ``token_id``)."""
+def user_principal(user: dict, offices: frozenset[int] = frozenset(), **how) -> Principal:
+    """The principal of a user row (``how``: its ``session_id`` or ``token_id``;
+    ``offices``: what a province user may read)."""
     return Principal(
         "user",
         user["role"],
         user["office_id"],
         user_id=user["id"],
         name=user["display_name"] or user["username"],
+        offices=offices,
         **how,
     )
 
 
 def device_principal(device: dict, **how) -> Principal:
-    """The principal of a device row."""
+    """The principal of a device row (a rating tablet's counter included)."""
     return Principal(
         "device",
         device["kind"],
         device["office_id"],
         device_id=device["id"],
         name=device["name"],
+        counter_id=device.get("counter_id"),
         **how,
     )
+
+
+def user_offices(db: sqlite_utils.Database, user_id: int) -> frozenset[int]:
+    """The offices a province user may read."""
+    return frozenset(
+        r[0]
+        for r in db.execute(
+            "SELECT office_id FROM user_offices WHERE user_id = ?", [user_id]
+        ).fetchall()
+    )
+
+
+def _offices_of(db, user: dict) -> frozenset[int]:
+    return user_offices(db, user["id"]) if user["role"] == PROVINCE else frozenset()
 
 
 def authenticate(
@@ -72,7 +90,12 @@ def principal_for_token(db: sqlite_utils.Database, token: str) -> Principal | No
     )
     if row is None:
         return None
-    return user_principal(row, token_id=row["token_id"], token_used_at=row["token_used_at"])
+    return user_principal(
+        row,
+        _offices_of(db, row),
+        token_id=row["token_id"],
+        token_used_at=row["token_used_at"],
+    )
 
 
 def principal_for_session(
@@ -84,7 +107,7 @@ def principal_for_session(
         return None
     if found.user_id is not None:
         user = one(db, "SELECT * FROM users WHERE id = ? AND active", [found.user_id])
-        return user_principal(user, session_id=found.id) if user else None
+        return user_principal(user, _offices_of(db, user), session_id=found.id) if user else None
     device = one(db, "SELECT * FROM devices WHERE id = ? AND revoked_at IS NULL", [found.device_id])
     return device_principal(device, session_id=found.id) if device else None
 
@@ -110,7 +133,8 @@ def find_user(db: sqlite_utils.Database, username: str) -> dict | None:
 
 
 def list_users(db: sqlite_utils.Database, office_id: int | None = None) -> list[dict]:
-    """Users with their ``office_name``: of one office, or all of them when None."""
+    """Users with their ``office_name`` (and ``offices``, what a province user reads): of
+    one office, or all of them when None."""
     sql = (
         "SELECT u.id, u.username, u.display_name, u.role, u.office_id, u.active, u.created_at,"
         " o.name AS office_name FROM users u LEFT JOIN offices o ON o.id = u.office_id"
@@ -119,7 +143,10 @@ def list_users(db: sqlite_utils.Database, office_id: int | None = None) -> list[
     if office_id is not None:
         sql += " WHERE u.office_id = ?"
         params.append(office_id)
-    return list(db.query(sql + " ORDER BY u.office_id, u.role, u.username", params))
+    users = list(db.query(sql + " ORDER BY u.office_id, u.role, u.username", params))
+    for u in users:
+        u["offices"] = sorted(_offices_of(db, u))
+    return users
 
 
 def office_officers(db: sqlite_utils.Database, office_id: int) -> list[tuple[int, str]]:
@@ -149,3 +176,10 @@ def list_devices(db: sqlite_utils.Database, office_id: int) -> list[dict]:
             [office_id],
         )
     )
+
+
+def device_zone(db: sqlite_utils.Database, device_id: int | None) -> dict:
+    """The zone of a display (``{"services": [ids], "counters": [ids]}``; empty: all)."""
+    row = one(db, "SELECT zone FROM devices WHERE id = ?", [device_id]) if device_id else None
+    zone = json.loads(row["zone"] or "{}") if row else {}
+    return {"services": zone.get("services", []), "counters": zone.get("counters", [])}

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from ..clock import local_day, resolve_now
+from ..clock import local_day, local_iso, resolve_now
 from ..engine import estimate, order, states
+from ..engine.calls import WITHDRAWN_SQL
 from ..engine.log import last_seq
 from ..engine.lookups import counter_services, get_counter, get_office
 from ..engine.order import waiting_counts  # noqa: F401  (the one count; callers read it here)
@@ -27,11 +28,12 @@ def waiting_list(
 
 
 def visit_tickets(db: sqlite_utils.Database, token: str) -> list[dict]:
-    """The tickets of the visit a tracker token belongs to, oldest first."""
+    """The tickets of the visit a tracker token belongs to, oldest first (withdrawn
+    ones left out: the last is the visit's current ticket)."""
     return list(
         db.query(
             "SELECT t.* FROM tickets t JOIN visits v ON v.id = t.visit_id WHERE v.token = ?"
-            " ORDER BY t.id",
+            f" AND NOT {WITHDRAWN_SQL} ORDER BY t.id",
             [token or ""],
         )
     )
@@ -67,15 +69,12 @@ def tracker_state(
     return state
 
 
-def rating_of(db: sqlite_utils.Database, ticket_id: int) -> dict | None:
-    """The rating of one ticket (level, when), or None."""
-    return one(db, "SELECT level, created_at FROM ratings WHERE ticket_id = ?", [ticket_id])
-
-
 def counter_state(
     db: sqlite_utils.Database, counter_id: int, user_id: int | None, now=None, next_limit: int = 10
 ) -> dict:
-    """The counter screen's own part: its services' waiting counts, next tickets, figures."""
+    """The counter screen's own part: its services' waiting counts, next tickets, today's
+    no-shows of its services (they may be called again or returned), the officer's figures,
+    and the ticket it finished last today (a dossier code can still be scanned onto it)."""
     counter = get_counter(db, counter_id)
     office = get_office(db, counter["office_id"])
     services = counter_services(db, counter_id)
@@ -85,6 +84,15 @@ def counter_state(
     if nxt is not None:  # the ticket call-next would take goes first, as it will be called
         waiting = [ticket_view(db, nxt)] + [t for t in waiting if t["id"] != nxt["id"]]
         waiting = waiting[:next_limit]
+    no_shows = [
+        ticket_view(db, row)
+        for row in db.query(
+            "SELECT * FROM tickets WHERE office_id = ? AND day = ? AND status = 'no_show'"
+            f" AND service_id IN ({','.join('?' * len(services or [-1]))})"
+            " ORDER BY finished_at DESC LIMIT ?",
+            [office["id"], day, *(services or [-1]), next_limit],
+        )
+    ]
     mine = {"called": 0, "done": 0, "no_show": 0, "avg_service_s": None}
     if user_id is not None:
         row = db.execute(
@@ -101,14 +109,26 @@ def counter_state(
             "no_show": row[2] or 0,
             "avg_service_s": round(row[3]) if row[3] is not None else None,
         }
+    last = one(
+        db,
+        "SELECT id, code, finished_at, dossier_code IS NOT NULL AS has_dossier_code FROM tickets"
+        " WHERE counter_id = ? AND status = 'done' AND day = ?"
+        " ORDER BY finished_at DESC, id DESC LIMIT 1",
+        [counter_id, day],
+    )
+    if last is not None:
+        last["has_dossier_code"] = bool(last["has_dossier_code"])
+        last["finished_at"] = local_iso(last["finished_at"], office["timezone"])
     return {
         "counter_id": counter_id,
         "office_id": office["id"],
         "services": services,
         "next_tickets": waiting,
         "next_ticket_id": nxt["id"] if nxt else None,
+        "no_shows": no_shows,
         "mine": mine,
         "day": day,
+        "last_finished": last,
     }
 
 

@@ -365,7 +365,8 @@ def report_xlsx(report: dict, now: datetime | None = None) -> bytes:
     )
     ws = wb.create_sheet("Báo cáo")
     widths = [30] + [13] * (len(REPORT_COLUMNS) - 1)
-    _header(ws, 1, [title for _k, title, _kind in REPORT_COLUMNS], widths)
+    titles = [report.get("issued_vi", t) if k == "issued" else t for k, t, _ in REPORT_COLUMNS]
+    _header(ws, 1, titles, widths)
     ws.row_dimensions[1].height = 32
     cells = group_cells(report, _day_cell)
     for r, row in enumerate(cells, start=2):

@@ -19,6 +19,9 @@ This is where the definitions of docs/reports.md live:
   *judged*): the share within target is hits ÷ judged visits;
 - service time = finish − start of a finished ticket (no-shows and
   transferred tickets have none);
+- a ticket withdrawn by an undone transfer (``engine.calls.WITHDRAWN_SQL``)
+  is no part of its visit, nor of any figure: the visit went back to its
+  earlier ticket;
 - satisfied = a rating above the lowest level of the office's scale.
 
 Attribution: ticket counts, service times and ratings belong to the
@@ -36,6 +39,7 @@ from array import array
 import sqlite_utils
 
 from ..clock import utc_offset
+from ..engine.calls import KEPT_SQL
 from ..engine.targets import Targets
 from .stats import Tally
 
@@ -62,7 +66,7 @@ KEYS = {  # how each dimension's key is read from a ticket (the office has one g
     "hour": "CAST(strftime('%H', t.issued_at, :offset) AS INTEGER)",
     "channel": "CASE t.channel WHEN 'online' THEN 2 WHEN 'appointment' THEN 3 ELSE 1 END",
 }
-_OF_DAY = "FROM tickets t WHERE t.office_id = :office AND t.day = :day"
+_OF_DAY = f"FROM tickets t WHERE t.office_id = :office AND t.day = :day AND {KEPT_SQL}"
 
 
 @functools.lru_cache(maxsize=16)
@@ -76,7 +80,7 @@ def day_sql(dims: tuple[str, ...]) -> tuple[tuple[str, ...], str, str]:
         f"SELECT {cols}, t.status, count(*), count({done_ms}), coalesce(sum({done_ms}), 0),"
         " count(r.level), coalesce(sum(r.level != :lowest), 0)"
         " FROM tickets t LEFT JOIN ratings r ON r.ticket_id = t.id"
-        " WHERE t.office_id = :office AND t.day = :day"
+        f" WHERE t.office_id = :office AND t.day = :day AND {KEPT_SQL}"
         f" GROUP BY {', '.join(str(i + 1) for i in range(len(keys) + 1))}"
     )
     # Visits: the first ticket's keys, the summed waits of all its tickets (NULL while

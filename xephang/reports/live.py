@@ -21,8 +21,25 @@ from .facts import NONE_KEY, day_tallies
 from .stats import Tally
 
 DEVICE_OFFLINE_S = 120  # a device not seen for this long shows as offline
-KIND_VI = {"kiosk": "Kiosk", "display": "Màn hình", "printer": "Máy in"}
+# What a connected display reported that the dashboard warns about.
+DISPLAY_PROBLEMS = (
+    ("audio", "blocked", "chưa bật âm thanh"),
+    ("voice_pack", "missing", "thiếu gói giọng đọc"),
+)
+KIND_VI = {"kiosk": "Kiosk", "display": "Màn hình", "printer": "Máy in", "rating": "Máy đánh giá"}
 STATE_VI = {"open": "Đang mở", "paused": "Tạm dừng", "closed": "Đóng"}
+
+
+def minutes_vi(seconds: float) -> str:
+    """Minutes to a tenth, as every figure of the dashboard and reports shows them
+    ("10,5 phút": a 10.5-minute target is not "10 phút"; ``formats.minutes``)."""
+    return f"{formats.minutes(seconds)} phút"
+
+
+def device_label(kind: str, name: str) -> str:
+    """A device as people call it: its name ("TV phòng chờ", "Kiosk sảnh chính"; never
+    "Kiosk Kiosk sảnh chính"), its kind only when it has no name."""
+    return (name or "").strip() or KIND_VI.get(kind, kind)
 
 
 def _age_s(text: str | None, now: datetime) -> float | None:
@@ -74,8 +91,8 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
                     "level": "danger",
                     "kind": "wait",
                     "code": w["code"],
-                    "text": f"Số {w['code']} đã chờ {round(w['wait_s'] / 60)} phút,"
-                    f" vượt chỉ tiêu {round(w['target_wait_s'] / 60)} phút",
+                    "text": f"Số {w['code']} đã chờ {minutes_vi(w['wait_s'])},"
+                    f" vượt chỉ tiêu {minutes_vi(w['target_wait_s'])}",
                 }
             )
     today_figures = today_tally(
@@ -87,8 +104,8 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
                 "level": "danger",
                 "kind": "average",
                 "text": f"Thời gian chờ trung bình hôm nay"
-                f" {formats.minutes(today_figures['avg_wait_s'])} phút vượt chỉ"
-                f" tiêu {round(target_wait / 60)} phút",
+                f" {minutes_vi(today_figures['avg_wait_s'])} vượt chỉ"
+                f" tiêu {minutes_vi(target_wait)}",
             }
         )
     counters = counters_now(db, office_id, now)
@@ -105,11 +122,7 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
     for d in devices["devices"]:
         if d["problem"]:
             alerts.append(
-                {
-                    "level": "warning",
-                    "kind": "device",
-                    "text": f"{KIND_VI.get(d['kind'], d['kind'])} {d['name']}: {d['problem']}",
-                }
+                {"level": "warning", "kind": "device", "text": f"{d['label']}: {d['problem']}"}
             )
     for p in devices["printers"]:
         if p["state"] != "ok":
@@ -261,6 +274,11 @@ def devices_now(db, office_id: int, now: datetime, today: str) -> dict:
             problem = (problem + "; " if problem else "") + "hết giấy"
         if status.get("error"):
             problem = (problem + "; " if problem else "") + str(status["error"])
+        if r["kind"] == "display" and age is not None and age <= DEVICE_OFFLINE_S:
+            # a TV that cannot speak calls works half: a warning, in words
+            for key, value, words in DISPLAY_PROBLEMS:
+                if status.get(key) == value:
+                    problem = (problem + "; " if problem else "") + words
         devices.append(
             {
                 "id": r["id"],
@@ -271,7 +289,9 @@ def devices_now(db, office_id: int, now: datetime, today: str) -> dict:
                 "age_s": round(age) if age else age,
                 "online": age is not None and age <= DEVICE_OFFLINE_S,
                 "status": status,
+                "status_vi": device_status_vi(status),
                 "problem": problem,
+                "label": device_label(r["kind"], r["name"]),
             }
         )
     start, end = day_bounds(today, office["timezone"])

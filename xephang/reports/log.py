@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from ..clock import utc_offset
-from ..engine.lookups import get_office
+from ..engine.calls import KEPT_SQL
+from ..engine.lookups import fold, get_office
 from ..engine.states import STATUS_VI
 from ..engine.targets import Targets
 from ..errors import BadInputError
@@ -32,6 +33,8 @@ EVENT_VI = {
     "cancelled": "Hủy số",
     "expired": "Hết hạn",
     "rated": "Đánh giá",
+    "undone": "Hoàn tác",
+    "dossier_set": "Ghi mã hồ sơ",
 }
 LOG_SQL = (
     "SELECT t.id, t.visit_id, t.from_ticket_id, t.day, t.code, t.service_id, t.priority,"
@@ -39,7 +42,7 @@ LOG_SQL = (
     " t.finished_at, t.left_at, t.recalls, t.dossier_code, t.channel, t.slot_at,"
     " r.level AS rating"
     " FROM tickets t LEFT JOIN ratings r ON r.ticket_id = t.id"
-    " WHERE t.office_id = ? AND t.day BETWEEN ? AND ?"
+    f" WHERE t.office_id = ? AND t.day BETWEEN ? AND ? AND {KEPT_SQL}"
 )
 
 
@@ -61,7 +64,8 @@ def priority_names(db: sqlite_utils.Database, office_id: int) -> dict[str, str]:
 def log_rows(
     db: sqlite_utils.Database, office_id: int, first: str, last: str, names: Names | None = None
 ) -> list[dict]:
-    """Every ticket of [first, last] with its own wait, its visit's wait and the target."""
+    """Every ticket of [first, last] (but those an undone transfer withdrew) with its own
+    wait, its visit's wait and the target."""
     office = get_office(db, office_id)
     first, last = check_range(first, last)
     names = names or Names(db, office_id)
@@ -197,13 +201,14 @@ def wait_log(
     limit: int | None = 100,
     offset: int = 0,
 ) -> dict:
-    """The filtered log: matching rows (a page of them) and how many match in all."""
+    """The filtered log: matching rows (a page of them) and how many match in all. ``q``
+    searches codes, dossier codes, officers and services, whatever the diacritics and case."""
     service = _int_or_none(service, "dịch vụ")
     counter = _int_or_none(counter, "quầy")
     officer = _int_or_none(officer, "cán bộ")
     if status and status not in STATUS_VI:
         raise BadInputError("Trạng thái không hợp lệ", "Invalid status")
-    q = (q or "").strip()
+    words = fold(q).split()
     rows = log_rows(db, office_id, first, last)
     matched = [
         r
@@ -213,10 +218,19 @@ def wait_log(
         and (officer is None or r["officer_id"] == officer)
         and (not status or r["status"] == status)
         and (not over_target or r["over_target"])
-        and (not q or r["code"].upper() == q.upper() or q.lower() in r["dossier_code"].lower())
+        and (not words or _matches(r, words))
     ]
     page = matched[offset : offset + limit] if limit else matched[offset:]
     return {"total": len(matched), "rows": page, "offset": offset, "limit": limit}
+
+
+def _matches(row: dict, words: list[str]) -> bool:
+    """Whether every word typed is the row's code (whole: "a023" is not A0231) or is in its
+    dossier code, officer or service, ignoring diacritics and case ("nguyen van an" finds
+    "Nguyễn Văn An")."""
+    code = fold(row["code"])
+    text = fold(" ".join((row["dossier_code"], row["officer"], row["service"])))
+    return all(word == code or word in text for word in words)
 
 
 def timelines(
@@ -259,7 +273,7 @@ def _note(kind: str, details: dict, priorities: dict[str, str]) -> str:
         parts.append(f"lý do: {details['reason']}")
     if details.get("out_of_order"):
         parts.append("gọi không theo thứ tự")
-    if kind == "finished" and details.get("dossier_code"):
+    if kind in ("finished", "dossier_set") and details.get("dossier_code"):
         parts.append(f"mã hồ sơ {details['dossier_code']}")
     if kind == "rated" and "level" in details:
         parts.append(f"mức {details['level']}")
@@ -267,6 +281,8 @@ def _note(kind: str, details: dict, priorities: dict[str, str]) -> str:
         parts.append(f"ưu tiên: {priorities.get(details['priority'], details['priority'])}")
     if details.get("recall"):
         parts.append(f"lần {details['recall']}")
+    if kind == "undone" and details.get("undid"):
+        parts.append(f"hoàn tác: {EVENT_VI.get(details['undid'], details['undid']).lower()}")
     return "; ".join(parts)
 
 

@@ -40,6 +40,8 @@ DIM_OF = {
     "weekday": "office",
     "channel": "channel",
 }
+# A counter or officer handles tickets; it issues none: their count is named so.
+ISSUED_VI = {"counter": "Số vé xử lý", "officer": "Số vé xử lý"}
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 PERIODS = ("day", "week", "month", "year", "custom")
 MAX_DAYS = 3 * 366
@@ -211,6 +213,7 @@ def wait_report(
         "to": ctx.last,
         "group": group,
         "group_vi": GROUPING_VI[group],
+        "issued_vi": ISSUED_VI.get(group, "Số vé cấp"),
         "rows": [r for _o, r in rows],
         "total": {
             "group": "Tổng cộng",

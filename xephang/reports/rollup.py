@@ -32,7 +32,9 @@ from .stats import Tally
 
 # Bump when a definition of docs/reports.md changes: every stored day is rebuilt.
 # 2: tickets that left the line uncalled count in the waits (left_unserved, judged).
-ROLLUP_VERSION = 3  # 3: an appointment waits from the later of check-in and slot start
+# 3: an appointment waits from the later of check-in and slot start;
+# 4: a ticket withdrawn by an undone transfer is no part of any figure.
+ROLLUP_VERSION = 4
 
 
 def invalidate_touched_days(db: sqlite_utils.Database, office_id: int) -> int:

@@ -11,6 +11,7 @@ import math
 from array import array
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from itertools import chain
 
 # Additive counters of a tally, in the order they are stored.
 COUNTS = (
@@ -71,7 +72,7 @@ class Tally:
         """All waits, sorted (materialised only when asked for)."""
         if len(self.runs) == 1:
             return self.runs[0]
-        return array("q", sorted(v for run in self.runs for v in run))
+        return array("q", sorted(chain.from_iterable(self.runs)))
 
     @waits.setter
     def waits(self, sorted_waits: array) -> None:
@@ -96,7 +97,7 @@ class Tally:
             return None, None, None
         if len(runs) > 1 and 72 * len(runs) * math.log2(n / len(runs) + 2) > 2 * n:
             # Many short runs (a counter over a year): one sort is cheaper than selection.
-            runs = self.runs = [array("q", sorted(v for run in runs for v in run))]
+            runs = self.runs = [array("q", sorted(chain.from_iterable(runs)))]
         mid = n // 2
         med = (
             kth_smallest(runs, mid)

@@ -5,8 +5,21 @@ itself lives in ``engine`` (writes), ``queries`` and ``reports`` (reads),
 so a move to another database touches only those four.
 """
 
+from . import backup
 from .connection import ConnectionPool, connect
+from .group import GroupCommit
 from .migrations import migrate
-from .transaction import one, read, scalar, write
+from .transaction import observe_commits, one, read, scalar, write
 
-__all__ = ["ConnectionPool", "connect", "migrate", "one", "read", "scalar", "write"]
+__all__ = [
+    "backup",
+    "ConnectionPool",
+    "GroupCommit",
+    "connect",
+    "migrate",
+    "observe_commits",
+    "one",
+    "read",
+    "scalar",
+    "write",
+]

@@ -460,6 +460,153 @@ ALTER TABLE tickets ADD COLUMN estimate_high_s INTEGER
     )
 
 
+@migrations(name="0011_queue_counts")
+def queue_counts(db: sqlite_utils.Database) -> None:
+    """Waiting counts kept per service instead of recounted; indexes for the rest of the
+    queue's hot path, so issuing and calling cost the same with 10 or 10,000 waiting.
+
+    The triggers keep ``queue_counts.waiting`` equal to the service's waiting tickets
+    whatever writes them (engine, purge, a hand-run UPDATE), in the same transaction.
+    ``tickets_waiting_day`` serves the stale-ticket check every issue and call runs;
+    ``tickets_targeted`` the tickets transferred to one counter.
+    """
+    # One statement each: a trigger's body holds ";\n", which _run would split.
+    for statement in (
+        """CREATE TABLE queue_counts (
+    service_id INTEGER PRIMARY KEY REFERENCES services(id),
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    waiting INTEGER NOT NULL DEFAULT 0 CHECK (waiting >= 0))""",
+        "CREATE INDEX queue_counts_office ON queue_counts (office_id)",
+        """INSERT INTO queue_counts (service_id, office_id, waiting)
+    SELECT s.id, s.office_id, (SELECT count(*) FROM tickets t
+        WHERE t.service_id = s.id AND t.status = 'waiting') FROM services s""",
+        """CREATE TRIGGER queue_counts_service AFTER INSERT ON services BEGIN
+    INSERT INTO queue_counts (service_id, office_id, waiting) VALUES (new.id, new.office_id, 0);
+END""",
+        """CREATE TRIGGER queue_counts_service_gone AFTER DELETE ON services BEGIN
+    DELETE FROM queue_counts WHERE service_id = old.id;
+END""",
+        """CREATE TRIGGER queue_counts_insert AFTER INSERT ON tickets
+    WHEN new.status = 'waiting' BEGIN
+    UPDATE queue_counts SET waiting = waiting + 1 WHERE service_id = new.service_id;
+END""",
+        """CREATE TRIGGER queue_counts_delete AFTER DELETE ON tickets
+    WHEN old.status = 'waiting' BEGIN
+    UPDATE queue_counts SET waiting = waiting - 1 WHERE service_id = old.service_id;
+END""",
+        """CREATE TRIGGER queue_counts_update AFTER UPDATE OF status, service_id ON tickets
+    WHEN old.status = 'waiting' OR new.status = 'waiting' BEGIN
+    UPDATE queue_counts SET waiting = waiting - 1
+        WHERE service_id = old.service_id AND old.status = 'waiting';
+    UPDATE queue_counts SET waiting = waiting + 1
+        WHERE service_id = new.service_id AND new.status = 'waiting';
+END""",
+        "CREATE INDEX tickets_waiting_day ON tickets (office_id, day) WHERE status = 'waiting'",
+        """CREATE INDEX tickets_targeted ON tickets (target_counter_id, queue_at)
+    WHERE status = 'waiting' AND target_counter_id IS NOT NULL""",
+    ):
+        db.execute(statement)
+
+
+@migrations(name="0012_screens")
+def screens(db: sqlite_utils.Database) -> None:
+    """What the screens need: a display's zone (the services and counters its board shows),
+    a lĩnh vực's English name (the kiosk's English mode), an office's holidays."""
+    _run(
+        db,
+        """
+ALTER TABLE devices ADD COLUMN zone TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE services ADD COLUMN field_en TEXT NOT NULL DEFAULT '';
+ALTER TABLE offices ADD COLUMN holidays TEXT NOT NULL DEFAULT '[]'
+""",
+    )
+
+
+def _widen_check(db: sqlite_utils.Database, table: str, old: str, new: str) -> None:
+    """Let a table's CHECK constraint accept more values, in place.
+
+    Rebuilding the table (SQLite's general way to change a constraint) needs
+    ``foreign_keys=OFF``, which cannot be switched inside this step's
+    transaction, and every table pointing at ``users`` or ``devices`` would
+    otherwise have to be rebuilt too. A wider CHECK keeps every stored row
+    valid: the case SQLite documents for editing the stored schema
+    (https://www.sqlite.org/lang_altertable.html#otheralter), with the schema
+    version bumped so every connection re-reads it.
+    """
+    version = db.execute("PRAGMA schema_version").fetchone()[0]
+    db.execute("PRAGMA writable_schema=ON")
+    try:
+        changed = db.execute(
+            "UPDATE sqlite_master SET sql = replace(sql, ?, ?)"
+            " WHERE type = 'table' AND name = ? AND instr(sql, ?) > 0",
+            [old, new, table, old],
+        ).rowcount
+        if changed != 1:
+            raise RuntimeError(f"{table}: constraint {old!r} not found in its schema")
+        db.execute(f"PRAGMA schema_version={int(version) + 1}")
+    finally:
+        db.execute("PRAGMA writable_schema=OFF")
+
+
+@migrations(name="0013_ratings_tablets_province")
+def ratings_tablets_province(db: sqlite_utils.Database) -> None:
+    """A rating records whom and what it rates; rating tablets paired to a counter; the
+    read-only ``province`` role and the offices each province user may read.
+
+    Ratings get the visit, dossier code, officer, counter and service as they
+    were when the citizen rated (existing ratings take them from their ticket),
+    the channel (the ticket's tracker page or the counter's tablet) and the
+    answers to the office's rating attributes (JSON). A tablet finds the
+    ticket its counter just finished through ``tickets_counter_done``; the
+    satisfaction report reads a period's dossiers through ``tickets_dossier_day``.
+    """
+    _widen_check(
+        db,
+        "users",
+        "CHECK (role IN ('officer', 'manager', 'admin'))",
+        "CHECK (role IN ('officer', 'manager', 'admin', 'province'))",
+    )
+    _widen_check(
+        db,
+        "devices",
+        "CHECK (kind IN ('kiosk', 'display', 'printer'))",
+        "CHECK (kind IN ('kiosk', 'display', 'printer', 'rating'))",
+    )
+    _run(
+        db,
+        """
+ALTER TABLE devices ADD COLUMN counter_id INTEGER REFERENCES counters(id);
+CREATE TABLE user_offices (
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    PRIMARY KEY (user_id, office_id)
+);
+ALTER TABLE ratings ADD COLUMN visit_id INTEGER REFERENCES visits(id);
+ALTER TABLE ratings ADD COLUMN dossier_code TEXT;
+ALTER TABLE ratings ADD COLUMN officer_id INTEGER REFERENCES users(id);
+ALTER TABLE ratings ADD COLUMN counter_id INTEGER REFERENCES counters(id);
+ALTER TABLE ratings ADD COLUMN service_id INTEGER REFERENCES services(id);
+ALTER TABLE ratings ADD COLUMN channel TEXT NOT NULL DEFAULT 'tracker'
+    CHECK (channel IN ('tracker', 'tablet'));
+ALTER TABLE ratings ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}';
+UPDATE ratings SET
+    visit_id = (SELECT t.visit_id FROM tickets t WHERE t.id = ratings.ticket_id),
+    officer_id = (SELECT t.officer_id FROM tickets t WHERE t.id = ratings.ticket_id),
+    counter_id = (SELECT t.counter_id FROM tickets t WHERE t.id = ratings.ticket_id),
+    service_id = (SELECT t.service_id FROM tickets t WHERE t.id = ratings.ticket_id),
+    dossier_code = coalesce(
+        (SELECT t.dossier_code FROM tickets t WHERE t.id = ratings.ticket_id),
+        (SELECT v.dossier_code FROM tickets t JOIN tickets v ON v.visit_id = t.visit_id
+         WHERE t.id = ratings.ticket_id AND v.dossier_code IS NOT NULL
+         ORDER BY v.id DESC LIMIT 1));
+CREATE INDEX ratings_visit ON ratings (visit_id);
+CREATE INDEX ratings_office ON ratings (office_id, created_at);
+CREATE INDEX tickets_dossier_day ON tickets (office_id, day) WHERE dossier_code IS NOT NULL;
+CREATE INDEX tickets_counter_done ON tickets (counter_id, finished_at) WHERE status = 'done'
+""",
+    )
+
+
 @migrations(name="0014_booking")
 def booking(db: sqlite_utils.Database) -> None:
     """Online numbers and appointments: each ticket records its channel (and an

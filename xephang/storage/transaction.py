@@ -3,9 +3,29 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import sqlite_utils
+
+# Who wants to know how long each durable commit took (the metrics endpoint): fn(seconds,
+# writes), writes being how many jobs shared the commit (1 outside a group commit).
+_commit_observers: list[Callable[[float, int], None]] = []
+
+
+def observe_commits(fn: Callable[[float, int], None]) -> None:
+    """Call ``fn(seconds, writes)`` after every commit this process makes."""
+    if fn not in _commit_observers:
+        _commit_observers.append(fn)
+
+
+def commit_observed(seconds: float, writes: int = 1) -> None:
+    """Tell the observers about one commit (an observer's failure never fails a write)."""
+    for fn in _commit_observers:
+        try:
+            fn(seconds, writes)
+        except Exception:  # noqa: S110 - metrics are best effort
+            pass
 
 
 @contextlib.contextmanager
@@ -29,7 +49,10 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
             db.conn.execute("ROLLBACK")
         raise
     else:
+        began = time.perf_counter()
         db.conn.execute("COMMIT")
+        if _commit_observers:
+            commit_observed(time.perf_counter() - began)
 
 
 @contextlib.contextmanager

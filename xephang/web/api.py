@@ -20,6 +20,7 @@ from .bodies import (
     AppointmentBody,
     CallBody,
     CheckinBody,
+    DossierBody,
     IssueBody,
     NoBody,
     OnlineTicketBody,
@@ -34,10 +35,12 @@ from .context import (
     booking_url,
     device_rate_limit,
     get_db,
+    grouped,
     identity_key,
     publish,
     tracker_url,
 )
+from .health import report as health_report
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -71,9 +74,10 @@ def _office_counter(principal, counter_id: int) -> dict:
 @bp.get("/health")
 @public
 def health():
-    """Liveness: the server answers and the database is reachable."""
-    get_db().execute("SELECT 1").fetchone()
-    return ok(version=current_app.extensions.get("xephang.version", "0.1.0"))
+    """Whether the database, print spooler, outbox and message queue are well (503 if not)."""
+    well, checks = health_report()
+    body = {"ok": well, "version": current_app.extensions.get("xephang.version", "0.1.0")}
+    return jsonify({**body, "checks": checks}), 200 if well else 503
 
 
 @bp.get("/offices")
@@ -119,7 +123,7 @@ def office_close_day(office_id: int):
     principal = current_principal()
     require_office(principal, office_id)
     read_body()
-    outcome = publish(engine.close_day(get_db(), office_id, user_id=principal.user_id))
+    outcome = publish(grouped(engine.close_day, office_id, user_id=principal.user_id))
     return ok(expired=outcome.extra["expired"])
 
 
@@ -138,8 +142,8 @@ def issue():
         raise ForbiddenError("Cần chọn văn phòng (trường office)", "Give an office")
     require_office(principal, office_id)
     outcome = publish(
-        engine.issue_ticket(
-            get_db(),
+        grouped(
+            engine.issue_ticket,
             office_id,
             body.service,
             priority=body.priority,
@@ -166,34 +170,48 @@ def get_ticket(ticket_id: int):
     return ok(ticket=view)
 
 
+@bp.post("/tickets/<int:ticket_id>/dossier-code")
+@allow("officer")
+@accepts(DossierBody)
+def ticket_dossier_code(ticket_id: int):
+    """Record or correct the dossier code of a ticket being served or done (logged)."""
+    principal = current_principal()
+    _office_ticket(principal, ticket_id)
+    body: DossierBody = read_body()
+    outcome = publish(
+        grouped(engine.set_dossier_code, ticket_id, body.dossier_code, user_id=principal.user_id)
+    )
+    return ok(ticket=ticket_json(outcome.ticket))
+
+
 @bp.post("/tickets/<int:ticket_id>/<action>")
 @allow("officer")
 @accepts(TICKET_ACTION_BODIES, per="action")
 def ticket_action(ticket_id: int, action: str):
-    """recall, start, finish, no-show, transfer, return or cancel a ticket."""
+    """recall, start, finish, no-show, transfer, return, cancel or undo a ticket."""
     if action not in TICKET_ACTIONS:
         raise NotFoundError(f"Không có thao tác '{action}'", f"No action '{action}'")
     principal = current_principal()
     _office_ticket(principal, ticket_id)
     body = read_body()
-    db, uid = get_db(), principal.user_id
+    uid = principal.user_id
     if action == "recall":
-        outcome = engine.recall(db, ticket_id, user_id=uid)
+        outcome = grouped(engine.recall, ticket_id, user_id=uid)
     elif action == "start":
-        outcome = engine.start(db, ticket_id, user_id=uid)
+        outcome = grouped(engine.start, ticket_id, user_id=uid)
     elif action == "finish":
-        outcome = engine.finish(
-            db,
+        outcome = grouped(
+            engine.finish,
             ticket_id,
             user_id=uid,
             dossier_code=body.dossier_code,
             outcome=body.outcome,
         )
     elif action == "no-show":
-        outcome = engine.no_show(db, ticket_id, user_id=uid)
+        outcome = grouped(engine.no_show, ticket_id, user_id=uid)
     elif action == "transfer":
-        outcome = engine.transfer(
-            db,
+        outcome = grouped(
+            engine.transfer,
             ticket_id,
             service=body.service,
             counter_id=body.counter,
@@ -201,9 +219,11 @@ def ticket_action(ticket_id: int, action: str):
             reason=body.reason,
         )
     elif action == "return":
-        outcome = engine.return_to_queue(db, ticket_id, user_id=uid, reason=body.reason)
+        outcome = grouped(engine.return_to_queue, ticket_id, user_id=uid, reason=body.reason)
+    elif action == "undo":
+        outcome = grouped(engine.undo, ticket_id, user_id=uid)
     else:
-        outcome = engine.cancel(db, ticket_id, user_id=uid, reason=body.reason)
+        outcome = grouped(engine.cancel, ticket_id, user_id=uid, reason=body.reason)
     publish(outcome)
     extra = {}
     if "from_ticket" in outcome.extra:
@@ -219,7 +239,7 @@ def counter_call_next(counter_id: int):
     principal = current_principal()
     _office_counter(principal, counter_id)
     read_body()
-    outcome = publish(engine.call_next(get_db(), counter_id, user_id=principal.user_id))
+    outcome = publish(grouped(engine.call_next, counter_id, user_id=principal.user_id))
     return ok(ticket=ticket_json(outcome.ticket))
 
 
@@ -227,17 +247,17 @@ def counter_call_next(counter_id: int):
 @allow("officer")
 @accepts(CallBody)
 def counter_call_ticket(counter_id: int):
-    """Call a specific waiting ticket out of order, with a reason."""
+    """Call a specific waiting ticket out of order, or today's no-show again, with a reason."""
     principal = current_principal()
     counter = _office_counter(principal, counter_id)
     body: CallBody = read_body()
     db = get_db()
     ticket_id = body.ticket
-    if isinstance(ticket_id, str):  # a code: the office's latest waiting ticket with it
-        ticket_id = engine.find_waiting_code(db, counter["office_id"], ticket_id)
+    if isinstance(ticket_id, str):  # a code: the latest waiting ticket, or today's no-show
+        ticket_id = engine.find_code_to_call(db, counter["office_id"], ticket_id)
     _office_ticket(principal, ticket_id)
     outcome = publish(
-        engine.call_ticket(db, counter_id, ticket_id, body.reason, user_id=principal.user_id)
+        grouped(engine.call_ticket, counter_id, ticket_id, body.reason, user_id=principal.user_id)
     )
     return ok(ticket=ticket_json(outcome.ticket))
 
@@ -246,7 +266,8 @@ def counter_call_ticket(counter_id: int):
 @allow("officer")
 @accepts(COUNTER_ACTION_BODIES, per="action")
 def counter_action(counter_id: int, action: str):
-    """open, close, pause (with a reason) or resume a counter."""
+    """open (``takeover`` for a counter another officer holds), close, pause (with a
+    reason) or resume a counter."""
     principal = current_principal()
     _office_counter(principal, counter_id)
     if action not in COUNTER_ACTION_BODIES:
@@ -254,13 +275,13 @@ def counter_action(counter_id: int, action: str):
     body = read_body()
     db, uid = get_db(), principal.user_id
     if action == "pause":
-        outcome = engine.pause(db, counter_id, body.reason, user_id=uid)
+        outcome = grouped(engine.pause, counter_id, body.reason, user_id=uid)
     elif action == "resume":
-        outcome = engine.resume(db, counter_id, user_id=uid)
+        outcome = grouped(engine.resume, counter_id, user_id=uid)
     elif action == "open":
-        outcome = engine.open_counter(db, counter_id, user_id=uid)
+        outcome = grouped(engine.open_counter, counter_id, user_id=uid, takeover=body.takeover)
     else:
-        outcome = engine.close_counter(db, counter_id, user_id=uid)
+        outcome = grouped(engine.close_counter, counter_id, user_id=uid)
     publish(outcome)
     return ok(counter=office_queries.counter_view(db, counter_id))
 

@@ -1,8 +1,11 @@
 """Who may call what: session login for pages, bearer tokens for devices and API clients.
 
 Every view declares its callers with ``@allow(...)``: user roles (officer,
-manager, admin) and device kinds (kiosk, display, printer). Roles nest:
-a manager may do what an officer may, an admin what a manager may.
+manager, admin, province) and device kinds (kiosk, display, printer,
+rating). Roles nest: a manager may do what an officer may, an admin what a
+manager may. ``province`` stands apart: it may call only the views that name
+it (the read-only pages of the offices it was given), and every write it
+sends is refused before any view runs (``refuse_read_only_writes``).
 
 A browser session is a server-side record (``engine.access``): the signed
 cookie holds only its random key (``sid``) and the CSRF token, so logging
@@ -41,7 +44,14 @@ ROLE_RANK = {"officer": 1, "manager": 2, "admin": 3}
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # Forms that start a session need their CSRF token even when the browser has none yet
 # (a forged login or pairing would put the victim's browser in someone else's session).
-SESSION_STARTERS = ("auth.login", "kiosk.pair_confirm", "display.pair_confirm")
+SESSION_STARTERS = (
+    "auth.login",
+    "kiosk.pair_confirm",
+    "display.pair_confirm",
+    "counter.rating_pair_confirm",
+)
+# What a read-only caller may still send: ending its session, or starting another one.
+READ_ONLY_WRITES = ("auth.logout", "auth.login")
 
 
 def current_principal() -> Principal | None:
@@ -68,6 +78,8 @@ def permits(principal: Principal | None, allowed: tuple[str, ...]) -> bool:
         return False
     if principal.kind == "device":
         return principal.role in allowed
+    if principal.is_province:  # outside the nesting: only where a view names it
+        return "province" in allowed
     rank = ROLE_RANK[principal.role]
     return any(ROLE_RANK.get(a, 99) <= rank for a in allowed)
 
@@ -156,6 +168,18 @@ def check_csrf() -> None:
         )
 
 
+def refuse_read_only_writes() -> None:
+    """Refuse every state-changing request of a read-only caller (a province user), whatever
+    the view: the one place that makes "read-only" hold for the pages and the API alike."""
+    if request.method in SAFE_METHODS or request.endpoint in READ_ONLY_WRITES:
+        return
+    principal = current_principal()
+    if principal is not None and principal.read_only:
+        raise ForbiddenError(
+            "Tài khoản cấp tỉnh chỉ được xem, không được thay đổi", "Province users are read-only"
+        )
+
+
 def _begin_session(user_id: int | None = None, device_id: int | None = None) -> None:
     """A fresh session for this browser (a new key: no fixation), ending the one it had."""
     old = session.get("sid")
@@ -176,9 +200,11 @@ def pairing_page(token: str, kind: str, action: str):
     if principal is None or principal.kind != "device" or principal.role != kind:
         return None
     from ..engine.lookups import get_office
+    from ..queries.office import counter_row
 
     current = current_principal()
     signed_in = current.name if current is not None and current.kind == "user" else ""
+    counter = counter_row(get_db(), principal.counter_id) if principal.counter_id else None
     return render_template(
         "xephang/pair.html",
         kind=kind,
@@ -187,6 +213,7 @@ def pairing_page(token: str, kind: str, action: str):
         signed_in=signed_in,
         office=get_office(get_db(), principal.office_id),
         device_name=principal.name,
+        counter=counter,
     )
 
 
@@ -243,7 +270,11 @@ def login():
             _begin_session(user_id=user["id"])
             if next_url:
                 return redirect(next_url)
-            home = "manager.dashboard" if user["role"] in ("manager", "admin") else "counter.index"
+            home = {
+                "manager": "manager.dashboard",
+                "admin": "manager.dashboard",
+                "province": "manager.province",
+            }.get(user["role"], "counter.index")
             return redirect(url_for(home))
         access.record_login_failure(db, username, address)
         error = "Sai tên đăng nhập hoặc mật khẩu / Wrong username or password"
@@ -264,6 +295,7 @@ def logout():
 def init_app(app: Flask) -> None:
     """Check CSRF before every request; give templates the token and the caller."""
     app.before_request(check_csrf)
+    app.before_request(refuse_read_only_writes)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["current_principal"] = current_principal
     app.register_blueprint(bp)

@@ -48,6 +48,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    StrictBool,
     StringConstraints,
     ValidationError,
     WithJsonSchema,
@@ -391,6 +392,20 @@ class ReasonBody(Body):
     reason: Text | None = Field(None, title="lý do")
 
 
+class OpenBody(Body):
+    """Opening a counter; another officer's counter only with ``takeover`` (logged)."""
+
+    takeover: bool = Field(
+        False, title="nhận quầy", description="take over a counter another officer holds"
+    )
+
+
+class ReprintBody(Body):
+    """Print a citizen's ticket again, at a counter (its printer, else the kiosk's)."""
+
+    counter: OptionalId = Field(None, title="quầy", description="the counter asking (its printer)")
+
+
 class RatingBody(Body):
     """A citizen's rating of a finished visit, from the tracker page."""
 
@@ -398,6 +413,28 @@ class RatingBody(Body):
     comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] = Field(
         "", title="góp ý"
     )
+
+
+class TabletRatingBody(Body):
+    """A citizen's rating at the counter's tablet, of the ticket the counter just finished."""
+
+    ticket: Id = Field(title="vé", description="the ticket the tablet was asked to rate")
+    level: Id = Field(title="mức đánh giá", description="a level of the office's scale")
+    attributes: dict[Annotated[str, StringConstraints(max_length=30)], StrictBool] = Field(
+        default_factory=dict,
+        title="tiêu chí",
+        description="answers to the office's rating attributes: key -> true (good) / false",
+        max_length=20,
+    )
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] = Field(
+        "", title="góp ý"
+    )
+
+
+class DossierBody(Body):
+    """The dossier code (mã hồ sơ) of a ticket being served or done, typed or scanned."""
+
+    dossier_code: RequiredText = Field(title="mã hồ sơ", description="the dossier code")
 
 
 # The body of each action of /tickets/<id>/<action> and /counters/<id>/<action>.
@@ -409,9 +446,10 @@ TICKET_ACTION_BODIES: dict[str, type[Body]] = {
     "transfer": TransferBody,
     "return": ReasonBody,
     "cancel": ReasonBody,
+    "undo": NoBody,
 }
 COUNTER_ACTION_BODIES: dict[str, type[Body]] = {
-    "open": NoBody,
+    "open": OpenBody,
     "close": NoBody,
     "pause": PauseBody,
     "resume": NoBody,

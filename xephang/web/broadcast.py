@@ -9,6 +9,8 @@ Rooms (``docs/realtime.md`` is the contract):
 - ``board:<office>``: what a waiting room may see (board links, paired displays
   and kiosks): ``engine.views.public_event``, codes, counters, counts only;
 - ``ticket:<id>``: the tracker of a ticket: public events of that ticket;
+- ``tablet:<counter>``: a counter's rating tablet: public events of that counter
+  (its calls, finishes and ratings), never staff text;
 - ``service:<id>``: trackers of waiting tickets: one ``queue_moved`` per change
   of the line instead of one emit per waiting ticket.
 
@@ -50,6 +52,10 @@ def service_room(service_id: int) -> str:
     return f"service:{service_id}"
 
 
+def tablet_room(counter_id: int) -> str:
+    return f"tablet:{counter_id}"
+
+
 def _with_counts(payload: dict, waiting: dict[str, int], settings: dict | None) -> dict:
     """The waiting counts after the event and, for a call, the announcement."""
     payload["waiting"] = waiting
@@ -86,6 +92,7 @@ def broadcast_with(db, events: list[dict]) -> None:
             public = [board_room(office_id)]
             if event.get("counter_id"):
                 staff.append(counter_room(event["counter_id"]))
+                public.append(tablet_room(event["counter_id"]))
             if event.get("ticket_id"):
                 public.append(ticket_room(event["ticket_id"]))
             socketio.emit(

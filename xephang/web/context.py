@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import current_app, g, has_app_context, request
 
 from .. import formats
 from ..clock import shown, shown_day, written_day
 from ..config import parse_rate
 from ..engine import Outcome
 from ..engine.booking import identity_key as derive_identity_key
-from ..storage import ConnectionPool
+from ..storage import ConnectionPool, GroupCommit
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -28,6 +28,10 @@ def init_app(app) -> None:
     """Return each request's connection to the pool when its context ends; after a change,
     let the revocation listeners (the realtime hub) act on what it ended."""
     app.teardown_appcontext(close_db)
+    if app.config.get("GROUP_COMMIT"):
+        app.extensions["xephang.group_commit"] = GroupCommit(
+            app.config["DB"], int(app.config["BUSY_TIMEOUT_MS"]), offload=off_loop
+        )
     app.jinja_env.filters.update(FILTERS)
     app.extensions.setdefault("xephang.revocation_listeners", [])
     app.after_request(_after_change)
@@ -51,6 +55,41 @@ def blocking(fn, *args, **kwargs):
     import gevent
 
     return gevent.get_hub().threadpool.apply(fn, args, kwargs)
+
+
+def off_loop(fn, *args):
+    """``fn(*args)`` in a real thread when serving under gevent (a commit's fsync then
+    stalls no other request); called directly otherwise."""
+    from gevent import monkey
+
+    if not monkey.is_module_patched("socket"):
+        return fn(*args)
+    import gevent
+
+    return gevent.get_hub().threadpool.apply(fn, args)
+
+
+def grouped(fn, *args, **kwargs):
+    """Run the engine operation ``fn(db, *args, **kwargs)`` in this process's group commit
+    (``storage.GroupCommit``): with the writes that arrive at the same time, in one
+    transaction, each in its own savepoint; returns once that transaction is durable.
+
+    Without GROUP_COMMIT, on the request's own connection. The job may run in another
+    request's greenlet (the one leading the group): it may use ``current_app``, never
+    ``request`` or ``g``; give it what it needs from its request as arguments.
+    """
+    committer = current_app.extensions.get("xephang.group_commit")
+    if committer is None:
+        return fn(get_db(), *args, **kwargs)
+    app = current_app._get_current_object()
+
+    def job(db):
+        if has_app_context():  # the leader's request context, of the same app
+            return fn(db, *args, **kwargs)
+        with app.app_context():
+            return fn(db, *args, **kwargs)
+
+    return committer.run(job)
 
 
 def _pool() -> ConnectionPool:

@@ -5,7 +5,8 @@ cookie: a user (session or ``{"token": <bearer>}``) for their office's staff
 room; a paired display or kiosk (session or ``{"token": <device token>}``)
 and a public board (``{"board": <board id>}``) for its office's board room,
 read-only; a tracker (``{"visit": <tracker token>}``) for its own tickets
-only. What each room receives is in ``broadcast``; a browser's handshake
+only; a counter's rating tablet (session or device token) for that counter's
+public events only. What each room receives is in ``broadcast``; a browser's handshake
 must come from the server's own origin (``SOCKET_ORIGINS``); open sockets
 end when their access does (``revocations``).
 """
@@ -19,6 +20,7 @@ from flask import Flask, current_app, request
 from flask_socketio import ConnectionRefusedError, join_room, leave_room
 
 from .. import engine
+from ..engine import accounts
 from ..engine.accounts import Principal
 from ..engine.lookups import storable_id
 from ..engine.views import public_snapshot
@@ -26,14 +28,23 @@ from ..errors import QueueError
 from ..queries import office as office_queries
 from ..queries import people
 from ..queries import queue as queue_queries
+from ..queries import ratings as rating_queries
 from ..reports.live import board_snapshot
-from . import broadcast, revocations
+from . import broadcast, metrics, revocations
 from .auth import current_principal
-from .broadcast import board_room, counter_room, service_room, staff_room, ticket_room
+from .broadcast import (
+    board_room,
+    counter_room,
+    service_room,
+    staff_room,
+    tablet_room,
+    ticket_room,
+)
 from .context import get_db
 from .extensions import socketio
 
 OFFICE_DEVICES = ("display", "kiosk")
+TABLET_TOUCH_S = 30.0  # a tablet's sync records it as seen at most this often
 SYNC_LIMIT, SYNC_WINDOW_S = 20, 10.0  # well above what live.js asks for (it coalesces)
 
 
@@ -41,12 +52,13 @@ SYNC_LIMIT, SYNC_WINDOW_S = 20, 10.0  # well above what live.js asks for (it coa
 class LiveClient:
     """One connected socket: who it is and which office it may follow."""
 
-    kind: str  # user, device, board or tracker
+    kind: str  # user, device, board, tracker or tablet
     office_id: int | None
     principal: Principal | None = None
     visit_token: str | None = None
     rooms: set[str] = field(default_factory=set)
     syncs: list[float] = field(default_factory=list)
+    touched: float = 0.0
 
     @property
     def is_staff(self) -> bool:
@@ -122,6 +134,8 @@ def _principal_client(principal) -> LiveClient | None:
     if principal is None:
         return None
     if principal.kind == "device":
+        if principal.role == "rating" and principal.counter_id:
+            return LiveClient("tablet", principal.office_id, principal)
         if principal.role not in OFFICE_DEVICES:
             return None
         return LiveClient("device", principal.office_id, principal)
@@ -155,6 +169,8 @@ def join_visit(db, client: LiveClient, token: str) -> list[str]:
 
 
 def may_follow_office(client: LiveClient, office_id: int) -> bool:
+    if client.kind == "tablet":  # its counter's room only
+        return False
     if client.kind in ("board", "tracker"):
         return client.office_id == office_id
     return client.principal.may_access_office(office_id)
@@ -173,7 +189,9 @@ def join_counter(client: LiveClient, counter_id) -> str:
 
 
 def _refuse(status: int, error: str):
-    clients().pop(request.sid, None)
+    client = clients().pop(request.sid, None)
+    if client is not None:
+        metrics.socket_connected(client.kind, -1)
     return ConnectionRefusedError({"error": error, "status": status})
 
 
@@ -189,15 +207,22 @@ def on_connect(auth=None):
     if client is None:
         raise ConnectionRefusedError({"error": "unauthorized", "status": 401})
     clients()[request.sid] = client
+    metrics.socket_connected(client.kind, 1)
     auth = auth if isinstance(auth, dict) else {}
     if client.kind == "tracker":
         join_visit(get_db(), client, client.visit_token)
         return True
+    if client.kind == "tablet":
+        enter(client, tablet_room(client.principal.counter_id))
+        return True
     if client.office_id is None and auth.get("office") is not None and client.is_staff:
-        try:  # an admin of every office picks one
-            client.office_id = message_id(auth["office"])
+        try:  # an admin of every office, or a province user, picks one of its offices
+            office_id = message_id(auth["office"])
         except ValueError:
             raise _refuse(400, "bad office") from None
+        if not client.principal.may_access_office(office_id):
+            raise _refuse(403, "other office")
+        client.office_id = office_id
     if client.office_id is not None:
         enter(client, client.office_room(client.office_id))
     if auth.get("counter") is not None:
@@ -211,7 +236,9 @@ def on_connect(auth=None):
 @socketio.on("disconnect")
 def on_disconnect(*_args):
     """Forget the socket (Socket.IO leaves its rooms by itself)."""
-    clients().pop(request.sid, None)
+    client = clients().pop(request.sid, None)
+    if client is not None:
+        metrics.socket_connected(client.kind, -1)
 
 
 def _fail(status: int, error: str) -> dict:
@@ -287,12 +314,29 @@ def on_sync(data=None):
             db, client.visit_token, current_app.config["DEFAULT_SERVICE_TIME_S"]
         )
         return {"ok": True, "tracker": state, "seq": state["seq"] if state else 0}
+    if client.kind == "tablet":
+        return _tablet_sync(db, client)
     if client.office_id is None:
         return _fail(400, "join an office first")
     snap = board_snapshot(db, client.office_id)
     if not client.is_staff:
         snap = public_snapshot(snap)
+    if client.kind == "device" and client.principal.role == "display":
+        snap["zone"] = people.device_zone(db, client.principal.device_id)  # set in setup
     return {"ok": True, "snapshot": snap, "seq": snap["seq"]}
+
+
+def _tablet_sync(db, client: LiveClient) -> dict:
+    """A rating tablet's state (its counter, officer, current ticket, the ticket to rate);
+    the sync also records the tablet as seen for the dashboard."""
+    now = time.monotonic()
+    if now - client.touched >= TABLET_TOUCH_S:
+        client.touched = now
+        accounts.touch_device(db, client.principal.device_id)
+    state = rating_queries.tablet_state(
+        db, client.principal.counter_id, current_app.config["RATING_TABLET_WINDOW_S"]
+    )
+    return {"ok": True, "tablet": state, "seq": state["seq"]}
 
 
 def init_app(app: Flask) -> None:

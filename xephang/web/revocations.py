@@ -16,6 +16,7 @@ import logging
 from flask import Flask, current_app
 
 from ..engine import access
+from . import metrics
 from .context import get_db
 from .extensions import socketio
 
@@ -51,7 +52,8 @@ def apply_revocations() -> int:
     for _id, kind, ref in rows:
         for sid, client in list(live.items()):
             if _matches(client, kind, ref):
-                live.pop(sid, None)
+                if live.pop(sid, None) is not None:
+                    metrics.socket_connected(client.kind, -1)
                 socketio.server.disconnect(sid, namespace="/")
                 ended += 1
     return ended

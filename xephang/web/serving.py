@@ -69,31 +69,45 @@ def handler_class(request_timeout_s: float | None = None):
     return NoDelayHandler
 
 
-def make_server(app: Flask, host: str, port: int):
-    """The gevent WSGI server for the app (HTTP, long-polling and WebSocket)."""
+def make_server(app: Flask, host: str, port: int, listener=None):
+    """The gevent WSGI server for the app (HTTP, long-polling and WebSocket), on
+    (host, port) or on an already bound ``listener`` socket (a worker of several)."""
     from gevent import pywsgi
 
+    options = server_options(app)
+    if listener is not None:
+        options.pop("backlog")  # the socket was bound, and its backlog set, by the supervisor
     return pywsgi.WSGIServer(
-        (host, port),
+        listener if listener is not None else (host, port),
         app,
         handler_class=handler_class(float(app.config.get("REQUEST_TIMEOUT_S") or 0)),
         log=None,
-        **server_options(app),
+        **options,
     )
 
 
-def run_production(app: Flask, socketio: SocketIO, host: str, port: int) -> None:
-    """Serve until interrupted (``socketio`` is bound to ``app``; its middleware is in place)."""
+def run_production(
+    app: Flask, socketio: SocketIO, host: str, port: int, listener=None, extra_ports=()
+) -> None:
+    """Serve until interrupted (``socketio`` is bound to ``app``; its middleware is in place).
+
+    ``listener``: a socket bound by the process that started this one (the shared port
+    of `xephang serve --workers N`); ``extra_ports``: more ports this process alone
+    listens on (a worker's own port, for a proxy's sticky routing).
+    """
     if socketio.server is None or socketio.server.eio.async_mode != "gevent":
         # not under gevent (e.g. ASYNC_MODE=threading): let Flask-SocketIO pick the server
         socketio.run(app, host=host, port=port, log_output=False, use_reloader=False)
         return
     files = raise_open_files_limit(int(app.config.get("SERVER_WORKER_CONNECTIONS") or 10000) + 1024)
-    server = make_server(app, host, port)
+    server = make_server(app, host, port, listener)
+    for extra in extra_ports:
+        make_server(app, host, extra).start()
     log.info(
-        "gevent server on %s:%s, up to %s connections, %s open files",
+        "gevent server on %s:%s%s, up to %s connections, %s open files",
         host,
         port,
+        "".join(f" and :{p}" for p in extra_ports),
         server_options(app)["spawn"],
         files,
     )

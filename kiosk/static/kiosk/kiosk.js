@@ -1,6 +1,8 @@
 // The kiosk screen: choose a service (optionally a priority group), show the ticket,
-// follow its printing, offer the optional phone step (SMS/Zalo, with consent), go back to
-// the start by itself. No library, no network but the app.
+// follow its printing, offer "Hủy số này" for a few seconds (a mis-tap) and the optional
+// phone step (SMS/Zalo, with consent), go back to the start (in Vietnamese) by itself,
+// and when idle whatever is on screen. Closed, it says until when. No library, no
+// network but the app.
 (function () {
   "use strict";
   var U = window.XephangUtil;
@@ -9,7 +11,8 @@
   var body = document.body;
   var screens = ["start", "priority", "ticket", "closed", "phone"].filter(function (s) { return $(s); });
   var state = { priority: null, open: $("closed").hidden, resetTimer: null, countdown: null,
-                printTimer: null, busy: false, ticketId: null, phone: "" };
+                printTimer: null, busy: false, cancelTimer: null, ticket: null, idleTimer: null,
+                ticketId: null, phone: "" };
 
   var MESSAGES = {
     daily_cap: ["Đã hết số hôm nay cho dịch vụ này", "No more tickets today for this service"],
@@ -24,6 +27,7 @@
               "Cannot reach the server, please try again or ask staff"],
     other: ["Có lỗi xảy ra, vui lòng thử lại", "Something went wrong, please try again"]
   };
+  var DAYS_CLOSED = ["Nghỉ", "Closed"];
   var PRINT = {
     queued: ["Đang in vé…", "Printing your ticket…"],
     done: ["Mời nhận vé in bên dưới", "Please take your printed ticket below"],
@@ -63,13 +67,16 @@
     clearTimeout(state.resetTimer);
     clearInterval(state.countdown);
     clearTimeout(state.printTimer);
+    clearInterval(state.cancelTimer);
     state.printTimer = null;
+    $("t-cancel").hidden = true;
   }
 
   function reset() {
     clearTimers();
     state.priority = null;
     clearPhone();  // the next citizen must never see this one's number
+    state.ticket = null;
     $("priority-banner").hidden = true;
     $("t-countdown").textContent = "";
     setLang("vi");
@@ -104,12 +111,69 @@
     bilingual($("t-nocounter"), [w.vi, w.en]);
     $("t-nocounter").hidden = w.kind !== "no_counter";
     $("t-qr").src = t.qr_url;
+    state.ticket = t;
     state.ticketId = t.id;
     if ($("t-phone")) { $("t-phone").hidden = false; $("t-phone-done").hidden = true; }
     show("ticket");
     printState(data.print.state);
-    scheduleReset(config.resetS);
+    scheduleReset(Math.max(config.resetS, config.cancelS));
+    offerCancel();
     if (data.print.id) { followPrint(data.print.id, Date.now()); }
+  }
+
+  // "Hủy số này": for config.cancelS seconds after issue the citizen may take it back.
+  function offerCancel() {
+    if (!config.cancelS) { return; }
+    var left = config.cancelS;
+    $("t-cancel").hidden = false;
+    $("t-cancel-left").textContent = "(" + left + ")";
+    clearInterval(state.cancelTimer);
+    state.cancelTimer = setInterval(function () {
+      left -= 1;
+      $("t-cancel-left").textContent = "(" + left + ")";
+      if (left <= 0) { clearInterval(state.cancelTimer); $("t-cancel").hidden = true; }
+    }, 1000);
+  }
+
+  function cancelTicket() {
+    var t = state.ticket;
+    if (!t || state.busy) { return; }
+    state.busy = true;
+    clearInterval(state.cancelTimer);
+    $("t-cancel").hidden = true;
+    U.postJson(config.cancelUrl + t.id + "/cancel", {}).then(function (r) {
+      return r.json().catch(function () { return { ok: false }; });
+    }).then(function (data) {
+      clearTimeout(state.printTimer);
+      if (data.ok) {
+        message(["Đã hủy số " + t.code + ". Xin mời chọn lại dịch vụ.",
+                 "Number " + t.code + " is cancelled. Please choose again."]);
+        $("message").dataset.kind = "cancelled";
+      } else {
+        message([data.error || MESSAGES.other[0], MESSAGES.other[1]]);
+      }
+    }).catch(function () {
+      message(MESSAGES.network);
+    }).then(function () { state.busy = false; state.ticket = null; });
+  }
+
+  function renderClosed(c) {  // why the kiosk is closed and when it opens again
+    if (!c) { return; }
+    var title = $("closed-title");
+    title.innerHTML = "";
+    bilingual(title, c.holiday !== null && c.holiday !== undefined
+      ? ["Hôm nay nghỉ lễ" + (c.holiday ? ": " + c.holiday : ""), "Closed today (holiday)"]
+      : ["Ngoài giờ làm việc", "The office is closed"]);
+    bilingual($("closed-next"), [c.next_vi || "", c.next_en || ""]);
+    var table = $("closed-hours");
+    if (!table) { return; }
+    Array.prototype.forEach.call(table.querySelectorAll("tr"), function (row, i) {
+      var d = c.week[i];
+      if (!d) { return; }
+      row.className = d.today ? "today" : "";
+      var cell = row.querySelector("td");
+      if (d.spans.length) { cell.textContent = d.spans.join(", "); } else { bilingual(cell, DAYS_CLOSED); }
+    });
   }
 
   function printState(s) {
@@ -230,6 +294,7 @@
         var idle = !$("start").hidden || !$("closed").hidden;
         if (data.menu_version !== config.menuVersion && idle) { window.location.reload(); return; }
         state.open = data.open;
+        renderClosed(data.closed);
         $("printer-down").hidden = !data.printer || data.printer.state !== "error";
         document.querySelectorAll(".k-service[data-service]").forEach(function (b) {
           var full = data.full.indexOf(Number(b.dataset.service)) !== -1;
@@ -276,10 +341,27 @@
     }
     if (button.id === "p-send") { sendPhone(); return; }
     if (button.id === "p-skip") { clearPhone(); show("ticket"); scheduleReset(config.resetS); return; }
-    if (button.id === "t-done" || button.dataset.back !== undefined) { reset(); }
+    if (button.id === "t-cancel") { cancelTicket(); return; }
+    // data-home, not data-back: forms.js takes data-back to go back in history, which on a
+    // kiosk is the pairing page
+    if (button.id === "t-done" || button.dataset.home !== undefined) { reset(); }
   });
   document.addEventListener("contextmenu", function (e) { e.preventDefault(); });
   if ($("p-consent")) { $("p-consent").addEventListener("change", phoneReady); }
+
+  // Idle: whatever happened (English chosen, a priority group, a message), the next
+  // citizen finds the start screen in Vietnamese.
+  function idle() {
+    clearTimeout(state.idleTimer);
+    state.idleTimer = setTimeout(function () {
+      if (!state.busy) { reset(); }
+      idle();
+    }, config.idleS * 1000);
+  }
+  ["pointerdown", "keydown", "touchstart"].forEach(function (name) {
+    document.addEventListener(name, idle, { capture: true, passive: true });
+  });
+  idle();
 
   tickClock();
   setInterval(tickClock, 15000);

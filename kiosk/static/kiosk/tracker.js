@@ -3,6 +3,8 @@
 // locally from queue_moved (XephangLive.applyMove, no request per move), poll as a safety
 // net (slowly while live), send the one rating, and subscribe to (or stop) messages about
 // the turn: Web Push through the service worker /t/sw.js, or a phone / e-mail with consent.
+// It says when it is offline, and when the citizen is called it rings (once the citizen
+// allowed sound: phones need a tap) and flashes the screen, besides vibrating.
 (function () {
   "use strict";
   var U = window.XephangUtil, RULES = window.XephangRules;
@@ -17,7 +19,38 @@
   var lastStatus = config.state.ticket.status;
   var lastTicket = config.state.ticket.id;
   var lastWaiting = config.state.people_ahead != null;
-  var live = null, online = false;
+  var live = null, online = false, fetched = true, audio = null, rings = 0;
+
+  function showOffline() {  // the socket is down, or the last fetch failed
+    var socketDown = live && !online;
+    $("offline").hidden = !(socketDown || !fetched);
+  }
+
+  function ring() {  // a chime of three notes, from Web Audio (no file to fetch offline)
+    if (!audio) { return; }
+    rings += 1;
+    try {
+      var t = audio.currentTime + 0.05;
+      [880, 660, 990].forEach(function (hz, i) {
+        var osc = audio.createOscillator(), gain = audio.createGain();
+        osc.frequency.value = hz;
+        gain.gain.setValueAtTime(0.0001, t + i * 0.35);
+        gain.gain.exponentialRampToValueAtTime(0.4, t + i * 0.35 + 0.03);
+        gain.gain.exponentialRampToValueAtTime(0.0001, t + i * 0.35 + 0.32);
+        osc.connect(gain); gain.connect(audio.destination);
+        osc.start(t + i * 0.35); osc.stop(t + i * 0.35 + 0.34);
+      });
+    } catch (e) { /* no audio: the flash and the vibration remain */ }
+  }
+
+  function alertCalled() {
+    var flash = $("flash");
+    flash.hidden = false;
+    flash.classList.remove("on"); void flash.offsetWidth; flash.classList.add("on");
+    document.body.dataset.alerted = String(Number(document.body.dataset.alerted || 0) + 1);
+    ring();
+    if (navigator.vibrate) { navigator.vibrate([400, 200, 400]); }
+  }
 
   function showQueue(s) {
     $("ahead").textContent = s.people_ahead;
@@ -31,6 +64,14 @@
   function render(s) {
     var t = s.ticket;
     $("code").textContent = t.code;
+    // a transfer gives the visit a new ticket of another service: say which, now
+    $("service").textContent = t.service.name_vi;
+    if (t.service.name_en) {
+      var en = document.createElement("span");
+      en.lang = "en";
+      en.textContent = " / " + t.service.name_en;
+      $("service").appendChild(en);
+    }
     $("status").dataset.status = t.status;
     document.querySelector("main.tr").dataset.status = t.status;
     $("status-vi").textContent = s.message_vi;
@@ -43,9 +84,9 @@
     $("rating").hidden = !s.rating.allowed;
     $("rated").hidden = s.rating.level === null;
     renderNotify(s.notify);
-    if (t.status === "called" && lastStatus !== "called" && navigator.vibrate) {
-      navigator.vibrate([400, 200, 400]);
-    }
+    if (t.status === "called" && lastStatus !== "called") { alertCalled(); }
+    $("sound-on").hidden = !!audio || t.status !== "waiting";
+    $("sound-ready").hidden = !audio || t.status !== "waiting";
     lastStatus = t.status;
     // transferred, called or back in the queue: sync, which re-joins the right ticket and
     // service rooms (and fetches the state again once they are joined)
@@ -97,8 +138,9 @@
     clearTimeout(pending);
     return fetch(config.stateUrl, { headers: { Accept: "application/json" }, cache: "no-store" })
       .then(function (r) { return r.json(); })
-      .then(function (s) { if (s.ok && adopt(s)) { stale = true; } })
-      .catch(function () { /* offline for a moment: the next poll tries again */ })
+      .then(function (s) { fetched = true; if (s.ok && adopt(s)) { stale = true; } })
+      .catch(function () { fetched = false; /* offline for a moment: the next poll tries again */ })
+      .then(function () { showOffline(); })
       .then(function () {
         // a finished visit changes no more (but for the rating): poll slowly
         var over = RULES.states[lastStatus] && RULES.states[lastStatus].final;
@@ -206,6 +248,19 @@
     }
   });
 
+  $("sound-on").addEventListener("click", function () {
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) { return; }
+    audio = audio || new Ctx();
+    audio.resume().then(function () {
+      $("sound-on").hidden = true;
+      $("sound-ready").hidden = false;
+      ring();  // what it will sound like
+    }).catch(function () {});
+  });
+  window.addEventListener("offline", function () { fetched = false; showOffline(); });
+  window.addEventListener("online", function () { soon(); });
+
   pace(state);
   renderNotify(state.notify);
   if (window.io && window.XephangLive) {
@@ -217,6 +272,7 @@
         var was = online;
         online = s === "online";
         $("live").classList.toggle("on", online);
+        showOffline();
         if (was && !online) {  // offline: back to the quick poll
           clearTimeout(pending);
           pending = setTimeout(refresh, POLL_MS);
@@ -229,4 +285,5 @@
     });
   }
   pending = setTimeout(refresh, POLL_MS);
+  window.xephangTracker = {rings: function () { return rings; }};
 })();

@@ -94,12 +94,12 @@
   function renderDevices() {
     var body = document.querySelector("#devices tbody");
     body.textContent = "";
-    var kinds = {kiosk: "Kiosk", display: "Màn hình", printer: "Máy in"};
+    var kinds = {kiosk: "Kiosk", display: "Màn hình", printer: "Máy in", rating: "Máy đánh giá"};
     data.devices.forEach(function (d) {
       var tr = el("tr", {"class": d.problem ? "warn" : ""});
       tr.appendChild(el("td", {}, kinds[d.kind] || d.kind));
       tr.appendChild(el("td", {}, d.name));
-      tr.appendChild(el("td", {}, d.problem || "Hoạt động"));
+      tr.appendChild(el("td", {}, d.problem || "Hoạt động" + (d.status_vi && d.status_vi !== "—" ? " · " + d.status_vi : "")));
       tr.appendChild(el("td", {}, d.last_seen_shown || "—"));
       body.appendChild(tr);
     });

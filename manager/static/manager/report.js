@@ -21,36 +21,58 @@
     });
   });
 
-  if (!window.Chart) return;
+  if (!window.Chart || !document.getElementById("chart-data")) return;  // no report: an error
   var data = U.pageData("chart-data");
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
   Chart.defaults.animation = false;
   Chart.defaults.locale = "vi-VN";  // axis and tooltip numbers with a decimal comma
   var min = function (s) { return s === null ? null : Math.round(s / 6) / 10; };
-  new Chart(document.getElementById("chart-daily"), {
+  var pct = function (x) { return x === null ? null : Math.round(x * 1000) / 10; };
+  // One day of data is one point: the target then draws as a wide dash, not nothing.
+  var oneDay = data.daily.length === 1;
+  var daily = new Chart(document.getElementById("chart-daily"), {
     type: "line",
     data: {
       labels: data.daily.map(function (d) { return d.label; }),
       datasets: [
         {label: "Chờ TB mỗi lượt (phút)", data: data.daily.map(function (d) { return min(d.avg_wait_s); }),
-         borderColor: "#0b5cad", backgroundColor: "#0b5cad", spanGaps: true, tension: 0.2},
+         borderColor: "#0b5cad", backgroundColor: "#0b5cad", spanGaps: true, tension: 0.2,
+         pointRadius: oneDay ? 6 : 3},
         {label: "Chỉ tiêu (phút)", data: data.daily.map(function (d) { return min(d.target_wait_s); }),
-         borderColor: "#b00020", borderDash: [6, 4], pointRadius: 0, stepped: true}
+         borderColor: "#b00020", backgroundColor: "#b00020", borderDash: [6, 4], stepped: true,
+         borderWidth: 2, pointStyle: "line", pointRadius: oneDay ? 60 : 0, pointBorderWidth: oneDay ? 3 : 1}
       ]
     },
-    options: {responsive: true, scales: {y: {beginAtZero: true, title: {display: true, text: "phút"}}}}
+    options: {responsive: true, scales: {x: {offset: oneDay},
+                                          y: {beginAtZero: true, title: {display: true, text: "phút"}}}}
   });
-  new Chart(document.getElementById("chart-services"), {
+
+  // Long names (a service, an officer) wrap onto lines instead of being cut at the edge.
+  function wrap(label, width) {
+    var words = String(label).split(/\s+/), lines = [], line = "";
+    words.forEach(function (w) {
+      if (line && (line + " " + w).length > width) { lines.push(line); line = w; }
+      else { line = line ? line + " " + w : w; }
+    });
+    if (line) lines.push(line);
+    return lines;
+  }
+  var labels = data.groups.map(function (g) { return wrap(g.label, 28); });
+  var lines = labels.reduce(function (n, l) { return n + l.length; }, 0);
+  document.getElementById("chart-groups-box").style.height = Math.max(220, 60 + lines * 18 + labels.length * 16) + "px";
+  var groups = new Chart(document.getElementById("chart-groups"), {
     type: "bar",
     data: {
-      labels: data.services.map(function (s) { return s.service; }),
+      labels: labels,
       datasets: [
         {label: "Lượt đạt chỉ tiêu chờ (%)", backgroundColor: "#1b7f3b",
-         data: data.services.map(function (s) { return s.share === null ? null : Math.round(s.share * 1000) / 10; })},
+         data: data.groups.map(function (g) { return pct(g.share); })},
         {label: "Hài lòng (%)", backgroundColor: "#f9a825",
-         data: data.services.map(function (s) { return s.satisfied === null ? null : Math.round(s.satisfied * 1000) / 10; })}
+         data: data.groups.map(function (g) { return pct(g.satisfied); })}
       ]
     },
-    options: {responsive: true, indexAxis: "y", scales: {x: {min: 0, max: 100}}}
+    options: {responsive: true, maintainAspectRatio: false, indexAxis: "y",
+              scales: {x: {min: 0, max: 100}, y: {ticks: {autoSkip: false}}}}
   });
+  window.xephangCharts = {daily: daily, groups: groups};
 })();

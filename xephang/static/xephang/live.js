@@ -21,7 +21,8 @@
  * it if their seq is newer than the state's. XephangLive.applyEvent(snapshot,
  * event) updates an office snapshot (waiting counts, counters, recent calls)
  * from one queue_event, for pages that render the board state; which events free a
- * counter is window.XephangRules.releases (xephang/engine/states.py).
+ * counter (XephangRules.releases) or seat a ticket at one (XephangRules.seats: a start,
+ * an undo) is the server's table (xephang/engine/states.py).
  * XephangLive.applyMove(tracker, move) updates a tracker state (from `sync`)
  * with one queue_moved: people_ahead ± 1 when the moving ticket's key is
  * ahead of the tracker's; returns false when the tracker should sync instead.
@@ -112,10 +113,16 @@
     };
   }
 
+  function rules() {
+    var found = global.XephangRules;
+    if (!found) throw new Error("live.js: load /xephang/rules.js first (window.XephangRules)");
+    return found;
+  }
   function releasesCounter(type) {  // the event frees the counter that held its ticket
-    var rules = global.XephangRules;
-    if (!rules) throw new Error("live.js: load /xephang/rules.js first (window.XephangRules)");
-    return rules.releases.indexOf(type) !== -1;
+    return rules().releases.indexOf(type) !== -1;
+  }
+  function seatsAtCounter(type) {   // after it a counter holds the ticket (start, undo)
+    return (rules().seats || []).indexOf(type) !== -1;
   }
 
   function applyEvent(snap, ev) {
@@ -133,7 +140,7 @@
       snap.recent_calls = [ev].concat((snap.recent_calls || []).filter(function (c) {
         return c.ticket_id !== ev.ticket_id || c.type !== "called" || ev.type !== "called";
       })).slice(0, 10);
-    } else if (ev.type === "started") {
+    } else if (seatsAtCounter(ev.type)) {
       if (counter) counter.current_ticket = t;
     } else if (releasesCounter(ev.type)) {
       if (counter && counter.current_ticket && counter.current_ticket.id === ev.ticket_id) {

@@ -1,0 +1,283 @@
+"""A counter an officer can trust, in a real Chromium: it fits 1366×768, V asks first, the
+last move is undone with Z, a no-show comes back, the banner tells the last result only,
+another officer's counter is taken over knowingly, an ended session says so."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tests.helpers import (
+    ARTIFACTS,
+    boxes_overlap,
+    issue_ticket,
+    open_counter,
+    outside_viewport,
+    press,
+)
+from xephang.storage import connect
+
+pytestmark = pytest.mark.e2e
+
+MESSAGE = "document.getElementById('message')"
+
+
+def message_has(page, text: str) -> None:
+    page.wait_for_function(f"!{MESSAGE}.hidden && {MESSAGE}.textContent.includes({text!r})")
+
+
+def current_is(page, code: str) -> None:
+    page.wait_for_function(f"document.getElementById('current-code').textContent === '{code}'")
+
+
+def fits(page) -> dict:
+    """The page's scroll size against the viewport, and what sticks out of it."""
+    size = page.evaluate(
+        """() => ({scroll: document.scrollingElement.scrollHeight, height: innerHeight,
+                   width: document.scrollingElement.scrollWidth, inner: innerWidth})"""
+    )
+    # inside a card that clips (overflow: hidden): the dossier field and the counter's
+    # state line must not fall below its bottom edge
+    clipped = page.evaluate(
+        """sel => [...document.querySelectorAll(sel)]
+          .filter(e => e.getClientRects().length)
+          .filter(e => e.getBoundingClientRect().bottom
+                       > e.closest('.card').getBoundingClientRect().bottom + 1)
+          .map(e => e.id || e.className)""",
+        "#dossier-code, #dossier-save, #dossier-for, #counter-state, .actions button",
+    )
+    return {
+        **size,
+        "cut": outside_viewport(page, "main .card, .actions button, .bar"),
+        "clipped": clipped,
+    }
+
+
+def test_the_counter_fits_1366x768_with_a_calm_placeholder(browser, live_server):
+    server = live_server
+    page = open_counter(browser, server)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    placeholder = page.locator("#current-code")
+    assert "empty" in placeholder.get_attribute("class")
+    assert "Chưa gọi ai" in placeholder.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "counter-1366-empty.png"))
+    empty_box = placeholder.bounding_box()
+    layout = fits(page)
+    assert layout["scroll"] <= layout["height"] and layout["width"] <= layout["inner"], layout
+    assert layout["cut"] == [] and layout["clipped"] == []
+    assert boxes_overlap(page, ".actions button") == []
+
+    for service in "AAAB":
+        issue_ticket(server, service=service)
+    page.wait_for_function("document.querySelectorAll('#next li button').length >= 4")
+    press(page, "n")
+    current_is(page, "A001")
+    page.screenshot(path=str(ARTIFACTS / "counter-1366-called.png"))
+    layout = fits(page)
+    assert layout["scroll"] <= layout["height"] and layout["cut"] == [], layout
+    assert layout["clipped"] == [], layout
+    # the ticket area keeps its place: the actions below do not jump
+    called_box = placeholder.bounding_box()
+    assert abs(called_box["y"] - empty_box["y"]) < 1
+
+
+def test_no_show_asks_first_is_undone_and_comes_back_the_same_day(browser, live_server):
+    server = live_server
+    page = open_counter(browser, server)
+    first, second = issue_ticket(server), issue_ticket(server)
+    page.wait_for_function(
+        f"document.getElementById('next').textContent.includes('{second['code']}')"
+    )
+    press(page, "n")
+    current_is(page, first["code"])
+    message_has(page, f"Đã gọi số {first['code']}")
+
+    # V asks: Esc keeps the citizen called
+    press(page, "v")
+    page.locator("#dlg-noshow").wait_for(state="visible")
+    assert first["code"] in page.inner_text("#noshow-text")
+    page.screenshot(path=str(ARTIFACTS / "counter-noshow-confirm.png"))
+    page.keyboard.press("Escape")
+    page.locator("#dlg-noshow").wait_for(state="hidden")
+    current_is(page, first["code"])
+    # V, V: confirmed. The banner says so, not "Đã gọi" any more.
+    press(page, "v")
+    page.locator("#dlg-noshow").wait_for(state="visible")
+    page.keyboard.press("v")
+    page.wait_for_function("document.getElementById('current-code').classList.contains('empty')")
+    message_has(page, f"Số {first['code']} vắng mặt")
+    assert "Đã gọi" not in page.inner_text("#message")
+    page.wait_for_function(
+        f"document.getElementById('no-shows').textContent.includes('{first['code']}')"
+    )
+    page.screenshot(path=str(ARTIFACTS / "counter-noshow-undo-offered.png"))
+
+    # Z: undone, back at the counter as called
+    press(page, "z")
+    current_is(page, first["code"])
+    message_has(page, "Đã hoàn tác")
+    # No-show again, then call-next: the undo is gone (something happened since)
+    press(page, "v")
+    page.locator("#dlg-noshow").wait_for(state="visible")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('current-code').classList.contains('empty')")
+    press(page, "n")
+    current_is(page, second["code"])
+    assert page.locator("#btn-undo").is_disabled()
+    press(page, "v")
+    page.keyboard.press("v")
+    page.wait_for_function("document.getElementById('current-code').classList.contains('empty')")
+
+    # the first no-show comes back to its original place from today's no-shows list
+    page.click(f"#no-shows button[data-return][data-code='{first['code']}']")
+    page.locator("#dlg-return").wait_for(state="visible")
+    assert "đúng chỗ cũ" in page.inner_text("#return-what")
+    page.fill("#dlg-return input[name=reason]", "Công dân đã quay lại")
+    page.keyboard.press("Enter")
+    message_has(page, f"Đã trả số {first['code']} về hàng chờ")
+    # and the second by calling it again (G with its code), with a reason
+    press(page, "g")
+    page.fill("#dlg-call input[name=ticket]", second["code"].lower())
+    page.fill("#dlg-call input[name=reason]", "Gọi lại số đã bỏ lỡ")
+    page.keyboard.press("Enter")
+    current_is(page, second["code"])
+    page.screenshot(path=str(ARTIFACTS / "counter-noshow-called-back.png"))
+    events = requests.get(
+        f"{server.url}/api/v1/tickets/{first['id']}", headers=server.officer, timeout=10
+    ).json()["ticket"]["events"]
+    assert [e["type"] for e in events] == [
+        "issued",
+        "called",
+        "no_show",
+        "undone",
+        "no_show",
+        "returned",
+    ]
+
+
+def test_the_banner_shows_the_last_result_only(browser, live_server):
+    server = live_server
+    page = open_counter(browser, server)
+    ticket = issue_ticket(server)
+    page.wait_for_function(
+        f"document.getElementById('next').textContent.includes('{ticket['code']}')"
+    )
+    press(page, "n")
+    message_has(page, "Đã gọi số")
+    # pause is refused while a citizen is called (as closing is), and says why
+    press(page, "p")
+    page.fill("#dlg-pause input[name=reason]", "Họp")
+    page.keyboard.press("Enter")
+    message_has(page, "trước khi tạm dừng")
+    page.wait_for_function(f"{MESSAGE}.classList.contains('error')")
+    # a success replaces the error
+    press(page, "s")
+    message_has(page, "Bắt đầu phục vụ")
+    assert "error" not in page.get_attribute("#message", "class")
+    press(page, "f")
+    page.keyboard.press("Enter")
+    message_has(page, "Đã kết thúc")
+    press(page, "p")
+    page.fill("#dlg-pause input[name=reason]", "Họp")
+    page.keyboard.press("Enter")
+    message_has(page, "Quầy tạm dừng")
+    press(page, "n")  # refused while paused
+    message_has(page, "đang tạm dừng")
+    press(page, "p")  # resume: the paused refusal does not stay
+    message_has(page, "tiếp tục nhận số")
+    assert "đang tạm dừng" not in page.inner_text("#message")
+    page.screenshot(path=str(ARTIFACTS / "counter-banner-after-resume.png"))
+
+
+def test_transfer_offers_other_services_and_reprints_the_new_ticket(browser, live_server):
+    server = live_server
+    page = open_counter(browser, server)
+    ticket = issue_ticket(server)
+    page.wait_for_function(
+        f"document.getElementById('next').textContent.includes('{ticket['code']}')"
+    )
+    press(page, "n")
+    current_is(page, ticket["code"])
+    press(page, "t")
+    options = page.eval_on_selector_all(
+        "#dlg-transfer select[name=service] option", "os => os.map(o => o.textContent)"
+    )
+    assert not any(o.startswith("A —") for o in options) and "C — Đất đai" in options
+    page.select_option("#dlg-transfer select[name=service]", label="C — Đất đai")
+    page.keyboard.press("Enter")
+    message_has(page, "thành số C001")
+    # I: the citizen's new ticket is printed again, through the spooler
+    with page.expect_response(lambda r: r.url.endswith("/print")) as printed:
+        press(page, "i")
+    assert printed.value.status == 201 and printed.value.json()["code"] == "C001"
+    message_has(page, "in lại phiếu C001")
+    # Z undoes the transfer: the citizen is back, C001 withdrawn
+    press(page, "z")
+    current_is(page, ticket["code"])
+    waiting = requests.get(
+        f"{server.url}/api/v1/offices/{server.demo['office_id']}/waiting",
+        headers=server.officer,
+        timeout=10,
+    ).json()["tickets"]
+    assert "C001" not in [t["code"] for t in waiting]
+
+
+def test_a_counter_held_by_another_officer_is_taken_over_knowingly(browser, live_server):
+    server = live_server
+    first = open_counter(browser, server, "canbo1", 1)
+    ticket = issue_ticket(server)
+    first.wait_for_function(
+        f"document.getElementById('next').textContent.includes('{ticket['code']}')"
+    )
+    press(first, "n")
+    current_is(first, ticket["code"])
+    # leaving with a citizen called warns
+    asked = []
+    first.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    press(first, "q")
+    first.wait_for_function("true")
+    assert asked and ticket["code"] in asked[0]
+    assert not first.locator("#dlg-counter").is_visible()
+
+    second = browser.new_page(viewport={"width": 1366, "height": 768})
+    second.goto(f"{server.url}/counter/")
+    second.fill("input[name=username]", "canbo2")
+    second.fill("input[name=password]", server.demo["password"])
+    second.click("button[type=submit]")
+    second.locator("#dlg-counter").wait_for(state="visible")
+    choice = second.locator("#counter-choices button[data-counter]", has_text="Quầy 1")
+    assert "Đang do Cán bộ quầy 1 phụ trách" in choice.inner_text()
+    second.screenshot(path=str(ARTIFACTS / "counter-chooser-held.png"))
+    choice.click()
+    second.locator("#dlg-takeover").wait_for(state="visible")
+    assert "Cán bộ quầy 1" in second.inner_text("#takeover-text")
+    second.keyboard.press("Enter")
+    message_has(second, "Bạn đã nhận quầy 1")
+    current_is(second, ticket["code"])
+    # the first officer's screen says who has the counter now, and its keys are off
+    first.wait_for_function(
+        "document.getElementById('counter-state').textContent.includes('Cán bộ quầy 2')"
+    )
+    assert first.locator("[data-action=call-next]").is_disabled()
+    first.screenshot(path=str(ARTIFACTS / "counter-taken-over.png"))
+
+
+def test_an_ended_session_says_so_and_logs_back_in_to_the_same_counter(browser, live_server):
+    server = live_server
+    page = open_counter(browser, server, "canbo3", 3)
+    page.locator("#conn[data-status=online]").wait_for()
+    db = connect(server.db_path)  # the session outlives its lifetime: HTTP says 401 now
+    db.execute("UPDATE sessions SET created_at = '2000-01-01T00:00:00+00:00'")
+    db.close()
+    press(page, "n")
+    page.wait_for_url("**/login?**")
+    assert "Phiên đăng nhập đã hết hạn" in page.inner_text("#expired")
+    page.screenshot(path=str(ARTIFACTS / "counter-session-expired.png"))
+    page.fill("input[name=username]", "canbo3")
+    page.fill("input[name=password]", server.demo["password"])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.url}/counter/")
+    page.wait_for_function(
+        "document.getElementById('counter-title').textContent.includes('Quầy số 3')"
+    )
+    assert not page.locator("#dlg-counter").is_visible()

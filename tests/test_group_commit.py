@@ -1,0 +1,191 @@
+"""Group commit (storage/group.py): writes that arrive together share one transaction;
+each is its own savepoint, answered only after the shared commit."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from tests.helpers import make_office
+from xephang import engine
+from xephang.errors import ConflictError
+from xephang.storage import GroupCommit, connect, migrate
+from xephang.storage import group as group_module
+
+WAIT_S = 60  # a guard against a hang, never expected to run out
+
+
+@pytest.fixture
+def office_file(tmp_path):
+    path = tmp_path / "group.db"
+    db = connect(path)
+    migrate(db)
+    office = make_office(db, services="AB", counters={1: "AB"})
+    db.close()
+    return path, office
+
+
+def run_together(group: GroupCommit, jobs: list) -> list:
+    """Submit ``jobs`` (fn, args) while the writer is held inside a first job, so they
+    queue up and form one group; results (or exceptions) in order."""
+    release, entered = threading.Event(), threading.Event()
+
+    def hold(db):
+        entered.set()
+        assert release.wait(WAIT_S)
+        return "held"
+
+    results: list = [None] * len(jobs)
+
+    def submit(index, fn, args):
+        try:
+            results[index] = group.run(fn, *args)
+        except Exception as err:  # handed back to the test
+            results[index] = err
+
+    first = threading.Thread(target=submit, args=(0, hold, ()))
+    results.insert(0, None)
+    first.start()
+    assert entered.wait(WAIT_S)
+    threads = [
+        threading.Thread(target=submit, args=(i + 1, fn, args)) for i, (fn, args) in enumerate(jobs)
+    ]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + WAIT_S
+    while len(group._pending) < len(jobs):  # every job queued behind the held one
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    release.set()
+    for t in [first, *threads]:
+        t.join(WAIT_S)
+    assert results[0] == "held"
+    return results[1:]
+
+
+def test_writes_that_arrive_together_share_one_commit(office_file):
+    path, q = office_file
+    group = GroupCommit(path)
+    results = run_together(group, [(engine.issue_ticket, (q.office, "A"))] * 20)
+    assert group.jobs == 21 and group.batches == 2  # the held job, then the other twenty
+    numbers = sorted(r.ticket["number"] for r in results)
+    assert numbers == list(range(1, 21))
+    db = connect(path)
+    assert db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 20
+    assert engine.verify_log(db) == []
+
+
+def test_a_failing_write_rolls_back_only_its_own_savepoint(office_file):
+    path, q = office_file
+    group = GroupCommit(path)
+
+    def issue_then_fail(db):
+        engine.issue_ticket(db, q.office, "B")
+        raise ConflictError("thử lỗi", "test failure")
+
+    results = run_together(
+        group,
+        [
+            (engine.issue_ticket, (q.office, "A")),
+            (issue_then_fail, ()),
+            (engine.issue_ticket, (q.office, "A")),
+        ],
+    )
+    assert isinstance(results[1], ConflictError)
+    assert [r.ticket["code"] for r in (results[0], results[2])] == ["A001", "A002"]
+    db = connect(path)
+    assert [r[0] for r in db.execute("SELECT code FROM tickets ORDER BY id")] == ["A001", "A002"]
+    assert engine.verify_log(db) == []  # the failed job's event left no gap in the chain
+
+
+def test_nobody_is_answered_before_the_commit(office_file, monkeypatch):
+    path, q = office_file
+    monkeypatch.setattr(group_module, "SLOW_COMMIT_S", -1.0)  # every commit through offload
+    seen_at_commit: list[int] = []
+    answered: list[int] = []
+
+    def offload(fn, *args):
+        if args == ("COMMIT",):
+            seen_at_commit.append(len(answered))
+        return fn(*args)
+
+    group = GroupCommit(path, offload=offload)
+
+    def issue_and_look(index):
+        ticket = group.run(engine.issue_ticket, q.office, "A").ticket
+        # once answered, another connection sees it: it is committed. A connection of its
+        # own: on one shared by the threads, a statement another thread has not finished
+        # keeps that connection's read snapshot from before this commit.
+        watcher = connect(path)
+        try:
+            seen = watcher.execute("SELECT 1 FROM tickets WHERE id = ?", [ticket["id"]]).fetchall()
+        finally:
+            watcher.close()
+        assert seen
+        answered.append(index)
+
+    threads = [threading.Thread(target=issue_and_look, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT_S)
+    assert sorted(answered) == list(range(10))
+    # each commit happened before any job of its group was answered
+    assert seen_at_commit[0] == 0 and len(seen_at_commit) == group.batches
+
+
+def test_a_job_that_loses_the_transaction_fails_alone_and_the_others_run_again(office_file):
+    path, q = office_file
+    group = GroupCommit(path)
+
+    def destroy(db):
+        db.conn.execute("ROLLBACK")  # as SQLite does on some errors (a full disk)
+
+    results = run_together(
+        group,
+        [
+            (engine.issue_ticket, (q.office, "A")),
+            (destroy, ()),
+            (engine.issue_ticket, (q.office, "A")),
+        ],
+    )
+    assert isinstance(results[1], sqlite3.Error)
+    assert sorted(r.ticket["code"] for r in (results[0], results[2])) == ["A001", "A002"]
+    db = connect(path)
+    assert db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 2
+    assert engine.verify_log(db) == []
+
+
+def test_a_job_may_run_another_inline(office_file):
+    path, q = office_file
+    group = GroupCommit(path)
+
+    def two(db):
+        first = engine.issue_ticket(db, q.office, "A")
+        return first, group.run(engine.issue_ticket, q.office, "B")
+
+    first, second = group.run(two)
+    assert (first.ticket["code"], second.ticket["code"]) == ("A001", "B001")
+
+
+def test_concurrent_api_requests_are_committed_and_numbered_without_gaps(app, demo, tokens):
+    assert app.extensions["xephang.group_commit"] is not None
+    codes, lock = [], threading.Lock()
+
+    def issue():
+        client = app.test_client()
+        for _ in range(5):
+            r = client.post("/api/v1/tickets", json={"service": "A"}, headers=tokens["officer"])
+            assert r.status_code == 201, r.json
+            with lock:
+                codes.append(r.json["ticket"]["code"])
+
+    threads = [threading.Thread(target=issue) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT_S)
+    assert sorted(codes) == [f"A{n:03d}" for n in range(1, 41)]

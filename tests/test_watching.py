@@ -1,0 +1,160 @@
+"""Watching a server: /metrics (who may read it, what it says), /api/v1/health, request ids
+and JSON log lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from xephang.engine import accounts
+from xephang.web.health import register_check
+from xephang.web.logs import JsonFormatter, RequestIdFilter
+from xephang.web.metrics import allowed_address
+
+
+def samples(text: str) -> dict:
+    """{(name, frozenset(labels)): value} of a Prometheus text answer."""
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return found
+
+
+def test_metrics_say_what_waits_what_was_issued_and_how_long_requests_took(client, tokens):
+    for service in "AAB":
+        r = client.post("/api/v1/tickets", json={"service": service}, headers=tokens["kiosk"])
+        assert r.status_code == 201
+    r = client.get("/metrics")  # the test client comes from 127.0.0.1
+    assert r.status_code == 200 and r.mimetype == "text/plain"
+    found = samples(r.get_data(as_text=True))
+    assert (
+        found[("xephang_waiting_tickets", frozenset({"office": "1", "service": "A"}.items()))] == 2
+    )
+    assert (
+        found[("xephang_waiting_tickets", frozenset({"office": "1", "service": "B"}.items()))] == 1
+    )
+    assert found[("xephang_tickets_issued_total", frozenset({"office": "1"}.items()))] >= 3
+    assert found[("xephang_longest_wait_seconds", frozenset({"office": "1"}.items()))] >= 0
+    api = frozenset({"group": "api", "method": "POST", "status_class": "2xx"}.items())
+    assert found[("xephang_http_request_duration_seconds_count", api)] >= 3
+    assert found[("xephang_db_commit_seconds_count", frozenset())] >= 1
+    assert ("xephang_print_jobs", frozenset({"state": "queued"}.items())) in found
+
+
+def test_metrics_answer_allowed_addresses_and_admins_of_every_office(client, tokens, db, demo):
+    far = {"REMOTE_ADDR": "203.0.113.9"}
+    assert client.get("/metrics", environ_base=far).status_code == 403
+    assert client.get("/metrics", environ_base=far, headers=tokens["officer"]).status_code == 403
+    assert client.get("/metrics", environ_base=far, headers=tokens["admin"]).status_code == 200
+    # through a proxy on this machine the client is the address the proxy saw
+    proxied = {"X-Forwarded-For": "203.0.113.9"}
+    assert client.get("/metrics", headers=proxied).status_code == 403
+    # an admin bound to one office sees one office: not the whole server's figures
+    office_admin = accounts.add_user(db, "qtv", "admin", office_id=demo["office_id"])
+    token = accounts.add_user_token(db, "qtv")
+    assert office_admin
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/metrics", environ_base=far, headers=bearer).status_code == 403
+
+
+def test_allowed_addresses_and_networks():
+    assert allowed_address("127.0.0.1", "127.0.0.1")
+    assert allowed_address("10.0.0.7", "127.0.0.1, 10.0.0.0/24")
+    assert not allowed_address("10.0.1.7", "10.0.0.0/24")
+    assert not allowed_address("not an ip", "0.0.0.0/0")
+    assert allowed_address("::1", "::1")
+
+
+def test_health_reports_each_part_and_503_when_one_is_unwell(app, client):
+    r = client.get("/api/v1/health")
+    assert r.status_code == 200 and r.json["ok"] is True
+    assert set(r.json["checks"]) == {"database", "spooler", "outbox", "message_queue"}
+    assert r.json["checks"]["outbox"] == {
+        "ok": True,
+        "state": "not started (testing)",
+        "queued": 0,
+        "late": 0,
+    }
+    assert r.json["checks"]["message_queue"]["state"] == "not used"
+    register_check(app, "outbox", lambda: {"ok": False, "state": "3 messages failing"})
+    r = client.get("/api/v1/health")
+    assert r.status_code == 503 and r.json["ok"] is False
+    assert r.json["checks"]["outbox"]["state"] == "3 messages failing"
+    assert r.json["checks"]["database"]["ok"] is True
+
+
+def test_every_request_has_an_id_on_its_answer_and_its_json_log_line(client, tokens):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter())
+    access = logging.getLogger("xephang.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        r = client.get("/api/v1/health", headers={"X-Request-Id": "nginx-42"})
+        assert r.headers["X-Request-Id"] == "nginx-42"
+        odd = client.get("/api/v1/health", headers={"X-Request-Id": "<script>"})
+        fresh = odd.headers["X-Request-Id"]
+        assert fresh != "<script>" and len(fresh) == 32
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(logging.NOTSET)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["request_id"] for line in lines] == ["nginx-42", fresh]
+    first = lines[0]
+    assert first["logger"] == "xephang.access" and first["level"] == "INFO"
+    assert (first["method"], first["path"], first["status"]) == ("GET", "/api/v1/health", 200)
+    assert first["ms"] >= 0 and first["time"].endswith("+00:00")
+
+
+def test_health_and_metrics_read_the_notifiers_outbox(app, client, db):
+    """A message queued and overdue by more than five minutes means no outbox worker is
+    working, wherever it should run."""
+    now, old = "2999-01-01T00:00:00.000+00:00", "2000-01-01T00:00:00.000+00:00"
+    db.execute(
+        "INSERT INTO outbox (office_id, channel, purpose, state, next_attempt_at, give_up_at,"
+        " created_at) VALUES (1, 'sms', 'near', 'queued', ?, ?, ?),"
+        " (1, 'sms', 'called', 'sent', ?, ?, ?)",
+        [now, now, now, now, now, now],
+    )
+    r = client.get("/api/v1/health")
+    assert r.status_code == 200 and r.json["checks"]["outbox"] == {
+        "ok": True,
+        "state": "not started (testing)",
+        "queued": 1,
+        "late": 0,
+    }
+    found = samples(client.get("/metrics").get_data(as_text=True))
+    assert found[("xephang_outbox_messages", frozenset({"state": "queued"}.items()))] == 1
+    assert found[("xephang_outbox_messages", frozenset({"state": "sent"}.items()))] == 1
+    assert found[("xephang_outbox_messages", frozenset({"state": "failed"}.items()))] == 0
+    db.execute("UPDATE outbox SET next_attempt_at = ? WHERE state = 'queued'", [old])
+    r = client.get("/api/v1/health")
+    assert r.status_code == 503 and r.json["checks"]["outbox"]["late"] == 1
+
+
+def test_health_says_where_the_outbox_worker_runs(app, client):
+    """Started in this process it is well while its thread lives; a stopped one is not."""
+    from notifiers import get_notifier
+
+    notifier = get_notifier(app)
+    notifier.start()
+    try:
+        outbox = client.get("/api/v1/health").json["checks"]["outbox"]
+        assert outbox["ok"] and (outbox["state"], outbox["in"]) == ("running", "this process")
+    finally:
+        notifier.stop()
+    thread = notifier.thread = threading.Thread(target=lambda: None)
+    thread.start()
+    thread.join()  # a worker whose thread ended
+    try:
+        r = client.get("/api/v1/health")
+        assert r.status_code == 503 and r.json["checks"]["outbox"]["state"] == "stopped"
+    finally:
+        notifier.thread = None

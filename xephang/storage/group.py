@@ -1,0 +1,231 @@
+"""Group commit: write requests that arrive together share one transaction and one fsync.
+
+With ``synchronous=FULL`` every commit waits for the disk (0.2–3 ms here), and under
+gevent a commit made on the event loop stalls every other request meanwhile. A
+``GroupCommit`` owns one connection and lets one caller at a time write with it.
+Callers hand it a job, ``fn(db, *args)`` (a plain engine operation), and wait. The
+writer (the first caller to find nobody writing) takes every job waiting, opens
+``BEGIN IMMEDIATE``, runs each in its own savepoint, commits once, and only then
+answers each caller with its result or its error:
+
+- a job that raises rolls back its own savepoint only; the others commit;
+- nobody is answered before the commit that makes their write durable;
+- the commit (and a ``BEGIN`` that must wait for another process's lock) runs
+  through ``offload``: under gevent a real thread, so requests keep arriving (and
+  form the next group) while the disk syncs.
+
+The engine's own ``write()`` inside a job sees the open transaction and becomes a
+savepoint of it: engine functions stay plain.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from .connection import connect
+from .transaction import commit_observed
+
+# A commit is handed to ``offload`` (a thread hop, ~0.1 ms) only while commits are slow:
+# when the disk syncs in a fraction of a millisecond the hop costs more than it frees.
+SLOW_COMMIT_S = 0.0005
+
+
+class _Job:
+    __slots__ = ("fn", "args", "kwargs", "answered", "wakeup", "lead", "result", "error")
+
+    def __init__(self, fn, args, kwargs):
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.answered = False
+        self.wakeup: threading.Event | None = None  # a caller that waits for a leader
+        self.lead = False  # woken to lead the next groups, not with an answer
+        self.result = None
+        self.error: BaseException | None = None
+
+    def answer(self) -> None:
+        self.answered = True
+        if self.wakeup is not None:
+            self.wakeup.set()
+
+
+def _direct(fn, *args):
+    return fn(*args)
+
+
+class GroupCommit:
+    """Writers of one database file; ``run(fn, ...)`` returns after the shared commit.
+
+    No thread of its own: the caller that finds nobody writing becomes the leader
+    and writes its own job and every job that queued meanwhile, group after group;
+    once its own job is answered it hands the lead to the oldest waiting caller. A
+    lone writer therefore runs its job at once, in its own thread or greenlet.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        busy_timeout_ms: int = 10000,
+        max_batch: int = 64,
+        offload: Callable = _direct,
+    ):
+        self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
+        self.max_batch = max_batch
+        self.offload = offload
+        self._local = threading.local()  # .db while this thread leads: a job that runs another
+        self._pending: deque[_Job] = deque()
+        self._lock = threading.Lock()
+        self._leading = False
+        self._db = None
+        self._pid = os.getpid()
+        self.batches = 0
+        self.jobs = 0
+        self._commit_s = 0.0  # recent commit time (moving average)
+
+    def run(self, fn, *args, **kwargs):
+        """``fn(db, *args, **kwargs)`` in the group's transaction; its result once committed.
+
+        Its exception, if it raised (after its savepoint was rolled back), is raised here.
+        Called from inside a job (a job that runs another), it runs inline.
+        """
+        inside = getattr(self._local, "db", None)
+        if inside is not None:
+            return fn(inside, *args, **kwargs)
+        job = _Job(fn, args, kwargs)
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child: the parent's state is not ours
+                self._pending, self._leading, self._db = deque(), False, None
+                self._pid = os.getpid()
+            self._pending.append(job)
+            lead = not self._leading
+            self._leading = True
+            if not lead:
+                job.wakeup = threading.Event()
+        if not lead:
+            job.wakeup.wait()
+            if job.lead and not job.answered:  # handed the lead; our job waits in the queue
+                lead = True
+        if lead:
+            self._lead(job)
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def _lead(self, mine: _Job) -> None:
+        """Write groups until our own job is answered, then hand the lead on."""
+        if self._db is None:
+            self._db = connect(self.path, self.busy_timeout_ms)
+            self._db.conn.execute("PRAGMA busy_timeout=0")  # waiting for the lock: _begin
+        db = self._local.db = self._db
+        try:
+            while True:
+                with self._lock:
+                    if mine.answered:
+                        if self._pending:
+                            heir = self._pending[0]
+                            heir.lead = True
+                            heir.wakeup.set()
+                        else:
+                            self._leading = False
+                        return
+                    batch = [
+                        self._pending.popleft()
+                        for _ in range(min(self.max_batch, len(self._pending)))
+                    ]
+                self._run_batch(db, batch)
+        finally:
+            self._local.db = None
+
+    def _begin(self, db) -> None:
+        """BEGIN IMMEDIATE: at once when the lock is free, else wait for it (the busy
+        timeout) through ``offload``, off the event loop."""
+        conn = db.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) and "busy" not in str(err):
+                raise
+
+        def wait_for_lock():
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            finally:
+                conn.execute("PRAGMA busy_timeout=0")
+
+        self.offload(wait_for_lock)
+
+    def _run_batch(self, db, batch: list[_Job]) -> None:
+        conn = db.conn
+        try:
+            self._begin(db)
+        except BaseException as err:  # the lock never came: every job of the group fails
+            self._answer(batch, err)
+            return
+        alone = len(batch) == 1  # no savepoint needed: the transaction is the job's own
+        ran: list[_Job] = []
+        for index, job in enumerate(batch):
+            savepoint = f"group_job_{index}"
+            if not alone:
+                conn.execute(f"SAVEPOINT {savepoint}")
+            try:
+                job.result = job.fn(db, *job.args, **job.kwargs)
+                if not alone:
+                    conn.execute(f"RELEASE {savepoint}")
+            except BaseException as err:
+                job.error = err
+                if alone:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    job.answer()
+                    return
+                if conn.in_transaction:
+                    try:
+                        conn.execute(f"ROLLBACK TO {savepoint}")
+                        conn.execute(f"RELEASE {savepoint}")
+                    except sqlite3.Error:
+                        pass
+                if not conn.in_transaction:
+                    # The error took the whole transaction with it (SQLite rolls back on
+                    # some, e.g. a full disk): the jobs before it lost their writes, so
+                    # they go again, in front of the queue, in a new transaction.
+                    job.answer()
+                    for other in ran:
+                        other.result, other.error = None, None
+                    with self._lock:
+                        self._pending.extendleft(reversed(ran + batch[index + 1 :]))
+                    return
+            ran.append(job)
+        began = time.perf_counter()
+        try:
+            if self._commit_s > SLOW_COMMIT_S:
+                self.offload(conn.execute, "COMMIT")
+            else:
+                conn.execute("COMMIT")
+        except BaseException as err:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for job in batch:
+                if job.error is None:
+                    job.error, job.result = err, None
+            self._answer(batch, None)
+            return
+        seconds = time.perf_counter() - began
+        self._commit_s = 0.8 * self._commit_s + 0.2 * seconds
+        self.batches += 1
+        self.jobs += len(batch)
+        commit_observed(seconds, len(batch))
+        self._answer(batch, None)
+
+    @staticmethod
+    def _answer(batch: list[_Job], error: BaseException | None) -> None:
+        for job in batch:
+            if error is not None:
+                job.error, job.result = error, None
+            job.answer()
