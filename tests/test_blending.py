@@ -133,7 +133,10 @@ def play(db, plan, n: int, k: int) -> None:
             if counter["state"] == "paused":
                 engine.resume(db, counters[arg], now=now)
             else:
-                engine.pause(db, counters[arg], "nghỉ", now=now)
+                try:
+                    engine.pause(db, counters[arg], "nghỉ", now=now)
+                except ConflictError:
+                    pass  # a counter holding a citizen is not paused (refused like close)
         elif action == "wait":
             now += timedelta(minutes=arg)
         elif action == "call":

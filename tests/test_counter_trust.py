@@ -406,7 +406,7 @@ def test_only_officers_of_the_office_reprint(client, db, demo, tokens):
     assert client.post(url, json={}, headers=tokens["kiosk"]).status_code == 403
     assert client.post(url, json={}).status_code == 401
     other = engine.create_office(db, "Văn phòng khác")
-    engine.add_service(db, other, "A", "Hộ tịch")
+    engine.add_counter(db, other, 1, [engine.add_service(db, other, "A", "Hộ tịch")])
     theirs = engine.issue_ticket(db, other, "A").ticket
     r = client.post(
         f"/counter/api/tickets/{theirs['id']}/print", json={}, headers=tokens["officer"]

@@ -73,13 +73,13 @@ def test_no_open_counter_serving_the_service_gives_no_estimate(queue):
 
 
 def test_a_service_no_counter_serves_is_not_offered_and_not_issued(bare_db):
-    q = make_office(bare_db, services="ABI", counters={1: "A", 2: "B"})
+    q = make_office(bare_db, services="ABK", counters={1: "A", 2: "B"})
     menu = office_queries.kiosk_menu(q.db, q.office, now=T0)
     prefixes = [s["prefix"] for group in menu["fields"] for s in group["services"]]
     assert prefixes == ["A", "B"]
     before = q.db.execute("SELECT count(*) FROM tickets").fetchone()[0]
     with pytest.raises(NoCounterError) as refused:
-        issue(q, "I")
+        issue(q, "K")
     assert refused.value.code == "no_counter" and refused.value.status == 409
     assert q.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == before
     # A counter taken out of use takes its only service off the kiosk with it.

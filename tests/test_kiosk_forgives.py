@@ -235,6 +235,8 @@ def test_a_field_has_its_english_name_in_setup_and_on_the_kiosk(client, db, demo
     assert service["field_en"] == "Land"
     from xephang.queries import office as office_queries
 
+    engine.add_counter(db, demo["office_id"], 40, [service["id"]])  # offered once served
+
     menu = office_queries.kiosk_menu(db, demo["office_id"])
     group = next(g for g in menu["fields"] if g["field"] == "Đất đai")
     assert group["field_en"] == "Land"

@@ -288,7 +288,7 @@ def test_the_tablet_rates_only_what_its_counter_just_finished(client, db, tablet
     other_counter = served(client, tokens, counter=2, service="B")
     assert rate(tablet, other_counter["id"]).status_code == 404
     office = engine.create_office(db, "Xã khác")
-    engine.add_service(db, office, "A", "Hộ tịch")
+    engine.add_counter(db, office, 1, [engine.add_service(db, office, "A", "Hộ tịch")])
     foreign = engine.issue_ticket(db, office, "A", check_hours=False).ticket["id"]
     assert rate(tablet, foreign).status_code == 404
     waiting = client.post("/api/v1/tickets", json={"service": "A"}, headers=tokens["kiosk"])

@@ -310,10 +310,19 @@ def test_the_step_widens_the_checks_and_fills_existing_ratings(tmp_path):
     office = engine.create_office(db, "Văn phòng cũ")
     service = engine.add_service(db, office, "A", "Hộ tịch")
     counter = engine.add_counter(db, office, 1, [service])
-    ticket = engine.issue_ticket(db, office, "A", check_hours=False).ticket["id"]
-    engine.call_next(db, counter)
-    engine.start(db, ticket)
-    engine.finish(db, ticket, dossier_code="HS-OLD")
+    # A served ticket as that schema stored it (by hand: today's engine writes the columns
+    # of later steps too).
+    at = "2026-03-02T02:00:00+00:00"
+    visit = db.execute(
+        "INSERT INTO visits (office_id, token, created_at) VALUES (?, 'old-visit', ?)",
+        [office, at],
+    ).lastrowid
+    ticket = db.execute(
+        "INSERT INTO tickets (office_id, service_id, visit_id, day, number, code, status,"
+        " issued_at, queue_at, counter_id, called_at, started_at, finished_at, dossier_code)"
+        " VALUES (?, ?, ?, '2026-03-02', 1, 'A001', 'done', ?, ?, ?, ?, ?, ?, 'HS-OLD')",
+        [office, service, visit, at, at, counter, at, at, at],
+    ).lastrowid
     db.execute(
         "INSERT INTO ratings (office_id, ticket_id, level, comment, created_at)"
         " VALUES (?, ?, 1, '', '2026-03-02T02:00:00+00:00')",

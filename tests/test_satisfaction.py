@@ -173,7 +173,7 @@ def test_the_satisfaction_page_and_json(client, office):
     login(client, "quanly")
     page = client.get(f"/manager/satisfaction?period=custom&from={DAY1}&to={DAY2}&group=service")
     text = page.get_data(as_text=True)
-    assert page.status_code == 200 and "57.1%" in text and "A — Hộ tịch" in text
+    assert page.status_code == 200 and "57,1 %" in text and "A — Hộ tịch" in text
     assert "phản ánh" in text  # complaints and lateness: said to be outside a queue system
     data = client.get(f"/manager/satisfaction.json?period=custom&from={DAY1}&to={DAY2}").json
     assert data["total"]["dossiers"] == 7

@@ -82,8 +82,8 @@ def test_the_phone_step_sits_beside_huy_so_nay_on_the_landscape_ticket(
     ticket = press_service(page, "Xây dựng")
     page.locator("#t-cancel").wait_for(state="visible")
     page.wait_for_function("document.getElementById('t-qr').naturalWidth > 0")
-    assert outside_viewport(page, "#t-done, #t-cancel, #t-phone, .k-ticket, #t-qr") == []
     page.screenshot(path=str(ARTIFACTS / f"kiosk-phone-and-cancel-{size[0]}x{size[1]}.png"))
+    assert outside_viewport(page, "#t-done, #t-cancel, #t-phone, .k-ticket, #t-qr") == []
     page.click("#t-phone")
     page.wait_for_selector("#phone:not([hidden])")
     for digit in "0912345678":

@@ -127,7 +127,8 @@ def people_ahead(db: sqlite_utils.Database, ticket: dict, priority: bool | None 
     """Waiting tickets of the same service whose queue key is smaller than this one's.
 
     Counted from whichever end is near: the kept waiting count minus those
-    behind (a new walk-in has none), or, when many are behind (a priority
+    behind (a new walk-in has none) and minus the ticket itself (unless it is
+    ``unsaved``: what a ticket taken now would be told), or, when many are behind (a priority
     ticket near the front), those ahead. The cost follows the shorter side.
     """
     if ticket["status"] != WAITING:
@@ -138,7 +139,8 @@ def people_ahead(db: sqlite_utils.Database, ticket: dict, priority: bool | None 
     last = _last_keys(db, ticket, priority, BEHIND_PROBE)
     behind = sum(1 for row in last if tuple(row) > key)
     if behind < BEHIND_PROBE:
-        return max(waiting_count(db, ticket["service_id"]) - 1 - behind, 0)
+        itself = 0 if ticket.get("unsaved") else 1  # a ticket not written is not counted
+        return max(waiting_count(db, ticket["service_id"]) - itself - behind, 0)
     return _count_smaller(db, ticket, priority, list(key))
 
 
@@ -231,21 +233,27 @@ def pick_next(db: sqlite_utils.Database, counter: dict) -> dict | None:
         "SELECT t.* FROM tickets t INDEXED BY tickets_targeted WHERE t.status = 'waiting'"
         " AND t.target_counter_id = ? AND t.office_id = ?"
     )
+    # With appointments demoted, the first ticket that is not one is a candidate too (the
+    # first by arrival may be an appointment in its booked place).
+    kinds = ("", f" AND NOT {BOOKED_SQL}") if demote else ("",)
+    selects, params = [], []
     if streak_max <= 0:  # priority gets no precedence: one line in arrival order
         order_by = place
-        selects = [f"{untargeted} ORDER BY {ARRIVAL_SQL}"] * len(services)
-        params = [p for sid in services for p in (office, sid)]
+        for sid in services:
+            for kind in kinds:
+                selects.append(f"{untargeted}{kind} ORDER BY {ARRIVAL_SQL}")
+                params += [office, sid]
     else:
         # The preferred class sorts first: priority, or walk-ins once the streak is full.
         prefer = CLASS_SQL if counter["priority_streak"] < streak_max else f"NOT {CLASS_SQL}"
         order_by = f"{prefer}, {RANK_SQL}, {place}"
-        selects, params = [], []
         for sid in services:
             for walk_in in (0, 1):
-                selects.append(
-                    f"{untargeted} AND {CLASS_SQL} = ? ORDER BY {RANK_SQL}, {ARRIVAL_SQL}"
-                )
-                params += [office, sid, walk_in]
+                for kind in kinds:
+                    selects.append(
+                        f"{untargeted} AND {CLASS_SQL} = ?{kind} ORDER BY {RANK_SQL}, {ARRIVAL_SQL}"
+                    )
+                    params += [office, sid, walk_in]
     selects.append(f"{targeted} ORDER BY {order_by}")
     params += [counter["id"], office]
     return one(db, _first_of_each(selects, params, order_by, 1), params)

@@ -42,6 +42,7 @@ def new_ticket_estimate(db, office: dict, svc: dict, day: str, default_s: float,
         "queue_at": iso(at),
         "day": day,
         "target_counter_id": None,
+        "unsaved": True,
     }
     return estimate.for_citizen(db, ghost, default_s, now=at)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from ..clock import local_day, resolve_now
+from ..clock import DEFAULT_TIMEZONE, local_day, resolve_now
 from ..engine.lookups import get_office
 from ..engine.targets import Targets
 from ..errors import BadInputError
@@ -126,9 +126,10 @@ def offices_report(
     if not office_ids:
         raise BadInputError("Hãy chọn ít nhất một văn phòng", "Choose at least one office")
     first, last = check_range(first, last)
-    rows, total = [], Tally()
+    rows, total, zones = [], Tally(), set()
     for office_id in office_ids:
         ctx = ReportContext(db, office_id, first, last, now)
+        zones.add(ctx.office["timezone"])
         tally = Tally()
         for _day, _key, day_tally in ctx.tallies("office"):
             tally.merge(day_tally)
@@ -141,7 +142,12 @@ def offices_report(
     rows.sort(key=lambda r: r["group"].lower())
     return {
         "offices": [{"id": r["key"], "name": r["group"]} for r in rows],
-        "office": {"id": None, "name": f"{len(rows)} văn phòng"},
+        # "Lập lúc" of the exports: the offices' zone (Vietnam has one), else the default
+        "office": {
+            "id": None,
+            "name": f"{len(rows)} văn phòng",
+            "timezone": zones.pop() if len(zones) == 1 else DEFAULT_TIMEZONE,
+        },
         "from": first,
         "to": last,
         "group": "office",
