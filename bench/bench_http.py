@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 
-from benchlib import free_port, wait_healthy
+from benchlib import free_port, start_redis, wait_healthy
 
 from xephang.cli.demo import seed_demo
 from xephang.storage import connect, migrate
@@ -35,33 +35,6 @@ PROFILE = (
     if os.environ.get("XEPHANG_BENCH_PROFILE")
     else []
 )
-
-
-def start_redis(port: int) -> subprocess.Popen:
-    """A throw-away redis-server on 127.0.0.1 (the message queue of several workers)."""
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("redis-server did not start")
 
 
 def start_server(

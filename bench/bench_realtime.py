@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 import requests
-from benchlib import free_port, wait_healthy
+from benchlib import free_port, start_redis, wait_healthy
 from benchlib import percentile as pct
 
 DISPLAYS, COUNTERS = 10, 6
@@ -224,34 +224,6 @@ def prepare(
     info["counters"] = counters
     db.close()
     return info
-
-
-def start_redis(port: int) -> subprocess.Popen:
-    """A throw-away redis-server on 127.0.0.1: the message queue of the workers."""
-    import socket
-
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
 
 
 def web_workers(server: subprocess.Popen, workers: int) -> list[int]:

@@ -31,3 +31,30 @@ def wait_healthy(proc: subprocess.Popen, port: int, seconds: float = 30) -> bool
         except OSError:
             time.sleep(0.05)
     return False
+
+
+def start_redis(port: int) -> subprocess.Popen:
+    """A throw-away redis-server on 127.0.0.1: the message queue of several processes."""
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("redis-server did not start")
