@@ -289,3 +289,20 @@ def test_the_dashboard_warns_when_people_wait_for_a_service_no_open_counter_serv
     engine.open_counter(queue.db, queue.counters[3], now=at(6))
     board = live.dashboard(queue.db, queue.office, now=at(7))
     assert not [a for a in board["alerts"] if a["kind"] == "no_counter"]
+
+
+def test_a_long_line_is_counted_not_handed_out_one_by_one():
+    """kth_slot's count over a long line gives what handing it out one by one gives."""
+    import heapq
+    import random
+
+    rng = random.Random(5)
+    for _ in range(200):
+        free = [rng.choice([0.0, rng.uniform(0, 900)]) for _ in range(rng.randint(1, 6))]
+        per = rng.choice([30.0, 240.0, rng.uniform(30, 900)])
+        k = rng.randint(1, 300)
+        heap = list(free)
+        heapq.heapify(heap)
+        for _ in range(k - 1):
+            heapq.heapreplace(heap, heap[0] + per)
+        assert estimate.kth_slot(free, per, k) == pytest.approx(heap[0], abs=1e-6)

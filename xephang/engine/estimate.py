@@ -271,11 +271,7 @@ def estimate(
                 ):
                     first += count * pick(time_of(other))
             free.append(first)
-        heapq.heapify(free)
-        per = pick(time_of(service))
-        for _ in range(ahead):
-            heapq.heapreplace(free, free[0] + per)
-        return free[0]
+        return kth_slot(free, pick(time_of(service)), ahead + 1)
 
     spans = opening_spans(hours, timezone, ticket["day"])
     mean_s, past = _through_hours(at, work(lambda p: p.mean), spans)
@@ -285,6 +281,38 @@ def estimate(
         low = _through_hours(at, work(lambda p: p.low), spans)[0]
         high = _through_hours(at, work(lambda p: p.high), spans)[0]
     return Estimate(ahead, len(counters), mean_s, low, high, past)
+
+
+def kth_slot(free: list[float], per: float, k: int) -> float:
+    """When the k-th person of a line is called (k ≥ 1), counters free at ``free`` each
+    taking ``per`` seconds a person, whoever is free first calling next.
+
+    Counter i calls at f_i, f_i + per, f_i + 2·per, …; the line is called in the
+    order of all those moments, so the k-th person goes at the k-th smallest of
+    them. A short line is handed out one by one (a heap); a long one (10,000
+    waiting) is found by counting the moments before a time, so the cost follows
+    the counters, not the line."""
+    if k <= 4 * len(free) or per <= 0:
+        heap = list(free)
+        heapq.heapify(heap)
+        for _ in range(k - 1):
+            heapq.heapreplace(heap, heap[0] + per)
+        return heap[0]
+
+    def called_by(t: float) -> int:
+        return sum(int((t - f) // per) + 1 for f in free if f <= t)
+
+    low, high = min(free), min(free) + (k - 1) * per  # the first counter alone gets there
+    for _ in range(100):
+        if high - low <= 1e-6:
+            break
+        mid = (low + high) / 2
+        if called_by(mid) >= k:
+            high = mid
+        else:
+            low = mid
+    # The moment itself: the latest f_i + m·per not after it (exact, not the search's float).
+    return max(f + math.floor((high - f) / per + 1e-9) * per for f in free if f <= high)
 
 
 def _through_hours(at: datetime, seconds: float, spans) -> tuple[int, bool]:
