@@ -297,10 +297,13 @@ def test_a_long_line_is_counted_not_handed_out_one_by_one():
     import random
 
     rng = random.Random(5)
-    for _ in range(200):
-        free = [rng.choice([0.0, rng.uniform(0, 900)]) for _ in range(rng.randint(1, 6))]
+    for _ in range(2000):
+        free = [
+            rng.choice([0.0, 300.0, rng.uniform(0, 900), rng.uniform(0, 20000)])
+            for _ in range(rng.randint(1, 6))
+        ]
         per = rng.choice([30.0, 240.0, rng.uniform(30, 900)])
-        k = rng.randint(1, 300)
+        k = rng.randint(1, 400)
         heap = list(free)
         heapq.heapify(heap)
         for _ in range(k - 1):

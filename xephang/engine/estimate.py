@@ -289,20 +289,28 @@ def kth_slot(free: list[float], per: float, k: int) -> float:
 
     Counter i calls at f_i, f_i + per, f_i + 2·per, …; the line is called in the
     order of all those moments, so the k-th person goes at the k-th smallest of
-    them. A short line is handed out one by one (a heap); a long one (10,000
-    waiting) is found by counting the moments before a time, so the cost follows
-    the counters, not the line."""
+    them. A short line is handed out one by one (a heap). A long one is counted:
+    once the last counter is free (L = max f_i) every counter calls once per
+    ``per``, in the same order each round, so the k-th moment after those before
+    L is found by arithmetic; the cost follows the counters, not the line."""
     if k <= 4 * len(free) or per <= 0:
         heap = list(free)
         heapq.heapify(heap)
         for _ in range(k - 1):
             heapq.heapreplace(heap, heap[0] + per)
         return heap[0]
+    last = max(free)
+    # moments before L of each counter (a tolerance: f + m·per == L is not before L)
+    before = [max(0, math.ceil((last - f) / per - 1e-9)) for f in free]
+    if k > sum(before):
+        rounds, index = divmod(k - sum(before) - 1, len(free))
+        nexts = sorted(f + n * per for f, n in zip(free, before, strict=True))
+        return nexts[index] + rounds * per
 
-    def called_by(t: float) -> int:
+    def called_by(t: float) -> int:  # a counter busy long before the others: rare
         return sum(int((t - f) // per) + 1 for f in free if f <= t)
 
-    low, high = min(free), min(free) + (k - 1) * per  # the first counter alone gets there
+    low, high = min(free), last
     for _ in range(100):
         if high - low <= 1e-6:
             break
@@ -311,7 +319,6 @@ def kth_slot(free: list[float], per: float, k: int) -> float:
             high = mid
         else:
             low = mid
-    # The moment itself: the latest f_i + m·per not after it (exact, not the search's float).
     return max(f + math.floor((high - f) / per + 1e-9) * per for f in free if f <= high)
 
 
