@@ -35,6 +35,12 @@ def test_minutes_and_percentages():
     assert formats.number(12345.6, 1, grouping=False) == "12345,6"  # a spreadsheet cell
 
 
+def test_a_long_silence_is_said_in_hours_or_days_not_thousands_of_minutes():
+    assert formats.duration(30 * 60) == "30 phút"
+    assert formats.duration(5 * 3600) == "5 giờ"
+    assert formats.duration(183.2 * 86400) == "183 ngày"
+
+
 def test_days_and_times_as_a_person_reads_them():
     assert clock.shown_day("2023-01-05") == "05/01/2023"
     assert clock.shown_day(None) == ""

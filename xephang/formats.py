@@ -37,3 +37,13 @@ def minutes(seconds: float | None) -> str:
 def percent(share: float | None, places: int = 1) -> str:
     """A share (0..1) as a percentage: 0.95 → "95,0 %"."""
     return NONE if share is None else number(share * 100, places) + " %"
+
+
+def duration(seconds: float) -> str:
+    """A long span as a person says it: "30 phút" under two hours, "5 giờ" under two
+    days, then "183 ngày" (a device silent for months is not "263.856 phút")."""
+    if seconds < 2 * 3600:
+        return f"{number(seconds / 60)} phút"
+    if seconds < 2 * 86400:
+        return f"{number(seconds / 3600)} giờ"
+    return f"{number(seconds / 86400)} ngày"

@@ -269,7 +269,7 @@ def devices_now(db, office_id: int, now: datetime, today: str) -> dict:
         if age is None:
             problem = "chưa từng kết nối"
         elif age > DEVICE_OFFLINE_S:
-            problem = f"mất kết nối {formats.number(age / 60)} phút"
+            problem = f"mất kết nối {formats.duration(age)}"
         if status.get("paper") in ("out", "empty") or status.get("paper_out"):
             problem = (problem + "; " if problem else "") + "hết giấy"
         if status.get("error"):
