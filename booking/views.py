@@ -15,12 +15,12 @@ import qrcode.image.svg
 from flask import Response, current_app, redirect, render_template, request, url_for
 
 import notifiers
-from xephang.engine import booking, subscriptions
-from xephang.errors import QueueError
+from xephang.engine import booking, otp, subscriptions
+from xephang.errors import OtpError, QueueError
 from xephang.queries import booking as booking_queries
 from xephang.web import get_db, publish
 from xephang.web.auth import public, refuse_cross_site
-from xephang.web.context import booking_url, identity_key
+from xephang.web.context import booking_url, identity_key, wake_outbox
 
 from .blueprint import bp
 from .ics import appointment_ics
@@ -55,7 +55,56 @@ def _remote(form) -> dict:
         "citizen_id": (form.get("citizen_id") or "").strip() or None,
         "consent": form.get("consent") in ("1", "on", "true"),
         "address": request.remote_addr,
+        "otp_id": (form.get("otp_id") or "").strip() or None,
+        "otp_code": (form.get("otp_code") or "").strip() or None,
     }
+
+
+def _channels() -> set[str]:
+    return notifiers.server_channels(current_app.config)
+
+
+def _otp_required(office_id: int) -> bool:
+    """Whether this office's forms verify the phone by a one-time code first."""
+    return otp.required(get_db(), office_id, None, _channels())
+
+
+def _send_code(office_id: int, form) -> dict:
+    """Step 1 where phones are verified: send the code (the form then asks for it)."""
+    sent = otp.request_code(
+        get_db(),
+        office_id,
+        (form.get("phone") or "").strip() or None,
+        form.get("consent") in ("1", "on", "true"),
+        identity_key(),
+        _channels(),
+    )
+    wake_outbox()
+    return sent
+
+
+def _code_still_asked(form, err: QueueError) -> dict | None:
+    """After a refused step 2: the code asked again (a wrong try with tries left, or a
+    refusal that did not use the code), else None (back to step 1)."""
+    if not form.get("otp_id"):
+        return None
+    if isinstance(err, OtpError) and not (isinstance(err, otp.WrongCode) and err.left > 0):
+        return None
+    return {"otp_id": form.get("otp_id"), "phone": form.get("otp_phone", "")}
+
+
+def _submit(office_id: int, form, take) -> tuple:
+    """A booking form's POST: the code sent (step 1, where phones are verified), else
+    ``take()`` run. Returns (outcome or None, error, status, the code asked for)."""
+    if form.get("step") == "send" and _otp_required(office_id):
+        try:
+            return None, None, 200, _send_code(office_id, form)
+        except QueueError as err:
+            return None, err, err.status, None
+    try:
+        return publish(take()), None, 200, None
+    except QueueError as err:
+        return None, err, err.status, _code_still_asked(form, err)
 
 
 def _notify(form) -> dict | None:
@@ -98,24 +147,30 @@ def index(office_id: int):
 def online(office_id: int):
     """Take an online number (lấy số trực tuyến): the services open now, the people waiting
     and the honest estimate; a taken number opens its tracker page."""
-    error, status = None, 200
+    error, status, code = None, 200, None
     if request.method == "POST":
-        try:
-            outcome = publish(
-                booking.take_online_number(
-                    get_db(),
-                    office_id,
-                    request.form.get("service") or None,
-                    default_service_s=_default_s(),
-                    **_remote(request.form),
-                )
-            )
+        outcome, error, status, code = _submit(
+            office_id,
+            request.form,
+            lambda: booking.take_online_number(
+                get_db(),
+                office_id,
+                request.form.get("service") or None,
+                default_service_s=_default_s(),
+                message_channels=_channels(),
+                **_remote(request.form),
+            ),
+        )
+        if outcome is not None:
             token = outcome.ticket["tracker_token"]
             return redirect(url_for("kiosk.tracker", token=token), 303)
-        except QueueError as err:
-            error, status = err, err.status
     page = render_template(
-        "booking/online.html", a=_availability(office_id), error=error, form=request.form
+        "booking/online.html",
+        a=_availability(office_id),
+        error=error,
+        form=request.form,
+        otp_required=_otp_required(office_id),
+        otp=code,
     )
     return page, status
 
@@ -125,26 +180,26 @@ def online(office_id: int):
 def appointment(office_id: int):
     """Book an appointment (đặt lịch hẹn): a service, then a day, then a half-hour slot."""
     a = _availability(office_id)
-    error, status = None, 200
+    error, status, code = None, 200, None
     if request.method == "POST":
-        try:
-            outcome = publish(
-                booking.book_appointment(
-                    get_db(),
-                    office_id,
-                    request.form.get("service") or None,
-                    request.form.get("slot") or "",
-                    default_service_s=_default_s(),
-                    notify=_notify(request.form),
-                    message_channels=notifiers.server_channels(current_app.config),
-                    **_remote(request.form),
-                )
-            )
+        outcome, error, status, code = _submit(
+            office_id,
+            request.form,
+            lambda: booking.book_appointment(
+                get_db(),
+                office_id,
+                request.form.get("service") or None,
+                request.form.get("slot") or "",
+                default_service_s=_default_s(),
+                notify=_notify(request.form),
+                message_channels=_channels(),
+                **_remote(request.form),
+            ),
+        )
+        if outcome is not None:
             token = outcome.extra["appointment"]["token"]
             return redirect(url_for("booking.confirmation", token=token), 303)
-        except QueueError as err:
-            error, status = err, err.status
-            a = _availability(office_id)
+        a = _availability(office_id)
     chosen = str(request.values.get("service", ""))
     service = next((s for s in a["services"] if str(s["id"]) == chosen and s["bookable"]), None)
     days = [day_label(d) for d in a["appointments"]["days"]]
@@ -166,6 +221,8 @@ def appointment(office_id: int):
         error=error,
         form=request.form,
         reminder=_reminder_channels(office_id),
+        otp_required=_otp_required(office_id),
+        otp=code,
     )
     return page, status
 

@@ -21,6 +21,13 @@ GSM7 = set(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 SUBJECTS = {"vi": "{office}: số {code}", "en": "{office}: number {code}"}
+# A one-time code's text is fixed (it must carry the code): not an office setting.
+OTP_TEXTS = {
+    "vi": "{office}: mã xác nhận của bạn là {otp}, có hiệu lực {minutes} phút. Không chia sẻ mã"
+    " này cho ai.",
+    "en": "{office}: your one-time code is {otp}, valid for {minutes} minutes. Do not share it.",
+}
+OTP_SUBJECTS = {"vi": "{office}: mã xác nhận", "en": "{office}: one-time code"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ def message_fields(message: dict, public_url: str) -> dict:
         "service": service or message.get("service_vi") or "",
         "link": link,
         "time": payload.get("time", ""),
+        **({"otp": payload["otp"]} if payload.get("otp") else {}),
     }
 
 
@@ -69,6 +77,10 @@ def render(message: dict, settings: dict, public_url: str) -> Content:
     lang = message.get("lang") or "vi"
     name = f"message_{message['purpose']}" + ("_en" if lang == "en" else "")
     fields = message_fields(message, public_url)
+    if message["purpose"] == "otp":
+        fields["minutes"] = (message.get("payload_data") or {}).get("minutes", 5)
+        text = fill(OTP_TEXTS[lang], fields)
+        return Content(text, fill(OTP_SUBJECTS[lang], fields), fields["link"], fields)
     text = fill(settings.get(name) or "", fields)
     return Content(text, fill(SUBJECTS[lang], fields), fields["link"], fields)
 

@@ -76,6 +76,9 @@ class NotifyConfig:
 
 def masked(text: str, message: dict) -> str:
     """An error with the message's address (and its digits) blanked out."""
+    secret = (message.get("payload_data") or {}).get("otp")
+    if secret:  # a one-time code never reaches a log line
+        text = text.replace(str(secret), "•••")
     address = message.get("address") or ""
     if not address or message.get("channel") == "webpush":
         return text

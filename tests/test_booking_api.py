@@ -15,6 +15,7 @@ from xephang.web.extensions import socketio
 AVAILABILITY = "/api/v1/offices/<int:office_id>/availability"
 ONLINE = "/api/v1/offices/<int:office_id>/online-tickets"
 BOOK = "/api/v1/offices/<int:office_id>/appointments"
+OTP = "/api/v1/offices/<int:office_id>/otp"
 TOMORROW_10 = (datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) + timedelta(days=1)).strftime(
     "%Y-%m-%dT10:00"
 )
@@ -81,6 +82,29 @@ API_CASES = [
             Bad(409, json={"service": "A", "slot": TOMORROW_10[:-5] + "10:10"}),
             Bad(404, json={"service": "Z", "slot": TOMORROW_10}),
             Bad(404, url="/api/v1/offices/9999/appointments"),
+        ],
+    ),
+    Case(
+        "POST",
+        OTP,
+        "/api/v1/offices/{office}/otp",
+        "public",
+        json={"phone": "0912 345 678", "consent": True},
+        state="phone_verified",
+        status=201,
+        check=lambda b, c: (
+            len(b["otp"]["otp_id"]) >= 16
+            and b["otp"]["channel"] == "sms"
+            and b["otp"]["phone"].endswith("678")
+            and "345" not in b["otp"]["phone"]
+        ),
+        bad=[
+            Bad(400, json={"phone": "0912 345 678"}),
+            Bad(400, json={"phone": "12345", "consent": True}),
+            Bad(400, json={"consent": True}),
+            Bad(400, json={"phone": "0912 345 678", "consent": True, "code": "1"}),
+            Bad(404, url="/api/v1/offices/9999/otp"),
+            Bad(400, raw="[1]"),
         ],
     ),
     Case(

@@ -101,6 +101,12 @@ class SlotFullError(ConflictError):
     code = "slot_full"
 
 
+class OtpError(BadInputError):
+    """A phone's one-time code is missing, wrong, expired, used or out of attempts."""
+
+    code = "otp_invalid"
+
+
 class RateLimitError(QueueError):
     status = 429
     code = "rate_limited"

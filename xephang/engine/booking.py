@@ -19,6 +19,8 @@
   count the person's online numbers and live appointments of that day
   (``online_claims``); a network address (kept as a keyed hash too) takes at most
   ``online_rate_per_hour`` an hour. The hashes are forgotten once their day is over.
+  Where the office has an SMS or Zalo channel, a phone is first verified by a one-time
+  code (``otp``: ``otp_id`` and ``otp_code`` instead of the number).
 - Every change is one transaction with its events in the hash-chained log (``booked``,
   ``booking_cancelled``, ``booking_missed``; a check-in is the ticket's ``issued``
   event with ``channel`` and ``appointment_id``): references only, never the identity.
@@ -52,7 +54,7 @@ from ..errors import (
     SlotFullError,
 )
 from ..storage import one, scalar, write
-from . import audit, estimate, outbox, subscriptions
+from . import audit, estimate, otp, outbox, subscriptions
 from .hours import closing_time, day_is_closed, office_is_open
 from .log import append_event
 from .lookups import find_service, get_office, serving_counters
@@ -150,6 +152,19 @@ def identify(
             "Cần đánh dấu đồng ý để tiếp tục", "Consent is needed to go on", field="consent"
         )
     return Identity(mode, keyed_hash(key, office_id, mode, value), value[-3:])
+
+
+def _who(db, key, office_id, settings, phone, citizen_id, consent, otp_id, otp_code, channels, at):
+    """The identity an online number or an appointment is taken with: a phone verified by
+    its one-time code where the office verifies phones (``otp.required``), else as
+    ``identify`` reads it (inside the caller's transaction)."""
+    if not otp.required(db, office_id, settings, channels):
+        return identify(key, office_id, settings["online_identity"], phone, citizen_id, consent)
+    given = None
+    if phone not in (None, ""):
+        given = keyed_hash(key, office_id, "phone", normalise_phone(phone))
+    digest, last3 = otp.consume(db, office_id, otp_id, otp_code, key, at, given)
+    return Identity("phone", digest, last3)
 
 
 def address_hash(key: bytes, address: str | None) -> str | None:
@@ -446,9 +461,27 @@ def take_online_number(
     default_service_s: float = estimate.DEFAULT_SERVICE_S,
     notify: dict | None = None,
     message_channels=(),
+    otp_id=None,
+    otp_code=None,
 ) -> Outcome:
-    """Take a number from home: a ticket of channel ``online``, in line at once."""
+    """Take a number from home: a ticket of channel ``online``, in line at once. Where the
+    office verifies phones, ``otp_id`` and ``otp_code`` (``otp.request_code``) name the
+    phone instead of ``phone``; a wrong code is counted and refused."""
     at = resolve_now(now)
+    try:
+        return _take_online_number(
+            db, office_id, service, key, phone, citizen_id, consent, address, at,
+            default_service_s, notify, message_channels, otp_id, otp_code,
+        )  # fmt: skip
+    except otp.WrongCode as err:
+        otp.count_attempt(db, err.code_id, at)
+        raise
+
+
+def _take_online_number(
+    db, office_id, service, key, phone, citizen_id, consent, address, at, default_service_s,
+    notify, message_channels, otp_id, otp_code,
+) -> Outcome:  # fmt: skip
     with write(db):
         office, svc, settings = _open_online_service(
             db, office_id, service, "online_numbers_enabled", "lấy số trực tuyến"
@@ -464,9 +497,10 @@ def take_online_number(
                 " trước giờ đóng cửa); vui lòng đặt lịch hẹn ngày khác",
                 "Online numbers have stopped for today",
             )
-        who = identify(
-            key, office_id, settings["online_identity"], phone, citizen_id, consent is True
-        )
+        who = _who(
+            db, key, office_id, settings, phone, citizen_id, consent is True, otp_id, otp_code,
+            message_channels, at,
+        )  # fmt: skip
         address_key = address_hash(key, address)
         _check_rate(db, address_key, settings["online_rate_per_hour"], at)
         _check_caps(db, office_id, svc, day, who, settings)
@@ -546,12 +580,28 @@ def book_appointment(
     default_service_s: float = estimate.DEFAULT_SERVICE_S,
     notify: dict | None = None,
     message_channels=(),
+    otp_id=None,
+    otp_code=None,
 ) -> Outcome:
     """Book a half-hour slot of a service; ``outcome.extra["appointment"]`` is its view
     (with the page token, for the citizen only). ``notify`` (a phone or an e-mail, with
     consent) sends its confirmation and a reminder an hour before, and, once it checks
-    in, its ticket's messages."""
+    in, its ticket's messages. ``otp_id``/``otp_code``: as for ``take_online_number``."""
     at = resolve_now(now)
+    try:
+        return _book_appointment(
+            db, office_id, service, slot, key, phone, citizen_id, consent, address, at,
+            default_service_s, notify, message_channels, otp_id, otp_code,
+        )  # fmt: skip
+    except otp.WrongCode as err:
+        otp.count_attempt(db, err.code_id, at)
+        raise
+
+
+def _book_appointment(
+    db, office_id, service, slot, key, phone, citizen_id, consent, address, at,
+    default_service_s, notify, message_channels, otp_id, otp_code,
+) -> Outcome:  # fmt: skip
     with write(db):
         office, svc, settings = _open_online_service(
             db, office_id, service, "appointments_enabled", "đặt lịch hẹn"
@@ -576,9 +626,10 @@ def book_appointment(
                 f"Khung giờ {chosen['time']} đã hết chỗ; vui lòng chọn khung giờ khác",
                 "That slot is full",
             )
-        who = identify(
-            key, office_id, settings["online_identity"], phone, citizen_id, consent is True
-        )
+        who = _who(
+            db, key, office_id, settings, phone, citizen_id, consent is True, otp_id, otp_code,
+            message_channels, at,
+        )  # fmt: skip
         address_key = address_hash(key, address)
         _check_rate(db, address_key, settings["online_rate_per_hour"], at)
         _check_caps(db, office_id, svc, day, who, settings)

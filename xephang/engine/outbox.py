@@ -28,7 +28,10 @@ and erased at the end of the visit's day plus ``rating_window_days``
 
 Purposes (``PURPOSES``): ``near`` (N people or M minutes ahead, once),
 ``called``, ``recalled``, ``rating`` (after finishing, or at the office's
-evening time), the booking ones for online numbers, and ``event`` (a webhook).
+evening time), the booking ones for online numbers, ``otp`` (a phone's
+one-time code, ``engine/otp.py``: one row per request, tied to no ticket so
+never deduplicated, given up when the code expires; its payload, the code, is
+blanked once the row is sent, failed or skipped) and ``event`` (a webhook).
 The channels themselves (how a message is sent) live in ``notifiers/``.
 """
 
@@ -56,6 +59,8 @@ from .states import CALLED, DONE, NO_SHOW, WAITING
 from .views import staff_event
 
 QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
+# A finished row of a one-time code keeps no code.
+BLANK_SECRET = "payload = CASE WHEN purpose = 'otp' THEN '{}' ELSE payload END"
 STATES = (QUEUED, SENDING, SENT, FAILED, SKIPPED)
 # Events a webhook may ask for (docs/realtime.md), and "*" for every one.
 EVENT_TYPES = (
@@ -112,6 +117,7 @@ PURPOSES: dict[str, Purpose] = {
         Purpose("booking_confirmed", 24 * 3600),
         Purpose("booking_reminder", 6 * 3600),
         Purpose("checkin_window", 3600),
+        Purpose("otp", 5 * 60),  # a phone's one-time code (engine/otp.py): never deduplicated
         Purpose("event", 24 * 3600),  # a webhook delivery
     )
 }
@@ -320,8 +326,8 @@ def end_subscriptions(db, where: str, params: list, at: datetime, reason: str) -
             [iso(at), reason, sub_id],
         )
         db.execute(
-            "UPDATE outbox SET state = 'skipped', finished_at = ?, last_error = ? WHERE"
-            " subscription_id = ? AND state = 'queued'",
+            f"UPDATE outbox SET state = 'skipped', finished_at = ?, last_error = ?, {BLANK_SECRET}"
+            " WHERE subscription_id = ? AND state = 'queued'",
             [iso(at), reason, sub_id],
         )
     return [channel for _, channel in rows]
@@ -533,7 +539,8 @@ def claim(
 
 def _close(db, message_id: int, state: str, error: str | None, at: str) -> None:
     db.execute(
-        "UPDATE outbox SET state = ?, finished_at = ?, last_error = ? WHERE id = ?",
+        f"UPDATE outbox SET state = ?, finished_at = ?, last_error = ?, {BLANK_SECRET}"
+        " WHERE id = ?",
         [state, at, error, message_id],
     )
 
@@ -593,8 +600,8 @@ def settle(
                 ).rowcount
             else:
                 changed = db.execute(
-                    "UPDATE outbox SET state = ?, finished_at = ?, last_error = ? WHERE id = ?"
-                    " AND state = 'sending'",
+                    f"UPDATE outbox SET state = ?, finished_at = ?, last_error = ?, {BLANK_SECRET}"
+                    " WHERE id = ? AND state = 'sending'",
                     [state, at, error, message["id"]],
                 ).rowcount
             if changed:

@@ -684,6 +684,17 @@ OFFICE_SETTINGS: tuple[OfficeSetting, ...] = (
         high=10000,
     ),
     OfficeSetting(
+        "online_otp_per_hour",
+        "int",
+        3,
+        "Số mã xác nhận tối đa mỗi số điện thoại mỗi giờ",
+        "At most this many one-time codes sent to one phone in any hour (429 beyond), when "
+        "online_identity is 'phone' and an SMS or Zalo channel is set up.",
+        section="booking",
+        low=1,
+        high=20,
+    ),
+    OfficeSetting(
         "retention_days",
         "int",
         1825,

@@ -683,6 +683,34 @@ CREATE INDEX online_claims_day ON online_claims (office_id, service_id, day, kin
     )
 
 
+@migrations(name="0015_phone_codes")
+def phone_codes(db: sqlite_utils.Database) -> None:
+    """One-time codes that verify a phone before an online number or an appointment is
+    taken: the phone's keyed identity hash and the code's keyed hash only (the phone
+    itself lives in the subscription its message is sent through, erased when the code
+    expires), its expiry, its attempts and when it was used."""
+    _run(
+        db,
+        """
+CREATE TABLE phone_codes (
+    id INTEGER PRIMARY KEY,
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    token TEXT NOT NULL UNIQUE,
+    identity_hash TEXT NOT NULL,
+    identity_last3 TEXT NOT NULL,
+    code_hash TEXT NOT NULL,
+    subscription_id INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT
+);
+CREATE INDEX phone_codes_identity ON phone_codes (office_id, identity_hash, created_at);
+CREATE INDEX phone_codes_created ON phone_codes (created_at)
+""",
+    )
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply every pending migration step."""
     migrations.apply(db)

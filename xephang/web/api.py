@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from .. import engine
 from ..config import message_channels
-from ..engine import booking
+from ..engine import booking, otp
 from ..engine.states import TICKET_ACTIONS
 from ..errors import ForbiddenError, NotFoundError
 from ..queries import booking as booking_queries
@@ -24,6 +24,7 @@ from .bodies import (
     IssueBody,
     NoBody,
     OnlineTicketBody,
+    OtpRequestBody,
     QueryDay,
     QueryNumber,
     accepts,
@@ -39,6 +40,7 @@ from .context import (
     identity_key,
     publish,
     tracker_url,
+    wake_outbox,
 )
 from .health import report as health_report
 
@@ -299,6 +301,10 @@ def office_availability(office_id: int):
     left today; the days that take appointments; with ``service``, its slots by day."""
     db, default_s = get_db(), current_app.config["DEFAULT_SERVICE_TIME_S"]
     found = dict(booking_queries.availability(db, office_id, default_s=default_s))
+    found["identity"] = {  # a phone verified by a one-time code first (POST .../otp)?
+        **found["identity"],
+        "verified": otp.required(db, office_id, None, message_channels(current_app.config)),
+    }
     query = read_query()
     if query["service"] is not None:
         days = found["appointments"]["days"]
@@ -318,7 +324,31 @@ def remote_fields(body) -> dict:
         "citizen_id": body.citizen_id,
         "consent": body.consent is True,
         "address": request.remote_addr,
+        "otp_id": body.otp_id,
+        "otp_code": body.otp_code,
     }
+
+
+@bp.post("/offices/<int:office_id>/otp")
+@public
+@accepts(OtpRequestBody)
+def request_otp(office_id: int):
+    """Send a one-time code to a phone (where the office verifies phones); answers its
+    ``otp_id``, to send back with the code when taking a number or booking."""
+    refuse_cross_site()
+    body: OtpRequestBody = read_body()
+    engine.get_office(get_db(), office_id)
+    sent = otp.request_code(
+        get_db(),
+        office_id,
+        body.phone,
+        body.consent is True,
+        identity_key(),
+        message_channels(current_app.config),
+        lang=body.lang or "vi",
+    )
+    wake_outbox()
+    return ok(201, otp=sent)
 
 
 @bp.post("/offices/<int:office_id>/online-tickets")

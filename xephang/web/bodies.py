@@ -233,7 +233,9 @@ class NotifyBody(Body):
     channel: Literal["sms", "zalo"] | None = Field(
         None, title="kênh", description="for a phone: sms or zalo (default: what the office has)"
     )
-    lang: Literal["vi", "en"] | None = Field(None, title="ngôn ngữ")
+    lang: Annotated[Literal["vi", "en"] | None, BeforeValidator(_no_object_if_blank)] = Field(
+        None, title="ngôn ngữ"
+    )
 
     def request(self) -> dict:
         """The request as the engine checks it (``engine.subscriptions.contact_from``)."""
@@ -295,6 +297,36 @@ class RemoteBody(Body):
         None,
         title="đồng ý",
         description="true: the consent line was accepted (needed when an identity is asked)",
+    )
+    otp_id: Annotated[Text | None, StringConstraints(max_length=64)] = Field(
+        None,
+        title="mã yêu cầu xác nhận",
+        description="where the office verifies phones: the otp_id POST .../otp answered"
+        " (then phone may be left out)",
+    )
+    otp_code: Annotated[Text | None, StringConstraints(max_length=12)] = Field(
+        None,
+        title="mã xác nhận",
+        description="the 6-digit one-time code sent to the phone",
+        json_schema_extra={"pattern": r"^\s*[0-9]{6}\s*$"},
+    )
+
+
+class OtpRequestBody(Body):
+    """A one-time code to a phone, before an online number or an appointment, where the
+    office verifies phones (``online_identity`` ``phone`` with an SMS or Zalo channel)."""
+
+    phone: Annotated[Text | None, StringConstraints(max_length=30)] = Field(
+        None,
+        title="số điện thoại",
+        description="the Vietnamese mobile number the code is sent to (needed)",
+        json_schema_extra={"pattern": PHONE_PATTERN},
+    )
+    consent: Annotated[bool | None, BeforeValidator(_no_object_if_blank)] = Field(
+        None, title="đồng ý", description="true: the consent line was accepted (needed)"
+    )
+    lang: Annotated[Literal["vi", "en"] | None, BeforeValidator(_no_object_if_blank)] = Field(
+        None, title="ngôn ngữ", description="the message's language: vi (default) or en"
     )
 
 

@@ -123,6 +123,14 @@ def publish(outcome: Outcome) -> Outcome:
     return outcome
 
 
+def wake_outbox() -> None:
+    """Wake the outbox worker after a commit that queued a message but logged no event
+    (a one-time code): it need not wait for its next poll."""
+    notifier = current_app.extensions.get("xephang.notifier")
+    if notifier is not None:
+        notifier.wake()
+
+
 def device_rate_limit() -> tuple[int, float]:
     """KIOSK_RATE_LIMIT as (tickets, seconds): what one device may issue, by any path."""
     return parse_rate(current_app.config["KIOSK_RATE_LIMIT"])

@@ -126,6 +126,16 @@ APPOINTMENT = {
         "ics_url": {"type": "string", "format": "uri"},
     },
 }
+OTP = {
+    "type": "object",
+    "description": "a one-time code sent: send otp_id back with the code (otp_code)",
+    "properties": {
+        "otp_id": {"type": "string"},
+        "expires_at": {"type": "string", "format": "date-time", "description": "in 5 minutes"},
+        "channel": {"type": "string", "enum": ["sms", "zalo"]},
+        "phone": {"type": "string", "description": "masked (•••••••678)"},
+    },
+}
 SLOT = {
     "type": "object",
     "properties": {
@@ -145,7 +155,11 @@ AVAILABILITY = {
         "open_now": {"type": "boolean"},
         "online": {"type": "object", "description": "enabled, open, closes_at"},
         "appointments": {"type": "object", "description": "enabled, days, slot_minutes"},
-        "identity": {"type": "object", "description": "mode (none|phone|cccd), consent line"},
+        "identity": {
+            "type": "object",
+            "description": "mode (none|phone|cccd), consent line, verified (a phone needs a"
+            " one-time code first: POST .../otp)",
+        },
         "services": {
             "type": "array",
             "items": {
@@ -179,6 +193,7 @@ RESULTS = {
     ("POST", "/api/v1/counters/{counter_id}/{action}"): {"counter": COUNTER},
     ("GET", "/api/v1/offices/{office_id}/availability"): {"availability": AVAILABILITY},
     ("POST", "/api/v1/offices/{office_id}/appointments"): {"appointment": APPOINTMENT},
+    ("POST", "/api/v1/offices/{office_id}/otp"): {"otp": OTP},
     ("POST", "/api/v1/checkins"): {
         "ticket": TICKET,
         "appointment": APPOINTMENT,
@@ -203,6 +218,7 @@ CREATED = {
     ("POST", "/api/v1/tickets"),
     ("POST", "/api/v1/offices/{office_id}/online-tickets"),
     ("POST", "/api/v1/offices/{office_id}/appointments"),
+    ("POST", "/api/v1/offices/{office_id}/otp"),
     ("POST", "/api/v1/checkins"),
 }
 # Both kinds of body the API reads, validated by the same models.
