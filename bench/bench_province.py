@@ -23,7 +23,6 @@ import argparse
 import json
 import re
 import shutil
-import statistics
 import sys
 import time
 from datetime import date, timedelta
@@ -31,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.benchlib import LAST_CPU, timed  # noqa: E402
 from xephang import create_app, engine  # noqa: E402
 from xephang.engine import accounts  # noqa: E402
 from xephang.errors import QueueError  # noqa: E402
@@ -38,19 +38,6 @@ from xephang.reports import province, satisfaction  # noqa: E402
 from xephang.storage import connect, write  # noqa: E402
 
 PASSWORD = "bench-province-2026"
-LAST_CPU = [0.0]
-
-
-def timed(fn, runs: int = 5) -> tuple[float, object]:
-    """Median wall time in ms of ``runs`` calls and the last result (CPU ms kept aside)."""
-    times, cpu, result = [], [], None
-    for _ in range(runs):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        result = fn()
-        times.append((time.perf_counter() - start) * 1000)
-        cpu.append((time.process_time() - start_cpu) * 1000)
-    LAST_CPU[0] = statistics.median(cpu)
-    return statistics.median(times), result
 
 
 def report(name: str, ms: float, goal_ms: float | None = None, cpu: bool = True) -> None:

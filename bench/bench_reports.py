@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.benchlib import LAST_CPU, timed  # noqa: E402
 from xephang import engine, reports  # noqa: E402
 from xephang.engine.targets import Targets  # noqa: E402
 from xephang.queries.office import lowest_rating_level  # noqa: E402
@@ -33,20 +34,6 @@ from xephang.reports import (
 from xephang.reports.facts import day_tallies  # noqa: E402
 from xephang.reports.log import log_rows  # noqa: E402
 from xephang.storage import connect, write  # noqa: E402
-
-LAST_CPU = [0.0]
-
-
-def timed(fn, runs: int = 5) -> tuple[float, object]:
-    """Median wall time in ms of ``runs`` calls, and the last result (CPU ms kept aside)."""
-    times, cpu, result = [], [], None
-    for _ in range(runs):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        result = fn()
-        times.append((time.perf_counter() - start) * 1000)
-        cpu.append((time.process_time() - start_cpu) * 1000)
-    LAST_CPU[0] = statistics.median(cpu)
-    return statistics.median(times), result
 
 
 def report(

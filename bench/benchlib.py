@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import statistics
 import subprocess
 import time
 import urllib.request
@@ -58,3 +59,19 @@ def start_redis(port: int) -> subprocess.Popen:
             time.sleep(0.05)
     proc.kill()
     raise SystemExit("redis-server did not start")
+
+
+# The process CPU time (ms, median) of the last ``timed`` calls, for the figures' [cpu] note.
+LAST_CPU = [0.0]
+
+
+def timed(fn, runs: int = 5) -> tuple[float, object]:
+    """Median wall time in ms of ``runs`` calls, and the last result (CPU ms kept aside)."""
+    times, cpu, result = [], [], None
+    for _ in range(runs):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        result = fn()
+        times.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
+    LAST_CPU[0] = statistics.median(cpu)
+    return statistics.median(times), result

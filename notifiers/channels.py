@@ -18,6 +18,7 @@ import smtplib
 import ssl
 import threading
 import time
+from abc import ABC, abstractmethod
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -52,15 +53,16 @@ def _http_answer(response: requests.Response) -> str:
     raise SendError(f"HTTP {response.status_code}", retry=retry, status=str(response.status_code))
 
 
-class Channel:
+class Channel(ABC):
     """A way out. ``name`` is the outbox's channel column."""
 
     name = ""
 
+    @abstractmethod
     def send(self, message: dict, content: Content) -> str:
-        raise NotImplementedError
+        """Deliver one message; the provider's answer, or raise ``SendError``."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (a hook: most channels hold nothing to let go of)
         """Let go of pooled connections."""
 
 

@@ -15,7 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -226,11 +226,9 @@ class LiveServer:
                 if "Address already in use" in self.output():
                     return False
                 raise RuntimeError(f"server exited: {self.output()}")
-            try:
+            with suppress(requests.RequestException):  # not listening yet
                 if requests.get(self.url + "/api/v1/health", timeout=5).ok:
                     return True
-            except requests.RequestException:
-                pass  # not listening yet
             time.sleep(0.05)  # a port that starts listening sends no event to wait on
         self.kill()
         raise RuntimeError(f"server did not answer within {timeout} s: {self.output()}")

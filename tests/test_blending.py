@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -124,19 +125,15 @@ def play(db, plan, n: int, k: int) -> None:
             engine.issue_ticket(db, office, arg, priority="elderly", now=now)
         elif action == "check_in" and codes:
             code = codes.pop(arg % len(codes))  # small args: the earliest slots, on time
-            try:
+            with suppress(ConflictError):  # a booking of a slot long gone: refused, fine
                 booking.check_in(db, office, code, KEY, now=now)
-            except ConflictError:
-                pass  # a booking of a slot long gone: fine either way
         elif action == "pause":
             counter = engine.get_counter(db, counters[arg])
             if counter["state"] == "paused":
                 engine.resume(db, counters[arg], now=now)
             else:
-                try:
+                with suppress(ConflictError):  # holding a citizen: refused like close
                     engine.pause(db, counters[arg], "nghỉ", now=now)
-                except ConflictError:
-                    pass  # a counter holding a citizen is not paused (refused like close)
         elif action == "wait":
             now += timedelta(minutes=arg)
         elif action == "call":

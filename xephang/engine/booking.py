@@ -339,6 +339,33 @@ def set_slot_capacity(
 # --- rules shared by online numbers and appointments --------------------------------------
 
 
+def _admit(
+    db, key, office_id, svc, day, settings, phone, citizen_id, consent, otp_id, otp_code,
+    channels, address, at,
+) -> tuple[Identity, str | None]:  # fmt: skip
+    """Who is asking (their identity as the office requires it, a phone code checked), and
+    that neither their address's hourly limit nor their daily caps are spent: the checks
+    an online number and an appointment share. Returns the identity and address key."""
+    who = _who(
+        db, key, office_id, settings, phone, citizen_id, consent is True, otp_id, otp_code,
+        channels, at,
+    )  # fmt: skip
+    address_key = address_hash(key, address)
+    _check_rate(db, address_key, settings["online_rate_per_hour"], at)
+    _check_caps(db, office_id, svc, day, who, settings)
+    return who, address_key
+
+
+def _counting_wrong_codes(db, at: datetime, take, *args) -> Outcome:
+    """``take(*args)``; a wrong phone code is counted against it (in a transaction of its
+    own: the refused request itself changes nothing) and refused."""
+    try:
+        return take(*args)
+    except otp.WrongCode as err:
+        otp.count_attempt(db, err.code_id, at)
+        raise
+
+
 def _check_rate(db, address: str | None, limit: int, at: datetime) -> None:
     if address is None:
         return
@@ -468,14 +495,10 @@ def take_online_number(
     office verifies phones, ``otp_id`` and ``otp_code`` (``otp.request_code``) name the
     phone instead of ``phone``; a wrong code is counted and refused."""
     at = resolve_now(now)
-    try:
-        return _take_online_number(
-            db, office_id, service, key, phone, citizen_id, consent, address, at,
-            default_service_s, notify, message_channels, otp_id, otp_code,
-        )  # fmt: skip
-    except otp.WrongCode as err:
-        otp.count_attempt(db, err.code_id, at)
-        raise
+    return _counting_wrong_codes(
+        db, at, _take_online_number, db, office_id, service, key, phone, citizen_id, consent,
+        address, at, default_service_s, notify, message_channels, otp_id, otp_code,
+    )  # fmt: skip
 
 
 def _take_online_number(
@@ -497,13 +520,10 @@ def _take_online_number(
                 " trước giờ đóng cửa); vui lòng đặt lịch hẹn ngày khác",
                 "Online numbers have stopped for today",
             )
-        who = _who(
-            db, key, office_id, settings, phone, citizen_id, consent is True, otp_id, otp_code,
-            message_channels, at,
+        who, address_key = _admit(
+            db, key, office_id, svc, day, settings, phone, citizen_id, consent, otp_id, otp_code,
+            message_channels, address, at,
         )  # fmt: skip
-        address_key = address_hash(key, address)
-        _check_rate(db, address_key, settings["online_rate_per_hour"], at)
-        _check_caps(db, office_id, svc, day, who, settings)
         capacity = online_capacity(
             db, office, svc, day, settings["online_share"], default_service_s
         )
@@ -588,14 +608,10 @@ def book_appointment(
     consent) sends its confirmation and a reminder an hour before, and, once it checks
     in, its ticket's messages. ``otp_id``/``otp_code``: as for ``take_online_number``."""
     at = resolve_now(now)
-    try:
-        return _book_appointment(
-            db, office_id, service, slot, key, phone, citizen_id, consent, address, at,
-            default_service_s, notify, message_channels, otp_id, otp_code,
-        )  # fmt: skip
-    except otp.WrongCode as err:
-        otp.count_attempt(db, err.code_id, at)
-        raise
+    return _counting_wrong_codes(
+        db, at, _book_appointment, db, office_id, service, slot, key, phone, citizen_id,
+        consent, address, at, default_service_s, notify, message_channels, otp_id, otp_code,
+    )  # fmt: skip
 
 
 def _book_appointment(
@@ -626,13 +642,10 @@ def _book_appointment(
                 f"Khung giờ {chosen['time']} đã hết chỗ; vui lòng chọn khung giờ khác",
                 "That slot is full",
             )
-        who = _who(
-            db, key, office_id, settings, phone, citizen_id, consent is True, otp_id, otp_code,
-            message_channels, at,
+        who, address_key = _admit(
+            db, key, office_id, svc, day, settings, phone, citizen_id, consent, otp_id, otp_code,
+            message_channels, address, at,
         )  # fmt: skip
-        address_key = address_hash(key, address)
-        _check_rate(db, address_key, settings["online_rate_per_hour"], at)
-        _check_caps(db, office_id, svc, day, who, settings)
         contact = (
             None
             if notify is None

@@ -340,14 +340,6 @@ def _through_hours(at: datetime, seconds: float, spans) -> tuple[int, bool]:
     return int(math.ceil((clock - at).total_seconds() + left)), True
 
 
-def estimate_wait(
-    db: sqlite_utils.Database, ticket: dict, default_service_s: int = 300
-) -> tuple[int, int | None]:
-    """(people ahead, estimated wait in seconds or None) for a waiting ticket."""
-    found = estimate(db, ticket, default_service_s)
-    return found.people_ahead, found.wait_s
-
-
 def keep(db: sqlite_utils.Database, ticket_id: int, found: Estimate) -> None:
     """Store the estimate a ticket was given when it joined the line (its promise)."""
     db.execute(

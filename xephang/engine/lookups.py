@@ -57,13 +57,6 @@ def counter_services(db: sqlite_utils.Database, counter_id: int) -> list[int]:
     ]
 
 
-# A service is offered only while an active counter (open or not) serves it.
-_SERVED = (
-    "SELECT DISTINCT cs.service_id FROM counter_services cs JOIN counters c ON"
-    " c.id = cs.counter_id WHERE c.active"
-)
-
-
 def serving_counters(db: sqlite_utils.Database, service_id: int) -> int:
     """Active counters that serve a service, open or not (none: it cannot be offered)."""
     return db.execute(
@@ -74,8 +67,16 @@ def serving_counters(db: sqlite_utils.Database, service_id: int) -> int:
 
 
 def served_services(db: sqlite_utils.Database, office_id: int) -> set[int]:
-    """The office's services that an active counter serves (the ones that can be offered)."""
-    return {r[0] for r in db.execute(_SERVED + " AND c.office_id = ?", [office_id]).fetchall()}
+    """The office's services that an active counter serves (open or not): the ones that
+    can be offered."""
+    return {
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT cs.service_id FROM counter_services cs JOIN counters c ON"
+            " c.id = cs.counter_id WHERE c.active AND c.office_id = ?",
+            [office_id],
+        ).fetchall()
+    }
 
 
 def find_service(db: sqlite_utils.Database, office_id: int, ref) -> dict:
