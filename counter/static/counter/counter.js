@@ -186,9 +186,12 @@
   function currentTicket() { var c = counter(); return c && c.current_ticket; }
 
   function moved(res, text, canUndo) {  // a move done: remember it for undo and reprint
-    var t = res.ticket;
+    var t = res.ticket, c = counter();
     undoable = canUndo ? {ticket: (res.from_ticket || t).id, code: (res.from_ticket || t).code, at: Date.now()} : null;
     lastTicket = t ? {id: t.id, code: t.code} : lastTicket;
+    // A finish, no-show or transfer frees the counter now, not when the refreshed state
+    // arrives: a reprint pressed in between is of the citizen's new ticket, not the old one.
+    if (c && t && t.status !== "called" && t.status !== "serving") c.current_ticket = null;
     say(text + (canUndo ? " — nhấn Z để hoàn tác trong " + RULES.undo_window_s + " giây" : ""), "ok");
   }
 
