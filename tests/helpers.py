@@ -680,8 +680,16 @@ def issue_ticket(server, page=None, service="A") -> dict:
 
 
 def press(page, key: str) -> None:
-    """Press a counter shortcut once the previous action's request has finished."""
-    page.wait_for_function("document.body.dataset.busy !== '1'")
+    """Press a counter shortcut once the previous action's request has finished and the
+    key's button is enabled: the page ignores a shortcut whose button is disabled (it is
+    while a refreshed state is on its way), so pressing earlier would test the timing."""
+    page.wait_for_function(
+        """key => {
+            const button = document.querySelector(`[data-key="${key.toLowerCase()}"]`);
+            return document.body.dataset.busy !== '1' && !(button && button.disabled);
+        }""",
+        arg=key,
+    )
     page.keyboard.press(key)
 
 
