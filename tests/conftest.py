@@ -21,6 +21,7 @@ from tests.helpers import (
     NotifyOffice,
     Template,
     cheap_password_hash,
+    dies_with_parent,
     fill_month,
     free_port,
     make_office,
@@ -341,6 +342,7 @@ def redis_url(tmp_path):
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=dies_with_parent,
     )
     import redis
 

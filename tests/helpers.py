@@ -7,6 +7,7 @@ test module imports from here and never from another test module or a conftest.
 from __future__ import annotations
 
 import copy
+import ctypes
 import os
 import random
 import re
@@ -174,6 +175,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child only calls it
+
+
+def dies_with_parent() -> None:
+    """``preexec_fn`` for a server a test starts: the kernel kills it (SIGKILL) when the
+    test process dies, however it dies, so no server outlives its test run."""
+    _prctl(_PR_SET_PDEATHSIG, 9)
+
+
 class LiveServer:
     """One ``xephang serve`` process (the production gevent server) on 127.0.0.1 and a
     free port, on a database file; ``start()`` returns once /api/v1/health answers.
@@ -219,6 +230,7 @@ class LiveServer:
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=dies_with_parent,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
