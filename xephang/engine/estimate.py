@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 import sqlite_utils
 
 from ..clock import day_bounds, iso, opening_spans, resolve_now
-from ..storage import scalar
+from ..storage import file_of, rows, scalar
 from .lookups import get_ticket
 from .order import people_ahead
 from .settings import office_setting
@@ -175,14 +175,11 @@ def _serving_counters(db, ticket: dict) -> list[dict]:
         " WHERE c.active AND c.state = 'open' AND c.office_id = ?"
     )
     if ticket.get("target_counter_id"):  # sent to one counter: only it calls the ticket
-        return list(
-            db.query(sql + " AND c.id = ?", [ticket["office_id"], ticket["target_counter_id"]])
-        )
-    return list(
-        db.query(
-            sql + " AND c.id IN (SELECT counter_id FROM counter_services WHERE service_id = ?)",
-            [ticket["office_id"], ticket["service_id"]],
-        )
+        return rows(db, sql + " AND c.id = ?", [ticket["office_id"], ticket["target_counter_id"]])
+    return rows(
+        db,
+        sql + " AND c.id IN (SELECT counter_id FROM counter_services WHERE service_id = ?)",
+        [ticket["office_id"], ticket["service_id"]],
     )
 
 
@@ -432,7 +429,7 @@ def service_shown(db: sqlite_utils.Database, office_id: int, service_id: int, no
     if bound <= 0:
         return False
     at = resolve_now(now)
-    key = (db.execute("PRAGMA database_list").fetchone()[2], office_id)
+    key = (file_of(db), office_id)
     with _RECORDS_LOCK:
         cached = _RECORDS.get(key)
     if cached is None or not 0 <= (at - cached[0]).total_seconds() < RECORD_TTL_S:

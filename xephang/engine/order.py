@@ -92,15 +92,21 @@ def _line_sql(priority: bool) -> str:
     )
 
 
-def _last_keys(db, ticket: dict, priority: bool, limit: int) -> list[tuple]:
-    """The queue keys of the last ``limit`` tickets of the ticket's line, last first
-    (a walk back from the end of the index: ``limit`` rows read)."""
+def _last_keys_cursor(db, ticket: dict, priority: bool, limit: int):
+    """The queue keys of the last ``limit`` tickets of the ticket's line, last first, as
+    a cursor read row by row (a walk back from the end of the index)."""
     parts = _key_parts(priority)
-    return db.execute(
+    return db.conn.execute(
         f"SELECT {', '.join(parts)} {_line_sql(priority)}"
         f" ORDER BY {', '.join(p + ' DESC' for p in parts)} LIMIT ?",
         [ticket["office_id"], ticket["service_id"], limit],
-    ).fetchall()
+    )
+
+
+def _last_keys(db, ticket: dict, priority: bool, limit: int) -> list[tuple]:
+    """The queue keys of the last ``limit`` tickets of the ticket's line, last first
+    (``limit`` rows read)."""
+    return _last_keys_cursor(db, ticket, priority, limit).fetchall()
 
 
 def _count_smaller(db, ticket: dict, priority: bool, key: list) -> int:
@@ -136,8 +142,17 @@ def people_ahead(db: sqlite_utils.Database, ticket: dict, priority: bool | None 
     if priority is None:
         priority = priority_first(db, ticket["office_id"])
     key = tuple(queue_key(ticket, priority))
-    last = _last_keys(db, ticket, priority, BEHIND_PROBE)
-    behind = sum(1 for row in last if tuple(row) > key)
+    # Walk back from the end only as far as the ticket's own place: a new walk-in is read
+    # at once (the first key is its own), a ticket further up after those behind it.
+    behind = 0
+    cursor = _last_keys_cursor(db, ticket, priority, BEHIND_PROBE)
+    try:
+        for row in cursor:
+            if tuple(row) <= key:
+                break
+            behind += 1
+    finally:
+        cursor.close()
     if behind < BEHIND_PROBE:
         itself = 0 if ticket.get("unsaved") else 1  # a ticket not written is not counted
         return max(waiting_count(db, ticket["service_id"]) - itself - behind, 0)

@@ -451,12 +451,14 @@ def expire_waiting(
     its wait until then). Runs inside the caller's write transaction; returns
     the logged events.
     """
-    office = get_office(db, office_id)
     rows = db.execute(
         "SELECT id, day, called_at FROM tickets WHERE office_id = ? AND status = 'waiting'"
         " AND day <= ? ORDER BY id",
         [office_id, through_day],
     ).fetchall()
+    if not rows:
+        return []  # the usual case: issuing and calling look first (expire_stale)
+    office = get_office(db, office_id)
     events = []
     for ticket_id, day, called_at in rows:
         left = None if called_at else iso(min(at, closing_time(office, day)))

@@ -13,7 +13,7 @@ from ..engine import booking, estimate
 from ..engine.hours import day_is_closed, office_is_open
 from ..engine.lookups import find_service, get_office, serving_counters
 from ..engine.settings import office_settings
-from ..storage import one
+from ..storage import file_of, one
 
 AVAILABILITY_TTL_S = 20.0  # estimates drift with the clock too: recomputed at least this often
 _CACHE: dict[tuple, tuple[int, datetime, dict]] = {}
@@ -75,7 +75,7 @@ def availability(
     appointments. Served from a cache that any queue event of the office (``queue_seq``)
     or ``AVAILABILITY_TTL_S`` invalidates."""
     at = resolve_now(now)
-    key = (db.execute("PRAGMA database_list").fetchone()[2], office_id, default_s)
+    key = (file_of(db), office_id, default_s)
     seq = queue_seq(db, office_id)
     if cached:
         with _CACHE_LOCK:

@@ -15,7 +15,7 @@ from ..engine.log import last_seq
 from ..engine.lookups import counter_services, get_counter, get_office
 from ..engine.order import waiting_counts  # noqa: F401  (the one count; callers read it here)
 from ..engine.views import ticket_view
-from ..storage import one
+from ..storage import one, rows
 
 
 def waiting_list(
@@ -154,14 +154,14 @@ def queue_moves(
     if not moving:
         return []
     ids = sorted({e["ticket_id"] for e in moving})
-    rows = {
+    found = {
         r["id"]: r
-        for r in db.query(f"SELECT * FROM tickets WHERE id IN ({','.join('?' * len(ids))})", ids)
+        for r in rows(db, f"SELECT * FROM tickets WHERE id IN ({','.join('?' * len(ids))})", ids)
     }
     priority = order.priority_first(db, moving[0]["office_id"])
     moves = []
     for e in moving:
-        row = rows[e["ticket_id"]]
+        row = found[e["ticket_id"]]
         if not order.anyone_behind(db, row, priority):
             continue  # joining or leaving at the back moves nobody
         joined = states.joins_line(e["type"], e.get("from_status"))

@@ -9,17 +9,19 @@ from . import backup
 from .connection import ConnectionPool, connect
 from .group import GroupCommit
 from .migrations import migrate
-from .transaction import observe_commits, one, read, scalar, write
+from .transaction import file_of, observe_commits, one, read, rows, scalar, write
 
 __all__ = [
     "backup",
     "ConnectionPool",
     "GroupCommit",
     "connect",
+    "file_of",
     "migrate",
     "observe_commits",
     "one",
     "read",
+    "rows",
     "scalar",
     "write",
 ]

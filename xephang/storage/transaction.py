@@ -72,6 +72,27 @@ def read(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
             db.conn.execute("COMMIT")
 
 
+# Column names by the description SQLite gave a query: the same description (compared
+# whole, so a migration that changes a table is seen) reuses the names, None marks
+# duplicate names (sqlite-utils dedupes those). Bounded: a query with its own literals
+# each time would otherwise fill it.
+_NAMES: dict[str, tuple[tuple, tuple[str, ...] | None]] = {}
+_NAMES_MAX = 1024
+
+
+def _names(sql: str, description: tuple) -> tuple[str, ...] | None:
+    known = _NAMES.get(sql)
+    if known is not None and known[0] == description:
+        return known[1]
+    names = tuple(column[0] for column in description)
+    if len(set(names)) != len(names):
+        names = None
+    if len(_NAMES) >= _NAMES_MAX:
+        _NAMES.clear()
+    _NAMES[sql] = (description, names)
+    return names
+
+
 def one(db: sqlite_utils.Database, sql: str, params=()) -> dict | None:
     """The first row of a query as a dict, or None."""
     # Straight on the sqlite3 cursor: db.query's per-row key handling costs more
@@ -80,10 +101,30 @@ def one(db: sqlite_utils.Database, sql: str, params=()) -> dict | None:
     row = cursor.fetchone()
     if row is None:
         return None
-    names = [column[0] for column in cursor.description]
-    if len(set(names)) != len(names):  # duplicate names: let sqlite-utils dedupe them
+    names = _names(sql, cursor.description)
+    if names is None:  # duplicate names: let sqlite-utils dedupe them
         return next(iter(db.query(sql, params)), None)
     return dict(zip(names, row, strict=True))
+
+
+def rows(db: sqlite_utils.Database, sql: str, params=()) -> list[dict]:
+    """Every row of a query as a dict (straight on the cursor, as ``one``: ``db.query``
+    wraps each query in a savepoint and parses its first keyword)."""
+    cursor = db.conn.execute(sql, params)
+    found = cursor.fetchall()
+    names = _names(sql, cursor.description or ())
+    if names is None:  # duplicate names: let sqlite-utils dedupe them
+        return list(db.query(sql, params))
+    return [dict(zip(names, row, strict=True)) for row in found]
+
+
+def file_of(db: sqlite_utils.Database) -> str:
+    """The database file a connection has open (a cache key per database), asked of
+    SQLite once per connection."""
+    path = getattr(db, "_xephang_file", None)
+    if path is None:
+        path = db._xephang_file = db.execute("PRAGMA database_list").fetchone()[2]
+    return path
 
 
 def scalar(db: sqlite_utils.Database, sql: str, params=()):
