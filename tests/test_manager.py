@@ -128,6 +128,27 @@ def test_dashboard_waits_include_earlier_tickets_of_the_visit(db, demo):
     assert land["longest_wait_s"] == pytest.approx(5 * 60 + 4 * 60, abs=2)
 
 
+def test_dashboard_wait_of_a_ticket_back_in_line_stops_at_its_first_call(db, demo):
+    """The definition the reports use: a no-show brought back waited until it was first
+    called; the dashboard neither restarts nor keeps counting that wait."""
+    office = demo["office_id"]
+    now = utcnow()
+    issued = engine.issue_ticket(
+        db, office, "A", now=now - timedelta(minutes=40), check_hours=False
+    )
+    counter = db.execute("SELECT id FROM counters WHERE number = 1").fetchone()[0]
+    engine.call_next(db, counter, now=now - timedelta(minutes=30))
+    engine.no_show(db, issued.ticket["id"], now=now - timedelta(minutes=28))
+    engine.return_to_queue(
+        db, issued.ticket["id"], reason="Công dân quay lại", now=now - timedelta(minutes=5)
+    )
+    data = live.dashboard(db, office, now=now)
+    a = {s["prefix"]: s for s in data["services"]}["A"]
+    assert a["waiting"] == 1
+    assert a["longest_wait_s"] == pytest.approx(10 * 60, abs=2)  # 40 - 30, not 40
+    assert a["over_target"] == 0  # 10 min is within the 15-minute target
+
+
 def test_dashboard_sync_over_socketio(app, client, demo):
     login(client, "quanly")
     sock = socketio.test_client(app, flask_test_client=client, auth={})

@@ -182,10 +182,13 @@ def today_tally(db, office: dict, day: str, targets: Targets, lowest_level) -> T
 
 
 def waiting_now(db, office_id: int, now: datetime, targets: Targets, today: str) -> list[dict]:
-    """Waiting tickets with their visit's wait so far (earlier tickets' waits included)."""
+    """Waiting tickets with their visit's wait so far (earlier tickets' waits included).
+
+    A ticket back in the line after a call (a no-show brought back, or returned) waited
+    until its first call, as in the reports: a recall does not restart a wait."""
     rows = db.execute(
         "SELECT id, code, service_id, visit_id, from_ticket_id,"
-        " max(issued_at, coalesce(slot_at, issued_at)), day, priority FROM tickets"
+        " max(issued_at, coalesce(slot_at, issued_at)), day, priority, called_at FROM tickets"
         " WHERE office_id = ? AND status = 'waiting'",
         [office_id],
     ).fetchall()
@@ -203,9 +206,10 @@ def waiting_now(db, office_id: int, now: datetime, targets: Targets, today: str)
                 + (datetime.fromisoformat(called) - datetime.fromisoformat(issued)).total_seconds()
             )
     out = []
-    for tid, code, service_id, visit_id, _from, issued, day, priority in rows:
+    for tid, code, service_id, visit_id, _from, issued, day, priority, called in rows:
         # ``issued``: when the wait began (an appointment's slot start, if later)
-        wait = max(0.0, (now - datetime.fromisoformat(issued)).total_seconds())
+        until = datetime.fromisoformat(called) if called else now
+        wait = max(0.0, (until - datetime.fromisoformat(issued)).total_seconds())
         wait += earlier.get(visit_id, 0)
         target = targets.on("avg_wait_s", day, service_id)
         out.append(
