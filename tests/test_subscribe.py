@@ -74,6 +74,22 @@ def test_the_kiosk_issue_call_takes_notify_too(notify_office, provider):
     assert office.db.execute("SELECT count(*) FROM subscriptions").fetchone()[0] == 1
 
 
+def test_a_ticket_cancelled_at_the_kiosk_takes_its_phone_number_with_it(notify_office, provider):
+    """ "Hủy số này" right after a ticket: the number given for it is erased at once (not
+    at the end of the day), nothing is sent to it, and the log says it ended."""
+    office = notify_office(SMS_URL=provider.url + "/sms")
+    client, headers = kiosk(office)
+    ticket = kiosk_issue(client, headers, notify={"phone": PHONE, "consent": True})
+    r = client.post(f"/kiosk/api/tickets/{ticket['id']}/cancel", headers=headers)
+    assert r.status_code == 200, r.json
+    (sub,) = office.db.query("SELECT address, ended_at, end_reason FROM subscriptions")
+    assert sub["address"] is None and sub["ended_at"] and sub["end_reason"] == "cancelled"
+    office.worker.drain()
+    assert provider.received == []
+    types = [r[0] for r in office.db.execute("SELECT type FROM ticket_events ORDER BY seq")]
+    assert types[-2:] == ["cancelled", "unsubscribed"]
+
+
 def test_the_api_refuses_a_channel_the_office_does_not_have(notify_office):
     office = notify_office()  # no SMS, no Zalo, no SMTP: Web Push only
     answer = office.issue(status=400, phone=PHONE, consent=True)

@@ -314,21 +314,30 @@ def unsubscribe_visit(
     with write(db):
         ticket = _visit_ticket(db, token)
         office = get_office(db, ticket["office_id"])
-        where, params = "visit_id = ?", [ticket["visit_id"]]
-        if channel:
-            where, params = where + " AND channel = ?", [*params, channel]
-        raw = [
-            append_event(
-                db,
-                office["id"],
-                "unsubscribed",
-                at,
-                ticket_id=ticket["id"],
-                details={"channel": ended},
-            )
-            for ended in end_subscriptions(db, where, params, at, "unsubscribed")
-        ]
+        raw = end_for_visit(db, ticket, at, "unsubscribed", channel)
         return outcome_for(db, office, raw, ticket["id"])
+
+
+def end_for_visit(
+    db: sqlite_utils.Database, ticket: dict, at: datetime, reason: str, channel=None
+) -> list[dict]:
+    """End the subscriptions of a ticket's visit (one channel, or all) and log each as
+    ``unsubscribed`` (caller's transaction): the address is erased at once and nothing
+    queued goes out. Returns the logged events."""
+    where, params = "visit_id = ?", [ticket["visit_id"]]
+    if channel:
+        where, params = where + " AND channel = ?", [*params, channel]
+    return [
+        append_event(
+            db,
+            ticket["office_id"],
+            "unsubscribed",
+            at,
+            ticket_id=ticket["id"],
+            details={"channel": ended},
+        )
+        for ended in end_subscriptions(db, where, params, at, reason)
+    ]
 
 
 def erase_expired_contacts(db: sqlite_utils.Database, now: datetime | None = None) -> int:

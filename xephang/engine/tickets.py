@@ -279,7 +279,9 @@ def cancel_by_citizen(
             details={"by": "citizen", "device_id": device_id},
             from_status=ticket["status"],
         )
-        return outcome_for(db, get_office(db, ticket["office_id"]), [raw], ticket_id)
+        # The visit is over before it began: the phone or e-mail given for it goes now.
+        ended = subscriptions.end_for_visit(db, ticket, at, "cancelled")
+        return outcome_for(db, get_office(db, ticket["office_id"]), [raw, *ended], ticket_id)
 
 
 def record_print(
