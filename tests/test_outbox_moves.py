@@ -9,6 +9,7 @@ point; time is the worker's injected clock, never a sleep.
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -274,3 +275,19 @@ def test_two_workers_expanding_and_sending_send_each_message_once(office, provid
     assert len(posted) == 30 and set(posted.values()) == {1}
     assert provider.repeats == []
     assert len(office.messages(expand=False, purpose="near")) == 30
+
+
+def test_notify_status_counts_the_lines_waiting_for_their_near_messages(office):
+    from click.testing import CliRunner
+
+    from notifiers.cli import notify
+
+    office.set(notify_near_people=5)
+    office.issue(phone=PHONES[0], consent=True)
+    run = CliRunner().invoke(
+        notify, ["status", "--db", str(office.path), "--office", str(office.office)]
+    )
+    assert run.exit_code == 0, run.output
+    moves = json.loads(run.output)["moves"]
+    assert (moves["pending"], moves["late"]) == (1, 0)
+    assert moves["oldest_at"] == office.moves()[0]["first_at"]
