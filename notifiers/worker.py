@@ -1,7 +1,11 @@
 """The outbox worker: claims due messages, sends them over their channels, records how
 each attempt went, and erases contact details whose time has come.
 
-A round: ``outbox.claim`` takes up to ``NOTIFY_BATCH`` due messages (moving
+A round: ``outbox.expand_moves`` writes the "turn near" messages of the lines
+that moved since the last round (the calls only noted the move), in a
+transaction of its own, so a failing expansion holds back no other message and
+stays visible as pending moves (health, metrics, ``xephang notify status``);
+``outbox.claim`` takes up to ``NOTIFY_BATCH`` due messages (moving
 them to ``sending``, skipping moot ones, failing those past their give-up
 time); each is rendered and sent in its own thread, with the channel's
 timeout; ``outbox.settle`` records every result in one transaction (sent,
@@ -105,6 +109,7 @@ class Notifier:
         self.thread: threading.Thread | None = None
         self.db = None
         self.last_housekeeping = 0.0
+        self.expansion_failed = False
         # Set where another process sends (`xephang serve --workers N`: the background
         # worker): wake() hands the wake-up on to it instead of to a local thread.
         self.forward: Callable[[], None] | None = None
@@ -167,7 +172,7 @@ class Notifier:
                 self.db = None
 
     def sleep_time(self) -> float:
-        due = outbox.next_due(self.connection())
+        due = outbox.next_due(self.connection(), moves=not self.expansion_failed)
         if due is None:
             return self.config.poll_s
         wait = (datetime.fromisoformat(due) - self.clock()).total_seconds()
@@ -190,15 +195,29 @@ class Notifier:
             log.info("erased the contact details of %s subscription(s)", erased)
 
     def run_once(self) -> int:
-        """Claim, send and settle one batch of due messages; how many were handled."""
+        """Write the "near" messages of the lines that moved, then claim, send and settle
+        one batch of due messages; how many were handled."""
         db = self.connection()
         self.housekeeping()
+        self.expand()
         messages = outbox.claim(db, self.clock(), self.config.batch)
         if not messages:
             return 0
         results = self.send_all(messages)
         outbox.settle(db, messages, results, self.config.max_attempts, self.clock())
         return len(messages)
+
+    def expand(self) -> int:
+        """The "near" messages of the lines that moved (``outbox.expand_moves``); a failure
+        is logged and its moves kept for the next round, while other messages go out."""
+        try:
+            queued = outbox.expand_moves(self.connection(), self.clock())
+        except Exception:
+            log.exception("outbox worker: writing the 'near' messages of moved lines")
+            self.expansion_failed = True  # not due at once again: tried at the next poll
+            return 0
+        self.expansion_failed = False
+        return queued
 
     def drain(self, timeout: float = 30.0) -> int:
         """Send every due message in the calling thread (tests, benchmarks); how many."""

@@ -31,6 +31,7 @@ from werkzeug.security import generate_password_hash
 from printers.layout import Receipt
 from xephang import create_app, engine
 from xephang.cli.demo import SERVICES, seed_demo
+from xephang.engine import outbox
 from xephang.errors import QueueError
 from xephang.queries import queue as queue_queries
 from xephang.storage import connect, migrate
@@ -813,7 +814,19 @@ class NotifyOffice:
         assert r.status_code == 200, r.json
         return r.json["ticket"]
 
-    def messages(self, **where) -> list[dict]:
+    def expand(self) -> int:
+        """The worker's first step: the "near" messages of the lines that moved."""
+        return outbox.expand_moves(self.db)
+
+    def moves(self) -> list[dict]:
+        """The lines noted as moved whose "near" messages are not written yet."""
+        return list(self.db.query("SELECT * FROM outbox_moves ORDER BY service_id"))
+
+    def messages(self, expand: bool = True, **where) -> list[dict]:
+        """The outbox rows (matching ``where``), as the worker's next round finds them:
+        the lines that moved expanded first, unless ``expand`` is false."""
+        if expand:
+            self.expand()
         sql = "SELECT * FROM outbox"
         if where:
             sql += " WHERE " + " AND ".join(f"{k} = ?" for k in where)

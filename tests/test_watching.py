@@ -79,6 +79,8 @@ def test_health_reports_each_part_and_503_when_one_is_unwell(app, client):
         "state": "not started (testing)",
         "queued": 0,
         "late": 0,
+        "moves": 0,
+        "moves_late": 0,
     }
     assert r.json["checks"]["message_queue"]["state"] == "not used"
     register_check(app, "outbox", lambda: {"ok": False, "state": "3 messages failing"})
@@ -129,14 +131,41 @@ def test_health_and_metrics_read_the_notifiers_outbox(app, client, db):
         "state": "not started (testing)",
         "queued": 1,
         "late": 0,
+        "moves": 0,
+        "moves_late": 0,
     }
     found = samples(client.get("/metrics").get_data(as_text=True))
     assert found[("xephang_outbox_messages", frozenset({"state": "queued"}.items()))] == 1
     assert found[("xephang_outbox_messages", frozenset({"state": "sent"}.items()))] == 1
     assert found[("xephang_outbox_messages", frozenset({"state": "failed"}.items()))] == 0
+    assert found[("xephang_outbox_moves", frozenset())] == 0
+    assert found[("xephang_outbox_move_age_seconds", frozenset())] == 0
     db.execute("UPDATE outbox SET next_attempt_at = ? WHERE state = 'queued'", [old])
     r = client.get("/api/v1/health")
     assert r.status_code == 503 and r.json["checks"]["outbox"]["late"] == 1
+
+
+def test_a_line_whose_near_messages_are_not_written_shows_and_fails_health(app, client, db, demo):
+    """A line's move left unexpanded for five minutes (the worker is down, or its
+    expansion keeps failing) is counted by health, metrics and the dashboard's outbox."""
+    from xephang.queries.messages import outbox_status
+
+    office = demo["office_id"]
+    service = db.execute("SELECT id FROM services WHERE office_id = ?", [office]).fetchone()[0]
+    db.execute(
+        "INSERT INTO outbox_moves (service_id, office_id, first_at, last_at)"
+        " VALUES (?, ?, '2000-01-01T00:00:00.000+00:00', '2999-01-01T00:00:00.000+00:00')",
+        [service, office],
+    )
+    r = client.get("/api/v1/health")
+    assert r.status_code == 503
+    assert (r.json["checks"]["outbox"]["moves"], r.json["checks"]["outbox"]["moves_late"]) == (1, 1)
+    found = samples(client.get("/metrics").get_data(as_text=True))
+    assert found[("xephang_outbox_moves", frozenset())] == 1
+    assert found[("xephang_outbox_move_age_seconds", frozenset())] > 3600
+    status = outbox_status(db, office)
+    assert status["alert"] and status["moves"]["pending"] == 1
+    assert "sắp đến lượt" in status["message_vi"]
 
 
 def test_health_says_where_the_outbox_worker_runs(app, client):

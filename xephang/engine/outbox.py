@@ -3,9 +3,13 @@
 The outbox holds one row per message. Rows are written by ``record_events``
 inside the transaction of the events that cause them (``outcome_for`` calls
 it for every engine operation), so a committed call always has its messages
-and a rolled-back one has none. A message is unique per ticket, purpose and
-channel (or per webhook and event: two unique indexes), so it goes out at most once
-per purpose whatever retries, restarts or second workers do.
+and a rolled-back one has none. "Turn near" is the one exception: the call
+notes which lines moved (``outbox_moves``, a row per service, in its
+transaction too) and the worker writes the ``near`` messages from the line as
+it then is (``expand_moves``), so a call that moves 500 trackers writes one
+row. A message is unique per ticket, purpose and channel (or per webhook and
+event: two unique indexes), so it goes out at most once per purpose whatever
+retries, restarts or second workers do.
 
 States::
 
@@ -136,8 +140,10 @@ def record_events(
     ``called``/``recalled`` (a ticket called again after a no-show gets
     ``recalled``: it was called once already) and, after ``finished``, the
     rating invitation, withdrawn if not sent when the finish is undone; after
-    anything that may move a line, waiting subscribers who are now near the
-    front get ``near`` (once).
+    anything that may move a line, the lines that moved are noted
+    (``note_moves``: a row per service, however many people wait) and the
+    worker queues ``near`` for the waiting subscribers now near their front
+    (``expand_moves``, once per ticket).
     """
     if not raw_events:
         return
@@ -167,8 +173,8 @@ def record_events(
                 [raw["ticket_id"]],
             )
     services = moved_services(db, views)
-    if services:
-        queue_near(db, office, at, settings, services)
+    if services and near_wanted(settings):
+        note_moves(db, office["id"], services, at)
 
 
 def _called_before(db, raw: dict) -> bool:
@@ -260,16 +266,77 @@ def _queue_rating(db, office: dict, ticket_id: int, at: datetime, clock_text: st
     )
 
 
+def near_wanted(settings: dict) -> bool:
+    """Whether the office sends "turn near" at all (by count, or by the estimate)."""
+    return settings["notify_near_people"] > 0 or settings["notify_near_minutes"] > 0
+
+
+# "Turn near" is decided by the worker, not in the call. A call that moves a line notes
+# the move (one row per service, kept until expanded, a second move of the same line only
+# moves its time); the worker's transaction reads the line as it is then and writes the
+# messages, and deletes the note in that same transaction. A call that makes 500
+# trackers near so writes one row, not 500 (BENCHMARKS.md, "Messages out"); a crash
+# between the call's commit and the expansion loses nothing (the note is durable); two
+# workers expanding one note write each message once (the ``outbox_once`` index). The
+# usual case, a few trackers at the front of one line, is deferred too: measured, the
+# note costs the call less than the rule did inline even then (0.07 against 0.19 ms for
+# 5), the first message still reaches the gateway 10-40 ms after the call, and the rule
+# has one caller.
+
+
+def note_moves(db: sqlite_utils.Database, office_id: int, services: list[int], at) -> None:
+    """Note that these services' lines moved at ``at`` (caller's transaction): the outbox
+    worker turns the note into ``near`` messages (``expand_moves``)."""
+    stamp = iso(at)
+    db.conn.executemany(
+        "INSERT INTO outbox_moves (service_id, office_id, first_at, last_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (service_id) DO UPDATE SET last_at = max(last_at, excluded.last_at)",
+        [(service_id, office_id, stamp, stamp) for service_id in services],
+    )
+
+
+def expand_moves(db: sqlite_utils.Database, now: datetime | None = None) -> int:
+    """Queue the ``near`` messages of every line noted as moved, and forget the notes, in
+    one transaction (the outbox worker's). Each line is read as it is now; its messages
+    are dated from its latest move and given up ``PURPOSES["near"].max_age_s`` after it
+    (a move older than that queues nothing). How many messages were queued."""
+    at = resolve_now(now)
+    queued = 0
+    with write(db):
+        moves = db.execute(
+            "SELECT service_id, office_id, last_at FROM outbox_moves ORDER BY office_id"
+        ).fetchall()
+        if not moves:
+            return 0
+        db.conn.executemany(  # the notes read, and only those
+            "DELETE FROM outbox_moves WHERE service_id = ? AND last_at = ?",
+            [(service_id, last_at) for service_id, _, last_at in moves],
+        )
+        max_age = timedelta(seconds=PURPOSES["near"].max_age_s)
+        office: dict | None = None
+        for service_id, office_id, last_at in moves:
+            if office is None or office["id"] != office_id:
+                office = one(db, "SELECT * FROM offices WHERE id = ?", [office_id])
+                settings = office_settings(db, office_id) if office else {}
+            moved = parse_iso(last_at)
+            if office is None or moved + max_age <= at or not near_wanted(settings):
+                continue
+            queued += queue_near(db, office, moved, settings, [service_id])
+    return queued
+
+
 def queue_near(
     db: sqlite_utils.Database, office: dict, at: datetime, settings: dict, services: list[int]
 ) -> int:
     """Queue ``near`` for every subscribed waiting ticket of these services now within the
     office's limits (``notify_near_people`` ahead, or an estimate of
     ``notify_near_minutes``), once per ticket and channel: one read of the front of each
-    line (as far as the limits reach) and one insert, whatever the number of trackers."""
-    people, minutes = settings["notify_near_people"], settings["notify_near_minutes"]
-    if people <= 0 and minutes <= 0:
+    line (as far as the limits reach) and one insert, whatever the number of trackers.
+    ``at`` dates the messages (the line's move). The worker's transaction
+    (``expand_moves``)."""
+    if not near_wanted(settings):
         return 0
+    people, minutes = settings["notify_near_people"], settings["notify_near_minutes"]
     day = local_day(at, office["timezone"]).isoformat()
     priority = order.priority_first(db, office["id"])
     near = []  # [ticket id, visit id, payload] of each ticket now within the limits
@@ -639,9 +706,13 @@ def recover(db: sqlite_utils.Database, lease_s: float, now: datetime | None = No
         ).rowcount
 
 
-def next_due(db: sqlite_utils.Database) -> str | None:
-    """When the next queued message becomes due (ISO UTC), if any."""
-    return scalar(db, "SELECT min(next_attempt_at) FROM outbox WHERE state = 'queued'")
+def next_due(db: sqlite_utils.Database, moves: bool = True) -> str | None:
+    """When the next queued message becomes due (ISO UTC), if any; with ``moves``, a line
+    noted as moved is due at once (its ``near`` messages are to be written)."""
+    sql = "SELECT min(next_attempt_at) AS due FROM outbox WHERE state = 'queued'"
+    if moves:
+        sql = f"SELECT min(due) FROM ({sql} UNION ALL SELECT min(first_at) FROM outbox_moves)"
+    return scalar(db, sql)
 
 
 def wait_minutes(wait_s: int | None) -> int | None:

@@ -19,6 +19,25 @@ CHANNEL_VI = {
     "webhook": "Webhook",
 }
 FAILING_AFTER = 3  # failures in the last hour with no success since: the channel is failing
+# A line noted as moved this long ago whose "near" messages are still not written: the
+# outbox worker is down, or its expansion keeps failing.
+MOVES_LATE_S = 300
+
+
+def pending_moves(
+    db: sqlite_utils.Database, office_id: int | None = None, now: datetime | None = None
+) -> dict:
+    """Lines (of an office, or of all) that moved without their "near" messages written
+    yet (``outbox_moves``): how many, since when the oldest has waited, and how many have
+    waited longer than ``MOVES_LATE_S``."""
+    late_before = iso(resolve_now(now) - timedelta(seconds=MOVES_LATE_S))
+    sql = "SELECT count(*), min(first_at), coalesce(sum(first_at < ?), 0) FROM outbox_moves"
+    params: list = [late_before]
+    if office_id is not None:
+        sql += " WHERE office_id = ?"
+        params.append(office_id)
+    count, oldest, late = db.execute(sql, params).fetchone()
+    return {"pending": count, "oldest_at": oldest, "late": late}
 
 
 def outbox_status(db: sqlite_utils.Database, office_id: int, now: datetime | None = None) -> dict:
@@ -26,7 +45,8 @@ def outbox_status(db: sqlite_utils.Database, office_id: int, now: datetime | Non
 
     A channel *keeps failing* when it failed at least ``FAILING_AFTER`` times in
     the last hour and sent nothing since its first failure in that hour;
-    ``alert`` and the messages say which.
+    ``alert`` and the messages say which, and so they say when a line's "near"
+    messages have waited too long to be written (``moves``: ``pending_moves``).
     """
     at = resolve_now(now)
     hour_ago = iso(at - timedelta(hours=1))
@@ -81,8 +101,16 @@ def outbox_status(db: sqlite_utils.Database, office_id: int, now: datetime | Non
     for hook in hooks:
         message_vi += ("; " if message_vi else "") + f"Webhook {hook['url']} lỗi liên tiếp"
         message_en += ("; " if message_en else "") + f"Webhook {hook['url']} keeps failing"
+    moves = pending_moves(db, office_id, at)
+    if moves["late"]:
+        message_vi += ("; " if message_vi else "") + (
+            "Tin báo sắp đến lượt chưa được tạo: bộ gửi tin nhắn không chạy?"
+        )
+        message_en += ("; " if message_en else "") + (
+            "'Turn near' messages are not being written: is the outbox worker running?"
+        )
     return {
-        "alert": bool(failing or hooks),
+        "alert": bool(failing or hooks or moves["late"]),
         "message_vi": message_vi,
         "message_en": message_en,
         "queued": sum(c["queued"] for c in channels),
@@ -90,6 +118,7 @@ def outbox_status(db: sqlite_utils.Database, office_id: int, now: datetime | Non
         "channels": channels,
         "failures_last_hour": recent,
         "failing_webhooks": [h["id"] for h in hooks],
+        "moves": moves,
     }
 
 

@@ -711,6 +711,26 @@ CREATE INDEX phone_codes_created ON phone_codes (created_at)
     )
 
 
+@migrations(name="0016_outbox_moves")
+def outbox_moves(db: sqlite_utils.Database) -> None:
+    """Lines that moved and whose "near" messages are not written yet: one row per service
+    while pending (a second move of the same line only moves ``last_at``), written in the
+    moving operation's transaction and deleted by the outbox worker in the transaction
+    that writes the messages (``engine/outbox.expand_moves``). No foreign keys, like the
+    outbox: the row is written on the call's hot path and lives for a moment."""
+    _run(
+        db,
+        """
+CREATE TABLE outbox_moves (
+    service_id INTEGER PRIMARY KEY,
+    office_id INTEGER NOT NULL,
+    first_at TEXT NOT NULL,
+    last_at TEXT NOT NULL
+)
+""",
+    )
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply every pending migration step."""
     migrations.apply(db)

@@ -10,7 +10,9 @@ Checks, each ``{"ok": bool, ...}``:
   --workers N`, in the background worker (its heartbeat); ``off`` here when
   NOTIFY_WORKER is off (`xephang notify run` sends instead). Wherever it runs, not
   well when a message has waited past its due time by more than ``OUTBOX_LATE_S``
-  (no worker is working); ``queued`` and ``late`` count them;
+  (no worker is working), or when a line's move has waited as long for its "near"
+  messages to be written (``outbox_moves``); ``queued`` and ``late`` count the
+  messages, ``moves`` and ``moves_late`` the lines;
 - ``message_queue``: Redis answers a PING, when one is configured.
 
 A part may replace a check with its own (``register_check(app, name, fn)``).
@@ -24,10 +26,11 @@ from collections.abc import Callable
 
 from flask import Flask, current_app
 
+from ..queries.messages import pending_moves
 from .context import get_db
 
 CHECKS = ("database", "spooler", "outbox", "message_queue")
-OUTBOX_LATE_S = 300
+OUTBOX_LATE_S = 300  # as queries.messages.MOVES_LATE_S for the lines' moves
 
 
 def register_check(app: Flask, name: str, check: Callable[[], dict]) -> None:
@@ -73,6 +76,7 @@ def _outbox() -> dict:
         [iso(utcnow() - timedelta(seconds=OUTBOX_LATE_S))],
     ).fetchone()[0]
     queued = db.execute("SELECT count(*) FROM outbox WHERE state = 'queued'").fetchone()[0]
+    moves = pending_moves(db)
     notifier = app.extensions.get("xephang.notifier")
     if notifier is not None and notifier.running:
         alive = notifier.alive()
@@ -85,7 +89,14 @@ def _outbox() -> dict:
         worker = {"ok": True, "state": "not started (testing)"}
     else:
         worker = {"ok": True, "state": "off here (NOTIFY_WORKER)"}
-    return {**worker, "ok": worker["ok"] and late == 0, "queued": queued, "late": late}
+    return {
+        **worker,
+        "ok": worker["ok"] and late == 0 and moves["late"] == 0,
+        "queued": queued,
+        "late": late,
+        "moves": moves["pending"],
+        "moves_late": moves["late"],
+    }
 
 
 def _message_queue() -> dict:

@@ -36,6 +36,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from ..clock import iso
 from ..errors import ForbiddenError
+from ..queries.messages import pending_moves
 from ..storage import connect, observe_commits
 from .auth import current_principal, public
 
@@ -186,6 +187,18 @@ class DatabaseCollector:
         for state, count in counts.items():
             outbox.add_metric([state], count)
         yield outbox
+        moves = pending_moves(db)
+        yield GaugeMetricFamily(
+            "xephang_outbox_moves",
+            "Lines that moved whose 'turn near' messages the outbox worker has not written yet.",
+            value=moves["pending"],
+        )
+        oldest = moves["oldest_at"]
+        yield GaugeMetricFamily(
+            "xephang_outbox_move_age_seconds",
+            "How long the oldest of those moves has waited (0: none).",
+            value=max(now - datetime.fromisoformat(oldest).timestamp(), 0.0) if oldest else 0.0,
+        )
 
 
 def register_collector(app: Flask, collector) -> None:
