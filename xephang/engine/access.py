@@ -42,9 +42,20 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+_revoked_here = 0  # revocations this process has written (or tried to): see revoked_here()
+
+
+def revoked_here() -> int:
+    """How many revocations this process has written: a request that changed this number
+    may have ended access whose sockets must close now; other requests need not look."""
+    return _revoked_here
+
+
 def revoke(db: sqlite_utils.Database, kind: str, ref: int, now: datetime | None = None) -> None:
     """Record that access ``kind``/``ref`` ended (caller's transaction): sockets follow it."""
+    global _revoked_here
     assert kind in REVOCATION_KINDS
+    _revoked_here += 1
     db.execute(
         "INSERT INTO revocations (kind, ref, at) VALUES (?, ?, ?)",
         [kind, ref, iso(resolve_now(now))],

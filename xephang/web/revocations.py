@@ -59,6 +59,18 @@ def apply_revocations() -> int:
     return ended
 
 
+def apply_own_revocations() -> int:
+    """After a write request: apply revocations at once when this process wrote one since
+    the last look (a logout, a revoked device); other processes' wait for ``_follow``.
+    Most writes revoke nothing and skip the query."""
+    state = current_app.extensions["xephang.revocations"]
+    written = access.revoked_here()
+    if state.get("written") == written:
+        return 0
+    state["written"] = written
+    return apply_revocations()
+
+
 def _follow(app: Flask) -> None:
     """The background loop: follow the revocations table for the life of the process."""
     while True:
@@ -74,7 +86,7 @@ def init_app(app: Flask) -> None:
     """Start following revocations from now; the background loop runs unless testing."""
     with app.app_context():
         cursor = access.last_revocation(get_db())
-    app.extensions["xephang.revocations"] = {"cursor": cursor}
-    app.extensions.setdefault("xephang.revocation_listeners", []).append(apply_revocations)
+    app.extensions["xephang.revocations"] = {"cursor": cursor, "written": access.revoked_here()}
+    app.extensions.setdefault("xephang.revocation_listeners", []).append(apply_own_revocations)
     if not app.testing:
         socketio.start_background_task(_follow, app)
