@@ -195,7 +195,8 @@ def checkin_page():
 @bp.post("/kiosk/api/checkins")
 @allow("kiosk")
 def checkin():
-    """Check a booking in at the kiosk and queue its receipt, in one transaction."""
+    """Check a booking or an online number in at the kiosk and queue its receipt, in one
+    transaction."""
     principal = kiosk_principal()
     if principal is None:
         raise ForbiddenError("Chỉ kiosk mới xác nhận lịch hẹn ở đây", "Kiosks only")
@@ -234,9 +235,10 @@ def checkin():
     return jsonify(
         ok=True,
         print=job,
+        kind=outcome.extra["kind"],
         on_time=outcome.extra["on_time"],
         late=outcome.extra["late"],
-        appointment={"code": appt["code"], "time": appt["time"]},
+        appointment={"code": appt["code"], "time": appt["time"]} if appt else None,
         ticket={
             "id": ticket["id"],
             "code": ticket["code"],

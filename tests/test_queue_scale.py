@@ -10,21 +10,24 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from xephang import engine
-from xephang.engine import order
+from xephang.engine import booking, order
 from xephang.engine.lookups import counter_services
 from xephang.errors import QueueError
 from xephang.queries import queue as queue_queries
 
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 09:00 in Hà Nội
+KEY = booking.identity_key("scale")
 
 
-def reference_pick(db, counter: dict) -> int | None:
-    """Call-next by sorting every waiting ticket (the pre-0011 query)."""
+def reference_pick(db, counter: dict, callable_only: bool = True) -> int | None:
+    """Call-next by sorting every waiting ticket (the pre-0011 query), online numbers still
+    to check in left out (with ``callable_only``)."""
     services = counter_services(db, counter["id"]) or [0]
     preference = " ".join(f"WHEN {sid} THEN {pos}" for pos, sid in enumerate(services))
     marks = ",".join("?" * len(services))
     base = (
         f"SELECT t.id FROM tickets t NOT INDEXED WHERE t.office_id = ? AND t.status = 'waiting'"
+        f"{' AND t.awaiting_checkin = 0' if callable_only else ''}"
         f" AND (t.service_id IN ({marks}) AND t.target_counter_id IS NULL"
         f" OR t.target_counter_id = ?)"
     )
@@ -62,6 +65,16 @@ def reference_counts(db, office: int) -> dict[int, int]:
     )
 
 
+def reference_not_arrived(db, office: int) -> dict[int, int]:
+    return dict(
+        db.execute(
+            "SELECT service_id, count(*) FROM tickets NOT INDEXED WHERE office_id = ? AND"
+            " status = 'waiting' AND awaiting_checkin GROUP BY service_id",
+            [office],
+        ).fetchall()
+    )
+
+
 def reference_order(db, office: int, limit: int, service: int | None = None) -> list[int]:
     expr = order.KEY_SQL if order.priority_first(db, office) else order.ARRIVAL_SQL
     only = "" if service is None else f" AND t.service_id = {int(service)}"
@@ -83,12 +96,14 @@ def test_the_fast_queue_answers_like_the_whole_line_sorted(queue, seed):
     engine.set_office_settings(db, office, {"priority_streak_max": str(streak)})
     now = START
     counters = list(queue.counters.values())
-    compared = 0
+    compared = passed_over = 0  # calls, and those that passed over a number not here yet
     for step in range(160):
         now += timedelta(seconds=rng.randint(0, 40))  # equal queue times happen too
         roll = rng.random()
         try:
             if roll < 0.45:
+                # Some online numbers that must check in: in line, not callable until then.
+                away = rng.random() < 0.25
                 engine.issue_ticket(
                     db,
                     office,
@@ -96,7 +111,17 @@ def test_the_fast_queue_answers_like_the_whole_line_sorted(queue, seed):
                     priority=rng.choice([None, None, None, "elderly", "child"]),
                     now=now,
                     check_hours=False,
+                    channel="online" if away else "kiosk",
+                    awaiting_checkin=away,
                 )
+            elif roll < 0.52:
+                away = db.execute(
+                    "SELECT code FROM tickets WHERE office_id = ? AND status = 'waiting'"
+                    " AND awaiting_checkin ORDER BY random() LIMIT 1",
+                    [office],
+                ).fetchone()
+                if away:
+                    booking.check_in(db, office, away[0], KEY, now=now)
             else:
                 counter = engine.get_counter(db, rng.choice(counters))
                 expected = reference_pick(db, counter)
@@ -123,18 +148,20 @@ def test_the_fast_queue_answers_like_the_whole_line_sorted(queue, seed):
                 picked = order.pick_next(db, counter)
                 assert (picked["id"] if picked else None) == expected, step
                 compared += 1
+                passed_over += expected != reference_pick(db, counter, callable_only=False)
                 engine.call_next(db, counter["id"], now=now)
         except QueueError:
             pass
         assert queue_queries.waiting_counts(db, office) == reference_counts(db, office)
+        assert queue_queries.not_arrived_counts(db, office) == reference_not_arrived(db, office)
         assert [t["id"] for t in order.waiting_in_order(db, office, None, 15)] == (
             reference_order(db, office, 15)
         )
         priority = order.priority_first(db, office)
         for service in queue.services.values():  # the front the notifiers' "turn near" reads
-            front = [tid for tid, _ in order.line(db, office, service, priority, 6)]
+            front = [row[0] for row in order.line(db, office, service, priority, 6)]
             assert front == reference_order(db, office, 6, service)
-    assert compared > 30
+    assert compared > 30 and passed_over > 0, (compared, passed_over)
     waiting = db.query("SELECT * FROM tickets WHERE status = 'waiting'")
     for ticket in waiting:
         assert order.people_ahead(db, ticket) == reference_ahead(db, ticket)

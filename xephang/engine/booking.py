@@ -54,12 +54,13 @@ from ..errors import (
     SlotFullError,
 )
 from ..storage import one, scalar, write
-from . import audit, estimate, otp, outbox, subscriptions
+from . import audit, estimate, otp, outbox, states, subscriptions
 from .hours import closing_time, day_is_closed, office_is_open
 from .log import append_event
 from .lookups import find_service, get_office, serving_counters
 from .outcome import Outcome, outcome_for
 from .settings import office_settings
+from .states import WAITING
 from .subscriptions import normalise_phone
 from .tickets import issue_ticket
 
@@ -491,7 +492,8 @@ def take_online_number(
     otp_id=None,
     otp_code=None,
 ) -> Outcome:
-    """Take a number from home: a ticket of channel ``online``, in line at once. Where the
+    """Take a number from home: a ticket of channel ``online``, in line at once (where the
+    office's ``online_checkin`` is on, not callable until it checks in). Where the
     office verifies phones, ``otp_id`` and ``otp_code`` (``otp.request_code``) name the
     phone instead of ``phone``; a wrong code is counted and refused."""
     at = resolve_now(now)
@@ -543,6 +545,8 @@ def _take_online_number(
             channel="online",
             notify=notify,
             message_channels=message_channels,
+            details={"checkin": True} if settings["online_checkin"] else None,
+            awaiting_checkin=settings["online_checkin"],
         )
         _claim(db, office_id, svc, day, "online", who, address_key, at, outcome.ticket["id"])
     return outcome
@@ -778,45 +782,88 @@ def cancel_appointment(
 # --- check-in ---------------------------------------------------------------------------------
 
 PAGE_LINK = re.compile(r"/b/([A-Za-z0-9_-]{16,64})")
+# A ticket's QR (its tracker link, /t/<visit token>) and a typed ticket code (A023, Đ105).
+TRACKER_LINK = re.compile(r"/t/([A-Za-z0-9_-]{16,64})")
+TICKET_CODE = re.compile(r"^[A-ZĐ]\d{3,6}$")
 
 
-def find_booking(db, office: dict, text: str, key: bytes, day: str) -> dict:
-    """The office's booking a kiosk scan or a typed entry names: the booking's QR (its page
-    link), its code, or a CCCD QR (``ID12|oldID|name|...``: only its first field is read,
-    hashed and compared) or a typed 12-digit CCCD number."""
+def find_arrival(db, office: dict, text: str, key: bytes, day: str) -> tuple[str, dict]:
+    """What a kiosk scan or a typed entry names, as ``("appointment", booking row)`` or
+    ``("ticket", ticket row)`` (an online number checking in): the booking's QR (its page
+    link) or code; a ticket's QR (its tracker link) or code (today's, ``A023``); or a CCCD
+    QR (``ID12|oldID|name|...``: only its first field is read, hashed and compared) or a
+    typed 12-digit CCCD number, matched against today's bookings, then today's online
+    numbers. Within the office only: another office's code answers as not found."""
     text = str(text or "").strip()
     if not text or len(text) > 1000:
-        raise BadInputError("Vui lòng quét mã QR hoặc nhập mã lịch hẹn", "Scan or type a code")
+        raise BadInputError(
+            "Vui lòng quét mã QR hoặc nhập mã lịch hẹn / số thứ tự", "Scan or type a code"
+        )
     missing = NotFoundError(
-        "Không tìm thấy lịch hẹn với mã này; vui lòng kiểm tra lại",
-        "No appointment with this code",
+        "Không tìm thấy lịch hẹn hoặc số thứ tự với mã này; vui lòng kiểm tra lại",
+        "No appointment or ticket with this code",
     )
-    link = PAGE_LINK.search(text)
+    booking_link, tracker_link = PAGE_LINK.search(text), TRACKER_LINK.search(text)
     compact = re.sub(r"[\s-]", "", text)
-    if link:
+    kind, row = "appointment", None
+    if booking_link:
         row = one(
             db,
             "SELECT * FROM appointments WHERE token = ? AND office_id = ?",
-            [link.group(1), office["id"]],
+            [booking_link.group(1), office["id"]],
+        )
+    elif tracker_link:
+        kind = "ticket"
+        row = one(
+            db,
+            "SELECT t.* FROM tickets t JOIN visits v ON v.id = t.visit_id WHERE v.token = ?"
+            " AND t.office_id = ? ORDER BY t.awaiting_checkin DESC, t.id DESC LIMIT 1",
+            [tracker_link.group(1), office["id"]],
         )
     elif "|" in text or (compact.isdigit() and len(compact) == 12):
-        number = normalise_cccd(text.split("|", 1)[0])
-        digest = keyed_hash(key, office["id"], "cccd", number)
-        row = one(
-            db,
-            "SELECT * FROM appointments WHERE office_id = ? AND identity_hash = ? AND day = ?"
-            " ORDER BY status != 'booked', slot_start LIMIT 1",
-            [office["id"], digest, day],
-        )
+        kind, row = _by_cccd(db, office, normalise_cccd(text.split("|", 1)[0]), key, day)
     else:
+        code = compact.upper()[:20]
         row = one(
-            db,
-            "SELECT * FROM appointments WHERE office_id = ? AND code = ?",
-            [office["id"], compact.upper()[:20]],
+            db, "SELECT * FROM appointments WHERE office_id = ? AND code = ?", [office["id"], code]
         )
+        if row is None and TICKET_CODE.match(code):
+            kind = "ticket"
+            row = one(
+                db,
+                "SELECT * FROM tickets WHERE office_id = ? AND day = ? AND code = ?"
+                " ORDER BY awaiting_checkin DESC, id DESC LIMIT 1",
+                [office["id"], day, code],
+            )
     if row is None:
         raise missing
-    return row
+    return kind, row
+
+
+def _by_cccd(db, office: dict, number: str, key: bytes, day: str) -> tuple[str, dict | None]:
+    """Today's booking of this CCCD still to check in, else its online number still to
+    check in, else whichever was found (to say why it cannot check in). Only numbers
+    taken under ``online_checkin`` are matched: a CCCD names no other ticket."""
+    digest = keyed_hash(key, office["id"], "cccd", number)
+    appt = one(
+        db,
+        "SELECT * FROM appointments WHERE office_id = ? AND identity_hash = ? AND day = ?"
+        " ORDER BY status != 'booked', slot_start LIMIT 1",
+        [office["id"], digest, day],
+    )
+    if appt is not None and appt["status"] == "booked":
+        return "appointment", appt
+    ticket = one(
+        db,
+        "SELECT t.* FROM online_claims c JOIN tickets t ON t.id = c.ticket_id"
+        " WHERE c.office_id = ? AND c.identity_hash = ? AND c.day = ? AND c.kind = 'online'"
+        " AND c.released_at IS NULL AND (t.awaiting_checkin OR t.checked_in_at IS NOT NULL)"
+        " ORDER BY t.awaiting_checkin DESC, t.id DESC LIMIT 1",
+        [office["id"], digest, day],
+    )
+    if ticket is not None and (ticket["awaiting_checkin"] or appt is None):
+        return "ticket", ticket
+    return "appointment", appt
 
 
 def check_in(
@@ -831,14 +878,21 @@ def check_in(
     default_service_s: float = estimate.DEFAULT_SERVICE_S,
     within=None,
 ) -> Outcome:
-    """Check a booking in (kiosk or staff): it becomes a ticket of channel ``appointment``,
-    in line from its slot's start if on time, else from now. ``within`` runs in the same
-    transaction (the kiosk's receipt)."""
+    """Check a citizen in (kiosk or staff). A booking becomes a ticket of channel
+    ``appointment``, in line from its slot's start if on time, else from now; an online
+    number that awaits check-in (``online_checkin``) becomes callable, its place
+    unchanged. ``within`` runs in the same transaction (the kiosk's receipt).
+    ``outcome.extra["kind"]`` says which it was (``appointment`` or ``online``)."""
     at = resolve_now(now)
     with write(db):
         office = get_office(db, office_id)
         today = local_day(at, office["timezone"]).isoformat()
-        appt = find_booking(db, office, text, key, today)
+        kind, found = find_arrival(db, office, text, key, today)
+        if kind == "ticket":
+            return _check_in_online(
+                db, office, found, today, at, user_id, device_id, default_service_s, within
+            )
+        appt = found
         if appt["status"] == "checked_in":
             raise ConflictError(
                 "Lịch hẹn này đã được xác nhận, vui lòng chờ gọi số", "Already checked in"
@@ -891,4 +945,59 @@ def check_in(
         )
         outcome.extra["on_time"] = on_time  # in line from its slot's start
         outcome.extra["late"] = late
+        outcome.extra["kind"] = "appointment"
+    return outcome
+
+
+def _check_in_online(
+    db, office: dict, ticket: dict, today: str, at: datetime, user_id, device_id,
+    default_service_s: float, within,
+) -> Outcome:  # fmt: skip
+    """An online number's citizen is here: it may be called from now on, in the place it
+    took (caller's transaction). Logged as ``checked_in``."""
+    code = ticket["code"]
+    if ticket["day"] != today:
+        raise ConflictError(
+            f"Số {code} là số của ngày {date.fromisoformat(ticket['day']):%d/%m/%Y}, không phải"
+            " hôm nay",
+            "This number is of another day",
+        )
+    if ticket["status"] != WAITING:
+        raise ConflictError(
+            f"Số {code} đang ở trạng thái '{states.STATUS_VI[ticket['status']]}', không cần xác"
+            " nhận có mặt",
+            "Only a waiting number checks in",
+            ticket_status=ticket["status"],
+        )
+    if not ticket["awaiting_checkin"]:
+        if ticket["checked_in_at"]:
+            raise ConflictError(
+                f"Số {code} đã được xác nhận có mặt, vui lòng chờ gọi số", "Already checked in"
+            )
+        raise ConflictError(
+            f"Số {code} không cần xác nhận có mặt, vui lòng chờ gọi số",
+            "This number needs no check-in",
+        )
+    changed = db.execute(
+        "UPDATE tickets SET awaiting_checkin = 0, checked_in_at = ? WHERE id = ?"
+        " AND status = 'waiting' AND awaiting_checkin = 1",
+        [iso(at), ticket["id"]],
+    ).rowcount
+    if changed != 1:
+        raise ConflictError(f"Số {code} vừa được xác nhận có mặt", "Checked in meanwhile")
+    raw = append_event(
+        db,
+        office["id"],
+        "checked_in",
+        at,
+        ticket_id=ticket["id"],
+        user_id=user_id,
+        details={"channel": "online", "device_id": device_id},
+    )
+    outcome = outcome_for(db, office, [raw], ticket["id"])
+    waiting = one(db, "SELECT * FROM tickets WHERE id = ?", [ticket["id"]])
+    outcome.ticket.update(estimate.for_citizen(db, waiting, default_service_s, at))
+    outcome.extra.update(kind="online", appointment=None, on_time=None, late=None)
+    if within is not None:
+        outcome.extra["within"] = within(db, outcome)
     return outcome

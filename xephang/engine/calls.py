@@ -84,6 +84,18 @@ def _ensure_callable(counter: dict) -> None:
         )
 
 
+def _ensure_arrived(ticket: dict) -> None:
+    """An online number still to check in is not called, not even by its code: staff check
+    it in first (its citizen is here), and it keeps its place."""
+    if ticket.get("awaiting_checkin"):
+        raise ConflictError(
+            f"Số {ticket['code']} (trực tuyến) chưa xác nhận có mặt: hãy xác nhận có mặt"
+            " trước (ô Xác nhận lịch hẹn / số trực tuyến), rồi gọi",
+            f"{ticket['code']} has not checked in yet: check it in first",
+            ticket_id=ticket["id"],
+        )
+
+
 def _claim(db, ticket: dict, counter: dict, user_id, at: datetime) -> None:
     """Take a waiting ticket (or today's no-show) for a counter; the row count is the race
     backstop. The first call time stays: a wait is first call − issue."""
@@ -181,6 +193,7 @@ def call_ticket(
         _ensure_free(db, counter)
         states.check(ticket, "called")
         _same_day_no_show(ticket, office, at, "gọi lại")
+        _ensure_arrived(ticket)
         _claim(db, ticket, counter, user_id, at)
         raw = append_event(
             db,

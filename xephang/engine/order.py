@@ -20,8 +20,12 @@ starving). Appointments checked in on time are in line from their slot's start
 calls between do not count, a walk-in's call ends the run) the walk-ins of the line go
 first once: between two walk-in calls a counter makes at most K appointment calls and
 N priority calls before each non-priority call, so a waiting walk-in's line gets a
-call at least every (K + 1)(N + 1) calls. ``people_ahead`` counts the smaller keys of
-the same service;
+call at least every (K + 1)(N + 1) calls. An online number still to check in (the
+office's ``online_checkin``; ``tickets.awaiting_checkin``) keeps its key from the moment
+it was taken but is not *callable*: call-next passes over it until it checks in, then
+takes it in that same place. ``people_ahead`` counts the smaller keys of the same
+service, callable or not (one still to check in may yet be called first: the estimate
+is a promise);
 the realtime hub sends keys in ``queue_moved`` and trackers compare them
 (``live.js applyMove``): all three read the expressions below.
 """
@@ -41,6 +45,8 @@ BOOKED_SQL = "(t.channel = 'appointment' AND t.queue_at = t.slot_at)"
 RANK_SQL = "coalesce(t.priority_rank, 0)"
 ARRIVAL_SQL = "t.queue_at, t.id"
 KEY_SQL = f"{CLASS_SQL}, {RANK_SQL}, {ARRIVAL_SQL}"
+# A waiting ticket call-next may take: not an online number still to check in.
+CALLABLE_SQL = "t.awaiting_checkin = 0"
 
 
 def in_booked_place(ticket: dict) -> bool:
@@ -190,14 +196,36 @@ def waiting_counts(db: sqlite_utils.Database, office_id: int) -> dict[int, int]:
     )
 
 
+def kept_counts(db: sqlite_utils.Database, office_id: int) -> tuple[dict[int, int], dict[int, int]]:
+    """Per service id of an office with someone waiting: the waiting tickets, and those of
+    them still to check in (``not_arrived``, online numbers under ``online_checkin``; kept
+    by migration 0017's triggers). One read of the kept counts."""
+    waiting, not_arrived = {}, {}
+    for service_id, count, away in db.execute(
+        "SELECT service_id, waiting, not_arrived FROM queue_counts WHERE office_id = ?"
+        " AND waiting > 0",
+        [office_id],
+    ).fetchall():
+        waiting[service_id] = count
+        if away:
+            not_arrived[service_id] = away
+    return waiting, not_arrived
+
+
+def not_arrived_counts(db: sqlite_utils.Database, office_id: int) -> dict[int, int]:
+    """Waiting tickets still to check in per service id (services with some)."""
+    return kept_counts(db, office_id)[1]
+
+
 def line(
     db: sqlite_utils.Database, office_id: int, service_id: int, priority: bool, limit: int
-) -> list[tuple[int, int]]:
-    """(ticket id, visit id) of the first ``limit`` waiting tickets of a service in queue
-    order: the n-th has n people ahead (``people_ahead`` for a whole line at once). The
-    same walk of the queue index as ``people_ahead`` and ``pick_next``: ``limit`` rows read."""
+) -> list[tuple[int, int, int]]:
+    """(ticket id, visit id, awaiting check-in) of the first ``limit`` waiting tickets of a
+    service in queue order: the n-th has n people ahead (``people_ahead`` for a whole line
+    at once). The same walk of the queue index as ``people_ahead``: ``limit`` rows read."""
     return db.execute(
-        f"SELECT t.id, t.visit_id {_line_sql(priority)} ORDER BY {_key_sql(priority)} LIMIT ?",
+        f"SELECT t.id, t.visit_id, t.awaiting_checkin {_line_sql(priority)}"
+        f" ORDER BY {_key_sql(priority)} LIMIT ?",
         [office_id, service_id, limit],
     ).fetchall()
 
@@ -222,10 +250,11 @@ def waiting_in_order(
 def pick_next(db: sqlite_utils.Database, counter: dict) -> dict | None:
     """The ticket call-next would take at this counter, without taking it.
 
-    The candidates are few: the first untargeted ticket of each class (priority,
-    walk-in) of each service the counter serves, read off the queue index, and
-    the tickets transferred to this counter; the order below picks among them,
-    and gives the same ticket as ordering the whole line would.
+    The candidates are few: the first untargeted callable ticket of each class
+    (priority, walk-in) of each service the counter serves, read off the queue index
+    of callable tickets, and the tickets transferred to this counter; the order below
+    picks among them, and gives the same ticket as ordering the whole line of callable
+    tickets would.
     """
     services = counter_services(db, counter["id"]) or [0]
     preference = " ".join(f"WHEN {sid} THEN {pos}" for pos, sid in enumerate(services))
@@ -233,20 +262,24 @@ def pick_next(db: sqlite_utils.Database, counter: dict) -> dict | None:
     # which would otherwise sort first only by accident), then service preference.
     # After booking_streak_max appointments in their booked place in a row (since the
     # last walk-in), they go behind the counter's walk-ins, of any of its services, once.
+    streak_max = office_setting(db, counter["office_id"], "priority_streak_max")
     booked_max = office_setting(db, counter["office_id"], "booking_streak_max")
     demote = f"{BOOKED_SQL}, " if 0 < booked_max <= counter["booking_streak"] else ""
     place = (
         f"t.target_counter_id IS NULL, {demote}CASE t.service_id {preference} END, {ARRIVAL_SQL}"
     )
-    streak_max = office_setting(db, counter["office_id"], "priority_streak_max")
     office = counter["office_id"]
+    # Only callable tickets: an online number still to check in keeps its place but is
+    # passed over, read off the partial indexes that leave it out (migration 0017).
+    index = "tickets_queue_callable" if streak_max > 0 else "tickets_arrival_callable"
     untargeted = (
-        "SELECT t.* FROM tickets t WHERE t.office_id = ? AND t.status = 'waiting'"
-        " AND t.service_id = ? AND t.target_counter_id IS NULL"
+        f"SELECT t.* FROM tickets t INDEXED BY {index} WHERE t.office_id = ?"
+        f" AND t.status = 'waiting' AND {CALLABLE_SQL} AND t.service_id = ?"
+        " AND t.target_counter_id IS NULL"
     )
     targeted = (
         "SELECT t.* FROM tickets t INDEXED BY tickets_targeted WHERE t.status = 'waiting'"
-        " AND t.target_counter_id = ? AND t.office_id = ?"
+        f" AND t.target_counter_id = ? AND t.office_id = ? AND {CALLABLE_SQL}"
     )
     # With appointments demoted, the first ticket that is not one is a candidate too (the
     # first by arrival may be an appointment in its booked place).

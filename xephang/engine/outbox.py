@@ -30,7 +30,8 @@ taken only with consent (``contact_from``), lives only in
 and erased at the end of the visit's day plus ``rating_window_days``
 (``erase_expired_contacts``) or when the citizen unsubscribes.
 
-Purposes (``PURPOSES``): ``near`` (N people or M minutes ahead, once),
+Purposes (``PURPOSES``): ``near`` (N people or M minutes ahead, once), ``checkin_window``
+(the same moment for an online number still to check in: come and check in, once),
 ``called``, ``recalled``, ``rating`` (after finishing, or at the office's
 evening time), the booking ones for online numbers, ``otp`` (a phone's
 one-time code, ``engine/otp.py``: one row per request, tied to no ticket so
@@ -90,14 +91,17 @@ EVENT_TYPES = (
     "day_closed",
     "subscribed",
     "unsubscribed",
+    "checked_in",
 )
 # Events after which someone's place or estimate may have changed: "near" is re-checked.
+# (An online number checking in moves nobody: its place and everyone's count stay.)
 NEAR_TRIGGERS = frozenset(EVENT_TYPES) - {
     "printed",
     "print_failed",
     "rated",
     "dossier_set",
     "unsubscribed",
+    "checked_in",
 }
 
 
@@ -120,7 +124,8 @@ PURPOSES: dict[str, Purpose] = {
         Purpose("rating", None, (DONE,)),  # until the contact is erased; skipped once rated
         Purpose("booking_confirmed", 24 * 3600),
         Purpose("booking_reminder", 6 * 3600),
-        Purpose("checkin_window", 3600),
+        # An online number still to check in, near the front: come and check in.
+        Purpose("checkin_window", 30 * 60, (WAITING,)),
         Purpose("otp", 5 * 60),  # a phone's one-time code (engine/otp.py): never deduplicated
         Purpose("event", 24 * 3600),  # a webhook delivery
     )
@@ -351,11 +356,13 @@ def queue_near(
             continue
         # The line in queue order, read from its index (a window function over it costs
         # three times as much): the position in it is the number of people ahead.
-        for ahead, (ticket_id, visit_id) in enumerate(
+        for ahead, (ticket_id, visit_id, awaiting) in enumerate(
             order.line(db, office["id"], service_id, priority, reach + 1)
         ):
             wait = "null" if per is None else str(round(ahead * per))
-            near.append([ticket_id, visit_id, f'{{"ahead":{ahead},"wait_s":{wait}}}'])
+            # An online number still to check in is told to come and check in instead.
+            purpose = "checkin_window" if awaiting else "near"
+            near.append([ticket_id, visit_id, f'{{"ahead":{ahead},"wait_s":{wait}}}', purpose])
     if not near:
         return 0
     give_up = iso(at + timedelta(seconds=PURPOSES["near"].max_age_s))
@@ -364,9 +371,9 @@ def queue_near(
     return db.execute(
         "INSERT OR IGNORE INTO outbox (office_id, channel, purpose, ticket_id, subscription_id,"
         " payload, state, next_attempt_at, give_up_at, created_at)"
-        " SELECT s.office_id, s.channel, 'near', j.value ->> 0, s.id, j.value ->> 2, 'queued',"
-        " ?, ?, ? FROM json_each(?) j CROSS JOIN subscriptions s ON s.visit_id = j.value ->> 1"
-        " AND s.ended_at IS NULL",
+        " SELECT s.office_id, s.channel, j.value ->> 3, j.value ->> 0, s.id, j.value ->> 2,"
+        " 'queued', ?, ?, ? FROM json_each(?) j CROSS JOIN subscriptions s"
+        " ON s.visit_id = j.value ->> 1 AND s.ended_at IS NULL",
         [iso(at), give_up, iso(at), json.dumps(near)],
     ).rowcount
 
@@ -529,7 +536,8 @@ def remove_webhook(
 
 CLAIM_SQL = (
     "SELECT o.*, s.address, s.lang, s.ended_at AS sub_ended_at,"
-    " coalesce(t.code, a.code) AS code, t.status AS ticket_status, coalesce(t.day, a.day) AS"
+    " coalesce(t.code, a.code) AS code, t.status AS ticket_status, t.awaiting_checkin,"
+    " coalesce(t.day, a.day) AS"
     " day, v.token, sv.name_vi AS service_vi, sv.name_en AS service_en,"
     " a.token AS booking_token, a.status AS booking_status, a.slot_start,"
     " w.url, w.secret, w.active AS hook_active, f.name AS office_name, f.timezone,"
@@ -556,6 +564,8 @@ def _moot(message: dict) -> str | None:
         return f"ticket is {message['ticket_status']}"
     if message["purpose"] == "rating" and message["rated"]:
         return "already rated"
+    if message["purpose"] == "checkin_window" and not message["awaiting_checkin"]:
+        return "already checked in"
     if message["appointment_id"] and message["booking_status"] != "booked":
         return f"booking is {message['booking_status']}"  # cancelled, or already here
     return None

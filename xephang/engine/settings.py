@@ -363,9 +363,12 @@ DEFAULT_MESSAGES = {
         "Nhắc lịch hẹn {service} lúc {time} tại {office}. {link}",
         "Reminder: {service} at {time} at {office}. {link}",
     ),
+    # An online number that must check in (online_checkin), in place of "near".
     "checkin_window": (
-        "Đã mở giờ làm thủ tục cho lịch hẹn {code}: vui lòng đến kiosk trước {time}.",
-        "Check-in for booking {code} is open: please reach the kiosk before {time}.",
+        "Sắp đến lượt số {code}: còn {ahead} người trước bạn. Vui lòng đến kiosk xác nhận có"
+        " mặt để được gọi. {link}",
+        "Your turn is near, number {code}: {ahead} people ahead. Please check in at the kiosk"
+        " to be called. {link}",
     ),
 }
 MESSAGE_LABELS = {
@@ -375,7 +378,7 @@ MESSAGE_LABELS = {
     "rating": "Mời đánh giá",
     "booking_confirmed": "Xác nhận đặt lịch",
     "booking_reminder": "Nhắc lịch hẹn",
-    "checkin_window": "Giờ làm thủ tục",
+    "checkin_window": "Sắp đến lượt, cần xác nhận có mặt",
 }
 
 
@@ -571,6 +574,18 @@ OFFICE_SETTINGS: tuple[OfficeSetting, ...] = (
         "Cho lấy số trực tuyến",
         "Citizens may take a number remotely from the booking pages or the API (in line from "
         "the moment it is taken).",
+        section="booking",
+    ),
+    OfficeSetting(
+        "online_checkin",
+        "bool",
+        False,
+        "Số trực tuyến phải xác nhận có mặt tại kiosk mới được gọi",
+        "An online number keeps its place in line from the moment it is taken but is not "
+        "called until the citizen checks in at the kiosk (its QR or its number) or staff "
+        "check it in at a counter; call-next passes over it meanwhile. Off: an online number "
+        "is callable at once. Numbers taken before a change keep the rule they were taken "
+        "under.",
         section="booking",
     ),
     OfficeSetting(

@@ -62,6 +62,7 @@ def issue_ticket(
     slot_at: datetime | None = None,
     details: dict | None = None,
     visit_id: int | None = None,
+    awaiting_checkin: bool = False,
 ) -> Outcome:
     """Issue the next numbered ticket of a service for today, as one transaction.
 
@@ -76,7 +77,8 @@ def issue_ticket(
     ``channel`` is how the citizen came: the kiosk (or staff), an ``online`` number, or an
     ``appointment`` checking in (``engine/booking.py``, which gives the appointment's
     place in line as ``queue_at`` and its slot start as ``slot_at``; ``details`` go into
-    the logged event).
+    the logged event). ``awaiting_checkin``: an online number that may not be called until
+    its citizen checks in (``booking.check_in``; the office's ``online_checkin``).
 
     ``within(db, outcome)``, if given, runs last in the same transaction and its
     result lands in ``outcome.extra["within"]``: the kiosk queues the receipt
@@ -145,6 +147,7 @@ def issue_ticket(
             device_id=device_id,
             channel=channel,
             slot_at=None if slot_at is None else iso(slot_at),
+            awaiting_checkin=awaiting_checkin,
         )
         logged_details = {"priority": priority, "device_id": device_id}
         if channel != "kiosk":
@@ -202,6 +205,7 @@ def insert_ticket(
     target_counter_id: int | None = None,
     channel: str = "kiosk",
     slot_at: str | None = None,
+    awaiting_checkin: bool = False,
 ) -> int:
     """Insert the next numbered waiting ticket of a service (caller's transaction).
 
@@ -212,7 +216,8 @@ def insert_ticket(
     return db.execute(
         "INSERT INTO tickets (office_id, service_id, visit_id, from_ticket_id, day, number, code,"
         " priority, priority_rank, status, target_counter_id, device_id, issued_at, queue_at,"
-        " channel, slot_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?, ?)",
+        " channel, slot_at, awaiting_checkin)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?, ?, ?)",
         [
             office["id"],
             svc["id"],
@@ -229,6 +234,7 @@ def insert_ticket(
             queue_at,
             channel,
             slot_at,
+            int(awaiting_checkin),
         ],
     ).lastrowid
 

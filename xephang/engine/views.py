@@ -78,6 +78,9 @@ def _build_view(ticket: dict, row: dict, private: bool) -> dict:
         "recalls": ticket["recalls"],
         "channel": ticket["channel"],
         "slot_at": local_iso(ticket["slot_at"], tz),
+        # an online number in line but not callable until its citizen checks in
+        "awaiting_checkin": bool(ticket["awaiting_checkin"]),
+        "checked_in_at": local_iso(ticket["checked_in_at"], tz),
     }
     if private:
         view["tracker_token"] = row["v_token"]

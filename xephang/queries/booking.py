@@ -135,6 +135,8 @@ def availability(
             "enabled": bool(settings["online_numbers_enabled"]),
             "open": bool(online_open),
             "closes_at": closes.astimezone(at.tzinfo).isoformat() if open_now else None,
+            # a number taken now must check in at the kiosk before it is called
+            "checkin": bool(settings["online_checkin"]),
         },
         "appointments": {
             "enabled": bool(settings["appointments_enabled"]),

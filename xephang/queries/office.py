@@ -15,7 +15,7 @@ from ..engine.lookups import get_office, served_services
 from ..engine.settings import office_setting
 from ..engine.views import event_view, ticket_views
 from ..storage import one, read, scalar
-from .queue import waiting_counts
+from .queue import kept_counts
 
 # Office-scoped tables whose rows a manager may change through the setup pages.
 OWNED_TABLES = frozenset(
@@ -72,7 +72,7 @@ def snapshot(db: sqlite_utils.Database, office_id: int, now=None, recent_calls: 
 def _snapshot(db: sqlite_utils.Database, office_id: int, now, recent_calls: int) -> dict:
     office = get_office(db, office_id)
     day = local_day(resolve_now(now), office["timezone"]).isoformat()
-    waiting = waiting_counts(db, office_id)
+    waiting, not_arrived = kept_counts(db, office_id)
     service_rows = [
         {
             "id": s["id"],
@@ -83,6 +83,7 @@ def _snapshot(db: sqlite_utils.Database, office_id: int, now, recent_calls: int)
             "field_en": s["field_en"],
             "daily_cap": s["daily_cap"],
             "waiting": waiting.get(s["id"], 0),
+            "not_arrived": not_arrived.get(s["id"], 0),
         }
         for s in services(db, office_id)
     ]
@@ -130,6 +131,9 @@ def _snapshot(db: sqlite_utils.Database, office_id: int, now, recent_calls: int)
         "services": service_rows,
         "waiting": {str(k): v for k, v in waiting.items()},
         "waiting_total": sum(waiting.values()),
+        # of those waiting, online numbers still to check in (not callable yet)
+        "not_arrived": {str(k): v for k, v in not_arrived.items()},
+        "not_arrived_total": sum(not_arrived.values()),
         "counters": counter_rows,
         "recent_calls": calls,
         "today": {"issued": sum(totals.values()), **totals},
@@ -150,8 +154,8 @@ def counter_view(db: sqlite_utils.Database, counter_id: int) -> dict:
 def kiosk_menu(db: sqlite_utils.Database, office_id: int, now: datetime | None = None) -> dict:
     """The office's active services that a counter serves, grouped by lĩnh vực (in service
     order, with its English name), priority categories by rank, whether the office is open
-    now (and, closed, why and when it opens again: ``closed``), and which services hit
-    their cap."""
+    now (and, closed, why and when it opens again: ``closed``), which services hit
+    their cap, and whether online numbers check in at the kiosk (``online_checkin``)."""
     office = get_office(db, office_id)
     at = resolve_now(now)
     day = local_day(at, office["timezone"]).isoformat()
@@ -196,6 +200,8 @@ def kiosk_menu(db: sqlite_utils.Database, office_id: int, now: datetime | None =
             for f, rows in fields.items()
         ],
         "priorities": priorities,
+        # online numbers check in here too (the check-in screen's words say so)
+        "online_checkin": office_setting(db, office_id, "online_checkin"),
     }
 
 
@@ -207,6 +213,7 @@ def menu_version(menu: dict) -> str:
             f"{s['id']}:{s['name_vi']}:{s['name_en']}" for s in group["services"]
         ]
     parts += [p["key"] for p in menu["priorities"]]
+    parts.append(str(menu.get("online_checkin")))
     return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:16]
 
 

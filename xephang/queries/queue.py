@@ -13,7 +13,11 @@ from ..engine import estimate, order, states
 from ..engine.calls import WITHDRAWN_SQL
 from ..engine.log import last_seq
 from ..engine.lookups import counter_services, get_counter, get_office
-from ..engine.order import waiting_counts  # noqa: F401  (the one count; callers read it here)
+from ..engine.order import (  # noqa: F401  (the one count; callers read it here)
+    kept_counts,
+    not_arrived_counts,
+    waiting_counts,
+)
 from ..engine.views import ticket_view
 from ..storage import one, rows
 

@@ -22,6 +22,11 @@ This is where the definitions of docs/reports.md live:
 - a ticket withdrawn by an undone transfer (``engine.calls.WITHDRAWN_SQL``)
   is no part of its visit, nor of any figure: the visit went back to its
   earlier ticket;
+- an online number that had to check in (``online_checkin``) and left the
+  line without ever checking in (expired at closing, cancelled) never came:
+  like a booking that was missed, it is no visit (no wait, not judged, not
+  left unserved); its ticket still counts (issued, expired, cancelled). One
+  that checked in waits like any online number, from the moment it was taken;
 - satisfied = a rating above the lowest level of the office's scale.
 
 Attribution: ticket counts, service times and ratings belong to the
@@ -58,6 +63,8 @@ _MS = "CAST(round((julianday({end}) - julianday({start})) * 86400000) AS INTEGER
 WAIT_FROM = "max(t.issued_at, coalesce(t.slot_at, t.issued_at))"
 WAIT_MS = "max(0, {})".format(_MS.format(end="coalesce(t.called_at, t.left_at)", start=WAIT_FROM))
 LEFT = "(t.called_at IS NULL AND t.left_at IS NOT NULL)"
+# An online number that left the line still awaiting check-in: its citizen never came.
+NEVER_CAME = f"({LEFT} AND t.awaiting_checkin = 1)"
 SERVICE_MS = _MS.format(end="t.finished_at", start="t.started_at")
 KEYS = {  # how each dimension's key is read from a ticket (the office has one group)
     "service": "t.service_id",
@@ -89,7 +96,8 @@ def day_sql(dims: tuple[str, ...]) -> tuple[tuple[str, ...], str, str]:
     visits = (
         f"SELECT {roots}, CASE WHEN count(w) = count(*) THEN sum(w) END, max(gone)"
         f" FROM (SELECT t.visit_id, t.from_ticket_id IS NULL AS root, {cols},"
-        f" {WAIT_MS} AS w, {LEFT} AS gone {_OF_DAY}) GROUP BY visit_id HAVING max(root)"
+        f" {WAIT_MS} AS w, {LEFT} AS gone, {NEVER_CAME} AS away {_OF_DAY})"
+        " GROUP BY visit_id HAVING max(root) AND NOT max(away)"
     )
     return keys, groups, visits
 

@@ -67,8 +67,12 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
             [office_id],
         ).fetchall()
     )
+    # Online numbers not checked in yet are counted apart: in line, but no counter can call
+    # them, so no clock of theirs is the counters' to beat (nor an alert).
+    here = [w for w in waiting if not w["not_arrived"]]
     for s in services:
         mine = [w for w in waiting if w["service_id"] == s["id"]]
+        s["not_arrived"] = sum(w["not_arrived"] for w in mine)
         s["counters_open"] = serving_now.get(s["id"], 0)
         if mine and not s["counters_open"]:
             alerts.append(
@@ -81,10 +85,11 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
             )
         s["target_wait_s"] = targets.on("avg_wait_s", today, s["id"])
         s["waiting"] = len(mine)
+        mine = [w for w in mine if not w["not_arrived"]]
         s["longest_wait_s"] = max((w["wait_s"] for w in mine), default=None)
         s["longest_code"] = max(mine, key=lambda w: w["wait_s"])["code"] if mine else None
         s["over_target"] = sum(w["over_target"] for w in mine)
-    for w in sorted(waiting, key=lambda w: -w["wait_s"]):
+    for w in sorted(here, key=lambda w: -w["wait_s"]):
         if w["over_target"] and len(alerts) < 10:
             alerts.append(
                 {
@@ -144,7 +149,8 @@ def dashboard(db: sqlite_utils.Database, office_id: int, now=None) -> dict:
         "target_satisfied_share": targets.on("satisfied_share", today),
         "services": services,
         "waiting_total": len(waiting),
-        "longest": max(waiting, key=lambda w: w["wait_s"]) if waiting else None,
+        "not_arrived_total": len(waiting) - len(here),
+        "longest": max(here, key=lambda w: w["wait_s"]) if here else None,
         "counters": counters,
         "today": today_figures,
         "devices": devices["devices"],
@@ -182,14 +188,15 @@ def today_tally(db, office: dict, day: str, targets: Targets, lowest_level) -> T
 
 
 def waiting_now(db, office_id: int, now: datetime, targets: Targets, today: str) -> list[dict]:
-    """Waiting tickets with their visit's wait so far (earlier tickets' waits included).
+    """Waiting tickets with their visit's wait so far (earlier tickets' waits included),
+    and whether each is an online number not checked in yet (``not_arrived``).
 
     A ticket back in the line after a call (a no-show brought back, or returned) waited
     until its first call, as in the reports: a recall does not restart a wait."""
     rows = db.execute(
         "SELECT id, code, service_id, visit_id, from_ticket_id,"
-        " max(issued_at, coalesce(slot_at, issued_at)), day, priority, called_at FROM tickets"
-        " WHERE office_id = ? AND status = 'waiting'",
+        " max(issued_at, coalesce(slot_at, issued_at)), day, priority, called_at,"
+        " awaiting_checkin FROM tickets WHERE office_id = ? AND status = 'waiting'",
         [office_id],
     ).fetchall()
     earlier: dict[int, float] = {}
@@ -206,7 +213,7 @@ def waiting_now(db, office_id: int, now: datetime, targets: Targets, today: str)
                 + (datetime.fromisoformat(called) - datetime.fromisoformat(issued)).total_seconds()
             )
     out = []
-    for tid, code, service_id, visit_id, _from, issued, day, priority, called in rows:
+    for tid, code, service_id, visit_id, _from, issued, day, priority, called, away in rows:
         # ``issued``: when the wait began (an appointment's slot start, if later)
         until = datetime.fromisoformat(called) if called else now
         wait = max(0.0, (until - datetime.fromisoformat(issued)).total_seconds())
@@ -221,6 +228,7 @@ def waiting_now(db, office_id: int, now: datetime, targets: Targets, today: str)
                 "wait_s": round(wait),
                 "target_wait_s": target,
                 "over_target": target is not None and wait > target,
+                "not_arrived": bool(away),
             }
         )
     return out

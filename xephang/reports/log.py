@@ -35,12 +35,13 @@ EVENT_VI = {
     "rated": "Đánh giá",
     "undone": "Hoàn tác",
     "dossier_set": "Ghi mã hồ sơ",
+    "checked_in": "Xác nhận có mặt",
 }
 LOG_SQL = (
     "SELECT t.id, t.visit_id, t.from_ticket_id, t.day, t.code, t.service_id, t.priority,"
     " t.status, t.counter_id, t.officer_id, t.issued_at, t.called_at, t.started_at,"
     " t.finished_at, t.left_at, t.recalls, t.dossier_code, t.channel, t.slot_at,"
-    " r.level AS rating"
+    " t.awaiting_checkin, r.level AS rating"
     " FROM tickets t LEFT JOIN ratings r ON r.ticket_id = t.id"
     f" WHERE t.office_id = ? AND t.day BETWEEN ? AND ? AND {KEPT_SQL}"
 )
@@ -90,9 +91,12 @@ def log_rows(
     for r in raw:
         t = r["times"]
         r["left"] = not r["called_at"] and bool(r["left_at"])  # left the line uncalled
+        # an online number that left without ever checking in never came: no wait
+        r["never_came"] = r["left"] and bool(r["awaiting_checkin"])
+        r["left"] = r["left"] and not r["never_came"]
         # an appointment waits from the later of check-in and its slot's start
         since = max(t["issued_at"], t["slot_at"]) if t["slot_at"] else t["issued_at"]
-        wait = _span(since, t["called_at"] or t["left_at"])
+        wait = None if r["never_came"] else _span(since, t["called_at"] or t["left_at"])
         r["wait_s"] = None if wait is None else max(0.0, wait)
         visit = visits.setdefault(
             r["visit_id"], {"wait": 0.0, "root": None, "open": False, "left": False}
@@ -144,6 +148,8 @@ def log_rows(
                 else None,
                 "visit_wait_s": visit["wait"],
                 "left_unserved": visit["left"],
+                "never_came": r["never_came"],  # an online number that never checked in
+                "awaiting_checkin": bool(r["awaiting_checkin"]) and r["status"] == "waiting",
                 "target_wait_s": target,
                 "over_target": visit["wait"] is not None
                 and target is not None

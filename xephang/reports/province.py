@@ -58,14 +58,15 @@ def office_now(db: sqlite_utils.Database, office_id: int, now=None) -> tuple[dic
         for p in devices["printers"]
         if p["state"] != "ok"
     ]
-    longest = max(waiting, key=lambda w: w["wait_s"]) if waiting else None
+    here = [w for w in waiting if not w["not_arrived"]]  # as the dashboard: clocks of those here
+    longest = max(here, key=lambda w: w["wait_s"]) if here else None
     row = {
         "office": {"id": office["id"], "name": office["name"]},
         "day": today,
         "waiting": len(waiting),
         "longest_wait_s": longest["wait_s"] if longest else None,
         "longest_code": longest["code"] if longest else None,
-        "over_target": sum(w["over_target"] for w in waiting),
+        "over_target": sum(w["over_target"] for w in here),
         "target_wait_s": target_wait,
         "target_satisfied_share": target_sat,
         "today": tally.figures(target_wait, target_sat),

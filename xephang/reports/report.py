@@ -229,7 +229,8 @@ def wait_report(
 
 def channel_summary(db: sqlite_utils.Database, office_id: int, first: str, last: str) -> dict:
     """Bookings of the period by status (``missed``: never came; ``no_show``: checked in,
-    called and absent) and dossiers recorded per channel (the share of each channel)."""
+    called and absent), online numbers that had to check in (``online``: ``checked_in``,
+    ``never_came``) and dossiers recorded per channel (the share of each channel)."""
     bookings = dict.fromkeys(("booked", "checked_in", "cancelled", "missed"), 0)
     for status, n in db.execute(
         "SELECT status, count(*) FROM appointments WHERE office_id = ? AND day BETWEEN ? AND ?"
@@ -242,6 +243,14 @@ def channel_summary(db: sqlite_utils.Database, office_id: int, first: str, last:
         " AND channel = 'appointment' AND status = 'no_show'",
         [office_id, first, last],
     ).fetchone()[0]
+    # Online numbers taken under online_checkin: checked in, or gone without ever checking
+    # in (expired at closing or cancelled: they never came, and are no visit).
+    checked_in, never_came = db.execute(
+        "SELECT coalesce(sum(checked_in_at IS NOT NULL), 0), coalesce(sum(awaiting_checkin = 1"
+        " AND called_at IS NULL AND left_at IS NOT NULL), 0) FROM tickets WHERE office_id = ?"
+        " AND day BETWEEN ? AND ? AND channel = 'online'",
+        [office_id, first, last],
+    ).fetchone()
     dossiers = dict.fromkeys(("kiosk", "online", "appointment"), 0)
     for channel, n in db.execute(
         "SELECT channel, count(*) FROM tickets WHERE office_id = ? AND day BETWEEN ? AND ?"
@@ -252,6 +261,7 @@ def channel_summary(db: sqlite_utils.Database, office_id: int, first: str, last:
     total = sum(dossiers.values())
     return {
         "bookings": bookings,
+        "online": {"checked_in": checked_in, "never_came": never_came},
         "dossiers": dossiers,
         "dossier_share": {k: (v / total if total else None) for k, v in dossiers.items()},
     }

@@ -34,6 +34,8 @@ from .stats import Tally
 # 2: tickets that left the line uncalled count in the waits (left_unserved, judged).
 # 3: an appointment waits from the later of check-in and slot start;
 # 4: a ticket withdrawn by an undone transfer is no part of any figure.
+# (An online number that never checked in is no visit either, since migration 0017: no
+# day stored before it has one, so nothing stored changes and the version stays.)
 ROLLUP_VERSION = 4
 
 

@@ -731,6 +731,50 @@ CREATE TABLE outbox_moves (
     )
 
 
+@migrations(name="0017_online_checkin")
+def online_checkin(db: sqlite_utils.Database) -> None:
+    """An online number that must check in before it can be called (``online_checkin``).
+
+    ``tickets.awaiting_checkin`` is 1 from the moment such a number is taken until the
+    citizen checks in (``checked_in_at``); its queue key never changes. Call-next reads
+    the waiting tickets that are *callable* through two partial indexes of the same
+    order as ``tickets_queue`` (0006) and ``tickets_waiting`` (0001), so skipping the
+    numbers not yet here costs no index steps, however many there are; people ahead
+    still count them (``tickets_queue``). ``queue_counts.not_arrived`` keeps, per
+    service, the waiting tickets still awaiting check-in, by triggers like 0011's.
+    """
+    for statement in (
+        "ALTER TABLE tickets ADD COLUMN awaiting_checkin INTEGER NOT NULL DEFAULT 0"
+        " CHECK (awaiting_checkin IN (0, 1))",
+        "ALTER TABLE tickets ADD COLUMN checked_in_at TEXT",
+        """CREATE INDEX tickets_queue_callable ON tickets (office_id, service_id,
+    (priority IS NULL), coalesce(priority_rank, 0), queue_at, id)
+    WHERE status = 'waiting' AND awaiting_checkin = 0""",
+        """CREATE INDEX tickets_arrival_callable ON tickets (office_id, service_id, queue_at, id)
+    WHERE status = 'waiting' AND awaiting_checkin = 0""",
+        "ALTER TABLE queue_counts ADD COLUMN not_arrived INTEGER NOT NULL DEFAULT 0"
+        " CHECK (not_arrived >= 0)",
+        """CREATE TRIGGER queue_counts_not_arrived_insert AFTER INSERT ON tickets
+    WHEN new.status = 'waiting' AND new.awaiting_checkin = 1 BEGIN
+    UPDATE queue_counts SET not_arrived = not_arrived + 1 WHERE service_id = new.service_id;
+END""",
+        """CREATE TRIGGER queue_counts_not_arrived_delete AFTER DELETE ON tickets
+    WHEN old.status = 'waiting' AND old.awaiting_checkin = 1 BEGIN
+    UPDATE queue_counts SET not_arrived = not_arrived - 1 WHERE service_id = old.service_id;
+END""",
+        """CREATE TRIGGER queue_counts_not_arrived_update
+    AFTER UPDATE OF status, service_id, awaiting_checkin ON tickets
+    WHEN old.status = 'waiting' AND old.awaiting_checkin = 1
+        OR new.status = 'waiting' AND new.awaiting_checkin = 1 BEGIN
+    UPDATE queue_counts SET not_arrived = not_arrived - 1
+        WHERE service_id = old.service_id AND old.status = 'waiting' AND old.awaiting_checkin = 1;
+    UPDATE queue_counts SET not_arrived = not_arrived + 1
+        WHERE service_id = new.service_id AND new.status = 'waiting' AND new.awaiting_checkin = 1;
+END""",
+    ):
+        db.execute(statement)
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply every pending migration step."""
     migrations.apply(db)

@@ -410,7 +410,8 @@ def book_appointment(office_id: int):
 @allow("officer", "kiosk")
 @accepts(CheckinBody)
 def checkin():
-    """Check a booking in by its code, its QR or the citizen's CCCD QR: it joins the line."""
+    """Check a citizen in by a booking's code or QR, an online number's code or QR, or the
+    citizen's CCCD QR: a booking joins the line, an online number becomes callable."""
     principal = current_principal()
     body: CheckinBody = read_body()
     office_id = principal.office_id if body.office is None else body.office
@@ -431,6 +432,7 @@ def checkin():
     )
     return ok(
         201,
+        kind=outcome.extra["kind"],
         ticket=ticket_json(outcome.ticket),
         appointment=outcome.extra["appointment"],
         on_time=outcome.extra["on_time"],

@@ -56,10 +56,15 @@ def tablet_room(counter_id: int) -> str:
     return f"tablet:{counter_id}"
 
 
-def _with_counts(payload: dict, waiting: dict[str, int], settings: dict | None) -> dict:
-    """The waiting counts after the event and, for a call, the announcement."""
+def _with_counts(
+    payload: dict, counts: tuple[dict[str, int], dict[str, int]], settings: dict | None
+) -> dict:
+    """The waiting counts after the event (and, of them, the online numbers still to check
+    in) and, for a call, the announcement."""
+    waiting, not_arrived = counts
     payload["waiting"] = waiting
     payload["waiting_total"] = sum(waiting.values())
+    payload["not_arrived"] = not_arrived
     ticket = payload.get("ticket")
     if payload["type"] in ANNOUNCED and ticket and ticket.get("counter") and settings:
         payload["announcement"] = announcement(
@@ -72,9 +77,11 @@ def _with_counts(payload: dict, waiting: dict[str, int], settings: dict | None) 
     return payload
 
 
-def waiting_counts(db, office_id: int) -> dict[str, int]:
-    """Waiting tickets per service of an office (service id as a string key, as in JSON)."""
-    return {str(k): v for k, v in queue_queries.waiting_counts(db, office_id).items()}
+def kept_counts(db, office_id: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Waiting tickets per service, and those still to check in (string keys, as in JSON),
+    from one read."""
+    waiting, not_arrived = queue_queries.kept_counts(db, office_id)
+    return {str(k): v for k, v in waiting.items()}, {str(k): v for k, v in not_arrived.items()}
 
 
 def broadcast_with(db, events: list[dict]) -> None:
@@ -83,7 +90,8 @@ def broadcast_with(db, events: list[dict]) -> None:
     for event in events:
         by_office.setdefault(event["office_id"], []).append(event)
     for office_id, office_events in by_office.items():
-        waiting = waiting_counts(db, office_id)
+        counts = kept_counts(db, office_id)
+        waiting = counts[0]
         settings = None
         if any(e["type"] in ANNOUNCED for e in office_events):
             settings = engine.office_settings(db, office_id)
@@ -96,10 +104,10 @@ def broadcast_with(db, events: list[dict]) -> None:
             if event.get("ticket_id"):
                 public.append(ticket_room(event["ticket_id"]))
             socketio.emit(
-                "queue_event", _with_counts(staff_event(event), waiting, settings), to=staff
+                "queue_event", _with_counts(staff_event(event), counts, settings), to=staff
             )
             socketio.emit(
-                "queue_event", _with_counts(public_event(event), waiting, settings), to=public
+                "queue_event", _with_counts(public_event(event), counts, settings), to=public
             )
         moves = queue_queries.queue_moves(db, office_events, waiting)
         if not moves:
