@@ -36,6 +36,8 @@ def status_text(ticket: dict) -> tuple[str, str]:
     """The tracker's headline for a ticket state, Vietnamese and English."""
     counter = (ticket.get("counter") or {}).get("number")
     status = ticket["status"]
+    if status == "waiting" and ticket.get("awaiting_checkin"):
+        return "Đang chờ — chưa xác nhận có mặt", "Waiting — not checked in yet"
     if status == "waiting":
         return "Đang chờ", "Waiting"
     if status == "called":

@@ -53,6 +53,13 @@ TICKET = {
             "description": "the estimated call falls after the office's hours today",
         },
         "tracker_url": {"type": "string", "format": "uri"},
+        "channel": {"type": "string", "enum": ["kiosk", "online", "appointment"]},
+        "awaiting_checkin": {
+            "type": "boolean",
+            "description": "an online number in line but not called until its citizen checks"
+            " in (the office's online_checkin; POST /api/v1/checkins)",
+        },
+        "checked_in_at": {"type": ["string", "null"], "format": "date-time"},
     },
 }
 ERROR = {
@@ -153,7 +160,11 @@ AVAILABILITY = {
         "office": {"type": "object"},
         "day": {"type": "string", "format": "date"},
         "open_now": {"type": "boolean"},
-        "online": {"type": "object", "description": "enabled, open, closes_at"},
+        "online": {
+            "type": "object",
+            "description": "enabled, open, closes_at, checkin (a number taken now must check"
+            " in at the kiosk before it is called: online_checkin)",
+        },
         "appointments": {"type": "object", "description": "enabled, days, slot_minutes"},
         "identity": {
             "type": "object",
@@ -195,10 +206,25 @@ RESULTS = {
     ("POST", "/api/v1/offices/{office_id}/appointments"): {"appointment": APPOINTMENT},
     ("POST", "/api/v1/offices/{office_id}/otp"): {"otp": OTP},
     ("POST", "/api/v1/checkins"): {
+        "kind": {
+            "type": "string",
+            "enum": ["appointment", "online"],
+            "description": "a booking that joined the line, or an online number (taken"
+            " under online_checkin) now callable in the place it took",
+        },
         "ticket": TICKET,
-        "appointment": APPOINTMENT,
-        "on_time": {"type": "boolean", "description": "in line from its slot's start"},
-        "late": {"type": "boolean", "description": "checked in past the grace time"},
+        "appointment": {
+            "anyOf": [APPOINTMENT, {"type": "null"}],
+            "description": "null for an online number",
+        },
+        "on_time": {
+            "type": ["boolean", "null"],
+            "description": "in line from its slot's start (null for an online number)",
+        },
+        "late": {
+            "type": ["boolean", "null"],
+            "description": "checked in past the grace time (null for an online number)",
+        },
     },
     ("POST", "/api/v1/counters/{counter_id}/call-next"): {
         "ticket": {"anyOf": [TICKET, {"type": "null"}], "description": "null: nobody waits"}

@@ -82,16 +82,26 @@
     }
     $("btn-pause").firstChild.textContent = state === "paused" ? "Tiếp tục " : "Tạm dừng ";
     var served = c ? c.services : [];
+    var away = snap.not_arrived || {};
     $("waiting").innerHTML = served.map(function (sid) {
       var s = service(sid);
+      var gone = away[String(sid)] || 0;  // online numbers in line, not checked in yet
       return s ? "<li><span class='prefix'>" + esc(s.prefix) + "</span> <span class='sname'>" + esc(s.name_vi) +
-        "</span> <strong data-service='" + s.id + "'>" + (snap.waiting[String(s.id)] || 0) + "</strong></li>" : "";
+        "</span> <strong data-service='" + s.id + "'>" + (snap.waiting[String(s.id)] || 0) + "</strong>" +
+        (gone ? " <small class='not-arrived' data-service='" + s.id + "' title='Số trực tuyến chưa " +
+          "xác nhận có mặt: chưa gọi được / Online numbers not checked in yet'>" + gone +
+          " chưa đến</small>" : "") + "</li>" : "";
     }).join("");
     var next = mine ? mine.next_tickets : [];
     $("next").innerHTML = next.length ? next.slice(0, 6).map(function (n) {
-      return "<li><button type='button' class='linklike' data-call='" + esc(n.code) + "'>" +
-        esc(n.code) + "</button> " + esc(n.service.name_vi) + (n.priority ? " · <em>ưu tiên</em>" : "") +
-        channel(n) +
+      // an online number not checked in yet cannot be called: staff check it in instead
+      var act = n.awaiting_checkin
+        ? esc(n.code) + " <button type='button' class='linklike' data-checkin='" + esc(n.code) +
+          "'>Xác nhận có mặt</button>"
+        : "<button type='button' class='linklike' data-call='" + esc(n.code) + "'>" + esc(n.code) + "</button>";
+      return "<li" + (n.awaiting_checkin ? " class='not-arrived'" : "") + ">" + act + " " +
+        esc(n.service.name_vi) + (n.priority ? " · <em>ưu tiên</em>" : "") + channel(n) +
+        (n.awaiting_checkin ? " · <em class='away'>chưa xác nhận có mặt</em>" : "") +
         " · " + esc((n.issued_at || "").slice(11, 16)) + "</li>";
     }).join("") : "<li class='muted'>Không có ai đang chờ</li>";
     var gone = mine && mine.no_shows ? mine.no_shows : [];
@@ -452,27 +462,35 @@
   document.querySelectorAll("[data-action]").forEach(function (b) {
     b.addEventListener("click", function () { if (!b.disabled) actions[b.dataset.action](); });
   });
-  // Staff check a booked citizen in (the booking code, or a scan of its QR or of a CCCD).
-  $("checkin-form").addEventListener("submit", function (e) {
-    e.preventDefault();
-    var text = $("checkin-text").value.trim();
+  // Staff check a citizen in: a booking (its code, or a scan of its QR or of a CCCD), or an
+  // online number that must check in (its code A023, or its QR).
+  function checkIn(text) {
     if (!text || busy) return;
     busy = true;
     U.postJson(api + "checkins", {text: text, office: snap ? snap.office.id : null})
       .then(function (r) { return r.json(); })
       .then(function (res) {
-        if (!res.ok) { say(res.error || "Lỗi", true); return; }
+        if (!res.ok) { say(res.error || "Lỗi", "error"); return; }
         $("checkin-text").value = "";
+        if (res.kind === "online") {
+          say("Đã xác nhận có mặt: số " + res.ticket.code + " (giữ nguyên vị trí trong hàng chờ)", "ok");
+          return;
+        }
         say("Đã xác nhận lịch hẹn " + res.appointment.code + ": số " + res.ticket.code +
-            (res.on_time ? " (đúng giờ hẹn)" : " (đến trễ, xếp như người mới đến)"));
-      }, function () { say("Mất kết nối tới máy chủ, thử lại sau / Server unreachable", true); })
+            (res.on_time ? " (đúng giờ hẹn)" : " (đến trễ, xếp như người mới đến)"), "ok");
+      }, function () { say("Mất kết nối tới máy chủ, thử lại sau / Server unreachable", "error"); })
       .then(function () { busy = false; if (live) live.resync(); refreshCounter(); });
+  }
+  $("checkin-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    checkIn($("checkin-text").value.trim());
   });
   ["next", "no-shows"].forEach(function (id) {
     $(id).addEventListener("click", function (e) {
-      var b = e.target.closest("[data-call], [data-return]");
+      var b = e.target.closest("[data-call], [data-return], [data-checkin]");
       if (!b || busy) return;
-      if (b.dataset.call) actions.call(b.dataset.call);
+      if (b.dataset.checkin) checkIn(b.dataset.checkin);
+      else if (b.dataset.call) actions.call(b.dataset.call);
       else actions["return"](Number(b.dataset["return"]), b.dataset.code);
     });
   });

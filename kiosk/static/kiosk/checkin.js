@@ -1,6 +1,7 @@
-// The kiosk's check-in screen: the 2D scanner types the booking's QR (its page link), a
-// CCCD QR or the code into the focused field and presses Enter; the server checks the
-// booking in, prints its ticket, and the screen shows the number, then starts again.
+// The kiosk's check-in screen: the 2D scanner types the booking's QR (its page link), an
+// online number's QR (its tracker link), a CCCD QR or a code into the focused field and
+// presses Enter; the server checks the booking (or the online number) in, prints its
+// ticket, and the screen shows the number, then starts again.
 (function () {
   "use strict";
   var U = window.XephangUtil;
@@ -67,7 +68,10 @@
     $("checkin-error").hidden = true;
     $("c-code").textContent = t.code;
     pair($("c-service"), t.service.name_vi, t.service.name_en);
-    if (data.on_time) {
+    if (data.kind === "online") {
+      pair($("c-slot"), "Đã xác nhận có mặt — bạn giữ nguyên vị trí trong hàng chờ",
+           "Checked in — you keep your place in line");
+    } else if (data.on_time) {
       pair($("c-slot"), "Lịch hẹn " + data.appointment.time + " — bạn được xếp theo giờ hẹn",
            "Appointment at " + data.appointment.time + " — you are in line from your booked time");
     } else if (data.late) {

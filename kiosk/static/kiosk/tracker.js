@@ -72,6 +72,8 @@
       en.textContent = " / " + t.service.name_en;
       $("service").appendChild(en);
     }
+    // an online number that must check in: say so until it has (its QR is shown for the kiosk)
+    $("checkin").hidden = !(t.awaiting_checkin && t.status === "waiting");
     $("status").dataset.status = t.status;
     document.querySelector("main.tr").dataset.status = t.status;
     $("status-vi").textContent = s.message_vi;

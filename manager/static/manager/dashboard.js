@@ -39,7 +39,8 @@
     box.textContent = "";
     var target = data.target_wait_s;
     var waitState = t.wait_pass === null ? "" : (t.wait_pass ? "pass" : "fail");
-    box.appendChild(kpi("Đang chờ", String(data.waiting_total), "Waiting now"));
+    box.appendChild(kpi("Đang chờ", String(data.waiting_total), data.not_arrived_total
+      ? "trong đó " + data.not_arrived_total + " số trực tuyến chưa xác nhận có mặt" : "Waiting now"));
     box.appendChild(kpi("Đã cấp hôm nay", String(t.issued), "Issued today"));
     box.appendChild(kpi("Đã phục vụ", String(t.served), "Served"));
     box.appendChild(kpi("Vắng mặt", String(t.no_show), "No-show"));
@@ -64,7 +65,9 @@
       var over = wait !== null && wait > s.target_wait_s;
       var tr = el("tr", {"class": over ? "over" : ""});
       tr.appendChild(el("td", {}, s.prefix + " — " + s.name_vi));
-      tr.appendChild(el("td", {"class": "num big"}, String(s.waiting)));
+      // online numbers in line but not checked in yet (not callable, no clock here)
+      tr.appendChild(el("td", {"class": "num big"}, String(s.waiting) +
+                        (s.not_arrived ? " (" + s.not_arrived + " chưa đến)" : "")));
       tr.appendChild(el("td", {"class": "clock", "data-base": s.longest_wait_s === null ? "" : s.longest_wait_s},
                         s.longest_code ? s.longest_code + " · " + clock(wait) : "—"));
       tr.appendChild(el("td", {"class": "num"}, String(s.over_target || 0)));

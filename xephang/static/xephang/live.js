@@ -130,7 +130,12 @@
     if (ev.waiting) {
       snap.waiting = ev.waiting;
       snap.waiting_total = ev.waiting_total;
-      (snap.services || []).forEach(function (s) { s.waiting = ev.waiting[String(s.id)] || 0; });
+      // of those waiting, online numbers still to check in (not callable yet)
+      snap.not_arrived = ev.not_arrived || {};
+      (snap.services || []).forEach(function (s) {
+        s.waiting = ev.waiting[String(s.id)] || 0;
+        s.not_arrived = snap.not_arrived[String(s.id)] || 0;
+      });
     }
     var counter = null;
     (snap.counters || []).forEach(function (c) { if (c.id === ev.counter_id) counter = c; });
