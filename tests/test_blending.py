@@ -1,6 +1,7 @@
 """Blending appointments with walk-ins and priority citizens, as a property: random days
-(bookings at capacity checking in on time or late, walk-ins, priority citizens, counters
-opening, pausing and calling) driven through the engine on a real SQLite file.
+(bookings at capacity checking in on time or late, walk-ins, priority citizens, online
+numbers that may have to check in before they are called, counters opening, pausing and
+calling) driven through the engine on a real SQLite file.
 
 What must hold at every call:
 - call-next takes what the written rule (``engine/order.py``) picks, computed here again
@@ -10,7 +11,9 @@ What must hold at every call:
   ``booking_streak_max``, N = ``priority_streak_max``);
 - (checked at each call by the first) an appointment checked in on time is in line from
   its slot's start: ahead of the walk-ins who came after that start, unless the counter's
-  run of appointments is full.
+  run of appointments is full;
+- (the same) an online number that must check in (``online_checkin``) is never called
+  before it has, and once it has it is called in the place it took.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ steps = st.lists(
         st.tuples(st.just("call"), st.sampled_from([1, 2, 2])),
         st.tuples(st.just("pause"), st.sampled_from([1, 2])),
         st.tuples(st.just("wait"), st.integers(1, 5)),
+        st.tuples(st.just("online"), st.sampled_from("AB")),
+        st.tuples(st.just("arrive"), st.integers(0, 10)),
+        st.tuples(st.just("arrive"), st.integers(0, 1)),  # the first ones, often
     ),
     min_size=10,
     max_size=70,
@@ -53,10 +59,10 @@ steps = st.lists(
 
 
 def expected_pick(waiting: list[dict], services: list[int], counter: dict, n: int, k: int):
-    """The written rule, from the rows alone: priority class first unless its run is full,
-    rank, appointments behind walk-ins once their run is full, service preference, then
-    arrival (queue_at, id)."""
-    mine = [t for t in waiting if t["service_id"] in services]
+    """The written rule, from the rows alone: only tickets here (not an online number still
+    to check in); priority class first unless its run is full, rank, appointments behind
+    walk-ins once their run is full, service preference, then arrival (queue_at, id)."""
+    mine = [t for t in waiting if t["service_id"] in services and not t["awaiting_checkin"]]
     if not mine:
         return None
 
@@ -75,22 +81,29 @@ def expected_pick(waiting: list[dict], services: list[int], counter: dict, n: in
     return min(mine, key=key)["id"]
 
 
-def run_day(schema_template, plan, n: int, k: int) -> None:
+def run_day(schema_template, plan, n: int, k: int, checkin: bool = False) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "day.db"
         schema_template.copy_to(path)
         db = connect(path)
         try:
-            play(db, plan, n, k)
+            play(db, plan, n, k, checkin)
         finally:
             db.close()
 
 
-def play(db, plan, n: int, k: int) -> None:
+def play(db, plan, n: int, k: int, checkin: bool = False) -> None:
     made = make_office(db, services="AB", counters={1: "AB", 2: "BA"}, hours=HOURS)
     office, counters = made.office, made.counters
     engine.set_office_settings(
-        db, office, {"priority_streak_max": n, "booking_streak_max": k, "booking_grace_min": 10}
+        db,
+        office,
+        {
+            "priority_streak_max": n,
+            "booking_streak_max": k,
+            "booking_grace_min": 10,
+            "online_checkin": checkin,
+        },
     )
     for counter in counters.values():
         engine.open_counter(db, counter, now=OPEN - timedelta(minutes=5))
@@ -136,6 +149,16 @@ def play(db, plan, n: int, k: int) -> None:
                     engine.pause(db, counters[arg], "nghỉ", now=now)
         elif action == "wait":
             now += timedelta(minutes=arg)
+        elif action == "online":
+            booking.take_online_number(db, office, arg, KEY, now=now)
+        elif action == "arrive":  # one of the online numbers still to check in comes in
+            away = db.execute(
+                "SELECT code FROM tickets WHERE office_id = ? AND status = 'waiting'"
+                " AND awaiting_checkin ORDER BY id",
+                [office],
+            ).fetchall()
+            if away:
+                booking.check_in(db, office, away[arg % len(away)][0], KEY, now=now)
         elif action == "call":
             call(db, office, counters[arg], now, n, k, runs, arg, bound)
 
@@ -167,14 +190,18 @@ def call(db, office, counter_id, now, n, k, runs, number, bound) -> None:
         booked = t["channel"] == "appointment" and t["queue_at"] == t["slot_at"]
         return not booked and (t["priority"] is None or n <= 0)
 
-    walk_in_waits = any(t["service_id"] in services and walk_in(t) for t in waiting)
+    here = [t for t in waiting if not t["awaiting_checkin"]]  # those a counter may call
+    walk_in_waits = any(t["service_id"] in services and walk_in(t) for t in here)
     want = expected_pick(waiting, services, counter, n, k)
     got = engine.call_next(db, counter_id, now=now).ticket
     assert (got["id"] if got else None) == want
     if got is None:
         return
     called = engine.get_ticket(db, got["id"])
+    assert called["awaiting_checkin"] == 0  # never called before it checked in
     kind = "walk-in" if walk_in(called) else "priority" if called["priority"] else "appointment"
+    if called["channel"] == "online":
+        kind = "online, checked in" if called["checked_in_at"] else "online"
     event("called: " + kind)  # the statistics (--hypothesis-show-statistics) show the mix
     if 0 < k <= counter["booking_streak"]:
         event("appointments' run full")
@@ -190,6 +217,13 @@ def call(db, office, counter_id, now, n, k, runs, number, bound) -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(plan=steps, n=st.sampled_from([2, 1, 0, 3]), k=st.sampled_from([1, 2, 1, 0, 3]))
-def test_blended_days_follow_the_rule_and_never_starve_walk_ins(schema_template, plan, n, k):
-    run_day(schema_template, plan, n, k)
+@given(
+    plan=steps,
+    n=st.sampled_from([2, 1, 0, 3]),
+    k=st.sampled_from([1, 2, 1, 0, 3]),
+    checkin=st.booleans(),
+)
+def test_blended_days_follow_the_rule_and_never_starve_walk_ins(
+    schema_template, plan, n, k, checkin
+):
+    run_day(schema_template, plan, n, k, checkin)
