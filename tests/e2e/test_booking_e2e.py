@@ -1,7 +1,8 @@
 """Online numbers and appointments in a real Chromium against a real ``xephang serve``:
 the phone pages at 390×844 with the Content-Security-Policy in force, and check-in at a
-real kiosk page by the booking's QR, by its code and by a CCCD QR, the printed ticket
-decoded. Screenshots go to tests/artifacts/."""
+real kiosk page by the booking's QR, by its code and by a CCCD QR, and of an online number
+that must check in by its tracker's QR, the printed ticket decoded. Screenshots go to
+tests/artifacts/."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from PIL import Image
 
 from printers.backends import list_printed
 from tests.helpers import ARTIFACTS
+from xephang import engine
 from xephang.clock import iso, today, utcnow
 from xephang.engine import booking
 from xephang.storage import connect
@@ -160,3 +162,69 @@ def test_check_in_at_the_kiosk_by_qr_code_and_cccd_qr(chromium, start_demo_serve
         (found,) = [r.text for r in zxingcpp.read_barcodes(Image.open(png))]
         assert found.startswith(f"{server.url}/t/")
     context.close()
+
+
+def test_an_online_number_that_must_check_in_checks_in_at_the_kiosk(
+    chromium, start_demo_server, demo_file
+):
+    """With ``online_checkin`` on: the phone's tracker asks the citizen to check in and
+    shows its QR; the kiosk's scanner reads that QR, the ticket keeps its number and place
+    and prints, and the phone's tracker stops asking, live."""
+    path, info = demo_file
+    db = connect(path)
+    engine.set_office_settings(db, info["office_id"], {"online_checkin": True})
+    db.close()
+    server = start_demo_server(env={"XEPHANG_KIOSK_RESET_S": "30"})
+    office = server.demo["office_id"]
+
+    phone = chromium.new_context(**PHONE)
+    page = phone.new_page()
+    problems = watch(page)
+    page.goto(f"{server.url}/booking/{office}/online")
+    assert "xác nhận có mặt tại kiosk" in page.inner_text("#checkin-needed")
+    page.locator("label.bk-option", has_text="Hộ tịch").first.click()
+    with page.expect_navigation():
+        page.click("#take")
+    tracker = page.url
+    assert "/t/" in tracker
+    page.locator("#checkin:not([hidden])").wait_for()
+    assert page.inner_text("#status-vi") == "Đang chờ — chưa xác nhận có mặt"
+    assert page.inner_text("#code") == "A001"
+    shot = ARTIFACTS / "booking_phone_checkin_needed.png"
+    page.screenshot(path=str(shot), full_page=True)
+    found = [r.text for r in zxingcpp.read_barcodes(Image.open(shot))]
+    assert found == [tracker]  # the QR the kiosk's scanner will read is the tracker's link
+
+    kiosk_context = chromium.new_context(**KIOSK)
+    kiosk = kiosk_context.new_page()
+    problems += watch(kiosk)
+    kiosk.goto(f"{server.url}/kiosk/pair?token={server.demo['kiosk_token']}")
+    with kiosk.expect_navigation():
+        kiosk.click("#pair-button")
+    assert "lấy số trực tuyến" in kiosk.inner_text("#checkin-open")
+    kiosk.click("#checkin-open")
+    kiosk.locator("#checkin-text").focus()
+    kiosk.keyboard.type(tracker)  # the scanner types the QR it read from the phone
+    kiosk.keyboard.press("Enter")
+    kiosk.locator("#done:not([hidden])").wait_for()
+    assert kiosk.inner_text("#c-code") == "A001"
+    assert "Đã xác nhận có mặt" in kiosk.inner_text("#c-slot")
+    kiosk.locator('#c-print[data-state="done"]').wait_for()
+    kiosk.screenshot(path=str(ARTIFACTS / "kiosk_checkin_online.png"))
+
+    page.locator("#checkin[hidden]").wait_for(state="attached")  # the phone follows, live
+    assert page.inner_text("#status-vi") == "Đang chờ"
+
+    kiosk.click("#c-done")
+    kiosk.locator("#checkin-text").focus()
+    kiosk.keyboard.type("a001")  # typed again by hand: already done, said on the screen
+    kiosk.keyboard.press("Enter")
+    kiosk.locator("#checkin-error:not([hidden])").wait_for()
+    assert "đã được xác nhận có mặt" in kiosk.inner_text("#checkin-error")
+
+    (printed,) = list_printed(server.printed)
+    (decoded,) = [r.text for r in zxingcpp.read_barcodes(Image.open(printed))]
+    assert decoded == tracker
+    assert problems == []
+    phone.close()
+    kiosk_context.close()
