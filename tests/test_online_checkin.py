@@ -389,8 +389,10 @@ def test_near_the_front_it_is_asked_to_check_in_and_told_once(office):
     kiosk = engine.issue_ticket(
         office.db, office.office, "A", now=at(2), notify=phone, message_channels=channels
     ).ticket
+    outbox.expand_moves(office.db, now=at(2))  # what the outbox worker does after a move
     assert near_rows(office.db) == [(away["code"], "checkin_window"), (kiosk["code"], "near")]
     call(office, 3)
+    outbox.expand_moves(office.db, now=at(3))
     assert near_rows(office.db) == [(away["code"], "checkin_window"), (kiosk["code"], "near")]
     # Checked in before it went out: the message is pointless, and skipped.
     check_in(office, away["code"], minutes=4)
