@@ -270,8 +270,11 @@ def pick_next(db: sqlite_utils.Database, counter: dict) -> dict | None:
     )
     office = counter["office_id"]
     # Only callable tickets: an online number still to check in keeps its place but is
-    # passed over, read off the partial indexes that leave it out (migration 0017).
-    index = "tickets_queue_callable" if streak_max > 0 else "tickets_arrival_callable"
+    # passed over, read off the partial index that leaves it out (migration 0017). In
+    # arrival order (no precedence for priority, a rare setup) the walk of tickets_waiting
+    # steps over such numbers at the front: as many steps as there are, at most the
+    # day's online share (a second partial index cost every issue more than it saved).
+    index = "tickets_queue_callable" if streak_max > 0 else "tickets_waiting"
     untargeted = (
         f"SELECT t.* FROM tickets t INDEXED BY {index} WHERE t.office_id = ?"
         f" AND t.status = 'waiting' AND {CALLABLE_SQL} AND t.service_id = ?"
