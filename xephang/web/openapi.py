@@ -106,6 +106,10 @@ SNAPSHOT = {
                     "name_vi": {"type": "string"},
                     "name_en": {"type": "string"},
                     "waiting": {"type": "integer"},
+                    "not_arrived": {
+                        "type": "integer",
+                        "description": "of those waiting, online numbers not checked in yet",
+                    },
                 },
             },
         },
@@ -113,6 +117,12 @@ SNAPSHOT = {
             "type": "object",
             "additionalProperties": {"type": "integer"},
             "description": "waiting tickets per service id",
+        },
+        "not_arrived": {
+            "type": "object",
+            "additionalProperties": {"type": "integer"},
+            "description": "of those, online numbers that must check in and have not"
+            " (online_checkin): in line, not callable yet; services with some only",
         },
         "counters": {"type": "array", "items": COUNTER},
     },
