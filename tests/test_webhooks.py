@@ -33,13 +33,32 @@ def documented_receiver() -> dict:
 
 @pytest.fixture
 def receiver():
-    """The documented receiver on 127.0.0.1 (``.url``, ``.set_secret(s)``)."""
+    """The documented receiver on 127.0.0.1 (``.url``, ``.set_secret(s)``, and
+    ``.wait_handled(n)``: until it has finished n requests, its print included)."""
     namespace = documented_receiver()
-    server = HTTPServer(("127.0.0.1", 0), namespace["Receiver"])
+    handled = threading.Condition()
+    done = [0]
+
+    class Counted(namespace["Receiver"]):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            try:
+                super().do_POST()  # answers, then prints: the client may hear first
+            finally:
+                with handled:
+                    done[0] += 1
+                    handled.notify_all()
+
+    server = HTTPServer(("127.0.0.1", 0), Counted)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     server.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     server.set_secret = lambda secret: namespace.__setitem__("SECRET", secret.encode())
+
+    def wait_handled(count: int) -> None:
+        with handled:
+            assert handled.wait_for(lambda: done[0] >= count, timeout=30), done[0]
+
+    server.wait_handled = wait_handled
     yield server
     server.shutdown()
     server.server_close()
@@ -70,6 +89,7 @@ def test_the_documented_receiver_accepts_signed_deliveries(notify_office, receiv
     assert "HS-000123" not in "".join(m["payload"] for m in deliveries)
     assert office.worker.drain() == 2
     assert {m["state"] for m in office.messages(channel="webhook")} == {"sent"}
+    receiver.wait_handled(2)
     printed = capsys.readouterr().out.splitlines()  # a batch goes out side by side:
     seqs = [m["event_seq"] for m in deliveries]  # in any order (receivers order by seq)
     assert sorted(printed) == sorted(
