@@ -189,6 +189,29 @@ def test_the_banner_shows_the_last_result_only(browser, live_server):
     page.screenshot(path=str(ARTIFACTS / "counter-banner-after-resume.png"))
 
 
+def test_a_scan_typed_into_the_page_goes_to_check_in_not_to_the_shortcuts(browser, live_server):
+    """A 2D scanner types what it reads a few milliseconds a character, wherever the focus
+    is: a link full of shortcut letters (N, S, F, V, R) must not call, start or finish
+    anyone, and must land in the check-in field."""
+    server = live_server
+    page = open_counter(browser, server)
+    ticket = issue_ticket(server)
+    page.wait_for_function(
+        f"document.getElementById('next').textContent.includes('{ticket['code']}')"
+    )
+    page.locator("body").focus()
+    scanned = "https://example.org/b/NSFVRTX9"  # no such booking
+    page.keyboard.type(scanned)  # no delay between the keys, as a scanner
+    page.keyboard.press("Enter")
+    message_has(page, "Không tìm thấy")  # it went to check-in, which knows no such code
+    assert page.input_value("#checkin-text") == scanned
+    assert page.text_content("#current-code") != ticket["code"]  # nobody was called
+    page.locator("#checkin-text").fill("")
+    page.locator("body").click(position={"x": 5, "y": 5})  # the focus off the field
+    press(page, "n")  # one key is still its shortcut
+    current_is(page, ticket["code"])
+
+
 def test_transfer_offers_other_services_and_reprints_the_new_ticket(browser, live_server):
     server = live_server
     page = open_counter(browser, server)

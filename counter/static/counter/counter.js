@@ -444,20 +444,55 @@
   // --- keyboard ----------------------------------------------------------------------------
   var KEYS = {n: "call-next", enter: "call-next", r: "recall", s: "start", f: "finish", v: "no-show",
               t: "transfer", b: "return", g: "call", p: "pause", x: "close", z: "undo-last", i: "reprint"};
+  // A 2D scanner types like a keyboard, a character every few milliseconds, wherever the
+  // focus is. What it types while no field has the focus goes to the check-in field, not
+  // to the shortcuts (a booking code with N, S and F in it would call, start and finish).
+  // What it scans starts with a key that is no shortcut (a link's "h", a CCCD's digits):
+  // such a key starts a burst, and the keys that follow it within SCAN_GAP_MS belong to
+  // it; SCAN_MIN or more are a scan, ended by its Enter; fewer are the keys they are. A
+  // shortcut pressed outside a burst acts at once.
+  var SCAN_GAP_MS = 30, SCAN_MIN = 4, held = [], heldTimer = null;
+  function isShortcut(key) { return key === "?" || key === "q" || key in KEYS; }
+  function shortcut(raw) {
+    var key = raw.toLowerCase();
+    if (key === "?") { $("dlg-help").showModal(); return; }
+    if (key === "q") { chooseCounter(); return; }
+    var action = KEYS[key];
+    if (!action || !counterId || document.querySelector("dialog[open]")) return;
+    var button = document.querySelector('[data-action="' + action + '"]');
+    if (button && !button.disabled) actions[action]();
+  }
+  function releaseHeld() {
+    clearTimeout(heldTimer);
+    heldTimer = null;
+    var keys = held;
+    held = [];
+    if (keys.length < SCAN_MIN) { keys.forEach(shortcut); return; }
+    var text = keys.filter(function (k) { return k.length === 1; }).join("").trim();
+    $("checkin-text").value = text;
+    $("checkin-text").focus();
+    if (keys[keys.length - 1] === "Enter") checkIn(text);
+  }
   document.addEventListener("keydown", function (e) {
     if (e.altKey || e.metaKey) return;
     if (e.ctrlKey && e.key.toLowerCase() !== "z") return;   // Ctrl+Z undoes too
     if (document.querySelector("dialog[open]")) return;   // dialogs keep their own keys
     if (/^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName)) return;
     var key = e.key.toLowerCase();
-    if (e.target.tagName === "BUTTON" && (key === "enter" || key === " ")) return;  // native click
-    if (key === "?") { e.preventDefault(); $("dlg-help").showModal(); return; }
-    if (key === "q") { e.preventDefault(); chooseCounter(); return; }
-    var action = KEYS[key];
-    if (!action || !counterId) return;
-    var button = document.querySelector('[data-action="' + action + '"]');
-    e.preventDefault();
-    if (button && !button.disabled) actions[action]();
+    if (held.length && !e.ctrlKey && (e.key.length === 1 || e.key === "Enter")) {
+      e.preventDefault();  // a burst goes on: this key is part of it
+      held.push(e.key);
+      clearTimeout(heldTimer);
+      if (e.key === "Enter" && held.length > SCAN_MIN) releaseHeld();  // the scanner's Enter
+      else heldTimer = setTimeout(releaseHeld, SCAN_GAP_MS);
+      return;
+    }
+    if (e.target.tagName === "BUTTON" && (key === "enter" || key === " ")) return;  // a click
+    if (isShortcut(key)) { e.preventDefault(); shortcut(key); return; }
+    if (e.key.length === 1 && !e.ctrlKey && e.key !== " ") {  // no shortcut: may start a scan
+      held.push(e.key);
+      heldTimer = setTimeout(releaseHeld, SCAN_GAP_MS);
+    }
   });
   document.querySelectorAll("[data-action]").forEach(function (b) {
     b.addEventListener("click", function () { if (!b.disabled) actions[b.dataset.action](); });
