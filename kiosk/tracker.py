@@ -83,6 +83,7 @@ def tracker_state(token: str) -> dict:
             "allowed": view["status"] == "done" and rating is None,
             "level": rating["level"] if rating else None,
             "scale": engine.office_setting(db, view["office_id"], "rating_scale"),
+            "attributes": engine.office_setting(db, view["office_id"], "rating_attributes"),
         },
         "notify": notify_state(token, view["office_id"]),
     }
@@ -186,5 +187,13 @@ def rate(token: str):
         if err.extra.get("field") == "level":
             raise BadInputError("Hãy chọn một mức đánh giá", "Choose a rating level") from None
         raise
-    publish(grouped(engine.rate_ticket, rows[-1]["id"], rating.level, rating.comment))
+    publish(
+        grouped(
+            engine.rate_ticket,
+            rows[-1]["id"],
+            rating.level,
+            rating.comment,
+            attributes=rating.attributes,
+        )
+    )
     return jsonify(tracker_state(token)), 201

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.helpers import login
@@ -129,6 +131,32 @@ def test_the_rating_form_works_without_javascript(client, tokens, issued, db):
     r = client.post(f"/t/{token}/rating", data={"level": "2", "comment": ""})
     assert r.status_code == 201
     assert db.execute("SELECT level FROM ratings").fetchone()[0] == 2
+
+
+def test_the_tracker_asks_the_offices_questions_as_the_tablet_does(client, tokens, issued, db):
+    """The office's rating attributes (Đúng hẹn / Hướng dẫn rõ ràng…) on the phone too,
+    optional, stored with the rating; an unknown one is refused and nothing is stored."""
+    token = issued()
+    called = call(client, tokens)["ticket"]
+    act(client, tokens, called["id"], "start")
+    act(client, tokens, called["id"], "finish")
+    s = state(client, token)
+    keys = [a["key"] for a in s["rating"]["attributes"]]
+    assert keys and "on_time" in keys
+    page = client.get(f"/t/{token}").data.decode()
+    for a in s["rating"]["attributes"]:
+        assert f'data-key="{a["key"]}"' in page and a["good_vi"] in page and a["bad_vi"] in page
+    bad = client.post(
+        f"/t/{token}/rating", json={"level": 1, "attributes": {"nope": True}}, headers=JSON
+    )
+    assert bad.status_code == 400
+    assert db.execute("SELECT count(*) FROM ratings").fetchone()[0] == 0
+    r = client.post(
+        f"/t/{token}/rating", json={"level": 1, "attributes": {"on_time": False}}, headers=JSON
+    )
+    assert r.status_code == 201
+    row = db.execute("SELECT channel, level, attributes FROM ratings").fetchone()
+    assert row[0] == "tracker" and row[1] == 1 and json.loads(row[2]) == {"on_time": False}
 
 
 def test_a_logged_in_staff_browser_still_needs_the_page_csrf_token(client, tokens, issued):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from contextlib import closing
+
 import pytest
 import requests
 import zxingcpp
@@ -10,6 +13,7 @@ from PIL import Image
 from printers.backends import list_printed
 from printers.testing import FakeNetworkPrinter
 from tests.helpers import ARTIFACTS, open_paired
+from xephang.storage import connect
 
 pytestmark = pytest.mark.e2e
 
@@ -151,6 +155,10 @@ def test_the_tracker_follows_the_queue_and_the_call_and_takes_one_rating(browser
     officer(f"tickets/{called['id']}/start")
     officer(f"tickets/{called['id']}/finish")
     phone.wait_for_selector("#rating:not([hidden])", timeout=10000)
+    assert phone.is_hidden("#nocounter")  # served: nothing about counters open or not
+    # the office's questions come first, optional, as on the counter's tablet
+    phone.get_by_label("Hướng dẫn rõ ràng").check()
+    phone.screenshot(path=str(ARTIFACTS / "tracker_rating.png"), full_page=True)
     phone.get_by_role("button", name="Rất hài lòng").click()
     phone.wait_for_selector("#rated:not([hidden])")
     assert phone.is_hidden("#rating")
@@ -163,4 +171,7 @@ def test_the_tracker_follows_the_queue_and_the_call_and_takes_one_rating(browser
         timeout=5,
     )
     assert again.status_code == 409
+    with closing(connect(server.db_path)) as db:
+        stored = db.execute("SELECT level, attributes FROM ratings").fetchone()
+    assert json.loads(stored[1]) == {"clear": True}  # the one question answered
     phone.close()

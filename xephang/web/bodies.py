@@ -443,16 +443,6 @@ class RatingBody(Body):
     """A citizen's rating of a finished visit, from the tracker page."""
 
     level: Id = Field(title="mức đánh giá", description="a level of the office's scale")
-    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] = Field(
-        "", title="góp ý"
-    )
-
-
-class TabletRatingBody(Body):
-    """A citizen's rating at the counter's tablet, of the ticket the counter just finished."""
-
-    ticket: Id = Field(title="vé", description="the ticket the tablet was asked to rate")
-    level: Id = Field(title="mức đánh giá", description="a level of the office's scale")
     attributes: dict[Annotated[str, StringConstraints(max_length=30)], StrictBool] = Field(
         default_factory=dict,
         title="tiêu chí",
@@ -462,6 +452,12 @@ class TabletRatingBody(Body):
     comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] = Field(
         "", title="góp ý"
     )
+
+
+class TabletRatingBody(RatingBody):
+    """A citizen's rating at the counter's tablet, of the ticket the counter just finished."""
+
+    ticket: Id = Field(title="vé", description="the ticket the tablet was asked to rate")
 
 
 class DossierBody(Body):

@@ -80,7 +80,7 @@
     $("status-en").textContent = s.message_en;
     var waiting = s.people_ahead !== null && s.people_ahead !== undefined;
     $("queue").hidden = !waiting;
-    if (waiting) { showQueue(s); }
+    if (waiting) { showQueue(s); } else { $("nocounter").hidden = true; }  // out of line: no word on counters
     $("visit").hidden = s.visit.length < 2;
     $("visit-codes").textContent = s.visit.map(function (v) { return v.code; }).join(" → ");
     $("rating").hidden = !s.rating.allowed;
@@ -160,7 +160,12 @@
     e.preventDefault();
     var level = e.submitter ? e.submitter.value : null;
     if (!level) { return; }
-    var body = { level: Number(level), comment: $("comment").value };
+    var body = { level: Number(level), comment: $("comment").value, attributes: {} };
+    // the office's optional questions answered above the levels (key -> good or not)
+    document.querySelectorAll("#rating-form .tr-attr").forEach(function (row) {
+      var picked = row.querySelector("input:checked");
+      if (picked) { body.attributes[row.dataset.key] = picked.value === "1"; }
+    });
     U.postJson(config.rateUrl, body).then(function (r) { return r.json(); }).then(function (s) {
       if (s.ok) { adopt(s); $("error").hidden = true; return; }
       $("error").textContent = s.error;
