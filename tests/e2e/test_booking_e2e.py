@@ -10,11 +10,12 @@ import secrets
 from datetime import timedelta
 
 import pytest
+import requests
 import zxingcpp
 from PIL import Image
 
 from printers.backends import list_printed
-from tests.helpers import ARTIFACTS
+from tests.helpers import ARTIFACTS, open_counter, press
 from xephang import engine
 from xephang.clock import iso, today, utcnow
 from xephang.engine import booking
@@ -228,3 +229,35 @@ def test_an_online_number_that_must_check_in_checks_in_at_the_kiosk(
     assert problems == []
     phone.close()
     kiosk_context.close()
+
+
+def test_the_counter_says_who_is_not_here_yet_and_checks_them_in(
+    browser, start_demo_server, demo_file
+):
+    """With ``online_checkin`` on, at the counter: call-next passes over an online number
+    not checked in and says so; the officer checks it in from the next list and calls it."""
+    path, info = demo_file
+    db = connect(path)
+    engine.set_office_settings(db, info["office_id"], {"online_checkin": True})
+    db.close()
+    server = start_demo_server()
+    taken = requests.post(
+        f"{server.url}/api/v1/offices/{server.demo['office_id']}/online-tickets",
+        json={"service": "A", "consent": True},
+        timeout=30,
+    )
+    assert taken.status_code == 201, taken.text
+    code = taken.json()["ticket"]["code"]
+    page = open_counter(browser, server)
+    page.locator(f"#next [data-checkin='{code}']").wait_for()
+    assert "1 chưa đến" in page.inner_text("#waiting")
+    press(page, "n")
+    page.wait_for_function(
+        "document.getElementById('message').textContent.includes('chưa xác nhận có mặt')"
+    )
+    assert page.text_content("#current-code") != code  # not called: not here yet
+    page.click(f"#next [data-checkin='{code}']")
+    page.locator(f"#next [data-call='{code}']").wait_for()  # callable now
+    page.screenshot(path=str(ARTIFACTS / "counter_online_checked_in.png"))
+    press(page, "n")
+    page.wait_for_function(f"document.getElementById('current-code').textContent === '{code}'")

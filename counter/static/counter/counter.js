@@ -205,11 +205,22 @@
     say(text + (canUndo ? " — nhấn Z để hoàn tác trong " + RULES.undo_window_s + " giây" : ""), "ok");
   }
 
+  // Call-next found nobody to call: say whether online numbers still hold places in line
+  // (they are called once they check in).
+  function nobodyHere() {
+    var c = counter(), away = (snap && snap.not_arrived) || {}, n = 0;
+    (c ? c.services : []).forEach(function (sid) { n += away[String(sid)] || 0; });
+    return n
+      ? "Không còn ai có mặt đang chờ; " + n + " số trực tuyến chưa xác nhận có mặt" +
+        " / Nobody here waiting; " + n + " online number(s) not checked in yet"
+      : "Không còn ai đang chờ / Nobody waiting";
+  }
+
   var actions = {
     "call-next": function () {
       act("counters/" + counterId + "/call-next", {}, function (res) {
         if (res.ticket) moved(res, "Đã gọi số " + res.ticket.code, false);
-        else { undoable = null; say("Không còn ai đang chờ / Nobody waiting", "ok"); }
+        else { undoable = null; say(nobodyHere(), "ok"); }
       });
     },
     recall: function () {
