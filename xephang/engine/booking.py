@@ -57,7 +57,7 @@ from ..storage import one, scalar, write
 from . import audit, estimate, otp, outbox, states, subscriptions
 from .hours import closing_time, day_is_closed, office_is_open
 from .log import append_event
-from .lookups import find_service, get_office, serving_counters
+from .lookups import find_service, get_office, get_ticket, serving_counters
 from .outcome import Outcome, outcome_for
 from .settings import office_settings
 from .states import WAITING
@@ -995,7 +995,7 @@ def _check_in_online(
         details={"channel": "online", "device_id": device_id},
     )
     outcome = outcome_for(db, office, [raw], ticket["id"])
-    waiting = one(db, "SELECT * FROM tickets WHERE id = ?", [ticket["id"]])
+    waiting = get_ticket(db, ticket["id"])
     outcome.ticket.update(estimate.for_citizen(db, waiting, default_service_s, at))
     outcome.extra.update(kind="online", appointment=None, on_time=None, late=None)
     if within is not None:

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 import sqlite_utils
 
 from ..clock import iso, parse_iso, resolve_now
-from ..errors import BadInputError, ConflictError, OtpError, RateLimitError
+from ..errors import ConflictError, OtpError, RateLimitError
 from ..storage import one, scalar, write
 from .lookups import get_office
 from .outbox import end_subscriptions
@@ -76,7 +76,7 @@ def request_code(
     "channel", "phone"}`` (the phone masked). Refused with a Vietnamese message when the
     office verifies no phone, the number or the consent is missing, or the phone had
     ``online_otp_per_hour`` codes in the last hour (429)."""
-    from .booking import keyed_hash  # booking imports this module
+    from .booking import identify  # booking imports this module
 
     at = resolve_now(now)
     if lang not in ("vi", "en"):
@@ -90,16 +90,8 @@ def request_code(
                 "Văn phòng này không gửi mã xác nhận số điện thoại",
                 "This office sends no one-time codes",
             )
-        if phone in (None, ""):
-            raise BadInputError(
-                "Vui lòng nhập số điện thoại di động", "Give a mobile number", field="phone"
-            )
+        identity = identify(key, office_id, "phone", phone, consent=consent).hash
         number = normalise_phone(phone)
-        if consent is not True:
-            raise BadInputError(
-                "Cần đánh dấu đồng ý để tiếp tục", "Consent is needed to go on", field="consent"
-            )
-        identity = keyed_hash(key, office_id, "phone", number)
         db.execute("DELETE FROM phone_codes WHERE created_at < ?", [iso(at - WINDOW)])
         sent = scalar(
             db,

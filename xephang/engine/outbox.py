@@ -324,7 +324,7 @@ def expand_moves(db: sqlite_utils.Database, now: datetime | None = None) -> int:
                 office = one(db, "SELECT * FROM offices WHERE id = ?", [office_id])
                 settings = office_settings(db, office_id) if office else {}
             moved = parse_iso(last_at)
-            if office is None or moved + max_age <= at or not near_wanted(settings):
+            if office is None or moved + max_age <= at:
                 continue
             queued += queue_near(db, office, moved, settings, [service_id])
     return queued

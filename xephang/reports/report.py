@@ -13,7 +13,7 @@ from ..engine.targets import Targets
 from ..errors import BadInputError
 from ..queries.office import counters, lowest_rating_level, services
 from ..queries.people import user_names
-from .facts import NONE_KEY, day_tallies
+from .facts import NEVER_CAME, NONE_KEY, day_tallies
 from .rollup import ensure_days, stored_tallies
 from .stats import Tally
 
@@ -246,9 +246,9 @@ def channel_summary(db: sqlite_utils.Database, office_id: int, first: str, last:
     # Online numbers taken under online_checkin: checked in, or gone without ever checking
     # in (expired at closing or cancelled: they never came, and are no visit).
     checked_in, never_came = db.execute(
-        "SELECT coalesce(sum(checked_in_at IS NOT NULL), 0), coalesce(sum(awaiting_checkin = 1"
-        " AND called_at IS NULL AND left_at IS NOT NULL), 0) FROM tickets WHERE office_id = ?"
-        " AND day BETWEEN ? AND ? AND channel = 'online'",
+        f"SELECT coalesce(sum(t.checked_in_at IS NOT NULL), 0), coalesce(sum({NEVER_CAME}), 0)"
+        " FROM tickets t WHERE t.office_id = ? AND t.day BETWEEN ? AND ?"
+        " AND t.channel = 'online'",
         [office_id, first, last],
     ).fetchone()
     dossiers = dict.fromkeys(("kiosk", "online", "appointment"), 0)
