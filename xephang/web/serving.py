@@ -99,6 +99,9 @@ def run_production(
         # not under gevent (e.g. ASYNC_MODE=threading): let Flask-SocketIO pick the server
         socketio.run(app, host=host, port=port, log_output=False, use_reloader=False)
         return
+    from . import fanout
+
+    fanout.install(socketio.server)  # room emits framed once (gevent-websocket's handler)
     files = raise_open_files_limit(int(app.config.get("SERVER_WORKER_CONNECTIONS") or 10000) + 1024)
     server = make_server(app, host, port, listener)
     for extra in extra_ports:

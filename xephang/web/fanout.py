@@ -1,0 +1,132 @@
+"""One framed write per recipient for room emits under the production gevent server.
+
+python-engineio hands every packet for every recipient to that socket's writer
+greenlet through a queue: a put, a wake-up, a timed get, an encode and
+gevent-websocket's framing, per recipient. A call with 10,000 trackers in the
+service's room spent ~45 µs of server CPU per tracker there, against ~15 µs for
+the write itself (BENCHMARKS.md, "Framed fan-out").
+
+A room emit hands every recipient the same Engine.IO packet object, so here it is
+framed once and written straight to each recipient's socket when nothing is ahead
+of it: the socket is an open, upgraded WebSocket with an empty queue and no write
+in progress. Anything else (a long-polling client, an upgrade under way, packets
+queued, a write under way, TLS in the process) takes Engine.IO's own path, so a
+client still gets its packets in the order they were sent. Every write to a
+WebSocket, the writer greenlet's included, holds that socket's lock, and a write
+the kernel takes only part of is finished by a greenlet of its own that keeps
+the lock, so frames never interleave and the fan-out never waits for one slow
+client.
+"""
+
+from __future__ import annotations
+
+import gevent
+from engineio.async_drivers.gevent import WebSocketWSGI
+from gevent.lock import Semaphore
+from gevent.socket import socket as gevent_socket
+from geventwebsocket.websocket import Header
+
+OPCODE_TEXT, OPCODE_BINARY = 0x1, 0x2
+WS_ATTR = "_xephang_ws"
+counts = {"direct": 0, "queued": 0}  # recipients' packets by the way they went (tests, benches)
+
+
+class FramedWebSocket(WebSocketWSGI):
+    """Engine.IO's gevent-websocket wrapper that its Engine.IO socket can find, with a
+    write lock shared by the writer greenlet and the direct writes."""
+
+    def __call__(self, environ, start_response):
+        self.lock = Semaphore()
+        ws = environ.get("wsgi.websocket")
+        sock = getattr(getattr(ws, "handler", None), "socket", None)
+        # a plain gevent TCP socket only: under TLS the bytes must go through the SSL layer
+        self.raw = sock._sock if type(sock) is gevent_socket else None
+        owner = getattr(self.app, "__self__", None)  # the Engine.IO socket's bound handler
+        if owner is not None:
+            setattr(owner, WS_ATTR, self)
+        try:
+            return super().__call__(environ, start_response)
+        finally:
+            if owner is not None:
+                setattr(owner, WS_ATTR, None)
+
+    def send(self, message):
+        with self.lock:
+            return super().send(message)
+
+    def close(self):
+        # after a write under way, not in its middle (a dead peer's write gives up in time)
+        held = self.lock.acquire(timeout=1.0)
+        try:
+            return super().close()
+        finally:
+            if held:
+                self.lock.release()
+
+    def try_write(self, frame: bytes) -> bool:
+        """Write a whole frame now, or finish it in the background holding the lock;
+        False (nothing written) when a write is under way or the socket is gone."""
+        if self.raw is None or self._sock.closed or self.lock.locked():
+            return False
+        self.lock.acquire()
+        try:
+            sent = self.raw.send(frame)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self.lock.release()
+            return False
+        if sent == len(frame):
+            self.lock.release()
+        else:
+            gevent.spawn(self._finish, memoryview(frame)[sent:])
+        return True
+
+    def _finish(self, rest) -> None:
+        try:
+            self._sock.stream.handler.socket.sendall(rest)
+        except Exception:  # noqa: BLE001 - a dead socket: its reader ends the session
+            pass
+        finally:
+            self.lock.release()
+
+
+def frame_of(pkt) -> bytes:
+    """An Engine.IO packet as one unmasked WebSocket frame, as gevent-websocket writes it."""
+    data = pkt.encode()
+    if isinstance(data, str):
+        data, opcode = data.encode("utf-8"), OPCODE_TEXT
+    else:
+        opcode = OPCODE_BINARY
+    return Header.encode_header(True, opcode, b"", len(data), 0) + data
+
+
+def install(sio_server) -> None:
+    """Route this Socket.IO server's Engine.IO writes through ``FramedWebSocket``."""
+    eio = sio_server.eio
+    eio._async = dict(eio._async, websocket=FramedWebSocket)
+    queued_send = eio.send_packet
+    sockets = eio.sockets
+    last: list = [None, b""]  # the packet framed last, and its frame
+
+    def send_packet(sid, pkt):
+        s = sockets.get(sid)
+        ws = getattr(s, WS_ATTR, None) if s is not None else None
+        if (
+            ws is None
+            or s.closed
+            or not s.upgraded
+            or s.queue.qsize()
+            or not s.check_ping_timeout()
+        ):
+            counts["queued"] += 1
+            return queued_send(sid, pkt)
+        if last[0] is not pkt:
+            last[0], last[1] = pkt, frame_of(pkt)
+        if ws.try_write(last[1]):
+            counts["direct"] += 1
+        else:
+            counts["queued"] += 1
+            s.send(pkt)
+
+    eio.send_packet = send_packet
