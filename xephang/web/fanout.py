@@ -40,7 +40,7 @@ class FramedWebSocket(WebSocketWSGI):
         ws = environ.get("wsgi.websocket")
         sock = getattr(getattr(ws, "handler", None), "socket", None)
         # a plain gevent TCP socket only: under TLS the bytes must go through the SSL layer
-        self.raw = sock._sock if type(sock) is gevent_socket else None
+        self.sock = sock if type(sock) is gevent_socket else None
         owner = getattr(self.app, "__self__", None)  # the Engine.IO socket's bound handler
         if owner is not None:
             setattr(owner, WS_ATTR, self)
@@ -66,11 +66,11 @@ class FramedWebSocket(WebSocketWSGI):
     def try_write(self, frame: bytes) -> bool:
         """Write a whole frame now, or finish it in the background holding the lock;
         False (nothing written) when a write is under way or the socket is gone."""
-        if self.raw is None or self._sock.closed or self.lock.locked():
+        if self.sock is None or self._sock.closed or self.lock.locked():
             return False
         self.lock.acquire()
         try:
-            sent = self.raw.send(frame)
+            sent = self.sock._sock.send(frame)  # the real socket: never waits
         except BlockingIOError:
             sent = 0
         except OSError:
@@ -84,7 +84,7 @@ class FramedWebSocket(WebSocketWSGI):
 
     def _finish(self, rest) -> None:
         try:
-            self._sock.stream.handler.socket.sendall(rest)
+            self.sock.sendall(rest)  # gevent's: waits for room, other greenlets run
         except Exception:  # noqa: BLE001 - a dead socket: its reader ends the session
             pass
         finally:
@@ -113,20 +113,18 @@ def install(sio_server) -> None:
         s = sockets.get(sid)
         ws = getattr(s, WS_ATTR, None) if s is not None else None
         if (
-            ws is None
-            or s.closed
-            or not s.upgraded
-            or s.queue.qsize()
-            or not s.check_ping_timeout()
+            ws is not None
+            and not s.closed
+            and s.upgraded
+            and not s.queue.qsize()
+            and s.check_ping_timeout()
         ):
-            counts["queued"] += 1
-            return queued_send(sid, pkt)
-        if last[0] is not pkt:
-            last[0], last[1] = pkt, frame_of(pkt)
-        if ws.try_write(last[1]):
-            counts["direct"] += 1
-        else:
-            counts["queued"] += 1
-            s.send(pkt)
+            if last[0] is not pkt:
+                last[0], last[1] = pkt, frame_of(pkt)
+            if ws.try_write(last[1]):
+                counts["direct"] += 1
+                return
+        counts["queued"] += 1
+        queued_send(sid, pkt)
 
     eio.send_packet = send_packet
