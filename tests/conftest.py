@@ -25,10 +25,10 @@ from tests.helpers import (
     fill_month,
     free_port,
     make_office,
+    seed_demo_any_hour,
     temp_root,
 )
 from xephang import create_app, engine
-from xephang.cli.demo import seed_demo
 from xephang.clock import iso, today, utcnow
 from xephang.engine import accounts
 from xephang.storage import connect
@@ -87,7 +87,7 @@ def schema_template(tmp_path_factory) -> Template:
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory, cheap_password_hashing) -> Template:
     """The demo office; ``info`` is what ``seed_demo`` returned (ids, device tokens, board)."""
-    return Template.build(tmp_path_factory.mktemp("template") / "demo.db", seed_demo)
+    return Template.build(tmp_path_factory.mktemp("template") / "demo.db", seed_demo_any_hour)
 
 
 @pytest.fixture(scope="session")

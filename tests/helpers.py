@@ -19,6 +19,7 @@ import time
 from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,6 +33,7 @@ from printers.layout import Receipt
 from xephang import create_app, engine
 from xephang.cli.demo import SERVICES, seed_demo
 from xephang.engine import outbox
+from xephang.engine.settings import set_office_settings
 from xephang.errors import QueueError
 from xephang.queries import queue as queue_queries
 from xephang.storage import connect, migrate
@@ -127,7 +129,11 @@ def seed_track_record(db, office_id: int, service, counter_id: int, count: int =
     """Yesterday, ``count`` tickets of a service served at one counter (1–3 minutes each),
     whose kept estimates were a minute off: a track record that lets screens say "dự kiến".
     """
-    base = datetime.now(UTC) - timedelta(days=1)
+    # 09:00 yesterday on the office's clock: the record stays inside yesterday at any hour
+    # the test runs (from the wall clock less a day, it crossed into today after 22:20)
+    zone = ZoneInfo(engine.get_office(db, office_id)["timezone"])
+    yesterday = datetime.now(zone).date() - timedelta(days=1)
+    base = datetime.combine(yesterday, day_time(9), zone).astimezone(UTC)
     engine.open_counter(db, counter_id, now=base)
     for k in range(count):
         issued = base + timedelta(minutes=5 * k)
@@ -540,6 +546,16 @@ def simulate_day(
     late = clock.replace(hour=16, minute=45)  # some days the close runs after hours
     closed_at = max(tick(), late) if gives_up.random() < 0.5 else tick()
     engine.close_day(db, office_id, now=closed_at, day=day.isoformat())
+
+
+def seed_demo_any_hour(db) -> dict:
+    """``seed_demo``, with online numbers taken until midnight: the demo office is always
+    open, so its day ends at midnight and online numbers stop 30 minutes before; a test
+    taking one at the wall clock would otherwise fail from 23:30 in the office's zone.
+    (The cut-off itself is tested with an injected clock, tests/test_booking.py.)"""
+    info = seed_demo(db)
+    set_office_settings(db, info["office_id"], {"online_close_before_min": 0})
+    return info
 
 
 def fill_month(db, seed: int = 7) -> dict:

@@ -19,8 +19,8 @@ from openapi_spec_validator import validate
 from pydantic import ValidationError
 
 import xephang
+from tests.helpers import seed_demo_any_hour
 from xephang import engine
-from xephang.cli.demo import seed_demo
 from xephang.clock import iso, today, utcnow
 from xephang.engine import accounts
 from xephang.engine.states import TICKET_ACTIONS
@@ -38,7 +38,7 @@ def template(tmp_path_factory):
     path = tmp_path_factory.mktemp("bodies-template") / "template.db"
     db = connect(path)
     migrate(db)
-    info = seed_demo(db)
+    info = seed_demo_any_hour(db)
     tokens = {
         "officer": accounts.add_user_token(db, "canbo1"),
         "manager": accounts.add_user_token(db, "quanly"),

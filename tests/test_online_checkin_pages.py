@@ -124,6 +124,7 @@ def test_the_manager_turns_it_on_in_the_booking_setup_form(ctx):
     assert "Số trực tuyến phải xác nhận có mặt tại kiosk mới được gọi" in page
     values = {s.name: str(s.default).lower() for s in in_section("booking") if s.type != "bool"}
     values.update({s.name: "1" for s in in_section("booking") if s.type == "bool" and s.default})
+    values["online_close_before_min"] = "0"  # the number below is taken at the wall clock
     saved = client.post(
         "/manager/setup/booking", data={"csrf_token": csrf, **values, "online_checkin": "1"}
     )
