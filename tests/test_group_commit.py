@@ -189,3 +189,58 @@ def test_concurrent_api_requests_are_committed_and_numbered_without_gaps(app, de
     for t in threads:
         t.join(WAIT_S)
     assert sorted(codes) == [f"A{n:03d}" for n in range(1, 41)]
+
+
+class _Pauses:
+    """Stands in for the group module's ``time``: records each pause the writer takes
+    while another connection holds the write lock, and ends that hold after ``release_after``
+    pauses (``None``: never)."""
+
+    def __init__(self, holder, release_after: int | None):
+        self.holder, self.release_after, self.taken = holder, release_after, []
+
+    def sleep(self, seconds: float) -> None:
+        self.taken.append(seconds)
+        if self.release_after is not None and len(self.taken) == self.release_after:
+            self.holder.execute("COMMIT")
+        time.sleep(seconds)
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+def hold_write_lock(path):
+    """Another writer (another worker process, as far as SQLite can tell) in a transaction."""
+    holder = connect(path)
+    holder.conn.execute("BEGIN IMMEDIATE")
+    holder.conn.execute("UPDATE offices SET name = name")
+    return holder.conn
+
+
+def test_a_writer_behind_another_process_tries_again_within_a_millisecond(office_file, monkeypatch):
+    path, q = office_file
+    holder = hold_write_lock(path)
+    pauses = _Pauses(holder, release_after=6)
+    monkeypatch.setattr(group_module, "time", pauses)
+    outcome = GroupCommit(path).run(engine.issue_ticket, q.office, "A")
+    assert outcome.ticket["number"] == 1
+    # short pauses, growing to a millisecond and no further (SQLite's own busy handler
+    # sleeps 1, 2, 5, 10 ms...: a writer that missed twice waited 3 ms and lost again)
+    assert pauses.taken[:4] == list(group_module.LOCK_PAUSES_S)
+    assert len(pauses.taken) == 6 and max(pauses.taken) <= 0.001
+    db = connect(path)
+    assert db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
+    assert engine.verify_log(db) == []
+
+
+def test_a_lock_never_released_ends_in_the_busy_error_and_writes_nothing(office_file, monkeypatch):
+    path, q = office_file
+    holder = hold_write_lock(path)
+    pauses = _Pauses(holder, release_after=None)
+    monkeypatch.setattr(group_module, "time", pauses)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        GroupCommit(path, busy_timeout_ms=50).run(engine.issue_ticket, q.office, "A")
+    assert pauses.taken and max(pauses.taken) <= 0.001
+    holder.execute("ROLLBACK")
+    db = connect(path)
+    assert db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 0
