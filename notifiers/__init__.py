@@ -7,9 +7,10 @@ of the events that cause each message; this package sends them:
 (``worker.Notifier``), starts it in the server process unless testing,
 ``NOTIFY_WORKER`` is off or the process runs no background workers (the web
 workers of ``xephang serve --workers N``: there the background worker sends, and
-a commit's wake-up reaches it through Redis), and wakes it after every commit the
-hub sees. ``xephang notify run`` runs the same worker as its own process. Health
-(``/api/v1/health``'s ``outbox``) and metrics read the outbox and this worker.
+a commit's wake-up reaches it through Redis); ``xephang.web.publish`` wakes it after
+each commit that queued messages. ``xephang notify run`` runs the same worker as its
+own process. Health (``/api/v1/health``'s ``outbox``) and metrics read the outbox and
+this worker.
 This package never imports a room people use.
 """
 
@@ -103,13 +104,11 @@ def prepare_instance(db_path: str) -> str:
 def init_app(app: Flask) -> Notifier:
     """Make the VAPID key if missing, build the channels and the worker; start it unless
     testing, NOTIFY_WORKER is off or this process runs no background workers
-    (BACKGROUND_WORKERS: `xephang serve --workers N` sends from one process only); wake
-    it after every published commit."""
+    (BACKGROUND_WORKERS: `xephang serve --workers N` sends from one process only)."""
     if app.config.get("NOTIFY_WEBPUSH"):
         vapid.ensure_key(vapid.key_path(app.config))
     notifier = Notifier(NotifyConfig.from_config(app.config), make_channels(app.config))
     app.extensions["xephang.notifier"] = notifier
-    app.extensions["xephang.hub"].subscribe(lambda events: notifier.wake())
     background = app.config.get("BACKGROUND_WORKERS", True)
     if app.config.get("NOTIFY_WORKER") and background and not app.testing:
         notifier.start()

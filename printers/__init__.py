@@ -13,13 +13,14 @@ from datetime import datetime
 
 from flask import Flask
 
-from xephang.engine import estimate
+from xephang.engine import Outcome, estimate
 from xephang.engine.lookups import get_counter, get_office, get_ticket
 from xephang.engine.views import ticket_view
 from xephang.errors import BadInputError, ConflictError
 from xephang.queries.office import priority_name
 from xephang.queries.queue import visit_tickets
 from xephang.storage import write
+from xephang.web import publish as publish_outcome
 
 from .backends import check_spec, list_printed, make_backend, printed_by
 from .jobs import get_job, job_view, printer_state, reprint, status, withdraw
@@ -103,9 +104,9 @@ def init_app(app: Flask) -> Spooler:
     process runs no background workers (BACKGROUND_WORKERS: `xephang serve --workers N`
     prints from one process only)."""
 
-    def publish(events: list[dict]) -> None:
+    def publish(outcome: Outcome) -> None:
         with app.app_context():
-            app.extensions["xephang.hub"].publish(events)
+            publish_outcome(outcome)
 
     config = SpoolConfig.from_config(app.config)
     spool = Spooler(config, configured_printers(app.config), publish)

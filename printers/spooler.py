@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 from xephang.clock import utcnow
-from xephang.engine import accounts, get_office, record_print
+from xephang.engine import Outcome, accounts, get_office, record_print
 from xephang.storage import connect, write
 
 from . import jobs
@@ -107,12 +107,12 @@ class PrintWorker:
         self,
         printer: str,
         config: SpoolConfig,
-        publish: Callable[[list[dict]], None] | None = None,
+        publish: Callable[[Outcome], None] | None = None,
         make: Callable[..., Backend] = make_backend,
     ):
         self.printer = printer
         self.config = config
-        self.publish = publish or (lambda events: None)
+        self.publish = publish or (lambda outcome: None)
         self.make = make
         self.wakeup = threading.Event()
         self.stopping = threading.Event()
@@ -314,7 +314,7 @@ class PrintWorker:
         except AlreadyFinalError:  # recovered meanwhile by another worker: it logged it
             log.warning("print job %s was already final; not logged twice", job["id"])
             return
-        self.publish(outcome.events)
+        self.publish(outcome)
 
     def note_printer(self, state: str, problem: str, detail: str, job: dict) -> None:
         """Keep the printer's status row (and its kiosk's device status) current.
@@ -367,7 +367,7 @@ class Spooler:
         self,
         config: SpoolConfig,
         printers: list[str],
-        publish: Callable[[list[dict]], None] | None = None,
+        publish: Callable[[Outcome], None] | None = None,
         make: Callable[..., Backend] = make_backend,
     ):
         self.config = config

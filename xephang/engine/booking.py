@@ -691,6 +691,7 @@ def _book_appointment(
             raw.append(event)
             outbox.queue_booking_messages(db, office, appt, subscription_id, at)
         outcome = outcome_for(db, office, [*settled, *raw], None)
+        outcome.messages = outcome.messages or contact is not None  # its confirmation
         outcome.extra["appointment"] = appointment_view(db, get_appointment(db, appointment_id))
     return outcome
 

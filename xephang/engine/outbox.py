@@ -138,8 +138,9 @@ CITIZEN_PURPOSES = tuple(p for p in PURPOSES if p != "event")
 
 def record_events(
     db: sqlite_utils.Database, office: dict, raw_events: list[dict], views: list[dict]
-) -> None:
-    """Queue the messages these just-logged events cause (caller's transaction).
+) -> bool:
+    """Queue the messages these just-logged events cause (caller's transaction); whether
+    it wrote anything for the outbox worker (messages, or a line's move noted).
 
     Webhooks get each event they asked for; a ticket's subscribers get
     ``called``/``recalled`` (a ticket called again after a no-show gets
@@ -151,13 +152,15 @@ def record_events(
     (``expand_moves``, once per ticket).
     """
     if not raw_events:
-        return
+        return False
+    changes = db.conn.total_changes
     at = parse_iso(raw_events[-1]["at"])
     hooks, subscribed = _listeners(db, office["id"])
     if hooks:
         _queue_webhooks(db, office, hooks, views, at)
     if not subscribed:
-        return  # nobody of this office subscribed: the usual case costs one statement
+        # nobody of this office subscribed: the usual case costs one statement
+        return db.conn.total_changes != changes
     settings = office_settings(db, office["id"])
     for raw in raw_events:
         if raw["ticket_id"] is None:
@@ -180,6 +183,7 @@ def record_events(
     services = moved_services(db, views)
     if services and near_wanted(settings):
         note_moves(db, office["id"], services, at)
+    return db.conn.total_changes != changes
 
 
 def _called_before(db, raw: dict) -> bool:
@@ -307,6 +311,8 @@ def expand_moves(db: sqlite_utils.Database, now: datetime | None = None) -> int:
     (a move older than that queues nothing). How many messages were queued."""
     at = resolve_now(now)
     queued = 0
+    if scalar(db, "SELECT EXISTS (SELECT 1 FROM outbox_moves)") == 0:
+        return 0  # the usual round: no write lock taken (a request may be writing)
     with write(db):
         moves = db.execute(
             "SELECT service_id, office_id, last_at FROM outbox_moves ORDER BY office_id"
@@ -586,12 +592,15 @@ def claim(
     conditional update under the write lock.
     """
     at = iso(resolve_now(now))
-    sql = f"{CLAIM_SQL} WHERE o.state = 'queued' AND o.next_attempt_at <= ?"
+    where = "o.state = 'queued' AND o.next_attempt_at <= ?"
     params: list = [at]
     if channels is not None:
-        sql += f" AND o.channel IN ({','.join('?' * len(channels))})"
+        where += f" AND o.channel IN ({','.join('?' * len(channels))})"
         params += list(channels)
+    sql = f"{CLAIM_SQL} WHERE {where}"
     claimed = []
+    if scalar(db, f"SELECT EXISTS (SELECT 1 FROM outbox o WHERE {where})", params) == 0:
+        return claimed  # the usual round: nothing due, no write lock taken
     with write(db):
         due = list(db.query(f"{sql} ORDER BY o.next_attempt_at, o.id LIMIT ?", [*params, limit]))
         for message in due:

@@ -13,11 +13,13 @@ from .views import event_view, ticket_views
 @dataclass
 class Outcome:
     """The result of one operation. The caller hands ``events`` to the realtime hub
-    after the commit; ``ticket`` is the private view of the ticket it acted on."""
+    after the commit; ``ticket`` is the private view of the ticket it acted on;
+    ``messages``: it wrote work for the outbox worker (wake it after the commit)."""
 
     ticket: dict | None = None
     events: list[dict] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    messages: bool = False
 
 
 def outcome_for(
@@ -36,5 +38,5 @@ def outcome_for(
         if other and other not in public_views:
             public_views[other] = ticket_views(db, other)[1]
         events.append(event_view(raw, public_views.get(other), office["timezone"]))
-    record_events(db, office, raw_events, events)
-    return Outcome(ticket=private, events=events)
+    messages = record_events(db, office, raw_events, events)
+    return Outcome(ticket=private, events=events, messages=messages)

@@ -117,15 +117,19 @@ def close_db(_exc=None) -> None:
 
 
 def publish(outcome: Outcome) -> Outcome:
-    """Hand an operation's committed events to the realtime hub."""
+    """Hand an operation's committed events to the realtime hub; wake the outbox worker
+    if it queued messages (only then: a worker's round costs each commit a few reads)."""
     if outcome.events:
         current_app.extensions["xephang.hub"].publish(outcome.events)
+    if outcome.messages:
+        wake_outbox()
     return outcome
 
 
 def wake_outbox() -> None:
-    """Wake the outbox worker after a commit that queued a message but logged no event
-    (a one-time code): it need not wait for its next poll."""
+    """Wake the outbox worker after a commit that queued a message (``publish`` does, for
+    an operation's outcome; a one-time code, which logs no event, calls it itself): it
+    need not wait for its next poll."""
     notifier = current_app.extensions.get("xephang.notifier")
     if notifier is not None:
         notifier.wake()
