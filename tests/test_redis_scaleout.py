@@ -93,3 +93,40 @@ def test_each_event_reaches_each_client_once_across_processes(two_servers, redis
     finally:
         for client, _, _ in clients:
             client.disconnect()
+
+
+def test_an_events_emits_cross_to_the_other_process_in_one_publish(two_servers, redis_url):
+    import json
+
+    import redis
+
+    (first, second), info = two_servers
+    client, received, _ = listen(second.url, {"board": info["board_id"]})
+    watcher = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+    watcher.subscribe(CHANNEL)
+    try:
+        wait_for_subscribers(redis_url, 2)  # the second process (the first: on its first emit)
+        kiosk = {"Authorization": f"Bearer {info['kiosk_token']}"}
+        r = requests.post(f"{first.url}/api/v1/tickets", json={"service": "B"}, headers=kiosk)
+        assert r.status_code == 201
+        deadline = time.monotonic() + WAIT_S
+        while not received:  # the board on the other process hears of it
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        published, quiet_until = [], time.monotonic() + 1.0  # anything more would come by then
+        while time.monotonic() < quiet_until:
+            message = watcher.get_message(timeout=0.1)  # None also for the subscription's own
+            if message is not None:
+                published.append(json.loads(message["data"]))
+        # one publish: the staff room's emit and the public room's, in that order
+        assert len(published) == 1 and published[0]["method"] == "xephang_batch"
+        rooms = [m["room"] for m in published[0]["messages"]]
+        assert [m["method"] for m in published[0]["messages"]] == ["emit", "emit"]
+        assert (
+            rooms[0] == [f"staff:{info['office_id']}"] and f"board:{info['office_id']}" in rooms[1]
+        )
+        assert [e["type"] for e in received] == ["issued"]
+        assert "staff_note" not in json.dumps(received)
+    finally:
+        watcher.close()
+        client.disconnect()

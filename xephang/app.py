@@ -73,7 +73,18 @@ def create_app(config: dict | None = None) -> Flask:
     finally:
         db.close()
 
-    from .web import api, auth, context, errors, logs, metrics, realtime, security, shared
+    from .web import (
+        api,
+        auth,
+        context,
+        errors,
+        logs,
+        metrics,
+        realtime,
+        redis_queue,
+        security,
+        shared,
+    )
     from .web.extensions import socketio
     from .web.hub import Hub
 
@@ -88,11 +99,12 @@ def create_app(config: dict | None = None) -> Flask:
     metrics.init_app(app)
     for room in rooms():
         app.register_blueprint(room.bp)
+    queue = settings["MESSAGE_QUEUE"] or None
     socketio.init_app(
         app,
         async_mode=settings.get("ASYNC_MODE") or None,
-        message_queue=settings["MESSAGE_QUEUE"] or None,
         cors_allowed_origins=socket_origins(settings),
+        **redis_queue.queue_options(queue),
     )
     realtime.init_app(app)
     import printers

@@ -26,6 +26,7 @@ from .. import engine
 from ..engine.announcements import announcement
 from ..engine.views import public_event, staff_event
 from ..queries import queue as queue_queries
+from . import redis_queue
 from .context import get_db
 from .extensions import socketio
 
@@ -85,7 +86,13 @@ def kept_counts(db, office_id: int) -> tuple[dict[str, int], dict[str, int]]:
 
 
 def broadcast_with(db, events: list[dict]) -> None:
-    """Emit committed events to their rooms, then the queue moves to the trackers."""
+    """Emit committed events to their rooms, then the queue moves to the trackers (to
+    the other workers, the rooms' emits in one message: ``redis_queue.batch``)."""
+    with redis_queue.batch(socketio.server):
+        _broadcast(db, events)
+
+
+def _broadcast(db, events: list[dict]) -> None:
     by_office: dict[int, list[dict]] = {}
     for event in events:
         by_office.setdefault(event["office_id"], []).append(event)
@@ -132,8 +139,9 @@ def _cooperative() -> bool:
 
 def emit_moves(moves: list[dict]) -> None:
     """Send ``queue_moved`` to the trackers of each service concerned."""
-    for move in moves:
-        socketio.emit("queue_moved", move, to=service_room(move["service_id"]))
+    with redis_queue.batch(socketio.server):
+        for move in moves:
+            socketio.emit("queue_moved", move, to=service_room(move["service_id"]))
 
 
 def make_broadcaster(app: Flask):
