@@ -33,7 +33,6 @@ from printers.layout import Receipt
 from xephang import create_app, engine
 from xephang.cli.demo import SERVICES, seed_demo
 from xephang.engine import outbox
-from xephang.engine.settings import set_office_settings
 from xephang.errors import QueueError
 from xephang.queries import queue as queue_queries
 from xephang.storage import connect, migrate
@@ -554,7 +553,7 @@ def seed_demo_any_hour(db) -> dict:
     taking one at the wall clock would otherwise fail from 23:30 in the office's zone.
     (The cut-off itself is tested with an injected clock, tests/test_booking.py.)"""
     info = seed_demo(db)
-    set_office_settings(db, info["office_id"], {"online_close_before_min": 0})
+    engine.set_office_settings(db, info["office_id"], {"online_close_before_min": 0})
     return info
 
 

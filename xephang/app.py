@@ -99,12 +99,11 @@ def create_app(config: dict | None = None) -> Flask:
     metrics.init_app(app)
     for room in rooms():
         app.register_blueprint(room.bp)
-    queue = settings["MESSAGE_QUEUE"] or None
     socketio.init_app(
         app,
         async_mode=settings.get("ASYNC_MODE") or None,
         cors_allowed_origins=socket_origins(settings),
-        **redis_queue.queue_options(queue),
+        **redis_queue.queue_options(settings["MESSAGE_QUEUE"]),
     )
     realtime.init_app(app)
     import printers
