@@ -14,6 +14,7 @@ from xephang import engine
 from xephang.errors import ConflictError
 from xephang.storage import GroupCommit, connect, migrate
 from xephang.storage import group as group_module
+from xephang.storage import transaction as transaction_module
 
 WAIT_S = 60  # a guard against a hang, never expected to run out
 
@@ -192,9 +193,9 @@ def test_concurrent_api_requests_are_committed_and_numbered_without_gaps(app, de
 
 
 class _Pauses:
-    """Stands in for the group module's ``time``: records each pause the writer takes
-    while another connection holds the write lock, and ends that hold after ``release_after``
-    pauses (``None``: never)."""
+    """Stands in for the transaction module's ``time`` (``begin_immediate``): records each
+    pause the writer takes while another connection holds the write lock, and ends that
+    hold after ``release_after`` pauses (``None``: never)."""
 
     def __init__(self, holder, release_after: int | None):
         self.holder, self.release_after, self.taken = holder, release_after, []
@@ -221,12 +222,12 @@ def test_a_writer_behind_another_process_tries_again_within_a_millisecond(office
     path, q = office_file
     holder = hold_write_lock(path)
     pauses = _Pauses(holder, release_after=6)
-    monkeypatch.setattr(group_module, "time", pauses)
+    monkeypatch.setattr(transaction_module, "time", pauses)
     outcome = GroupCommit(path).run(engine.issue_ticket, q.office, "A")
     assert outcome.ticket["number"] == 1
     # short pauses, growing to a millisecond and no further (SQLite's own busy handler
     # sleeps 1, 2, 5, 10 ms...: a writer that missed twice waited 3 ms and lost again)
-    assert pauses.taken[:4] == list(group_module.LOCK_PAUSES_S)
+    assert pauses.taken[:4] == list(transaction_module.LOCK_PAUSES_S)
     assert len(pauses.taken) == 6 and max(pauses.taken) <= 0.001
     db = connect(path)
     assert db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
@@ -237,7 +238,7 @@ def test_a_lock_never_released_ends_in_the_busy_error_and_writes_nothing(office_
     path, q = office_file
     holder = hold_write_lock(path)
     pauses = _Pauses(holder, release_after=None)
-    monkeypatch.setattr(group_module, "time", pauses)
+    monkeypatch.setattr(transaction_module, "time", pauses)
     with pytest.raises(sqlite3.OperationalError, match="locked"):
         GroupCommit(path, busy_timeout_ms=50).run(engine.issue_ticket, q.office, "A")
     assert pauses.taken and max(pauses.taken) <= 0.001

@@ -31,7 +31,9 @@ def connect(path: str | Path, busy_timeout_ms: int = 10000) -> sqlite_utils.Data
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA secure_delete=ON")
-    return sqlite_utils.Database(conn, execute_plugins=False)
+    db = sqlite_utils.Database(conn, execute_plugins=False)
+    db._xephang_busy_ms = int(busy_timeout_ms)  # storage.write's own wait for the lock
+    return db
 
 
 class ConnectionPool:

@@ -12,8 +12,8 @@ answers each caller with its result or its error:
 - nobody is answered before the commit that makes their write durable;
 - a slow commit runs through ``offload``: under gevent a real thread, so requests
   keep arriving (and form the next group) while the disk syncs; a ``BEGIN`` that
-  finds another process writing tries again after short sleeps (``LOCK_PAUSES_S``),
-  a greenlet's sleep under gevent.
+  finds another process writing tries again after short sleeps
+  (``transaction.begin_immediate``), a greenlet's sleep under gevent.
 
 The engine's own ``write()`` inside a job sees the open transaction and becomes a
 savepoint of it: engine functions stay plain.
@@ -30,19 +30,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .connection import connect
-from .transaction import commit_observed
+from .transaction import begin_immediate, commit_observed
 
 # A commit is handed to ``offload`` (a thread hop, ~0.1 ms) only while commits are slow:
 # when the disk syncs in a fraction of a millisecond the hop costs more than it frees.
 SLOW_COMMIT_S = 0.0005
-
-# Waiting for another process's write lock (another worker of `xephang serve --workers N`):
-# BEGIN IMMEDIATE again after each pause, the last one repeated until the busy timeout.
-# ``time.sleep`` is a greenlet's sleep under gevent, so the process serves meanwhile, and
-# the lock is taken within a millisecond of its release. SQLite's own busy handler sleeps
-# 1, 2, 5, 10, 15… ms: a writer that missed the lock twice slept 3 ms while the other
-# process took it again and again (two workers issued fewer tickets than one, p99 89 ms).
-LOCK_PAUSES_S = (0.0001, 0.0002, 0.0005, 0.001)
 
 
 class _Job:
@@ -150,30 +142,10 @@ class GroupCommit:
         finally:
             self._local.db = None
 
-    def _begin(self, db) -> None:
-        """BEGIN IMMEDIATE: at once when the lock is free, else again after a short pause
-        (``LOCK_PAUSES_S``) until the busy timeout, then the "database is locked" error."""
-        conn = db.conn
-        deadline, attempt = None, 0
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as err:
-                if "locked" not in str(err) and "busy" not in str(err):
-                    raise
-                now = time.monotonic()
-                if deadline is None:
-                    deadline = now + self.busy_timeout_ms / 1000
-                elif now >= deadline:
-                    raise
-            time.sleep(LOCK_PAUSES_S[min(attempt, len(LOCK_PAUSES_S) - 1)])
-            attempt += 1
-
     def _run_batch(self, db, batch: list[_Job]) -> None:
         conn = db.conn
         try:
-            self._begin(db)
+            begin_immediate(conn, self.busy_timeout_ms)
         except BaseException as err:  # the lock never came: every job of the group fails
             self._answer(batch, err)
             return
