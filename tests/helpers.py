@@ -911,3 +911,29 @@ AUTOPLAY_POLICY = """
   };
 })();
 """
+
+
+class LockPauses:
+    """Stands in for the transaction module's ``time`` (``begin_immediate``): records each
+    pause the writer takes while another connection holds the write lock, and ends that
+    hold after ``release_after`` pauses (``None``: never)."""
+
+    def __init__(self, holder, release_after: int | None):
+        self.holder, self.release_after, self.taken = holder, release_after, []
+
+    def sleep(self, seconds: float) -> None:
+        self.taken.append(seconds)
+        if self.release_after is not None and len(self.taken) == self.release_after:
+            self.holder.execute("COMMIT")
+        time.sleep(seconds)
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+def hold_write_lock(path) -> sqlite3.Connection:
+    """Another writer (another worker process, as far as SQLite can tell) in a transaction."""
+    holder = connect(path)
+    holder.conn.execute("BEGIN IMMEDIATE")
+    holder.conn.execute("UPDATE offices SET name = name")
+    return holder.conn

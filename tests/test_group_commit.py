@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.helpers import make_office
+from tests.helpers import LockPauses, hold_write_lock, make_office
 from xephang import engine
 from xephang.errors import ConflictError
 from xephang.storage import GroupCommit, connect, migrate
@@ -192,36 +192,10 @@ def test_concurrent_api_requests_are_committed_and_numbered_without_gaps(app, de
     assert sorted(codes) == [f"A{n:03d}" for n in range(1, 41)]
 
 
-class _Pauses:
-    """Stands in for the transaction module's ``time`` (``begin_immediate``): records each
-    pause the writer takes while another connection holds the write lock, and ends that
-    hold after ``release_after`` pauses (``None``: never)."""
-
-    def __init__(self, holder, release_after: int | None):
-        self.holder, self.release_after, self.taken = holder, release_after, []
-
-    def sleep(self, seconds: float) -> None:
-        self.taken.append(seconds)
-        if self.release_after is not None and len(self.taken) == self.release_after:
-            self.holder.execute("COMMIT")
-        time.sleep(seconds)
-
-    def __getattr__(self, name):
-        return getattr(time, name)
-
-
-def hold_write_lock(path):
-    """Another writer (another worker process, as far as SQLite can tell) in a transaction."""
-    holder = connect(path)
-    holder.conn.execute("BEGIN IMMEDIATE")
-    holder.conn.execute("UPDATE offices SET name = name")
-    return holder.conn
-
-
 def test_a_writer_behind_another_process_tries_again_within_a_millisecond(office_file, monkeypatch):
     path, q = office_file
     holder = hold_write_lock(path)
-    pauses = _Pauses(holder, release_after=6)
+    pauses = LockPauses(holder, release_after=6)
     monkeypatch.setattr(transaction_module, "time", pauses)
     outcome = GroupCommit(path).run(engine.issue_ticket, q.office, "A")
     assert outcome.ticket["number"] == 1
@@ -237,7 +211,7 @@ def test_a_writer_behind_another_process_tries_again_within_a_millisecond(office
 def test_a_lock_never_released_ends_in_the_busy_error_and_writes_nothing(office_file, monkeypatch):
     path, q = office_file
     holder = hold_write_lock(path)
-    pauses = _Pauses(holder, release_after=None)
+    pauses = LockPauses(holder, release_after=None)
     monkeypatch.setattr(transaction_module, "time", pauses)
     with pytest.raises(sqlite3.OperationalError, match="locked"):
         GroupCommit(path, busy_timeout_ms=50).run(engine.issue_ticket, q.office, "A")

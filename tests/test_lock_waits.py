@@ -13,8 +13,8 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
 
+from tests.helpers import LockPauses, hold_write_lock
 from xephang.storage import connect, migrate, write
 from xephang.storage import transaction as transaction_module
 
@@ -66,9 +66,7 @@ def _office_file(tmp_path):
 
 def test_a_gevent_writer_behind_another_process_keeps_its_loop_running(tmp_path):
     path = _office_file(tmp_path)
-    holder = connect(path)
-    holder.conn.execute("BEGIN IMMEDIATE")
-    holder.conn.execute("UPDATE offices SET name = 'held'")
+    holder = hold_write_lock(path)
     # The waiter's busy timeout is long enough for the release to come, were its loop
     # running; with the loop held (SQLite's busy handler) nobody asks and it times out.
     waiter = subprocess.Popen(
@@ -79,10 +77,10 @@ def test_a_gevent_writer_behind_another_process_keeps_its_loop_running(tmp_path)
     try:
         first = waiter.stdout.readline().strip()
         if first == "release":
-            holder.conn.execute("COMMIT")
+            holder.execute("COMMIT")
             answer = json.loads(waiter.stdout.readline())
         else:
-            holder.conn.execute("ROLLBACK")
+            holder.execute("ROLLBACK")
             answer = json.loads(first)
         waiter.wait(WAIT_S)
     finally:
@@ -96,16 +94,14 @@ def test_a_gevent_writer_behind_another_process_keeps_its_loop_running(tmp_path)
 
 def test_a_lock_never_released_ends_in_the_busy_error_and_writes_nothing(tmp_path):
     path = _office_file(tmp_path)
-    holder = connect(path)
-    holder.conn.execute("BEGIN IMMEDIATE")
-    holder.conn.execute("UPDATE offices SET name = 'held'")
+    holder = hold_write_lock(path)
     waiter = subprocess.run(
         [sys.executable, "-c", WAITER, str(path), "200"],
         capture_output=True,
         text=True,
         timeout=WAIT_S,
     )
-    holder.conn.execute("ROLLBACK")
+    holder.execute("ROLLBACK")
     lines = waiter.stdout.splitlines()
     assert lines[0] == "release"  # asked, and nobody let go
     answer = json.loads(lines[-1])
@@ -114,27 +110,10 @@ def test_a_lock_never_released_ends_in_the_busy_error_and_writes_nothing(tmp_pat
     assert db.execute("SELECT name FROM offices").fetchone()[0] == "x"
 
 
-class _Pauses:
-    """Stands in for the transaction module's ``time``: ends the other writer's hold at
-    the third pause."""
-
-    def __init__(self, holder):
-        self.holder, self.taken = holder, []
-
-    def sleep(self, seconds: float) -> None:
-        self.taken.append(seconds)
-        if len(self.taken) == 3:
-            self.holder.execute("COMMIT")
-
-    def __getattr__(self, name):
-        return getattr(time, name)
-
-
 def test_the_wait_is_its_own_and_the_connection_keeps_its_busy_timeout(tmp_path, monkeypatch):
     path = _office_file(tmp_path)
-    holder = connect(path)
-    holder.conn.execute("BEGIN IMMEDIATE")
-    pauses = _Pauses(holder.conn)
+    holder = hold_write_lock(path)
+    pauses = LockPauses(holder, release_after=3)
     monkeypatch.setattr(transaction_module, "time", pauses)
     monkeypatch.setattr(transaction_module, "_cooperative", lambda: True)
     db = connect(path, busy_timeout_ms=4321)
