@@ -133,13 +133,15 @@ def printer_run(db_path):
 
     from xephang import create_app
 
+    # The handler comes first: a job can print the moment the spooler starts,
+    # and a SIGTERM sent after that must still stop it cleanly.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     app = create_app({"DB": os.path.abspath(db_path), "PRINT_WORKER": True})
     spool = app.extensions["xephang.spooler"]
     spool.start()
     names = ", ".join(spool.workers) or "none"
     click.echo(f"Đang chạy hàng đợi in / print spooler running for: {names} (Ctrl+C to stop)")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         while not stop.wait(1):
             pass

@@ -477,3 +477,28 @@ def test_a_manager_reprint_is_a_new_copy_printed_once(office, fake_printer):
     assert office.print_events(issued["ticket"]["id"]) == ["print_failed", "printed"]
     with pytest.raises(Exception, match="Không có lệnh in 999"):
         printers.reprint(office.db, 999)
+
+
+def test_xephang_printer_run_stops_cleanly_on_a_sigterm_sent_as_the_spooler_starts(
+    tmp_path, monkeypatch
+):
+    """A job can print the moment the spooler starts; a SIGTERM sent then (a supervisor
+    stopping it) must stop the command cleanly, so the handler is in place before."""
+    import signal
+
+    from click.testing import CliRunner
+
+    from printers.spooler import Spooler
+    from xephang.cli import cli
+
+    handlers = {}
+    monkeypatch.setattr(signal, "signal", lambda sig, handler: handlers.__setitem__(sig, handler))
+
+    def start(self):
+        assert signal.SIGTERM in handlers, "SIGTERM would kill the spooler mid-job"
+        handlers[signal.SIGTERM](signal.SIGTERM, None)
+
+    monkeypatch.setattr(Spooler, "start", start)
+    monkeypatch.setattr(Spooler, "stop", lambda self: None)
+    result = CliRunner().invoke(cli, ["printer", "run", "--db", str(tmp_path / "x.db")])
+    assert result.exit_code == 0, result.output
