@@ -691,3 +691,23 @@ def test_transferred_citizen_keeps_the_place_of_the_visits_first_arrival(queue):
         order.append(t["id"])
         engine.no_show(queue.db, t["id"], now=at(30 + m))
     assert order == [before_visit["id"], moved["id"], after_visit["id"]]
+
+
+def test_an_event_hash_is_the_same_bytes_as_every_stored_chain_was_made_with():
+    # Chains already stored must keep verifying: the hashed body's form is frozen.
+    from xephang.engine.log import event_hash
+
+    event = {
+        "office_id": 3,
+        "seq": 42,
+        "ticket_id": 7,
+        "counter_id": 2,
+        "user_id": None,
+        "type": "finished",
+        "at": "2026-03-02T02:05:00.000+00:00",
+        "details": '{"dossier_code": "000.00.12.H56-261201-0001", "outcome": "Đã tiếp nhận"}',
+    }
+    assert (
+        event_hash("ab" * 32, event)
+        == "8863de75e9f45574a6455a691b118f2cbf5abc186b2d07b8dfa274355c860156"
+    )

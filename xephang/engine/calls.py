@@ -262,7 +262,7 @@ def _log(db, ticket: dict, counter: dict | None, event: str, at, user_id, detail
 
 
 def _done(db, ticket: dict, raw: list[dict]) -> Outcome:
-    return outcome_for(db, get_office(db, ticket["office_id"]), raw, ticket["id"])
+    return outcome_for(db, ticket["office_id"], raw, ticket["id"])
 
 
 def recall(db, ticket_id: int, user_id=None, now: datetime | None = None) -> Outcome:

@@ -22,10 +22,16 @@ GENESIS_HASH = "0" * 64
 HASHED_FIELDS = ("office_id", "seq", "ticket_id", "counter_id", "user_id", "type", "at", "details")
 
 
+# Built once: json.dumps builds an encoder per call when given options. The hashed
+# body's bytes must never change (every stored chain depends on them).
+_HASHED_BODY = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+_DETAILS = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+
+
 def event_hash(prev_hash: str, event: dict) -> str:
     """The hash of an event chained to the one before it."""
     payload = {name: event[name] for name in HASHED_FIELDS}
-    body = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    body = _HASHED_BODY.encode(payload)
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
@@ -67,7 +73,7 @@ def append_event(
         "user_id": user_id,
         "type": type_,
         "at": iso(at),
-        "details": json.dumps(details or {}, sort_keys=True, ensure_ascii=False),
+        "details": _DETAILS.encode(details or {}),
         "prev_hash": prev_hash,
     }
     event["hash"] = event_hash(prev_hash, event)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
+from .lookups import get_office
 from .outbox import record_events
 from .views import event_view, ticket_views
 
@@ -23,15 +24,22 @@ class Outcome:
 
 
 def outcome_for(
-    db: sqlite_utils.Database, office: dict, raw_events: list[dict], ticket_id: int | None
+    db: sqlite_utils.Database, office: dict | int, raw_events: list[dict], ticket_id: int | None
 ) -> Outcome:
     """Build the Outcome of an operation after its writes (still inside the transaction),
     and queue the messages its events cause (``outbox.record_events``) in that same
-    transaction: a committed event always has its messages, a rolled-back one none."""
+    transaction: a committed event always has its messages, a rolled-back one none.
+
+    ``office`` is the office's row, or its id when the caller has not read the row: the
+    events need only its id and zone, which the ticket's view query brings."""
     private = None
     public_views: dict[int, dict] = {}
     if ticket_id:
-        _, public_views[ticket_id], private = ticket_views(db, ticket_id)
+        row, public_views[ticket_id], private = ticket_views(db, ticket_id)
+        if not isinstance(office, dict):
+            office = {"id": office, "timezone": row["v_timezone"]}
+    if not isinstance(office, dict):
+        office = get_office(db, office)
     events = []
     for raw in raw_events:
         other = raw["ticket_id"]

@@ -287,7 +287,7 @@ def cancel_by_citizen(
         )
         # The visit is over before it began: the phone or e-mail given for it goes now.
         ended = subscriptions.end_for_visit(db, ticket, at, "cancelled")
-        return outcome_for(db, get_office(db, ticket["office_id"]), [raw, *ended], ticket_id)
+        return outcome_for(db, ticket["office_id"], [raw, *ended], ticket_id)
 
 
 def record_print(

@@ -39,9 +39,8 @@ def ticket_views(db: sqlite_utils.Database, ticket_id: int) -> tuple[dict, dict,
     row = one(db, VIEW_SQL, [ticket_id])
     if row is None:
         raise NotFoundError(f"Không có vé {ticket_id}", f"No ticket {ticket_id}")
-    private = _build_view(row, row, private=True)
-    public = {k: v for k, v in private.items() if k not in PRIVATE_KEYS}
-    return row, public, private
+    public = _build_view(row, row, private=False)
+    return row, public, {**public, **_private_fields(row, row)}
 
 
 def _build_view(ticket: dict, row: dict, private: bool) -> dict:
@@ -83,10 +82,17 @@ def _build_view(ticket: dict, row: dict, private: bool) -> dict:
         "checked_in_at": local_iso(ticket["checked_in_at"], tz),
     }
     if private:
-        view["tracker_token"] = row["v_token"]
-        view["dossier_code"] = ticket["dossier_code"]
-        view["outcome"] = ticket["outcome"]
+        view.update(_private_fields(ticket, row))
     return view
+
+
+def _private_fields(ticket: dict, row: dict) -> dict:
+    """What a private view adds (``PRIVATE_KEYS``)."""
+    return {
+        "tracker_token": row["v_token"],
+        "dossier_code": ticket["dossier_code"],
+        "outcome": ticket["outcome"],
+    }
 
 
 def event_view(event: dict, ticket: dict | None, timezone: str) -> dict:
