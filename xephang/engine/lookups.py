@@ -16,6 +16,12 @@ from ..storage import one
 
 MAX_TEXT = 500
 
+# An office's tickets of a day (or days), as ``FROM {DAY_TICKETS} WHERE t.office_id = ? AND
+# t.day ...``: through the (office, day) index by name. xephang never runs ANALYZE, and
+# without statistics SQLite walked every ticket the office ever had to spare a GROUP BY
+# its sort, so a day's figures grew slower with each year kept (tests/test_day_queries.py).
+DAY_TICKETS = "tickets t INDEXED BY tickets_day"
+
 
 def storable_id(value) -> bool:
     """False for an int SQLite cannot bind (OverflowError past 64 bits)."""

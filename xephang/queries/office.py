@@ -11,7 +11,7 @@ import sqlite_utils
 from ..clock import local_day, resolve_now
 from ..engine.hours import office_is_open, opening_words
 from ..engine.log import last_seq
-from ..engine.lookups import get_office, served_services
+from ..engine.lookups import DAY_TICKETS, get_office, served_services
 from ..engine.settings import office_setting
 from ..engine.views import event_view, ticket_views
 from ..storage import one, read, scalar
@@ -120,7 +120,8 @@ def _snapshot(db: sqlite_utils.Database, office_id: int, now, recent_calls: int)
     ]
     totals = dict(
         db.execute(
-            "SELECT status, count(*) FROM tickets WHERE office_id = ? AND day = ? GROUP BY status",
+            f"SELECT t.status, count(*) FROM {DAY_TICKETS} WHERE t.office_id = ? AND t.day = ?"
+            " GROUP BY t.status",
             [office_id, day],
         ).fetchall()
     )
@@ -161,8 +162,8 @@ def kiosk_menu(db: sqlite_utils.Database, office_id: int, now: datetime | None =
     day = local_day(at, office["timezone"]).isoformat()
     issued = dict(
         db.execute(
-            "SELECT service_id, count(*) FROM tickets WHERE office_id = ? AND day = ? AND"
-            " from_ticket_id IS NULL GROUP BY service_id",
+            f"SELECT t.service_id, count(*) FROM {DAY_TICKETS} WHERE t.office_id = ?"
+            " AND t.day = ? AND t.from_ticket_id IS NULL GROUP BY t.service_id",
             [office_id, day],
         ).fetchall()
     )

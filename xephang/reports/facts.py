@@ -45,6 +45,7 @@ import sqlite_utils
 
 from ..clock import utc_offset
 from ..engine.calls import KEPT_SQL
+from ..engine.lookups import DAY_TICKETS
 from ..engine.targets import Targets
 from .stats import Tally
 
@@ -73,7 +74,7 @@ KEYS = {  # how each dimension's key is read from a ticket (the office has one g
     "hour": "CAST(strftime('%H', t.issued_at, :offset) AS INTEGER)",
     "channel": "CASE t.channel WHEN 'online' THEN 2 WHEN 'appointment' THEN 3 ELSE 1 END",
 }
-_OF_DAY = f"FROM tickets t WHERE t.office_id = :office AND t.day = :day AND {KEPT_SQL}"
+_OF_DAY = f"FROM {DAY_TICKETS} WHERE t.office_id = :office AND t.day = :day AND {KEPT_SQL}"
 
 
 @functools.lru_cache(maxsize=16)
@@ -86,7 +87,7 @@ def day_sql(dims: tuple[str, ...]) -> tuple[tuple[str, ...], str, str]:
     groups = (
         f"SELECT {cols}, t.status, count(*), count({done_ms}), coalesce(sum({done_ms}), 0),"
         " count(r.level), coalesce(sum(r.level != :lowest), 0)"
-        " FROM tickets t LEFT JOIN ratings r ON r.ticket_id = t.id"
+        f" FROM {DAY_TICKETS} LEFT JOIN ratings r ON r.ticket_id = t.id"
         f" WHERE t.office_id = :office AND t.day = :day AND {KEPT_SQL}"
         f" GROUP BY {', '.join(str(i + 1) for i in range(len(keys) + 1))}"
     )
