@@ -66,7 +66,12 @@ def test_day_and_period_queries_search_tickets_by_day(month):
             lambda: reports.wait_report(db, office_id, LAST, LAST, "service", now=NOW),
             lambda: reports.wait_report(db, office_id, FIRST, LAST, "hour", now=NOW),
             lambda: reports.heatmap(db, office_id, FIRST, LAST, now=NOW),
-            lambda: satisfaction.satisfaction_report(db, [office_id], FIRST, LAST, now=NOW),
+            *(
+                lambda group=group: satisfaction.satisfaction_report(
+                    db, [office_id], FIRST, LAST, group, now=NOW
+                )
+                for group in satisfaction.GROUPS
+            ),
             lambda: estimates.estimate_report(db, office_id, FIRST, LAST),
             lambda: log.wait_log(db, office_id, LAST, LAST),
         ],

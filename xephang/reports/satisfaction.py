@@ -207,12 +207,12 @@ GROUP_SQL = {
 # Per group and dossier: rated when a visit of one of its tickets (in the group) was rated,
 # at the lowest level when one of those ratings is; then counted per group. One pass of
 # SQLite over the period's tickets that carry a code (tickets_dossier_day) and their
-# visits' ratings (ratings_visit).
+# visits' ratings (ratings_visit); the index named, as ``engine/lookups.DAY_TICKETS`` says why.
 COUNT_SQL = """
 SELECT g, count(*), sum(rated), sum(lowest) FROM (
     SELECT {group} AS g, upper(trim(t.dossier_code)) AS dossier,
         max(r.id IS NOT NULL) AS rated, coalesce(max(r.level = ?), 0) AS lowest
-    FROM tickets t {join}
+    FROM tickets t INDEXED BY tickets_dossier_day {join}
     LEFT JOIN ratings r ON r.visit_id = t.visit_id
     WHERE t.office_id = ? AND t.day BETWEEN ? AND ? AND t.dossier_code IS NOT NULL
     GROUP BY g, dossier
