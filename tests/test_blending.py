@@ -185,9 +185,10 @@ def call(db, office, counter_id, now, n, k, runs, number, bound) -> None:
                             [office]))  # fmt: skip
 
     def walk_in(t) -> bool:
-        """Queued by arrival: not an appointment in its booked place, not priority (where
-        priority has precedence)."""
-        booked = t["channel"] == "appointment" and t["queue_at"] == t["slot_at"]
+        """Queued by arrival: not an appointment in its booked place (where appointments
+        have precedence: with k = 0 one queues from its check-in, which may fall on its
+        slot's start), not priority (where priority has precedence)."""
+        booked = k > 0 and t["channel"] == "appointment" and t["queue_at"] == t["slot_at"]
         return not booked and (t["priority"] is None or n <= 0)
 
     here = [t for t in waiting if not t["awaiting_checkin"]]  # those a counter may call
