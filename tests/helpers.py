@@ -124,6 +124,38 @@ def make_office(db, services="ABC", counters=None, name="Văn phòng thử", hou
     return SimpleNamespace(db=db, office=office, services=svc, counters=ctr)
 
 
+class _Recorder:
+    """A connection that notes every statement run through it."""
+
+    def __init__(self, real):
+        self._real, self.seen = real, []
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def execute(self, sql, params=()):
+        self.seen.append((sql, params))
+        return self._real.execute(sql, params)
+
+
+def ticket_plans(db, calls) -> list[tuple[str, list[str]]]:
+    """(sql, EXPLAIN QUERY PLAN steps) of every SELECT on tickets that ``calls`` ran on
+    ``db``'s connection. Explained after the calls: without ANALYZE statistics (xephang
+    runs none) a plan does not depend on the rows."""
+    real = db.conn
+    db.conn = recorder = _Recorder(real)
+    try:
+        for call in calls:
+            call()
+    finally:
+        db.conn = real
+    plans = []
+    for sql, params in recorder.seen:
+        if sql.lstrip().split()[0].upper() in ("SELECT", "WITH") and "tickets" in sql:
+            plans.append((sql, [r[-1] for r in real.execute("EXPLAIN QUERY PLAN " + sql, params)]))
+    return plans
+
+
 def seed_track_record(db, office_id: int, service, counter_id: int, count: int = 20):
     """Yesterday, ``count`` tickets of a service served at one counter (1–3 minutes each),
     whose kept estimates were a minute off: a track record that lets screens say "dự kiến".

@@ -8,6 +8,7 @@ import pytest
 
 from tests.helpers import MONDAY_9AM, make_office
 from xephang import engine
+from xephang.engine import log
 from xephang.errors import (
     BadInputError,
     ConflictError,
@@ -695,8 +696,6 @@ def test_transferred_citizen_keeps_the_place_of_the_visits_first_arrival(queue):
 
 def test_an_event_hash_is_the_same_bytes_as_every_stored_chain_was_made_with():
     # Chains already stored must keep verifying: the hashed body's form is frozen.
-    from xephang.engine.log import event_hash
-
     event = {
         "office_id": 3,
         "seq": 42,
@@ -708,6 +707,6 @@ def test_an_event_hash_is_the_same_bytes_as_every_stored_chain_was_made_with():
         "details": '{"dossier_code": "000.00.12.H56-261201-0001", "outcome": "Đã tiếp nhận"}',
     }
     assert (
-        event_hash("ab" * 32, event)
+        log.event_hash("ab" * 32, event)
         == "8863de75e9f45574a6455a691b118f2cbf5abc186b2d07b8dfa274355c860156"
     )

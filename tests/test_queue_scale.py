@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.helpers import ticket_plans
 from xephang import engine
 from xephang.engine import booking, order
 from xephang.engine.lookups import counter_services
 from xephang.errors import QueueError
 from xephang.queries import queue as queue_queries
+from xephang.storage import file_of
 
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 09:00 in Hà Nội
 KEY = booking.identity_key("scale")
@@ -202,31 +204,24 @@ def test_the_hot_path_reads_no_whole_line(queue):
     db, office = queue.db, queue.office
     for i in range(300):
         engine.issue_ticket(db, office, "ABC"[i % 3], priority="elderly" if i % 40 == 0 else None)
-    plans: list[tuple[str, list[str]]] = []
-    real = db.conn
 
-    class Watch:
-        def __getattr__(self, name):
-            return getattr(real, name)
-
-        def execute(self, sql, params=()):
-            head = sql.lstrip().split()[0].upper()
-            if head in ("SELECT", "WITH") and "tickets" in sql:
-                plan = [r[-1] for r in real.execute("EXPLAIN QUERY PLAN " + sql, params)]
-                plans.append((sql, plan))
-            return real.execute(sql, params)
-
-    db.conn = Watch()
-    try:
+    def issue_and_call():
         issued = engine.issue_ticket(db, office, "A")
         called = engine.call_next(db, queue.counters[1])
         queue_queries.queue_moves(db, issued.events + called.events, {})
-        queue_queries.waiting_counts(db, office)
-        order.waiting_in_order(db, office, None, 10)
-        for priority in (True, False):
-            order.line(db, office, queue.services["A"], priority, 10)
-    finally:
-        db.conn = real
+
+    plans = ticket_plans(
+        db,
+        [
+            issue_and_call,
+            lambda: queue_queries.waiting_counts(db, office),
+            lambda: order.waiting_in_order(db, office, None, 10),
+            *(
+                lambda priority=priority: order.line(db, office, queue.services["A"], priority, 10)
+                for priority in (True, False)
+            ),
+        ],
+    )
     assert plans
     for sql, plan in plans:
         merged = "CO-ROUTINE t" in plan  # the outer query over the per-service candidates
@@ -241,8 +236,6 @@ def test_a_ticket_lifecycle_writes_few_pages(queue):
     index's). Indexes hold only the rows they are read for (migration 0018: no entry for a
     ticket without a dossier code, a device, or not waiting), so a lifecycle of four
     commits here writes 37 pages, not 44. Counted in WAL frames: deterministic, not a timing."""
-    from xephang.storage import file_of
-
     db = queue.db
     for i in range(150):  # a line and a history, so every index has some depth
         engine.issue_ticket(db, queue.office, "AB"[i % 2], now=START)

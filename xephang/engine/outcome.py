@@ -36,10 +36,10 @@ def outcome_for(
     public_views: dict[int, dict] = {}
     if ticket_id:
         row, public_views[ticket_id], private = ticket_views(db, ticket_id)
-        if not isinstance(office, dict):
-            office = {"id": office, "timezone": row["v_timezone"]}
     if not isinstance(office, dict):
-        office = get_office(db, office)
+        office = (
+            {"id": office, "timezone": row["v_timezone"]} if ticket_id else get_office(db, office)
+        )
     events = []
     for raw in raw_events:
         other = raw["ticket_id"]
