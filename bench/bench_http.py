@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 
-from benchlib import free_port, start_redis, wait_healthy
+from benchlib import free_port, start_redis, tree_cpu_seconds, wait_healthy
 
 from xephang.cli.demo import seed_demo
 from xephang.engine import accounts
@@ -200,9 +200,12 @@ def main() -> None:
         try:
             run_clients(port, tokens, args.clients, args.warmup, args.seconds)
             ceiling_before = raw_commit_rate(tmp)
+            cpu_before, clients_before = tree_cpu_seconds(server.pid), time.process_time()
             latencies, failures, wall = run_clients(
                 port, tokens, args.clients, args.requests, args.seconds
             )
+            server_cpu = tree_cpu_seconds(server.pid) - cpu_before
+            clients_cpu = time.process_time() - clients_before
             ceiling = (ceiling_before + raw_commit_rate(tmp)) / 2
         finally:
             # SIGINT stops cleanly enough for cProfile to write its file.
@@ -237,6 +240,11 @@ def main() -> None:
     print(
         f"disk ceiling:     {ceiling:8.0f} durable commits/s (one writer, measured before and"
         f" after); tickets/s / ceiling = {rate / ceiling:.2f}"
+    )
+    print(
+        f"server CPU:       {server_cpu / max(len(ms), 1) * 1000:8.3f} ms a ticket"
+        f" ({server_cpu / wall:.2f} cores); the clients {clients_cpu / max(len(ms), 1) * 1000:.3f} ms"
+        f" ({clients_cpu / wall:.2f} cores)"
     )
     print(f"latency p50:      {statistics.median(ms):8.2f} ms")
     print(f"latency p99:      {p99:8.2f} ms   (goal < 20 ms: {'met' if p99 < 20 else 'NOT met'})")
