@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from xephang import engine
-from xephang.engine import booking, order, outbox
+from xephang.engine import accounts, booking, order, outbox
 from xephang.errors import BadInputError, ConflictError, NotFoundError
 from xephang.queries import office as office_queries
 from xephang.queries import queue as queue_queries
@@ -319,6 +319,47 @@ def test_a_number_called_done_or_of_another_day_does_not_check_in(office):
         check_in(office, yesterday["code"], minutes=3)
     with pytest.raises(ConflictError, match="01/12/2026"):
         check_in(office, f"/t/{token}", minutes=3)
+
+
+def kiosk_device(office) -> int:
+    device_id, _ = accounts.add_device(office.db, office.office, "kiosk", "Kiosk sảnh")
+    return device_id
+
+
+def test_a_kiosk_takes_a_typed_online_number_only_with_its_check_in_code(office):
+    """The board shows the numbers around one: at a kiosk "A001" alone would check in
+    anyone's online number. Its check-in code (the number and four digits from its visit
+    token) is on its tracker page only."""
+    online = take(office, minutes=0)
+    other = take(office, minutes=1)
+    device = kiosk_device(office)
+    code = booking.checkin_code(online["code"], behind_token(office, online["id"]))
+    number, digits = code.split(" ")
+    assert number == online["code"] and len(digits) == 4 and digits.isdigit()
+    assert digits != booking.checkin_pin(behind_token(office, other["id"]))  # per visit
+    before = dump(office.db)
+    with pytest.raises(BadInputError, match=f"Số {online['code']} cần mã xác nhận"):
+        check_in(office, online["code"], minutes=2, device_id=device)
+    wrong = f"{(int(digits) + 1) % 10000:04d}"
+    for text in (f"{number} {wrong}", f"{number}0000" if digits != "0000" else f"{number}0001"):
+        with pytest.raises(NotFoundError):  # as an unknown code: the digits are not told
+            check_in(office, text, minutes=2, device_id=device)
+    assert dump(office.db) == before
+    checked = check_in(office, f" {number.lower()}-{digits} ", minutes=3, device_id=device)
+    assert checked.extra["kind"] == "online" and checked.ticket["id"] == online["id"]
+    assert row(office, online["id"])["awaiting_checkin"] == 0
+    other_code = booking.checkin_code(other["code"], behind_token(office, other["id"]))
+    assert (
+        check_in(office, other_code.replace(" ", ""), minutes=4, device_id=device).ticket["id"]
+        == other["id"]
+    )
+
+
+def test_staff_may_check_in_the_bare_number_of_the_citizen_before_them(office):
+    online = take(office, minutes=0)
+    user_id = accounts.add_user(office.db, "canbo-quay", "officer", office.office, "Mua-thu-Ha-Noi")
+    checked = check_in(office, online["code"], minutes=2, user_id=user_id)
+    assert checked.ticket["awaiting_checkin"] is False
 
 
 def test_another_offices_number_answers_as_not_found(office, bare_db):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tests.helpers import login, pair_kiosk
 from xephang import engine
+from xephang.engine import booking
 from xephang.engine.settings import in_section
 
 # --- over HTTP: the booking page, the tracker, the kiosk, the counter's API ----------------
@@ -39,6 +40,8 @@ def test_the_pages_tell_the_citizen_to_check_in_until_they_have(ctx):
     assert "Khi đến văn phòng, vui lòng xác nhận có mặt tại kiosk" in shown
     assert "When you arrive, please check in at the kiosk" in shown
     assert f"{tracker}/qr.svg" in shown and 'id="checkin" class="tr-checkin">' in shown
+    code = booking.checkin_code(ticket["code"], tracker.rsplit("/", 1)[1])
+    assert f'<b class="tr-checkin-code">{code}</b>' in shown  # what the kiosk takes typed
     state = ctx.client.get(tracker + ".json").get_json()
     assert state["message_vi"] == "Đang chờ — chưa xác nhận có mặt"
 
@@ -103,6 +106,10 @@ def test_the_kiosk_checks_it_in_and_prints_its_ticket(ctx):
     screen = client.get("/kiosk/checkin").get_data(True)
     assert "Xác nhận lịch hẹn hoặc số trực tuyến" in screen
     headers = {"Accept": "application/json", "X-CSRF-Token": csrf}
+    bare = client.post("/kiosk/api/checkins", json={"text": ticket["code"]}, headers=headers)
+    assert bare.status_code == 400  # a number anyone could read off the board: not enough
+    assert bare.get_json()["vi"].startswith(f"Số {ticket['code']} cần mã xác nhận")
+    assert engine.get_ticket(ctx.db, ticket["id"])["awaiting_checkin"] == 1
     r = client.post("/kiosk/api/checkins", json={"text": ticket["tracker_url"]}, headers=headers)
     assert r.status_code == 201, r.get_json()
     body = r.get_json()

@@ -191,6 +191,8 @@ def test_an_online_number_that_must_check_in_checks_in_at_the_kiosk(
     page.locator("#checkin:not([hidden])").wait_for()
     assert page.inner_text("#status-vi") == "Đang chờ — chưa xác nhận có mặt"
     assert page.inner_text("#code") == "A001"
+    checkin_code = page.inner_text(".tr-checkin-code")  # the number and four digits
+    assert checkin_code == booking.checkin_code("A001", tracker.rsplit("/", 1)[1])
     shot = ARTIFACTS / "booking_phone_checkin_needed.png"
     page.screenshot(path=str(shot), full_page=True)
     found = [r.text for r in zxingcpp.read_barcodes(Image.open(shot))]
@@ -204,6 +206,12 @@ def test_an_online_number_that_must_check_in_checks_in_at_the_kiosk(
         kiosk.click("#pair-button")
     assert "lấy số trực tuyến" in kiosk.inner_text("#checkin-open")
     kiosk.click("#checkin-open")
+    kiosk.locator("#checkin-text").focus()
+    kiosk.keyboard.type("a001")  # the number alone, as the board shows it: not enough
+    kiosk.keyboard.press("Enter")
+    kiosk.locator("#checkin-error:not([hidden])").wait_for()
+    assert "cần mã xác nhận" in kiosk.inner_text("#checkin-error")
+    kiosk.locator("#checkin-text").fill("")
     kiosk.locator("#checkin-text").focus()
     kiosk.keyboard.type(tracker)  # the scanner types the QR it read from the phone
     kiosk.keyboard.press("Enter")

@@ -786,15 +786,46 @@ PAGE_LINK = re.compile(r"/b/([A-Za-z0-9_-]{16,64})")
 # A ticket's QR (its tracker link, /t/<visit token>) and a typed ticket code (A023, Đ105).
 TRACKER_LINK = re.compile(r"/t/([A-Za-z0-9_-]{16,64})")
 TICKET_CODE = re.compile(r"^[A-ZĐ]\d{3,6}$")
+# A number is guessable (the board shows the codes around it), so a kiosk takes a typed
+# online number only with its check-in code: the number and four digits derived from its
+# visit token, shown on the tracker page only (``checkin_code``). Staff at a counter see
+# the citizen and may type the bare number.
+CHECKIN_DIGITS = 4
 
 
-def find_arrival(db, office: dict, text: str, key: bytes, day: str) -> tuple[str, dict]:
+def checkin_pin(visit_token: str) -> str:
+    """The four digits of a visit's check-in code (only its token's holder can know them)."""
+    digest = hashlib.sha256(b"xephang-checkin:" + visit_token.encode()).digest()
+    return f"{int.from_bytes(digest[:4], 'big') % 10**CHECKIN_DIGITS:0{CHECKIN_DIGITS}d}"
+
+
+def checkin_code(ticket_code: str, visit_token: str) -> str:
+    """What a citizen types at the kiosk to check an online number in: ``A023 4817``."""
+    return f"{ticket_code} {checkin_pin(visit_token)}"
+
+
+def _typed_ticket(code: str) -> tuple[str, str | None] | None:
+    """A typed entry as (ticket code, check-in digits or None), or None if it is neither
+    a bare number (``A023``) nor one with its check-in digits (``A0234817``)."""
+    if TICKET_CODE.match(code):
+        return code, None
+    number, pin = code[:-CHECKIN_DIGITS], code[-CHECKIN_DIGITS:]
+    if TICKET_CODE.match(number) and pin.isdigit():
+        return number, pin
+    return None
+
+
+def find_arrival(
+    db, office: dict, text: str, key: bytes, day: str, kiosk: bool = False
+) -> tuple[str, dict]:
     """What a kiosk scan or a typed entry names, as ``("appointment", booking row)`` or
     ``("ticket", ticket row)`` (an online number checking in): the booking's QR (its page
-    link) or code; a ticket's QR (its tracker link) or code (today's, ``A023``); or a CCCD
+    link) or code; a ticket's QR (its tracker link) or code (today's, ``A023``, at a
+    ``kiosk`` with its check-in digits, ``A023 4817``, once it awaits check-in); or a CCCD
     QR (``ID12|oldID|name|...``: only its first field is read, hashed and compared) or a
     typed 12-digit CCCD number, matched against today's bookings, then today's online
-    numbers. Within the office only: another office's code answers as not found."""
+    numbers. Within the office only: another office's code answers as not found, and so
+    does a number with the wrong check-in digits."""
     text = str(text or "").strip()
     if not text or len(text) > 1000:
         raise BadInputError(
@@ -828,14 +859,26 @@ def find_arrival(db, office: dict, text: str, key: bytes, day: str) -> tuple[str
         row = one(
             db, "SELECT * FROM appointments WHERE office_id = ? AND code = ?", [office["id"], code]
         )
-        if row is None and TICKET_CODE.match(code):
-            kind = "ticket"
+        typed = _typed_ticket(code) if row is None else None
+        if typed is not None:
+            kind, (number, pin) = "ticket", typed
             row = one(
                 db,
                 "SELECT * FROM tickets WHERE office_id = ? AND day = ? AND code = ?"
                 " ORDER BY awaiting_checkin DESC, id DESC LIMIT 1",
-                [office["id"], day, code],
+                [office["id"], day, number],
             )
+            if row is not None and pin is not None:
+                token = scalar(db, "SELECT token FROM visits WHERE id = ?", [row["visit_id"]])
+                if not hmac.compare_digest(pin, checkin_pin(token or "")):
+                    row = None
+            elif row is not None and kiosk and row["awaiting_checkin"]:
+                raise BadInputError(
+                    f"Số {number} cần mã xác nhận: nhập số kèm 4 chữ số ghi trên trang theo"
+                    " dõi lượt, hoặc quét mã QR ở trang đó",
+                    f"Number {number} needs its check-in code: type it with the 4 digits on"
+                    " its tracking page, or scan the QR code there",
+                )
     if row is None:
         raise missing
     return kind, row
@@ -888,7 +931,7 @@ def check_in(
     with write(db):
         office = get_office(db, office_id)
         today = local_day(at, office["timezone"]).isoformat()
-        kind, found = find_arrival(db, office, text, key, today)
+        kind, found = find_arrival(db, office, text, key, today, kiosk=device_id is not None)
         if kind == "ticket":
             return _check_in_online(
                 db, office, found, today, at, user_id, device_id, default_service_s, within

@@ -357,14 +357,14 @@ class AppointmentBody(RemoteBody):
 
 class CheckinBody(Body):
     """What a kiosk's scanner typed, or staff entered: a booking's code or its QR (the page
-    link), an online number's code (A023) or its QR (the tracker link), or a CCCD QR text
-    (only its first field is read)."""
+    link), an online number's check-in code (A023 4817; staff may type the bare A023) or
+    its QR (the tracker link), or a CCCD QR text (only its first field is read)."""
 
     text: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
         WithJsonSchema({**NOT_BLANK, "maxLength": 1000}),
-    ] = Field(title="mã lịch hẹn hoặc số thứ tự", examples=["HX7K3M", "A023"])
+    ] = Field(title="mã lịch hẹn hoặc số thứ tự", examples=["HX7K3M", "A023 4817"])
     office: Id = Field(
         None,
         title="văn phòng",
