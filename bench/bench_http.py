@@ -241,9 +241,10 @@ def main() -> None:
         f"disk ceiling:     {ceiling:8.0f} durable commits/s (one writer, measured before and"
         f" after); tickets/s / ceiling = {rate / ceiling:.2f}"
     )
+    done = max(len(ms), 1)
     print(
-        f"server CPU:       {server_cpu / max(len(ms), 1) * 1000:8.3f} ms a ticket"
-        f" ({server_cpu / wall:.2f} cores); the clients {clients_cpu / max(len(ms), 1) * 1000:.3f} ms"
+        f"server CPU:       {server_cpu / done * 1000:8.3f} ms a ticket"
+        f" ({server_cpu / wall:.2f} cores); the clients {clients_cpu / done * 1000:.3f} ms"
         f" ({clients_cpu / wall:.2f} cores)"
     )
     print(f"latency p50:      {statistics.median(ms):8.2f} ms")
