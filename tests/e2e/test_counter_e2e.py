@@ -1,6 +1,7 @@
 """A counter an officer can trust, in a real Chromium: it fits 1366×768, V asks first, the
 last move is undone with Z, a no-show comes back, the banner tells the last result only,
-another officer's counter is taken over knowingly, an ended session says so."""
+another officer's counter is taken over knowingly, an ended session says so, a key typed
+while the last move is on its way is not lost."""
 
 from __future__ import annotations
 
@@ -304,3 +305,21 @@ def test_an_ended_session_says_so_and_logs_back_in_to_the_same_counter(browser, 
         "document.getElementById('counter-title').textContent.includes('Quầy số 3')"
     )
     assert not page.locator("#dlg-counter").is_visible()
+
+
+def test_a_key_typed_while_the_last_move_is_on_its_way_is_not_lost(browser, live_server):
+    """An officer who types N then S at once calls and starts: S, pressed while the call
+    is on its way (its button disabled), acts once the call's answer and state enable it."""
+    server = live_server
+    page = open_counter(browser, server)
+    ticket = issue_ticket(server)
+    page.wait_for_function(
+        f"document.getElementById('next').textContent.includes('{ticket['code']}')"
+    )
+    press(page, "n")
+    page.keyboard.press("s")  # at once: the call has not been answered yet
+    message_has(page, f"Bắt đầu phục vụ số {ticket['code']}")
+    state = requests.get(
+        f"{server.url}/api/v1/tickets/{ticket['id']}", headers=server.officer, timeout=30
+    ).json()
+    assert state["ticket"]["status"] == "serving"

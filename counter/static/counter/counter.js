@@ -156,6 +156,27 @@
     document.querySelectorAll("[data-action]").forEach(function (b) {
       b.disabled = busy || !c || heldByOther(c) || !allowed(b.dataset.action, t);
     });
+    runPending();
+  }
+
+  // A shortcut pressed while a move is on its way to the server, or while the counter's
+  // state that follows its answer is still arriving, is kept (the last one) and acts as
+  // soon as its button is enabled: "N" then "S" typed quickly call and start. It is
+  // dropped when that state leaves its button disabled, after PENDING_MS, or when it is
+  // the key of the move on its way: a double press never calls twice.
+  var PENDING_MS = 10000, pending = null, running = null, settling = false;
+  function run(action) { running = action; actions[action](); }
+  function keep(action) {
+    if ((busy || settling) && action !== running) pending = {action: action, at: Date.now()};
+  }
+  function runPending() {
+    var p = pending;
+    if (!p || busy) return;
+    if (Date.now() - p.at > PENDING_MS) { pending = null; return; }
+    var button = document.querySelector('[data-action="' + p.action + '"]');
+    if (!button || button.disabled || document.querySelector("dialog[open]")) return;
+    pending = null;
+    setTimeout(function () { run(p.action); }, 0);
   }
 
   // --- talking to the server -----------------------------------------------------------------
@@ -191,7 +212,13 @@
       else if (done) done(res);
     }, function () {
       say("Mất kết nối tới máy chủ, thử lại sau / Server unreachable", "error");
-    }).then(function () { busy = false; enable(); if (live) live.resync(); refreshCounter(); });
+    }).then(function () {
+      busy = false;
+      settling = !!(counterId && live && live.socket.connected);  // refreshCounter's state
+      enable();
+      if (live) live.resync();
+      refreshCounter();
+    });
   }
   function currentTicket() { var c = counter(); return c && c.current_ticket; }
 
@@ -435,9 +462,12 @@
     if (!counterId || !live || !live.socket.connected) return;
     clearTimeout(counterTimer);
     counterTimer = setTimeout(function () {
+      var afterMove = settling;  // asked after a move's answer: the state that follows it
       live.socket.emit("counter_sync", {counter: counterId}, function (ack) {
+        if (afterMove) settling = false;
         if (ack && ack.ok) { mine = ack.counter; render(); }
         else if (ack && ack.status === 404) { localStorage.removeItem(storeKey); counterId = null; chooseCounter(); }
+        if (afterMove && !busy) pending = null;  // that state is here: a key it did not enable goes
       });
     }, 150);
   }
@@ -471,7 +501,9 @@
     var action = KEYS[key];
     if (!action || !counterId || document.querySelector("dialog[open]")) return;
     var button = document.querySelector('[data-action="' + action + '"]');
-    if (button && !button.disabled) actions[action]();
+    if (!button) return;
+    if (!button.disabled) run(action);
+    else keep(action);
   }
   function releaseHeld() {
     clearTimeout(heldTimer);
@@ -506,7 +538,7 @@
     }
   });
   document.querySelectorAll("[data-action]").forEach(function (b) {
-    b.addEventListener("click", function () { if (!b.disabled) actions[b.dataset.action](); });
+    b.addEventListener("click", function () { if (!b.disabled) run(b.dataset.action); });
   });
   // Staff check a citizen in: a booking (its code, or a scan of its QR or of a CCCD), or an
   // online number that must check in (its code A023, or its QR).
