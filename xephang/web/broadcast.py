@@ -27,7 +27,7 @@ from ..engine.announcements import announcement
 from ..engine.views import public_event, staff_event
 from ..queries import queue as queue_queries
 from . import redis_queue
-from .context import get_db
+from .context import get_db, on_gevent_loop
 from .extensions import socketio
 
 ANNOUNCED = ("called", "recalled")
@@ -130,11 +130,7 @@ def _broadcast(db, events: list[dict]) -> None:
 
 def _cooperative() -> bool:
     """Whether we serve under gevent with patched I/O (``xephang serve``), not a test client."""
-    if socketio.async_mode != "gevent":
-        return False
-    from gevent import monkey
-
-    return monkey.is_module_patched("socket")
+    return socketio.async_mode == "gevent" and on_gevent_loop()
 
 
 def emit_moves(moves: list[dict]) -> None:

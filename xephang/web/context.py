@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from flask import current_app, g, has_app_context, request
 
 from .. import formats
@@ -30,7 +32,7 @@ def init_app(app) -> None:
     app.teardown_appcontext(close_db)
     if app.config.get("GROUP_COMMIT"):
         app.extensions["xephang.group_commit"] = GroupCommit(
-            app.config["DB"], int(app.config["BUSY_TIMEOUT_MS"]), offload=off_loop
+            app.config["DB"], int(app.config["BUSY_TIMEOUT_MS"]), offload=blocking
         )
     app.jinja_env.filters.update(FILTERS)
     app.extensions.setdefault("xephang.revocation_listeners", [])
@@ -44,29 +46,24 @@ def _after_change(response):
     return response
 
 
+def on_gevent_loop() -> bool:
+    """Whether this process serves on gevent's loop with patched sockets (``xephang
+    serve``), not through the test client or a thread per request: then a call that
+    blocks stalls every other request of the process."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and monkey.is_module_patched("socket")
+
+
 def blocking(fn, *args, **kwargs):
     """Run ``fn(*args, **kwargs)`` off the event loop when serving under gevent (in a
-    thread of its pool), so password hashing or a long report never stalls boards and
-    counters. Pass the request's ``get_db()`` in: the thread has no request context."""
-    from gevent import monkey
-
-    if not monkey.is_module_patched("socket"):
+    thread of its pool), so password hashing, a long report or a commit's fsync never
+    stalls boards and counters; called directly otherwise. Pass the request's
+    ``get_db()`` in: the thread has no request context."""
+    if not on_gevent_loop():
         return fn(*args, **kwargs)
     import gevent
 
     return gevent.get_hub().threadpool.apply(fn, args, kwargs)
-
-
-def off_loop(fn, *args):
-    """``fn(*args)`` in a real thread when serving under gevent (a commit's fsync then
-    stalls no other request); called directly otherwise."""
-    from gevent import monkey
-
-    if not monkey.is_module_patched("socket"):
-        return fn(*args)
-    import gevent
-
-    return gevent.get_hub().threadpool.apply(fn, args)
 
 
 def grouped(fn, *args, **kwargs):
