@@ -159,10 +159,9 @@ SETTINGS: tuple[Setting, ...] = (
         "MESSAGE_QUEUE",
         "",
         "Socket.IO message queue URL (redis://...) when more than one server "
-        "process serves the same database. A process sends its broadcasts' emits to the "
-        "other processes through one publisher, many in one Redis message "
-        "(`web/redis_queue.py`), so every process of one server must run the same "
-        "xephang version: upgrade them together, as "
+        "process serves the same database. A broadcast sends its emits to the other "
+        "processes in one Redis publish (`web/redis_queue.py`), so every process of one "
+        "server must run the same xephang version: upgrade them together, as "
         "`xephang serve --workers N` does.",
     ),
     Setting(

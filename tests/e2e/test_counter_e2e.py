@@ -27,6 +27,10 @@ def message_has(page, text: str) -> None:
     page.wait_for_function(f"!{MESSAGE}.hidden && {MESSAGE}.textContent.includes({text!r})")
 
 
+def next_shows(page, code: str) -> None:
+    page.wait_for_function(f"document.getElementById('next').textContent.includes('{code}')")
+
+
 def current_is(page, code: str) -> None:
     page.wait_for_function(f"document.getElementById('current-code').textContent === '{code}'")
 
@@ -86,9 +90,7 @@ def test_no_show_asks_first_is_undone_and_comes_back_the_same_day(browser, live_
     server = live_server
     page = open_counter(browser, server)
     first, second = issue_ticket(server), issue_ticket(server)
-    page.wait_for_function(
-        f"document.getElementById('next').textContent.includes('{second['code']}')"
-    )
+    next_shows(page, second["code"])
     press(page, "n")
     current_is(page, first["code"])
     message_has(page, f"Đã gọi số {first['code']}")
@@ -160,9 +162,7 @@ def test_the_banner_shows_the_last_result_only(browser, live_server):
     server = live_server
     page = open_counter(browser, server)
     ticket = issue_ticket(server)
-    page.wait_for_function(
-        f"document.getElementById('next').textContent.includes('{ticket['code']}')"
-    )
+    next_shows(page, ticket["code"])
     press(page, "n")
     message_has(page, "Đã gọi số")
     # pause is refused while a citizen is called (as closing is), and says why
@@ -197,9 +197,7 @@ def test_a_scan_typed_into_the_page_goes_to_check_in_not_to_the_shortcuts(browse
     server = live_server
     page = open_counter(browser, server)
     ticket = issue_ticket(server)
-    page.wait_for_function(
-        f"document.getElementById('next').textContent.includes('{ticket['code']}')"
-    )
+    next_shows(page, ticket["code"])
     page.locator("body").focus()
     scanned = "https://example.org/b/NSFVRTX9"  # no such booking
     page.keyboard.type(scanned)  # no delay between the keys, as a scanner
@@ -217,9 +215,7 @@ def test_transfer_offers_other_services_and_reprints_the_new_ticket(browser, liv
     server = live_server
     page = open_counter(browser, server)
     ticket = issue_ticket(server)
-    page.wait_for_function(
-        f"document.getElementById('next').textContent.includes('{ticket['code']}')"
-    )
+    next_shows(page, ticket["code"])
     press(page, "n")
     current_is(page, ticket["code"])
     press(page, "t")
@@ -250,9 +246,7 @@ def test_a_counter_held_by_another_officer_is_taken_over_knowingly(browser, live
     server = live_server
     first = open_counter(browser, server, "canbo1", 1)
     ticket = issue_ticket(server)
-    first.wait_for_function(
-        f"document.getElementById('next').textContent.includes('{ticket['code']}')"
-    )
+    next_shows(first, ticket["code"])
     press(first, "n")
     current_is(first, ticket["code"])
     # leaving with a citizen called warns
@@ -313,9 +307,7 @@ def test_a_key_typed_while_the_last_move_is_on_its_way_is_not_lost(browser, live
     server = live_server
     page = open_counter(browser, server)
     ticket = issue_ticket(server)
-    page.wait_for_function(
-        f"document.getElementById('next').textContent.includes('{ticket['code']}')"
-    )
+    next_shows(page, ticket["code"])
     press(page, "n")
     page.keyboard.press("s")  # at once: the call has not been answered yet
     message_has(page, f"Bắt đầu phục vụ số {ticket['code']}")
