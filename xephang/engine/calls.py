@@ -470,7 +470,7 @@ def transfer(
                 details={"from_ticket_id": ticket_id, "priority": ticket["priority"]},
             ),
         ]
-        promised = estimate.promise(db, new_id, estimate.DEFAULT_SERVICE_S, at)
+        promised = estimate.promise(db, new_id, estimate.DEFAULT_SERVICE_S, at, office)
         result = outcome_for(db, office, raw, new_id)
         result.ticket.update(promised)
         result.extra["from_ticket"] = outcome_for(db, office, [], ticket_id).ticket

@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 import sqlite_utils
 
 from ..clock import day_bounds, iso, opening_spans, resolve_now
-from ..storage import file_of, rows, scalar
+from ..storage import file_of, one, rows, scalar
 from .lookups import get_ticket
 from .order import people_ahead
 from .settings import office_setting
@@ -189,8 +189,10 @@ def estimate(
     default_service_s: float = 300,
     window: int = 20,
     now: datetime | None = None,
+    office: dict | None = None,
 ) -> Estimate:
-    """The estimate of a waiting ticket (a ticket no longer waiting has none)."""
+    """The estimate of a waiting ticket (a ticket no longer waiting has none); ``office``,
+    the ticket's office row if the caller has it (its zone and hours)."""
     ahead = people_ahead(db, ticket)
     if ticket["status"] != WAITING:
         return Estimate(ahead, 0)
@@ -198,10 +200,9 @@ def estimate(
     if not counters:
         return Estimate(ahead, 0)
     at = resolve_now(now)
-    office = db.execute(
-        "SELECT timezone, hours FROM offices WHERE id = ?", [ticket["office_id"]]
-    ).fetchone()
-    timezone, hours = office
+    if office is None:
+        office = one(db, "SELECT timezone, hours FROM offices WHERE id = ?", [ticket["office_id"]])
+    timezone, hours = office["timezone"], office["hours"]
     ids = [c["id"] for c in counters]
     marks = ",".join("?" * len(ids))
     service = ticket["service_id"]
@@ -347,12 +348,16 @@ def keep(db: sqlite_utils.Database, ticket_id: int, found: Estimate) -> None:
 
 
 def promise(
-    db: sqlite_utils.Database, ticket_id: int, default_service_s: float, at: datetime
+    db: sqlite_utils.Database,
+    ticket_id: int,
+    default_service_s: float,
+    at: datetime,
+    office: dict | None = None,
 ) -> dict:
     """Estimate a ticket that just joined the line, keep the estimate on its row, and return
-    the fields its citizen is shown (``for_citizen``)."""
+    the fields its citizen is shown (``for_citizen``); ``office`` as for ``estimate``."""
     ticket = get_ticket(db, ticket_id)
-    found = estimate(db, ticket, default_service_s, now=at)
+    found = estimate(db, ticket, default_service_s, now=at, office=office)
     keep(db, ticket_id, found)
     return _citizen_fields(db, ticket, found, at)
 

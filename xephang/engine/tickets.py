@@ -165,7 +165,7 @@ def issue_ticket(
         if contact is not None:
             ticket = get_ticket(db, ticket_id)
             logged.append(subscriptions.subscribe_within(db, office, ticket, contact, at))
-        promised = estimate.promise(db, ticket_id, default_service_s, at)
+        promised = estimate.promise(db, ticket_id, default_service_s, at, office)
         result = outcome_for(db, office, logged, ticket_id)
         result.ticket.update(promised)
         if within is not None:
