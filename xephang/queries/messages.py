@@ -19,9 +19,20 @@ CHANNEL_VI = {
     "webhook": "Webhook",
 }
 FAILING_AFTER = 3  # failures in the last hour with no success since: the channel is failing
-# A line noted as moved this long ago whose "near" messages are still not written: the
-# outbox worker is down, or its expansion keeps failing.
-MOVES_LATE_S = 300
+# Work of the outbox worker waiting this long past its time (a message due, a line noted
+# as moved whose "near" messages are not written): the worker is down, or keeps failing.
+WORKER_LATE_S = 300
+
+
+def pending_messages(db: sqlite_utils.Database, now: datetime | None = None) -> dict:
+    """Messages of every office still to send: how many, and how many have been due for
+    longer than ``WORKER_LATE_S``."""
+    late_before = iso(resolve_now(now) - timedelta(seconds=WORKER_LATE_S))
+    queued, late = db.execute(
+        "SELECT count(*), coalesce(sum(next_attempt_at < ?), 0) FROM outbox WHERE state = 'queued'",
+        [late_before],
+    ).fetchone()
+    return {"queued": queued, "late": late}
 
 
 def pending_moves(
@@ -29,8 +40,8 @@ def pending_moves(
 ) -> dict:
     """Lines (of an office, or of all) that moved without their "near" messages written
     yet (``outbox_moves``): how many, since when the oldest has waited, and how many have
-    waited longer than ``MOVES_LATE_S``."""
-    late_before = iso(resolve_now(now) - timedelta(seconds=MOVES_LATE_S))
+    waited longer than ``WORKER_LATE_S``."""
+    late_before = iso(resolve_now(now) - timedelta(seconds=WORKER_LATE_S))
     sql = "SELECT count(*), min(first_at), coalesce(sum(first_at < ?), 0) FROM outbox_moves"
     params: list = [late_before]
     if office_id is not None:

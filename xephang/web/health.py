@@ -9,7 +9,8 @@ Checks, each ``{"ok": bool, ...}``:
 - ``outbox``: the notifiers' outbox worker, in this process or, with `xephang serve
   --workers N`, in the background worker (its heartbeat); ``off`` here when
   NOTIFY_WORKER is off (`xephang notify run` sends instead). Wherever it runs, not
-  well when a message has waited past its due time by more than ``OUTBOX_LATE_S``
+  well when a message has waited past its due time by more than five minutes
+  (``queries.messages.WORKER_LATE_S``)
   (no worker is working), or when a line's move has waited as long for its "near"
   messages to be written (``outbox_moves``); ``queued`` and ``late`` count the
   messages, ``moves`` and ``moves_late`` the lines;
@@ -26,11 +27,10 @@ from collections.abc import Callable
 
 from flask import Flask, current_app
 
-from ..queries.messages import pending_moves
+from ..queries.messages import pending_messages, pending_moves
 from .context import get_db
 
 CHECKS = ("database", "spooler", "outbox", "message_queue")
-OUTBOX_LATE_S = 300  # as queries.messages.MOVES_LATE_S for the lines' moves
 
 
 def register_check(app: Flask, name: str, check: Callable[[], dict]) -> None:
@@ -66,16 +66,9 @@ def _spooler() -> dict:
 
 
 def _outbox() -> dict:
-    from datetime import timedelta
-
-    from ..clock import iso, utcnow
-
     app, db = current_app, get_db()
-    late = db.execute(
-        "SELECT count(*) FROM outbox WHERE state = 'queued' AND next_attempt_at < ?",
-        [iso(utcnow() - timedelta(seconds=OUTBOX_LATE_S))],
-    ).fetchone()[0]
-    queued = db.execute("SELECT count(*) FROM outbox WHERE state = 'queued'").fetchone()[0]
+    messages = pending_messages(db)
+    queued, late = messages["queued"], messages["late"]
     moves = pending_moves(db)
     notifier = app.extensions.get("xephang.notifier")
     if notifier is not None and notifier.running:
