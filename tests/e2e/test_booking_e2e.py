@@ -211,6 +211,15 @@ def test_an_online_number_that_must_check_in_checks_in_at_the_kiosk(
     kiosk.keyboard.press("Enter")
     kiosk.locator("#checkin-error:not([hidden])").wait_for()
     assert "cần mã xác nhận" in kiosk.inner_text("#checkin-error")
+    # the English lines take the colour of their box: white on the red notice and on the
+    # green button, not the page's grey
+    assert kiosk.evaluate(
+        """() => ["#checkin-error", "#checkin-send"].map(sel => {
+            const box = document.querySelector(sel);
+            return getComputedStyle(box.querySelector(".en-always")).color
+                === getComputedStyle(box).color;
+        })"""
+    ) == [True, True]
     kiosk.locator("#checkin-text").fill("")
     kiosk.locator("#checkin-text").focus()
     kiosk.keyboard.type(tracker)  # the scanner types the QR it read from the phone
