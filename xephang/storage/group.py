@@ -10,7 +10,7 @@ answers each caller with its result or its error:
 
 - a job that raises rolls back its own savepoint only; the others commit;
 - nobody is answered before the commit that makes their write durable;
-- a slow commit runs through ``offload``: under gevent a real thread, so requests
+- the commit runs through ``offload``: under gevent a real thread, so requests
   keep arriving (and form the next group) while the disk syncs; a ``BEGIN`` that
   finds another process writing tries again after short sleeps
   (``transaction.begin_immediate``), a greenlet's sleep under gevent.
@@ -31,10 +31,6 @@ from pathlib import Path
 
 from .connection import connect
 from .transaction import begin_immediate, commit_observed
-
-# A commit is handed to ``offload`` (a thread hop, ~0.1 ms) only while commits are slow:
-# when the disk syncs in a fraction of a millisecond the hop costs more than it frees.
-SLOW_COMMIT_S = 0.0005
 
 
 class _Job:
@@ -86,7 +82,6 @@ class GroupCommit:
         self._pid = os.getpid()
         self.batches = 0
         self.jobs = 0
-        self._commit_s = 0.0  # recent commit time (moving average)
 
     def run(self, fn, *args, **kwargs):
         """``fn(db, *args, **kwargs)`` in the group's transaction; its result once committed.
@@ -185,10 +180,13 @@ class GroupCommit:
             ran.append(job)
         began = time.perf_counter()
         try:
-            if self._commit_s > SLOW_COMMIT_S:
-                self.offload(conn.execute, "COMMIT")
-            else:
-                conn.execute("COMMIT")
+            # Every commit through ``offload``, however fast the disk: under gevent the
+            # loop runs while the disk syncs, and the writes that come meanwhile form the
+            # next group. Committing on the loop when the sync took a fraction of a
+            # millisecond left no moment for them: the leader's next write found nobody
+            # waiting and committed alone (one write a commit, 500 lifecycles/s against
+            # 780 through the thread; bench/bench_group_gevent.py).
+            self.offload(conn.execute, "COMMIT")
         except BaseException as err:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -198,7 +196,6 @@ class GroupCommit:
             self._answer(batch, None)
             return
         seconds = time.perf_counter() - began
-        self._commit_s = 0.8 * self._commit_s + 0.2 * seconds
         self.batches += 1
         self.jobs += len(batch)
         commit_observed(seconds, len(batch))

@@ -1,0 +1,111 @@
+"""The engine's group commit as `xephang serve` runs it: greenlets on gevent's loop.
+
+``bench_engine.py`` measures the group commit from OS threads, whose GIL hand-offs are
+not what the server does: under `xephang serve` every request is a greenlet of one loop,
+and a slow commit's fsync runs in a thread of gevent's pool (``web.context.blocking``)
+while the loop goes on. Here CLIENTS greenlets (a counter each; counter k serves service
+k mod 6) run full lifecycles (issue, call next, start, finish), every operation through
+one ``GroupCommit`` with that offload; the raw durable-commit rate of the same disk is
+measured in interleaved rounds, as in ``bench_engine.py``.
+
+    python bench/bench_group_gevent.py [--lifecycles 3000] [--clients 6 12] [--rounds 5]
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+
+import gevent  # noqa: E402
+from bench_engine import RawCommits  # noqa: E402
+
+from xephang import engine  # noqa: E402
+from xephang.storage import GroupCommit, connect, migrate  # noqa: E402
+
+
+def offload(fn, *args):
+    """A commit in a thread of gevent's pool, as the server does."""
+    return gevent.get_hub().threadpool.apply(fn, args)
+
+
+def setup_office(path: str, counters: int):
+    """One office, six services, a counter a client (counter k serves service k mod 6)."""
+    db = connect(path)
+    migrate(db)
+    office = engine.create_office(db, "Bench")
+    services = [engine.add_service(db, office, p, f"Dịch vụ {p}") for p in "ABCDEF"]
+    made = [engine.add_counter(db, office, k + 1, [services[k % 6]]) for k in range(counters)]
+    return db, office, services, made
+
+
+class GreenLifecycles:
+    def __init__(self, path: str, clients: int):
+        self.db, self.office, self.services, self.counters = setup_office(path, clients)
+        self.group = GroupCommit(path, offload=offload)
+        self.clients = clients
+        self.now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+        self.done, self.seconds = 0, 0.0
+
+    def run(self, count: int) -> None:
+        per_client = count // self.clients
+        group, now = self.group, self.now
+
+        def client(k: int) -> None:
+            service, counter = self.services[k % 6], self.counters[k]
+            for _ in range(per_client):
+                group.run(engine.issue_ticket, self.office, service, now=now)
+                called = group.run(engine.call_next, counter, now=now)
+                group.run(engine.start, called.ticket["id"], now=now)
+                group.run(engine.finish, called.ticket["id"], now=now)
+
+        began = time.perf_counter()
+        gevent.joinall([gevent.spawn(client, k) for k in range(self.clients)], raise_error=True)
+        self.seconds += time.perf_counter() - began
+        self.done += per_client * self.clients
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.seconds
+
+    def check(self) -> None:
+        assert not engine.verify_log(self.db, self.office)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lifecycles", type=int, default=3000)
+    parser.add_argument("--commits", type=int, default=3000)
+    parser.add_argument("--clients", type=int, nargs="+", default=[6, 12])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--dir", default=None, help="directory for the database files")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        raw = RawCommits(os.path.join(tmp, "raw.db"))
+        runners = {n: GreenLifecycles(os.path.join(tmp, f"green{n}.db"), n) for n in args.clients}
+        for _ in range(args.rounds):  # interleaved: the same disk conditions for each
+            raw.run(args.commits // args.rounds)
+            for runner in runners.values():
+                runner.run(args.lifecycles // args.rounds)
+        ceiling = raw.rate / 4
+        print(
+            f"raw durable commits/s:  {raw.rate:8.0f}   (one commit a lifecycle step:"
+            f" {ceiling:.0f} lifecycles/s)"
+        )
+        for n, runner in runners.items():
+            runner.check()
+            per_commit = runner.group.jobs / max(runner.group.batches, 1)
+            print(
+                f"{n:3d} greenlets: {runner.rate:6.0f} durable lifecycles/s"
+                f" = {runner.rate / ceiling:.2f} x that ceiling"
+                f" ({per_commit:.1f} operations a commit)"
+                f"   goal >= 1000: {'met' if runner.rate >= 1000 else 'NOT met'}"
+            )
+
+
+if __name__ == "__main__":
+    main()
