@@ -95,6 +95,14 @@ class Lifecycles:
         assert not engine.verify_log(self.db, self.office)
 
 
+def lifecycle_through(group: GroupCommit, office: int, service: int, counter: int, now) -> None:
+    """Issue, call next, start and finish one ticket, each operation through ``group``."""
+    group.run(engine.issue_ticket, office, service, now=now)
+    called = group.run(engine.call_next, counter, now=now)
+    group.run(engine.start, called.ticket["id"], now=now)
+    group.run(engine.finish, called.ticket["id"], now=now)
+
+
 class GroupedLifecycles:
     """The same lifecycles from ``clients`` threads at once (one per counter and its
     service, as counters work in an office), each operation through one GroupCommit:
@@ -116,10 +124,7 @@ class GroupedLifecycles:
             service, counter = self.services[k % 6], self.counters[k % 6]
             barrier.wait()
             for _ in range(per_client):
-                group.run(engine.issue_ticket, self.office, service, now=now)
-                called = group.run(engine.call_next, counter, now=now)
-                group.run(engine.start, called.ticket["id"], now=now)
-                group.run(engine.finish, called.ticket["id"], now=now)
+                lifecycle_through(group, self.office, service, counter, now)
 
         threads = [threading.Thread(target=client, args=(k,)) for k in range(self.clients)]
         for t in threads:

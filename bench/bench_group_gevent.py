@@ -22,7 +22,7 @@ import time  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 
 import gevent  # noqa: E402
-from bench_engine import RawCommits  # noqa: E402
+from bench_engine import GroupedLifecycles, RawCommits, lifecycle_through  # noqa: E402
 
 from xephang import engine  # noqa: E402
 from xephang.storage import GroupCommit, connect, migrate  # noqa: E402
@@ -43,7 +43,9 @@ def setup_office(path: str, counters: int):
     return db, office, services, made
 
 
-class GreenLifecycles:
+class GreenLifecycles(GroupedLifecycles):
+    """``bench_engine``'s grouped lifecycles, from greenlets, a counter each."""
+
     def __init__(self, path: str, clients: int):
         self.db, self.office, self.services, self.counters = setup_office(path, clients)
         self.group = GroupCommit(path, offload=offload)
@@ -53,28 +55,17 @@ class GreenLifecycles:
 
     def run(self, count: int) -> None:
         per_client = count // self.clients
-        group, now = self.group, self.now
 
         def client(k: int) -> None:
             service, counter = self.services[k % 6], self.counters[k]
             for _ in range(per_client):
-                group.run(engine.issue_ticket, self.office, service, now=now)
-                called = group.run(engine.call_next, counter, now=now)
-                group.run(engine.start, called.ticket["id"], now=now)
-                group.run(engine.finish, called.ticket["id"], now=now)
+                lifecycle_through(self.group, self.office, service, counter, self.now)
 
         began, cpu = time.perf_counter(), time.process_time()
         gevent.joinall([gevent.spawn(client, k) for k in range(self.clients)], raise_error=True)
         self.seconds += time.perf_counter() - began
         self.cpu += time.process_time() - cpu
         self.done += per_client * self.clients
-
-    @property
-    def rate(self) -> float:
-        return self.done / self.seconds
-
-    def check(self) -> None:
-        assert not engine.verify_log(self.db, self.office)
 
 
 def main() -> None:
