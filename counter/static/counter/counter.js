@@ -226,9 +226,11 @@
     var t = res.ticket, c = counter();
     undoable = canUndo ? {ticket: (res.from_ticket || t).id, code: (res.from_ticket || t).code, at: Date.now()} : null;
     lastTicket = t ? {id: t.id, code: t.code} : lastTicket;
-    // A finish, no-show or transfer frees the counter now, not when the refreshed state
-    // arrives: a reprint pressed in between is of the citizen's new ticket, not the old one.
-    if (c && t && t.status !== "called" && t.status !== "serving") c.current_ticket = null;
+    // The answer's ticket is the counter's from now, not once the refreshed state arrives:
+    // a called or served ticket is its current one (S, F, V, R act on it at once), and a
+    // finish, no-show or transfer frees it (a reprint pressed in between is of the
+    // citizen's new ticket, not the old one). The state that follows confirms it.
+    if (c && t) c.current_ticket = t.status === "called" || t.status === "serving" ? t : null;
     say(text + (canUndo ? " — nhấn Z để hoàn tác trong " + RULES.undo_window_s + " giây" : ""), "ok");
   }
 
