@@ -81,6 +81,29 @@ def _begin(db: sqlite_utils.Database) -> None:
         conn.execute(f"PRAGMA busy_timeout={busy_ms}")
 
 
+# One name for every nested write: SQLite's RELEASE and ROLLBACK TO take the innermost
+# savepoint of that name, and a fixed text stays in the connection's statement cache
+# (sqlite-utils' ``atomic`` draws a random name each time: a fresh statement to prepare,
+# twice a write, and a urandom call).
+SAVEPOINT = "xephang_write"
+
+
+@contextlib.contextmanager
+def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute(f"SAVEPOINT {SAVEPOINT}")
+    try:
+        yield
+    except BaseException:
+        # An error such as a full disk may have rolled the whole transaction back,
+        # savepoints included: cleaning up would then mask it with "no such savepoint".
+        if conn.in_transaction:
+            conn.execute(f"ROLLBACK TO {SAVEPOINT}")
+            conn.execute(f"RELEASE {SAVEPOINT}")
+        raise
+    else:
+        conn.execute(f"RELEASE {SAVEPOINT}")
+
+
 @contextlib.contextmanager
 def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """One write transaction, opened with BEGIN IMMEDIATE.
@@ -93,7 +116,7 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     savepoint of that transaction and commits with it.
     """
     if db.conn.in_transaction:
-        with db.atomic():
+        with _savepoint(db.conn):
             yield db
         return
     _begin(db)
