@@ -111,6 +111,13 @@ def test_logout_ends_the_session(ctx):
     assert ctx.client.post(ctx.fill(CALL_NEXT)).status_code == 401
 
 
+def test_a_new_secret_key_refuses_the_cookies_signed_with_the_old_one(ctx):
+    login(ctx, "canbo1")
+    assert ctx.client.get("/counter/").status_code == 200
+    ctx.app.secret_key = "another key"  # the signer is kept per key: it must follow
+    assert ctx.client.get("/counter/").status_code == 302  # to the login form
+
+
 def test_bearer_requests_need_no_csrf_token(ctx):
     r = ctx.request("POST", CALL_NEXT, "officer")
     assert r.status_code == 200

@@ -30,6 +30,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.security import check_password_hash
 
 from ..engine import access, accounts
@@ -292,8 +293,23 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed session cookie, its signer built once per secret key: Flask builds
+    one (key derivation included) for every request, cookie or not."""
+
+    _signer: tuple | None = None
+
+    def get_signing_serializer(self, app: Flask):
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = self._signer
+        if cached is None or cached[0] != key:
+            cached = self._signer = (key, super().get_signing_serializer(app))
+        return cached[1]
+
+
 def init_app(app: Flask) -> None:
     """Check CSRF before every request; give templates the token and the caller."""
+    app.session_interface = SessionCookies()
     app.before_request(check_csrf)
     app.before_request(refuse_read_only_writes)
     app.jinja_env.globals["csrf_token"] = csrf_token
