@@ -2,11 +2,11 @@
 
 ``bench_engine.py`` measures the group commit from OS threads, whose GIL hand-offs are
 not what the server does: under `xephang serve` every request is a greenlet of one loop,
-and a slow commit's fsync runs in a thread of gevent's pool (``web.context.blocking``)
+and each commit's fsync runs in a thread of gevent's pool (``web.context.blocking``)
 while the loop goes on. Here CLIENTS greenlets (a counter each; counter k serves service
 k mod 6) run full lifecycles (issue, call next, start, finish), every operation through
-one ``GroupCommit`` with that offload; the raw durable-commit rate of the same disk is
-measured in interleaved rounds, as in ``bench_engine.py``.
+the group commit the server makes (``web.context.group_commit``); the raw durable-commit
+rate of the same disk is measured in interleaved rounds, as in ``bench_engine.py``.
 
     python bench/bench_group_gevent.py [--lifecycles 3000] [--clients 6 12] [--rounds 5]
 """
@@ -25,12 +25,8 @@ import gevent  # noqa: E402
 from bench_engine import GroupedLifecycles, RawCommits, lifecycle_through  # noqa: E402
 
 from xephang import engine  # noqa: E402
-from xephang.storage import GroupCommit, connect, migrate  # noqa: E402
-
-
-def offload(fn, *args):
-    """A commit in a thread of gevent's pool, as the server does."""
-    return gevent.get_hub().threadpool.apply(fn, args)
+from xephang.storage import connect, migrate  # noqa: E402
+from xephang.web.context import group_commit  # noqa: E402
 
 
 def setup_office(path: str, counters: int):
@@ -48,7 +44,7 @@ class GreenLifecycles(GroupedLifecycles):
 
     def __init__(self, path: str, clients: int):
         self.db, self.office, self.services, self.counters = setup_office(path, clients)
-        self.group = GroupCommit(path, offload=offload)
+        self.group = group_commit(path, 10000)  # as the server makes it
         self.clients = clients
         self.now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
         self.done, self.seconds, self.cpu = 0, 0.0, 0.0

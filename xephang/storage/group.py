@@ -11,8 +11,11 @@ answers each caller with its result or its error:
 - a job that raises rolls back its own savepoint only; the others commit;
 - nobody is answered before the commit that makes their write durable;
 - the commit runs through ``offload``: under gevent a real thread, so requests
-  keep arriving (and form the next group) while the disk syncs; a ``BEGIN`` that
-  finds another process writing tries again after short sleeps
+  keep arriving (and form the next group) while the disk syncs;
+- a caller that finds nobody writing calls ``pause`` before it writes (under gevent
+  a ``sleep(0)``): the callers the last commit answered run first, and the writes
+  they make next join its group instead of waiting for the one after;
+- a ``BEGIN`` that finds another process writing tries again after short sleeps
   (``transaction.begin_immediate``), a greenlet's sleep under gevent.
 
 The engine's own ``write()`` inside a job sees the open transaction and becomes a
@@ -69,11 +72,13 @@ class GroupCommit:
         busy_timeout_ms: int = 10000,
         max_batch: int = 64,
         offload: Callable = _direct,
+        pause: Callable[[], None] | None = None,
     ):
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
         self.max_batch = max_batch
         self.offload = offload
+        self.pause = pause
         self._local = threading.local()  # .db while this thread leads: a job that runs another
         self._pending: deque[_Job] = deque()
         self._lock = threading.Lock()
@@ -107,6 +112,8 @@ class GroupCommit:
             if job.lead and not job.answered:  # handed the lead; our job waits in the queue
                 lead = True
         if lead:
+            if self.pause is not None and not job.lead:
+                self.pause()
             self._lead(job)
         if job.error is not None:
             raise job.error
