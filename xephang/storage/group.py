@@ -12,9 +12,11 @@ answers each caller with its result or its error:
 - nobody is answered before the commit that makes their write durable;
 - the commit runs through ``offload``: under gevent a real thread, so requests
   keep arriving (and form the next group) while the disk syncs;
-- a caller that finds nobody writing calls ``pause`` before it writes (under gevent
-  a ``sleep(0)``): the callers the last commit answered run first, and the writes
-  they make next join its group instead of waiting for the one after;
+- a caller that finds nobody writing calls ``pause`` before it writes (``sleep(0)``):
+  the callers the last commit answered run first, and the writes they make next join
+  its group. Leading at once, it wrote alone while they queued behind it: groups of
+  1 and n−1 in turn (3.4 writes a commit from 6 counters' threads, 4.8 with the
+  pause; from 6 greenlets 3.5 and 6.0: ``bench/bench_group_gevent.py``);
 - a ``BEGIN`` that finds another process writing tries again after short sleeps
   (``transaction.begin_immediate``), a greenlet's sleep under gevent.
 
@@ -57,6 +59,12 @@ def _direct(fn, *args):
     return fn(*args)
 
 
+def _yield() -> None:
+    """Let the others run once: the GIL to other threads; under gevent (``time``
+    patched), the loop to the greenlets already woken."""
+    time.sleep(0)
+
+
 class GroupCommit:
     """Writers of one database file; ``run(fn, ...)`` returns after the shared commit.
 
@@ -72,7 +80,7 @@ class GroupCommit:
         busy_timeout_ms: int = 10000,
         max_batch: int = 64,
         offload: Callable = _direct,
-        pause: Callable[[], None] | None = None,
+        pause: Callable[[], None] | None = _yield,
     ):
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms

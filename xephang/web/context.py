@@ -66,23 +66,10 @@ def blocking(fn, *args, **kwargs):
     return gevent.get_hub().threadpool.apply(fn, args, kwargs)
 
 
-def let_others_run() -> None:
-    """Under gevent, let the greenlets already woken run first (a greenlet's
-    ``sleep(0)``); nothing otherwise."""
-    if on_gevent_loop():
-        import gevent
-
-        gevent.sleep(0)
-
-
 def group_commit(path: str, busy_timeout_ms: int) -> GroupCommit:
     """The process's group commit as the server runs it: each commit in a thread of
-    gevent's pool (``blocking``); a caller that finds nobody writing lets the greenlets
-    its last commit woke run first, so the writes they make next join its group. Leading
-    at once, it wrote alone while they queued behind it: groups of 1 and n−1 in turn
-    (3.5 writes a commit from 6 counters, 6.0 with the pause;
-    ``bench/bench_group_gevent.py``)."""
-    return GroupCommit(path, busy_timeout_ms, offload=blocking, pause=let_others_run)
+    gevent's pool (``blocking``), so the loop serves while the disk syncs."""
+    return GroupCommit(path, busy_timeout_ms, offload=blocking)
 
 
 def grouped(fn, *args, **kwargs):
