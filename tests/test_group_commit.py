@@ -13,6 +13,7 @@ from tests.helpers import LockPauses, hold_write_lock, make_office
 from xephang import engine
 from xephang.errors import ConflictError
 from xephang.storage import GroupCommit, connect, migrate
+from xephang.storage import group as group_module
 from xephang.storage import transaction as transaction_module
 
 WAIT_S = 60  # a guard against a hang, never expected to run out
@@ -76,6 +77,24 @@ def test_writes_that_arrive_together_share_one_commit(office_file):
     db = connect(path)
     assert db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 20
     assert engine.verify_log(db) == []
+
+
+def test_a_writer_pauses_only_right_after_a_commit_that_answered_others(office_file, monkeypatch):
+    """The pause lets the callers a commit just answered join the next group; a lone
+    writer has nobody to wait for, and pausing would put the loop's other work first."""
+    path, q = office_file
+    # "right after": within a millisecond in the server; here the threads' joins
+    # between the group and the next write take longer than that.
+    monkeypatch.setattr(group_module, "PAUSE_WITHIN_S", 60.0)
+    pauses: list[int] = []
+    group = GroupCommit(path, pause=lambda: pauses.append(group.batches))
+    for _ in range(3):
+        group.run(engine.issue_ticket, q.office, "A")
+    assert pauses == []  # one write at a time: never
+    run_together(group, [(engine.issue_ticket, (q.office, "A"))] * 3)
+    assert group.batches == 5  # the held job, then the three together
+    group.run(engine.issue_ticket, q.office, "A")  # at once after the group of three
+    assert pauses == [5]
 
 
 def test_a_failing_write_rolls_back_only_its_own_savepoint(office_file):

@@ -12,11 +12,13 @@ answers each caller with its result or its error:
 - nobody is answered before the commit that makes their write durable;
 - the commit runs through ``offload``: under gevent a real thread, so requests
   keep arriving (and form the next group) while the disk syncs;
-- a caller that finds nobody writing calls ``pause`` before it writes (``sleep(0)``):
-  the callers the last commit answered run first, and the writes they make next join
-  its group. Leading at once, it wrote alone while they queued behind it: groups of
-  1 and n−1 in turn (3.4 writes a commit from 6 counters' threads, 4.8 with the
-  pause; from 6 greenlets 3.5 and 6.0: ``bench/bench_group_gevent.py``);
+- a caller that finds nobody writing within a moment of a commit that answered
+  others (``PAUSE_WITHIN_S``) calls ``pause`` before it writes (``sleep(0)``): those
+  callers run first, and the writes they make next join its group. Leading at once,
+  it wrote alone while they queued behind it: groups of 1 and n−1 in turn (3.4
+  writes a commit from 6 counters' threads, 4.8 with the pause; from 6 greenlets
+  3.5 and 6.0: ``bench/bench_group_gevent.py``). A lone write does not pause: it
+  would only let other work of the loop (a tracker fan-out) go before it;
 - a ``BEGIN`` that finds another process writing tries again after short sleeps
   (``transaction.begin_immediate``), a greenlet's sleep under gevent.
 
@@ -59,6 +61,11 @@ def _direct(fn, *args):
     return fn(*args)
 
 
+# A commit that answered other callers this long ago or less: a writer that finds nobody
+# writing lets them run first (they are woken in the same turn of the loop).
+PAUSE_WITHIN_S = 0.001
+
+
 def _yield() -> None:
     """Let the others run once: the GIL to other threads; under gevent (``time``
     patched), the loop to the greenlets already woken."""
@@ -87,6 +94,7 @@ class GroupCommit:
         self.max_batch = max_batch
         self.offload = offload
         self.pause = pause
+        self._others_answered_at = -1.0  # monotonic time of a commit that answered several
         self._local = threading.local()  # .db while this thread leads: a job that runs another
         self._pending: deque[_Job] = deque()
         self._lock = threading.Lock()
@@ -120,7 +128,11 @@ class GroupCommit:
             if job.lead and not job.answered:  # handed the lead; our job waits in the queue
                 lead = True
         if lead:
-            if self.pause is not None and not job.lead:
+            if (
+                self.pause is not None
+                and not job.lead
+                and time.monotonic() - self._others_answered_at <= PAUSE_WITHIN_S
+            ):
                 self.pause()
             self._lead(job)
         if job.error is not None:
@@ -214,6 +226,8 @@ class GroupCommit:
         self.batches += 1
         self.jobs += len(batch)
         commit_observed(seconds, len(batch))
+        if len(batch) > 1:
+            self._others_answered_at = time.monotonic()
         self._answer(batch, None)
 
     @staticmethod
