@@ -13,17 +13,21 @@ def table(tmp_path):
     db.close()
 
 
+def add(db, value: str) -> None:
+    db.execute("INSERT INTO t VALUES (?)", [value])
+
+
 def values(db) -> list[str]:
     return [r[0] for r in db.execute("SELECT v FROM t ORDER BY rowid").fetchall()]
 
 
 def test_a_failing_inner_write_undoes_its_rows_and_the_outer_commits(table):
     with write(table):
-        table.execute("INSERT INTO t VALUES ('outer before')")
+        add(table, "outer before")
         with pytest.raises(RuntimeError), write(table):
-            table.execute("INSERT INTO t VALUES ('inner')")
+            add(table, "inner")
             raise RuntimeError("refused")
-        table.execute("INSERT INTO t VALUES ('outer after')")
+        add(table, "outer after")
     assert values(table) == ["outer before", "outer after"]
     assert not table.conn.in_transaction
 
@@ -31,16 +35,16 @@ def test_a_failing_inner_write_undoes_its_rows_and_the_outer_commits(table):
 def test_writes_nested_three_deep_each_undo_only_their_own(table):
     with write(table):
         with write(table):
-            table.execute("INSERT INTO t VALUES ('middle')")
+            add(table, "middle")
             with pytest.raises(RuntimeError), write(table):
-                table.execute("INSERT INTO t VALUES ('innermost')")
+                add(table, "innermost")
                 raise RuntimeError("refused")
             with write(table):
-                table.execute("INSERT INTO t VALUES ('second inner')")
+                add(table, "second inner")
         with pytest.raises(RuntimeError), write(table):
-            table.execute("INSERT INTO t VALUES ('doomed')")
+            add(table, "doomed")
             with write(table):
-                table.execute("INSERT INTO t VALUES ('doomed too')")
+                add(table, "doomed too")
             raise RuntimeError("refused after its inner write was released")
     assert values(table) == ["middle", "second inner"]
 
@@ -48,7 +52,7 @@ def test_writes_nested_three_deep_each_undo_only_their_own(table):
 def test_a_failing_outer_write_undoes_its_committed_looking_inner_writes(table):
     with pytest.raises(RuntimeError), write(table):
         with write(table):
-            table.execute("INSERT INTO t VALUES ('inner')")
+            add(table, "inner")
         raise RuntimeError("refused")
     assert scalar(table, "SELECT count(*) FROM t") == 0
     assert not table.conn.in_transaction
