@@ -36,7 +36,7 @@ import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from benchlib import free_port, percentile, wait_healthy
+from benchlib import exit_on_sigterm, free_port, percentile, wait_healthy
 
 from xephang import engine
 from xephang.cli.demo import seed_demo
@@ -108,6 +108,7 @@ def main() -> None:
     )
     parser.add_argument("--dir", default=None)
     args = parser.parse_args()
+    exit_on_sigterm()
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         path = os.path.join(folder, "bench.db")
         db = connect(path)

@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 
-from benchlib import free_port, start_redis, tree_cpu_seconds, wait_healthy
+from benchlib import exit_on_sigterm, free_port, start_redis, tree_cpu_seconds, wait_healthy
 
 from xephang.cli.demo import seed_demo
 from xephang.engine import accounts
@@ -178,6 +178,7 @@ def main() -> None:
         help="`xephang serve --workers N` (starts a redis-server for its message queue)",
     )
     args = parser.parse_args()
+    exit_on_sigterm()
     redis = None
     queue = ""
     if args.workers > 1:

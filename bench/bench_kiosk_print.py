@@ -29,7 +29,7 @@ from pathlib import Path
 
 import requests
 import zxingcpp
-from benchlib import free_port, percentile, wait_healthy
+from benchlib import exit_on_sigterm, free_port, percentile, wait_healthy
 
 from printers.raster import decode_raster
 from printers.testing import FakeNetworkPrinter
@@ -177,6 +177,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--layout", choices=["shared", "per-kiosk", "both"], default="both")
     args = parser.parse_args()
+    exit_on_sigterm()
     layouts = ["shared", "per-kiosk"] if args.layout == "both" else [args.layout]
     for layout in layouts:
         r = run(args.rounds, layout)

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 import requests
-from benchlib import free_port, start_redis, wait_healthy
+from benchlib import exit_on_sigterm, free_port, start_redis, wait_healthy
 from benchlib import percentile as pct
 
 DISPLAYS, COUNTERS = 10, 6
@@ -326,7 +326,9 @@ def scenario(
             for k in range(client_procs):
                 parent, child = mp.Pipe()
                 p = mp.get_context("spawn").Process(
-                    target=client_process, args=("127.0.0.1", port, specs[k::client_procs], child)
+                    target=client_process,
+                    args=("127.0.0.1", port, specs[k::client_procs], child),
+                    daemon=True,  # ended with the bench, however it ends
                 )
                 p.start()
                 pipes.append(parent)
@@ -436,6 +438,7 @@ def main() -> None:
         help="trackers of tickets no longer waiting (pages left open)",
     )
     args = parser.parse_args()
+    exit_on_sigterm()
     raise_nofile()
     print(
         f"{'clients':>7} {'moved':>8} | displays+counters p50/p99 ms | last tracker p50/p99 ms"

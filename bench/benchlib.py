@@ -9,6 +9,16 @@ import time
 import urllib.request
 
 
+def exit_on_sigterm() -> None:
+    """SIGTERM (``timeout``, a CI job ending) raises SystemExit in the main thread, so the
+    bench's ``finally`` stops the servers it started; by default the bench died at once
+    and left its `xephang serve` and redis-server running."""
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
