@@ -117,6 +117,29 @@ def seed_bookings(path, office_id: int) -> dict[str, dict]:
     return made
 
 
+def test_a_scan_sent_before_the_page_script_runs_puts_nothing_in_the_address(
+    chromium, start_demo_server
+):
+    """The check-in form submitted by the browser itself (its script not run yet, or not
+    at all): the CCCD QR's content must not land in the URL, the history or a log line."""
+    server = start_demo_server()
+    paired = chromium.new_context(**KIOSK)
+    page = paired.new_page()
+    page.goto(f"{server.url}/kiosk/pair?token={server.demo['kiosk_token']}")
+    with page.expect_navigation():
+        page.click("#pair-button")
+    scripted_out = chromium.new_context(
+        **KIOSK, java_script_enabled=False, storage_state=paired.storage_state()
+    )
+    page = scripted_out.new_page()
+    page.goto(f"{server.url}/kiosk/checkin")
+    page.locator("#checkin-text").fill(CCCD_QR)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "?" not in page.url.removesuffix("?")  # the form's own GET sent no field
+    assert CCCD_QR.split("|")[0] not in page.url
+
+
 def test_check_in_at_the_kiosk_by_qr_code_and_cccd_qr(chromium, start_demo_server, demo_file):
     path, info = demo_file
     made = seed_bookings(path, info["office_id"])
@@ -128,7 +151,7 @@ def test_check_in_at_the_kiosk_by_qr_code_and_cccd_qr(chromium, start_demo_serve
     with page.expect_navigation():
         page.click("#pair-button")
     page.click("#checkin-open")
-    page.locator("#checkin-text").wait_for()
+    page.locator("#checkin-form[data-ready]").wait_for()  # its script sends what is typed
     page.screenshot(path=str(ARTIFACTS / "kiosk_checkin.png"))
 
     scans = {
@@ -206,6 +229,7 @@ def test_an_online_number_that_must_check_in_checks_in_at_the_kiosk(
         kiosk.click("#pair-button")
     assert "lấy số trực tuyến" in kiosk.inner_text("#checkin-open")
     kiosk.click("#checkin-open")
+    kiosk.locator("#checkin-form[data-ready]").wait_for()  # its script sends what is typed
     kiosk.locator("#checkin-text").focus()
     kiosk.keyboard.type("a001")  # the number alone, as the board shows it: not enough
     kiosk.keyboard.press("Enter")

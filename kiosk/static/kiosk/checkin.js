@@ -104,6 +104,7 @@
       })
       .then(function () { busy = false; });
   });
+  $("checkin-form").dataset.ready = "1";  // scans are sent from now on
   $("c-done").addEventListener("click", reset);
   // A scanner needs the field focused: take the focus back whenever it is lost.
   document.addEventListener("click", function () { if (!$("scan").hidden) { input.focus(); } });
