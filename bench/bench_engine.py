@@ -43,14 +43,15 @@ class RawCommits:
         return self.done / self.seconds
 
 
-def setup_office(path: str):
-    """One office, six services, six counters serving them (like the demo)."""
+def setup_office(path: str, counters: int = 6):
+    """One office, six services, ``counters`` counters (counter k serves service k mod 6:
+    six, like the demo, serve one service each)."""
     db = connect(path)
     migrate(db)
     office = engine.create_office(db, "Bench")
     services = [engine.add_service(db, office, p, f"Dịch vụ {p}") for p in "ABCDEF"]
-    counters = [engine.add_counter(db, office, n + 1, [sid]) for n, sid in enumerate(services)]
-    return db, office, services, counters
+    made = [engine.add_counter(db, office, k + 1, [services[k % 6]]) for k in range(counters)]
+    return db, office, services, made
 
 
 class Lifecycles:

@@ -22,21 +22,14 @@ import time  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 
 import gevent  # noqa: E402
-from bench_engine import GroupedLifecycles, RawCommits, lifecycle_through  # noqa: E402
+from bench_engine import (  # noqa: E402
+    GroupedLifecycles,
+    RawCommits,
+    lifecycle_through,
+    setup_office,
+)
 
-from xephang import engine  # noqa: E402
-from xephang.storage import connect, migrate  # noqa: E402
 from xephang.web.context import group_commit  # noqa: E402
-
-
-def setup_office(path: str, counters: int):
-    """One office, six services, a counter a client (counter k serves service k mod 6)."""
-    db = connect(path)
-    migrate(db)
-    office = engine.create_office(db, "Bench")
-    services = [engine.add_service(db, office, p, f"Dịch vụ {p}") for p in "ABCDEF"]
-    made = [engine.add_counter(db, office, k + 1, [services[k % 6]]) for k in range(counters)]
-    return db, office, services, made
 
 
 class GreenLifecycles(GroupedLifecycles):
