@@ -16,7 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import closing, suppress
+from contextlib import ExitStack, closing, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
@@ -211,6 +211,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_ports_after(count: int) -> int:
+    """A port ``base`` of 127.0.0.1 with base + 1 … base + count free right now (a client
+    connection of another test may hold any port: a worker that cannot bind its own
+    exits and is started again)."""
+    while True:
+        base = free_port()
+        if base + count > 65535:
+            continue
+        try:
+            with ExitStack() as stack:
+                for k in range(1, count + 1):
+                    stack.enter_context(socket.socket()).bind(("127.0.0.1", base + k))
+        except OSError:
+            continue
+        return base
 
 
 _PR_SET_PDEATHSIG = 1

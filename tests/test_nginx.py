@@ -21,7 +21,7 @@ import requests
 import socketio
 from click.testing import CliRunner
 
-from tests.helpers import ROOT, free_port
+from tests.helpers import ROOT, free_port, free_ports_after
 from xephang.cli import cli
 from xephang.config import SETTINGS
 
@@ -158,9 +158,7 @@ class Listener:
 def test_kiosk_counter_and_board_through_nginx(tmp_path, start_demo_server, redis_url):
     https_port, http_port = free_port(), free_port()
     public = f"https://127.0.0.1:{https_port}"
-    base = free_port()
-    while base + 2 > 65535:
-        base = free_port()
+    base = free_ports_after(2)  # workers 1 and 2 listen alone on base + 1 and base + 2
     server = start_demo_server(
         env={"XEPHANG_MESSAGE_QUEUE": redis_url, "XEPHANG_PUBLIC_URL": public},
         args=["--workers", "2", "--worker-ports", str(base)],

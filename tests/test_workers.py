@@ -3,11 +3,9 @@ between them; a worker that dies is started again while the others keep serving.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
-import socket
 import threading
 import time
 from pathlib import Path
@@ -17,7 +15,7 @@ import requests
 import socketio
 from click.testing import CliRunner
 
-from tests.helpers import free_port
+from tests.helpers import free_ports_after
 from xephang.cli import cli
 from xephang.storage import connect
 
@@ -75,23 +73,6 @@ def kiosk_issue(server) -> dict:
     assert r.status_code == 201, r.text[:300]
     assert r.json()["print"]["state"] == "queued"
     return r.json()["ticket"]
-
-
-def free_ports_after(count: int) -> int:
-    """A port ``base`` of 127.0.0.1 with base + 1 … base + count free right now (a client
-    connection of another test may hold any port: a worker that cannot bind its own
-    exits and is started again)."""
-    while True:
-        base = free_port()
-        if base + count > 65535:
-            continue
-        try:
-            with contextlib.ExitStack() as stack:
-                for k in range(1, count + 1):
-                    stack.enter_context(socket.socket()).bind(("127.0.0.1", base + k))
-        except OSError:
-            continue
-        return base
 
 
 def wait_answering(url: str) -> None:
