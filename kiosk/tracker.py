@@ -16,7 +16,7 @@ from flask import Response, current_app, jsonify, render_template, send_from_dir
 
 import notifiers
 from xephang import engine
-from xephang.engine import booking, estimate, subscriptions
+from xephang.engine import checkin, estimate, subscriptions
 from xephang.engine.estimate import CITIZEN_FIELDS
 from xephang.errors import BadInputError, NotFoundError
 from xephang.queries import messages as message_queries
@@ -112,11 +112,9 @@ def tracker(token: str):
     if (Path(current_app.static_folder) / SOCKET_CLIENT).exists():
         socket_js = url_for("static", filename=SOCKET_CLIENT)
     ticket = state["ticket"]
-    checkin = (
-        booking.checkin_code(ticket["code"], token) if ticket.get("awaiting_checkin") else None
-    )
+    code = checkin.checkin_code(ticket["code"], token) if ticket.get("awaiting_checkin") else None
     return render_template(
-        "kiosk/tracker.html", state=state, token=token, socket_js=socket_js, checkin_code=checkin
+        "kiosk/tracker.html", state=state, token=token, socket_js=socket_js, checkin_code=code
     )
 
 

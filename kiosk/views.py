@@ -7,7 +7,8 @@ from flask import current_app, jsonify, redirect, render_template, request, url_
 import notifiers
 import printers
 from xephang import engine
-from xephang.engine import accounts, booking, estimate, subscriptions
+from xephang.engine import accounts, estimate, subscriptions
+from xephang.engine.checkin import check_in
 from xephang.engine.estimate import CITIZEN_FIELDS
 from xephang.errors import ConflictError, ForbiddenError, QueueError
 from xephang.queries import office as office_queries
@@ -212,7 +213,7 @@ def checkin():
 
     try:
         outcome = publish(
-            booking.check_in(
+            check_in(
                 get_db(),
                 principal.office_id,
                 entry.text,

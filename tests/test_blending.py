@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from xephang import engine
 from xephang.engine import booking
+from xephang.engine.checkin import check_in
 from xephang.errors import ConflictError
 from xephang.storage import connect
 
@@ -139,7 +140,7 @@ def play(db, plan, n: int, k: int, checkin: bool = False) -> None:
         elif action == "check_in" and codes:
             code = codes.pop(arg % len(codes))  # small args: the earliest slots, on time
             with suppress(ConflictError):  # a booking of a slot long gone: refused, fine
-                booking.check_in(db, office, code, KEY, now=now)
+                check_in(db, office, code, KEY, now=now)
         elif action == "pause":
             counter = engine.get_counter(db, counters[arg])
             if counter["state"] == "paused":
@@ -158,7 +159,7 @@ def play(db, plan, n: int, k: int, checkin: bool = False) -> None:
                 [office],
             ).fetchall()
             if away:
-                booking.check_in(db, office, away[arg % len(away)][0], KEY, now=now)
+                check_in(db, office, away[arg % len(away)][0], KEY, now=now)
         elif action == "call":
             call(db, office, counters[arg], now, n, k, runs, arg, bound)
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from xephang import engine, reports
-from xephang.engine import booking
+from xephang.engine import booking, checkin
 from xephang.engine.retention import purge
 from xephang.errors import (
     BadInputError,
@@ -249,7 +249,7 @@ def test_a_booking_is_logged_without_personal_data_and_cancels_once(office):
 
 
 def check_in(office, text, at):
-    return booking.check_in(office.db, office.office, text, KEY, now=at)
+    return checkin.check_in(office.db, office.office, text, KEY, now=at)
 
 
 @pytest.mark.parametrize("how", ["code", "code_lower_spaced", "qr_link", "cccd_qr", "cccd"])
@@ -310,9 +310,9 @@ def test_check_in_on_another_day_or_office_is_refused(office, bare_db):
         check_in(office, appt["code"], NINE)
     other = make_office(bare_db, name="Văn phòng khác")
     with pytest.raises(NotFoundError):
-        booking.check_in(bare_db, other.office, appt["code"], KEY, now=NINE)
+        checkin.check_in(bare_db, other.office, appt["code"], KEY, now=NINE)
     with pytest.raises(NotFoundError):
-        booking.check_in(bare_db, other.office, f"/booking/b/{appt['token']}", KEY, now=NINE)
+        checkin.check_in(bare_db, other.office, f"/booking/b/{appt['token']}", KEY, now=NINE)
 
 
 def test_the_wait_of_an_appointment_counts_from_the_later_of_check_in_and_slot(office):
@@ -413,7 +413,7 @@ def test_after_k_appointments_in_a_row_a_walk_in_goes_first(office):
 def test_with_no_precedence_an_appointment_queues_from_its_check_in(office):
     settings(office.db, office, booking_streak_max=0)
     appt = book(office, "2026-12-02T09:30").extra["appointment"]
-    outcome = booking.check_in(office.db, office.office, appt["code"], KEY, now=NINE)
+    outcome = checkin.check_in(office.db, office.office, appt["code"], KEY, now=NINE)
     assert outcome.extra == {**outcome.extra, "on_time": False, "late": False}
     queue_at = office.db.execute(
         "SELECT queue_at FROM tickets WHERE id = ?", [outcome.ticket["id"]]

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from xephang import engine
-from xephang.engine import accounts, booking, order, outbox
-from xephang.errors import BadInputError, ConflictError, NotFoundError
+from xephang.engine import accounts, booking, checkin, order, outbox, retention
+from xephang.errors import BadInputError, ConflictError, NotFoundError, RateLimitError
 from xephang.queries import office as office_queries
 from xephang.queries import queue as queue_queries
 from xephang.reports import facts, live
@@ -53,7 +53,7 @@ def walk_in(office, service="A", minutes=0):
 
 
 def check_in(office, text, minutes=0, **kw):
-    return booking.check_in(office.db, office.office, text, KEY, now=at(minutes), **kw)
+    return checkin.check_in(office.db, office.office, text, KEY, now=at(minutes), **kw)
 
 
 def call(office, minutes=0, counter=1):
@@ -333,10 +333,10 @@ def test_a_kiosk_takes_a_typed_online_number_only_with_its_check_in_code(office)
     online = take(office, minutes=0)
     other = take(office, minutes=1)
     device = kiosk_device(office)
-    code = booking.checkin_code(online["code"], behind_token(office, online["id"]))
+    code = checkin.checkin_code(online["code"], behind_token(office, online["id"]))
     number, digits = code.split(" ")
     assert number == online["code"] and len(digits) == 4 and digits.isdigit()
-    assert digits != booking.checkin_pin(behind_token(office, other["id"]))  # per visit
+    assert digits != checkin.checkin_pin(behind_token(office, other["id"]))  # per visit
     before = dump(office.db)
     with pytest.raises(BadInputError, match=f"Số {online['code']} cần mã xác nhận"):
         check_in(office, online["code"], minutes=2, device_id=device)
@@ -348,11 +348,93 @@ def test_a_kiosk_takes_a_typed_online_number_only_with_its_check_in_code(office)
     checked = check_in(office, f" {number.lower()}-{digits} ", minutes=3, device_id=device)
     assert checked.extra["kind"] == "online" and checked.ticket["id"] == online["id"]
     assert row(office, online["id"])["awaiting_checkin"] == 0
-    other_code = booking.checkin_code(other["code"], behind_token(office, other["id"]))
+    other_code = checkin.checkin_code(other["code"], behind_token(office, other["id"]))
     assert (
         check_in(office, other_code.replace(" ", ""), minutes=4, device_id=device).ticket["id"]
         == other["id"]
     )
+
+
+def wrong_digits(office, ticket) -> str:
+    """The ticket's number with check-in digits that are not its own."""
+    digits = checkin.checkin_pin(behind_token(office, ticket["id"]))
+    return f"{ticket['code']} {(int(digits) + 1) % 10000:04d}"
+
+
+def failures(office) -> list[tuple]:
+    return office.db.execute(
+        "SELECT office_id, ticket_id, device_id FROM checkin_failures ORDER BY id"
+    ).fetchall()
+
+
+def test_wrong_digits_for_one_number_stop_typed_check_in_for_it_a_while(office):
+    """Four digits are guessed in 5,000 tries on average: after FAILURES_PER_NUMBER wrong
+    ones for a number, typed digits for it are refused, its own included (guessing learns
+    nothing), until the oldest leaves the window; its QR and the counter still work."""
+    online, other = take(office, minutes=0), take(office, minutes=1)
+    kiosks = [kiosk_device(office) for _ in range(checkin.FAILURES_PER_NUMBER)]
+    right = checkin.checkin_code(online["code"], behind_token(office, online["id"]))
+    events = office.db.execute("SELECT count(*) FROM ticket_events").fetchone()
+    for n, kiosk in enumerate(kiosks):  # from several kiosks: the count is the number's
+        with pytest.raises(NotFoundError):
+            check_in(office, wrong_digits(office, online), minutes=2 + n, device_id=kiosk)
+    assert failures(office) == [(office.office, online["id"], k) for k in kiosks]
+    assert office.db.execute("SELECT count(*) FROM ticket_events").fetchone() == events
+    before = dump(office.db)
+    with pytest.raises(RateLimitError, match="quét mã QR trên trang theo dõi lượt") as refused:
+        check_in(office, right, minutes=8, device_id=kiosks[0])
+    assert "sau 9 phút" in refused.value.message_vi  # the first leaves it at 2 + 15
+    assert refused.value.status == 429
+    assert dump(office.db) == before and len(failures(office)) == len(kiosks)
+    other_code = checkin.checkin_code(other["code"], behind_token(office, other["id"]))
+    assert check_in(office, other_code, minutes=8, device_id=kiosks[0]).ticket["id"] == other["id"]
+    # Once the first wrong try is 15 minutes old, its own digits work again.
+    checked = check_in(office, right, minutes=17.5, device_id=kiosks[0])
+    assert checked.ticket["id"] == online["id"] and not checked.ticket["awaiting_checkin"]
+
+
+def test_the_qr_and_the_counter_check_in_a_number_whose_digits_are_refused(office):
+    online, second = take(office, minutes=0), take(office, minutes=1)
+    kiosk = kiosk_device(office)
+    for _ in range(checkin.FAILURES_PER_NUMBER):  # the kiosk's limit too
+        for ticket in (online, second):
+            with pytest.raises(NotFoundError):
+                check_in(office, wrong_digits(office, ticket), minutes=2, device_id=kiosk)
+    token = behind_token(office, online["id"])
+    assert check_in(office, f"http://xephang.test/t/{token}", minutes=3, device_id=kiosk)
+    user_id = accounts.add_user(office.db, "canbo-quay", "officer", office.office, "Mua-thu-Ha-Noi")
+    assert check_in(office, second["code"], minutes=3, user_id=user_id).ticket["id"] == second["id"]
+
+
+def test_wrong_digits_at_one_kiosk_stop_typed_check_in_there_only(office):
+    """Across many numbers (a few tries each, under the number's limit) a kiosk is
+    stopped after FAILURES_PER_DEVICE; another kiosk is not."""
+    numbers = [take(office, minutes=n * 0.1) for n in range(checkin.FAILURES_PER_DEVICE + 1)]
+    kiosk, elsewhere = kiosk_device(office), kiosk_device(office)
+    for ticket in numbers[:-1]:
+        with pytest.raises(NotFoundError):
+            check_in(office, wrong_digits(office, ticket), minutes=3, device_id=kiosk)
+    last = numbers[-1]
+    right = checkin.checkin_code(last["code"], behind_token(office, last["id"]))
+    with pytest.raises(RateLimitError, match="nhập sai quá nhiều lần"):
+        check_in(office, right, minutes=4, device_id=kiosk)
+    assert check_in(office, right, minutes=4, device_id=elsewhere).ticket["id"] == last["id"]
+
+
+def test_the_wrong_digits_count_goes_with_its_days_tickets(office):
+    """Retention removes a day's tickets with their counts (a count left behind would
+    hold its ticket against the foreign key); a new failure prunes old counts too."""
+    online = take(office, minutes=0)
+    kiosk = kiosk_device(office)
+    with pytest.raises(NotFoundError):
+        check_in(office, wrong_digits(office, online), minutes=1, device_id=kiosk)
+    engine.set_office_settings(
+        office.db, office.office, {"retention_days": 30, "comment_retention_days": 30}
+    )
+    removed = retention.purge(office.db, office.office, now=at(60 * 24 * 45))
+    assert removed["tickets"] >= 1
+    assert failures(office) == []
+    assert office.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 0
 
 
 def test_staff_may_check_in_the_bare_number_of_the_citizen_before_them(office):
@@ -369,7 +451,7 @@ def test_another_offices_number_answers_as_not_found(office, bare_db):
     before = dump(bare_db)
     for text in (online["code"], f"http://xephang.test/t/{token}"):
         with pytest.raises(NotFoundError):
-            booking.check_in(bare_db, other.office, text, KEY, now=at(1))
+            checkin.check_in(bare_db, other.office, text, KEY, now=at(1))
     assert dump(bare_db) == before
     assert row(office, online["id"])["awaiting_checkin"] == 1
 

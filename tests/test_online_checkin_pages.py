@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tests.helpers import login, pair_kiosk
 from xephang import engine
-from xephang.engine import booking
+from xephang.engine import checkin
 from xephang.engine.settings import in_section
 
 # --- over HTTP: the booking page, the tracker, the kiosk, the counter's API ----------------
@@ -40,7 +40,7 @@ def test_the_pages_tell_the_citizen_to_check_in_until_they_have(ctx):
     assert "Khi đến văn phòng, vui lòng xác nhận có mặt tại kiosk" in shown
     assert "When you arrive, please check in at the kiosk" in shown
     assert f"{tracker}/qr.svg" in shown and 'id="checkin" class="tr-checkin">' in shown
-    code = booking.checkin_code(ticket["code"], tracker.rsplit("/", 1)[1])
+    code = checkin.checkin_code(ticket["code"], tracker.rsplit("/", 1)[1])
     assert f'<b class="tr-checkin-code">{code}</b>' in shown  # what the kiosk takes typed
     state = ctx.client.get(tracker + ".json").get_json()
     assert state["message_vi"] == "Đang chờ — chưa xác nhận có mặt"
@@ -138,3 +138,38 @@ def test_the_manager_turns_it_on_in_the_booking_setup_form(ctx):
     assert saved.status_code == 302
     assert engine.office_setting(ctx.db, ctx.office, "online_checkin") is True
     assert take_over_http(ctx)["awaiting_checkin"] is True
+
+
+def test_the_kiosk_counts_wrong_digits_across_requests_and_then_refuses_them(ctx):
+    """Each wrong try is its own request, answered as an unknown code; the count survives
+    the request's rolled-back check-in, and the kiosk then says (429, in Vietnamese) to
+    scan the tracker page's QR instead, which still checks the number in."""
+    engine.set_office_settings(ctx.db, ctx.office, {"online_checkin": True})
+    ticket = take_over_http(ctx)
+    token = ticket["tracker_url"].rsplit("/", 1)[1]
+    right = checkin.checkin_code(ticket["code"], token)
+    wrong = f"{ticket['code']} {(int(right[-4:]) + 1) % 10000:04d}"
+    client = ctx.app.test_client()
+    headers = {
+        "Accept": "application/json",
+        "X-CSRF-Token": pair_kiosk(client, ctx.tokens["kiosk"]),
+    }
+    for _ in range(checkin.FAILURES_PER_NUMBER):
+        r = client.post("/kiosk/api/checkins", json={"text": wrong}, headers=headers)
+        assert r.status_code == 404 and r.get_json()["vi"].startswith("Không tìm thấy")
+    refused = client.post("/kiosk/api/checkins", json={"text": right}, headers=headers)
+    assert refused.status_code == 429
+    body = refused.get_json()
+    assert body["ok"] is False and "quét mã QR trên trang theo dõi lượt" in body["vi"]
+    assert "Scan the QR code on the tracking page" in body["en"]
+    assert engine.get_ticket(ctx.db, ticket["id"])["awaiting_checkin"] == 1
+    api = ctx.client.post(  # the same rule through the API, for a kiosk's bearer token
+        "/api/v1/checkins",
+        json={"text": right},
+        headers={"Authorization": f"Bearer {ctx.tokens['kiosk']}"},
+    )
+    assert api.status_code == 429 and api.get_json()["code"] == "rate_limited"
+    scanned = client.post(
+        "/kiosk/api/checkins", json={"text": ticket["tracker_url"]}, headers=headers
+    )
+    assert scanned.status_code == 201, scanned.get_json()

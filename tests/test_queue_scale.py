@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers import ticket_plans
 from xephang import engine
-from xephang.engine import booking, order
+from xephang.engine import booking, checkin, order
 from xephang.engine.lookups import counter_services
 from xephang.errors import QueueError
 from xephang.queries import queue as queue_queries
@@ -124,7 +124,7 @@ def test_the_fast_queue_answers_like_the_whole_line_sorted(queue, seed):
                     [office],
                 ).fetchall()
                 if away:
-                    booking.check_in(db, office, rng.choice(away)[0], KEY, now=now)
+                    checkin.check_in(db, office, rng.choice(away)[0], KEY, now=now)
             else:
                 counter = engine.get_counter(db, rng.choice(counters))
                 expected = reference_pick(db, counter)

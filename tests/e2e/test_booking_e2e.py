@@ -18,7 +18,7 @@ from printers.backends import list_printed
 from tests.helpers import ARTIFACTS, open_counter, press
 from xephang import engine
 from xephang.clock import iso, today, utcnow
-from xephang.engine import booking
+from xephang.engine import booking, checkin
 from xephang.storage import connect
 
 pytestmark = pytest.mark.e2e
@@ -215,7 +215,7 @@ def test_an_online_number_that_must_check_in_checks_in_at_the_kiosk(
     assert page.inner_text("#status-vi") == "Đang chờ — chưa xác nhận có mặt"
     assert page.inner_text("#code") == "A001"
     checkin_code = page.inner_text(".tr-checkin-code")  # the number and four digits
-    assert checkin_code == booking.checkin_code("A001", tracker.rsplit("/", 1)[1])
+    assert checkin_code == checkin.checkin_code("A001", tracker.rsplit("/", 1)[1])
     shot = ARTIFACTS / "booking_phone_checkin_needed.png"
     page.screenshot(path=str(shot), full_page=True)
     found = [r.text for r in zxingcpp.read_barcodes(Image.open(shot))]

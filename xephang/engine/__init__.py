@@ -10,7 +10,8 @@ after the commit. Where each rule lives:
 - ``tickets``, ``calls``, ``counters``: the operations;
 - ``log``: the hash-chained event log; ``audit``: the setup audit;
 - ``setup``, ``targets``, ``settings``, ``accounts``: an office's setup;
-- ``booking``: online numbers, appointments, check-in, the caps and identities;
+- ``booking``: online numbers, appointments, the caps and identities;
+- ``checkin``: a booking or online number checking in, and the wrong-digits count;
 - ``hours``, ``retention``, ``announcements``: opening hours, data
   retention, the spoken call.
 """

@@ -103,6 +103,9 @@ def purge(
             db.execute("DELETE FROM print_jobs WHERE ticket_id IN (SELECT id FROM temp.doomed)")
             db.execute("DELETE FROM outbox WHERE ticket_id IN (SELECT id FROM temp.doomed)")
             db.execute(
+                "DELETE FROM checkin_failures WHERE ticket_id IN (SELECT id FROM temp.doomed)"
+            )
+            db.execute(
                 "UPDATE counters SET current_ticket_id = NULL WHERE current_ticket_id IN"
                 " (SELECT id FROM temp.doomed)"
             )

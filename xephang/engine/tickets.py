@@ -75,10 +75,10 @@ def issue_ticket(
     caller issuing for a device must give the limit.
 
     ``channel`` is how the citizen came: the kiosk (or staff), an ``online`` number, or an
-    ``appointment`` checking in (``engine/booking.py``, which gives the appointment's
+    ``appointment`` checking in (``engine/checkin.py``, which gives the appointment's
     place in line as ``queue_at`` and its slot start as ``slot_at``; ``details`` go into
     the logged event). ``awaiting_checkin``: an online number that may not be called until
-    its citizen checks in (``booking.check_in``; the office's ``online_checkin``).
+    its citizen checks in (``checkin.check_in``; the office's ``online_checkin``).
 
     ``within(db, outcome)``, if given, runs last in the same transaction and its
     result lands in ``outcome.extra["within"]``: the kiosk queues the receipt

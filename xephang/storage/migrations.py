@@ -797,6 +797,29 @@ def partial_indexes(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+@migrations(name="0019_checkin_failures")
+def checkin_failures(db: sqlite_utils.Database) -> None:
+    """Wrong check-in digits typed for an online number (``engine.checkin``): the ticket,
+    the kiosk, when; nothing about the person. Read per number and per kiosk over the last
+    minutes, pruned after two windows."""
+    _run(
+        db,
+        """
+CREATE TABLE checkin_failures (
+    id INTEGER PRIMARY KEY,
+    office_id INTEGER NOT NULL REFERENCES offices(id),
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+    device_id INTEGER REFERENCES devices(id),
+    at TEXT NOT NULL
+);
+CREATE INDEX checkin_failures_ticket ON checkin_failures (ticket_id, at);
+CREATE INDEX checkin_failures_device ON checkin_failures (device_id, at)
+    WHERE device_id IS NOT NULL;
+CREATE INDEX checkin_failures_at ON checkin_failures (at)
+""",
+    )
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply every pending migration step."""
     migrations.apply(db)

@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, jsonify, request
 from .. import engine
 from ..config import message_channels
 from ..engine import booking, otp
+from ..engine.checkin import check_in
 from ..engine.states import TICKET_ACTIONS
 from ..errors import ForbiddenError, NotFoundError
 from ..queries import booking as booking_queries
@@ -419,7 +420,7 @@ def checkin():
         raise ForbiddenError("Cần chọn văn phòng (trường office)", "Give an office")
     require_office(principal, office_id)
     outcome = publish(
-        booking.check_in(
+        check_in(
             get_db(),
             office_id,
             body.text,
