@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 import requests
-from benchlib import exit_on_sigterm, free_port, start_redis, wait_healthy
+from benchlib import exit_on_sigterm, free_port, free_ports_after, start_redis, wait_healthy
 from benchlib import percentile as pct
 
 DISPLAYS, COUNTERS = 10, 6
@@ -302,7 +302,7 @@ def scenario(
         if workers > 1:
             redis_port = free_port()
             redis, queue = start_redis(redis_port), f"redis://127.0.0.1:{redis_port}/0"
-            base = free_port()
+            base = free_ports_after(workers)
         server = start_server(tmp, port, workers, queue, base)
         url = f"http://127.0.0.1:{port}"
         pids = web_workers(server, workers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import statistics
 import subprocess
@@ -24,6 +25,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_ports_after(count: int) -> int:
+    """A port ``base`` of 127.0.0.1 with base + 1 … base + count free right now: the
+    ports of ``--worker-ports base`` (a worker that cannot bind its own exits and is
+    started again, and the bench waits for it)."""
+    while True:
+        base = free_port()
+        if base + count > 65535:
+            continue
+        try:
+            with contextlib.ExitStack() as stack:
+                for k in range(1, count + 1):
+                    stack.enter_context(socket.socket()).bind(("127.0.0.1", base + k))
+        except OSError:
+            continue
+        return base
 
 
 def percentile(values: list[float], p: float) -> float:
