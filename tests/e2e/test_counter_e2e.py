@@ -315,3 +315,38 @@ def test_a_key_typed_while_the_last_move_is_on_its_way_is_not_lost(browser, live
         f"{server.url}/api/v1/tickets/{ticket['id']}", headers=server.officer, timeout=30
     ).json()
     assert state["ticket"]["status"] == "serving"
+
+
+# Set while the current number is also listed as next (a MutationObserver sees every render).
+WATCH_NEXT = """() => {
+    window.calledAndNext = [];
+    const check = () => {
+        const code = document.getElementById('current-code');
+        if (code.classList.contains('empty')) return;
+        const listed = [...document.querySelectorAll('#next [data-call], #next [data-checkin]')]
+            .some(b => (b.dataset.call || b.dataset.checkin) === code.textContent);
+        if (listed) window.calledAndNext.push(code.textContent);
+    };
+    new MutationObserver(check).observe(document.body,
+        {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def test_a_called_number_leaves_the_next_list_as_it_is_called(browser, live_server):
+    """The counter's list of who is next came with the counter's own state, asked for a
+    moment after each change: the number just called stayed listed as next below it until
+    then. It leaves the list with the call's answer or event, whichever comes first."""
+    server = live_server
+    page = open_counter(browser, server, counter_number=2)
+    tickets = [issue_ticket(server) for _ in range(3)]
+    next_shows(page, tickets[-1]["code"])
+    page.evaluate(WATCH_NEXT)
+    page.evaluate("() => { window.mineBefore = window.xephangCounter.state().mine; }")
+    press(page, "n")
+    page.wait_for_function("!document.getElementById('current-code').classList.contains('empty')")
+    page.wait_for_function(  # the counter's own state, asked after the call, is here
+        "() => window.xephangCounter.state().mine !== window.mineBefore"
+    )
+    called = page.inner_text("#current-code")
+    assert called not in page.inner_text("#next")
+    assert page.evaluate("() => window.calledAndNext") == []

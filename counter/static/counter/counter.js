@@ -220,6 +220,13 @@
       refreshCounter();
     });
   }
+  // The next tickets come with the counter's own state, asked a moment after each change
+  // (refreshCounter): a ticket called, here or at another counter, leaves the list with
+  // the call's answer or event, whichever comes first, not with that state.
+  function leftTheLine(t) {
+    if (t.status === "waiting" || !mine || !mine.next_tickets) return;
+    mine.next_tickets = mine.next_tickets.filter(function (n) { return n.id !== t.id; });
+  }
   function currentTicket() { var c = counter(); return c && c.current_ticket; }
 
   function moved(res, text, canUndo) {  // a move done: remember it for undo and reprint
@@ -231,6 +238,8 @@
     // finish, no-show or transfer frees it (a reprint pressed in between is of the
     // citizen's new ticket, not the old one). The state that follows confirms it.
     if (c && t) c.current_ticket = t.status === "called" || t.status === "serving" ? t : null;
+    if (t) leftTheLine(t);
+    render();
     say(text + (canUndo ? " — nhấn Z để hoàn tác trong " + RULES.undo_window_s + " giây" : ""), "ok");
   }
 
@@ -596,6 +605,7 @@
     onEvent: function (name, ev) {
       if (name !== "queue_event" || !snap) return;
       XephangLive.applyEvent(snap, ev);
+      if (ev.ticket) leftTheLine(ev.ticket);
       if (ev.type === "counter_opened" && ev.counter_id === counterId && snap.counters) live.resync();  // a takeover
       render(); refreshCounter();
     }
