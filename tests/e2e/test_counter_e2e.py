@@ -350,3 +350,28 @@ def test_a_called_number_leaves_the_next_list_as_it_is_called(browser, live_serv
     called = page.inner_text("#current-code")
     assert called not in page.inner_text("#next")
     assert page.evaluate("() => window.calledAndNext") == []
+
+
+def test_the_counter_acts_on_its_own_moves_answers_before_any_event_comes(browser, live_server):
+    """A move's answer says where its ticket is: the counter shows it and acts on it at once
+    (V right after Z), though its event and the state that follow are late or lost."""
+    server = live_server
+    page = open_counter(browser, server, counter_number=3)
+    ticket = issue_ticket(server, service="C")
+    next_shows(page, ticket["code"])
+    press(page, "n")
+    page.wait_for_function("!document.getElementById('current-code').classList.contains('empty')")
+    called = page.inner_text("#current-code")
+    page.evaluate(  # from here on no event and no office state reach the page
+        """() => { const live = window.xephangCounter.live;
+                   live.socket.off('queue_event'); live.resync = () => {}; }"""
+    )
+    press(page, "v")
+    page.locator("#dlg-noshow").wait_for(state="visible")
+    page.keyboard.press("v")
+    page.wait_for_function("document.getElementById('current-code').classList.contains('empty')")
+    press(page, "z")
+    current_is(page, called)  # back at the counter, called, from the undo's answer
+    press(page, "v")
+    page.locator("#dlg-noshow").wait_for(state="visible")
+    assert called in page.inner_text("#noshow-text")

@@ -293,10 +293,8 @@
     "undo-last": function () {
       if (!undoOpen()) return;
       var u = undoable;
-      act("tickets/" + u.ticket + "/undo", {}, function (res) {
-        undoable = null;
-        lastTicket = {id: res.ticket.id, code: res.ticket.code};
-        say("Đã hoàn tác: số " + res.ticket.code + " trở lại quầy (" + res.ticket.status_vi + ")", "ok");
+      act("tickets/" + u.ticket + "/undo", {}, function (res) {  // back at this counter
+        moved(res, "Đã hoàn tác: số " + res.ticket.code + " trở lại quầy (" + res.ticket.status_vi + ")", false);
       });
     },
     reprint: function () {
