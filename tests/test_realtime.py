@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from tests.helpers import login
@@ -354,3 +356,36 @@ def test_sync_is_rate_limited_per_socket(app, demo):
     assert acks[-1] == {"ok": False, "status": 429, "error": "too many sync requests"}
     other = socketio.test_client(app, auth={"board": demo["board_id"]})
     assert other.emit("sync", callback=True)["ok"]  # per socket, not per office
+
+
+# --- the order of a broadcast: the rooms' message out before the tracker fan-out ---------
+
+
+@pytest.mark.parametrize("cooperative", [False, True], ids=["inline", "gevent"])
+def test_the_rooms_message_is_published_before_the_tracker_fan_out_starts(
+    ctx, monkeypatch, cooperative
+):
+    """Started inside the batch, the fan-out ran whenever the publish to the other workers
+    yielded (reading Redis's reply; a process's first publish connects): their boards and
+    this request's answer waited for this worker's thousands of tracker sends."""
+    from xephang.web import broadcast
+
+    order = []
+
+    @contextlib.contextmanager
+    def batch(server):
+        yield
+        order.append("published")  # the batch's one message goes when the block ends
+
+    monkeypatch.setattr(broadcast.redis_queue, "batch", batch)
+    monkeypatch.setattr(broadcast, "emit_moves", lambda moves: order.append("moves"))
+    monkeypatch.setattr(broadcast, "_cooperative", lambda: cooperative)
+    monkeypatch.setattr(
+        broadcast.socketio, "start_background_task", lambda fn, *a: order.append("spawned")
+    )
+    for _ in range(3):  # the first is called; two wait behind it: they move
+        engine.issue_ticket(ctx.db, ctx.office, "A", check_hours=False)
+    called = engine.call_next(ctx.db, ctx.counters[1])
+    with ctx.app.app_context():
+        broadcast.broadcast_with(ctx.db, called.events)
+    assert order == ["published", "spawned" if cooperative else "moves"]

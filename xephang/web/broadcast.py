@@ -87,12 +87,28 @@ def kept_counts(db, office_id: int) -> tuple[dict[str, int], dict[str, int]]:
 
 def broadcast_with(db, events: list[dict]) -> None:
     """Emit committed events to their rooms, then the queue moves to the trackers (to
-    the other workers, the rooms' emits in one message: ``redis_queue.batch``)."""
+    the other workers, the rooms' emits in one message: ``redis_queue.batch``).
+
+    The moves go once that message is published: the tracker fan-out (thousands of
+    sends) started inside the batch ran whenever the publish yielded (reading Redis's
+    reply; connecting, for a process's first), ahead of the message, so the other
+    workers' boards, and this request's answer, waited for this worker's trackers."""
     with redis_queue.batch(socketio.server):
-        _broadcast(db, events)
+        moves = _broadcast(db, events)
+    if not moves:
+        return
+    if _cooperative():
+        # boards, counters and the HTTP answer go first; the tracker fan-out (one
+        # send per tracker) runs once this request yields. Greenlets start in order.
+        socketio.start_background_task(emit_moves, moves)
+    else:
+        socketio.sleep(0)
+        emit_moves(moves)
 
 
-def _broadcast(db, events: list[dict]) -> None:
+def _broadcast(db, events: list[dict]) -> list[dict]:
+    """Emit the events to their rooms; return the queue moves they make."""
+    moves: list[dict] = []
     by_office: dict[int, list[dict]] = {}
     for event in events:
         by_office.setdefault(event["office_id"], []).append(event)
@@ -116,16 +132,8 @@ def _broadcast(db, events: list[dict]) -> None:
             socketio.emit(
                 "queue_event", _with_counts(public_event(event), counts, settings), to=public
             )
-        moves = queue_queries.queue_moves(db, office_events, waiting)
-        if not moves:
-            continue
-        if _cooperative():
-            # boards, counters and the HTTP answer go first; the tracker fan-out (one
-            # send per tracker) runs once this request yields. Greenlets start in order.
-            socketio.start_background_task(emit_moves, moves)
-        else:
-            socketio.sleep(0)
-            emit_moves(moves)
+        moves += queue_queries.queue_moves(db, office_events, waiting)
+    return moves
 
 
 def _cooperative() -> bool:
