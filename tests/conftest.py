@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import time
-from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -29,7 +28,6 @@ from tests.helpers import (
     temp_root,
 )
 from xephang import create_app, engine
-from xephang.clock import iso, today, utcnow
 from xephang.engine import accounts
 from xephang.storage import connect
 
@@ -115,15 +113,7 @@ def api_template(tmp_path_factory, demo_template):
         service = engine.add_service(db, other, "A", "Hộ tịch")
         other_counter = engine.add_counter(db, other, 1, [service])
         other_ticket = engine.issue_ticket(db, other, "A").ticket["id"]
-        # A booking of today to check in (code CHECK7): its slot started now.
-        now = utcnow()
-        db.execute(
-            "INSERT INTO appointments (office_id, service_id, day, slot_start, slot_end, code,"
-            " token, created_at) SELECT office_id, id, ?, ?, ?, 'CHECK7',"
-            " 'check-in-test-token-0001', ? FROM services WHERE office_id = ? AND prefix = 'A'",
-            [today("Asia/Ho_Chi_Minh", now), iso(now), iso(now + timedelta(minutes=30)),
-             iso(now), info["office_id"]],
-        )  # fmt: skip
+        # (CHECK7, a booking of today to check in, is made in each test's copy: Ctx)
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         db.close()

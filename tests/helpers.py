@@ -32,6 +32,7 @@ from werkzeug.security import generate_password_hash
 from printers.layout import Receipt
 from xephang import create_app, engine
 from xephang.cli.demo import SERVICES, seed_demo
+from xephang.clock import iso, today, utcnow
 from xephang.engine import outbox
 from xephang.errors import QueueError
 from xephang.queries import queue as queue_queries
@@ -363,6 +364,21 @@ class Case:
         return f"{self.method} {self.url}"
 
 
+def add_booking_of_now(db, office_id: int, code: str, token: str) -> None:
+    """A booking of service A for today whose slot starts now, to check in (as ``code``).
+
+    Made in each test's own copy, never in a template built once a session: a run that
+    went past midnight in Hà Nội found yesterday's booking ("không phải hôm nay")."""
+    now = utcnow()
+    db.execute(
+        "INSERT INTO appointments (office_id, service_id, day, slot_start, slot_end, code,"
+        " token, created_at) SELECT office_id, id, ?, ?, ?, ?, ?, ? FROM services"
+        " WHERE office_id = ? AND prefix = 'A'",
+        [today("Asia/Ho_Chi_Minh", now), iso(now), iso(now + timedelta(minutes=30)), code,
+         token, iso(now), office_id],
+    )  # fmt: skip
+
+
 class Ctx:
     """One test's app, client and database, and helpers to put tickets in a state."""
 
@@ -383,6 +399,7 @@ class Ctx:
         self.db = connect(self.path)
         self.tokens = template.tokens
         self.office = template.info["office_id"]
+        add_booking_of_now(self.db, self.office, "CHECK7", "check-in-test-token-0001")
         self.counters = {
             n: r[0]
             for n, r in enumerate(

@@ -19,9 +19,8 @@ from openapi_spec_validator import validate
 from pydantic import ValidationError
 
 import xephang
-from tests.helpers import seed_demo_any_hour
+from tests.helpers import add_booking_of_now, seed_demo_any_hour
 from xephang import engine
-from xephang.clock import iso, today, utcnow
 from xephang.engine import accounts
 from xephang.engine.states import TICKET_ACTIONS
 from xephang.storage import connect, migrate
@@ -44,14 +43,6 @@ def template(tmp_path_factory):
         "manager": accounts.add_user_token(db, "quanly"),
         "kiosk": info["kiosk_token"],
     }
-    now = utcnow()  # a booking of today to check in: its slot started now
-    db.execute(
-        "INSERT INTO appointments (office_id, service_id, day, slot_start, slot_end, code, token,"
-        " created_at) SELECT office_id, id, ?, ?, ?, 'CHECK7', 'bodies-test-token-0001', ?"
-        " FROM services WHERE office_id = ? AND prefix = 'A'",
-        [today("Asia/Ho_Chi_Minh", now), iso(now), iso(now + timedelta(minutes=30)), iso(now),
-         info["office_id"]],
-    )  # fmt: skip
     db.close()
     return SimpleNamespace(path=path, info=info, tokens=tokens)
 
@@ -76,6 +67,7 @@ class Api:
         self.tokens = template.tokens
         self.password = template.info["password"]
         self.office = template.info["office_id"]
+        add_booking_of_now(self.db, self.office, "CHECK7", "bodies-test-token-0001")
         self.counter = self.db.execute(
             "SELECT id FROM counters WHERE office_id = ? AND number = 1", [self.office]
         ).fetchone()[0]
