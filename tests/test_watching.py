@@ -7,10 +7,12 @@ import io
 import json
 import logging
 import threading
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from xephang.engine import accounts
+from xephang import engine
+from xephang.engine import access, accounts, checkin
 from xephang.web.health import register_check
 from xephang.web.logs import JsonFormatter, RequestIdFilter
 from xephang.web.metrics import allowed_address
@@ -187,3 +189,18 @@ def test_health_says_where_the_outbox_worker_runs(app, client):
         assert r.status_code == 503 and r.json["checks"]["outbox"]["state"] == "stopped"
     finally:
         notifier.thread = None
+
+
+def test_metrics_show_what_the_throttles_count_in_their_windows(client, db, demo):
+    """Someone guessing check-in digits or passwords shows on /metrics (alert on it),
+    over the throttles' own 15 minutes; older tries are not counted."""
+    office = demo["office_id"]
+    ticket = engine.issue_ticket(db, office, "A", check_hours=False).ticket["id"]
+    now = datetime.now(UTC)
+    for minutes in (1, 2, 40):
+        checkin.record_wrong_digits(db, office, ticket, None, now=now - timedelta(minutes=minutes))
+    for minutes in (3, 50):
+        access.record_login_failure(db, "canbo1", "192.0.2.7", now=now - timedelta(minutes=minutes))
+    found = samples(client.get("/metrics").get_data(as_text=True))
+    assert found[("xephang_checkin_wrong_digits", frozenset({"office": str(office)}.items()))] == 2
+    assert found[("xephang_login_failures", frozenset())] == 1

@@ -35,6 +35,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 
 from ..clock import iso
+from ..engine import access, checkin
 from ..errors import ForbiddenError
 from ..queries.messages import pending_moves
 from ..storage import connect, observe_commits
@@ -187,6 +188,7 @@ class DatabaseCollector:
         for state, count in counts.items():
             outbox.add_metric([state], count)
         yield outbox
+        yield from _throttled(db, now)
         moves = pending_moves(db)
         yield GaugeMetricFamily(
             "xephang_outbox_moves",
@@ -199,6 +201,28 @@ class DatabaseCollector:
             "How long the oldest of those moves has waited (0: none).",
             value=max(now - datetime.fromisoformat(oldest).timestamp(), 0.0) if oldest else 0.0,
         )
+
+
+def _throttled(db, now: float):
+    """What the throttles count now, over their windows: someone guessing shows here."""
+    since = iso(datetime.fromtimestamp(now - checkin.FAILURE_WINDOW.total_seconds(), UTC))
+    wrong = GaugeMetricFamily(
+        "xephang_checkin_wrong_digits",
+        "Wrong check-in digits typed for online numbers in the last 15 minutes, by office.",
+        labels=["office"],
+    )
+    for office, count in db.execute(
+        "SELECT office_id, count(*) FROM checkin_failures WHERE at > ? GROUP BY office_id",
+        [since],
+    ):
+        wrong.add_metric([str(office)], count)
+    yield wrong
+    since = iso(datetime.fromtimestamp(now - access.LOGIN_WINDOW.total_seconds(), UTC))
+    yield GaugeMetricFamily(
+        "xephang_login_failures",
+        "Failed staff logins in the last 15 minutes.",
+        value=db.execute("SELECT count(*) FROM login_failures WHERE at > ?", [since]).fetchone()[0],
+    )
 
 
 def register_collector(app: Flask, collector) -> None:
