@@ -204,3 +204,29 @@ def test_metrics_show_what_the_throttles_count_in_their_windows(client, db, demo
     found = samples(client.get("/metrics").get_data(as_text=True))
     assert found[("xephang_checkin_wrong_digits", frozenset({"office": str(office)}.items()))] == 2
     assert found[("xephang_login_failures", frozenset())] == 1
+
+
+def test_a_served_process_counts_how_its_socket_packets_went(demo_file, live_servers):
+    """Under `xephang serve`, /metrics says how packets to Socket.IO clients went: framed
+    and written at once, or through the socket's queue (a client that does not keep up)."""
+    import requests
+    import socketio
+
+    path, info = demo_file
+    server = live_servers(path)
+    got = threading.Event()
+    display = socketio.Client(reconnection=False)
+    display.on("queue_event", lambda event: got.set())
+    display.connect(
+        server.url, auth={"token": info["display_token"]}, transports=["websocket"], wait_timeout=60
+    )
+    try:
+        kiosk = {"Authorization": f"Bearer {info['kiosk_token']}"}
+        r = requests.post(f"{server.url}/api/v1/tickets", json={"service": "A"}, headers=kiosk)
+        assert r.status_code == 201
+        assert got.wait(60)
+        found = samples(requests.get(f"{server.url}/metrics", timeout=30).text)
+    finally:
+        display.disconnect()
+    assert found[("xephang_socket_sends_total", frozenset({"way": "direct"}.items()))] >= 1
+    assert ("xephang_socket_sends_total", frozenset({"way": "queued"}.items())) in found

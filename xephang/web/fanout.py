@@ -31,6 +31,25 @@ WS_ATTR = "_xephang_ws"
 counts = {"direct": 0, "queued": 0}  # recipients' packets by the way they went (tests, benches)
 
 
+class SendsCollector:
+    """``counts`` on /metrics: how this process's packets to Socket.IO clients went
+    (``queued`` rising against ``direct``: clients that do not keep up)."""
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily
+
+        sends = CounterMetricFamily(
+            "xephang_socket_sends",
+            "Packets to Socket.IO clients by the way they went: direct (framed once and"
+            " written at once) or queued (through the socket's queue: packets were waiting,"
+            " or it is not a WebSocket yet).",
+            labels=["way"],
+        )
+        for way, count in counts.items():
+            sends.add_metric([way], count)
+        yield sends
+
+
 class FramedWebSocket(WebSocketWSGI):
     """Engine.IO's gevent-websocket wrapper that its Engine.IO socket can find, with a
     write lock shared by the writer greenlet and the direct writes."""

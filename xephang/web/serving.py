@@ -23,6 +23,8 @@ import socket
 from flask import Flask
 from flask_socketio import SocketIO
 
+from .metrics import register_collector
+
 log = logging.getLogger(__name__)
 
 
@@ -102,6 +104,7 @@ def run_production(
     from . import fanout
 
     fanout.install(socketio.server)  # room emits framed once (gevent-websocket's handler)
+    register_collector(app, fanout.SendsCollector())
     files = raise_open_files_limit(int(app.config.get("SERVER_WORKER_CONNECTIONS") or 10000) + 1024)
     server = make_server(app, host, port, listener)
     for extra in extra_ports:
