@@ -35,6 +35,29 @@ def current_is(page, code: str) -> None:
     page.wait_for_function(f"document.getElementById('current-code').textContent === '{code}'")
 
 
+# What the page held when a key did not open its dialog: where the key went and why.
+PAGE_STATE = """() => ({
+    active: document.activeElement && (document.activeElement.tagName + '#' +
+            document.activeElement.id),
+    open: [...document.querySelectorAll('dialog[open]')].map(d => d.id),
+    busy: document.body.dataset.busy,
+    disabled: [...document.querySelectorAll('[data-action][disabled]')]
+        .map(b => b.dataset.action),
+    current: document.getElementById('current-code').textContent,
+    message: document.getElementById('message').textContent,
+})"""
+
+
+def press_opens(page, key: str, dialog: str) -> None:
+    """Press a counter shortcut that opens a dialog; if it does not, fail with the state
+    the page was in (a rare miss under a loaded machine was seen without it)."""
+    press(page, key)
+    try:
+        page.locator(dialog).wait_for(state="visible", timeout=15000)
+    except Exception as err:
+        raise AssertionError(f"{key} did not open {dialog}: {page.evaluate(PAGE_STATE)}") from err
+
+
 def fits(page) -> dict:
     """The page's scroll size against the viewport, and what sticks out of it."""
     size = page.evaluate(
@@ -96,16 +119,14 @@ def test_no_show_asks_first_is_undone_and_comes_back_the_same_day(browser, live_
     message_has(page, f"Đã gọi số {first['code']}")
 
     # V asks: Esc keeps the citizen called
-    press(page, "v")
-    page.locator("#dlg-noshow").wait_for(state="visible")
+    press_opens(page, "v", "#dlg-noshow")
     assert first["code"] in page.inner_text("#noshow-text")
     page.screenshot(path=str(ARTIFACTS / "counter-noshow-confirm.png"))
     page.keyboard.press("Escape")
     page.locator("#dlg-noshow").wait_for(state="hidden")
     current_is(page, first["code"])
     # V, V: confirmed. The banner says so, not "Đã gọi" any more.
-    press(page, "v")
-    page.locator("#dlg-noshow").wait_for(state="visible")
+    press_opens(page, "v", "#dlg-noshow")
     page.keyboard.press("v")
     page.wait_for_function("document.getElementById('current-code').classList.contains('empty')")
     message_has(page, f"Số {first['code']} vắng mặt")
@@ -120,8 +141,7 @@ def test_no_show_asks_first_is_undone_and_comes_back_the_same_day(browser, live_
     current_is(page, first["code"])
     message_has(page, "Đã hoàn tác")
     # No-show again, then call-next: the undo is gone (something happened since)
-    press(page, "v")
-    page.locator("#dlg-noshow").wait_for(state="visible")
+    press_opens(page, "v", "#dlg-noshow")
     page.keyboard.press("Enter")
     page.wait_for_function("document.getElementById('current-code').classList.contains('empty')")
     press(page, "n")
@@ -366,12 +386,10 @@ def test_the_counter_acts_on_its_own_moves_answers_before_any_event_comes(browse
         """() => { const live = window.xephangCounter.live;
                    live.socket.off('queue_event'); live.resync = () => {}; }"""
     )
-    press(page, "v")
-    page.locator("#dlg-noshow").wait_for(state="visible")
+    press_opens(page, "v", "#dlg-noshow")
     page.keyboard.press("v")
     page.wait_for_function("document.getElementById('current-code').classList.contains('empty')")
     press(page, "z")
     current_is(page, called)  # back at the counter, called, from the undo's answer
-    press(page, "v")
-    page.locator("#dlg-noshow").wait_for(state="visible")
+    press_opens(page, "v", "#dlg-noshow")
     assert called in page.inner_text("#noshow-text")
