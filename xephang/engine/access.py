@@ -150,15 +150,22 @@ def last_revocation(db: sqlite_utils.Database) -> int:
     return scalar(db, "SELECT coalesce(max(id), 0) FROM revocations")
 
 
-# --- the login throttle -------------------------------------------------------------------
+# --- throttles: the login's here, check-in digits' in engine/checkin ----------------------
 
 
-def _failures_since(db, column: str, value: str, since: str) -> tuple[int, str | None]:
-    row = db.execute(
-        f"SELECT count(*), min(at) FROM login_failures WHERE {column} = ? AND at > ?",
-        [value, since],
+def wait_before_retry(
+    db, table: str, column: str, value, limit: int, window: timedelta, at: datetime
+) -> float | None:
+    """Seconds until ``value`` may try again, once ``table`` (``login_failures``,
+    ``checkin_failures``) holds ``limit`` failures of it within ``window`` before ``at``:
+    when the oldest of them leaves the window. None while it is under the limit."""
+    count, oldest = db.execute(
+        f"SELECT count(*), min(at) FROM {table} WHERE {column} = ? AND at > ?",
+        [value, iso(at - window)],
     ).fetchone()
-    return row[0], row[1]
+    if count < limit:
+        return None
+    return (datetime.fromisoformat(oldest) + window - at).total_seconds()
 
 
 def check_login_allowed(
@@ -170,19 +177,17 @@ def check_login_allowed(
     leaves it.
     """
     at = resolve_now(now)
-    since = iso(at - LOGIN_WINDOW)
     for column, value, limit in (
         ("username", (username or "").strip().lower(), LOGIN_FAILURES_PER_ACCOUNT),
         ("address", address or "", LOGIN_FAILURES_PER_ADDRESS),
     ):
-        count, oldest = _failures_since(db, column, value, since)
-        if count >= limit:
-            reset = datetime.fromisoformat(oldest) + LOGIN_WINDOW
-            minutes = max(1, round((reset - at).total_seconds() / 60 + 0.49))
+        wait_s = wait_before_retry(db, "login_failures", column, value, limit, LOGIN_WINDOW, at)
+        if wait_s is not None:
+            minutes = max(1, round(wait_s / 60 + 0.49))
             raise RateLimitError(
                 f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.",
                 f"Too many failed logins. Try again in {minutes} minutes.",
-                retry_after_s=int((reset - at).total_seconds()) + 1,
+                retry_after_s=int(wait_s) + 1,
             )
 
 

@@ -31,6 +31,7 @@ from ..clock import iso, local_day, resolve_now
 from ..errors import BadInputError, ConflictError, NotFoundError, RateLimitError
 from ..storage import one, scalar, write
 from . import estimate, states
+from .access import wait_before_retry
 from .booking import STATUS_VI, appointment_view, get_appointment, keyed_hash, normalise_cccd
 from .log import append_event
 from .lookups import get_office, get_ticket
@@ -337,19 +338,14 @@ def check_digits_allowed(
 ) -> None:
     """Refuse (429) typed check-in digits for a number, or at a kiosk, with too many wrong
     ones in the window; the message says when to try again and what works meanwhile."""
-    since = iso(at - FAILURE_WINDOW)
     for column, value, limit in (
         ("ticket_id", ticket_id, FAILURES_PER_NUMBER),
         ("device_id", device_id, FAILURES_PER_DEVICE),
     ):
         if value is None:
             continue
-        count, oldest = db.execute(
-            f"SELECT count(*), min(at) FROM checkin_failures WHERE {column} = ? AND at > ?",
-            [value, since],
-        ).fetchone()
-        if count >= limit:
-            wait_s = (datetime.fromisoformat(oldest) + FAILURE_WINDOW - at).total_seconds()
+        wait_s = wait_before_retry(db, "checkin_failures", column, value, limit, FAILURE_WINDOW, at)
+        if wait_s is not None:
             minutes = max(1, math.ceil(wait_s / 60))
             raise RateLimitError(
                 f"Mã xác nhận đã bị nhập sai quá nhiều lần. Vui lòng quét mã QR trên trang"

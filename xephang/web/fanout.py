@@ -25,6 +25,7 @@ from engineio.async_drivers.gevent import WebSocketWSGI
 from gevent.lock import Semaphore
 from gevent.socket import socket as gevent_socket
 from geventwebsocket.websocket import Header
+from prometheus_client.core import CounterMetricFamily
 
 OPCODE_TEXT, OPCODE_BINARY = 0x1, 0x2
 WS_ATTR = "_xephang_ws"
@@ -36,8 +37,6 @@ class SendsCollector:
     (``queued`` rising against ``direct``: clients that do not keep up)."""
 
     def collect(self):
-        from prometheus_client.core import CounterMetricFamily
-
         sends = CounterMetricFamily(
             "xephang_socket_sends",
             "Packets to Socket.IO clients by the way they went: direct (framed once and"
