@@ -1,7 +1,8 @@
 """A counter an officer can trust, in a real Chromium: it fits 1366×768, V asks first, the
 last move is undone with Z, a no-show comes back, the banner tells the last result only,
 another officer's counter is taken over knowingly, an ended session says so, a key typed
-while the last move is on its way is not lost."""
+while the last move is on its way (or as a dialog closes) is not lost, a counter holding a
+ticket does not call another."""
 
 from __future__ import annotations
 
@@ -393,3 +394,102 @@ def test_the_counter_acts_on_its_own_moves_answers_before_any_event_comes(browse
     current_is(page, called)  # back at the counter, called, from the undo's answer
     press_opens(page, "v", "#dlg-noshow")
     assert called in page.inner_text("#noshow-text")
+
+
+CUT_OFF = """() => { const live = window.xephangCounter.live, emit = live.socket.emit;
+    live.socket.off('queue_event'); live.resync = () => {};
+    live.socket.emit = function (name) {
+        return name === 'counter_sync' ? live.socket : emit.apply(live.socket, arguments);
+    }; }"""
+
+
+def test_a_no_show_undone_leaves_todays_no_shows_with_the_undos_answer(browser, live_server):
+    """Today's no-shows come with the counter's own state: a no-show undone by Z left the
+    list only when that state came. It leaves it with the undo's answer."""
+    server = live_server
+    page = open_counter(browser, server)
+    ticket = issue_ticket(server)
+    next_shows(page, ticket["code"])
+    press(page, "n")
+    current_is(page, ticket["code"])
+    press_opens(page, "v", "#dlg-noshow")
+    page.keyboard.press("v")
+    page.wait_for_function(
+        f"document.getElementById('no-shows').textContent.includes('{ticket['code']}')"
+    )
+    page.evaluate(CUT_OFF)  # from here on no event and no counter state reach the page
+    press(page, "z")
+    current_is(page, ticket["code"])
+    assert ticket["code"] not in page.inner_text("#no-shows")
+
+
+def test_a_counter_holding_a_ticket_does_not_call_another(browser, live_server):
+    """Call-next is refused while the counter holds a ticket (the engine's rule): its button
+    is disabled and says why, N says what to do instead (S or V when called, F when served)
+    and calls nobody, and a finish then N typed at once calls the next."""
+    server = live_server
+    page = open_counter(browser, server)
+    first, second = issue_ticket(server), issue_ticket(server)
+    next_shows(page, second["code"])
+    page.evaluate("() => { window.mineBefore = window.xephangCounter.state().mine; }")
+    press(page, "n")
+    current_is(page, first["code"])
+    page.wait_for_function(  # the counter's state after the call: N now is no double press
+        "() => window.xephangCounter.state().mine !== window.mineBefore"
+    )
+    call_next = page.locator("[data-action='call-next']")
+    page.wait_for_function(
+        "() => document.querySelector(\"[data-action='call-next']\").disabled"
+    )
+    assert f"giữ số {first['code']}: nhấn S" in call_next.get_attribute("title")
+    page.wait_for_function("document.body.dataset.busy === ''")
+    page.keyboard.press("n")  # its button is disabled: press() would wait for it
+    message_has(page, f"Quầy đang giữ số {first['code']}")
+    # a number of the next list, clicked to call it by its code: the same answer
+    page.click(f"#next button[data-call='{second['code']}']")
+    assert not page.locator("#dlg-call").is_visible()
+    current_is(page, first["code"])
+    waiting = requests.get(
+        f"{server.url}/api/v1/tickets/{second['id']}", headers=server.officer, timeout=30
+    ).json()
+    assert waiting["ticket"]["status"] == "waiting"
+
+    press(page, "s")
+    message_has(page, f"Bắt đầu phục vụ số {first['code']}")
+    assert "F khi phục vụ xong" in call_next.get_attribute("title")
+    press_opens(page, "f", "#dlg-finish")
+    page.keyboard.press("Enter")
+    page.keyboard.press("n")  # at once: the finish has not been answered yet
+    current_is(page, second["code"])
+    message_has(page, f"Đã gọi số {second['code']}")
+    assert second["code"] in call_next.get_attribute("title")
+    assert page.input_value("#dlg-finish input[name=dossier_code]") == ""  # not typed there
+
+
+def test_v_right_after_esc_asks_again_and_marks_nobody_absent(browser, live_server):
+    """Chromium leaves the focus in a closed dialog until its next rendering: V typed right
+    after Esc closed the no-show dialog reached the dialog's own V (confirm) and marked the
+    citizen absent without asking (the rare failure of the no-show test under load). It
+    opens the dialog again."""
+    server = live_server
+    page = open_counter(browser, server)
+    ticket = issue_ticket(server)
+    next_shows(page, ticket["code"])
+    press(page, "n")
+    current_is(page, ticket["code"])
+    press_opens(page, "v", "#dlg-noshow")
+    # Esc closes the dialog and V comes before the next rendering: one task, as a loaded
+    # machine makes it (real keys hit that moment in about one run of two)
+    where = page.evaluate(
+        """() => { document.getElementById('dlg-noshow').close();
+                   const at = document.activeElement;
+                   at.dispatchEvent(new KeyboardEvent('keydown',
+                       {key: 'v', bubbles: true, cancelable: true}));
+                   return at.closest('dialog') && at.closest('dialog').id; }"""
+    )
+    assert where == "dlg-noshow"  # the focus was still in the closed dialog
+    page.locator("#dlg-noshow").wait_for(state="visible")
+    state = requests.get(
+        f"{server.url}/api/v1/tickets/{ticket['id']}", headers=server.officer, timeout=30
+    ).json()
+    assert state["ticket"]["status"] == "called"

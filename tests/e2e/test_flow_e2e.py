@@ -147,8 +147,12 @@ def test_counter_calls_specific_transfers_and_returns(browser, live_server):
         f"document.getElementById('current-code').textContent === '{a2['code']}'"
     )
     # a second call-next is refused while this one is only called: the message says why
-    press(counter, "n")
-    counter.wait_for_function("document.getElementById('message').classList.contains('error')")
+    counter.wait_for_function("document.body.dataset.busy === ''")
+    counter.keyboard.press("n")  # its button is disabled: press() would wait for it
+    counter.wait_for_function(
+        "document.getElementById('message').classList.contains('error')"
+        f" && document.getElementById('message').textContent.includes('giữ số {a2['code']}')"
+    )
     # B: return it to the queue, then call next takes a1 (a2 now queues behind it)
     press(counter, "b")
     counter.fill("#dlg-return input[name=reason]", "Thiếu giấy tờ")

@@ -144,9 +144,14 @@
 
   // The buttons acting on the current ticket take the API's action names; the others
   // (call next, call a ticket by its code, pause, close, undo, reprint) act otherwise.
+  // A counter calls only when it holds nobody (the engine's rule too): call-next and call
+  // wait for the current ticket's finish or no-show.
+  var CALLS = ["call-next", "call"];
+  function holding(t) { return !!t && RULES.states[t.status].at_counter; }
   function allowed(action, t) {
     if (action === "undo-last") return undoOpen();
     if (action === "reprint") return !!reprintTarget();
+    if (CALLS.indexOf(action) !== -1) return !holding(t);
     if (RULES.ticket_actions.indexOf(action) === -1) return true;
     return !!t && RULES.needs[action].indexOf(t.status) !== -1;
   }
@@ -155,6 +160,9 @@
     document.body.dataset.busy = busy ? "1" : "";
     document.querySelectorAll("[data-action]").forEach(function (b) {
       b.disabled = busy || !c || heldByOther(c) || !allowed(b.dataset.action, t);
+      if (CALLS.indexOf(b.dataset.action) !== -1) {
+        b.title = holding(t) ? "Quầy đang giữ số " + t.code + ": " + whatEnds(t) : "";
+      }
     });
     runPending();
   }
@@ -220,12 +228,15 @@
       refreshCounter();
     });
   }
-  // The next tickets come with the counter's own state, asked a moment after each change
-  // (refreshCounter): a ticket called, here or at another counter, leaves the list with
-  // the call's answer or event, whichever comes first, not with that state.
-  function leftTheLine(t) {
-    if (t.status === "waiting" || !mine || !mine.next_tickets) return;
-    mine.next_tickets = mine.next_tickets.filter(function (n) { return n.id !== t.id; });
+  // The next tickets and today's no-shows come with the counter's own state, asked a
+  // moment after each change (refreshCounter): a ticket that left either list (called,
+  // here or at another counter; a no-show undone or sent back to the line) leaves it
+  // with the move's answer or event, whichever comes first, not with that state.
+  function leftItsLists(t) {
+    if (!mine) return;
+    var other = function (n) { return n.id !== t.id; };
+    if (t.status !== "waiting" && mine.next_tickets) mine.next_tickets = mine.next_tickets.filter(other);
+    if (t.status !== "no_show" && mine.no_shows) mine.no_shows = mine.no_shows.filter(other);
   }
   function currentTicket() { var c = counter(); return c && c.current_ticket; }
 
@@ -238,7 +249,7 @@
     // finish, no-show or transfer frees it (a reprint pressed in between is of the
     // citizen's new ticket, not the old one). The state that follows confirms it.
     if (c && t) c.current_ticket = t.status === "called" || t.status === "serving" ? t : null;
-    if (t) leftTheLine(t);
+    if (t) leftItsLists(t);
     render();
     say(text + (canUndo ? " — nhấn Z để hoàn tác trong " + RULES.undo_window_s + " giây" : ""), "ok");
   }
@@ -382,21 +393,26 @@
   document.querySelectorAll("dialog [data-close]").forEach(function (b) {
     b.addEventListener("click", function () { b.closest("dialog").close(); });
   });
+  // A closed dialog may still hold the focus for a moment (until the browser's next
+  // rendering): its keys and submits then are not its own (V right after Esc in the no-show
+  // dialog marked the citizen absent without asking).
+  function isOpen(f) { return f.closest("dialog").open; }
   document.querySelectorAll("dialog form[data-submit]").forEach(function (f) {
     f.addEventListener("keydown", function (e) {  // Enter confirms from a select list too
-      if (e.key === "Enter" && e.target.tagName === "SELECT") {
+      if (e.key === "Enter" && e.target.tagName === "SELECT" && isOpen(f)) {
         e.preventDefault();
         f.requestSubmit(f.querySelector("button.primary"));
       }
     });
     f.addEventListener("submit", function (e) {
+      if (!isOpen(f)) { e.preventDefault(); return; }
       if (e.submitter && e.submitter.value === "cancel") return;
       submits[f.dataset.submit](f);
     });
   });
   // V confirms a no-show in its dialog, as Enter does
   $("dlg-noshow").addEventListener("keydown", function (e) {
-    if (e.key.toLowerCase() === "v" && !e.ctrlKey && !e.altKey && !e.metaKey) {
+    if (e.key.toLowerCase() === "v" && !e.ctrlKey && !e.altKey && !e.metaKey && $("dlg-noshow").open) {
       e.preventDefault();
       var f = $("dlg-noshow").querySelector("form");
       f.requestSubmit(f.querySelector("button.primary"));
@@ -476,7 +492,10 @@
         if (afterMove) settling = false;
         if (ack && ack.ok) { mine = ack.counter; render(); }
         else if (ack && ack.status === 404) { localStorage.removeItem(storeKey); counterId = null; chooseCounter(); }
-        if (afterMove && !busy) pending = null;  // that state is here: a key it did not enable goes
+        if (afterMove && !busy && pending) {  // that state is here: a key it did not enable goes
+          if (CALLS.indexOf(pending.action) !== -1 && holding(currentTicket())) stillHolding();
+          pending = null;
+        }
       });
     }, 150);
   }
@@ -512,7 +531,16 @@
     var button = document.querySelector('[data-action="' + action + '"]');
     if (!button) return;
     if (!button.disabled) run(action);
-    else keep(action);
+    else if (busy || settling) keep(action);
+    else if (CALLS.indexOf(action) !== -1 && holding(currentTicket())) stillHolding();
+  }
+  function stillHolding() {
+    var t = currentTicket();
+    say("Quầy đang giữ số " + t.code + ": " + whatEnds(t) + ", rồi gọi số tiếp / " +
+        (t.status === "serving" ? "Finish (F) " : "Mark no-show (V) ") + t.code + " first", "error");
+  }
+  function whatEnds(t) {  // the moves that free the counter, from the ticket's state
+    return t.status === "serving" ? "nhấn F khi phục vụ xong" : "nhấn S để bắt đầu phục vụ hoặc V nếu vắng mặt";
   }
   function releaseHeld() {
     clearTimeout(heldTimer);
@@ -525,12 +553,19 @@
     $("checkin-text").focus();
     if (keys[keys.length - 1] === "Enter") checkIn(text);
   }
+  // A dialog's field keeps the focus for a moment after its form closed the dialog: a key
+  // typed then (N right after a finish's Enter) is the page's, not the hidden field's. An
+  // Enter is not: a double Enter that confirmed a dialog does not also call the next.
+  function leftBehind(field, key) {
+    var d = field.closest("dialog");
+    return !!d && !d.open && key !== "enter";
+  }
   document.addEventListener("keydown", function (e) {
     if (e.altKey || e.metaKey) return;
     if (e.ctrlKey && e.key.toLowerCase() !== "z") return;   // Ctrl+Z undoes too
     if (document.querySelector("dialog[open]")) return;   // dialogs keep their own keys
-    if (/^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName)) return;
     var key = e.key.toLowerCase();
+    if (/^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName) && !leftBehind(e.target, key)) return;
     if (held.length && !e.ctrlKey && (e.key.length === 1 || e.key === "Enter")) {
       e.preventDefault();  // a burst goes on: this key is part of it
       held.push(e.key);
@@ -577,6 +612,7 @@
       var b = e.target.closest("[data-call], [data-return], [data-checkin]");
       if (!b || busy) return;
       if (b.dataset.checkin) checkIn(b.dataset.checkin);
+      else if (b.dataset.call && holding(currentTicket())) stillHolding();
       else if (b.dataset.call) actions.call(b.dataset.call);
       else actions["return"](Number(b.dataset["return"]), b.dataset.code);
     });
@@ -603,7 +639,7 @@
     onEvent: function (name, ev) {
       if (name !== "queue_event" || !snap) return;
       XephangLive.applyEvent(snap, ev);
-      if (ev.ticket) leftTheLine(ev.ticket);
+      if (ev.ticket) leftItsLists(ev.ticket);
       if (ev.type === "counter_opened" && ev.counter_id === counterId && snap.counters) live.resync();  // a takeover
       render(); refreshCounter();
     }
