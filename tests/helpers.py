@@ -803,9 +803,9 @@ def open_display(browser, server):
     return display
 
 
-def login_page(browser, server, username: str, path: str, viewport=None):
+def login_page(browser, server, username: str, path: str, viewport=None, locale=None):
     """A new page logged in as ``username`` through the login form, at ``path``."""
-    page = browser.new_page(viewport=viewport or {"width": 1400, "height": 1000})
+    page = browser.new_page(viewport=viewport or {"width": 1400, "height": 1000}, locale=locale)
     page.goto(server.url + path)
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", server.demo["password"])

@@ -207,9 +207,12 @@ def test_the_report_by_office_equals_each_offices_own_report(month, tmp_path):
 def test_the_report_page_chooses_offices_and_exports(app, offices, db, demo):
     client = province_client(app)
     chosen = f"offices={offices['given']}"
-    page = client.get(f"/manager/province/report?period=month&{chosen}")
+    page = client.get(
+        f"/manager/province/report?period=custom&from=2026-03-01&to=2026-03-31&{chosen}"
+    )
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and "UBND xã An Hòa" in text
+    assert "từ 01/03/2026 đến 31/03/2026</strong>" in text  # the period, day first
     assert "Trung tâm Phục vụ hành chính công (Demo)</th>" not in text
     full = client.get("/manager/province/report?period=month").get_data(as_text=True)
     assert "(Demo)" in full and "An Hòa" in full

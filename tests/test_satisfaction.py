@@ -175,6 +175,7 @@ def test_the_satisfaction_page_and_json(client, office):
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and "57,1 %" in text and "A — Hộ tịch" in text
     assert "phản ánh" in text  # complaints and lateness: said to be outside a queue system
+    assert "từ 02/03/2026 đến 03/03/2026</strong>" in text  # the period, day first
     data = client.get(f"/manager/satisfaction.json?period=custom&from={DAY1}&to={DAY2}").json
     assert data["total"]["dossiers"] == 7
     assert client.get("/manager/satisfaction?group=hour").status_code == 400

@@ -438,9 +438,7 @@ def test_a_counter_holding_a_ticket_does_not_call_another(browser, live_server):
         "() => window.xephangCounter.state().mine !== window.mineBefore"
     )
     call_next = page.locator("[data-action='call-next']")
-    page.wait_for_function(
-        "() => document.querySelector(\"[data-action='call-next']\").disabled"
-    )
+    page.wait_for_function("() => document.querySelector(\"[data-action='call-next']\").disabled")
     assert f"giữ số {first['code']}: nhấn S" in call_next.get_attribute("title")
     page.wait_for_function("document.body.dataset.busy === ''")
     page.keyboard.press("n")  # its button is disabled: press() would wait for it

@@ -1,6 +1,7 @@
 """The manager's screens in a real Chromium: the charts of one day (the target shows), long
 service names not clipped, the second chart following the grouping; a report date error on
-the form; hours, lunch breaks and holidays edited with time and date fields."""
+the form; a date field says its day day-first; hours, lunch breaks and holidays edited with
+time and date fields."""
 
 from __future__ import annotations
 
@@ -71,6 +72,28 @@ def test_a_report_date_error_is_on_the_form(browser, live_server):
     assert page.input_value("input[name=from]") == "2024-03-10"
     assert page.is_visible("#report-form button[type=submit]")
     page.screenshot(path=str(ARTIFACTS / "manager-report-date-error.png"))
+
+
+def test_a_date_field_says_its_day_as_vietnamese_read_it(browser, live_server):
+    """A browser in English writes a date field month first (11/01/2026 is 1 November):
+    each date field says its day beside it, day first, with its weekday."""
+    server = live_server
+    page = login_page(
+        browser,
+        server,
+        "quanly",
+        "/manager/reports?period=custom&from=2026-11-01&to=2026-11-30",
+        locale="en-US",
+    )
+    read = page.locator("#report-form input[name=from] + output.day-read")
+    assert read.inner_text() == "Chủ nhật 01/11/2026"
+    assert page.inner_text("#report-form input[name=to] + .day-read") == "Thứ Hai 30/11/2026"
+    page.fill("#report-form input[name=from]", "2026-11-12")
+    assert read.inner_text() == "Thứ Năm 12/11/2026"
+    page.fill("#report-form input[name=from]", "")
+    assert read.inner_text() == ""
+    page.fill("#report-form input[name=from]", "2026-11-12")
+    page.screenshot(path=str(ARTIFACTS / "manager-date-read.png"))
 
 
 def test_opening_hours_lunch_breaks_and_holidays_with_fields(browser, live_server):
