@@ -56,6 +56,33 @@ def test_press_a_service_and_see_the_ticket_with_its_qr_code(browser, server):
     page.close()
 
 
+def qr_texts(page, name: str) -> list[str]:
+    shot = ARTIFACTS / name
+    page.screenshot(path=str(shot))
+    return [r.text for r in zxingcpp.read_barcodes(Image.open(shot))]
+
+
+def test_the_next_citizen_never_sees_the_last_ones_qr(browser, server):
+    """The last ticket's QR opens its tracker (and its "Hủy số"): the next ticket's screen
+    shows no QR while its own is on its way, never the last one's."""
+    page = open_kiosk(browser, server)
+    page.get_by_role("button", name="Hộ tịch").click()
+    page.wait_for_function("document.getElementById('t-qr').naturalWidth > 0")
+    (first,) = qr_texts(page, "kiosk_qr_first.png")
+    page.wait_for_selector("#start:not([hidden])", timeout=10000)  # reset by itself
+    held = []  # the next QR's request, answered only when released
+    page.route("**/t/*/qr.svg", lambda route: held.append(route))
+    page.get_by_role("button", name="Hộ tịch").click()
+    page.wait_for_selector("#ticket:not([hidden])")
+    assert page.inner_text("#t-code") == "A002"
+    assert len(held) == 1 and qr_texts(page, "kiosk_qr_loading.png") == []
+    held[0].continue_()
+    page.wait_for_function("document.getElementById('t-qr').naturalWidth > 0")
+    (second,) = qr_texts(page, "kiosk_qr_second.png")
+    assert second != first and second.startswith(f"{server.url}/t/")
+    page.close()
+
+
 def test_the_kiosk_clock_shows_the_office_time_whatever_the_machine_zone(browser, server):
     from datetime import datetime
     from zoneinfo import ZoneInfo
