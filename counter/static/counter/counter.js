@@ -537,7 +537,7 @@
   function stillHolding() {
     var t = currentTicket();
     say("Quầy đang giữ số " + t.code + ": " + whatEnds(t) + ", rồi gọi số tiếp / " +
-        (t.status === "serving" ? "Finish (F) " : "Mark no-show (V) ") + t.code + " first", "error");
+        (t.status === "serving" ? "Finish (F) " : "Start (S) or mark no-show (V) ") + t.code + " first", "error");
   }
   function whatEnds(t) {  // the moves that free the counter, from the ticket's state
     return t.status === "serving" ? "nhấn F khi phục vụ xong" : "nhấn S để bắt đầu phục vụ hoặc V nếu vắng mặt";
