@@ -510,17 +510,9 @@
     window.removeEventListener("beforeunload", warnLeaving);
   });
 
-  // --- keyboard ----------------------------------------------------------------------------
+  // --- keyboard (keys.js: which keys are the page's, and scans) -------------------------------
   var KEYS = {n: "call-next", enter: "call-next", r: "recall", s: "start", f: "finish", v: "no-show",
               t: "transfer", b: "return", g: "call", p: "pause", x: "close", z: "undo-last", i: "reprint"};
-  // A 2D scanner types like a keyboard, a character every few milliseconds, wherever the
-  // focus is. What it types while no field has the focus goes to the check-in field, not
-  // to the shortcuts (a booking code with N, S and F in it would call, start and finish).
-  // What it scans starts with a key that is no shortcut (a link's "h", a CCCD's digits):
-  // such a key starts a burst, and the keys that follow it within SCAN_GAP_MS belong to
-  // it; SCAN_MIN or more are a scan, ended by its Enter; fewer are the keys they are. A
-  // shortcut pressed outside a burst acts at once.
-  var SCAN_GAP_MS = 30, SCAN_MIN = 4, held = [], heldTimer = null;
   function isShortcut(key) { return key === "?" || key === "q" || key in KEYS; }
   function shortcut(raw) {
     var key = raw.toLowerCase();
@@ -542,44 +534,15 @@
   function whatEnds(t) {  // the moves that free the counter, from the ticket's state
     return t.status === "serving" ? "nhấn F khi phục vụ xong" : "nhấn S để bắt đầu phục vụ hoặc V nếu vắng mặt";
   }
-  function releaseHeld() {
-    clearTimeout(heldTimer);
-    heldTimer = null;
-    var keys = held;
-    held = [];
-    if (keys.length < SCAN_MIN) { keys.forEach(shortcut); return; }
-    var text = keys.filter(function (k) { return k.length === 1; }).join("").trim();
-    $("checkin-text").value = text;
-    $("checkin-text").focus();
-    if (keys[keys.length - 1] === "Enter") checkIn(text);
-  }
-  // A dialog's field keeps the focus for a moment after its form closed the dialog: a key
-  // typed then (N right after a finish's Enter) is the page's, not the hidden field's. An
-  // Enter is not: a double Enter that confirmed a dialog does not also call the next.
-  function leftBehind(field, key) {
-    var d = field.closest("dialog");
-    return !!d && !d.open && key !== "enter";
-  }
-  document.addEventListener("keydown", function (e) {
-    if (e.altKey || e.metaKey) return;
-    if (e.ctrlKey && e.key.toLowerCase() !== "z") return;   // Ctrl+Z undoes too
-    if (document.querySelector("dialog[open]")) return;   // dialogs keep their own keys
-    var key = e.key.toLowerCase();
-    if (/^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName) && !leftBehind(e.target, key)) return;
-    if (held.length && !e.ctrlKey && (e.key.length === 1 || e.key === "Enter")) {
-      e.preventDefault();  // a burst goes on: this key is part of it
-      held.push(e.key);
-      clearTimeout(heldTimer);
-      if (e.key === "Enter" && held.length > SCAN_MIN) releaseHeld();  // the scanner's Enter
-      else heldTimer = setTimeout(releaseHeld, SCAN_GAP_MS);
-      return;
-    }
-    if (e.target.tagName === "BUTTON" && (key === "enter" || key === " ")) return;  // a click
-    if (isShortcut(key)) { e.preventDefault(); shortcut(key); return; }
-    if (e.key.length === 1 && !e.ctrlKey && e.key !== " ") {  // no shortcut: may start a scan
-      held.push(e.key);
-      heldTimer = setTimeout(releaseHeld, SCAN_GAP_MS);
-    }
+  XephangKeys.listen({
+    isShortcut: isShortcut,
+    shortcut: shortcut,
+    scanned: function (text, ended) {  // what a scanner typed goes to the check-in field
+      $("checkin-text").value = text;
+      $("checkin-text").focus();
+      if (ended) checkIn(text);
+    },
+    ctrl: ["z"]  // Ctrl+Z undoes too
   });
   document.querySelectorAll("[data-action]").forEach(function (b) {
     b.addEventListener("click", function () { if (!b.disabled) run(b.dataset.action); });
