@@ -36,6 +36,16 @@ def current_is(page, code: str) -> None:
     page.wait_for_function(f"document.getElementById('current-code').textContent === '{code}'")
 
 
+def one_called(browser, server):
+    """A counter page that has called the one ticket issued: (page, ticket)."""
+    page = open_counter(browser, server)
+    ticket = issue_ticket(server)
+    next_shows(page, ticket["code"])
+    press(page, "n")
+    current_is(page, ticket["code"])
+    return page, ticket
+
+
 # What the page held when a key did not open its dialog: where the key went and why.
 PAGE_STATE = """() => ({
     active: document.activeElement && (document.activeElement.tagName + '#' +
@@ -234,11 +244,7 @@ def test_a_scan_typed_into_the_page_goes_to_check_in_not_to_the_shortcuts(browse
 
 def test_transfer_offers_other_services_and_reprints_the_new_ticket(browser, live_server):
     server = live_server
-    page = open_counter(browser, server)
-    ticket = issue_ticket(server)
-    next_shows(page, ticket["code"])
-    press(page, "n")
-    current_is(page, ticket["code"])
+    page, ticket = one_called(browser, server)
     press(page, "t")
     options = page.eval_on_selector_all(
         "#dlg-transfer select[name=service] option", "os => os.map(o => o.textContent)"
@@ -407,11 +413,7 @@ def test_a_no_show_undone_leaves_todays_no_shows_with_the_undos_answer(browser, 
     """Today's no-shows come with the counter's own state: a no-show undone by Z left the
     list only when that state came. It leaves it with the undo's answer."""
     server = live_server
-    page = open_counter(browser, server)
-    ticket = issue_ticket(server)
-    next_shows(page, ticket["code"])
-    press(page, "n")
-    current_is(page, ticket["code"])
+    page, ticket = one_called(browser, server)
     press_opens(page, "v", "#dlg-noshow")
     page.keyboard.press("v")
     page.wait_for_function(
@@ -470,11 +472,7 @@ def test_v_right_after_esc_asks_again_and_marks_nobody_absent(browser, live_serv
     citizen absent without asking (the rare failure of the no-show test under load). It
     opens the dialog again."""
     server = live_server
-    page = open_counter(browser, server)
-    ticket = issue_ticket(server)
-    next_shows(page, ticket["code"])
-    press(page, "n")
-    current_is(page, ticket["code"])
+    page, ticket = one_called(browser, server)
     press_opens(page, "v", "#dlg-noshow")
     # Esc closes the dialog and V comes before the next rendering: one task, as a loaded
     # machine makes it (real keys hit that moment in about one run of two)
