@@ -212,6 +212,40 @@ def test_near_goes_out_once_when_few_enough_are_ahead(office, provider):
     assert "con 2 nguoi" in provider.received[0].json()["text"]
 
 
+def test_a_citizen_sent_back_to_the_line_is_told_near_and_called_again(office, provider):
+    """Messages were once per ticket: one returned to the line (to fetch a paper) was never
+    told again that its turn was near, nor that it was called. They are once per turn."""
+    office.set(notify_near_people=1, notify_near_minutes=0)
+    mine = office.issue(phone=PHONES[0], consent=True)["ticket"]
+    office.issue()
+    office.issue()
+    assert office.messages()[-1]["purpose"] == "near"  # nobody ahead
+    office.worker.drain()
+    assert office.call()["id"] == mine["id"]
+    office.worker.drain()
+    office.act(mine["id"], "return", reason="Thiếu bản sao giấy tờ")  # behind the two
+    assert len(office.messages()) == 2  # two ahead: not near
+    office.act(office.call(2)["id"], "no-show")  # one ahead
+    assert [(m["purpose"], m["returns"]) for m in office.messages()] == [
+        ("near", 0),
+        ("called", 0),
+        ("near", 1),
+    ]
+    office.worker.drain()
+    office.call(2)
+    assert len(office.messages()) == 3  # once in this turn too
+    assert office.call()["id"] == mine["id"]
+    assert [(m["purpose"], m["returns"]) for m in office.messages()][3:] == [("recalled", 1)]
+    office.worker.drain()
+    code = mine["code"]
+    assert [r.json()["text"].split(" ngu")[0] for r in provider.received] == [
+        f"Sap den luot so {code}: con 0",
+        f"Moi so {code} den quay 1.",
+        f"Sap den luot so {code}: con 1",
+        f"Nhac lai: moi so {code} den quay 1 ngay.",
+    ]
+
+
 def test_near_by_the_estimate_needs_a_measured_service_time_and_an_open_counter(office):
     office.set(notify_near_people=0, notify_near_minutes=10)
     first = office.issue()["ticket"]

@@ -7,9 +7,11 @@ and a rolled-back one has none. "Turn near" is the one exception: the call
 notes which lines moved (``outbox_moves``, a row per service, in its
 transaction too) and the worker writes the ``near`` messages from the line as
 it then is (``expand_moves``), so a call that moves 500 trackers writes one
-row. A message is unique per ticket, purpose and channel (or per webhook and
-event: two unique indexes), so it goes out at most once per purpose whatever
-retries, restarts or second workers do.
+row. A message is unique per ticket, purpose, channel and turn in line (the
+times the ticket had been returned to the line: ``returns``; or per webhook and
+event: two unique indexes), so it goes out at most once per purpose and turn
+whatever retries, restarts or second workers do, and again to a citizen sent
+back to the line.
 
 States::
 
@@ -30,8 +32,9 @@ taken only with consent (``contact_from``), lives only in
 and erased at the end of the visit's day plus ``rating_window_days``
 (``erase_expired_contacts``) or when the citizen unsubscribes.
 
-Purposes (``PURPOSES``): ``near`` (N people or M minutes ahead, once), ``checkin_window``
-(the same moment for an online number still to check in: come and check in, once),
+Purposes (``PURPOSES``): ``near`` (N people or M minutes ahead, once a turn),
+``checkin_window`` (the same moment for an online number still to check in: come and
+check in, once a turn),
 ``called``, ``recalled``, ``rating`` (after finishing, or at the office's
 evening time), the booking ones for online numbers, ``otp`` (a phone's
 one-time code, ``engine/otp.py``: one row per request, tied to no ticket so
@@ -149,7 +152,8 @@ def record_events(
     anything that may move a line, the lines that moved are noted
     (``note_moves``: a row per service, however many people wait) and the
     worker queues ``near`` for the waiting subscribers now near their front
-    (``expand_moves``, once per ticket).
+    (``expand_moves``), each once per ticket and turn in line (again after a return to
+    the line: ``RETURNS_SQL``).
     """
     if not raw_events:
         return False
@@ -210,13 +214,22 @@ def moved_services(db, views: list[dict]) -> list[int]:
     return list(found)
 
 
+# A ticket's times back in line so far: its messages are once per turn in line (the
+# unique index ``outbox_once`` includes it), so one sent back is told again.
+RETURNS_SQL = (
+    "(SELECT count(*) FROM ticket_events e WHERE e.ticket_id = {} AND e.type = 'returned')"
+)
+
+
 def _queue_for_ticket(db, office: dict, ticket_id: int, purpose: str, at, payload: dict) -> None:
-    """One message of ``purpose`` per active subscription of the ticket's visit."""
+    """One message of ``purpose`` per active subscription of the ticket's visit, once per
+    turn in line."""
     give_up = iso(at + timedelta(seconds=PURPOSES[purpose].max_age_s))
     db.execute(
         "INSERT OR IGNORE INTO outbox (office_id, channel, purpose, ticket_id, subscription_id,"
-        " payload, state, next_attempt_at, give_up_at, created_at)"
-        " SELECT s.office_id, s.channel, ?, t.id, s.id, ?, 'queued', ?, ?, ? FROM tickets t"
+        " payload, state, next_attempt_at, give_up_at, created_at, returns)"
+        " SELECT s.office_id, s.channel, ?, t.id, s.id, ?, 'queued', ?, ?, ?,"
+        f" {RETURNS_SQL.format('t.id')} FROM tickets t"
         " JOIN subscriptions s ON s.visit_id = t.visit_id AND s.ended_at IS NULL WHERE t.id = ?",
         [purpose, json.dumps(payload), iso(at), give_up, iso(at), ticket_id],
     )
@@ -341,7 +354,8 @@ def queue_near(
 ) -> int:
     """Queue ``near`` for every subscribed waiting ticket of these services now within the
     office's limits (``notify_near_people`` ahead, or an estimate of
-    ``notify_near_minutes``), once per ticket and channel: one read of the front of each
+    ``notify_near_minutes``), once per ticket, channel and turn in line (``RETURNS_SQL``):
+    one read of the front of each
     line (as far as the limits reach) and one insert, whatever the number of trackers.
     ``at`` dates the messages (the line's move). The worker's transaction
     (``expand_moves``)."""
@@ -372,13 +386,14 @@ def queue_near(
     if not near:
         return 0
     give_up = iso(at + timedelta(seconds=PURPOSES["near"].max_age_s))
-    # Tickets already told are left out by the unique index (OR IGNORE): at most the
-    # front of the line, a few rows, in the usual case.
+    # Tickets already told in this turn in line are left out by the unique index (OR
+    # IGNORE): at most the front of the line, a few rows, in the usual case.
     return db.execute(
         "INSERT OR IGNORE INTO outbox (office_id, channel, purpose, ticket_id, subscription_id,"
-        " payload, state, next_attempt_at, give_up_at, created_at)"
+        " payload, state, next_attempt_at, give_up_at, created_at, returns)"
         " SELECT s.office_id, s.channel, j.value ->> 3, j.value ->> 0, s.id, j.value ->> 2,"
-        " 'queued', ?, ?, ? FROM json_each(?) j CROSS JOIN subscriptions s"
+        f" 'queued', ?, ?, ?, {RETURNS_SQL.format('j.value ->> 0')}"
+        " FROM json_each(?) j CROSS JOIN subscriptions s"
         " ON s.visit_id = j.value ->> 1 AND s.ended_at IS NULL",
         [iso(at), give_up, iso(at), json.dumps(near)],
     ).rowcount

@@ -820,6 +820,22 @@ CREATE INDEX checkin_failures_at ON checkin_failures (at)
     )
 
 
+@migrations(name="0020_outbox_returns")
+def outbox_returns(db: sqlite_utils.Database) -> None:
+    """A ticket's messages are once per turn in line, not once per ticket: ``returns``, the
+    times it had been returned to the line when the message was queued, joins the key, so
+    a citizen sent back (to fetch a paper) is told "near" and "called" again."""
+    _run(
+        db,
+        """
+ALTER TABLE outbox ADD COLUMN returns INTEGER NOT NULL DEFAULT 0;
+DROP INDEX outbox_once;
+CREATE UNIQUE INDEX outbox_once ON outbox (ticket_id, purpose, channel, returns)
+    WHERE webhook_id IS NULL
+""",
+    )
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply every pending migration step."""
     migrations.apply(db)
