@@ -74,6 +74,20 @@ def test_counter_sync_gives_next_tickets_and_own_figures(app, client, tokens, de
     assert mine["avg_service_s"] is not None
 
 
+def test_the_counter_state_counts_todays_no_shows_beyond_its_list(db, demo):
+    from xephang import engine
+    from xephang.queries import queue as queue_queries
+
+    office = demo["office_id"]
+    for _ in range(5):
+        ticket = engine.issue_ticket(db, office, "A", check_hours=False).ticket
+        engine.no_show(db, engine.call_ticket(db, 1, ticket["id"], "test").ticket["id"])
+    state = queue_queries.counter_state(db, 1, None, next_limit=3)
+    assert [t["code"] for t in state["no_shows"]] == ["A005", "A004", "A003"]
+    assert state["no_show_count"] == 5
+    assert queue_queries.counter_state(db, 1, None)["no_show_count"] == 5
+
+
 def test_counter_sync_refuses_others(app, db, client, tokens, demo):
     display = socketio.test_client(app, auth={"token": demo["display_token"]})
     assert display.emit("counter_sync", {"counter": 1}, callback=True)["status"] == 403

@@ -17,6 +17,7 @@ from tests.helpers import (
     outside_viewport,
     press,
 )
+from xephang import engine
 from xephang.storage import connect
 
 pytestmark = pytest.mark.e2e
@@ -489,3 +490,29 @@ def test_v_right_after_esc_asks_again_and_marks_nobody_absent(browser, live_serv
         f"{server.url}/api/v1/tickets/{ticket['id']}", headers=server.officer, timeout=30
     ).json()
     assert state["ticket"]["status"] == "called"
+
+
+def test_todays_no_shows_beyond_the_list_are_counted(browser, live_server):
+    """The counter lists today's latest four no-shows: the others were not there at all.
+    It says how many more there are and how to call one back."""
+    server = live_server
+    db = connect(server.db_path)
+    for _ in range(6):
+        issue_ticket(server)
+        engine.no_show(db, engine.call_next(db, 1).ticket["id"])
+    db.close()
+    page = open_counter(browser, server)
+    page.wait_for_function("document.querySelectorAll('#no-shows li').length === 4")
+    more = page.locator("#no-shows-more")
+    more.wait_for(state="visible")
+    assert more.inner_text().startswith("Còn 2 số vắng mặt khác: nhấn G")
+    # one brought back from the list: its answer leaves one more to count, not two
+    code = page.locator("#no-shows button[data-return]").first.get_attribute("data-code")
+    page.click(f"#no-shows button[data-return][data-code='{code}']")
+    page.fill("#dlg-return input[name=reason]", "Công dân đã quay lại")
+    page.keyboard.press("Enter")
+    message_has(page, f"Đã trả số {code} về hàng chờ")
+    page.wait_for_function(
+        "document.getElementById('no-shows-more').textContent.startsWith('Còn 1 số')"
+    )
+    page.screenshot(path=str(ARTIFACTS / "counter-no-shows-more.png"))

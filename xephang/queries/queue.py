@@ -77,7 +77,8 @@ def counter_state(
     db: sqlite_utils.Database, counter_id: int, user_id: int | None, now=None, next_limit: int = 10
 ) -> dict:
     """The counter screen's own part: its services' waiting counts, next tickets, today's
-    no-shows of its services (they may be called again or returned), the officer's figures,
+    no-shows of its services (the latest, and how many; they may be called again or
+    returned), the officer's figures,
     and the ticket it finished last today (a dossier code can still be scanned onto it)."""
     counter = get_counter(db, counter_id)
     office = get_office(db, counter["office_id"])
@@ -88,15 +89,23 @@ def counter_state(
     if nxt is not None:  # the ticket call-next would take goes first, as it will be called
         waiting = [ticket_view(db, nxt)] + [t for t in waiting if t["id"] != nxt["id"]]
         waiting = waiting[:next_limit]
+    todays_no_shows = (
+        "FROM tickets WHERE office_id = ? AND day = ? AND status = 'no_show'"
+        f" AND service_id IN ({','.join('?' * len(services or [-1]))})"
+    )
+    params = [office["id"], day, *(services or [-1])]
     no_shows = [
         ticket_view(db, row)
         for row in db.query(
-            "SELECT * FROM tickets WHERE office_id = ? AND day = ? AND status = 'no_show'"
-            f" AND service_id IN ({','.join('?' * len(services or [-1]))})"
-            " ORDER BY finished_at DESC LIMIT ?",
-            [office["id"], day, *(services or [-1]), next_limit],
+            f"SELECT * {todays_no_shows} ORDER BY finished_at DESC, id DESC LIMIT ?",
+            [*params, next_limit],
         )
     ]
+    no_show_count = (
+        len(no_shows)
+        if len(no_shows) < next_limit
+        else db.execute(f"SELECT count(*) {todays_no_shows}", params).fetchone()[0]
+    )
     mine = {"called": 0, "done": 0, "no_show": 0, "avg_service_s": None}
     if user_id is not None:
         row = db.execute(
@@ -130,6 +139,7 @@ def counter_state(
         "next_tickets": waiting,
         "next_ticket_id": nxt["id"] if nxt else None,
         "no_shows": no_shows,
+        "no_show_count": no_show_count,  # all of today's, the list holds the latest
         "mine": mine,
         "day": day,
         "last_finished": last,

@@ -17,6 +17,7 @@
   var snap = null, mine = null, busy = false, live = null, counterTimer = null, expiredOnce = false;
   var undoable = null;    // {ticket, code, at}: the last move that may be undone
   var lastTicket = null;  // {id, code}: the citizen's ticket of the last action (reprint)
+  var SHOWN_NO_SHOWS = 4;  // today's latest no-shows listed; the others are counted
 
   function counter() { return counterById(counterId); }
   function counterById(id) {
@@ -105,12 +106,16 @@
         " · " + esc((n.issued_at || "").slice(11, 16)) + "</li>";
     }).join("") : "<li class='muted'>Không có ai đang chờ</li>";
     var gone = mine && mine.no_shows ? mine.no_shows : [];
-    $("no-shows").innerHTML = gone.length ? gone.slice(0, 4).map(function (n) {
+    $("no-shows").innerHTML = gone.length ? gone.slice(0, SHOWN_NO_SHOWS).map(function (n) {
       return "<li><b>" + esc(n.code) + "</b> · " + esc((n.finished_at || "").slice(11, 16)) +
         " <button type='button' class='linklike' data-call='" + esc(n.code) + "'>Gọi lại</button>" +
         " <button type='button' class='linklike' data-return='" + n.id + "' data-code='" + esc(n.code) +
         "'>Trả về hàng chờ</button></li>";
     }).join("") : "<li class='muted'>Không có</li>";
+    var more = mine ? Math.max(0, (mine.no_show_count || 0) - Math.min(gone.length, SHOWN_NO_SHOWS)) : 0;
+    $("no-shows-more").hidden = !more;
+    $("no-shows-more").textContent = more ? "Còn " + more + " số vắng mặt khác: nhấn G và nhập số để gọi lại" +
+      " / " + more + " more: G and the number to call one back" : "";
     var f = mine ? mine.mine : null;
     $("mine").innerHTML = f ? "<dt>Đã gọi</dt><dd>" + f.called + "</dd><dt>Đã phục vụ xong</dt><dd>" +
       f.done + "</dd><dt>Vắng mặt</dt><dd>" + f.no_show + "</dd><dt>Thời gian phục vụ TB</dt><dd>" +
@@ -236,7 +241,11 @@
     if (!mine) return;
     var other = function (n) { return n.id !== t.id; };
     if (t.status !== "waiting" && mine.next_tickets) mine.next_tickets = mine.next_tickets.filter(other);
-    if (t.status !== "no_show" && mine.no_shows) mine.no_shows = mine.no_shows.filter(other);
+    if (t.status !== "no_show" && mine.no_shows) {
+      var before = mine.no_shows.length;
+      mine.no_shows = mine.no_shows.filter(other);
+      mine.no_show_count -= before - mine.no_shows.length;
+    }
   }
   function currentTicket() { var c = counter(); return c && c.current_ticket; }
 
