@@ -64,9 +64,7 @@
 
   document.addEventListener("keydown", function (e) {
     if (e.target === input && e.key === "Escape") { input.blur(); return; }
-    if (e.ctrlKey || e.altKey || e.metaKey || document.querySelector("dialog[open]")) return;
-    if (/^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName)) return;
-    if (e.key.toLowerCase() === "m" && !input.disabled) { e.preventDefault(); input.focus(); }
+    if (XephangKeys.pageKey(e) === "m" && !input.disabled) { e.preventDefault(); input.focus(); }
   });
   document.addEventListener("xephang:counter-render", render);
   render();

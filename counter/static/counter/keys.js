@@ -3,6 +3,8 @@
  *
  *   XephangKeys.listen({isShortcut: key => bool, shortcut: key => …,
  *                       scanned: (text, ended) => …, ctrl: ["z"]})
+ *   XephangKeys.pageKey(keydownEvent, ctrl)   the key if it is the page's, else null
+ *                                             (dossier.js's M)
  *
  * A key is the page's when no dialog is open (dialogs keep their own keys), no field has
  * the focus, and it is no Enter or space on a focused button (a click). With Ctrl, only
@@ -28,8 +30,19 @@
     return !!d && !d.open && key !== "enter";
   }
 
+  // The key of a keydown that is the page's (lowercased), or null: ``ctrl`` lists the keys
+  // taken with Ctrl.
+  function pageKey(e, ctrl) {
+    var key = e.key.toLowerCase();
+    if (e.altKey || e.metaKey) return null;
+    if (e.ctrlKey && (ctrl || []).indexOf(key) === -1) return null;
+    if (document.querySelector("dialog[open]")) return null;
+    if (/^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName) && !leftBehind(e.target, key)) return null;
+    return key;
+  }
+
   function listen(page) {
-    var held = [], heldTimer = null, ctrl = page.ctrl || [];
+    var held = [], heldTimer = null, ctrl = page.ctrl;
     function releaseHeld() {
       clearTimeout(heldTimer);
       heldTimer = null;
@@ -40,11 +53,8 @@
       page.scanned(text, keys[keys.length - 1] === "Enter");
     }
     document.addEventListener("keydown", function (e) {
-      var key = e.key.toLowerCase();
-      if (e.altKey || e.metaKey) return;
-      if (e.ctrlKey && ctrl.indexOf(key) === -1) return;
-      if (document.querySelector("dialog[open]")) return;
-      if (/^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName) && !leftBehind(e.target, key)) return;
+      var key = pageKey(e, ctrl);
+      if (key === null) return;
       if (held.length && !e.ctrlKey && (e.key.length === 1 || e.key === "Enter")) {
         e.preventDefault();  // a burst goes on: this key is part of it
         held.push(e.key);
@@ -62,5 +72,5 @@
     });
   }
 
-  global.XephangKeys = {listen: listen};
+  global.XephangKeys = {listen: listen, pageKey: pageKey};
 })(window);
