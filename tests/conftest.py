@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.helpers import (
+    AutocommitWrites,
     Ctx,
     LiveServer,
     NotifyOffice,
@@ -38,6 +39,17 @@ if temp_root():
     os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", temp_root())
 
 PRODUCTION_PASSWORD_HASH = accounts.generate_password_hash
+
+AUTOCOMMIT = AutocommitWrites()
+AUTOCOMMIT.install()
+
+
+@pytest.fixture(autouse=True)
+def every_write_in_a_transaction():
+    """Fails a test whose run made the app's code write outside a transaction."""
+    AUTOCOMMIT.found.clear()
+    yield
+    assert AUTOCOMMIT.found == [], "writes outside a transaction (DESIGN: one transaction a change)"
 
 
 def pytest_collection_modifyitems(items):

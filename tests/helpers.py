@@ -49,6 +49,54 @@ MONDAY_9AM = "2026-03-02T02:00:00+00:00"  # Monday 09:00 in Asia/Ho_Chi_Minh
 cheap_password_hash = partial(generate_password_hash, method="pbkdf2:sha256:1")
 
 
+# --- every write of the app's own code inside a transaction ---------------------------
+# DESIGN.md: "Every state change is one transaction opened with BEGIN IMMEDIATE". A
+# statement that writes while its connection has no transaction open commits alone (and
+# takes the lock without BEGIN IMMEDIATE's order); the suite watches every connection
+# for one made by the app's code rather than by a test's own setup.
+
+ROOT = Path(__file__).resolve().parent.parent
+WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+def app_code_frames(stack) -> list[str]:
+    """The frames of the app's own code in ``stack`` (not the tests', not libraries')."""
+    return [
+        f"{Path(f.filename).relative_to(ROOT)}:{f.lineno} {f.name}"
+        for f in stack
+        if f.filename.startswith(str(ROOT))
+        and not f.filename.startswith(str(ROOT / "tests"))
+        and "/site-packages/" not in f.filename
+    ]
+
+
+class AutocommitWrites:
+    """Installed on every connection ``sqlite3.connect`` opens in the test process:
+    ``found`` lists each write of the app's code made outside a transaction."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def check(self, conn: sqlite3.Connection, sql: str) -> None:
+        if conn.in_transaction or not WRITES.match(sql):
+            return
+        import traceback
+
+        where = app_code_frames(traceback.extract_stack()[:-1])  # without this frame
+        if where:
+            self.found.append(f"{' '.join(sql.split())[:100]} at {where[-1]}")
+
+    def install(self) -> None:
+        connect_db = sqlite3.connect
+
+        def watched(*args, **kwargs):
+            conn = connect_db(*args, **kwargs)
+            conn.set_trace_callback(partial(self.check, conn))
+            return conn
+
+        sqlite3.connect = watched
+
+
 # --- database files: templates seeded once, copied per test --------------------------
 
 

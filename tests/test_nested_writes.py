@@ -56,3 +56,21 @@ def test_a_failing_outer_write_undoes_its_committed_looking_inner_writes(table):
         raise RuntimeError("refused")
     assert scalar(table, "SELECT count(*) FROM t") == 0
     assert not table.conn.in_transaction
+
+
+def test_the_suite_catches_a_write_of_the_app_outside_a_transaction(table):
+    """Every test fails when the app's code writes outside a transaction (the autouse
+    ``every_write_in_a_transaction``); a test's own setup writing directly does not."""
+    from tests.conftest import AUTOCOMMIT
+    from xephang.storage import one
+
+    add(table, "the test's own setup")  # this file's code, not the app's
+    assert AUTOCOMMIT.found == []
+    with write(table):
+        one(table, "UPDATE t SET v = 'in a transaction' RETURNING v")
+    assert AUTOCOMMIT.found == []
+    one(table, "UPDATE t SET v = 'alone' RETURNING v")  # through the app's code, alone
+    (found,) = AUTOCOMMIT.found
+    assert found.startswith("UPDATE t SET v = 'alone'")
+    assert "xephang/storage/transaction.py" in found
+    AUTOCOMMIT.found.clear()
