@@ -46,7 +46,8 @@ AUTOCOMMIT.install()
 
 @pytest.fixture(autouse=True)
 def every_write_in_a_transaction():
-    """Fails a test whose run made the app's code write outside a transaction."""
+    """Fails a test whose run made the app's code write outside a transaction, or in one
+    not opened with BEGIN IMMEDIATE."""
     AUTOCOMMIT.found.clear()
     yield
     assert AUTOCOMMIT.found == [], "writes outside a transaction (DESIGN: one transaction a change)"

@@ -72,19 +72,32 @@ def app_code_frames(stack) -> list[str]:
 
 class AutocommitWrites:
     """Installed on every connection ``sqlite3.connect`` opens in the test process:
-    ``found`` lists each write of the app's code made outside a transaction."""
+    ``found`` lists each write of the app's code made outside a transaction, or in one
+    not opened with ``BEGIN IMMEDIATE`` (a deferred ``BEGIN``, or a ``SAVEPOINT`` outside
+    any: a reader that turns writer may find the database locked, busy wait or not)."""
 
     def __init__(self) -> None:
         self.found: list[str] = []
+        self.opened: dict[int, str] = {}  # connection → how its transaction began
 
     def check(self, conn: sqlite3.Connection, sql: str) -> None:
-        if conn.in_transaction or not WRITES.match(sql):
+        first = sql.lstrip()[:20].upper()
+        if not conn.in_transaction and first.startswith(("BEGIN", "SAVEPOINT")):
+            self.opened[id(conn)] = " ".join(first.split()[:2])
+            return
+        if not WRITES.match(sql):
+            return
+        if conn.in_transaction and self.opened.get(id(conn), "BEGIN IMMEDIATE") in (
+            "BEGIN IMMEDIATE",
+            "BEGIN EXCLUSIVE",
+        ):
             return
         import traceback
 
         where = app_code_frames(traceback.extract_stack()[:-1])  # without this frame
         if where:
-            self.found.append(f"{' '.join(sql.split())[:100]} at {where[-1]}")
+            how = self.opened.get(id(conn)) if conn.in_transaction else "no transaction"
+            self.found.append(f"{' '.join(sql.split())[:100]} ({how}) at {where[-1]}")
 
     def install(self) -> None:
         connect_db = sqlite3.connect

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import sqlite_utils
@@ -27,13 +28,29 @@ def connect(path: str | Path, busy_timeout_ms: int = 10000) -> sqlite_utils.Data
         check_same_thread=False,
     )
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-    conn.execute("PRAGMA journal_mode=WAL")
+    _into_wal(conn, busy_timeout_ms)
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA secure_delete=ON")
     db = sqlite_utils.Database(conn, execute_plugins=False)
     db._xephang_busy_ms = int(busy_timeout_ms)  # storage.write's own wait for the lock
     return db
+
+
+def _into_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """``journal_mode=WAL``. Turning a new file (or a restored one) into WAL needs it to
+    itself, and SQLite answers "database is locked" at once, without the busy timeout,
+    while another connection holds it: processes starting together on a new file then
+    failed. Tried again until the busy timeout; a file in WAL already answers at once."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)  # under gevent, a greenlet's sleep
 
 
 class ConnectionPool:

@@ -12,6 +12,7 @@ import sqlite_utils
 from sqlite_utils import Migrations
 
 from ..clock import closing_time, iso
+from .transaction import write
 
 migrations = Migrations("xephang")
 
@@ -837,5 +838,9 @@ CREATE UNIQUE INDEX outbox_once ON outbox (ticket_id, purpose, channel, returns)
 
 
 def migrate(db: sqlite_utils.Database) -> None:
-    """Apply every pending migration step."""
-    migrations.apply(db)
+    """Apply every pending migration step, all in one ``BEGIN IMMEDIATE`` transaction
+    (sqlite-utils' own transaction of each step is then a savepoint of it): processes
+    that start at once on one file apply each step once, the later ones finding none
+    pending, and a failed step leaves the file as it was."""
+    with write(db):
+        migrations.apply(db)
