@@ -303,10 +303,8 @@ def test_a_rating_tablet_names_a_counter_of_its_office(queue):
 def test_the_step_widens_the_checks_and_fills_existing_ratings(tmp_path):
     """On a file made before the step: old ratings get their visit, officer, counter,
     service and dossier code from their ticket; the wider CHECKs hold; nothing breaks."""
-    from xephang.storage.migrations import migrations
-
     db = connect(tmp_path / "old.db")
-    migrations.apply(db, stop_before="0013_ratings_tablets_province")
+    migrate(db, stop_before="0013_ratings_tablets_province")
     office = engine.create_office(db, "Văn phòng cũ")
     service = engine.add_service(db, office, "A", "Hộ tịch")
     counter = engine.add_counter(db, office, 1, [service])

@@ -837,10 +837,11 @@ CREATE UNIQUE INDEX outbox_once ON outbox (ticket_id, purpose, channel, returns)
     )
 
 
-def migrate(db: sqlite_utils.Database) -> None:
-    """Apply every pending migration step, all in one ``BEGIN IMMEDIATE`` transaction
-    (sqlite-utils' own transaction of each step is then a savepoint of it): processes
-    that start at once on one file apply each step once, the later ones finding none
-    pending, and a failed step leaves the file as it was."""
+def migrate(db: sqlite_utils.Database, stop_before: str | None = None) -> None:
+    """Apply every pending migration step (up to ``stop_before``: a test's file as an
+    older version made it), all in one ``BEGIN IMMEDIATE`` transaction (sqlite-utils'
+    own transaction of each step is then a savepoint of it): processes that start at
+    once on one file apply each step once, the later ones finding none pending, and a
+    failed step leaves the file as it was."""
     with write(db):
-        migrations.apply(db)
+        migrations.apply(db, stop_before=stop_before)
