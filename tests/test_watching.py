@@ -208,7 +208,8 @@ def test_metrics_show_what_the_throttles_count_in_their_windows(client, db, demo
 
 def test_a_served_process_counts_how_its_socket_packets_went(demo_file, live_servers):
     """Under `xephang serve`, /metrics says how packets to Socket.IO clients went: framed
-    and written at once, or through the socket's queue (a client that does not keep up)."""
+    and written at once, or through the socket's queue (a client that does not keep up),
+    and how its full garbage collections went (``web.gc_policy`` is in place)."""
     import requests
     import socketio
 
@@ -230,3 +231,6 @@ def test_a_served_process_counts_how_its_socket_packets_went(demo_file, live_ser
         display.disconnect()
     assert found[("xephang_socket_sends_total", frozenset({"way": "direct"}.items()))] >= 1
     assert ("xephang_socket_sends_total", frozenset({"way": "queued"}.items())) in found
+    for walk in ("all", "new"):
+        assert ("xephang_gc_full_collections_total", frozenset({"walk": walk}.items())) in found
+    assert ("xephang_gc_frozen_objects", frozenset()) in found

@@ -6,6 +6,7 @@ import os
 
 import click
 
+from . import patch_for_gevent
 from .base import db_option, open_db
 
 message_queue_option = click.option(
@@ -53,13 +54,6 @@ def run_server(db_path: str, host: str, port: int, extra: dict | None = None) ->
     run_production(build_app(db_path, host, port, extra), socketio, host, port)
 
 
-def _patch_for_gevent() -> None:
-    from gevent import monkey
-
-    if not monkey.is_module_patched("socket"):
-        monkey.patch_all()
-
-
 @click.command()
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -90,7 +84,7 @@ def serve(db_path, host, port, message_queue, workers, worker_ports):
         )
     open_db(db_path).close()
     if workers == 1 and worker_ports is None:
-        _patch_for_gevent()
+        patch_for_gevent()
         click.echo(f"xephang serving http://{host}:{port}/  (database {db_path})")
         run_server(db_path, host, port, {"MESSAGE_QUEUE": message_queue} if message_queue else None)
         return
@@ -155,7 +149,7 @@ def demo(db_path, host, port, message_queue):
     """Create a demo office (if needed) and serve it with the virtual printer."""
     from .demo import seed_demo
 
-    _patch_for_gevent()
+    patch_for_gevent()
     db = open_db(db_path)
     info = seed_demo(db)
     db.close()

@@ -7,9 +7,10 @@ process at tens of KB each. We start the same server ``socketio.run``
 would (gevent's WSGIServer with gevent-websocket's handler) with what a busy
 office needs: TCP_NODELAY on every connection (without it a keep-alive
 client waits ~40 ms per response on Nagle's algorithm and delayed ACKs),
-more open files (one per socket), and a bounded number of concurrent
+more open files (one per socket), a bounded number of concurrent
 connections (``SERVER_WORKER_CONNECTIONS``, the equivalent of gunicorn's
-``worker_connections``, whose default of 1,000 is a hard cap). More
+``worker_connections``, whose default of 1,000 is a hard cap), and full
+garbage collections that skip what survived the last (``gc_policy``). More
 processes or hosts share events through the Redis message queue
 (``--message-queue redis://...`` / ``XEPHANG_MESSAGE_QUEUE``).
 """
@@ -102,9 +103,11 @@ def run_production(
         socketio.run(app, host=host, port=port, log_output=False, use_reloader=False)
         return
     from . import fanout
+    from .gc_policy import FreezeSurvivors
 
     fanout.install(socketio.server)  # room emits framed once (gevent-websocket's handler)
     register_collector(app, fanout.SendsCollector())
+    register_collector(app, FreezeSurvivors().install())  # short full collections
     files = raise_open_files_limit(int(app.config.get("SERVER_WORKER_CONNECTIONS") or 10000) + 1024)
     server = make_server(app, host, port, listener)
     for extra in extra_ports:
