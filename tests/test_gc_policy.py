@@ -59,12 +59,14 @@ POLICY = textwrap.dedent(
 
 
 def run(code: str, env: dict | None = None) -> dict:
+    """The last line ``code`` printed, as JSON; gevent's tree setting only from ``env``."""
+    clean = {k: v for k, v in os.environ.items() if k != "GEVENT_TRACK_GREENLET_TREE"}
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, **(env or {})},
+        env={**clean, **(env or {})},
         check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -126,14 +128,4 @@ TREE = [({}, False), ({"GEVENT_TRACK_GREENLET_TREE": "1"}, True)]
 
 @pytest.mark.parametrize(("env", "stack"), TREE)
 def test_a_serving_command_spawns_greenlets_without_their_spawning_stack(env, stack):
-    clean = {k: v for k, v in os.environ.items() if k != "GEVENT_TRACK_GREENLET_TREE"}
-    out = subprocess.run(
-        [sys.executable, "-c", SERVING],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**clean, **env},
-        check=True,
-    )
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
-    assert seen == {"patched": True, "stack": stack}
+    assert run(SERVING, env) == {"patched": True, "stack": stack}

@@ -48,10 +48,6 @@ class FreezeSurvivors:
             gc.callbacks.append(self)
         return self
 
-    def uninstall(self) -> None:
-        if self in gc.callbacks:
-            gc.callbacks.remove(self)
-
     def __call__(self, phase: str, info: dict) -> None:
         if phase != "stop" or info.get("generation") != 2:
             return
@@ -62,9 +58,9 @@ class FreezeSurvivors:
         if self.next_is_whole:
             self.whole += 1
             self.whole_at, self.baseline, self.next_is_whole = self.clock(), frozen, False
-        elif self.clock() - self.whole_at >= self.whole_every_s or frozen > self.growth * max(
-            self.baseline, 1
-        ):
+            return
+        aged = self.clock() - self.whole_at >= self.whole_every_s
+        if aged or frozen > self.growth * max(self.baseline, 1):
             gc.unfreeze()  # the next full collection walks everything, garbage included
             self.next_is_whole = True
 
