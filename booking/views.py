@@ -20,7 +20,7 @@ from xephang.errors import OtpError, QueueError
 from xephang.queries import booking as booking_queries
 from xephang.web import get_db, publish
 from xephang.web.auth import public, refuse_cross_site
-from xephang.web.context import booking_url, identity_key, wake_outbox
+from xephang.web.context import booking_url, client_address, identity_key, wake_outbox
 
 from .blueprint import bp
 from .ics import appointment_ics
@@ -54,7 +54,7 @@ def _remote(form) -> dict:
         "phone": (form.get("phone") or "").strip() or None,
         "citizen_id": (form.get("citizen_id") or "").strip() or None,
         "consent": form.get("consent") in ("1", "on", "true"),
-        "address": request.remote_addr,
+        "address": client_address(),
         "otp_id": (form.get("otp_id") or "").strip() or None,
         "otp_code": (form.get("otp_code") or "").strip() or None,
     }

@@ -247,6 +247,36 @@ def test_the_throttle_counts_per_address_and_resets_after_its_window(db, demo):
     access.check_login_allowed(db, "canbo1", "10.0.0.9", now=now + access.LOGIN_WINDOW)
 
 
+def test_behind_the_proxy_the_throttle_counts_the_address_the_proxy_saw(client, db, demo):
+    """nginx on this machine connects from 127.0.0.1 for everyone: the login throttle
+    counts the address it appended to X-Forwarded-For, so one person's failures lock out
+    that person's address, not the office. A client's own header counts for nothing."""
+    client.get("/login")
+    with client.session_transaction() as sess:
+        csrf = sess["csrf"]
+
+    def attempt(username, password, forwarded, peer="127.0.0.1"):
+        return client.post(
+            "/login",
+            data={"username": username, "password": password, "csrf_token": csrf},
+            headers={"X-Forwarded-For": forwarded},
+            environ_base={"REMOTE_ADDR": peer},
+        )
+
+    guesser = "203.0.113.5, 198.51.100.66"  # what it sent, then what nginx saw
+    for n in range(access.LOGIN_FAILURES_PER_ADDRESS):
+        assert attempt(f"doan{n}", "sai", guesser).status_code == 401
+    assert attempt("canbo1", "xephang-demo", "198.51.100.66").status_code == 429
+    failed = db.execute("SELECT DISTINCT address FROM login_failures").fetchall()
+    assert failed == [("198.51.100.66",)]
+    # not from a proxy: the header is the client's own words, the peer is counted
+    assert attempt("doan-x", "sai", "198.51.100.8", peer="192.0.2.44").status_code == 401
+    assert db.execute(
+        "SELECT address FROM login_failures WHERE username = 'doan-x'"
+    ).fetchall() == [("192.0.2.44",)]
+    assert attempt("canbo1", "xephang-demo", "198.51.100.7").status_code == 302
+
+
 def test_unknown_and_known_usernames_run_the_same_hash(db, demo, monkeypatch):
     checked = []
 

@@ -169,6 +169,25 @@ def test_the_address_limit_answers_429(ctx):
     assert post(ctx, url, {"service": "C"}, address="203.0.113.6").status_code == 201
 
 
+def test_behind_the_proxy_the_address_limit_counts_each_citizen(ctx):
+    """Through nginx every request comes from 127.0.0.1: the limit counts the address
+    nginx saw, so citizens at home do not share one allowance."""
+    engine.set_office_settings(ctx.db, ctx.office, {"online_rate_per_hour": 1})
+    url = "/api/v1/offices/{office}/online-tickets"
+
+    def via_proxy(service, seen):
+        return ctx.client.post(
+            url.format(office=ctx.office),
+            json={"service": service},
+            headers={"X-Forwarded-For": seen},
+            environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        )
+
+    assert via_proxy("A", "203.0.113.5").status_code == 201
+    assert via_proxy("B", "203.0.113.6").status_code == 201
+    assert via_proxy("C", "203.0.113.5").status_code == 429
+
+
 def test_another_offices_booking_answers_as_missing(ctx):
     other = ctx.values["other_office"]
     response = ctx.client.post(

@@ -22,6 +22,24 @@ def form_post(ctx, url, data, address="198.51.100.1"):
     return ctx.client.post(url, data=data, environ_base={"REMOTE_ADDR": address})
 
 
+def test_behind_the_proxy_the_form_counts_the_address_nginx_saw(ctx):
+    engine.set_office_settings(ctx.db, ctx.office, {"online_rate_per_hour": 1})
+    services = ctx.db.execute(
+        "SELECT id FROM services WHERE office_id = ? ORDER BY prefix LIMIT 2", [ctx.office]
+    ).fetchall()
+
+    def via_proxy(service, seen):
+        return ctx.client.post(
+            f"/booking/{ctx.office}/online",
+            data={"service": service},
+            headers={"X-Forwarded-For": seen},
+            environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        )
+
+    assert via_proxy(services[0][0], "203.0.113.5").status_code == 303
+    assert via_proxy(services[1][0], "203.0.113.6").status_code == 303  # another citizen
+
+
 def test_the_start_page_lists_services_with_their_waits(ctx):
     page = ctx.client.get(f"/booking/{ctx.office}/")
     assert page.status_code == 200

@@ -13,9 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from xephang import engine
 from xephang.engine import access, accounts, checkin
+from xephang.web.context import address_in
 from xephang.web.health import register_check
 from xephang.web.logs import JsonFormatter, RequestIdFilter
-from xephang.web.metrics import allowed_address
 
 
 def samples(text: str) -> dict:
@@ -64,12 +64,12 @@ def test_metrics_answer_allowed_addresses_and_admins_of_every_office(client, tok
     assert client.get("/metrics", environ_base=far, headers=bearer).status_code == 403
 
 
-def test_allowed_addresses_and_networks():
-    assert allowed_address("127.0.0.1", "127.0.0.1")
-    assert allowed_address("10.0.0.7", "127.0.0.1, 10.0.0.0/24")
-    assert not allowed_address("10.0.1.7", "10.0.0.0/24")
-    assert not allowed_address("not an ip", "0.0.0.0/0")
-    assert allowed_address("::1", "::1")
+def test_listed_addresses_and_networks():
+    assert address_in("127.0.0.1", "127.0.0.1")
+    assert address_in("10.0.0.7", "127.0.0.1, 10.0.0.0/24")
+    assert not address_in("10.0.1.7", "10.0.0.0/24")
+    assert not address_in("not an ip", "0.0.0.0/0")
+    assert address_in("::1", "::1")
 
 
 def test_health_reports_each_part_and_503_when_one_is_unwell(app, client):
@@ -234,3 +234,21 @@ def test_a_served_process_counts_how_its_socket_packets_went(demo_file, live_ser
     for walk in ("all", "new"):
         assert ("xephang_gc_full_collections_total", frozenset({"walk": walk}.items())) in found
     assert ("xephang_gc_frozen_objects", frozenset()) in found
+
+
+def test_a_served_request_is_one_json_line_with_the_address_nginx_saw(demo_file, live_servers):
+    """Under `xephang serve` with LOG_FORMAT=json, each request is one access line (not
+    one more from the WebSocket handler), and behind the proxy its client is the
+    address the proxy saw, not 127.0.0.1."""
+    import requests
+
+    path, _info = demo_file
+    server = live_servers(path, env={"XEPHANG_LOG_FORMAT": "json"})
+    headers = {"X-Forwarded-For": "198.51.100.23", "X-Request-Id": "nginx-7"}
+    assert requests.get(f"{server.url}/xephang/rules.js", headers=headers, timeout=30).ok
+    server.stop()
+    lines = [line for line in server.log.read_text().splitlines() if "rules.js" in line]
+    assert len(lines) == 1, lines
+    (line,) = [json.loads(line) for line in lines]
+    assert line["logger"] == "xephang.access" and line["request_id"] == "nginx-7"
+    assert line["client"] == "198.51.100.23" and line["status"] == 200

@@ -307,6 +307,12 @@ SETTINGS: tuple[Setting, ...] = (
         "with the request id).",
     ),
     Setting(
+        "TRUSTED_PROXIES",
+        "127.0.0.1,::1",
+        "Addresses (or networks) of the reverse proxies in front of the server, separated by "
+        "commas: a request from one of them is from the last address in its X-Forwarded-For.",
+    ),
+    Setting(
         "METRICS_ALLOW",
         "127.0.0.1",
         "Client addresses (or networks, e.g. 10.0.0.0/24), separated by commas, that may read "

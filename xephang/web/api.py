@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
 from .. import engine
 from ..config import message_channels
@@ -35,6 +35,7 @@ from .bodies import (
 )
 from .context import (
     booking_url,
+    client_address,
     device_rate_limit,
     get_db,
     grouped,
@@ -324,7 +325,7 @@ def remote_fields(body) -> dict:
         "phone": body.phone,
         "citizen_id": body.citizen_id,
         "consent": body.consent is True,
-        "address": request.remote_addr,
+        "address": client_address(),
         "otp_id": body.otp_id,
         "otp_code": body.otp_code,
     }

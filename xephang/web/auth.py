@@ -37,7 +37,7 @@ from ..engine import access, accounts
 from ..engine.accounts import Principal
 from ..errors import ForbiddenError, NotAuthenticatedError, NotFoundError, RateLimitError
 from ..queries import people
-from .context import blocking, get_db
+from .context import blocking, client_address, get_db
 
 bp = Blueprint("auth", __name__)
 
@@ -258,7 +258,7 @@ def login():
     if request.method == "POST":
         db = get_db()
         username = request.form.get("username", "")[:64]
-        address = request.remote_addr or ""
+        address = client_address() or ""
         try:
             access.check_login_allowed(db, username, address)
         except RateLimitError as err:

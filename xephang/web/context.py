@@ -1,7 +1,10 @@
-"""Request-scoped plumbing shared by every room: the database, publishing events, URLs."""
+"""Request-scoped plumbing shared by every room: the database, publishing events, URLs,
+the client's address."""
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import sys
 
 from flask import current_app, g, has_app_context, request
@@ -156,3 +159,39 @@ def identity_key() -> bytes:
 def booking_url(token: str) -> str:
     """The address of a booking's page (its QR code opens it; the kiosk reads it)."""
     return current_app.config["PUBLIC_URL"].rstrip("/") + "/booking/b/" + token
+
+
+@functools.lru_cache(maxsize=32)
+def _networks(listed: str) -> tuple:
+    found = []
+    for entry in (e.strip() for e in str(listed or "").split(",")):
+        try:
+            found.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            continue  # (an empty or mistyped entry matches nothing)
+    return tuple(found)
+
+
+def address_in(address: str | None, listed: str) -> bool:
+    """Whether ``address`` is one of the addresses or networks ``listed`` (comma-separated,
+    as METRICS_ALLOW and TRUSTED_PROXIES are written)."""
+    if not address:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in _networks(listed))
+
+
+def client_address() -> str | None:
+    """The address of the client this request comes from: the peer, or, when the peer is
+    a proxy of TRUSTED_PROXIES (nginx on this machine), the last ``X-Forwarded-For``
+    entry, the one that proxy appended. What the throttles count, METRICS_ALLOW checks
+    and the access log writes: behind nginx the peer is 127.0.0.1 for everyone."""
+    peer = request.remote_addr
+    forwarded = request.headers.get("X-Forwarded-For")
+    if forwarded and address_in(peer, current_app.config["TRUSTED_PROXIES"]):
+        last = forwarded.split(",")[-1].strip()
+        return last[:64] or peer
+    return peer

@@ -5,8 +5,8 @@ Every request gets an id: the ``X-Request-Id`` it came with (a proxy's, e.g. ngi
 ``$request_id``) when that is a short token, else a new one. It is sent back in the
 answer's ``X-Request-Id``, is on every log line written while the request runs, and
 on the access line written when it ends (``xephang.access``: method, path, status,
-milliseconds). The process that serves configures logging (``configure_logging``),
-never the app factory.
+milliseconds, the client's address: ``context.client_address``). The process that
+serves configures logging (``configure_logging``), never the app factory.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import uuid
 from datetime import UTC, datetime
 
 from flask import Flask, g, has_request_context, request
+
+from .context import client_address
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 access_log = logging.getLogger("xephang.access")
@@ -96,7 +98,7 @@ def _end(response):
                 "path": request.path,
                 "status": response.status_code,
                 "ms": round((time.perf_counter() - began) * 1000, 2) if began else None,
-                "remote": request.remote_addr,
+                "client": client_address(),
             },
         )
     return response

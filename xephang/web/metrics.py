@@ -2,9 +2,9 @@
 
 Who may read it: the bearer token of an admin of every office (the figures cover
 every office), or a client whose address is in
-``METRICS_ALLOW`` (default 127.0.0.1). Behind a proxy on this machine (the peer is
-a loopback address) the client is the last ``X-Forwarded-For`` entry, the one the
-proxy added. The names and labels are documented in docs/operations.md.
+``METRICS_ALLOW`` (default 127.0.0.1). Behind a proxy of ``TRUSTED_PROXIES`` the
+client is the last ``X-Forwarded-For`` entry, the one the proxy added
+(``context.client_address``). The names and labels are documented in docs/operations.md.
 
 Two kinds of figures:
 
@@ -18,7 +18,6 @@ Two kinds of figures:
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import time
 from datetime import UTC, datetime
@@ -40,6 +39,7 @@ from ..errors import ForbiddenError
 from ..queries.messages import pending_moves
 from ..storage import connect, observe_commits
 from .auth import current_principal, public
+from .context import address_in, client_address
 
 bp = Blueprint("metrics", __name__)
 
@@ -230,38 +230,6 @@ def register_collector(app: Flask, collector) -> None:
     app.extensions.setdefault("xephang.metric_collectors", []).append(collector)
 
 
-def allowed_address(address: str | None, allow: str) -> bool:
-    """Whether ``address`` is one of METRICS_ALLOW's addresses or networks."""
-    if not address:
-        return False
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    for entry in (e.strip() for e in allow.split(",")):
-        if not entry:
-            continue
-        try:
-            if ip in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
-
-
-def client_address() -> str | None:
-    """The client's address; behind a proxy on this machine, the one the proxy saw."""
-    peer = request.remote_addr
-    forwarded = request.headers.get("X-Forwarded-For")
-    try:
-        local = peer is not None and ipaddress.ip_address(peer).is_loopback
-    except ValueError:
-        local = False
-    if forwarded and local:
-        return forwarded.split(",")[-1].strip()
-    return peer
-
-
 @bp.get("/metrics")
 @public  # (decides itself: an admin's token or an allowed address)
 def metrics():
@@ -269,7 +237,7 @@ def metrics():
     principal = current_principal()
     # The figures cover every office of the server: an admin of every office only.
     is_admin = principal is not None and principal.kind == "user" and principal.is_global_admin
-    if not is_admin and not allowed_address(client_address(), current_app.config["METRICS_ALLOW"]):
+    if not is_admin and not address_in(client_address(), current_app.config["METRICS_ALLOW"]):
         raise ForbiddenError("Không được xem số liệu", "Metrics are not for this client")
     registry = CollectorRegistry()
     if MULTIPROCESS:

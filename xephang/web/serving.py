@@ -52,7 +52,8 @@ def handler_class(request_timeout_s: float | None = None):
     """gevent-websocket's handler: TCP_NODELAY on each accepted connection, and a read
     timeout so a client that sends half a request (or idles on keep-alive) gives its
     connection back instead of holding it; a WebSocket, once open, is exempt (its own
-    pings keep it honest)."""
+    pings keep it honest). No line of its own per request: the app writes one
+    (``logs``, ``xephang.access``)."""
     from geventwebsocket.handler import WebSocketHandler
 
     class NoDelayHandler(WebSocketHandler):
@@ -64,6 +65,10 @@ def handler_class(request_timeout_s: float | None = None):
             if request_timeout_s:
                 sock.settimeout(request_timeout_s)
             super().__init__(sock, address, server, rfile)
+
+        def log_request(self):
+            # (gevent-websocket's own line per request, besides the app's xephang.access)
+            pass
 
         def run_websocket(self):
             self.socket.settimeout(None)
