@@ -3,9 +3,12 @@ only while no server runs, and migrated forward."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import threading
 from contextlib import closing
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -15,7 +18,7 @@ from xephang import engine
 from xephang.cli import cli
 from xephang.queries import queue as queue_queries
 from xephang.storage import connect
-from xephang.storage.backup import exclusive_use, hold_serving_lock
+from xephang.storage.backup import exclusive_use, hold_serving_lock, kept_path
 
 
 def run(*args):
@@ -98,7 +101,7 @@ def test_restore_refuses_while_a_server_holds_the_database(tmp_path, demo_file, 
     server.kill()  # SIGKILL: the kernel drops the lock with the process
     result = run("restore", "--db", path, out)
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "server.db.before-restore").exists()
+    assert len(list(tmp_path.glob("server.db.before-restore-*"))) == 1
 
 
 def test_no_server_starts_while_a_restore_runs(tmp_path):
@@ -161,3 +164,69 @@ def test_a_damaged_backup_is_refused(tmp_path, demo_file, damage):
     result = CliRunner().invoke(cli, ["restore", "--db", str(tmp_path / "t.db"), str(out)])
     assert result.exit_code == 1
     assert not (tmp_path / "t.db").exists()
+
+
+def tickets_in(path) -> int:
+    with closing(sqlite3.connect(path)) as db:
+        return db.execute("SELECT count(*) FROM tickets").fetchone()[0]
+
+
+def test_every_restore_keeps_the_database_it_replaces_under_a_new_name(tmp_path, demo_file):
+    path, info = demo_file
+    out = tmp_path / "b.db"
+    assert run("backup", "--db", path, "--output", out).exit_code == 0
+    db = connect(path)
+    for _ in range(3):
+        engine.issue_ticket(db, info["office_id"], "A")
+    db.close()
+    issued = tickets_in(path)
+    first = run("restore", "--db", path, out)
+    assert first.exit_code == 0, first.output
+    second = run("restore", "--db", path, out)
+    assert second.exit_code == 0, second.output
+    kept = sorted(tmp_path.glob("server.db.before-restore*"))  # the UTC time, then -2
+    assert len(kept) == 2  # the second restore did not overwrite the first one's
+    assert str(kept[0]) in first.output and str(kept[1]) in second.output
+    assert tickets_in(kept[0]) == issued  # the tickets issued after the backup are kept
+    assert tickets_in(kept[1]) == tickets_in(out) == issued - 3
+
+
+def test_a_kept_name_is_the_utc_time_and_a_counter_when_taken(tmp_path):
+    db = tmp_path / "x.db"
+    now = datetime(2026, 3, 5, 1, 2, 3, tzinfo=UTC)
+    first = kept_path(db, now)
+    assert first.name == "x.db.before-restore-20260305T010203Z"
+    first.touch()
+    second = kept_path(db, now)
+    assert second.name == "x.db.before-restore-20260305T010203Z-2"
+    second.touch()
+    assert kept_path(db, now).name == "x.db.before-restore-20260305T010203Z-3"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root gives files to other users")
+def test_a_restore_by_root_leaves_the_files_owned_as_they_were(tmp_path, demo_file):
+    path, _ = demo_file
+    out = tmp_path / "b.db"
+    assert run("backup", "--db", path, "--output", out).exit_code == 0
+    hold = tmp_path / "server.db.serving"
+    hold.touch()
+    for owned in (path, hold):
+        os.chown(owned, 12345, 12346)  # the service's user and group
+    os.chmod(path, 0o640)
+    result = run("restore", "--db", path, out)
+    assert result.exit_code == 0, result.output
+    restored = os.stat(path)
+    assert (restored.st_uid, restored.st_gid) == (12345, 12346)
+    assert stat.S_IMODE(restored.st_mode) == 0o640
+    assert (os.stat(hold).st_uid, os.stat(hold).st_gid) == (12345, 12346)
+    assert not any(p.exists() for p in (tmp_path / "server.db-wal", tmp_path / "server.db-shm"))
+
+    folder = tmp_path / "new"  # no database there yet: it takes the folder's owner
+    folder.mkdir()
+    os.chown(folder, 12345, 12346)
+    result = run("restore", "--db", folder / "xephang.db", out)
+    assert result.exit_code == 0, result.output
+    for made in ("xephang.db", "xephang.db.serving"):
+        owner = os.stat(folder / made)
+        assert (owner.st_uid, owner.st_gid) == (12345, 12346), made
+    assert sorted(p.name for p in folder.iterdir()) == ["xephang.db", "xephang.db.serving"]

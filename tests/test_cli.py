@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 
 import pytest
 from click.testing import CliRunner
@@ -184,6 +186,74 @@ def test_tampered_event_makes_verify_log_exit_non_zero(cli_db):
     tampered = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert tampered.returncode != 0
     assert "seq 4" in tampered.stderr and "altered" in tampered.stderr
+
+
+def test_verify_log_refuses_a_database_that_is_not_there(tmp_path, monkeypatch):
+    """No --db, no XEPHANG_DB: the default path holds nothing. No false all-clear, and
+    no empty database made there."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("XEPHANG_DB", raising=False)
+    result = CliRunner().invoke(cli, ["verify-log"])
+    assert result.exit_code == 1, result.output
+    assert "instance/xephang.db" in result.output and "OK" not in result.output
+    assert list(tmp_path.iterdir()) == []
+    missing = tmp_path / "elsewhere" / "x.db"
+    result = CliRunner().invoke(cli, ["verify-log", "--db", str(missing)])
+    assert result.exit_code == 1 and str(missing) in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def files_beside(path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(path.parent.iterdir())}
+
+
+def test_verify_log_of_a_backup_leaves_it_as_it_was(cli_db, tmp_path):
+    run("init", "--db", cli_db)
+    _office_with_events(cli_db)
+    copy = tmp_path / "backups" / "b.db"
+    assert run("backup", "--db", cli_db, "--output", str(copy)).exit_code == 0
+    before = files_beside(copy)
+    result = run("verify-log", "--db", str(copy))
+    assert result.exit_code == 0 and "OK: 4" in result.output
+    assert files_beside(copy) == before  # the same bytes, no -wal or -shm beside it
+    with closing(sqlite3.connect(copy)) as db:
+        db.execute("UPDATE ticket_events SET details = '{\"counter_number\": 9}' WHERE seq = 4")
+        db.commit()
+    before = files_beside(copy)
+    tampered = CliRunner().invoke(cli, ["verify-log", "--db", str(copy)])
+    assert tampered.exit_code == 1 and "seq 4" in tampered.output
+    assert files_beside(copy) == before
+
+
+def test_verify_log_of_an_older_file_reads_it_as_it_is(cli_db, tmp_path):
+    """Verifying migrates nothing: an older schema whose log has what the chain needs is
+    verified; one that lacks it is refused with what to do."""
+    run("init", "--db", cli_db)
+    _office_with_events(cli_db)
+    older = tmp_path / "older.db"
+    assert run("backup", "--db", cli_db, "--output", str(older)).exit_code == 0
+    with closing(sqlite3.connect(older)) as db:  # as the version before 0020 made it
+        db.executescript(
+            "DROP INDEX outbox_once; ALTER TABLE outbox DROP COLUMN returns;"
+            " CREATE UNIQUE INDEX outbox_once ON outbox (ticket_id, purpose, channel)"
+            " WHERE webhook_id IS NULL;"
+            " DELETE FROM _sqlite_migrations WHERE name = '0020_outbox_returns';"
+        )
+    before = older.read_bytes()
+    result = run("verify-log", "--db", str(older))
+    assert result.exit_code == 0 and "OK: 4" in result.output
+    assert older.read_bytes() == before  # not migrated
+    with closing(sqlite3.connect(older)) as db:
+        db.execute("DROP TABLE log_anchors")
+        db.commit()
+    before = older.read_bytes()
+    result = CliRunner().invoke(cli, ["verify-log", "--db", str(older)])
+    assert result.exit_code == 1 and "log_anchors" in result.output
+    assert "xephang restore" in result.output and "Traceback" not in result.output
+    assert older.read_bytes() == before
+    older.write_bytes(b"not a database" * 100)
+    result = CliRunner().invoke(cli, ["verify-log", "--db", str(older)])
+    assert result.exit_code == 1 and "cannot read" in result.output
 
 
 def test_settings_lists_every_setting():

@@ -4,13 +4,17 @@
 running), checks the copy (``PRAGMA integrity_check`` and the event log's hash
 chain) and only then puts it in place, keeping ``--keep`` rotated copies.
 ``restore`` refuses while a server holds the database, checks the backup the same
-way, puts it in place (the replaced file is kept as ``<db>.before-restore``) and
-migrates it to this version's schema.
+way, puts it in place (the replaced file is kept as
+``<db>.before-restore-<UTC time>``, a new name each time, printed; run as root, the
+new file is owned like the one it replaces) and migrates it to this version's schema.
+``verify_file`` checks a database file's hash chain (``xephang verify-log``) without
+changing it: read-only, not migrated, and never a new file where none was.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import click
@@ -32,6 +36,36 @@ def check_copy(path: Path) -> list[str]:
         if "ticket_events" not in db.table_names():
             return []
         return engine.verify_log(db)
+    finally:
+        db.close()
+
+
+def verify_file(db_path: str | Path, office_id: int | None = None) -> tuple[list[str], int]:
+    """The hash chain's problems in the database file at ``db_path`` and its number of
+    events (of one office, or all), the file only read: opened read-only, not migrated,
+    its journal mode left as it is. A ClickException, and no file made, when there is no
+    database there or its log cannot be verified as it is."""
+    path = Path(db_path)
+    if not path.is_file():
+        raise click.ClickException(
+            f"Không có cơ sở dữ liệu / no database: {path} (chọn tệp bằng --db hoặc"
+            " XEPHANG_DB / give it with --db or XEPHANG_DB)"
+        )
+    try:
+        db = backups.open_read_only(path)
+    except sqlite3.DatabaseError as err:
+        raise click.ClickException(f"Không đọc được / cannot read {path}: {err}") from None
+    try:
+        return engine.verify_log(db, office_id), count_events(db, office_id)
+    except sqlite3.OperationalError as err:  # (no such table / column: not this schema)
+        raise click.ClickException(
+            f"{path}: lược đồ cũ hoặc không phải cơ sở dữ liệu xephang / an older schema or"
+            f" not a xephang database ({err}). Khôi phục vào tệp mới rồi kiểm tra tệp đó /"
+            f" restore it into a new file and verify that one (xephang restore --db NEW.db"
+            f" {path})"
+        ) from None
+    except sqlite3.DatabaseError as err:
+        raise click.ClickException(f"Không đọc được / cannot read {path}: {err}") from None
     finally:
         db.close()
 

@@ -6,6 +6,13 @@ putting one back, and the lock that says a server is using the file.
   self-contained file (rollback journal, no ``-wal``).
 - ``integrity_problems(path)``: ``PRAGMA integrity_check`` of a copy.
 - ``rotate(target, keep)``: ``FILE`` → ``FILE.1`` → ... → ``FILE.<keep-1>``.
+- ``open_read_only(path)``: a file looked at, its bytes never changed (``mode=ro``:
+  no migration, its journal mode left as it is; only a file in WAL mode gets the
+  ``-wal``/``-shm`` SQLite needs to read it beside it, as a backup's never is).
+- ``put_back(backup, db_path)``: a copy of the backup in place of the database, the
+  replaced file kept as ``<db>.before-restore-<UTC time>`` (never overwritten); run
+  as root, the new file gets the replaced file's owner, group and mode (or the
+  folder's owner and group), so the service's user can still write it.
 - Every server process holds a shared lock on ``<db>.serving`` for its life
   (``hold_serving_lock``); the kernel drops it when the process ends, even by
   SIGKILL. ``restore`` takes it exclusively, so it refuses while any server runs and
@@ -17,10 +24,14 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import stat
 from contextlib import closing
+from datetime import datetime
 from pathlib import Path
 
 import sqlite_utils
+
+from ..clock import utcnow
 
 PAGES_PER_STEP = 256  # the backup copies in steps, letting writers in between them
 
@@ -115,20 +126,55 @@ def rotate(target: str | Path, keep: int) -> None:
             os.replace(newer, older)
 
 
+def kept_path(db_path: str | Path, now: datetime | None = None) -> Path:
+    """Where ``put_back`` keeps the database it replaces: ``<db>.before-restore-<UTC
+    time>``, with ``-2``, ``-3``, ... when that name is taken (never overwritten)."""
+    stamp = (now or utcnow()).strftime("%Y%m%dT%H%M%SZ")
+    base = f"{db_path}.before-restore-{stamp}"
+    kept, n = Path(base), 1
+    while kept.exists():
+        n += 1
+        kept = Path(f"{base}-{n}")
+    return kept
+
+
+def _owned_like(path: Path, db_path: Path) -> None:
+    """Run as root, give ``path`` (the file about to become the database) the owner,
+    group and permission bits of the database it replaces, or the owner and group of
+    the database's folder when there is none: a restore by root must leave a file the
+    service's user can still write. The ``<db>.serving`` lock (which ``exclusive_use``
+    may just have made, as root) gets the same owner: every server opens it to write."""
+    if os.geteuid() != 0:
+        return
+    if db_path.exists():
+        old = db_path.stat()
+        uid, gid = old.st_uid, old.st_gid
+        os.chmod(path, stat.S_IMODE(old.st_mode))
+    else:
+        folder = db_path.parent.stat()
+        uid, gid = folder.st_uid, folder.st_gid
+    os.chown(path, uid, gid)
+    lock = serving_lock_path(db_path)
+    if lock.exists():
+        os.chown(lock, uid, gid)
+
+
 def put_back(backup: str | Path, db_path: str | Path) -> Path | None:
     """Replace the database file with a copy of ``backup`` (call inside exclusive_use).
 
-    The database it replaces is kept as ``<db>.before-restore`` (returned), its WAL
-    checkpointed into it first.
+    The database it replaces is kept at ``kept_path(db_path)`` (returned), its WAL
+    checkpointed into it first. Run as root, the new file is owned like the old one
+    (``_owned_like``).
     """
     db_path = Path(db_path)
     staging = Path(f"{db_path}.restoring")
     backup_to(backup, staging)
+    _owned_like(staging, db_path)
     kept = None
     if db_path.exists():
         with closing(sqlite3.connect(str(db_path))) as old:
             old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        kept = Path(f"{db_path}.before-restore")
+        kept = kept_path(db_path)
         os.replace(db_path, kept)
     for leftover in (Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
         leftover.unlink(missing_ok=True)
