@@ -58,7 +58,7 @@ def site_for_test(tmp_path, https_port: int, http_port: int, workers: list[int])
     text = re.sub(r"\n\s*listen \[::\]:\d+[^;]*;", "", text)
     text = text.replace("/etc/ssl/xephang/fullchain.pem", str(tmp_path / "cert.pem"))
     text = text.replace("/etc/ssl/xephang/privkey.pem", str(tmp_path / "key.pem"))
-    text = text.replace("/var/lib/xephang/public", str(tmp_path / "public"))
+    text = text.replace("/var/cache/xephang/public", str(tmp_path / "public"))
     text = text.replace("/var/log/nginx/", str(tmp_path / "nginx-"))
     servers = re.findall(r"server 127\.0\.0\.1:\d+", text)
     assert len(servers) == len(workers)
@@ -195,7 +195,8 @@ def test_kiosk_counter_and_board_through_nginx(tmp_path, start_demo_server, redi
             time.sleep(0.1)  # nginx and the heartbeat have no event to wait on
         assert health.headers["Server"].startswith("nginx")
         assert health.headers["Strict-Transport-Security"] == "max-age=31536000"
-        assert re.fullmatch(r"[0-9a-f]{32}", health.headers["X-Request-Id"])  # nginx's
+        request_id = health.headers["X-Request-Id"]
+        assert re.fullmatch(r"[0-9a-f]{32}", request_id)  # nginx's
 
         plain = requests.get(f"http://127.0.0.1:{http_port}/kiosk/", allow_redirects=False)
         assert plain.status_code == 301
@@ -252,6 +253,9 @@ def test_kiosk_counter_and_board_through_nginx(tmp_path, start_demo_server, redi
         assert done["ticket"]["code"] == "A001"
         ack = board.client.call("sync", timeout=WAIT_S)
         assert ack["ok"] and ack["snapshot"]["waiting_total"] == 1
+        # nginx's access line has the id the app logged (written once answered: long ago)
+        logged = (tmp_path / "nginx-xephang.access.log").read_text().splitlines()
+        assert any(f"id={request_id} " in line and "/api/v1/health" in line for line in logged)
     finally:
         for listener in listeners:
             listener.client.disconnect()

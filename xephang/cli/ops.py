@@ -168,7 +168,9 @@ def static_folders(app) -> list[tuple[str, Path]]:
 @click.argument("folder", type=click.Path(file_okay=False))
 def static_files(folder):
     """Copy every static file (scripts, styles, fonts, voice clips) into FOLDER with the
-    paths of their URLs, for a web server (nginx) to serve straight from disk."""
+    paths of their URLs, for a web server (nginx) to serve straight from disk: readable
+    by every user (0644, folders 0755), whatever the umask (the unit's is 0027) or the
+    installed files' modes, since nginx runs as a user of its own."""
     import shutil
     import tempfile
 
@@ -183,7 +185,9 @@ def static_files(folder):
         if destination.exists():
             shutil.rmtree(destination)  # files gone from the new version go from disk too
         shutil.copytree(source, destination)
-        copied += sum(1 for p in destination.rglob("*") if p.is_file())
+    for part in [target, *target.rglob("*")]:  # (the folders between too: kiosk/ of kiosk/static)
+        os.chmod(part, 0o755 if part.is_dir() else 0o644)
+        copied += part.is_file()
     click.echo(f"OK: {copied} tệp / files in {target}")
 
 
